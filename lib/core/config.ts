@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors.js';
+
+export type ComponentKind = 'source' | 'channel' | 'sink' | 'interceptor';
+
+/** How one Flume property key becomes an option: a plain rename, or a rename with a conversion. */
+export type FlumeKeyMapping = string | { option: string; convert: (value: string) => unknown };
+
+/**
+ * What a component says about itself, once: its options schema (validation, types and docs in one),
+ * the Flume type names it answers to, and how Flume's property keys map onto its options, so the
+ * agent needs no table of its own.
+ */
+export interface ComponentSpec<S extends z.ZodType = z.ZodType> {
+  /** The exported factory's name, e.g. `memoryChannel`. */
+  name: string;
+  kind: ComponentKind;
+  /** One line for the README's component table. */
+  summary: string;
+  /** Flume's short type names and class names, matched case-insensitively by the agent. */
+  flumeTypes: readonly string[];
+  schema: S;
+  /** Flume property keys whose name or unit differs from the option (`keep-alive` → `keepAliveMs`). */
+  flumeKeys?: Readonly<Record<string, FlumeKeyMapping>>;
+}
+
+export function defineComponent<S extends z.ZodType>(spec: ComponentSpec<S>): ComponentSpec<S> {
+  return spec;
+}
+
+/** A component factory carrying its spec, so docs and the agent read the same declaration. */
+export type Component<F extends (...args: never[]) => unknown, S extends z.ZodType = z.ZodType> = F & {
+  readonly spec: ComponentSpec<S>;
+};
+
+export function component<F extends (...args: never[]) => unknown, S extends z.ZodType>(
+  spec: ComponentSpec<S>,
+  factory: F,
+): Component<F, S> {
+  return Object.assign(factory, { spec });
+}
+
+/**
+ * Validates `input` against the component's schema. Throws `ConfigError` naming every bad option as
+ * `component.option: expected …, received …`, before anything runs.
+ */
+export function parseOptions<S extends z.ZodType>(spec: Pick<ComponentSpec<S>, 'name' | 'schema'>, input: unknown): z.output<S> {
+  const result = spec.schema.safeParse(input ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  throw new ConfigError(toConfigIssues(spec.name, spec.schema, input ?? {}, result.error.issues), { component: spec.name });
+}
+
+export function toConfigIssues(
+  prefix: string,
+  schema: z.ZodType,
+  input: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues) {
+    const path = [prefix, ...issue.path.map(String)].join('.');
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(schemaAt(schema, issue.path));
+      for (const key of issue.keys) {
+        const suggestion = closest(key, known);
+        out.push({
+          path: `${path}.${key}`,
+          expected: known.length ? `a known option (${known.join(', ')})` : 'no options',
+          received: describeValue((valueAt(input, issue.path) as Record<string, unknown> | undefined)?.[key]),
+          ...(suggestion ? { suggestion } : {}),
+        });
+      }
+      continue;
+    }
+    out.push({ path, expected: expectedOf(issue, schemaAt(schema, issue.path)), received: describeValue(valueAt(input, issue.path)) });
+  }
+  return out;
+}
+
+function expectedOf(issue: z.core.$ZodIssue, at: z.ZodType | undefined): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'integer' : issue.expected;
+    case 'too_small': {
+      const what = sizeNoun(issue.origin, at);
+      const op = issue.inclusive === false ? '>' : '≥';
+      return what === 'number' || what === 'integer' ? `${what} ${op} ${issue.minimum}` : `${what} of ${op} ${issue.minimum}`;
+    }
+    case 'too_big': {
+      const what = sizeNoun(issue.origin, at);
+      const op = issue.inclusive === false ? '<' : '≤';
+      return what === 'number' || what === 'integer' ? `${what} ${op} ${issue.maximum}` : `${what} of ${op} ${issue.maximum}`;
+    }
+    case 'invalid_value':
+      return `one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}`;
+    case 'invalid_format':
+      return issue.format === 'regex' && issue.pattern ? `a string matching ${issue.pattern}` : `a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `a multiple of ${issue.divisor}`;
+    case 'invalid_union':
+      return issue.message.startsWith('Invalid input') ? unionExpected(at) : issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function sizeNoun(origin: string, at: z.ZodType | undefined): string {
+  if (origin === 'number' || origin === 'int') return origin === 'int' || isInt(at) ? 'integer' : 'number';
+  if (origin === 'string') return 'length';
+  if (origin === 'array' || origin === 'set') return 'size';
+  return origin;
+}
+
+function isInt(schema: z.ZodType | undefined): boolean {
+  return schema instanceof z.ZodNumber && schema.isInt;
+}
+
+function unionExpected(at: z.ZodType | undefined): string {
+  const options = at instanceof z.ZodUnion ? (at.options as z.ZodType[]) : [];
+  return options.length ? options.map((o) => describeSchema(o)).join(' or ') : 'a valid value';
+}
+
+function describeSchema(schema: z.ZodType): string {
+  if (schema instanceof z.ZodLiteral) return JSON.stringify(schema.value);
+  if (schema instanceof z.ZodEnum) return schema.options.map((v) => JSON.stringify(v)).join(' | ');
+  if (isInt(schema)) return 'integer';
+  return schema.def.type;
+}
+
+/** Unwraps optional/default/nullable wrappers and walks object shapes to the schema at `path`. */
+export function schemaAt(schema: z.ZodType | undefined, path: readonly PropertyKey[]): z.ZodType | undefined {
+  let at = unwrap(schema);
+  for (const key of path) {
+    if (at instanceof z.ZodObject) at = unwrap(at.shape[String(key)] as z.ZodType | undefined);
+    else if (at instanceof z.ZodRecord) at = unwrap(at.valueType as z.ZodType);
+    else if (at instanceof z.ZodArray) at = unwrap(at.element as z.ZodType);
+    else return undefined;
+  }
+  return at;
+}
+
+export function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+  let at = schema;
+  while (at && (at instanceof z.ZodOptional || at instanceof z.ZodDefault || at instanceof z.ZodNullable || at instanceof z.ZodPrefault)) {
+    at = at.def.innerType as z.ZodType;
+  }
+  if (at instanceof z.ZodPipe) return unwrap(at.def.in as z.ZodType);
+  return at;
+}
+
+function knownKeys(schema: z.ZodType | undefined): string[] {
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let at = input;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
+}
+
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
+  try {
+    const json = JSON.stringify(value);
+    if (json === undefined) return String(value);
+    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** The known key closest to `key` by edit distance, when close enough to be a likely typo. */
+export function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const lower = key.toLowerCase();
+  for (const candidate of known) {
+    const d = editDistance(lower, candidate.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** Flume time keys are seconds; options are milliseconds. */
+export const secondsToMs = (value: string): number => Number(value) * 1000;

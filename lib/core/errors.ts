@@ -1,0 +1,90 @@
+/**
+ * Errors with stable codes. Every error says which component raised it and whether retrying the
+ * same events may succeed (`retriable`), so a source knows whether to back off or give up.
+ */
+export type ErrorCode =
+  | 'FLUME_CONFIG'
+  | 'FLUME_CHANNEL_FULL'
+  | 'FLUME_CHANNEL_CLOSED'
+  | 'FLUME_TRANSACTION'
+  | 'FLUME_BATCH_TOO_LARGE'
+  | 'FLUME_SOURCE_OVERFLOW'
+  | 'FLUME_SOURCE_FAILED'
+  | 'FLUME_INTERCEPTOR_FAILED'
+  | 'FLUME_SINK_FAILED'
+  | 'FLUME_STOP_TIMEOUT';
+
+export interface FlumeErrorOptions {
+  component?: string | undefined;
+  retriable?: boolean;
+  cause?: unknown;
+}
+
+export class FlumeError extends Error {
+  readonly code: ErrorCode;
+  readonly component: string | undefined;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: FlumeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.component = options.component;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** One bad option: where it is, what was expected, what was given. */
+export interface ConfigIssue {
+  /** Dotted path including the component, e.g. `memoryChannel.capacity`. */
+  path: string;
+  expected: string;
+  received: string;
+  /** A close valid key for an unknown one ("did you mean …"). */
+  suggestion?: string;
+}
+
+/** Invalid options or configuration. Lists every problem at once, never only the first. */
+export class ConfigError extends FlumeError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[], options: FlumeErrorOptions = {}) {
+    super('FLUME_CONFIG', formatIssues(issues), { ...options, retriable: false });
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const hint = issue.suggestion ? ` (did you mean \`${issue.suggestion}\`?)` : '';
+  return `${issue.path}: expected ${issue.expected}, received ${issue.received}${hint}`;
+}
+
+function formatIssues(issues: readonly ConfigIssue[]): string {
+  if (issues.length === 1) return formatIssue(issues[0]!);
+  return `${issues.length} configuration errors:\n${issues.map((i) => `  - ${formatIssue(i)}`).join('\n')}`;
+}
+
+/** A put could not be stored within keep-alive: the sinks are not keeping up. Retriable. */
+export class ChannelFullError extends FlumeError {
+  constructor(message: string, options: FlumeErrorOptions = {}) {
+    super('FLUME_CHANNEL_FULL', message, { ...options, retriable: true });
+  }
+}
+
+/** A batch was settled twice, or used after its transaction ended. A programming error. */
+export class TransactionError extends FlumeError {
+  constructor(message: string, options: FlumeErrorOptions = {}) {
+    super('FLUME_TRANSACTION', message, { ...options, retriable: false });
+  }
+}
+
+/** Generic component failure with an explicit code; `retriable` decides between back-off and fail. */
+export class ComponentError extends FlumeError {}
+
+export function isRetriable(error: unknown): boolean {
+  return error instanceof FlumeError ? error.retriable : true;
+}
+
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

@@ -1,0 +1,211 @@
+import { asyncScheduler, Observable, type Subscription } from 'rxjs';
+import { z } from 'zod';
+import { createBatch, type Batch } from './batch.js';
+import { component, defineComponent, parseOptions } from './config.js';
+import { isRetriable, toError } from './errors.js';
+import type { FlumeEvent } from './event.js';
+import { ComponentCounters, withMetrics, type HasMetrics } from './metrics.js';
+
+/** What one poll returns: events, events with commit/rollback hooks, or `null` when exhausted. */
+export type PollResult = readonly FlumeEvent[] | PolledBatch | null | undefined;
+
+export interface PolledBatch {
+  events: readonly FlumeEvent[];
+  /** Called once the batch was acked downstream: advance checkpoints here. */
+  commit?(): void;
+  /** Called once the batch was nacked: make the same events come back on a later poll. */
+  rollback?(error: Error): void;
+}
+
+export type Poll = () => PollResult | Promise<PollResult>;
+
+export const pollSourceOptions = z.strictObject({
+  name: z.string().min(1).default('pollSource').describe('Component name in metrics.'),
+  maxInFlight: z.number().int().min(1).default(1).describe('Batches polled and not yet settled, at most.'),
+  backoffSleepIncrementMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('Back-off step after an empty poll, a nack or a poll error (Flume backoffSleepIncrement).'),
+  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest back-off (Flume maxBackoffSleep).'),
+});
+
+export type PollSourceOptions = z.input<typeof pollSourceOptions>;
+
+export const pollSourceSpec = defineComponent({
+  name: 'pollSource',
+  kind: 'source',
+  summary: "Flume's PollableSourceRunner: calls a poll function, paced by acks, with Flume's back-off.",
+  flumeTypes: [],
+  schema: pollSourceOptions,
+  flumeKeys: { backoffSleepIncrement: 'backoffSleepIncrementMs', maxBackoffSleep: 'maxBackoffSleepMs' },
+});
+
+/** Longest synchronous run before yielding to the event loop, so a source that is always ready cannot starve I/O. */
+const SLICE_MS = 10;
+
+/**
+ * Flume's PollableSource runner as an Observable. `poll()` is called only while fewer than
+ * `maxInFlight` batches are unsettled; again at once after an ack; after a back-off of
+ * `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)` when a poll was empty, failed or its batch was
+ * nacked (n counts consecutive back-offs). A nack calls the batch's `rollback` so the same events come
+ * back; a non-retriable nack or poll error ends the source with that error. `null` ends the source
+ * once every batch is settled.
+ *
+ * @example
+ * let n = 0;
+ * pipe(pollSource(() => (n < 10 ? [event(String(n++))] : null)), memoryChannel(), nullSink());
+ */
+export const pollSource = component(pollSourceSpec, function pollSource(
+  poll: Poll,
+  options?: PollSourceOptions,
+  counters?: ComponentCounters,
+): Observable<Batch> & HasMetrics {
+  const opts = parseOptions(pollSourceSpec, options);
+  const metrics = counters ?? new ComponentCounters('SOURCE', opts.name);
+
+  const source = new Observable<Batch>((subscriber) => {
+    let closed = false;
+    let exhausted = false;
+    let waiting = false; // an async poll, a back-off or a yield is under way
+    let running = false;
+    let inFlight = 0;
+    let backoffs = 0;
+    let timer: Subscription | undefined;
+    let immediate: NodeJS.Immediate | undefined;
+
+    const fail = (error: unknown): void => {
+      if (closed) return;
+      closed = true;
+      subscriber.error(error);
+    };
+
+    const finishIfDone = (): void => {
+      if (!closed && exhausted && inFlight === 0) {
+        closed = true;
+        subscriber.complete();
+      }
+    };
+
+    const backoff = (): void => {
+      if (waiting || closed) return;
+      backoffs++;
+      waiting = true;
+      const delay = Math.min(backoffs * opts.backoffSleepIncrementMs, opts.maxBackoffSleepMs);
+      timer = asyncScheduler.schedule(() => {
+        waiting = false;
+        run();
+      }, delay);
+    };
+
+    const pollFailed = (error: unknown): void => {
+      metrics.inc('GenericProcessingFail');
+      if (!isRetriable(error)) fail(error);
+      else backoff();
+    };
+
+    const handle = (result: PollResult): void => {
+      if (result === null || result === undefined) {
+        exhausted = true;
+        finishIfDone();
+        return;
+      }
+      const polled: PolledBatch | undefined = isEventArray(result) ? undefined : result;
+      const events = isEventArray(result) ? result : result.events;
+      if (events.length === 0) {
+        polled?.commit?.();
+        backoff();
+        return;
+      }
+      inFlight++;
+      metrics.inc('EventReceivedCount', events.length);
+      metrics.inc('AppendBatchReceivedCount');
+      subscriber.next(
+        createBatch(events, {
+          onAck: () => {
+            inFlight--;
+            metrics.inc('EventAcceptedCount', events.length);
+            metrics.inc('AppendBatchAcceptedCount');
+            polled?.commit?.();
+            if (closed) return;
+            backoffs = 0;
+            finishIfDone();
+            run();
+          },
+          onNack: (error) => {
+            inFlight--;
+            metrics.inc('ChannelWriteFail', events.length);
+            polled?.rollback?.(error);
+            if (closed) return;
+            if (!isRetriable(error)) fail(error);
+            else backoff();
+          },
+        }),
+      );
+    };
+
+    const run = (): void => {
+      if (running) return; // the outer loop re-checks its conditions after every batch
+      running = true;
+      const started = performance.now();
+      try {
+        while (!closed && !exhausted && !waiting && inFlight < opts.maxInFlight) {
+          if (performance.now() - started > SLICE_MS) {
+            waiting = true;
+            immediate = setImmediate(() => {
+              waiting = false;
+              run();
+            });
+            break;
+          }
+          let result: PollResult | Promise<PollResult>;
+          try {
+            result = poll();
+          } catch (error) {
+            pollFailed(error);
+            break;
+          }
+          if (isPromise(result)) {
+            waiting = true;
+            result.then(
+              (r) => {
+                waiting = false;
+                if (closed) {
+                  if (r && !isEventArray(r)) r.rollback?.(new Error('source unsubscribed'));
+                  return;
+                }
+                handle(r);
+                run();
+              },
+              (error: unknown) => {
+                waiting = false;
+                if (!closed) pollFailed(toError(error));
+              },
+            );
+            break;
+          }
+          handle(result);
+        }
+      } finally {
+        running = false;
+      }
+    };
+
+    run();
+    return () => {
+      closed = true;
+      timer?.unsubscribe();
+      if (immediate) clearImmediate(immediate);
+    };
+  });
+  return withMetrics(source, metrics);
+});
+
+function isEventArray(result: readonly FlumeEvent[] | PolledBatch): result is readonly FlumeEvent[] {
+  return Array.isArray(result);
+}
+
+function isPromise<T>(value: unknown): value is Promise<T> {
+  return typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function';
+}
