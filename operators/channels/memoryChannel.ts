@@ -119,7 +119,8 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
       const takeFromHead = (max: number): FlumeEvent[] => {
         const first = chunks[headChunk]!;
         let out: FlumeEvent[];
-        if (headOffset === 0 && first.length <= max) {
+        // Whole-chunk fast path only when merging could not make the take any fuller.
+        if (headOffset === 0 && (first.length === max || (first.length < max && headChunk === chunks.length - 1))) {
           out = first;
           chunks[headChunk++] = undefined as unknown as FlumeEvent[];
         } else {
@@ -237,12 +238,12 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
             { component: opts.name },
           ),
         );
-        admit();
-        finishIfDrained();
+        drain();
       };
 
       /** Stores waiting puts, oldest first, while they fit. */
-      const admit = (): void => {
+      const admit = (): boolean => {
+        let admitted = false;
         while (pending.length > 0 && !closed) {
           const next = pending[0]!;
           const bytes = countBytes ? bodyBytes(next.batch.events) : 0;
@@ -251,7 +252,9 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
           next.timer?.unsubscribe();
           store((next.batch.events as FlumeEvent[]).slice(), bytes);
           next.batch.ack();
+          admitted = true;
         }
+        return admitted;
       };
 
       const finishIfDrained = (): void => {
@@ -272,7 +275,7 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
           do {
             drainAgain = false;
             while (!closed && retryTimer === undefined && inFlight < opts.maxInFlight && queued > 0) emitTake();
-            admit();
+            if (admit()) drainAgain = true;
           } while (drainAgain && !closed);
         } finally {
           draining = false;

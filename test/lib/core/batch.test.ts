@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createBatch, deriveBatch } from '../../../lib/core/batch.js';
+import { TransactionError } from '../../../lib/core/errors.js';
+import { event, text, toBuffer } from '../../../lib/core/event.js';
+
+describe('event', () => {
+  it('keeps bodies as bytes and reads text as a view', () => {
+    const e = event(Buffer.from([0xff, 0x41]), { a: 'b' });
+    expect(e.body).toEqual(Buffer.from([0xff, 0x41]));
+    expect(e.headers).toEqual({ a: 'b' });
+    expect(text(event('héllo'))).toBe('héllo');
+    expect(text(e, 'latin1')).toBe('ÿA');
+  });
+
+  it('wraps a Uint8Array without copying', () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const buf = toBuffer(bytes);
+    bytes[0] = 9;
+    expect(buf[0]).toBe(9);
+  });
+});
+
+describe('Batch', () => {
+  it('settles exactly once: a second ack or nack throws TransactionError', () => {
+    let acks = 0;
+    const b = createBatch([event('x')], { onAck: () => acks++ });
+    expect(b.settled).toBe(false);
+    b.ack();
+    expect(b.settled).toBe(true);
+    expect(() => b.ack()).toThrow(TransactionError);
+    expect(() => b.nack(new Error('late'))).toThrow(/already acked/);
+    expect(acks).toBe(1);
+  });
+
+  it('nack passes the error, or a default one, to the owner', () => {
+    const errors: Error[] = [];
+    createBatch([], { onNack: (e) => errors.push(e) }).nack(new Error('boom'));
+    createBatch([], { onNack: (e) => errors.push(e) }).nack();
+    createBatch([], { onNack: (e) => errors.push(e) }).nack('text');
+    expect(errors.map((e) => e.message)).toEqual(['boom', 'batch rolled back', 'text']);
+  });
+
+  it('a derived batch settles its parent exactly once', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }), (settles) => {
+        let parentSettles = 0;
+        const parent = createBatch([event('p')], { onAck: () => parentSettles++, onNack: () => parentSettles++ });
+        const child = deriveBatch(parent, [event('c')]);
+        let thrown = 0;
+        for (const ack of settles) {
+          try {
+            if (ack) child.ack();
+            else child.nack(new Error('n'));
+          } catch (e) {
+            expect(e).toBeInstanceOf(TransactionError);
+            thrown++;
+          }
+        }
+        expect(parentSettles).toBe(1);
+        expect(thrown).toBe(settles.length - 1);
+      }),
+    );
+  });
+});
