@@ -38,16 +38,20 @@ export function createSink(name: string, writer: SinkWriter, counters = new Comp
 
   const settled = (batch: Batch, error: unknown, failed: boolean): void => {
     pending--;
-    if (batch.settled) {
-      // The writer settled it itself (e.g. a partial nack); nothing more to do.
-    } else if (failed) {
-      counters.inc('EventWriteFail', batch.events.length);
-      batch.nack(error);
-    } else {
-      counters.inc('EventDrainSuccessCount', batch.events.length);
-      batch.ack();
+    try {
+      if (batch.settled) {
+        // The writer settled it itself (e.g. a partial nack); nothing more to do.
+      } else if (failed) {
+        counters.inc('EventWriteFail', batch.events.length);
+        batch.nack(error);
+      } else {
+        counters.inc('EventDrainSuccessCount', batch.events.length);
+        batch.ack();
+      }
+    } finally {
+      // A throwing upstream settle callback must not leave `closed` waiting forever.
+      if (pending === 0) whenIdle?.();
     }
-    if (pending === 0) whenIdle?.();
   };
 
   const finish = (): void => {

@@ -51,7 +51,7 @@ describe('memoryChannel — marbles', () => {
 
   it('empty upstream completes at once', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('|').pipe(memoryChannel())).toBe('|');
+      expectObservable(cold<Batch>('|').pipe(memoryChannel())).toBe('|');
     });
   });
 
