@@ -36,6 +36,31 @@ export {
 
 // sources
 export { pollSource, type Poll, type PollResult, type PolledBatch, type PollSourceOptions } from './core/pollSource.js';
+export { sequenceSource, type SequenceSourceOptions } from './sources/sequenceSource.js';
+export { stressSource, type StressSourceOptions } from './sources/stressSource.js';
+export { fromObservable, type FromObservableOptions } from './sources/fromObservable.js';
+export { tailSource, type TailSourceOptions } from './sources/tailSource.js';
 
-// operators
+// operators: interceptors
+export { interceptor, keepEvents, replaceEvents, type Interceptor, type Rewrite } from '../operators/interceptors/interceptor.js';
+export { mapEvents, type MapEventsOptions } from '../operators/interceptors/mapEvents.js';
+export { filterEvents, type FilterEventsOptions } from '../operators/interceptors/filterEvents.js';
+export { timestampInterceptor, type TimestampInterceptorOptions } from '../operators/interceptors/timestampInterceptor.js';
+export { hostInterceptor, type HostInterceptorOptions } from '../operators/interceptors/hostInterceptor.js';
+export { staticInterceptor, type StaticInterceptorOptions } from '../operators/interceptors/staticInterceptor.js';
+export { removeHeaderInterceptor, type RemoveHeaderInterceptorOptions } from '../operators/interceptors/removeHeaderInterceptor.js';
+export { uuidInterceptor, type UuidInterceptorOptions } from '../operators/interceptors/uuidInterceptor.js';
+export { searchReplaceInterceptor, type SearchReplaceInterceptorOptions } from '../operators/interceptors/searchReplaceInterceptor.js';
+export { regexFilterInterceptor, type RegexFilterInterceptorOptions } from '../operators/interceptors/regexFilterInterceptor.js';
+export {
+  regexExtractorInterceptor,
+  type RegexExtractorInterceptorOptions,
+} from '../operators/interceptors/regexExtractorInterceptor.js';
+
+// operators: channels
 export { memoryChannel, type MemoryChannelOptions } from '../operators/channels/memoryChannel.js';
+
+// sinks
+export { nullSink, type NullSinkOptions } from './sinks/nullSink.js';
+export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } from './sinks/loggerSink.js';
+export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';

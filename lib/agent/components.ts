@@ -1,0 +1,43 @@
+import type { Component } from '../core/config.js';
+import { pollSource } from '../core/pollSource.js';
+import { sequenceSource } from '../sources/sequenceSource.js';
+import { stressSource } from '../sources/stressSource.js';
+import { fromObservable } from '../sources/fromObservable.js';
+import { tailSource } from '../sources/tailSource.js';
+import { nullSink } from '../sinks/nullSink.js';
+import { loggerSink } from '../sinks/loggerSink.js';
+import { observerSink } from '../sinks/observerSink.js';
+import { memoryChannel } from '../../operators/channels/memoryChannel.js';
+import { mapEvents } from '../../operators/interceptors/mapEvents.js';
+import { filterEvents } from '../../operators/interceptors/filterEvents.js';
+import { timestampInterceptor } from '../../operators/interceptors/timestampInterceptor.js';
+import { hostInterceptor } from '../../operators/interceptors/hostInterceptor.js';
+import { staticInterceptor } from '../../operators/interceptors/staticInterceptor.js';
+import { removeHeaderInterceptor } from '../../operators/interceptors/removeHeaderInterceptor.js';
+import { uuidInterceptor } from '../../operators/interceptors/uuidInterceptor.js';
+import { searchReplaceInterceptor } from '../../operators/interceptors/searchReplaceInterceptor.js';
+import { regexFilterInterceptor } from '../../operators/interceptors/regexFilterInterceptor.js';
+import { regexExtractorInterceptor } from '../../operators/interceptors/regexExtractorInterceptor.js';
+
+/** Every component the agent can build, in the order the docs list them. The composition root's one list. */
+export const components: readonly Component<(...args: never[]) => unknown>[] = [
+  pollSource,
+  sequenceSource,
+  stressSource,
+  fromObservable,
+  tailSource,
+  mapEvents,
+  filterEvents,
+  timestampInterceptor,
+  hostInterceptor,
+  staticInterceptor,
+  removeHeaderInterceptor,
+  uuidInterceptor,
+  searchReplaceInterceptor,
+  regexFilterInterceptor,
+  regexExtractorInterceptor,
+  memoryChannel,
+  nullSink,
+  loggerSink,
+  observerSink,
+] as never;
