@@ -138,6 +138,8 @@ export const pollSource = component(pollSourceSpec, function pollSource(
             metrics.inc('ChannelWriteFail', events.length);
             polled?.rollback?.(error);
             if (closed) return;
+            // A rollback can make events available again after poll() said it had none left.
+            exhausted = false;
             if (!isRetriable(error)) fail(error);
             else backoff();
           },
@@ -148,10 +150,11 @@ export const pollSource = component(pollSourceSpec, function pollSource(
     const run = (): void => {
       if (running) return; // the outer loop re-checks its conditions after every batch
       running = true;
-      const started = performance.now();
+      // Scheduler time, so virtual-time tests never see a slice expire mid-run.
+      const started = asyncScheduler.now();
       try {
         while (!closed && !exhausted && !waiting && inFlight < opts.maxInFlight) {
-          if (performance.now() - started > SLICE_MS) {
+          if (asyncScheduler.now() - started > SLICE_MS) {
             waiting = true;
             immediate = setImmediate(() => {
               waiting = false;

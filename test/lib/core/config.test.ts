@@ -52,6 +52,11 @@ describe('parseOptions', () => {
     expect(() => memoryChannel({ capacity: 1.5 })).toThrow('memoryChannel.capacity: expected integer, received 1.5');
   });
 
+  it('shows numbers that JSON cannot, as they are', () => {
+    expect(() => parseOptions(spec, { path: '/x', capacity: Infinity })).toThrow('received Infinity');
+    expect(() => parseOptions(spec, { path: '/x', capacity: NaN })).toThrow('received NaN');
+  });
+
   it('suggests only close keys', () => {
     expect(closest('transactioncapacity', ['capacity', 'transactionCapacity'])).toBe('transactionCapacity');
     expect(closest('zzz', ['capacity'])).toBeUndefined();

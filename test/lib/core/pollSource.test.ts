@@ -89,6 +89,29 @@ describe('pollSource', () => {
     expect(rolledBack).toEqual(['full']);
   });
 
+  it('polls again after a nack even when poll() had said it was exhausted', () => {
+    const retry: ReturnType<typeof event>[][] = [];
+    const fresh = [[event('a')]];
+    const poll = () => {
+      const events = retry.shift() ?? fresh.shift();
+      return events ? { events, rollback: () => void retry.push(events) } : null;
+    };
+    const held: Batch[] = [];
+    let completed = false;
+    pollSource(poll, { maxInFlight: 2, backoffSleepIncrementMs: 0 }).subscribe({ next: (b) => held.push(b), complete: () => (completed = true) });
+    expect(held).toHaveLength(1); // a, then null
+    held[0]!.nack(new Error('full'));
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        expect(held.map(bodies)).toEqual([['a'], ['a']]);
+        expect(completed).toBe(false);
+        held[1]!.ack(); // the next poll answers null at once: nothing is left
+        expect(completed).toBe(true);
+        resolve();
+      }, 5),
+    );
+  });
+
   it('calls commit only after the ack', () => {
     const commits: number[] = [];
     let n = 0;
