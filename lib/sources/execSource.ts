@@ -1,0 +1,312 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Transform } from 'node:stream';
+import { asyncScheduler, Observable, type Subscription } from 'rxjs';
+import split2 from 'split2';
+import { z } from 'zod';
+import type { Batch } from '../core/batch.js';
+import { component, defineComponent, parseOptions } from '../core/config.js';
+import { ComponentError } from '../core/errors.js';
+import type { FlumeEvent } from '../core/event.js';
+import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+import { pollSource, type PollResult } from '../core/pollSource.js';
+
+export type ExecLogger = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+export const execSourceOptions = z.strictObject({
+  name: z.string().min(1).default('execSource').describe('Component name in metrics.'),
+  command: z
+    .string()
+    .refine((v) => v.trim() !== '', { message: 'a non-blank command' })
+    .describe('The command; without `shell` it is split on whitespace into argv (no quoting, no expansion).'),
+  shell: z
+    .string()
+    .refine((v) => v.trim() !== '', { message: 'a non-blank shell' })
+    .optional()
+    .describe("A shell to run the command with, e.g. '/bin/sh -c': split on whitespace, the command appended as one argument."),
+  restart: z.boolean().default(false).describe('Run the command again after it exits (or fails to start).'),
+  restartThrottleMs: z.number().int().min(0).default(10_000).describe('Wait before restarting (Flume restartThrottle).'),
+  logStdErr: z.boolean().default(false).describe("Log the command's stderr lines; otherwise stderr is discarded."),
+  batchSize: z.number().int().min(1).default(20).describe('Lines per batch, at most.'),
+  batchTimeoutMs: z.number().int().min(0).default(3000).describe('A partial batch is sent this long after its first line was read (Flume batchTimeout).'),
+  charset: z
+    .enum(['UTF-8', 'ISO-8859-1', 'US-ASCII', 'utf8', 'latin1', 'ascii'])
+    .default('UTF-8')
+    .describe("The output's charset: ASCII-compatible ones only, as lines are split on bytes; bodies stay the bytes written."),
+  maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most; stdout is not read beyond.'),
+  backoffSleepIncrementMs: z.number().int().min(0).default(1000).describe('After a nack, re-send the batch after min(n × this, maxBackoffSleepMs).'),
+  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest wait before re-sending a nacked batch.'),
+  killTimeoutMs: z.number().int().min(0).default(5000).describe('On unsubscribe the command gets SIGTERM, then SIGKILL after this.'),
+  logger: z
+    .custom<ExecLogger>((v) => typeof v === 'function', { message: 'a function (level, message) => void' })
+    .optional()
+    .describe('Receives exits, restarts and stderr lines; by default they are written to stderr.'),
+});
+
+export type ExecSourceOptions = z.input<typeof execSourceOptions>;
+
+export const execSourceSpec = defineComponent({
+  name: 'execSource',
+  kind: 'source',
+  summary: "Runs a command and emits its stdout lines; the command blocks while the pipeline is full.",
+  flumeTypes: ['exec', 'org.apache.flume.source.ExecSource'],
+  schema: execSourceOptions,
+  flumeKeys: {
+    restartThrottle: 'restartThrottleMs',
+    batchTimeout: 'batchTimeoutMs',
+    charset: { option: 'charset', convert: (v) => v.toUpperCase() },
+    backoffSleepIncrement: 'backoffSleepIncrementMs',
+    maxBackoffSleep: 'maxBackoffSleepMs',
+  },
+});
+
+/**
+ * Flume's exec source: runs `command` (split on whitespace into argv, or given whole to `shell`; it
+ * is never evaluated otherwise) and makes each line of its stdout an event whose body is the line's
+ * bytes, without the `\n` (nor a `\r` before it); a last line without a newline counts too. Lines are
+ * read with `split2` and sent in batches of `batchSize`, a partial batch `batchTimeoutMs` after its
+ * first line was read.
+ *
+ * Backpressure: while `maxInFlight` batches are unsettled and the next batch is full, stdout is not
+ * read; the pipe fills and the command blocks in its writes. Nothing is dropped, and no more than
+ * the streams' buffers (some tens of KiB) is held beyond the pending batch.
+ *
+ * Delivery: at-least-once while the source runs — better than Flume's, which kills the command when
+ * the channel is full. A nacked batch is re-sent (same lines, first) after
+ * `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)`; a non-retriable nack ends the source with
+ * that error. Output is not persisted: lines unsettled at unsubscribe, or at a crash, are gone with
+ * the process that wrote them.
+ *
+ * Process life: each start is counted in `ProcessStartCount`, each exit in `ProcessExitCount` and
+ * logged (`warn` for a non-zero code or a signal). Once its output is read, the command is started
+ * again after `restartThrottleMs` when `restart` is set (`ProcessRestartCount`); otherwise the source
+ * completes once the last batch is acked. A command that cannot be started (ENOENT, EACCES) is
+ * counted in `ProcessStartFailCount` and logged; without `restart` the source then fails with
+ * `ComponentError` `FLUME_SOURCE_FAILED`, with `restart` it is tried again after the throttle. With
+ * `logStdErr` each stderr line is logged at `info`; otherwise stderr goes to /dev/null (never left
+ * to fill and block the command). Unsubscribing sends SIGTERM, then SIGKILL after `killTimeoutMs`,
+ * and releases the streams and timers.
+ *
+ * @example
+ * pipe(execSource({ command: 'tail -F /var/log/app.log', restart: true, restartThrottleMs: 1000 }), memoryChannel(), loggerSink());
+ * pipe(execSource({ shell: '/bin/sh -c', command: 'journalctl -f | grep error' }), memoryChannel(), loggerSink());
+ */
+export const execSource = component(execSourceSpec, function execSource(options: ExecSourceOptions): Observable<Batch> & HasMetrics {
+  const opts = parseOptions(execSourceSpec, options);
+  const metrics = new ComponentCounters('SOURCE', opts.name);
+  for (const key of ['ProcessStartCount', 'ProcessStartFailCount', 'ProcessExitCount', 'ProcessRestartCount']) metrics.set(key, 0);
+  const argv = opts.shell ? [...words(opts.shell), opts.command] : words(opts.command);
+  const log = opts.logger ?? stderrLogger(opts.name);
+  const textEncoding: BufferEncoding = opts.charset === 'UTF-8' || opts.charset === 'utf8' ? 'utf8' : 'latin1';
+  const { batchSize, batchTimeoutMs } = opts;
+
+  const source = new Observable<Batch>((subscriber) => {
+    let pending: FlumeEvent[] = [];
+    let oldestAt = 0; // scheduler time of the oldest pending line; -Infinity for re-sent lines
+    let waiter: ((result: PollResult) => void) | undefined;
+    let batchTimer: Subscription | undefined;
+    let restartTimer: Subscription | undefined;
+    let killTimer: Subscription | undefined;
+    let child: ChildProcess | undefined;
+    let lines: Transform | undefined;
+    let errLines: Transform | undefined;
+    let finished = false; // no more lines will come
+    let closed = false;
+    let inner: Subscription | undefined;
+
+    const take = (): PollResult => {
+      const events = pending.length <= batchSize ? pending : pending.slice(0, batchSize);
+      pending = pending.length <= batchSize ? [] : pending.slice(batchSize);
+      if (pending.length > 0) oldestAt = asyncScheduler.now();
+      if (pending.length < batchSize) lines?.resume();
+      return {
+        events,
+        rollback: () => {
+          if (closed) return;
+          pending = events.concat(pending);
+          oldestAt = -Infinity;
+          if (pending.length >= batchSize) lines?.pause();
+        },
+      };
+    };
+
+    const deliver = (result: PollResult): void => {
+      batchTimer?.unsubscribe();
+      batchTimer = undefined;
+      const resolve = waiter!;
+      waiter = undefined;
+      resolve(result);
+    };
+
+    const armTimer = (): void => {
+      if (batchTimer || !waiter || pending.length === 0) return;
+      const delay = Math.max(0, oldestAt + batchTimeoutMs - asyncScheduler.now());
+      batchTimer = asyncScheduler.schedule(() => {
+        batchTimer = undefined;
+        if (waiter && pending.length > 0) deliver(take());
+      }, delay);
+    };
+
+    const poll = (): PollResult | Promise<PollResult> => {
+      if (pending.length >= batchSize || (pending.length > 0 && (finished || oldestAt + batchTimeoutMs <= asyncScheduler.now()))) return take();
+      if (finished) return null;
+      return new Promise<PollResult>((resolve) => {
+        waiter = resolve;
+        armTimer();
+      });
+    };
+
+    const onLine = (event: FlumeEvent): void => {
+      if (pending.length === 0) oldestAt = asyncScheduler.now();
+      pending.push(event);
+      if (pending.length >= batchSize) {
+        if (waiter) deliver(take());
+        else lines?.pause();
+      } else {
+        armTimer();
+      }
+    };
+
+    // Not inner.unsubscribe(): inner *is* this subscriber (subscribe() reuses a Subscriber), so that
+    // would close it and swallow the error. error() runs every teardown.
+    const fail = (error: ComponentError): void => {
+      if (!closed) subscriber.error(error);
+    };
+
+    /** The run's output is consumed and the process gone (or never started): restart or finish. */
+    const ended = (startError?: Error): void => {
+      child = undefined;
+      lines = undefined;
+      errLines = undefined;
+      if (closed) return;
+      if (opts.restart) {
+        restartTimer = asyncScheduler.schedule(() => {
+          restartTimer = undefined;
+          metrics.inc('ProcessRestartCount');
+          log('info', `restarting \`${opts.command}\``);
+          run();
+        }, opts.restartThrottleMs);
+        return;
+      }
+      finished = true;
+      if (startError) {
+        fail(
+          new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot run \`${opts.command}\`: ${startError.message}`, {
+            component: opts.name,
+            retriable: false,
+            cause: startError,
+          }),
+        );
+        return;
+      }
+      if (waiter) deliver(pending.length > 0 ? take() : null);
+    };
+
+    const run = (): void => {
+      const [file, ...args] = argv;
+      let proc: ChildProcess;
+      try {
+        proc = spawn(file!, args, { stdio: ['ignore', 'pipe', opts.logStdErr ? 'pipe' : 'ignore'] });
+      } catch (error) {
+        // Synchronous spawn errors (a bad argument): same path as ENOENT.
+        metrics.inc('ProcessStartFailCount');
+        log('error', `cannot run \`${opts.command}\`: ${(error as Error).message}`);
+        ended(error as Error);
+        return;
+      }
+      child = proc;
+      let spawned = false;
+      let exited = false;
+      let drained = false;
+      let done = false;
+      const finish = (startError?: Error): void => {
+        if (done) return;
+        done = true;
+        ended(startError);
+      };
+      const out = split2(/\r?\n/, (line: string): FlumeEvent => ({ headers: {}, body: Buffer.from(line, 'latin1') }), {
+        decodeStrings: false,
+      }) as Transform;
+      lines = out;
+      // latin1 maps each byte to one char and back, so bodies are the exact bytes written.
+      proc.stdout!.setEncoding('latin1');
+      proc.stdout!.on('error', (error) => log('warn', `stdout of \`${opts.command}\`: ${error.message}`));
+      proc.stdout!.pipe(out);
+      out.on('data', onLine);
+      out.on('error', (error) => log('warn', `reading \`${opts.command}\`: ${error.message}`));
+      out.once('end', () => {
+        drained = true;
+        if (exited && child === proc) finish();
+      });
+      if (opts.logStdErr && proc.stderr) {
+        const err = split2(/\r?\n/, { decodeStrings: false }) as Transform;
+        errLines = err;
+        proc.stderr.setEncoding('latin1');
+        proc.stderr.on('error', () => undefined);
+        proc.stderr.pipe(err);
+        err.on('data', (line: string) => log('info', `stderr: ${Buffer.from(line, 'latin1').toString(textEncoding)}`));
+        err.on('error', () => undefined);
+      }
+      proc.once('spawn', () => {
+        spawned = true;
+        metrics.inc('ProcessStartCount');
+      });
+      proc.on('error', (error) => {
+        if (!spawned && !exited) {
+          metrics.inc('ProcessStartFailCount');
+          log('error', `cannot run \`${opts.command}\`: ${error.message}`);
+          if (child === proc) finish(error);
+          return;
+        }
+        log('warn', `\`${opts.command}\`: ${error.message}`);
+      });
+      proc.once('exit', (code, signal) => {
+        exited = true;
+        killTimer?.unsubscribe();
+        killTimer = undefined;
+        if (closed) return;
+        metrics.inc('ProcessExitCount');
+        if (code === 0) log('info', `\`${opts.command}\` exited with code 0`);
+        else log('warn', `\`${opts.command}\` exited with ${signal ? `signal ${signal}` : `code ${code}`}`);
+        if (drained && child === proc) finish();
+      });
+    };
+
+    inner = pollSource(
+      poll,
+      { name: opts.name, maxInFlight: opts.maxInFlight, backoffSleepIncrementMs: opts.backoffSleepIncrementMs, maxBackoffSleepMs: opts.maxBackoffSleepMs },
+      metrics,
+    ).subscribe(subscriber);
+    run();
+
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+      batchTimer?.unsubscribe();
+      restartTimer?.unsubscribe();
+      const proc = child;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        killTimer = asyncScheduler.schedule(() => {
+          killTimer = undefined;
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+        }, opts.killTimeoutMs);
+      }
+      lines?.destroy();
+      errLines?.destroy();
+      proc?.stdout?.destroy();
+      proc?.stderr?.destroy();
+      pending = [];
+    };
+  });
+  return withMetrics(source, metrics);
+});
+
+function words(text: string): string[] {
+  return text.trim().split(/\s+/);
+}
+
+function stderrLogger(name: string): ExecLogger {
+  return (level, message) => {
+    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${message}\n`);
+  };
+}
