@@ -40,6 +40,8 @@ export { sequenceSource, type SequenceSourceOptions } from './sources/sequenceSo
 export { stressSource, type StressSourceOptions } from './sources/stressSource.js';
 export { fromObservable, type FromObservableOptions } from './sources/fromObservable.js';
 export { tailSource, type TailSourceOptions } from './sources/tailSource.js';
+export { spooldirSource, type SpooldirSourceOptions } from './sources/spooldir/spooldirSource.js';
+export { execSource, type ExecSourceOptions } from './sources/execSource.js';
 
 // operators: interceptors
 export { interceptor, keepEvents, replaceEvents, type Interceptor, type Rewrite } from '../operators/interceptors/interceptor.js';

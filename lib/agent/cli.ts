@@ -9,17 +9,38 @@ import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { timestampInterceptor } from '../../operators/interceptors/timestampInterceptor.js';
 import { hostInterceptor } from '../../operators/interceptors/hostInterceptor.js';
 import { staticInterceptor } from '../../operators/interceptors/staticInterceptor.js';
+import { statSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
 import { components } from './components.js';
+import { describeTopology, formatDiagnostic, loadAgentConfig } from './loadConfig.js';
+import { runAgent, type RunningAgent } from './runAgent.js';
+import { defaultWiring } from './wiring.js';
+import { startMonitorServer, type MonitorServer } from './monitorServer.js';
 
 const HELP = `rxflume — Apache Flume's model on RxJS
 
 Usage:
-  rxflume demo [--events N] [--batch N]   run the embedded example pipeline (no external service)
-  rxflume components                      list every component with its Flume type names
+  rxflume agent -n NAME -f FILE [options]   run agent NAME of a Flume properties file
+  rxflume validate -n NAME -f FILE          print the topology it would run, or every error
+  rxflume demo [--events N] [--batch N]     run the embedded example pipeline (no external service)
+  rxflume components                        list every component with its Flume type names
   rxflume --version | --help
 
+Agent options:
+  -n, --name NAME            agent name: the key prefix in the file (required)
+  -f, --conf-file FILE       Flume properties file (required)
+  --no-reload-conf           do not watch the file for changes
+  --reload-interval S        seconds between checks of the file (default 30, as Flume)
+  --monitor-port N           serve GET /metrics (Flume JSON), /metrics/prometheus and /health
+  --monitor-bind HOST        address of the monitoring server (default 127.0.0.1)
+  --drain-timeout S          seconds channels may take to drain on stop (default 30)
+  --log-level LEVEL          trace, debug, info (default), warn, error
+  --quiet                    no status line
+  -Dflume.monitoring.type=http -Dflume.monitoring.port=N   Flume's spelling of --monitor-port
+
 Examples:
-  rxflume demo
+  rxflume validate -n a1 -f examples/seq-logger.properties
+  rxflume agent -n a1 -f examples/seq-logger.properties --monitor-port 41414
   rxflume demo --events 1000 --batch 100
 
 Exit codes: 0 clean stop, 2 usage or configuration error, 1 runtime failure.
@@ -62,9 +83,158 @@ function listComponents(): number {
   return 0;
 }
 
+/** Splits Flume's `-Dkey=value` system properties off the arguments. */
+function systemProperties(args: string[]): { rest: string[]; props: Map<string, string> } {
+  const props = new Map<string, string>();
+  const rest: string[] = [];
+  for (const a of args) {
+    const m = /^-D([^=]+)=(.*)$/.exec(a);
+    if (m) props.set(m[1]!, m[2]!);
+    else rest.push(a);
+  }
+  return { rest, props };
+}
+
+const agentArgs = {
+  name: { type: 'string', short: 'n' },
+  'conf-file': { type: 'string', short: 'f' },
+  'no-reload-conf': { type: 'boolean', default: false },
+  'reload-interval': { type: 'string', default: '30' },
+  'monitor-port': { type: 'string' },
+  'monitor-bind': { type: 'string', default: '127.0.0.1' },
+  'drain-timeout': { type: 'string', default: '30' },
+  'log-level': { type: 'string', default: 'info' },
+  quiet: { type: 'boolean', default: false },
+} as const;
+
+function parseAgentArgs(argv: string[]) {
+  const { rest, props } = systemProperties(argv);
+  const { values } = parseArgs({ args: rest, options: agentArgs, strict: true });
+  const name = values.name;
+  const file = values['conf-file'];
+  if (!name || !file) throw new UsageError('both -n NAME and -f FILE are required');
+  let monitorPort = values['monitor-port'];
+  if (monitorPort === undefined && props.get('flume.monitoring.type')?.toLowerCase() === 'http') monitorPort = props.get('flume.monitoring.port') ?? '41414';
+  const num = (flag: string, value: string | undefined, min: number) => {
+    const n = Number(value);
+    if (value === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number ≥ ${min}, received ${JSON.stringify(value)}`);
+    return n;
+  };
+  return {
+    name,
+    file,
+    reload: !values['no-reload-conf'],
+    reloadIntervalMs: num('reload-interval', values['reload-interval'], 0.01) * 1000,
+    monitorPort: monitorPort === undefined ? undefined : num('monitor-port', monitorPort, 0),
+    monitorBind: values['monitor-bind'],
+    drainTimeoutMs: num('drain-timeout', values['drain-timeout'], 0) * 1000,
+    logLevel: values['log-level'],
+    quiet: values.quiet,
+  };
+}
+
+class UsageError extends Error {}
+
+function validate(argv: string[]): number {
+  const { name, file } = parseAgentArgs(argv);
+  const loaded = loadAgentConfig(file, name);
+  for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
+  if (!loaded.ok) {
+    const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
+    console.error(`\n${errors} error${errors === 1 ? '' : 's'}; nothing would start`);
+    return 2;
+  }
+  console.log(describeTopology(loaded.topology));
+  return 0;
+}
+
+async function agent(argv: string[]): Promise<number> {
+  const args = parseAgentArgs(argv);
+  const log: Logger = pino({ level: args.logLevel, base: { agent: args.name } });
+  const loaded = loadAgentConfig(args.file, args.name);
+  for (const d of loaded.diagnostics) (d.severity === 'error' ? console.error : console.warn)(formatDiagnostic(d));
+  if (!loaded.ok) return 2;
+
+  let running: RunningAgent = runAgent(loaded.topology, defaultWiring);
+  let state: 'starting' | 'running' | 'draining' = 'running';
+  log.info({ topology: describeTopology(loaded.topology) }, 'agent started');
+  let monitor: MonitorServer | undefined;
+  if (args.monitorPort !== undefined) {
+    monitor = await startMonitorServer({ counters: () => running.counters, state: () => state }, args.monitorPort, args.monitorBind);
+    log.info({ port: monitor.port, bind: args.monitorBind }, 'monitoring server listening');
+  }
+
+  let stopping = false;
+  let reloading: Promise<void> | undefined;
+  let mtime = statSync(args.file).mtimeMs;
+  const timer = args.reload
+    ? setInterval(() => {
+        let now: number;
+        try {
+          now = statSync(args.file).mtimeMs;
+        } catch {
+          return; // a file that disappears changes nothing, as in Flume
+        }
+        if (now === mtime || reloading || stopping) return;
+        mtime = now;
+        const next = loadAgentConfig(args.file, args.name);
+        if (!next.ok) {
+          log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
+          return;
+        }
+        log.info('configuration changed; draining the running topology and starting the new one');
+        state = 'draining';
+        reloading = running
+          .stop({ timeoutMs: args.drainTimeoutMs })
+          .catch((error: unknown) => log.error({ err: error }, 'drain before reload incomplete'))
+          .then(() => {
+            running = runAgent(next.topology, defaultWiring);
+            state = 'running';
+            log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
+          })
+          .finally(() => (reloading = undefined));
+      }, args.reloadIntervalMs)
+    : undefined;
+
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: stopping at once');
+      process.exit(1);
+    }
+    stopping = true;
+    state = 'draining';
+    log.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, 'stopping: sources stop, channels drain to their sinks');
+    void (reloading ?? Promise.resolve()).then(() => running.stop({ timeoutMs: args.drainTimeoutMs })).catch(() => undefined);
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  // Runs until stopped; a reload replaces `running`, so wait on whichever is current.
+  let code = 0;
+  for (;;) {
+    const current = running;
+    try {
+      await current.done;
+    } catch (error) {
+      log.error({ err: error }, 'agent failed');
+      code = 1;
+    }
+    if (reloading) await reloading;
+    if (running === current || stopping) break;
+  }
+  if (timer) clearInterval(timer);
+  log.info({ metrics: running.metrics() }, 'agent stopped');
+  await monitor?.close();
+  return code;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'agent':
+      return agent(rest);
+    case 'validate':
+      return validate(rest);
     case 'demo':
       return demo(rest);
     case 'components':
@@ -90,7 +260,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
-    console.error(error instanceof FlumeError ? `rxflume: ${error.message}` : error);
-    process.exitCode = error instanceof FlumeError && error.code === 'FLUME_CONFIG' ? 2 : 1;
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(usage || error instanceof FlumeError ? `rxflume: ${(error as Error).message}` : error);
+    if (usage) console.error(`run 'rxflume --help' for the options`);
+    process.exitCode = usage || (error instanceof FlumeError && error.code === 'FLUME_CONFIG') ? 2 : 1;
   },
 );

@@ -4,6 +4,8 @@ import { sequenceSource } from '../sources/sequenceSource.js';
 import { stressSource } from '../sources/stressSource.js';
 import { fromObservable } from '../sources/fromObservable.js';
 import { tailSource } from '../sources/tailSource.js';
+import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
+import { execSource } from '../sources/execSource.js';
 import { nullSink } from '../sinks/nullSink.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
@@ -26,6 +28,8 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   stressSource,
   fromObservable,
   tailSource,
+  spooldirSource,
+  execSource,
   mapEvents,
   filterEvents,
   timestampInterceptor,

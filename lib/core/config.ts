@@ -22,6 +22,12 @@ export interface ComponentSpec<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** Flume property keys whose name or unit differs from the option (`keep-alive` → `keepAliveMs`). */
   flumeKeys?: Readonly<Record<string, FlumeKeyMapping>>;
+  /**
+   * For Flume properties no key mapping can express (lists of named sub-components such as the regex
+   * extractor's `serializers = s1 s2` + `serializers.s1.name`): returns the options they make and
+   * the property keys it consumed; the agent maps the remaining keys as usual.
+   */
+  fromFlume?: (props: ReadonlyMap<string, string>) => { options: Record<string, unknown>; consumed: readonly string[] };
 }
 
 export function defineComponent<S extends z.ZodType>(spec: ComponentSpec<S>): ComponentSpec<S> {

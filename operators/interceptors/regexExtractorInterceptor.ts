@@ -55,6 +55,23 @@ export const regexExtractorInterceptorSpec = defineComponent({
   summary: 'Sets headers from the groups of a regex matched in the body (Flume regex_extractor interceptor).',
   flumeTypes: ['regex_extractor', 'org.apache.flume.interceptor.RegexExtractorInterceptor$Builder'],
   schema: regexExtractorInterceptorOptions,
+  // Flume: `serializers = s1 s2`, then `serializers.s1.name|type|pattern` per serializer.
+  fromFlume: (props) => {
+    const names = (props.get('serializers') ?? '').split(/\s+/).filter(Boolean);
+    const consumed = ['serializers'];
+    const serializers = names.map((s) => {
+      const entry: Record<string, string> = {};
+      for (const field of ['name', 'type', 'pattern']) {
+        const value = props.get(`serializers.${s}.${field}`);
+        if (value !== undefined) {
+          entry[field] = field === 'type' && value.toLowerCase() === 'default' ? 'default' : value;
+          consumed.push(`serializers.${s}.${field}`);
+        }
+      }
+      return entry;
+    });
+    return { options: names.length ? { serializers } : {}, consumed };
+  },
 });
 
 /**

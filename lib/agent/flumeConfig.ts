@@ -1,0 +1,139 @@
+import { parseProperties, PropertiesSyntaxError, type PropertyEntry } from './properties.js';
+
+/** A value with the place it came from, so every diagnostic can say `file:line` and the key. */
+export interface Located {
+  key: string;
+  value: string;
+  line: number;
+}
+
+export type SectionKind = 'sources' | 'channels' | 'sinks' | 'sinkgroups';
+
+export interface ComponentConfig {
+  section: SectionKind;
+  name: string;
+  /** Properties below `<agent>.<section>.<name>.`, keyed by the rest (`type`, `capacity`, `selector.header`, …). */
+  props: Map<string, Located>;
+  /** Line of the first property naming this component, or of the list that declares it. */
+  line: number;
+}
+
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  file: string;
+  line: number;
+  /** The full property key concerned (`a1.channels.c1.capacity`), or '' for file-level problems. */
+  key: string;
+  message: string;
+}
+
+export interface AgentConfig {
+  agent: string;
+  file: string;
+  /** Declared names per section, in declaration order, with where they were declared. */
+  declared: Record<SectionKind, { names: string[]; at?: Located }>;
+  components: Record<SectionKind, Map<string, ComponentConfig>>;
+  /** Agents other than ours defined in the same file (Flume allows several per file). */
+  otherAgents: string[];
+}
+
+const SECTIONS: readonly SectionKind[] = ['sources', 'channels', 'sinks', 'sinkgroups'];
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.line > 0 ? `${d.file}:${d.line}` : d.file;
+  return `${where}: ${d.severity}: ${d.key ? `${d.key}: ` : ''}${d.message}`;
+}
+
+/**
+ * Reads one agent's part of a Flume properties file into sections and components. Structural problems
+ * (keys without an agent prefix, properties of undeclared components, empty values) are reported, never
+ * thrown; the caller decides whether anything may start.
+ */
+export function readAgentConfig(text: string, agent: string, file: string): { config: AgentConfig; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const config: AgentConfig = {
+    agent,
+    file,
+    declared: { sources: { names: [] }, channels: { names: [] }, sinks: { names: [] }, sinkgroups: { names: [] } },
+    components: { sources: new Map(), channels: new Map(), sinks: new Map(), sinkgroups: new Map() },
+    otherAgents: [],
+  };
+  let entries: PropertyEntry[];
+  try {
+    entries = parseProperties(text);
+  } catch (error) {
+    const line = error instanceof PropertiesSyntaxError ? error.line : 0;
+    diagnostics.push({ severity: 'error', file, line, key: '', message: (error as Error).message });
+    return { config, diagnostics };
+  }
+  const others = new Set<string>();
+  const error = (e: Located, message: string) => diagnostics.push({ severity: 'error', file, line: e.line, key: e.key, message });
+
+  for (const entry of entries) {
+    const dot = entry.key.indexOf('.');
+    if (dot <= 0) {
+      error(entry, 'every key must start with the agent name and a dot (`<agent>.sources = …`)');
+      continue;
+    }
+    const owner = entry.key.slice(0, dot);
+    if (owner !== agent) {
+      others.add(owner);
+      continue;
+    }
+    const rest = entry.key.slice(dot + 1);
+    const [section, name, ...propPath] = rest.split('.');
+    if (!SECTIONS.includes(section as SectionKind)) {
+      if (section === 'configfilters') error(entry, 'configuration filters are not supported; use values directly');
+      else error(entry, `unknown section \`${section}\`; expected one of ${SECTIONS.join(', ')}`);
+      continue;
+    }
+    const kind = section as SectionKind;
+    if (name === undefined) {
+      config.declared[kind] = { names: entry.value.split(/\s+/).filter(Boolean), at: entry };
+      continue;
+    }
+    if (propPath.length === 0 || name === '') {
+      error(entry, `expected \`${agent}.${kind}.<name>.<property>\``);
+      continue;
+    }
+    if (entry.value === '') {
+      error(entry, 'empty value (Flume rejects it; remove the line or give a value)');
+      continue;
+    }
+    let component = config.components[kind].get(name);
+    if (!component) {
+      component = { section: kind, name, props: new Map(), line: entry.line };
+      config.components[kind].set(name, component);
+    }
+    component.props.set(propPath.join('.'), entry);
+  }
+  config.otherAgents = [...others];
+
+  for (const kind of SECTIONS) {
+    const declared = new Set(config.declared[kind].names);
+    for (const [name, component] of config.components[kind]) {
+      if (!declared.has(name)) {
+        const first = component.props.values().next().value as Located;
+        diagnostics.push({
+          severity: 'warning',
+          file,
+          line: first.line,
+          key: first.key,
+          message: `\`${name}\` is not listed in \`${agent}.${kind}\`; its properties are ignored (as Flume does)`,
+        });
+        config.components[kind].delete(name);
+      }
+    }
+    for (const name of declared) {
+      if (!config.components[kind].has(name)) {
+        const at = config.declared[kind].at!;
+        config.components[kind].set(name, { section: kind, name, props: new Map(), line: at.line });
+      }
+    }
+  }
+  if (entries.every((e) => !e.key.startsWith(`${agent}.`))) {
+    const hint = config.otherAgents.length ? `; the file defines ${config.otherAgents.map((a) => `\`${a}\``).join(', ')}` : '';
+    diagnostics.push({ severity: 'error', file, line: 0, key: '', message: `no configuration for agent \`${agent}\`${hint}` });
+  }
+  return { config, diagnostics };
+}

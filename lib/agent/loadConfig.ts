@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { components } from './components.js';
+import { buildTopology, Registry, type Topology } from './build.js';
+import { formatDiagnostic, readAgentConfig, type Diagnostic } from './flumeConfig.js';
+
+export const registry = new Registry(components as never);
+
+export interface LoadedConfig {
+  topology: Topology;
+  diagnostics: Diagnostic[];
+  /** True when no diagnostic is an error: only then may anything start. */
+  ok: boolean;
+}
+
+/** Reads, resolves and validates one agent of a Flume properties file. Never throws for bad content. */
+export function loadAgentConfig(file: string, agent: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const diagnostics: Diagnostic[] = [{ severity: 'error', file, line: 0, key: '', message: `cannot read the file: ${(error as Error).message}` }];
+    return { topology: { agent, sources: [], channels: [], sinks: [], groups: [] }, diagnostics, ok: false };
+  }
+  const read = readAgentConfig(text, agent, file);
+  const built = buildTopology(read.config, registry);
+  const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => a.line - b.line);
+  return { topology: built.topology, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
+}
+
+export function describeTopology(t: Topology): string {
+  const lines = [`agent ${t.agent}`];
+  for (const s of t.sources) {
+    const chain = [`${s.name} (${s.spec.flumeTypes[0]})`, ...s.interceptors.map((i) => `${i.name} (${i.spec.flumeTypes[0]})`)].join(' → ');
+    const selector = s.selector.type === 'multiplexing' ? ` [multiplexing on ${s.selector.header}]` : s.channels.length > 1 ? ' [replicating]' : '';
+    lines.push(`  source  ${chain} → ${s.channels.join(', ')}${selector}`);
+  }
+  for (const c of t.channels) {
+    const opts = ['capacity', 'transactionCapacity'].filter((k) => c.options[k] !== undefined).map((k) => `${k}=${String(c.options[k])}`);
+    lines.push(`  channel ${c.name} (${c.spec.flumeTypes[0]})${opts.length ? ` ${opts.join(' ')}` : ''}`);
+  }
+  for (const k of t.sinks) lines.push(`  sink    ${k.channel} → ${k.name} (${k.spec.flumeTypes[0]})`);
+  for (const g of t.groups) lines.push(`  group   ${g.name} (${g.processor.type}): ${g.sinks.join(', ')}`);
+  return lines.join('\n');
+}
+
+export { formatDiagnostic };
