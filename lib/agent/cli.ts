@@ -16,6 +16,7 @@ import { describeTopology, formatDiagnostic, loadAgentConfig } from './loadConfi
 import { runAgent, type RunningAgent } from './runAgent.js';
 import { defaultWiring } from './wiring.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
+import { statusLine } from './statusLine.js';
 
 const HELP = `rxflume — Apache Flume's model on RxJS
 
@@ -164,6 +165,12 @@ async function agent(argv: string[]): Promise<number> {
     log.info({ port: monitor.port, bind: args.monitorBind }, 'monitoring server listening');
   }
 
+  // A live status line only for a person watching a terminal; logs stay on stdout.
+  const status = !args.quiet && process.stderr.isTTY ? statusLine() : undefined;
+  const statusTimer = status
+    ? setInterval(() => process.stderr.write(`\r\x1b[2K${status(running.counters, 1000)}`), 1000)
+    : undefined;
+
   let stopping = false;
   let reloading: Promise<void> | undefined;
   let mtime = statSync(args.file).mtimeMs;
@@ -223,6 +230,10 @@ async function agent(argv: string[]): Promise<number> {
     if (running === current || stopping) break;
   }
   if (timer) clearInterval(timer);
+  if (statusTimer) {
+    clearInterval(statusTimer);
+    process.stderr.write('\n');
+  }
   log.info({ metrics: running.metrics() }, 'agent stopped');
   await monitor?.close();
   return code;
