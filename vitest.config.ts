@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // A real Kafka broker for the Kafka tests (started only when the run includes one).
+    globalSetup: ['test/support/kafkaGlobalSetup.ts'],
   },
 });

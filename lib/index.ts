@@ -66,3 +66,5 @@ export { memoryChannel, type MemoryChannelOptions } from '../operators/channels/
 export { nullSink, type NullSinkOptions } from './sinks/nullSink.js';
 export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } from './sinks/loggerSink.js';
 export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';
+export { kafkaSink, type KafkaSinkOptions } from './sinks/kafkaSink.js';
+export { encodeFlumeEvent, decodeFlumeEvent, AVRO_FLUME_EVENT_SCHEMA } from './core/flumeEventAvro.js';

@@ -9,6 +9,7 @@ import { execSource } from '../sources/execSource.js';
 import { nullSink } from '../sinks/nullSink.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
+import { kafkaSink } from '../sinks/kafkaSink.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { mapEvents } from '../../operators/interceptors/mapEvents.js';
 import { filterEvents } from '../../operators/interceptors/filterEvents.js';
@@ -44,4 +45,5 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   nullSink,
   loggerSink,
   observerSink,
+  kafkaSink,
 ] as never;

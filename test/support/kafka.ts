@@ -1,0 +1,147 @@
+/**
+ * Test-side helpers for the real Kafka broker that test/support/kafkaGlobalSetup.ts starts for the
+ * run (auto-create off, 1 partition by default: create topics with `createTopic`).
+ *
+ *   const kafka = kafkaEnv();
+ *   describe.skipIf(kafka.skip)(`kafkaX${kafka.note}`, () => {
+ *     it('…', async () => {
+ *       const bootstrap = requireKafka();      // fails the test when the broker could not start
+ *       const topic = await createTopic(bootstrap, 'x', 3);
+ *       …
+ *     });
+ *   });
+ */
+import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { inject } from 'vitest';
+import type { KafkaMajor } from '../../scripts/kafka.js';
+
+export interface KafkaTestEnv {
+  /** `127.0.0.1:<port>` of the run's broker; null when there is none. */
+  bootstrap: string | null;
+  major?: KafkaMajor;
+  version?: string;
+  /** Why Kafka tests are skipped (Java or Maven missing, no Kafka test in the run). */
+  skipReason?: string;
+  /** Why the broker could not start although it should have: Kafka tests fail with it. */
+  failure?: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kafka: KafkaTestEnv;
+  }
+}
+
+export interface KafkaEnv extends KafkaTestEnv {
+  /** True when Kafka tests must be skipped (`describe.skipIf(env.skip)`). */
+  skip: boolean;
+  /** Appended to a describe title: " [skipped: …]" when skipped, else "". */
+  note: string;
+}
+
+export function kafkaEnv(): KafkaEnv {
+  const env: KafkaTestEnv = inject('kafka') ?? {
+    bootstrap: null,
+    skipReason: 'the Kafka global setup (test/support/kafkaGlobalSetup.ts) did not run',
+  };
+  const skip = env.bootstrap === null && env.failure === undefined;
+  return { ...env, skip, note: skip ? ` [skipped: ${env.skipReason}]` : '' };
+}
+
+/** The broker's address; throws the global setup's failure, so a broker that should run but did not fails the test (call it in each test). */
+export function requireKafka(): string {
+  const env = kafkaEnv();
+  if (env.failure !== undefined) throw new Error(env.failure);
+  if (env.bootstrap === null) throw new Error(`no Kafka broker: ${env.skipReason}`);
+  return env.bootstrap;
+}
+
+export function testKafka(bootstrap: string): Kafka {
+  return new Kafka({ clientId: 'rxflume-test', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
+}
+
+let counter = 0;
+/** A topic name no other test (or earlier run on a reused broker) has used. */
+export function uniqueTopic(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${++counter}`;
+}
+
+export async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = testKafka(bootstrap).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Creates a fresh topic (unique name from `prefix`) and waits for its leaders. */
+export async function createTopic(bootstrap: string, prefix: string, numPartitions = 1): Promise<string> {
+  const topic = uniqueTopic(prefix);
+  await withAdmin(bootstrap, (admin) => admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true }));
+  return topic;
+}
+
+/** Records stored in `topic` (sum over partitions of high − low watermark): an exact count, duplicates included. */
+export async function topicRecordCount(bootstrap: string, topic: string): Promise<number> {
+  const offsets = await withAdmin(bootstrap, (admin) => admin.fetchTopicOffsets(topic));
+  return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+}
+
+export interface ConsumedRecord {
+  partition: number;
+  message: KafkaMessage;
+}
+
+/**
+ * Reads `topic` from the beginning with a plain kafkajs consumer (fresh group) until `count`
+ * records were seen, handing each batch to `onBatch`. Rejects after `timeoutMs` with how many came.
+ */
+export async function consumeRecords(
+  bootstrap: string,
+  topic: string,
+  count: number,
+  onBatch: (records: ConsumedRecord[]) => void,
+  timeoutMs = 120_000,
+): Promise<number> {
+  const consumer = testKafka(bootstrap).consumer({
+    groupId: uniqueTopic('test-reader'),
+    maxWaitTimeInMs: 100,
+    maxBytes: 50 * 1024 * 1024,
+    maxBytesPerPartition: 10 * 1024 * 1024,
+  });
+  let seen = 0;
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${seen} of ${count} records from ${topic} within ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          eachBatchAutoResolve: true,
+          eachBatch: async ({ batch }) => {
+            onBatch(batch.messages.map((message) => ({ partition: batch.partition, message })));
+            seen += batch.messages.length;
+            if (seen >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
+}
+
+/** Polls `condition` every `intervalMs` until it holds; rejects after `timeoutMs` with `what`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
