@@ -42,6 +42,13 @@ export { fromObservable, type FromObservableOptions } from './sources/fromObserv
 export { tailSource, type TailSourceOptions } from './sources/tailSource.js';
 export { spooldirSource, type SpooldirSourceOptions } from './sources/spooldir/spooldirSource.js';
 export { execSource, type ExecSourceOptions } from './sources/execSource.js';
+export { netcatSource, type NetcatSourceOptions } from './sources/netcatSource.js';
+export { netcatUdpSource, type NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
+export { httpSource, type HttpSourceOptions } from './sources/httpSource.js';
+export { syslogTcpSource, type SyslogTcpSourceOptions } from './sources/syslog/syslogTcpSource.js';
+export { syslogUdpSource, type SyslogUdpSourceOptions } from './sources/syslog/syslogUdpSource.js';
+export { multiportSyslogTcpSource, type MultiportSyslogTcpSourceOptions } from './sources/syslog/multiportSyslogTcpSource.js';
+export { parseSyslog } from './sources/syslog/syslogParser.js';
 
 // operators: interceptors
 export { interceptor, keepEvents, replaceEvents, type Interceptor, type Rewrite } from '../operators/interceptors/interceptor.js';
@@ -67,4 +74,13 @@ export { nullSink, type NullSinkOptions } from './sinks/nullSink.js';
 export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } from './sinks/loggerSink.js';
 export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';
 export { kafkaSink, type KafkaSinkOptions } from './sinks/kafkaSink.js';
+export { fileRollSink, type FileRollSinkOptions } from './sinks/fileRollSink.js';
+export { httpSink, type HttpSinkOptions } from './sinks/httpSink.js';
+export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js';
+export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanceSink.js';
+
+// operators: routing (Flume channel selectors)
+export { fanOut, fanOutStats, type FanOutOptions, type FanOutStats } from '../operators/routing/fanOut.js';
+export { replicating, type ReplicatingOptions } from '../operators/routing/replicating.js';
+export { multiplexing, type MultiplexingOptions } from '../operators/routing/multiplexing.js';
 export { encodeFlumeEvent, decodeFlumeEvent, AVRO_FLUME_EVENT_SCHEMA } from './core/flumeEventAvro.js';

@@ -6,10 +6,20 @@ import { fromObservable } from '../sources/fromObservable.js';
 import { tailSource } from '../sources/tailSource.js';
 import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
 import { execSource } from '../sources/execSource.js';
+import { netcatSource } from '../sources/netcatSource.js';
+import { netcatUdpSource } from '../sources/netcatUdpSource.js';
+import { httpSource } from '../sources/httpSource.js';
+import { syslogTcpSource } from '../sources/syslog/syslogTcpSource.js';
+import { syslogUdpSource } from '../sources/syslog/syslogUdpSource.js';
+import { multiportSyslogTcpSource } from '../sources/syslog/multiportSyslogTcpSource.js';
+import { httpSink } from '../sinks/httpSink.js';
 import { nullSink } from '../sinks/nullSink.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
 import { kafkaSink } from '../sinks/kafkaSink.js';
+import { fileRollSink } from '../sinks/fileRollSink.js';
+import { failoverSink } from '../sinks/failoverSink.js';
+import { loadBalanceSink } from '../sinks/loadBalanceSink.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { mapEvents } from '../../operators/interceptors/mapEvents.js';
 import { filterEvents } from '../../operators/interceptors/filterEvents.js';
@@ -31,6 +41,12 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   tailSource,
   spooldirSource,
   execSource,
+  netcatSource,
+  netcatUdpSource,
+  httpSource,
+  syslogTcpSource,
+  syslogUdpSource,
+  multiportSyslogTcpSource,
   mapEvents,
   filterEvents,
   timestampInterceptor,
@@ -46,4 +62,8 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   loggerSink,
   observerSink,
   kafkaSink,
+  fileRollSink,
+  httpSink,
+  failoverSink,
+  loadBalanceSink,
 ] as never;

@@ -2,6 +2,11 @@ import type { Observable } from 'rxjs';
 import type { Batch } from '../core/batch.js';
 import { createBatch } from '../core/batch.js';
 import type { Sink } from '../core/sink.js';
+import { fanOut } from '../../operators/routing/fanOut.js';
+import { replicating } from '../../operators/routing/replicating.js';
+import { multiplexing } from '../../operators/routing/multiplexing.js';
+import { failoverSink } from '../sinks/failoverSink.js';
+import { loadBalanceSink } from '../sinks/loadBalanceSink.js';
 import type { SourcePlan } from './build.js';
 import type { Wiring } from './runAgent.js';
 
@@ -40,12 +45,22 @@ export function competingSinks(members: readonly Sink[]): Sink {
   };
 }
 
+/** The agent's fan-out (Flume channel selectors) and sink grouping (Flume sink processors). */
 export const defaultWiring: Wiring = {
-  fanOut(_source: Observable<Batch>, plan: SourcePlan) {
-    throw new Error(`source ${plan.name}: fan-out to several channels is not wired yet`);
+  fanOut(source: Observable<Batch>, plan: SourcePlan) {
+    const s = plan.selector;
+    const selector = s.type === 'replicating' ? replicating({ optional: s.optional }) : multiplexing({ header: s.header, mapping: s.mapping, optional: s.optional, default: s.default });
+    return fanOut(source, selector, plan.channels, { name: plan.name });
   },
-  group(members, processor) {
-    if (processor.type === 'competing' || processor.type === 'default') return competingSinks(members.map((m) => m.sink));
-    throw new Error(`sink processor ${processor.type} is not wired yet`);
+  group(members, processor, name) {
+    const byName = Object.fromEntries(members.map((m) => [m.name, m.sink]));
+    switch (processor.type) {
+      case 'failover':
+        return failoverSink(byName, { name, maxPenaltyMs: processor.maxPenaltyMs, priority: processor.priorities });
+      case 'load_balance':
+        return loadBalanceSink(byName, { name, selector: processor.selector, backoff: processor.backoff, maxTimeOutMs: processor.maxTimeOutMs });
+      default:
+        return competingSinks(members.map((m) => m.sink));
+    }
   },
 };

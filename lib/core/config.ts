@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.js';
 
-export type ComponentKind = 'source' | 'channel' | 'sink' | 'interceptor';
+export type ComponentKind = 'source' | 'channel' | 'sink' | 'interceptor' | 'selector' | 'sinkProcessor';
 
 /** How one Flume property key becomes an option: a plain rename, or a rename with a conversion. */
 export type FlumeKeyMapping = string | { option: string; convert: (value: string) => unknown };

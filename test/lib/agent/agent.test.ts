@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,5 +145,116 @@ a1.sinks.k1.channel = c1
     expect(Number(m['SINK.k1']!['EventDrainSuccessCount'])).toBeGreaterThan(0);
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
+  }, 60_000);
+});
+
+function readRolled(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean));
+}
+
+describe('rxflume agent routing and sink groups (child process, file_roll outputs)', () => {
+  const header = (channels: string, sinks: string) => `a1.sources = r1
+a1.channels = ${channels}
+a1.sinks = ${sinks}
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 2000
+a1.sources.r1.batchSize = 50
+`;
+  const roll = (sink: string, channel: string, dir: string) => `a1.sinks.${sink}.type = file_roll
+a1.sinks.${sink}.channel = ${channel}
+a1.sinks.${sink}.sink.directory = ${dir}
+a1.sinks.${sink}.sink.rollInterval = 0
+`;
+  const memory = (c: string) => `a1.channels.${c}.type = memory\na1.channels.${c}.capacity = 1000\n`;
+
+  it('replicating: every event lands in both channels and both sinks', async () => {
+    const d1 = tempDir();
+    const d2 = tempDir();
+    const run = startAgent(header('c1 c2', 'k1 k2') + 'a1.sources.r1.channels = c1 c2\n' + memory('c1') + memory('c2') + roll('k1', 'c1', d1) + roll('k2', 'c2', d2), '--no-reload-conf');
+    expect(await run.exit).toBe(0);
+    const expected = Array.from({ length: 2000 }, (_, i) => String(i));
+    expect(readRolled(d1)).toEqual(expected);
+    expect(readRolled(d2)).toEqual(expected);
+  }, 60_000);
+
+  it('multiplexing: events are routed by a header an interceptor extracted, unmapped ones to the default', async () => {
+    const odd = tempDir();
+    const even = tempDir();
+    const config =
+      header('c1 c2', 'k1 k2') +
+      `a1.sources.r1.channels = c1 c2
+a1.sources.r1.interceptors = x
+a1.sources.r1.interceptors.x.type = regex_extractor
+a1.sources.r1.interceptors.x.regex = ([13579])$
+a1.sources.r1.interceptors.x.serializers = s1
+a1.sources.r1.interceptors.x.serializers.s1.name = odd
+a1.sources.r1.selector.type = multiplexing
+a1.sources.r1.selector.header = odd
+a1.sources.r1.selector.mapping.1 = c1
+a1.sources.r1.selector.mapping.3 = c1
+a1.sources.r1.selector.mapping.5 = c1
+a1.sources.r1.selector.mapping.7 = c1
+a1.sources.r1.selector.mapping.9 = c1
+a1.sources.r1.selector.default = c2
+` +
+      memory('c1') +
+      memory('c2') +
+      roll('k1', 'c1', odd) +
+      roll('k2', 'c2', even);
+    const run = startAgent(config, '--no-reload-conf');
+    expect(await run.exit).toBe(0);
+    const odds = readRolled(odd).map(Number);
+    const evens = readRolled(even).map(Number);
+    expect(odds).toHaveLength(1000);
+    expect(evens).toHaveLength(1000);
+    expect(odds.every((n) => n % 2 === 1)).toBe(true);
+    expect(evens.every((n) => n % 2 === 0)).toBe(true);
+  }, 60_000);
+
+  it('failover: when the preferred sink fails, the next one takes every batch', async () => {
+    const good = tempDir();
+    const broken = join(tempDir(), 'not-a-dir');
+    writeFileSync(broken, 'a file where a directory should be');
+    const config =
+      header('c1', 'k1 k2') +
+      'a1.sources.r1.channels = c1\n' +
+      memory('c1') +
+      roll('k1', 'c1', broken) +
+      roll('k2', 'c1', good) +
+      `a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k1 = 10
+a1.sinkgroups.g1.processor.priority.k2 = 5
+a1.sinkgroups.g1.processor.maxpenalty = 1000
+`;
+    const run = startAgent(config, '--no-reload-conf');
+    expect(await run.exit).toBe(0);
+    expect(readRolled(good)).toEqual(Array.from({ length: 2000 }, (_, i) => String(i)));
+  }, 60_000);
+
+  it('load_balance: batches are spread over the sinks, none lost', async () => {
+    const d1 = tempDir();
+    const d2 = tempDir();
+    const config =
+      header('c1', 'k1 k2') +
+      'a1.sources.r1.channels = c1\na1.channels.c1.maxInFlight = 2\n' +
+      memory('c1') +
+      roll('k1', 'c1', d1) +
+      roll('k2', 'c1', d2) +
+      `a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = load_balance
+a1.sinkgroups.g1.processor.selector = round_robin
+`;
+    const run = startAgent(config, '--no-reload-conf');
+    expect(await run.exit).toBe(0);
+    const a = readRolled(d1);
+    const b = readRolled(d2);
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+    expect([...a, ...b].map(Number).sort((x, y) => x - y)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
   }, 60_000);
 });

@@ -1,0 +1,284 @@
+import { asyncScheduler } from 'rxjs';
+import { z } from 'zod';
+import { createBatch, type Batch } from '../core/batch.js';
+import { component, defineComponent, parseOptions } from '../core/config.js';
+import { ComponentError, ConfigError, isRetriable, toError, type ConfigIssue } from '../core/errors.js';
+import { ComponentCounters, metricsOf, withMetrics, type HasMetrics } from '../core/metrics.js';
+import type { Sink } from '../core/sink.js';
+
+const lowerCase = (value: string): string => value.trim().toLowerCase();
+const javaBoolean = (value: string): boolean => value.trim().toLowerCase() === 'true';
+
+export const loadBalanceSinkOptions = z.strictObject({
+  name: z.string().min(1).default('loadBalanceSink').describe('Component name in metrics (the Flume sink group name).'),
+  selector: z
+    .enum(['round_robin', 'random'])
+    .default('round_robin')
+    .describe('Order in which members are tried for each batch (Flume processor.selector).'),
+  backoff: z
+    .boolean()
+    .default(false)
+    .describe('Leave a failed member out for min(maxTimeOutMs, 2^n s) after n consecutive failures (Flume processor.backoff).'),
+  maxTimeOutMs: z.number().int().min(0).default(30_000).describe('Longest back-off of a failed member (Flume processor.selector.maxTimeOut).'),
+});
+
+export type LoadBalanceSinkOptions = z.input<typeof loadBalanceSinkOptions>;
+
+export const loadBalanceSinkSpec = defineComponent({
+  name: 'loadBalanceSink',
+  kind: 'sinkProcessor',
+  summary: 'Sink group: spreads batches over its sinks (round robin or random), trying the next on failure, with optional back-off (Flume load_balance processor).',
+  flumeTypes: ['load_balance', 'org.apache.flume.sink.LoadBalancingSinkProcessor'],
+  schema: loadBalanceSinkOptions,
+  flumeKeys: {
+    selector: { option: 'selector', convert: lowerCase },
+    backoff: { option: 'backoff', convert: javaBoolean },
+    'selector.maxTimeOut': 'maxTimeOutMs',
+  },
+});
+
+/** Sinks of a group: by name, or a list (named by their metrics name, else `sink1`, `sink2`, …). */
+export type SinkMembers = readonly Sink[] | Readonly<Record<string, Sink>>;
+
+interface Member {
+  name: string;
+  sink: Sink;
+  sequentialFails: number;
+  lastFail: number;
+  restoreAt: number;
+}
+
+// Flume's OrderSelector constants.
+const EXP_BACKOFF_COUNTER_LIMIT = 16;
+const CONSIDER_SEQUENTIAL_RANGE_MS = 2000;
+const BACKOFF_UNIT_MS = 1000;
+
+/**
+ * Flume's load-balancing sink processor as a sink. For each batch the selector orders the members —
+ * `round_robin` starts one member further each batch, `random` shuffles them — and the batch goes
+ * to the first; **when it nacks, the same batch is offered at once to the next in that order**
+ * (Flume tries every sink within one `process()`). When all failed the batch is nacked with a
+ * retriable `FLUME_SINK_FAILED` ("all configured sinks have failed") and the channel redelivers it.
+ *
+ * With `backoff`, a failed member is left out of the order until `now + min(maxTimeOutMs, 2^n s)`,
+ * n counting its consecutive failures (Flume's `OrderSelector`: a failure within the last back-off
+ * + 2 s counts as consecutive, n is capped at 16, otherwise n restarts at 1). When every member is
+ * backed off, a batch is nacked at once. Without `backoff` every member is always tried. Timing
+ * follows the RxJS `asyncScheduler` clock.
+ *
+ * Unlike Flume, whose sink group runs on one thread (a long-standing complaint: a load-balancing
+ * group writes one batch at a time), batches are spread in parallel when the channel has
+ * `maxInFlight` > 1: each unsettled batch is on its own member.
+ *
+ * `complete`/`error` are forwarded to every member once no batch is in flight; `closed` resolves
+ * when every member closed (rejects with the first member's error).
+ *
+ * Metrics (`SINK`): `EventDrainAttemptCount`, `EventDrainSuccessCount`, `EventWriteFail` (events
+ * nacked back to the channel), `BatchEmptyCount`, and per member `BatchAttemptCount.<member>` /
+ * `BatchFailCount.<member>`.
+ *
+ * Delivery: at-least-once, as its members; a member that failed after partly writing a batch leaves
+ * those events written there, and the next member writes them again.
+ *
+ * @example
+ * pipe(source, memoryChannel({ maxInFlight: 2 }), loadBalanceSink([kafkaSink({ ... }), kafkaSink({ ... })], { backoff: true }));
+ */
+export const loadBalanceSink = component(loadBalanceSinkSpec, function loadBalanceSink(
+  sinks: SinkMembers,
+  options?: LoadBalanceSinkOptions,
+): Sink & HasMetrics {
+  const opts = parseOptions(loadBalanceSinkSpec, options);
+  const members: Member[] = memberList(opts.name, sinks).map(({ name, sink }) => ({
+    name,
+    sink,
+    sequentialFails: 0,
+    lastFail: -Infinity,
+    restoreAt: -Infinity,
+  }));
+  const counters = new ComponentCounters('SINK', opts.name);
+  for (const m of members) {
+    counters.set(`BatchAttemptCount.${m.name}`, 0);
+    counters.set(`BatchFailCount.${m.name}`, 0);
+  }
+  const group = createGroup(opts.name, members, counters);
+  let nextHead = 0;
+
+  const informFailure = (m: Member): void => {
+    if (!opts.backoff) return;
+    const now = asyncScheduler.now();
+    const lastBackoff = Math.min(opts.maxTimeOutMs, BACKOFF_UNIT_MS * 2 ** m.sequentialFails);
+    if (lastBackoff + CONSIDER_SEQUENTIAL_RANGE_MS > now - m.lastFail) {
+      if (m.sequentialFails < EXP_BACKOFF_COUNTER_LIMIT) m.sequentialFails++;
+    } else {
+      m.sequentialFails = 1;
+    }
+    m.lastFail = now;
+    m.restoreAt = now + Math.min(opts.maxTimeOutMs, BACKOFF_UNIT_MS * 2 ** m.sequentialFails);
+  };
+
+  const order = (): Member[] => {
+    const now = asyncScheduler.now();
+    const active = opts.backoff ? members.filter((m) => m.restoreAt <= now) : members.slice();
+    const size = active.length;
+    if (size === 0) return active;
+    if (opts.selector === 'random') {
+      for (let i = size - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [active[i], active[j]] = [active[j]!, active[i]!];
+      }
+      return active;
+    }
+    // Flume's RoundRobinOrderSelector: the head advances by one per batch over the active members.
+    if (nextHead >= size) nextHead = 0;
+    const begin = nextHead++;
+    if (nextHead === size) nextHead = 0;
+    return active.map((_, i) => active[(begin + i) % size]!);
+  };
+
+  const attempt = (batch: Batch, candidates: Member[], k: number, lastError: Error | undefined): void => {
+    const m = candidates[k];
+    if (!m) {
+      group.fail(
+        batch,
+        new ComponentError(
+          'FLUME_SINK_FAILED',
+          `${opts.name}: all configured sinks have failed` + (lastError ? `: ${lastError.message}` : ' (every sink is backed off)'),
+          { component: opts.name, retriable: lastError === undefined || isRetriable(lastError), cause: lastError },
+        ),
+      );
+      return;
+    }
+    group.send(m, batch, {
+      ok: () => undefined,
+      failed: (error) => {
+        informFailure(m);
+        attempt(batch, candidates, k + 1, error);
+      },
+    });
+  };
+
+  return group.sink((batch) => attempt(batch, order(), 0, undefined));
+});
+
+/** Names the members: record keys, else their metrics names made unique, else `sink<i>`. */
+function memberList(group: string, sinks: SinkMembers): { name: string; sink: Sink }[] {
+  const entries: [string, unknown][] = Array.isArray(sinks)
+    ? (sinks as readonly Sink[]).map((s, i) => [metricsOf(s)?.name ?? `sink${i + 1}`, s])
+    : typeof sinks === 'object' && sinks !== null
+      ? Object.entries(sinks)
+      : [];
+  const issues: ConfigIssue[] = [];
+  if (entries.length === 0) issues.push({ path: `${group}.sinks`, expected: 'at least one sink', received: Array.isArray(sinks) ? 'an empty list' : typeof sinks });
+  const out: { name: string; sink: Sink }[] = [];
+  for (const [key, sink] of entries) {
+    if (typeof sink !== 'object' || sink === null || typeof (sink as Sink).next !== 'function') {
+      issues.push({ path: `${group}.sinks.${key}`, expected: 'a sink (an observer of batches)', received: typeof sink });
+      continue;
+    }
+    let name = key;
+    for (let i = 2; out.some((o) => o.name === name); i++) name = `${key}-${i}`;
+    out.push({ name, sink: sink as Sink });
+  }
+  if (issues.length > 0) throw new ConfigError(issues, { component: group });
+  return out;
+}
+
+interface SendHandlers {
+  ok(): void;
+  failed(error: Error): void;
+}
+
+/** The sink-group lifecycle: counts, in-flight tracking, complete/error forwarded once idle, closed. */
+function createGroup(name: string, members: readonly Member[], counters: ComponentCounters) {
+  let inFlight = 0;
+  let ending: { error: unknown } | 'complete' | undefined;
+  let forwarded = false;
+  let resolveClosed!: () => void;
+  let rejectClosed!: (e: unknown) => void;
+  const closed = new Promise<void>((resolve, reject) => {
+    resolveClosed = resolve;
+    rejectClosed = reject;
+  });
+  closed.catch(() => undefined);
+
+  const forwardIfIdle = (): void => {
+    if (!ending || forwarded || inFlight > 0) return;
+    forwarded = true;
+    for (const m of members) {
+      try {
+        if (ending === 'complete') m.sink.complete();
+        else m.sink.error(ending.error);
+      } catch {
+        // A member throwing on complete must not keep the others open; its `closed` reports it.
+      }
+    }
+    Promise.allSettled(members.map((m) => m.sink.closed)).then((results) => {
+      counters.stopTime = Date.now();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) rejectClosed(failed.reason);
+      else resolveClosed();
+    });
+  };
+
+  const done = (): void => {
+    inFlight--;
+    forwardIfIdle();
+  };
+
+  return {
+    send(m: Member, batch: Batch, handlers: SendHandlers): void {
+      counters.inc(`BatchAttemptCount.${m.name}`);
+      const part = createBatch(batch.events, {
+        onAck: () => {
+          handlers.ok();
+          counters.inc('EventDrainSuccessCount', batch.events.length);
+          batch.ack();
+          done();
+        },
+        onNack: (error) => {
+          counters.inc(`BatchFailCount.${m.name}`);
+          handlers.failed(error);
+        },
+      });
+      try {
+        m.sink.next(part);
+      } catch (error) {
+        if (!part.settled) part.nack(toError(error));
+      }
+    },
+    fail(batch: Batch, error: Error): void {
+      counters.inc('EventWriteFail', batch.events.length);
+      batch.nack(error);
+      done();
+    },
+    sink(dispatch: (batch: Batch) => void): Sink & HasMetrics {
+      const sink: Sink = {
+        next(batch: Batch): void {
+          if (counters.startTime === 0) counters.startTime = Date.now();
+          if (ending) {
+            batch.nack(new ComponentError('FLUME_SINK_FAILED', `${name}: the sink group is closing`, { component: name, retriable: true }));
+            return;
+          }
+          if (batch.events.length === 0) {
+            counters.inc('BatchEmptyCount');
+            batch.ack();
+            return;
+          }
+          counters.inc('EventDrainAttemptCount', batch.events.length);
+          inFlight++;
+          dispatch(batch);
+        },
+        error(error: unknown): void {
+          ending ??= { error };
+          forwardIfIdle();
+        },
+        complete(): void {
+          ending ??= 'complete';
+          forwardIfIdle();
+        },
+        closed,
+      };
+      return withMetrics(sink, counters);
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Observable } from 'rxjs';
+import { z } from 'zod';
+import { createBatch, type Batch } from '../core/batch.js';
+import { component, defineComponent, parseOptions } from '../core/config.js';
+import { ComponentError } from '../core/errors.js';
+import type { FlumeEvent } from '../core/event.js';
+import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+
+export type ListeningCallback = (address: AddressInfo) => void;
+
+export const netcatSourceOptions = z.strictObject({
+  name: z.string().min(1).default('netcatSource').describe('Component name in metrics.'),
+  bind: z.string().min(1).describe('Address to listen on, e.g. 127.0.0.1 or 0.0.0.0.'),
+  port: z.number().int().min(0).max(65535).describe('TCP port; 0 picks a free one (see onListening).'),
+  maxLineLength: z
+    .number()
+    .int()
+    .min(2)
+    .default(512)
+    .describe('Longest line in bytes, newline included; a longer one is answered FAILED and skipped.'),
+  ackEveryEvent: z.boolean().default(true).describe('Answer `OK\\n` for every stored line; failures are answered either way.'),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .default(100)
+    .describe("Lines per batch at most; lines that arrive together on a connection share a batch (≤ the channel's transactionCapacity)."),
+  onListening: z
+    .custom<ListeningCallback>((v) => typeof v === 'function', { message: 'a function (address) => void' })
+    .optional()
+    .describe('Called with the bound address once the server listens (useful with port 0).'),
+});
+
+export type NetcatSourceOptions = z.input<typeof netcatSourceOptions>;
+
+export const netcatSourceSpec = defineComponent({
+  name: 'netcatSource',
+  kind: 'source',
+  summary: 'Listens on TCP; each newline-terminated line is an event, answered OK or FAILED (Flume netcat).',
+  flumeTypes: ['netcat', 'org.apache.flume.source.NetcatSource'],
+  schema: netcatSourceOptions,
+  flumeKeys: { 'max-line-length': 'maxLineLength', 'ack-every-event': { option: 'ackEveryEvent', convert: (v) => v.trim().toLowerCase() === 'true' } },
+});
+
+interface Item {
+  event?: FlumeEvent;
+  /** Answer for a line rejected before the channel (too long). */
+  reject?: string;
+}
+
+/**
+ * Flume's netcat source: a TCP server on `bind:port` where every `\n`-terminated line is one event
+ * whose body is the line's bytes without the `\n` (a `\r` before it is kept, as in Flume).
+ *
+ * Lines that arrive together on one connection form one batch (one transaction, at most
+ * `batchSize` lines). The answers are written after the batch settled, in line order: `OK\n` per
+ * line when acked (only with `ackEveryEvent`), `FAILED: <message>\n` per line when nacked (e.g.
+ * `ChannelFullError` from a full channel). While a connection's batch is unsettled the socket is not
+ * read (`socket.pause()`), so a full channel pushes back on the client through TCP.
+ *
+ * A line longer than `maxLineLength` bytes (newline included) is answered
+ * `FAILED: Event exceeds the maximum length (N chars, including newline)\n`, counted in
+ * `EventReadFail` and skipped up to its newline; unlike Flume the connection stays open. Counters:
+ * `EventReceivedCount`, `EventAcceptedCount`, `ChannelWriteFail` (events of nacked batches),
+ * `OpenConnectionCount`, `GenericProcessingFail` (socket errors).
+ *
+ * Delivery: a line answered `OK` is in the channel; a line answered `FAILED` is not, and the client
+ * must resend it (Flume does not retry either). Unsubscribing closes the server and every connection.
+ * A server that cannot listen (EADDRINUSE) fails the source with `FLUME_SOURCE_FAILED`.
+ *
+ * @example
+ * pipe(netcatSource({ bind: '127.0.0.1', port: 44444 }), memoryChannel(), loggerSink());
+ */
+export const netcatSource = component(netcatSourceSpec, function netcatSource(options: NetcatSourceOptions): Observable<Batch> & HasMetrics {
+  const opts = parseOptions(netcatSourceSpec, options);
+  const metrics = new ComponentCounters('SOURCE', opts.name);
+  metrics.set('OpenConnectionCount', 0);
+  const tooLong = `FAILED: Event exceeds the maximum length (${opts.maxLineLength} chars, including newline)\n`;
+
+  const source = new Observable<Batch>((subscriber) => {
+    const sockets = new Set<Socket>();
+    let closed = false;
+
+    const serve = (socket: Socket): void => {
+      sockets.add(socket);
+      metrics.set('OpenConnectionCount', sockets.size);
+      let partial: Buffer[] = [];
+      let partialBytes = 0;
+      let discarding = false;
+      const queue: Item[] = [];
+      let inFlight = false;
+      let ended = false;
+
+      const write = (text: string): void => {
+        if (!closed && !socket.destroyed && socket.writable) socket.write(text);
+      };
+
+      const pump = (): void => {
+        while (!inFlight && queue.length > 0 && !closed) {
+          // A group: leading rejects plus up to batchSize events, answered together and in order.
+          let events = 0;
+          let end = 0;
+          while (end < queue.length && (events < opts.batchSize || queue[end]!.event === undefined)) {
+            if (queue[end]!.event) events++;
+            end++;
+          }
+          const group = queue.splice(0, end);
+          if (events === 0) {
+            for (const item of group) write(item.reject!);
+            continue;
+          }
+          const batchEvents = group.filter((i) => i.event).map((i) => i.event!);
+          inFlight = true;
+          metrics.inc('EventReceivedCount', batchEvents.length);
+          const answer = (failed: string | undefined): void => {
+            inFlight = false;
+            let out = '';
+            for (const item of group) {
+              if (item.reject) out += item.reject;
+              else if (failed !== undefined) out += failed;
+              else if (opts.ackEveryEvent) out += 'OK\n';
+            }
+            if (out) write(out);
+            pump();
+          };
+          subscriber.next(
+            createBatch(batchEvents, {
+              onAck: () => {
+                metrics.inc('EventAcceptedCount', batchEvents.length);
+                answer(undefined);
+              },
+              onNack: (error) => {
+                metrics.inc('ChannelWriteFail', batchEvents.length);
+                answer(`FAILED: ${error.message.replace(/\r?\n/g, ' ')}\n`);
+              },
+            }),
+          );
+        }
+        if (closed || socket.destroyed) return;
+        if (inFlight || queue.length > 0) socket.pause();
+        else if (ended) socket.end();
+        else socket.resume();
+      };
+
+      socket.on('data', (chunk: Buffer) => {
+        let start = 0;
+        for (;;) {
+          const nl = chunk.indexOf(10, start);
+          const end = nl < 0 ? chunk.length : nl;
+          const piece = chunk.subarray(start, end);
+          if (discarding) {
+            if (nl >= 0) discarding = false;
+          } else if (partialBytes + piece.length + 1 > opts.maxLineLength) {
+            // Over-long (even if the newline comes next): answer once, then drop bytes up to its newline.
+            metrics.inc('EventReadFail');
+            queue.push({ reject: tooLong });
+            partial = [];
+            partialBytes = 0;
+            discarding = nl < 0;
+          } else if (nl >= 0) {
+            const body = partialBytes === 0 ? Buffer.from(piece) : Buffer.concat([...partial, piece]);
+            partial = [];
+            partialBytes = 0;
+            queue.push({ event: { headers: {}, body } });
+          } else if (piece.length > 0) {
+            // Copied so that a short leftover does not pin the whole chunk.
+            partial.push(Buffer.from(piece));
+            partialBytes += piece.length;
+          }
+          if (nl < 0) break;
+          start = nl + 1;
+        }
+        pump();
+      });
+      // The client half-closed: answer what it sent, then close (a last line without newline is dropped, as in Flume).
+      socket.on('end', () => {
+        ended = true;
+        pump();
+      });
+      socket.on('error', () => metrics.inc('GenericProcessingFail'));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        metrics.set('OpenConnectionCount', sockets.size);
+        queue.length = 0;
+      });
+    };
+
+    const server: Server = createServer({ allowHalfOpen: true }, serve);
+    server.on('error', (error: Error) => {
+      if (closed) return;
+      subscriber.error(
+        new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, {
+          component: opts.name,
+          retriable: false,
+          cause: error,
+        }),
+      );
+    });
+    server.listen(opts.port, opts.bind, () => {
+      if (!closed) opts.onListening?.(server.address() as AddressInfo);
+    });
+
+    return () => {
+      closed = true;
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      metrics.set('OpenConnectionCount', 0);
+    };
+  });
+  return withMetrics(source, metrics);
+});

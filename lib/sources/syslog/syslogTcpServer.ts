@@ -1,0 +1,149 @@
+import { reverse } from 'node:dns/promises';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { asyncScheduler, type Subscriber, type Subscription } from 'rxjs';
+import { createBatch, type Batch } from '../../core/batch.js';
+import { ComponentError, isRetriable } from '../../core/errors.js';
+import type { FlumeEvent } from '../../core/event.js';
+import type { ComponentCounters } from '../../core/metrics.js';
+import { parseSyslog, SyslogFramer, type Frame, type KeepFields } from './syslogParser.js';
+
+/** What the TCP syslog sources share: one listening port and its connections. */
+export interface SyslogTcpOptions {
+  name: string;
+  host: string;
+  port: number;
+  eventSize: number;
+  keepFields: KeepFields;
+  batchSize: number;
+  clientIPHeader?: string | undefined;
+  clientHostnameHeader?: string | undefined;
+  /** Header naming the local port the message came in on (multiport's portHeader). */
+  portHeader?: string | undefined;
+  retryBackoffMs: number;
+  maxRetryBackoffMs: number;
+  onListening?: ((address: AddressInfo) => void) | undefined;
+}
+
+export interface SyslogTcpServer {
+  close(): void;
+}
+
+/**
+ * Serves syslog over TCP on one port, emitting one batch per connection at a time: a connection is
+ * not read while its batch is unsettled. A retriable nack (full channel) re-sends the same batch
+ * after `min(n × retryBackoffMs, maxRetryBackoffMs)` while the connection stays paused, so TCP pushes
+ * back on the sender and nothing is lost; a non-retriable nack drops the batch (`ChannelWriteFail`).
+ */
+export function serveSyslogTcp(
+  opts: SyslogTcpOptions,
+  subscriber: Subscriber<Batch>,
+  metrics: ComponentCounters,
+  sockets: Set<Socket>,
+  now: () => number,
+): SyslogTcpServer {
+  let closed = false;
+  const maxSize = Math.max(10, opts.eventSize);
+
+  const serve = (socket: Socket): void => {
+    sockets.add(socket);
+    metrics.set('OpenConnectionCount', sockets.size);
+    const framer = new SyslogFramer(maxSize);
+    const frames: Frame[] = [];
+    let queue: FlumeEvent[] = [];
+    let inFlight = false;
+    let nacks = 0;
+    let retry: Subscription | undefined;
+    const ip = socket.remoteAddress ?? '';
+    // Reverse DNS once per connection; events wait for it only when the header is wanted.
+    let hostname: string | undefined = opts.clientHostnameHeader ? undefined : '';
+    if (hostname === undefined) {
+      reverse(ip).then(
+        (names) => (hostname = names[0] ?? ip),
+        () => (hostname = ip),
+      ).finally(() => pump());
+    }
+
+    const send = (events: FlumeEvent[]): void => {
+      inFlight = true;
+      metrics.inc('EventReceivedCount', events.length);
+      subscriber.next(
+        createBatch(events, {
+          onAck: () => {
+            metrics.inc('EventAcceptedCount', events.length);
+            nacks = 0;
+            inFlight = false;
+            pump();
+          },
+          onNack: (error) => {
+            metrics.inc('ChannelWriteFail', events.length);
+            if (closed || socket.destroyed || !isRetriable(error)) {
+              inFlight = false;
+              pump();
+              return;
+            }
+            nacks++;
+            retry = asyncScheduler.schedule(() => {
+              retry = undefined;
+              if (!closed && !socket.destroyed) send(events);
+            }, Math.min(nacks * opts.retryBackoffMs, opts.maxRetryBackoffMs));
+          },
+        }),
+      );
+    };
+
+    const pump = (): void => {
+      if (closed || socket.destroyed) return;
+      if (!inFlight && hostname !== undefined && frames.length > 0) {
+        const t = now();
+        for (const frame of frames) {
+          const event = parseSyslog(frame.bytes, { keepFields: opts.keepFields, incomplete: frame.incomplete, now: t });
+          if (event.headers['flume.syslog.status'] === 'Invalid') metrics.inc('EventReadFail');
+          if (opts.clientIPHeader) event.headers[opts.clientIPHeader] = ip;
+          if (opts.clientHostnameHeader) event.headers[opts.clientHostnameHeader] = hostname;
+          if (opts.portHeader) event.headers[opts.portHeader] = String(socket.localPort);
+          queue.push(event);
+        }
+        frames.length = 0;
+      }
+      if (!inFlight && queue.length > 0) {
+        const events = queue.length <= opts.batchSize ? queue : queue.slice(0, opts.batchSize);
+        queue = queue.length <= opts.batchSize ? [] : queue.slice(opts.batchSize);
+        send(events);
+      }
+      if (inFlight || queue.length > 0 || frames.length > 0) socket.pause();
+      else socket.resume();
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk, frames);
+      pump();
+    });
+    socket.on('error', () => metrics.inc('GenericProcessingFail'));
+    socket.on('close', () => {
+      retry?.unsubscribe();
+      sockets.delete(socket);
+      metrics.set('OpenConnectionCount', sockets.size);
+    });
+  };
+
+  const server: Server = createServer(serve);
+  server.on('error', (error: Error) => {
+    if (closed) return;
+    subscriber.error(
+      new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.host}:${opts.port}: ${error.message}`, {
+        component: opts.name,
+        retriable: false,
+        cause: error,
+      }),
+    );
+  });
+  server.listen(opts.port, opts.host, () => {
+    if (!closed) opts.onListening?.(server.address() as AddressInfo);
+  });
+  return {
+    close() {
+      closed = true;
+      server.close();
+    },
+  };
+}

@@ -1,0 +1,262 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { Subscription } from 'rxjs';
+import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
+import { metricsOf } from '../../../lib/core/metrics.js';
+import { httpSource, type HttpSourceOptions } from '../../../lib/sources/httpSource.js';
+import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
+import { listening, recordingSink, waitFor } from '../../support/net.js';
+
+let subscription: Subscription | undefined;
+
+afterEach(() => {
+  subscription?.unsubscribe();
+  subscription = undefined;
+});
+
+function start(options: Partial<HttpSourceOptions> = {}, channel = memoryChannel({ capacity: 1000, transactionCapacity: 100 })) {
+  const l = listening();
+  const source = httpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, ...options });
+  const sink = recordingSink();
+  subscription = source.pipe(channel).subscribe(sink);
+  return { sink, port: l.port, counters: metricsOf(source)! };
+}
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function post(port: number, body: string | Buffer, headers: Record<string, string> = {}, path = '/', tls?: { ca: Buffer; minVersion?: 'TLSv1.2'; maxVersion?: 'TLSv1.2' }): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const send = tls ? httpsRequest : httpRequest;
+    const req = send(
+      { host: '127.0.0.1', port, path, method: 'POST', headers, agent: false, ...(tls ? { ca: tls.ca, servername: 'localhost', minVersion: tls.minVersion, maxVersion: tls.maxVersion } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const json = { 'content-type': 'application/json' };
+
+describe('httpSource', () => {
+  it('puts a JSON request as one batch and answers 200 once stored', async () => {
+    const { sink, port, counters } = start();
+    const p = await port;
+    const reply = await post(p, JSON.stringify([{ headers: { a: '1', n: 2 }, body: 'héllo' }, { body: null }, {}]), json);
+    expect(reply.status).toBe(200);
+    await waitFor(() => sink.events.length === 3, 'events');
+    expect(sink.events[0]!.headers).toEqual({ a: '1', n: '2' });
+    expect(sink.events[0]!.body.toString()).toBe('héllo');
+    expect(sink.events[1]!.body.length).toBe(0);
+    expect(counters.get('AppendBatchAcceptedCount')).toBe(1);
+    expect(counters.get('EventAcceptedCount')).toBe(3);
+    expect((await post(p, '[]', json)).status).toBe(200);
+  });
+
+  it('decodes UTF-16 and UTF-32 requests and encodes bodies as Java does', async () => {
+    const { sink, port } = start();
+    const p = await port;
+    const text = JSON.stringify([{ headers: { k: 'v' }, body: 'a€' }]);
+    const utf16be = Buffer.from(text, 'utf16le').swap16();
+    expect((await post(p, utf16be, { 'content-type': 'application/json; charset=UTF-16' })).status).toBe(200);
+    const utf32 = Buffer.alloc(text.length * 4);
+    [...text].forEach((ch, i) => utf32.writeUInt32BE(ch.codePointAt(0)!, i * 4));
+    expect((await post(p, utf32, { 'content-type': 'application/json;charset="utf-32"' })).status).toBe(200);
+    await waitFor(() => sink.events.length === 2, 'events');
+    expect([...sink.events[0]!.body]).toEqual([0xfe, 0xff, 0x00, 0x61, 0x20, 0xac]);
+    expect([...sink.events[1]!.body]).toEqual([0, 0, 0, 0x61, 0, 0, 0x20, 0xac]);
+    expect(sink.events[1]!.headers).toEqual({ k: 'v' });
+    const bad = await post(p, text, { 'content-type': 'application/json; charset=ISO-8859-1' });
+    expect(bad.status).toBe(500);
+  });
+
+  it('answers 400 for malformed bodies and puts nothing of them', async () => {
+    const { sink, port, counters } = start();
+    const p = await port;
+    for (const body of ['{', '{"headers":{},"body":"x"}', '[1]', '[{"body":"ok"},{"body":5}]', '[{"headers":{"a":{}}}]', '[{"headers":[]}]']) {
+      const reply = await post(p, body, json);
+      expect(reply.status, body).toBe(400);
+    }
+    expect(counters.get('EventReadFail')).toBe(6);
+    expect(counters.get('EventReceivedCount')).toBe(0);
+    expect((await post(p, '[{"body":"after"}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect(sink.events[0]!.body.toString()).toBe('after');
+  });
+
+  it('answers 413 over maxBodyBytes, declared or streamed', async () => {
+    const { sink, port, counters } = start({ maxBodyBytes: 100 });
+    const p = await port;
+    const big = JSON.stringify([{ body: 'x'.repeat(200) }]);
+    expect((await post(p, big, json)).status).toBe(413);
+    // Chunked: no content-length, the limit is hit while reading.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: p, method: 'POST', headers: json, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.write(big.slice(0, 60));
+      req.end(big.slice(60));
+    });
+    expect(chunked).toBe(413);
+    expect(counters.get('EventReadFail')).toBe(2);
+    expect((await post(p, '[{"body":"small"}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+  });
+
+  it('makes the whole body one event with the BLOB handler', async () => {
+    const { sink, port } = start({ handler: 'BLOB' });
+    const p = await port;
+    const bytes = Buffer.from([0, 1, 2, 255, 10, 13]);
+    expect((await post(p, bytes, { 'content-type': 'application/octet-stream' }, '/x?host=h1&n=2&n=3')).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect([...sink.events[0]!.body]).toEqual([...bytes]);
+    expect(sink.events[0]!.headers).toEqual({ host: 'h1', n: '2' });
+  });
+
+  it('answers 503 when the channel is full; the retry succeeds later and nothing is lost', async () => {
+    const { sink, port, counters } = start({}, memoryChannel({ capacity: 2, transactionCapacity: 2, keepAliveMs: 50 }));
+    sink.hold = true;
+    const p = await port;
+    expect((await post(p, '[{"body":"a"},{"body":"b"}]', json)).status).toBe(200);
+    const full = await post(p, '[{"body":"c"}]', json);
+    expect(full.status).toBe(503);
+    expect(full.body).toMatch(/Channel might be full/);
+    expect(counters.get('ChannelWriteFail')).toBe(1);
+    sink.release();
+    await waitFor(() => sink.events.length === 2, 'drained');
+    expect((await post(p, '[{"body":"c"}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 3, 'all');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['a', 'b', 'c']);
+  });
+
+  it('answers 500 for a request larger than the channel transaction', async () => {
+    const { port, counters } = start({}, memoryChannel({ capacity: 10, transactionCapacity: 2 }));
+    const reply = await post(await port, '[{"body":"a"},{"body":"b"},{"body":"c"}]', json);
+    expect(reply.status).toBe(500);
+    expect(reply.body).toMatch(/transactionCapacity/);
+    expect(counters.get('GenericProcessingFail')).toBe(1);
+  });
+
+  it('answers 405 for other methods and 400 for garbage, and keeps serving', async () => {
+    const { port } = start();
+    const p = await port;
+    const status = await new Promise<number>((resolve, reject) => {
+      httpRequest({ host: '127.0.0.1', port: p, method: 'GET', agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(405);
+    const garbage = await new Promise<string>((resolve) => {
+      const s = connect(p, '127.0.0.1', () => s.write('\x00\x01 not http at all\r\n\r\n'));
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', () => undefined);
+    });
+    expect(garbage).toMatch(/^HTTP\/1.1 400/);
+    expect((await post(p, '[]', json)).status).toBe(200);
+  });
+
+  it('property: any array of string events round-trips through the JSON handler', async () => {
+    const { sink, port } = start();
+    const p = await port;
+    const arbEvent = fc.record({ headers: fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 4 }), body: fc.string({ maxLength: 50 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(arbEvent, { maxLength: 10 }), async (events) => {
+        const before = sink.events.length;
+        const reply = await post(p, JSON.stringify(events), json);
+        expect(reply.status).toBe(200);
+        await waitFor(() => sink.events.length === before + events.length, 'events');
+        const got = sink.events.slice(before);
+        expect(got.map((e) => ({ headers: { ...e.headers }, body: e.body.toString() }))).toEqual(
+          events.map((e) => ({ headers: { ...e.headers }, body: Buffer.from(e.body).toString() })),
+        );
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('property: arbitrary bytes are answered 200 or 400 and the server keeps serving', async () => {
+    const { port } = start();
+    const p = await port;
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 64 }), async (bytes) => {
+        const reply = await post(p, Buffer.from(bytes), json);
+        expect([200, 400]).toContain(reply.status);
+      }),
+      { numRuns: 40 },
+    );
+    expect((await post(p, '[]', json)).status).toBe(200);
+  });
+
+  it('closes the server and its connections on unsubscribe', async () => {
+    const { port } = start();
+    const p = await port;
+    subscription!.unsubscribe();
+    await expect(post(p, '[]', json)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('validates options: keystores are refused, ssl needs PEM files', () => {
+    expect(() => httpSource({ port: 1, keystore: '/x.jks' })).toThrow(/httpSource.keystore: expected PEM files in sslKeyFile/);
+    expect(() => httpSource({ port: 1, ssl: true })).toThrow(ConfigError);
+    expect(() => httpSource({ port: 1, ssl: true, sslKeyFile: 'k', sslCertFile: 'c', excludeProtocols: ['TLSv1.2'] })).toThrow(/excludeProtocols/);
+    expect(() => httpSource({ port: 1, handler: 'XML' as 'JSON' })).toThrow(/handler/);
+    const handler = httpSource.spec.flumeKeys!['handler'] as { convert: (v: string) => unknown };
+    expect(handler.convert('org.apache.flume.source.http.JSONHandler')).toBe('JSON');
+  });
+});
+
+describe('httpSource over TLS', () => {
+  let dir: string;
+  let ca: Buffer | undefined;
+  let why = '';
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rxflume-http-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'pipe' });
+      ca = execFileSync('cat', [join(dir, 'cert.pem')]);
+    } catch (error) {
+      why = `openssl could not make a self-signed certificate: ${(error as Error).message}`;
+    }
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves HTTPS with PEM files and honours excludeProtocols', async (ctx) => {
+    if (!ca) ctx.skip(why);
+    const { sink, port } = start({ ssl: true, sslKeyFile: join(dir, 'key.pem'), sslCertFile: join(dir, 'cert.pem'), excludeProtocols: ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2'] });
+    const p = await port;
+    expect((await post(p, '[{"body":"secure"}]', json, '/', { ca: ca! })).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect(sink.events[0]!.body.toString()).toBe('secure');
+    // TLS 1.2 is excluded: the handshake fails.
+    await expect(post(p, '[]', json, '/', { ca: ca!, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' })).rejects.toThrow();
+  });
+
+  it('fails with FLUME_SOURCE_FAILED when the key file is missing', async () => {
+    const error = await new Promise<unknown>((resolve) => {
+      subscription = httpSource({ bind: '127.0.0.1', port: 0, ssl: true, sslKeyFile: join(dir, 'missing.pem'), sslCertFile: join(dir, 'cert.pem') }).subscribe({ error: resolve });
+    });
+    expect((error as FlumeError).code).toBe('FLUME_SOURCE_FAILED');
+  });
+});

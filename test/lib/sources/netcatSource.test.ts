@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import type { Subscription } from 'rxjs';
+import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
+import { metricsOf } from '../../../lib/core/metrics.js';
+import { netcatSource, type NetcatSourceOptions } from '../../../lib/sources/netcatSource.js';
+import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
+import { client, listening, recordingSink, sleep, waitFor } from '../../support/net.js';
+
+let subscription: Subscription | undefined;
+
+afterEach(() => {
+  subscription?.unsubscribe();
+  subscription = undefined;
+});
+
+function start(options: Partial<NetcatSourceOptions> = {}, channel = memoryChannel({ capacity: 1000, transactionCapacity: 100 })) {
+  const l = listening();
+  const source = netcatSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, ...options });
+  const sink = recordingSink();
+  subscription = source.pipe(channel).subscribe(sink);
+  return { source, sink, port: l.port, counters: metricsOf(source)! };
+}
+
+describe('netcatSource', () => {
+  it('makes one event per line and answers OK per line, in order', async () => {
+    const { sink, port, counters } = start();
+    const c = await client(await port);
+    c.socket.write('hello\nwor');
+    c.socket.write('ld\r\n\n');
+    await waitFor(() => c.received() === 'OK\nOK\nOK\n', 'three OKs');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['hello', 'world\r', '']);
+    expect(sink.events[0]!.headers).toEqual({});
+    expect(counters.get('EventReceivedCount')).toBe(3);
+    expect(counters.get('EventAcceptedCount')).toBe(3);
+    expect(counters.get('OpenConnectionCount')).toBe(1);
+    c.socket.destroy();
+    await waitFor(() => counters.get('OpenConnectionCount') === 0, 'connection closed');
+  });
+
+  it('keeps the bytes of non-UTF-8 lines', async () => {
+    const { sink, port } = start();
+    const c = await client(await port);
+    c.socket.write(Buffer.from([0xff, 0x00, 0xfe, 0x0a]));
+    await waitFor(() => sink.events.length === 1, 'one event');
+    expect([...sink.events[0]!.body]).toEqual([0xff, 0x00, 0xfe]);
+    c.socket.destroy();
+  });
+
+  it('answers nothing for stored lines with ackEveryEvent false', async () => {
+    const { sink, port } = start({ ackEveryEvent: false });
+    const c = await client(await port);
+    c.socket.write('a\nb\n');
+    await waitFor(() => sink.events.length === 2, 'two events');
+    await sleep(50);
+    expect(c.received()).toBe('');
+    c.socket.destroy();
+  });
+
+  it('rejects an over-long line, counts it, and keeps serving the connection', async () => {
+    const { sink, port, counters } = start({ maxLineLength: 10 });
+    const c = await client(await port);
+    c.socket.write('123456789\n'); // 10 bytes with newline: fits
+    c.socket.write('1234567890\n'); // 11: too long
+    c.socket.write('x'.repeat(5000));
+    c.socket.write('y'.repeat(5000) + '\nok\n');
+    const failed = 'FAILED: Event exceeds the maximum length (10 chars, including newline)\n';
+    await waitFor(() => c.received() === `OK\n${failed}${failed}OK\n`, 'answers');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['123456789', 'ok']);
+    expect(counters.get('EventReadFail')).toBe(2);
+    c.socket.destroy();
+  });
+
+  it('answers a half-closed client before closing', async () => {
+    const { sink, port } = start();
+    const c = await client(await port);
+    c.socket.end('one\ntwo\nthree-without-newline');
+    await c.closed;
+    expect(c.received()).toBe('OK\nOK\n');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['one', 'two']);
+  });
+
+  it('answers FAILED when the channel is full, and the client retry succeeds once it drains', async () => {
+    const channel = memoryChannel({ capacity: 2, transactionCapacity: 2, keepAliveMs: 50 });
+    const { sink, port, counters } = start({}, channel);
+    sink.hold = true;
+    const c = await client(await port);
+    c.socket.write('a\nb\n');
+    await waitFor(() => c.received() === 'OK\nOK\n', 'stored');
+    c.socket.write('c\n');
+    await waitFor(() => c.received().length > 6, 'an answer for c');
+    expect(c.received()).toMatch(/^OK\nOK\nFAILED: .*no space for 1 events.*\n$/);
+    expect(counters.get('ChannelWriteFail')).toBe(1);
+    sink.release();
+    await waitFor(() => sink.events.length === 2, 'drained');
+    c.socket.write('c\n');
+    await waitFor(() => c.received().endsWith('\nOK\n') && sink.events.length === 3, 'retry stored');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['a', 'b', 'c']);
+    c.socket.destroy();
+  });
+
+  it('stops reading a connection while its batch is unsettled', async () => {
+    const channel = memoryChannel({ capacity: 1, transactionCapacity: 1, keepAliveMs: 60_000 });
+    const { sink, port, counters } = start({ batchSize: 1 }, channel);
+    sink.hold = true;
+    const c = await client(await port);
+    c.socket.write('a\n');
+    await waitFor(() => c.received() === 'OK\n', 'a stored');
+    c.socket.write('b\n'); // waits for space in the channel
+    await waitFor(() => counters.get('EventReceivedCount') === 2, 'b put');
+    c.socket.write('c\n');
+    await sleep(100);
+    expect(counters.get('EventReceivedCount')).toBe(2);
+    expect(c.received()).toBe('OK\n');
+    sink.release();
+    sink.hold = false;
+    await waitFor(() => c.received() === 'OK\nOK\nOK\n', 'b and c stored');
+    await waitFor(() => sink.events.length === 3, 'all delivered');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['a', 'b', 'c']);
+    c.socket.destroy();
+  });
+
+  it('survives 1,000 connections opened and dropped, and keeps serving', async () => {
+    const { sink, port, counters } = start();
+    const p = await port;
+    await Promise.all(
+      Array.from(
+        { length: 1000 },
+        (_, i) =>
+          new Promise<void>((resolve) => {
+            const s = connect(p, '127.0.0.1');
+            s.on('error', () => resolve());
+            s.on('close', () => resolve());
+            s.on('connect', () => {
+              if (i % 2) s.write('partial line without newline');
+              s.destroy();
+            });
+          }),
+      ),
+    );
+    await waitFor(() => counters.get('OpenConnectionCount') === 0, 'all closed');
+    const c = await client(p);
+    c.socket.write('still here\n');
+    await waitFor(() => c.received() === 'OK\n', 'served');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['still here']);
+    c.socket.destroy();
+  });
+
+  it('closes the server and every connection on unsubscribe', async () => {
+    const { port } = start();
+    const p = await port;
+    const c = await client(p);
+    subscription!.unsubscribe();
+    await c.closed;
+    await expect(client(p)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('fails with FLUME_SOURCE_FAILED when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const error = await new Promise<unknown>((resolve) => {
+        subscription = netcatSource({ bind: '127.0.0.1', port }).subscribe({ error: resolve });
+      });
+      expect(error).toBeInstanceOf(FlumeError);
+      expect((error as FlumeError).code).toBe('FLUME_SOURCE_FAILED');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('validates its options', () => {
+    expect(() => netcatSource({} as NetcatSourceOptions)).toThrow(ConfigError);
+    expect(() => netcatSource({ bind: '127.0.0.1', port: 70000 })).toThrow(/netcatSource.port/);
+    expect(() => netcatSource({ bind: '127.0.0.1', port: 1, maxLineLength: 1 })).toThrow(/maxLineLength/);
+    expect(netcatSource.spec.flumeTypes).toContain('netcat');
+  });
+});

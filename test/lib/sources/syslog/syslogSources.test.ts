@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
+import type { Subscription } from 'rxjs';
+import { ConfigError } from '../../../../lib/core/errors.js';
+import { metricsOf } from '../../../../lib/core/metrics.js';
+import { multiportSyslogTcpSource } from '../../../../lib/sources/syslog/multiportSyslogTcpSource.js';
+import { syslogTcpSource, type SyslogTcpSourceOptions } from '../../../../lib/sources/syslog/syslogTcpSource.js';
+import { syslogUdpSource } from '../../../../lib/sources/syslog/syslogUdpSource.js';
+import { memoryChannel } from '../../../../operators/channels/memoryChannel.js';
+import { client, listening, recordingSink, sleep, waitFor } from '../../../support/net.js';
+
+let subscription: Subscription | undefined;
+
+afterEach(() => {
+  subscription?.unsubscribe();
+  subscription = undefined;
+});
+
+function startTcp(options: Partial<SyslogTcpSourceOptions> = {}, channel = memoryChannel({ capacity: 1000 })) {
+  const l = listening();
+  const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, ...options });
+  const sink = recordingSink();
+  subscription = source.pipe(channel).subscribe(sink);
+  return { sink, port: l.port, counters: metricsOf(source)! };
+}
+
+describe('syslogTcpSource', () => {
+  it('parses newline and octet-counted messages, flags invalid ones, adds client headers', async () => {
+    const { sink, port, counters } = startTcp({ clientIPHeader: 'ip', clientHostnameHeader: 'client' });
+    const c = await client(await port);
+    const octet = '<13>1 - host multi\nline';
+    c.socket.write(`<34>Oct 11 22:14:15 mymachine su: hi\n${Buffer.byteLength(octet)} ${octet}garbage line\n`);
+    await waitFor(() => sink.events.length === 3, 'three events');
+    const [a, b, g] = sink.events;
+    expect(a!.headers).toMatchObject({ Facility: '4', Severity: '2', host: 'mymachine', ip: '127.0.0.1' });
+    expect(a!.headers['client']).toBeTruthy();
+    expect(a!.body.toString()).toBe('su: hi');
+    expect(b!.body.toString()).toBe('multi\nline');
+    expect(g!.headers).toMatchObject({ Facility: '0', Severity: '0', 'flume.syslog.status': 'Invalid' });
+    expect(g!.body.toString()).toBe('garbage line');
+    expect(counters.get('EventReadFail')).toBe(1);
+    expect(counters.get('EventAcceptedCount')).toBe(3);
+    c.socket.destroy();
+  });
+
+  it('cuts messages over eventSize and flags them Incomplete', async () => {
+    const { sink, port } = startTcp({ eventSize: 20 });
+    const c = await client(await port);
+    c.socket.write(`<13>1 - h ${'x'.repeat(30)}\n`);
+    // 40 bytes: two pieces of 20; the second has no priority, so Flume calls it Invalid.
+    await waitFor(() => sink.events.length === 2, 'pieces');
+    expect(sink.events[0]!.headers['flume.syslog.status']).toBe('Incomplete');
+    expect(sink.events[0]!.body.toString()).toBe('x'.repeat(10));
+    expect(sink.events[1]!.headers['flume.syslog.status']).toBe('Invalid');
+    expect(sink.events[1]!.body.toString()).toBe('x'.repeat(20));
+    c.socket.destroy();
+  });
+
+  it('pushes back on a full channel and re-sends: nothing is lost', async () => {
+    const channel = memoryChannel({ capacity: 1, transactionCapacity: 1, keepAliveMs: 20 });
+    const { sink, port, counters } = startTcp({ batchSize: 1, retryBackoffMs: 20, maxRetryBackoffMs: 50 }, channel);
+    sink.hold = true;
+    const c = await client(await port);
+    c.socket.write('<13>1 - h one\n<13>1 - h two\n<13>1 - h three\n');
+    await waitFor(() => counters.get('ChannelWriteFail') >= 2, 'refusals');
+    expect(counters.get('EventAcceptedCount')).toBe(1);
+    sink.release();
+    await waitFor(() => sink.events.length === 3, 'all delivered');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['one', 'two', 'three']);
+    c.socket.destroy();
+  });
+
+  it('keeps serving after many connections dropped mid-message, and closes everything on unsubscribe', async () => {
+    const { sink, port, counters } = startTcp();
+    const p = await port;
+    for (let i = 0; i < 50; i++) {
+      const c = await client(p);
+      c.socket.write(i % 2 ? '\x00\xff<<<' : '123');
+      c.socket.destroy();
+    }
+    const c = await client(p);
+    c.socket.write('<13>1 - h ok\n');
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect(sink.events[0]!.body.toString()).toBe('ok');
+    await waitFor(() => counters.get('OpenConnectionCount') === 1, 'one open');
+    subscription!.unsubscribe();
+    await c.closed;
+    await expect(client(p)).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('validates options and maps Flume keepFields', () => {
+    expect(() => syslogTcpSource({ port: 1 } as SyslogTcpSourceOptions)).toThrow(ConfigError);
+    const keep = syslogTcpSource.spec.flumeKeys!['keepFields'] as { convert: (v: string) => unknown };
+    expect(keep.convert('timestamp hostname')).toEqual(['timestamp', 'hostname']);
+  });
+});
+
+describe('multiportSyslogTcpSource', () => {
+  it('listens on every port and names the port in a header', async () => {
+    const ports: number[] = [];
+    const source = multiportSyslogTcpSource({ host: '127.0.0.1', ports: [0, 0], portHeader: 'port', onListening: (a) => ports.push(a.port) });
+    const sink = recordingSink();
+    subscription = source.pipe(memoryChannel()).subscribe(sink);
+    await waitFor(() => ports.length === 2, 'two servers');
+    for (const p of ports) {
+      const c = await client(p);
+      c.socket.end(`<13>1 - h to ${p}\n`);
+    }
+    await waitFor(() => sink.events.length === 2, 'two events');
+    const got = sink.events.map((e) => [e.headers['port'], e.body.toString()]).sort();
+    expect(got).toEqual(ports.map((p) => [String(p), `to ${p}`]).sort());
+  });
+});
+
+describe('syslogUdpSource', () => {
+  it('makes one event per datagram, with client headers, flagging invalid ones', async () => {
+    const l = listening();
+    const source = syslogUdpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, clientIPHeader: 'ip', clientHostnameHeader: 'name' });
+    const sink = recordingSink();
+    subscription = source.pipe(memoryChannel()).subscribe(sink);
+    const p = await l.port;
+    const sender = createSocket('udp4');
+    const send = (m: string) => new Promise<void>((r) => sender.send(m, p, '127.0.0.1', () => r()));
+    await send('<165>1 2003-10-11T22:14:15.003Z host app - - - msg');
+    await send('not syslog');
+    await waitFor(() => sink.events.length === 2, 'events');
+    expect(sink.events[0]!.headers).toMatchObject({ Facility: '20', Severity: '5', host: 'host', ip: '127.0.0.1' });
+    expect(sink.events[0]!.headers['name']).toBeTruthy();
+    expect(sink.events[0]!.body.toString()).toBe('app - - - msg');
+    expect(sink.events[1]!.headers['flume.syslog.status']).toBe('Invalid');
+    expect(metricsOf(source)!.get('EventReadFail')).toBe(1);
+    subscription!.unsubscribe();
+    await send('<13>1 - h late');
+    await sleep(50);
+    expect(sink.events).toHaveLength(2);
+    sender.close();
+  });
+});
