@@ -40,6 +40,7 @@ export { sequenceSource, type SequenceSourceOptions } from './sources/sequenceSo
 export { stressSource, type StressSourceOptions } from './sources/stressSource.js';
 export { fromObservable, type FromObservableOptions } from './sources/fromObservable.js';
 export { tailSource, type TailSourceOptions } from './sources/tailSource.js';
+export { taildirSource, type TaildirSourceOptions } from './sources/taildir/taildirSource.js';
 export { spooldirSource, type SpooldirSourceOptions } from './sources/spooldir/spooldirSource.js';
 export { execSource, type ExecSourceOptions } from './sources/execSource.js';
 export { netcatSource, type NetcatSourceOptions } from './sources/netcatSource.js';

@@ -4,6 +4,7 @@ import { sequenceSource } from '../sources/sequenceSource.js';
 import { stressSource } from '../sources/stressSource.js';
 import { fromObservable } from '../sources/fromObservable.js';
 import { tailSource } from '../sources/tailSource.js';
+import { taildirSource } from '../sources/taildir/taildirSource.js';
 import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
 import { execSource } from '../sources/execSource.js';
 import { netcatSource } from '../sources/netcatSource.js';
@@ -39,6 +40,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   stressSource,
   fromObservable,
   tailSource,
+  taildirSource,
   spooldirSource,
   execSource,
   netcatSource,

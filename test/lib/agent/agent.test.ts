@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -256,5 +256,44 @@ a1.sinkgroups.g1.processor.selector = round_robin
     expect(a.length).toBeGreaterThan(0);
     expect(b.length).toBeGreaterThan(0);
     expect([...a, ...b].map(Number).sort((x, y) => x - y)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  }, 60_000);
+});
+
+describe('rxflume agent with TAILDIR (child process)', () => {
+  it('taildir → memory → file_roll delivers every line, across a rename rotation', async () => {
+    const logs = tempDir();
+    const out = tempDir();
+    const log = join(logs, 'app.log');
+    writeFileSync(log, Array.from({ length: 500 }, (_, i) => `a${i}`).join('\n') + '\n');
+    const run = startAgent(
+      `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = ${logs}/app.*
+a1.sources.r1.positionFile = ${join(tempDir(), 'taildir_position.json')}
+a1.sources.r1.headers.f1.service = checkout
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 1000
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = ${out}
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.channel = c1
+`,
+      '--no-reload-conf',
+    );
+    await waitFor(() => (readRolled(out).length === 500 ? true : undefined));
+    renameSync(log, `${log}.1`);
+    appendFileSync(`${log}.1`, 'a500\n');
+    writeFileSync(log, Array.from({ length: 500 }, (_, i) => `b${i}`).join('\n') + '\n');
+    await waitFor(() => (readRolled(out).length >= 1001 ? true : undefined), 30_000);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    const lines = readRolled(out);
+    expect(lines).toHaveLength(1001);
+    expect(lines.filter((l) => l.startsWith('a'))).toEqual(Array.from({ length: 501 }, (_, i) => `a${i}`));
+    expect(lines.filter((l) => l.startsWith('b'))).toEqual(Array.from({ length: 500 }, (_, i) => `b${i}`));
   }, 60_000);
 });

@@ -1,0 +1,203 @@
+import { close, closeSync, fsync, fsyncSync, mkdirSync, open, openSync, readFileSync, rename, renameSync, unlink, writeFile, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { asyncScheduler, interval, type Subscription } from 'rxjs';
+
+/** One entry of Flume's taildir position file: `pos` is the byte offset of the last committed data. */
+export interface PositionEntry {
+  inode: number;
+  pos: number;
+  file: string;
+}
+
+/**
+ * Reads a position file in Flume's format (`[{"inode":…,"pos":…,"file":"…"}]`, Gson's output):
+ * a missing file means no positions. Throws, naming the file and the entry, when it is not that
+ * format: a position file that cannot be trusted must not silently re-ingest or skip everything.
+ */
+export function readPositionFile(path: string): PositionEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  if (text.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`position file ${path} is not JSON (${(error as Error).message}); fix or remove it`);
+  }
+  if (!Array.isArray(parsed)) throw new Error(`position file ${path}: expected a JSON array of {inode, pos, file}`);
+  return parsed.map((entry: unknown, i) => {
+    const e = entry as Partial<Record<keyof PositionEntry, unknown>> | null;
+    const ok =
+      typeof e === 'object' &&
+      e !== null &&
+      Number.isSafeInteger(e.inode) &&
+      Number.isSafeInteger(e.pos) &&
+      (e.pos as number) >= 0 &&
+      typeof e.file === 'string';
+    // Flume: "Detected missing value in position file".
+    if (!ok) throw new Error(`position file ${path}: entry ${i} ${JSON.stringify(entry)} needs integer inode, integer pos ≥ 0 and string file`);
+    return { inode: e.inode as number, pos: e.pos as number, file: e.file as string };
+  });
+}
+
+/** Flume's serialisation: the same key order and no spaces, so either program can read the other's file. */
+export function formatPositions(entries: readonly PositionEntry[]): string {
+  return JSON.stringify(entries.map((e) => ({ inode: e.inode, pos: e.pos, file: e.file })));
+}
+
+let tmpSeq = 0;
+const tmpName = (path: string): string => `${path}.${process.pid}.${++tmpSeq}.tmp`;
+
+/** Writes atomically and durably: a temp file, fsync, rename over the old file, fsync of the directory. */
+export function writePositionFileSync(path: string, entries: readonly PositionEntry[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = tmpName(path);
+  const fd = openSync(tmp, 'w');
+  try {
+    writeFileSync(fd, formatPositions(entries));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  syncDirSync(dirname(path));
+}
+
+/**
+ * The same as `writePositionFileSync` without blocking the event loop. `keep()` is asked just before
+ * the rename: when it says no (the source stopped and wrote newer positions itself), the temp file is
+ * removed instead, so an older snapshot never lands over a newer one.
+ */
+export function writePositionFile(path: string, entries: readonly PositionEntry[], keep: () => boolean = () => true): Promise<void> {
+  const tmp = tmpName(path);
+  const data = formatPositions(entries);
+  return new Promise<void>((resolve, reject) => {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      return reject(error);
+    }
+    open(tmp, 'w', (error, fd) => {
+      if (error) return reject(error);
+      const fail = (e: Error) => close(fd, () => unlink(tmp, () => reject(e)));
+      writeFile(fd, data, (error) => {
+        if (error) return fail(error);
+        fsync(fd, (error) => {
+          if (error) return fail(error);
+          close(fd, (error) => {
+            if (error) return unlink(tmp, () => reject(error));
+            if (!keep()) return unlink(tmp, () => resolve());
+            rename(tmp, path, (error) => {
+              if (error) return unlink(tmp, () => reject(error));
+              syncDir(dirname(path), resolve);
+            });
+          });
+        });
+      });
+    });
+  });
+}
+
+function syncDirSync(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
+  }
+}
+
+function syncDir(dir: string, done: () => void): void {
+  open(dir, 'r', (error, fd) => {
+    if (error) return done();
+    fsync(fd, () => close(fd, () => done()));
+  });
+}
+
+/**
+ * Keeps the position file up to date. With an interval, it writes off the event loop (one write at a
+ * time, skipped while nothing changed); with `intervalMs` 0, synchronously once the turn in which
+ * positions changed is over, so synchronous stages downstream are done with those events and every
+ * change of the turn goes out in one write. `close()` writes a last time, synchronously; an ack
+ * arriving after that is written at once, anything else is ignored.
+ */
+export class PositionWriter {
+  private dirty = false;
+  private writing = false;
+  private running = false;
+  private closed = false;
+  private timer: Subscription | undefined;
+  private soon: Subscription | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly intervalMs: number,
+    private readonly entries: () => PositionEntry[],
+    private readonly failed: () => void,
+  ) {}
+
+  /** Writes the current positions and starts the schedule. */
+  start(): void {
+    this.running = true;
+    this.dirty = true;
+    if (this.intervalMs === 0) return this.writeSync();
+    this.timer = interval(this.intervalMs, asyncScheduler).subscribe(() => this.write());
+    this.write();
+  }
+
+  /** Positions changed; `acked` when by an ack, which still counts after `close()`. */
+  changed(acked = false): void {
+    if (this.closed && !acked) return;
+    this.dirty = true;
+    if (!this.running) return;
+    if (this.closed) this.writeSync();
+    else if (this.intervalMs === 0 && !this.soon) {
+      this.soon = asyncScheduler.schedule(() => {
+        this.soon = undefined;
+        if (this.dirty && !this.closed) this.writeSync();
+      });
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.timer?.unsubscribe();
+    this.soon?.unsubscribe();
+    if (this.running) this.writeSync();
+  }
+
+  private write(): void {
+    if (this.writing || !this.dirty || this.closed) return;
+    this.dirty = false;
+    this.writing = true;
+    // A write still under way when we close must not land over the newer one close() makes.
+    writePositionFile(this.path, this.entries(), () => !this.closed).then(
+      () => (this.writing = false),
+      () => {
+        this.failed();
+        this.dirty = true;
+        this.writing = false;
+      },
+    );
+  }
+
+  private writeSync(): void {
+    this.dirty = false;
+    try {
+      writePositionFileSync(this.path, this.entries());
+    } catch {
+      this.failed();
+      this.dirty = true;
+    }
+  }
+}
