@@ -43,6 +43,7 @@ export { tailSource, type TailSourceOptions } from './sources/tailSource.js';
 export { taildirSource, type TaildirSourceOptions } from './sources/taildir/taildirSource.js';
 export { spooldirSource, type SpooldirSourceOptions } from './sources/spooldir/spooldirSource.js';
 export { execSource, type ExecSourceOptions } from './sources/execSource.js';
+export { kafkaSource, type KafkaSourceOptions } from './sources/kafkaSource.js';
 export { netcatSource, type NetcatSourceOptions } from './sources/netcatSource.js';
 export { netcatUdpSource, type NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
 export { httpSource, type HttpSourceOptions } from './sources/httpSource.js';
@@ -69,6 +70,7 @@ export {
 
 // operators: channels
 export { memoryChannel, type MemoryChannelOptions } from '../operators/channels/memoryChannel.js';
+export { kafkaChannel, type KafkaChannelOptions } from '../operators/channels/kafkaChannel.js';
 
 // sinks
 export { nullSink, type NullSinkOptions } from './sinks/nullSink.js';

@@ -7,6 +7,8 @@ import { tailSource } from '../sources/tailSource.js';
 import { taildirSource } from '../sources/taildir/taildirSource.js';
 import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
 import { execSource } from '../sources/execSource.js';
+import { kafkaSource } from '../sources/kafkaSource.js';
+import { kafkaChannel } from '../../operators/channels/kafkaChannel.js';
 import { netcatSource } from '../sources/netcatSource.js';
 import { netcatUdpSource } from '../sources/netcatUdpSource.js';
 import { httpSource } from '../sources/httpSource.js';
@@ -43,6 +45,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   taildirSource,
   spooldirSource,
   execSource,
+  kafkaSource,
   netcatSource,
   netcatUdpSource,
   httpSource,
@@ -60,6 +63,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   regexFilterInterceptor,
   regexExtractorInterceptor,
   memoryChannel,
+  kafkaChannel,
   nullSink,
   loggerSink,
   observerSink,
