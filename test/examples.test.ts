@@ -1,5 +1,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -33,7 +34,10 @@ describe('examples/', () => {
     it(`${file} validates, starts and stops cleanly`, async () => {
       const { stdout } = await run(process.execPath, [cli, 'validate', '-n', 'a1', '-f', join('examples', file)], { cwd: root });
       expect(stdout).toMatch(/^agent a1\n/);
-      const child = spawn(process.execPath, [cli, 'agent', '-n', 'a1', '-f', join('examples', file), '--no-reload-conf'], { cwd: root });
+      // Run a copy on ephemeral ports: a fixed example port may be taken on a shared machine.
+      const copy = join(mkdtempSync(join(tmpdir(), 'rxflume-example-')), file);
+      writeFileSync(copy, readFileSync(join(root, 'examples', file), 'utf8').replace(/^(\S+\.port) = \d+$/gm, '$1 = 0'));
+      const child = spawn(process.execPath, [cli, 'agent', '-n', 'a1', '-f', copy, '--no-reload-conf'], { cwd: root });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
