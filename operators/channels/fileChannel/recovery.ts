@@ -1,0 +1,324 @@
+/**
+ * Opening the log after a stop or a crash: load the checkpoint, replay the frames written after it,
+ * cut off a torn record at a segment's tail, skip and report damaged records, and return the live
+ * events as pointers, oldest first. Nothing here throws on bad data: a damaged log is reported and
+ * opened, never a crash loop.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { CHECKPOINT_TMP, readCheckpoint, type Checkpoint, type PiecePointer } from './checkpoint.js';
+import {
+  checkEntry,
+  entryBounds,
+  FRAME_MAGIC_BYTES,
+  FRAME_PUT,
+  readFrameHeader,
+  readSegmentHeader,
+  readTakeRanges,
+  SEGMENT_HEADER_BYTES,
+  type FrameHeader,
+} from './format.js';
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type ChannelLogger = (level: LogLevel, message: string) => void;
+
+export interface SegmentFile {
+  id: number;
+  dir: string;
+  path: string;
+  size: number;
+}
+
+export interface RecoveryReport {
+  usedCheckpoint: boolean;
+  replayedFrames: number;
+  replayedBytes: number;
+  /** Damaged records skipped (an event entry, or a run of bytes between two sound frames). */
+  corruptRecords: number;
+  /** Bytes cut off segment tails: a frame being written when the process died. */
+  tornBytes: number;
+  /** Live events whose segment file is missing. */
+  lostEvents: number;
+}
+
+export interface Recovered {
+  segments: SegmentFile[];
+  /** Live events, oldest first; `bytes` is -1 where a take cut a frame and the bodies must be read to know. */
+  pieces: PiecePointer[];
+  nextSeq: number;
+  nextSegmentId: number;
+  report: RecoveryReport;
+}
+
+const SEGMENT_NAME = /^log-(\d+)$/;
+const WINDOW = 8 << 20;
+
+export async function recover(dataDirs: readonly string[], checkpointDir: string, log: ChannelLogger): Promise<Recovered> {
+  await fs.rm(path.join(checkpointDir, CHECKPOINT_TMP), { force: true });
+  let checkpoint: Checkpoint | undefined;
+  const read = await readCheckpoint(checkpointDir);
+  if (typeof read === 'string') log('warn', `checkpoint in ${checkpointDir} is unusable (${read}); replaying every segment`);
+  else checkpoint = read;
+
+  const report: RecoveryReport = { usedCheckpoint: checkpoint !== undefined, replayedFrames: 0, replayedBytes: 0, corruptRecords: 0, tornBytes: 0, lostEvents: 0 };
+  const found = await listSegments(dataDirs, log);
+  const covered = new Map((checkpoint?.covered ?? []).map((c) => [c.id, c.size]));
+  const newestInDir = new Map<string, number>();
+  for (const s of found) newestInDir.set(s.dir, Math.max(newestInDir.get(s.dir) ?? -1, s.id));
+
+  const segments: SegmentFile[] = [];
+  const pieces: PiecePointer[] = [];
+  const takes: number[] = [];
+  let maxSeq = (checkpoint?.nextSeq ?? 0) - 1;
+  let maxId = (checkpoint?.nextSegmentId ?? 0) - 1;
+
+  for (const seg of found) {
+    maxId = Math.max(maxId, seg.id);
+    const coveredBytes = covered.get(seg.id);
+    if (checkpoint && coveredBytes === undefined && seg.id < checkpoint.nextSegmentId) {
+      // Emptied and deleted after an earlier checkpoint; the unlink did not survive the crash.
+      await fs.rm(seg.path, { force: true });
+      continue;
+    }
+    const newest = newestInDir.get(seg.dir) === seg.id;
+    if (seg.size < SEGMENT_HEADER_BYTES) {
+      // Created, not yet written: holds nothing.
+      if (!newest) log('warn', `segment ${seg.path} is shorter than its header; removing it`);
+      await fs.rm(seg.path, { force: true });
+      continue;
+    }
+    const scan = await scanSegment(seg, Math.min(coveredBytes ?? 0, seg.size), newest, log, report);
+    for (const p of scan.pieces) pieces.push(p);
+    for (const t of scan.takes) takes.push(t);
+    maxSeq = Math.max(maxSeq, scan.maxSeq);
+    segments.push(seg);
+  }
+
+  const present = new Set(segments.map((s) => s.id));
+  if (checkpoint) {
+    for (const p of checkpoint.pieces) {
+      if (present.has(p.seg)) pieces.push(p);
+      else report.lostEvents += p.to - p.from;
+    }
+    if (report.lostEvents > 0) {
+      log('error', `${report.lostEvents} events of the checkpoint are in segment files that no longer exist (were dataDirs changed or files removed?)`);
+    }
+  }
+
+  return {
+    segments,
+    pieces: subtractTakes(pieces, takes),
+    nextSeq: maxSeq + 1,
+    nextSegmentId: maxId + 1,
+    report,
+  };
+}
+
+async function listSegments(dataDirs: readonly string[], log: ChannelLogger): Promise<SegmentFile[]> {
+  const byId = new Map<number, SegmentFile>();
+  for (const dir of dataDirs) {
+    for (const name of await fs.readdir(dir)) {
+      const m = SEGMENT_NAME.exec(name);
+      if (!m) continue;
+      const id = Number(m[1]);
+      const file = path.join(dir, name);
+      const other = byId.get(id);
+      if (other) {
+        log('error', `segment id ${id} appears twice (${other.path}, ${file}); ignoring ${file}`);
+        continue;
+      }
+      byId.set(id, { id, dir, path: file, size: (await fs.stat(file)).size });
+    }
+  }
+  return [...byId.values()].sort((a, b) => a.id - b.id);
+}
+
+/** A window over a file: the bytes [base, base + view.length). */
+class Window {
+  view: Buffer = Buffer.alloc(0);
+  base = 0;
+
+  constructor(
+    private readonly file: fs.FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** Makes [pos, pos + n) available and returns where it starts in `view`. */
+  async at(pos: number, n: number): Promise<number> {
+    if (pos >= this.base && pos + n <= this.base + this.view.length) return pos - this.base;
+    const length = Math.min(Math.max(n, WINDOW), this.size - pos);
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.file.read(buf, done, length - done, pos + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    this.view = buf.subarray(0, done);
+    this.base = pos;
+    return 0;
+  }
+}
+
+interface Scan {
+  pieces: PiecePointer[];
+  takes: number[];
+  maxSeq: number;
+}
+
+async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boolean, log: ChannelLogger, report: RecoveryReport): Promise<Scan> {
+  const scan: Scan = { pieces: [], takes: [], maxSeq: -1 };
+  const file = await fs.open(seg.path, 'r+');
+  try {
+    const win = new Window(file, seg.size);
+    let pos = coveredBytes;
+    if (pos < SEGMENT_HEADER_BYTES) {
+      const at = await win.at(0, SEGMENT_HEADER_BYTES);
+      const id = readSegmentHeader(win.view.subarray(at, at + SEGMENT_HEADER_BYTES));
+      if (id !== seg.id) {
+        report.corruptRecords++;
+        log('warn', `segment ${seg.path} has a damaged header; reading its frames anyway`);
+      }
+      pos = SEGMENT_HEADER_BYTES;
+    }
+    // Sequence numbers only grow within a segment: a "frame" found while resynchronising whose
+    // numbers go backwards is an event body that happens to look like one.
+    let lastSeq = -1;
+    while (pos < seg.size) {
+      const header = await frameAt(win, pos);
+      if (header && (header.type !== FRAME_PUT || header.firstSeq > lastSeq)) {
+        const at = await win.at(pos, header.length);
+        if (header.type === FRAME_PUT) {
+          collectPieces(seg, win.view, at, pos, header, scan.pieces, log, report);
+          lastSeq = header.firstSeq + header.count - 1;
+          scan.maxSeq = Math.max(scan.maxSeq, lastSeq);
+        } else {
+          readTakeRanges(win.view, at, header, scan.takes);
+        }
+        report.replayedFrames++;
+        report.replayedBytes += header.length;
+        pos += header.length;
+        continue;
+      }
+      const next = await nextFrame(win, pos + 1, lastSeq);
+      if (next >= 0) {
+        report.corruptRecords++;
+        log('warn', `skipped ${next - pos} damaged bytes at ${seg.path}@${pos} (up to the next sound record at @${next})`);
+        pos = next;
+        continue;
+      }
+      if (newest) {
+        // The frame being written when the process stopped: it was never acked.
+        report.tornBytes += seg.size - pos;
+        log('warn', `cut off a torn record of ${seg.size - pos} bytes at the tail of ${seg.path}@${pos}`);
+        await file.truncate(pos);
+        seg.size = pos;
+      } else {
+        report.corruptRecords++;
+        log('warn', `skipped ${seg.size - pos} damaged bytes at the tail of ${seg.path}@${pos}`);
+      }
+      break;
+    }
+  } finally {
+    await file.close();
+  }
+  return scan;
+}
+
+async function frameAt(win: Window, pos: number): Promise<FrameHeader | undefined> {
+  const remaining = win.size - pos;
+  let at = await win.at(pos, Math.min(remaining, 28));
+  let header = readFrameHeader(win.view, at, remaining);
+  if (typeof header === 'number') {
+    at = await win.at(pos, header);
+    header = readFrameHeader(win.view, at, remaining);
+  }
+  return typeof header === 'object' ? header : undefined;
+}
+
+/** Offset of the next sound frame at or after `from`, or -1. */
+async function nextFrame(win: Window, from: number, lastSeq: number): Promise<number> {
+  let pos = from;
+  while (pos + FRAME_MAGIC_BYTES.length <= win.size) {
+    const at = await win.at(pos, Math.min(win.size - pos, WINDOW));
+    const hit = win.view.indexOf(FRAME_MAGIC_BYTES, at);
+    if (hit < 0) {
+      // Keep the last bytes: a magic may straddle two windows.
+      pos = win.base + win.view.length - (FRAME_MAGIC_BYTES.length - 1);
+      if (win.base + win.view.length >= win.size) return -1;
+      continue;
+    }
+    const candidate = win.base + hit;
+    const header = await frameAt(win, candidate);
+    if (header && (header.type !== FRAME_PUT || header.firstSeq > lastSeq)) return candidate;
+    pos = candidate + 1;
+  }
+  return -1;
+}
+
+/** Pieces of the sound entries of a put frame; each damaged entry is reported with its location. */
+function collectPieces(
+  seg: SegmentFile,
+  buf: Buffer,
+  at: number,
+  pos: number,
+  header: FrameHeader,
+  into: PiecePointer[],
+  log: ChannelLogger,
+  report: RecoveryReport,
+): void {
+  let runFrom = -1;
+  let runBytes = 0;
+  const close = (to: number): void => {
+    if (runFrom < 0) return;
+    into.push({ seg: seg.id, off: pos, len: header.length, firstSeq: header.firstSeq, count: header.count, from: runFrom, to, bytes: runBytes });
+    runFrom = -1;
+  };
+  for (let i = 0; i < header.count; i++) {
+    const bounds = entryBounds(buf, at, header, i);
+    const body = bounds ? checkEntry(buf, bounds[0], bounds[1]) : -1;
+    if (body >= 0) {
+      if (runFrom < 0) {
+        runFrom = i;
+        runBytes = 0;
+      }
+      runBytes += body;
+      continue;
+    }
+    close(i);
+    report.corruptRecords++;
+    const where = bounds ? `${seg.path}@${pos + (bounds[0] - at)}` : `${seg.path}@${pos}`;
+    log('warn', `skipped a damaged event (sequence ${header.firstSeq + i}, entry ${i} of the put at @${pos}) at ${where}`);
+  }
+  close(header.count);
+}
+
+/** Removes the taken sequence ranges from the pieces; pieces come back sorted by sequence. */
+export function subtractTakes(pieces: PiecePointer[], takes: readonly number[]): PiecePointer[] {
+  pieces.sort((a, b) => a.firstSeq + a.from - (b.firstSeq + b.from));
+  if (takes.length === 0) return pieces;
+  const ranges: Array<[number, number]> = [];
+  for (let i = 0; i < takes.length; i += 2) ranges.push([takes[i]!, takes[i]! + takes[i + 1]!]);
+  ranges.sort((a, b) => a[0] - b[0]);
+  const out: PiecePointer[] = [];
+  let r = 0;
+  for (const p of pieces) {
+    let from = p.firstSeq + p.from;
+    const to = p.firstSeq + p.to;
+    while (r < ranges.length && ranges[r]![1] <= from) r++;
+    let k = r;
+    let cut = false;
+    while (from < to) {
+      const range = ranges[k];
+      if (!range || range[0] >= to) {
+        out.push(cut ? { ...p, from: from - p.firstSeq, to: to - p.firstSeq, bytes: -1 } : p);
+        break;
+      }
+      cut = true;
+      if (range[0] > from) out.push({ ...p, from: from - p.firstSeq, to: range[0] - p.firstSeq, bytes: -1 });
+      from = Math.max(from, range[1]);
+      k++;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,475 @@
+/**
+ * The write side of the log: append-only segment files, one active per data directory, written by a
+ * group commit. Frames appended while a write is under way wait and go together in the next one:
+ * one `writev` per group, however many puts and take commits it holds. Syncing is a second stage
+ * running beside it: one `fdatasync` covers every group written before it began, while the next
+ * group is already being written. A put's callback runs once its frame is synced (with
+ * `fsync: 'transaction'`), a take commit's once it is written.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { asyncScheduler } from 'rxjs';
+import { syncDir } from './checkpoint.js';
+import { SEGMENT_HEADER_BYTES, segmentHeader } from './format.js';
+import type { ChannelLogger, SegmentFile } from './recovery.js';
+
+export interface Segment {
+  readonly id: number;
+  readonly dir: string;
+  readonly path: string;
+  /** Bytes written whose callbacks ran: what a checkpoint may account for. */
+  size: number;
+  /** Bytes known to be on disk. */
+  synced: number;
+  /** Live events (stored or taken, not yet committed) in this segment's frames. */
+  live: number;
+  /** The active segment of its directory: frames are still being appended. */
+  active: boolean;
+}
+
+/** Free bytes in the file system holding `dir` (for the `minimumRequiredSpace` check). */
+export type FreeSpaceProbe = (dir: string) => number | Promise<number>;
+
+export const statfsFreeSpace: FreeSpaceProbe = async (dir) => {
+  const s = await fs.statfs(dir);
+  return s.bavail * s.bsize;
+};
+
+export interface SegmentLogOptions {
+  dataDirs: readonly string[];
+  /** Also probed for free space. */
+  checkpointDir: string;
+  maxFileSize: number;
+  fsync: 'transaction' | 'interval';
+  fsyncIntervalMs: number;
+  minimumRequiredSpace: number;
+  freeSpace: FreeSpaceProbe;
+  logger: ChannelLogger;
+}
+
+/** `seg` and `off` locate the frame when the write succeeded. */
+export type AppendCallback = (error: Error | undefined, seg: Segment, off: number) => void;
+
+interface Pending {
+  buf: Buffer;
+  cb: AppendCallback;
+  durable: boolean;
+}
+
+interface Written {
+  cb: AppendCallback;
+  seg: Segment;
+  off: number;
+}
+
+interface Writer {
+  dir: string;
+  seg: Segment | undefined;
+  file: fs.FileHandle | undefined;
+  /** A write failed: roll to a fresh segment rather than append after what may be half-written. */
+  broken: boolean;
+}
+
+/** While space is fine, the free-space figure is refreshed at most this often (and reduced by what was written since). */
+const PROBE_INTERVAL_MS = 250;
+const READ_HANDLES = 8;
+
+export class SegmentLog {
+  readonly segments = new Map<number, Segment>();
+  nextSegmentId: number;
+  /** Runs after each batch of callbacks: one wake-up per group rather than per frame. */
+  afterGroup: () => void = () => undefined;
+  private readonly writers: Writer[];
+  private turn = 0;
+  /** Frames waiting for the next write. */
+  private group: Pending[] = [];
+  /** Frames written, waiting for a sync before their callbacks (puts with fsync 'transaction'). */
+  private unsynced: Written[] = [];
+  private syncWaiters: Array<() => void> = [];
+  private writing = false;
+  private syncing = false;
+  private scheduled = false;
+  private reads = 0;
+  private readonly readHandles = new Map<Segment, fs.FileHandle>();
+  private idleWaiters: Array<() => void> = [];
+  private fsyncTimer: { unsubscribe(): void } | undefined;
+  private closed = false;
+  // Free space: the last probe's figure, less what was written since.
+  private free = Infinity;
+  private writtenSinceProbe = 0;
+  private probing = false;
+  private probedAt = -Infinity;
+  private low = false;
+  private readonly probeDirs: string[];
+
+  constructor(
+    private readonly opts: SegmentLogOptions,
+    existing: readonly SegmentFile[],
+    nextSegmentId: number,
+  ) {
+    for (const s of existing) this.segments.set(s.id, { id: s.id, dir: s.dir, path: s.path, size: s.size, synced: s.size, live: 0, active: false });
+    this.nextSegmentId = nextSegmentId;
+    this.writers = opts.dataDirs.map((dir) => ({ dir, seg: undefined, file: undefined, broken: false }));
+    this.probeDirs = [...new Set([...opts.dataDirs, opts.checkpointDir])];
+    if (opts.fsync === 'interval') {
+      const tick = (): void => {
+        this.fsyncTimer = asyncScheduler.schedule(() => {
+          this.sync(() => undefined);
+          tick();
+        }, opts.fsyncIntervalMs);
+      };
+      tick();
+    }
+  }
+
+  /**
+   * Queues a frame for the next group write. With `durable` (a put) and fsync 'transaction' the
+   * callback waits for a sync begun after the write; otherwise (a take commit) it runs once written —
+   * in the page cache, which a killed process cannot lose.
+   */
+  append(buf: Buffer, durable: boolean, cb: AppendCallback): void {
+    this.group.push({ buf, cb, durable: durable && this.opts.fsync === 'transaction' });
+    this.schedule();
+  }
+
+  /** Calls `done` once every byte written so far is on disk. */
+  sync(done: () => void): void {
+    this.syncWaiters.push(done);
+    this.schedule();
+  }
+
+  /**
+   * Bytes of a segment a checkpoint may account for: every frame before them has had its callback
+   * (a put's after its sync, so never beyond what is synced with fsync 'transaction').
+   */
+  covered(seg: Segment): number {
+    return this.opts.fsync === 'transaction' ? seg.synced : seg.size;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // One microtask of delay lets puts arriving in the same tick share the write.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Two stages run side by side: the next group is written while the previous one is being synced. */
+  private pump(): void {
+    if (!this.writing && this.group.length > 0) void this.writeStage();
+    if (!this.syncing && (this.unsynced.length > 0 || this.syncWaiters.length > 0)) void this.syncStage();
+  }
+
+  private async writeStage(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.group.length > 0) {
+        const frames = this.group;
+        this.group = [];
+        await this.writeGroup(frames);
+        this.guard(this.afterGroup);
+        this.pump();
+      }
+    } finally {
+      this.writing = false;
+      this.pump();
+      this.notifyIdle();
+    }
+  }
+
+  private async syncStage(): Promise<void> {
+    this.syncing = true;
+    try {
+      while (this.unsynced.length > 0 || this.syncWaiters.length > 0) {
+        const frames = this.unsynced;
+        const waiters = this.syncWaiters;
+        this.unsynced = [];
+        this.syncWaiters = [];
+        // What is written now is covered by this sync; what is written meanwhile waits for the next.
+        const { failed, done } = await this.syncWriters();
+        this.markSynced(done);
+        for (const f of frames) {
+          const error = failed.get(f.seg);
+          this.guard(() => f.cb(error, f.seg, error ? -1 : f.off));
+        }
+        if (frames.length > 0) this.guard(this.afterGroup);
+        for (const done of waiters) this.guard(done);
+      }
+    } finally {
+      this.syncing = false;
+      this.pump();
+      this.notifyIdle();
+    }
+  }
+
+  private async writeGroup(frames: Pending[]): Promise<void> {
+    let bytes = 0;
+    for (const f of frames) bytes += f.buf.length;
+    const writer = this.writers[this.turn++ % this.writers.length]!;
+    let header: Buffer | undefined;
+    try {
+      if (!writer.seg || writer.broken || (writer.seg.size > SEGMENT_HEADER_BYTES && writer.seg.size + bytes > this.opts.maxFileSize)) {
+        await this.roll(writer);
+        header = segmentHeader(writer.seg!.id);
+      }
+    } catch (error) {
+      this.opts.logger('error', `cannot create a segment in ${writer.dir}: ${describe(error)}`);
+      for (const f of frames) this.guard(() => f.cb(error as Error, undefined as unknown as Segment, -1));
+      return;
+    }
+    const seg = writer.seg!;
+    const file = writer.file!;
+    const start = seg.size;
+    const bufs = frames.map((f) => f.buf);
+    if (header) bufs.unshift(header);
+    const total = bytes + (header ? header.length : 0);
+    try {
+      await writeFully(file, bufs, start, total);
+    } catch (error) {
+      // Cut what may have been half-written; either way the next group starts a fresh segment.
+      writer.broken = true;
+      await file.truncate(start).catch(() => undefined);
+      for (const f of frames) this.guard(() => f.cb(error as Error, seg, -1));
+      return;
+    }
+    seg.size = start + total;
+    this.writtenSinceProbe += total;
+    let off = start + (header ? header.length : 0);
+    for (const f of frames) {
+      const at = off;
+      if (f.durable) this.unsynced.push({ cb: f.cb, seg, off: at });
+      else this.guard(() => f.cb(undefined, seg, at));
+      off += f.buf.length;
+    }
+  }
+
+  private async roll(writer: Writer): Promise<void> {
+    if (writer.file) {
+      const old = writer.seg!;
+      // Frames of the old segment waiting for a sync get it before the file is closed.
+      if (old.synced < old.size) await new Promise<void>((resolve) => this.sync(resolve));
+      old.active = false;
+      await writer.file.close().catch(() => undefined);
+      writer.file = undefined;
+      writer.seg = undefined;
+    }
+    const id = this.nextSegmentId++;
+    const seg: Segment = { id, dir: writer.dir, path: path.join(writer.dir, `log-${id}`), size: 0, synced: 0, live: 0, active: true };
+    this.segments.set(id, seg);
+    try {
+      writer.file = await fs.open(seg.path, 'wx');
+      // The new name must be durable before anything in the file is acked.
+      await syncDir(writer.dir);
+    } catch (error) {
+      this.segments.delete(id);
+      await writer.file?.close().catch(() => undefined);
+      writer.file = undefined;
+      await fs.rm(seg.path, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    writer.seg = seg;
+    writer.broken = false;
+  }
+
+  /** Syncs every active segment with unsynced bytes; returns the segments whose sync failed, and the sizes synced. */
+  private async syncWriters(): Promise<{ failed: Map<Segment, Error>; done: Array<[Segment, number]> }> {
+    // Every size is taken now, before any await: a frame written while one directory is being synced
+    // must not count as synced in another (a checkpoint would then skip it before its put is queued).
+    const targets: Array<{ w: Writer; seg: Segment; file: fs.FileHandle; size: number }> = [];
+    for (const w of this.writers) {
+      if (w.file && w.seg && w.seg.synced < w.seg.size) targets.push({ w, seg: w.seg, file: w.file, size: w.seg.size });
+    }
+    const failed = new Map<Segment, Error>();
+    const done: Array<[Segment, number]> = [];
+    for (const { w, seg, file, size } of targets) {
+      try {
+        await file.datasync();
+        done.push([seg, size]);
+      } catch (error) {
+        // After a failed sync nothing written since the last good one can be trusted: start afresh.
+        w.broken = true;
+        failed.set(seg, error as Error);
+        this.opts.logger('error', `fdatasync of ${seg.path} failed: ${describe(error)}`);
+      }
+    }
+    return { failed, done };
+  }
+
+  /**
+   * Marks what a sync covered. Called in the same synchronous run as the callbacks of the frames it
+   * covered: a checkpoint never counts a frame as covered before its put is in the queue.
+   */
+  private markSynced(done: ReadonlyArray<[Segment, number]>): void {
+    for (const [seg, size] of done) seg.synced = Math.max(seg.synced, size);
+  }
+
+  /** Reads `len` bytes at `off` of a segment. */
+  async read(seg: Segment, off: number, len: number): Promise<Buffer> {
+    this.reads++;
+    try {
+      const file = await this.readHandle(seg);
+      const buf = Buffer.allocUnsafe(len);
+      let done = 0;
+      while (done < len) {
+        const { bytesRead } = await file.read(buf, done, len - done, off + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === len ? buf : buf.subarray(0, done);
+    } finally {
+      this.reads--;
+      this.notifyIdle();
+    }
+  }
+
+  private async readHandle(seg: Segment): Promise<fs.FileHandle> {
+    const cached = this.readHandles.get(seg);
+    if (cached) {
+      // Most recently used last.
+      this.readHandles.delete(seg);
+      this.readHandles.set(seg, cached);
+      return cached;
+    }
+    const file = await fs.open(seg.path, 'r');
+    this.readHandles.set(seg, file);
+    if (this.readHandles.size > READ_HANDLES) {
+      const [oldest, handle] = this.readHandles.entries().next().value as [Segment, fs.FileHandle];
+      this.readHandles.delete(oldest);
+      void handle.close().catch(() => undefined);
+    }
+    return file;
+  }
+
+  /** Deletes an emptied, inactive segment. */
+  async remove(seg: Segment): Promise<void> {
+    const handle = this.readHandles.get(seg);
+    this.readHandles.delete(seg);
+    await handle?.close().catch(() => undefined);
+    await fs.rm(seg.path, { force: true });
+    this.segments.delete(seg.id);
+  }
+
+  /**
+   * Whether puts may be stored: free space, as last probed less what was written since, is at least
+   * `minimumRequiredSpace`. Starts a fresh probe when the figure is old, and on every call while low,
+   * so puts resume soon after space returns.
+   */
+  spaceOk(): boolean {
+    if (this.opts.minimumRequiredSpace <= 0) return true;
+    if (!this.probing && (this.low || asyncScheduler.now() - this.probedAt >= PROBE_INTERVAL_MS)) void this.probe();
+    return this.free - this.writtenSinceProbe >= this.opts.minimumRequiredSpace;
+  }
+
+  /** The free-space figure, for messages. */
+  freeBytes(): number {
+    return Math.max(0, this.free - this.writtenSinceProbe);
+  }
+
+  async probe(): Promise<void> {
+    if (this.probing || this.opts.minimumRequiredSpace <= 0) return;
+    this.probing = true;
+    try {
+      let free = Infinity;
+      for (const dir of this.probeDirs) free = Math.min(free, await this.opts.freeSpace(dir));
+      this.free = free;
+      this.writtenSinceProbe = 0;
+      const low = free < this.opts.minimumRequiredSpace;
+      if (low !== this.low) {
+        this.opts.logger(
+          low ? 'warn' : 'info',
+          low
+            ? `free space ${free} bytes is below minimumRequiredSpace ${this.opts.minimumRequiredSpace}: refusing puts`
+            : `free space ${free} bytes is back above minimumRequiredSpace: accepting puts`,
+        );
+      }
+      this.low = low;
+    } catch (error) {
+      // An unreadable figure must not stop the channel: keep the last one.
+      this.opts.logger('warn', `cannot read free space: ${describe(error)}`);
+    } finally {
+      this.probing = false;
+      this.probedAt = asyncScheduler.now();
+    }
+  }
+
+  /** Resolves once no write, sync or read is under way or queued. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return (
+      !this.writing &&
+      !this.syncing &&
+      !this.scheduled &&
+      this.group.length === 0 &&
+      this.unsynced.length === 0 &&
+      this.syncWaiters.length === 0 &&
+      this.reads === 0
+    );
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Ends writing: waits for what is under way, syncs, and closes the active segments (which a checkpoint may then delete). */
+  async retire(): Promise<void> {
+    this.fsyncTimer?.unsubscribe();
+    await this.idle();
+    await new Promise<void>((resolve) => this.sync(resolve));
+    await this.idle();
+    for (const w of this.writers) {
+      if (w.seg) w.seg.active = false;
+      await w.file?.close().catch(() => undefined);
+      w.file = undefined;
+      w.seg = undefined;
+    }
+  }
+
+  /** Retires the writers and closes every file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.retire();
+    await this.idle();
+    for (const handle of this.readHandles.values()) await handle.close().catch(() => undefined);
+    this.readHandles.clear();
+  }
+
+  /** Logs a callback's exception instead of letting it break the write loop. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.opts.logger('error', `a put or take callback threw: ${describe(error)}`);
+    }
+  }
+}
+
+async function writeFully(file: fs.FileHandle, bufs: Buffer[], position: number, total: number): Promise<void> {
+  let done = 0;
+  let rest = bufs;
+  while (done < total) {
+    const { bytesWritten } = await file.writev(rest, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    done += bytesWritten;
+    if (done < total) rest = skip(rest, bytesWritten);
+  }
+}
+
+function skip(bufs: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < bufs.length && n >= bufs[i]!.length) n -= bufs[i++]!.length;
+  const out = bufs.slice(i);
+  if (n > 0 && out.length > 0) out[0] = out[0]!.subarray(n);
+  return out;
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
