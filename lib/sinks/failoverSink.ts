@@ -1,10 +1,11 @@
 import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
-import { createBatch, type Batch } from '../core/batch.js';
+import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError, ConfigError, isRetriable, toError, type ConfigIssue } from '../core/errors.js';
-import { ComponentCounters, metricsOf, withMetrics, type HasMetrics } from '../core/metrics.js';
+import { ComponentError, ConfigError, isRetriable, type ConfigIssue } from '../core/errors.js';
+import type { HasMetrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
+import { createGroup, memberList, type GroupMember, type SinkMembers } from './sinkGroup.js';
 
 export const failoverSinkOptions = z.strictObject({
   name: z.string().min(1).default('failoverSink').describe('Component name in metrics (the Flume sink group name).'),
@@ -32,12 +33,9 @@ export const failoverSinkSpec = defineComponent({
   flumeKeys: { maxpenalty: 'maxPenaltyMs' },
 });
 
-/** Sinks of a group: by name, or a list (named by their metrics name, else `sink1`, `sink2`, …). */
-export type SinkMembers = readonly Sink[] | Readonly<Record<string, Sink>>;
+export type { SinkMembers } from './sinkGroup.js';
 
-interface Member {
-  name: string;
-  sink: Sink;
+interface Member extends GroupMember {
   priority: number;
   failed: boolean;
   failures: number;
@@ -113,14 +111,9 @@ export const failoverSink = component(failoverSinkSpec, function failoverSink(
   // Highest priority first; stable for equal values (impossible after the check above).
   members.sort((a, b) => b.priority - a.priority);
 
-  const counters = new ComponentCounters('SINK', opts.name);
-  for (const m of members) {
-    counters.set(`BatchAttemptCount.${m.name}`, 0);
-    counters.set(`BatchFailCount.${m.name}`, 0);
-  }
+  const group = createGroup(opts.name, members);
+  const { counters } = group;
   counters.set('FailoverCount', 0);
-
-  const group = createGroup(opts.name, members, counters);
 
   const onFailure = (m: Member): void => {
     const now = asyncScheduler.now();
@@ -165,126 +158,3 @@ export const failoverSink = component(failoverSinkSpec, function failoverSink(
 
   return group.sink((batch) => attempt(batch, new Set(), undefined));
 });
-
-/** Names the members: record keys, else their metrics names made unique, else `sink<i>`. */
-function memberList(group: string, sinks: SinkMembers): { name: string; sink: Sink }[] {
-  const entries: [string, unknown][] = Array.isArray(sinks)
-    ? (sinks as readonly Sink[]).map((s, i) => [metricsOf(s)?.name ?? `sink${i + 1}`, s])
-    : typeof sinks === 'object' && sinks !== null
-      ? Object.entries(sinks)
-      : [];
-  const issues: ConfigIssue[] = [];
-  if (entries.length === 0) issues.push({ path: `${group}.sinks`, expected: 'at least one sink', received: Array.isArray(sinks) ? 'an empty list' : typeof sinks });
-  const out: { name: string; sink: Sink }[] = [];
-  for (const [key, sink] of entries) {
-    if (typeof sink !== 'object' || sink === null || typeof (sink as Sink).next !== 'function') {
-      issues.push({ path: `${group}.sinks.${key}`, expected: 'a sink (an observer of batches)', received: typeof sink });
-      continue;
-    }
-    let name = key;
-    for (let i = 2; out.some((o) => o.name === name); i++) name = `${key}-${i}`;
-    out.push({ name, sink: sink as Sink });
-  }
-  if (issues.length > 0) throw new ConfigError(issues, { component: group });
-  return out;
-}
-
-interface SendHandlers {
-  ok(): void;
-  failed(error: Error): void;
-}
-
-/** The sink-group lifecycle: counts, in-flight tracking, complete/error forwarded once idle, closed. */
-function createGroup(name: string, members: readonly Member[], counters: ComponentCounters) {
-  let inFlight = 0;
-  let ending: { error: unknown } | 'complete' | undefined;
-  let forwarded = false;
-  let resolveClosed!: () => void;
-  let rejectClosed!: (e: unknown) => void;
-  const closed = new Promise<void>((resolve, reject) => {
-    resolveClosed = resolve;
-    rejectClosed = reject;
-  });
-  closed.catch(() => undefined);
-
-  const forwardIfIdle = (): void => {
-    if (!ending || forwarded || inFlight > 0) return;
-    forwarded = true;
-    for (const m of members) {
-      try {
-        if (ending === 'complete') m.sink.complete();
-        else m.sink.error(ending.error);
-      } catch {
-        // A member throwing on complete must not keep the others open; its `closed` reports it.
-      }
-    }
-    Promise.allSettled(members.map((m) => m.sink.closed)).then((results) => {
-      counters.stopTime = Date.now();
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) rejectClosed(failed.reason);
-      else resolveClosed();
-    });
-  };
-
-  const done = (): void => {
-    inFlight--;
-    forwardIfIdle();
-  };
-
-  return {
-    send(m: Member, batch: Batch, handlers: SendHandlers): void {
-      counters.inc(`BatchAttemptCount.${m.name}`);
-      const part = createBatch(batch.events, {
-        onAck: () => {
-          handlers.ok();
-          counters.inc('EventDrainSuccessCount', batch.events.length);
-          batch.ack();
-          done();
-        },
-        onNack: (error) => {
-          counters.inc(`BatchFailCount.${m.name}`);
-          handlers.failed(error);
-        },
-      });
-      try {
-        m.sink.next(part);
-      } catch (error) {
-        if (!part.settled) part.nack(toError(error));
-      }
-    },
-    fail(batch: Batch, error: Error): void {
-      counters.inc('EventWriteFail', batch.events.length);
-      batch.nack(error);
-      done();
-    },
-    sink(dispatch: (batch: Batch) => void): Sink & HasMetrics {
-      const sink: Sink = {
-        next(batch: Batch): void {
-          if (counters.startTime === 0) counters.startTime = Date.now();
-          if (ending) {
-            batch.nack(new ComponentError('FLUME_SINK_FAILED', `${name}: the sink group is closing`, { component: name, retriable: true }));
-            return;
-          }
-          if (batch.events.length === 0) {
-            counters.inc('BatchEmptyCount');
-            batch.ack();
-            return;
-          }
-          counters.inc('EventDrainAttemptCount', batch.events.length);
-          inFlight++;
-          dispatch(batch);
-        },
-        error(error: unknown): void {
-          ending ??= { error };
-          forwardIfIdle();
-        },
-        complete(): void {
-          ending ??= 'complete';
-          forwardIfIdle();
-        },
-        closed,
-      };
-      return withMetrics(sink, counters);
-    },
-  };
-}

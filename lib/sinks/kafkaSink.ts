@@ -1,5 +1,4 @@
-import { CompressionTypes, Kafka, Partitioners, logLevel as KafkaLogLevel, type Producer } from 'kafkajs';
-import type { ConnectionOptions } from 'node:tls';
+import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
@@ -8,14 +7,13 @@ import type { FlumeEvent } from '../core/event.js';
 import { encodeFlumeEvent } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
+import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, isSslProtocol, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
 
 const acksSchema = z.union([z.literal('all'), z.literal(-1), z.literal(0), z.literal(1)]);
 
 export const kafkaSinkOptions = z.strictObject({
   name: z.string().min(1).default('kafkaSink').describe('Component name in metrics.'),
-  brokers: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-    .describe('Bootstrap brokers, `host:port` each (an array, or one comma-separated string as Flume\'s kafka.bootstrap.servers).'),
+  brokers: kafkaOption.brokers,
   topic: z
     .string()
     .min(1)
@@ -59,16 +57,10 @@ export const kafkaSinkOptions = z.strictObject({
     .boolean()
     .default(false)
     .describe('Record value = the Avro AvroFlumeEvent datum (headers and body), as Flume writes it; otherwise the body alone.'),
-  clientId: z.string().min(1).default('rxflume').describe('Kafka client id.'),
-  ssl: z
-    .union([z.boolean(), z.record(z.string(), z.unknown())])
-    .optional()
-    .describe('TLS: true, or Node tls.connect options (ca, cert, key, rejectUnauthorized, …), passed to kafkajs.'),
-  sasl: z
-    .looseObject({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'aws', 'oauthbearer']) })
-    .optional()
-    .describe('SASL options as kafkajs takes them ({ mechanism, username, password } …).'),
-  connectionTimeoutMs: z.number().int().min(1).default(3000).describe('Time to open a broker connection.'),
+  clientId: kafkaOption.clientId,
+  ssl: kafkaOption.ssl,
+  sasl: kafkaOption.sasl,
+  connectionTimeoutMs: kafkaOption.connectionTimeoutMs,
   requestTimeoutMs: z.number().int().min(1).default(30_000).describe('Time for the broker to answer a request, including the acks wait.'),
   retries: z
     .number()
@@ -84,16 +76,11 @@ export const kafkaSinkOptions = z.strictObject({
     .min(1024)
     .default(1_000_000)
     .describe('A batch is split into produce requests of at most about this many bytes, under the broker\'s message.max.bytes (Kafka max.request.size).'),
-  logLevel: z.enum(['nothing', 'error', 'warn', 'info', 'debug']).default('error').describe('kafkajs log level (its logs go to the console).'),
+  logLevel: kafkaOption.logLevel,
 });
 
 export type KafkaSinkOptions = z.input<typeof kafkaSinkOptions>;
 
-const splitList = (value: string): string[] =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 const parseAcks = (value: string): unknown => (value.trim().toLowerCase() === 'all' ? 'all' : Number(value));
 
 export const kafkaSinkSpec = defineComponent({
@@ -116,7 +103,7 @@ export const kafkaSinkSpec = defineComponent({
     'kafka.producer.retry.backoff.ms': 'retryBackoffMs',
     'kafka.producer.retry.backoff.max.ms': 'retryBackoffMaxMs',
     'kafka.producer.max.request.size': 'maxRequestBytes',
-    'kafka.producer.security.protocol': { option: 'ssl', convert: (v: string) => /SSL$/i.test(v.trim()) },
+    'kafka.producer.security.protocol': { option: 'ssl', convert: isSslProtocol },
   },
 });
 
@@ -135,7 +122,7 @@ interface TopicRecords {
   messages: OutRecord[];
 }
 
-/** One producer connection. Swapping kafkajs for another client means rewriting this and `isConnectionFailure`. */
+/** One producer connection. Swapping kafkajs for another client means rewriting this and lib/kafka/client.ts. */
 interface ProducerClient {
   connect(): Promise<void>;
   /** Resolves once the broker confirmed every record with the configured acks. */
@@ -145,26 +132,9 @@ interface ProducerClient {
 
 type Options = z.output<typeof kafkaSinkOptions>;
 
-const LOG_LEVELS = {
-  nothing: KafkaLogLevel.NOTHING,
-  error: KafkaLogLevel.ERROR,
-  warn: KafkaLogLevel.WARN,
-  info: KafkaLogLevel.INFO,
-  debug: KafkaLogLevel.DEBUG,
-} as const;
-
 function kafkajsClient(opts: Options, brokers: string[]): () => ProducerClient {
-  const retry = { retries: opts.retries, initialRetryTime: opts.retryBackoffMs, maxRetryTime: opts.retryBackoffMaxMs };
-  const kafka = new Kafka({
-    clientId: opts.clientId,
-    brokers,
-    connectionTimeout: opts.connectionTimeoutMs,
-    requestTimeout: opts.requestTimeoutMs,
-    retry,
-    logLevel: LOG_LEVELS[opts.logLevel],
-    ...(opts.ssl !== undefined ? { ssl: opts.ssl as ConnectionOptions | boolean } : {}),
-    ...(opts.sasl !== undefined ? { sasl: opts.sasl as never } : {}),
-  });
+  const retry = clientRetry(opts);
+  const kafka = kafkaClient(opts, brokers);
   const acks = opts.acks === 'all' ? -1 : opts.acks;
   const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
   return () => {
@@ -181,34 +151,8 @@ function kafkajsClient(opts: Options, brokers: string[]): () => ProducerClient {
   };
 }
 
-const CONNECTION_ERRORS = new Set([
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSMetadataNotLoaded',
-  'KafkaJSLockTimeout',
-]);
-
-/** The error and everything it wraps (kafkajs: originalError, cause, errors of an aggregate). */
-function errorChain(error: unknown): Array<Error & { type?: string }> {
-  const out: Array<Error & { type?: string }> = [];
-  const todo: unknown[] = [error];
-  while (todo.length && out.length < 20) {
-    const e = todo.shift();
-    if (!(e instanceof Error) || out.includes(e)) continue;
-    out.push(e);
-    const x = e as Error & { originalError?: unknown; errors?: unknown[] };
-    todo.push(x.originalError, x.cause, ...(Array.isArray(x.errors) ? x.errors : []));
-  }
-  return out;
-}
-
-function isConnectionFailure(error: unknown): boolean {
-  return errorChain(error).some((e) => CONNECTION_ERRORS.has(e.name) || /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND/.test(e.message));
-}
-
-const hasType = (error: unknown, type: string): boolean => errorChain(error).some((e) => e.type === type);
+// A producer lock timeout also means the connection is unusable: drop it, the next batch reconnects.
+const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERRORS, 'KafkaJSLockTimeout']);
 
 // ---- the sink ----------------------------------------------------------------------------------
 
@@ -297,7 +241,7 @@ export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: Ka
 
   const explain = (error: unknown, requests: readonly TopicRecords[], n: number): ComponentError => {
     const topics = requests.map((r) => `"${r.topic}"`).filter((t, i, all) => all.indexOf(t) === i);
-    if (hasType(error, 'UNKNOWN_TOPIC_OR_PARTITION')) {
+    if (hasErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION')) {
       return fail(
         `topic ${topics.join(', ')} does not exist on ${brokers.join(',')} and was not created automatically ` +
           '(broker auto.create.topics.enable=false?): create the topic, or fix the topic/topicHeader',
@@ -328,7 +272,7 @@ export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: Ka
         } catch (error) {
           counters.inc('RollbackCount');
           if (error instanceof ComponentError) throw error; // the connect failure, already described
-          if (isConnectionFailure(error)) {
+          if (isConnectionFailure(error, SINK_CONNECTION_ERRORS)) {
             drop(conn);
             throw fail(`lost the connection to Kafka at ${brokers.join(',')}: ${toError(error).message}`, error);
           }
