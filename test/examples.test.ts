@@ -46,7 +46,10 @@ describe('examples/', () => {
       while (!out.includes('"msg":"agent started"') && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       expect(out).toContain('"msg":"agent started"');
       child.kill('SIGTERM');
-      expect(await exit).toBe(0);
+      const code = await exit;
+      // A finite example (seq with totalEvents) may finish by itself just as the signal arrives.
+      expect(code === 0 || (code === null && out.includes('"msg":"agent stopped"'))).toBe(true);
+      expect(out).toContain('"msg":"agent stopped"');
     }, 40_000);
   }
 });

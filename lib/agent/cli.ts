@@ -30,7 +30,8 @@ Usage:
 Agent options:
   -n, --name NAME            agent name: the key prefix in the file (required)
   -f, --conf-file FILE       Flume properties file (required)
-  --no-reload-conf           do not watch the file for changes
+  --no-reload-conf           do not watch the file for changes; the agent then also finishes
+                             once every source has ended by itself (e.g. seq with totalEvents)
   --reload-interval S        seconds between checks of the file (default 30, as Flume)
   --monitor-port N           serve GET /metrics (Flume JSON), /metrics/prometheus and /health
   --monitor-bind HOST        address of the monitoring server (default 127.0.0.1)
@@ -156,9 +157,9 @@ async function agent(argv: string[]): Promise<number> {
   for (const d of loaded.diagnostics) (d.severity === 'error' ? console.error : console.warn)(formatDiagnostic(d));
   if (!loaded.ok) return 2;
 
-  let running: RunningAgent = runAgent(loaded.topology, defaultWiring);
+  // Without reload nothing could start a new source, so an agent whose sources all ended finishes.
+  const running: RunningAgent = runAgent(loaded.topology, defaultWiring, { finishWhenSourcesEnd: !args.reload });
   let state: 'starting' | 'running' | 'draining' = 'running';
-  log.info({ topology: describeTopology(loaded.topology) }, 'agent started');
   let monitor: MonitorServer | undefined;
   if (args.monitorPort !== undefined) {
     monitor = await startMonitorServer({ counters: () => running.counters, state: () => state }, args.monitorPort, args.monitorBind);
@@ -172,7 +173,6 @@ async function agent(argv: string[]): Promise<number> {
     : undefined;
 
   let stopping = false;
-  let reloading: Promise<void> | undefined;
   let mtime = statSync(args.file).mtimeMs;
   const timer = args.reload
     ? setInterval(() => {
@@ -182,24 +182,20 @@ async function agent(argv: string[]): Promise<number> {
         } catch {
           return; // a file that disappears changes nothing, as in Flume
         }
-        if (now === mtime || reloading || stopping) return;
+        if (now === mtime || stopping) return;
         mtime = now;
         const next = loadAgentConfig(args.file, args.name);
         if (!next.ok) {
           log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
           return;
         }
-        log.info('configuration changed; draining the running topology and starting the new one');
-        state = 'draining';
-        reloading = running
-          .stop({ timeoutMs: args.drainTimeoutMs })
-          .catch((error: unknown) => log.error({ err: error }, 'drain before reload incomplete'))
-          .then(() => {
-            running = runAgent(next.topology, defaultWiring);
-            state = 'running';
-            log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
-          })
-          .finally(() => (reloading = undefined));
+        // Sources stop; unchanged channels keep their content and are handed to the new sinks.
+        try {
+          running.reload(next.topology);
+          log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
+        } catch (error) {
+          log.error({ err: error }, 'reload failed');
+        }
       }, args.reloadIntervalMs)
     : undefined;
 
@@ -211,23 +207,22 @@ async function agent(argv: string[]): Promise<number> {
     stopping = true;
     state = 'draining';
     log.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, 'stopping: sources stop, channels drain to their sinks');
-    void (reloading ?? Promise.resolve()).then(() => running.stop({ timeoutMs: args.drainTimeoutMs })).catch(() => undefined);
+    running.stop({ timeoutMs: args.drainTimeoutMs }).catch((error: unknown) => {
+      log.error({ err: error, metrics: running.metrics() }, 'stop incomplete');
+      process.exit(1);
+    });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Logged once signals are handled, so whoever waits for this line may stop the agent at once.
+  log.info({ topology: describeTopology(loaded.topology) }, 'agent started');
 
-  // Runs until stopped; a reload replaces `running`, so wait on whichever is current.
   let code = 0;
-  for (;;) {
-    const current = running;
-    try {
-      await current.done;
-    } catch (error) {
-      log.error({ err: error }, 'agent failed');
-      code = 1;
-    }
-    if (reloading) await reloading;
-    if (running === current || stopping) break;
+  try {
+    await running.done;
+  } catch (error) {
+    log.error({ err: error }, 'agent failed');
+    code = 1;
   }
   if (timer) clearInterval(timer);
   if (statusTimer) {

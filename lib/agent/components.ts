@@ -9,6 +9,8 @@ import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
 import { execSource } from '../sources/execSource.js';
 import { kafkaSource } from '../sources/kafkaSource.js';
 import { kafkaChannel } from '../../operators/channels/kafkaChannel.js';
+import { fileChannel } from '../../operators/channels/fileChannel/fileChannel.js';
+import { spillableMemoryChannel } from '../../operators/channels/spillableMemoryChannel.js';
 import { netcatSource } from '../sources/netcatSource.js';
 import { netcatUdpSource } from '../sources/netcatUdpSource.js';
 import { httpSource } from '../sources/httpSource.js';
@@ -63,6 +65,8 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   regexFilterInterceptor,
   regexExtractorInterceptor,
   memoryChannel,
+  fileChannel,
+  spillableMemoryChannel,
   kafkaChannel,
   nullSink,
   loggerSink,

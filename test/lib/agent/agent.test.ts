@@ -297,3 +297,74 @@ a1.sinks.k1.channel = c1
     expect(lines.filter((l) => l.startsWith('b'))).toEqual(Array.from({ length: 500 }, (_, i) => `b${i}`));
   }, 60_000);
 });
+
+describe('rxflume agent with a file channel (child process)', () => {
+  it('seq → file channel → file_roll delivers every event and leaves the channel empty', async () => {
+    const state = tempDir();
+    const out = tempDir();
+    const run = startAgent(
+      `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 5000
+a1.sources.r1.batchSize = 500
+a1.sources.r1.channels = c1
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = ${join(state, 'checkpoint')}
+a1.channels.c1.dataDirs = ${join(state, 'data')}
+a1.channels.c1.transactionCapacity = 1000
+a1.channels.c1.minimumRequiredSpace = 1048576
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = ${out}
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.channel = c1
+`,
+      '--no-reload-conf',
+    );
+    expect(await run.exit).toBe(0);
+    expect(readRolled(out)).toEqual(Array.from({ length: 5000 }, (_, i) => String(i)));
+    const final = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as { metrics: Record<string, Record<string, number>> };
+    expect(final.metrics['CHANNEL.c1']!['ChannelSize']).toBe(0);
+  }, 60_000);
+});
+
+describe('rxflume agent reload keeps unchanged channels (child process)', () => {
+  it('events held in a memory channel while its sink fails are delivered by the sink of the reloaded configuration', async () => {
+    const broken = join(tempDir(), 'not-a-dir');
+    writeFileSync(broken, 'a file where a directory should be');
+    const out = tempDir();
+    const config = (dir: string) => `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.totalEvents = 300
+a1.sources.r1.batchSize = 100
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 1000
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = ${dir}
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.channel = c1
+`;
+    const run = startAgent(config(broken), '--reload-interval', '0.2', '--monitor-port', '0');
+    const port = await waitFor(() => /"port":(\d+)/.exec(run.stdout())?.[1]);
+    // All 300 events are stored in c1; the sink cannot write them.
+    await waitFor(async () => {
+      const m = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).json()) as Record<string, Record<string, string>>;
+      return Number(m['CHANNEL.c1']?.['EventPutSuccessCount']) === 300 && Number(m['SINK.k1']?.['EventWriteFail']) > 0 ? true : undefined;
+    });
+    const file = run.child.spawnargs[run.child.spawnargs.indexOf('-f') + 1]!;
+    writeFileSync(file, config(out));
+    await waitFor(() => (run.stdout().includes('agent reloaded') ? true : undefined));
+    // The kept channel hands its 300 events to the new sink; the restarted seq source adds 300 more.
+    await waitFor(() => (readRolled(out).length >= 600 ? true : undefined), 30_000);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    const counts = new Map<string, number>();
+    for (const l of readRolled(out)) counts.set(l, (counts.get(l) ?? 0) + 1);
+    expect(counts.size).toBe(300);
+    expect([...counts.values()].every((n) => n === 2)).toBe(true);
+  }, 90_000);
+});
