@@ -79,8 +79,14 @@ async function demo(args: string[]): Promise<number> {
 function listComponents(): number {
   for (const c of components) {
     const types = c.spec.flumeTypes.length ? c.spec.flumeTypes.join(', ') : '(library only)';
-    console.log(`${c.spec.kind.padEnd(12)} ${c.spec.name.padEnd(28)} ${types}`);
-    console.log(`${''.padEnd(12)} ${c.spec.summary}`);
+    console.log(`${c.spec.kind.padEnd(13)} ${c.spec.name.padEnd(28)} ${types}`);
+    console.log(`${''.padEnd(13)} ${c.spec.summary}`);
+    const flumeKeyOf = new Map(Object.entries(c.spec.flumeKeys ?? {}).map(([k, m]) => [typeof m === 'string' ? m : m.option, k]));
+    const shape = (c.spec.schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+    const options = Object.keys(shape)
+      .filter((k) => k !== 'name')
+      .map((k) => (flumeKeyOf.has(k) ? `${k} (${flumeKeyOf.get(k)})` : k));
+    if (options.length) console.log(`${''.padEnd(13)} options: ${options.join(', ')}`);
   }
   return 0;
 }
@@ -236,6 +242,10 @@ async function agent(argv: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(HELP);
+    return 0;
+  }
   switch (command) {
     case 'agent':
       return agent(rest);

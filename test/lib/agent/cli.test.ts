@@ -36,14 +36,17 @@ describe('rxflume CLI', () => {
     const { stdout } = await cli('components');
     expect(stdout).toMatch(/channel\s+memoryChannel\s+memory, org\.apache\.flume\.channel\.MemoryChannel/);
     expect(stdout).toMatch(/sink\s+loggerSink\s+logger/);
+    expect(stdout).toMatch(/options: capacity, transactionCapacity, byteCapacity, keepAliveMs \(keep-alive\)/);
   });
 
   it('an unknown command exits 2 with the usage', async () => {
     await expect(cli('frobnicate')).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command 'frobnicate'[\s\S]*Usage:/) });
   });
 
-  it('--help prints examples and exits 0', async () => {
-    const { stdout } = await cli('--help');
-    expect(stdout).toContain('rxflume demo --events 1000 --batch 100');
+  it('--help prints examples and exits 0, also after a command', async () => {
+    for (const args of [['--help'], ['agent', '--help'], ['validate', '-h']]) {
+      const { stdout } = await cli(...args);
+      expect(stdout).toContain('rxflume agent -n a1 -f examples/seq-logger.properties --monitor-port 41414');
+    }
   });
 });
