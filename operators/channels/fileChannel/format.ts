@@ -218,7 +218,10 @@ export function decodeEntry(buf: Buffer, start: number, end: number): FlumeEvent
     const kl = buf.readUInt16LE(pos);
     const vl = buf.readUInt32LE(pos + 2);
     const k = buf.toString('utf8', pos + 6, pos + 6 + kl);
-    headers[k] = buf.toString('utf8', pos + 6 + kl, pos + 6 + kl + vl);
+    const v = buf.toString('utf8', pos + 6 + kl, pos + 6 + kl + vl);
+    // A plain assignment to `__proto__` would set the prototype and lose the header.
+    if (k === '__proto__') Object.defineProperty(headers, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else headers[k] = v;
     pos += 6 + kl + vl;
   }
   return { headers, body: buf.subarray(pos, end) };

@@ -154,6 +154,16 @@ describe('fileChannel format', () => {
     );
   });
 
+  it('keeps a header named __proto__ (found by the property above)', () => {
+    const headers = Object.fromEntries([['__proto__', 'x'], ['a', 'b']]) as Record<string, string>;
+    const buf = encodePut([{ headers, body: Buffer.from('body') }], 1);
+    const h = readFrameHeader(buf, 0, buf.length) as FrameHeader;
+    const [s, t] = entryBounds(buf, 0, h, 0)!;
+    const back = decodeEntry(buf, s, t);
+    expect(Object.keys(back.headers)).toEqual(['__proto__', 'a']);
+    expect(Object.getPrototypeOf(back.headers)).toBe(Object.prototype);
+  });
+
   it('any single flipped byte is caught: by the header checksum or by the entry checksum', () => {
     fc.assert(
       fc.property(fc.array(eventArb, { minLength: 1, maxLength: 5 }), fc.nat(), (events, where) => {
