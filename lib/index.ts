@@ -47,6 +47,7 @@ export { kafkaSource, type KafkaSourceOptions } from './sources/kafkaSource.js';
 export { netcatSource, type NetcatSourceOptions } from './sources/netcatSource.js';
 export { netcatUdpSource, type NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
 export { httpSource, type HttpSourceOptions } from './sources/httpSource.js';
+export { avroSource, type AvroSourceOptions } from './sources/avroSource.js';
 export { syslogTcpSource, type SyslogTcpSourceOptions } from './sources/syslog/syslogTcpSource.js';
 export { syslogUdpSource, type SyslogUdpSourceOptions } from './sources/syslog/syslogUdpSource.js';
 export { multiportSyslogTcpSource, type MultiportSyslogTcpSourceOptions } from './sources/syslog/multiportSyslogTcpSource.js';
@@ -81,6 +82,7 @@ export { observerSink, type ObserverSinkOptions, type EventObserver } from './si
 export { kafkaSink, type KafkaSinkOptions } from './sinks/kafkaSink.js';
 export { fileRollSink, type FileRollSinkOptions } from './sinks/fileRollSink.js';
 export { httpSink, type HttpSinkOptions } from './sinks/httpSink.js';
+export { avroSink, type AvroSinkOptions } from './sinks/avroSink.js';
 export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js';
 export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanceSink.js';
 

@@ -49,9 +49,9 @@ export interface Topology {
 
 /** Flume types rxflume knows of but does not implement: named as unsupported, never as unknown. */
 const UNSUPPORTED: Record<'source' | 'channel' | 'sink' | 'interceptor', string[]> = {
-  source: ['avro', 'thrift', 'jms'],
+  source: ['thrift', 'jms'],
   channel: ['jdbc'],
-  sink: ['hdfs', 'irc', 'avro', 'thrift', 'hbase', 'hbase2', 'asynchbase', 'morphline_solr', 'hive', 'elasticsearch'],
+  sink: ['hdfs', 'irc', 'thrift', 'hbase', 'hbase2', 'asynchbase', 'morphline_solr', 'hive', 'elasticsearch'],
   interceptor: ['org.apache.flume.sink.solr.morphline.morphlineinterceptor$builder'],
 };
 

@@ -18,6 +18,8 @@ import { syslogTcpSource } from '../sources/syslog/syslogTcpSource.js';
 import { syslogUdpSource } from '../sources/syslog/syslogUdpSource.js';
 import { multiportSyslogTcpSource } from '../sources/syslog/multiportSyslogTcpSource.js';
 import { httpSink } from '../sinks/httpSink.js';
+import { avroSource } from '../sources/avroSource.js';
+import { avroSink } from '../sinks/avroSink.js';
 import { nullSink } from '../sinks/nullSink.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
@@ -51,6 +53,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   netcatSource,
   netcatUdpSource,
   httpSource,
+  avroSource,
   syslogTcpSource,
   syslogUdpSource,
   multiportSyslogTcpSource,
@@ -74,6 +77,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   kafkaSink,
   fileRollSink,
   httpSink,
+  avroSink,
   failoverSink,
   loadBalanceSink,
 ] as never;

@@ -1,0 +1,810 @@
+import { createHash } from 'node:crypto';
+import { reverse } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { createSecureContext, TLSSocket, type SecureContext, type SecureVersion } from 'node:tls';
+import { constants as zlibConstants, createDeflate, createInflate } from 'node:zlib';
+import avro from 'avsc';
+import { Observable } from 'rxjs';
+import { z } from 'zod';
+import { createBatch, type Batch } from '../core/batch.js';
+import { component, defineComponent, parseOptions } from '../core/config.js';
+import { ComponentError, isRetriable } from '../core/errors.js';
+import type { FlumeEvent } from '../core/event.js';
+import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+
+/**
+ * Flume's `AvroSourceProtocol` exactly as Java prints it (flume-ng-sdk 1.11.0 `AvroSourceProtocol.PROTOCOL`,
+ * the licence comment of flume.avdl becoming `doc`). Its MD5 is what Flume's clients send as the server
+ * hash, so using this text makes them match on the first handshake (BOTH).
+ */
+export const AVRO_SOURCE_PROTOCOL = JSON.stringify({
+  protocol: 'AvroSourceProtocol',
+  namespace: 'org.apache.flume.source.avro',
+  doc: [
+    '* Licensed to the Apache Software Foundation (ASF) under one',
+    ' * or more contributor license agreements.  See the NOTICE file',
+    ' * distributed with this work for additional information',
+    ' * regarding copyright ownership.  The ASF licenses this file',
+    ' * to you under the Apache License, Version 2.0 (the',
+    ' * "License"); you may not use this file except in compliance',
+    ' * with the License.  You may obtain a copy of the License at',
+    ' *',
+    ' * http://www.apache.org/licenses/LICENSE-2.0',
+    ' *',
+    ' * Unless required by applicable law or agreed to in writing,',
+    ' * software distributed under the License is distributed on an',
+    ' * "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY',
+    ' * KIND, either express or implied.  See the License for the',
+    ' * specific language governing permissions and limitations',
+    ' * under the License.',
+  ].join('\n'),
+  types: [
+    { type: 'enum', name: 'Status', symbols: ['OK', 'FAILED', 'UNKNOWN'] },
+    {
+      type: 'record',
+      name: 'AvroFlumeEvent',
+      fields: [
+        { name: 'headers', type: { type: 'map', values: 'string' } },
+        { name: 'body', type: 'bytes' },
+      ],
+    },
+  ],
+  messages: {
+    append: { request: [{ name: 'event', type: 'AvroFlumeEvent' }], response: 'Status' },
+    appendBatch: { request: [{ name: 'events', type: { type: 'array', items: 'AvroFlumeEvent' } }], response: 'Status' },
+  },
+});
+const PROTOCOL_HASH = createHash('md5').update(AVRO_SOURCE_PROTOCOL, 'utf8').digest();
+
+const PROTOCOLS = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+const KEYSTORE_HINT = 'PEM files in sslKeyFile and sslCertFile (Java keystores are not supported; export them with keytool/openssl)';
+const RULE = /^(allow|deny):(ip|name):(.+)$/;
+const MAX_CLIENT_PROTOCOLS = 256;
+
+export const avroSourceOptions = z
+  .strictObject({
+    name: z.string().min(1).default('avroSource').describe('Component name in metrics.'),
+    bind: z.string().min(1).describe('Address to listen on, e.g. 127.0.0.1 or 0.0.0.0.'),
+    port: z.number().int().min(0).max(65535).describe('TCP port; 0 picks a free one (see onListening).'),
+    compressionType: z
+      .enum(['none', 'deflate'])
+      .default('none')
+      .describe("'deflate': the whole connection is a zlib stream, as Netty's ZlibEncoder/Decoder; must match the sender."),
+    compressionLevel: z.number().int().min(0).max(9).default(6).describe('zlib level of the answers with deflate.'),
+    ssl: z.boolean().default(false).describe('Serve TLS with sslKeyFile and sslCertFile.'),
+    sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl).'),
+    sslCertFile: z.string().min(1).optional().describe('PEM certificate (chain) file (with ssl).'),
+    excludeProtocols: z
+      .array(z.enum(PROTOCOLS))
+      .default(['SSLv3'])
+      .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
+    keystore: z.string().optional().describe(`Flume's Java keystore: not supported, use ${KEYSTORE_HINT}.`),
+    keystorePassword: z.string().optional().describe('Not supported (see keystore).'),
+    keystoreType: z.string().optional().describe('Not supported (see keystore).'),
+    ipFilter: z.boolean().default(false).describe('Apply ipFilterRules to every new connection.'),
+    ipFilterRules: z
+      .string()
+      .default('')
+      .describe("Flume's `allow|deny:ip|name:pattern,...` (`*` and `?` wildcards); the first matching rule wins, no match allows."),
+    threads: z.number().int().min(0).optional().describe("Flume's worker thread count: accepted and ignored (Node serves every connection on one loop)."),
+    maxInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe('RPC batches emitted and not yet settled, across connections; further calls wait and their connections are not read.'),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024)
+      .describe('Largest RPC message (one frame); a connection announcing more is closed (64 MiB by default).'),
+    onListening: z
+      .custom<(address: AddressInfo) => void>((v) => typeof v === 'function', { message: 'a function (address) => void' })
+      .optional()
+      .describe('Called with the bound address once the server listens (useful with port 0).'),
+  })
+  .check((ctx) => {
+    const v = ctx.value;
+    for (const key of ['keystore', 'keystorePassword', 'keystoreType'] as const) {
+      if (v[key] !== undefined) ctx.issues.push({ code: 'custom', path: [key], message: KEYSTORE_HINT, input: v[key] });
+    }
+    if (v.ssl) {
+      for (const key of ['sslKeyFile', 'sslCertFile'] as const) {
+        if (v[key] === undefined) ctx.issues.push({ code: 'custom', path: [key], message: 'a PEM file path when ssl is true', input: v[key] });
+      }
+      if (protocolRange(v.excludeProtocols) === undefined) {
+        ctx.issues.push({ code: 'custom', path: ['excludeProtocols'], message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3', input: v.excludeProtocols });
+      }
+    }
+    if (v.ipFilter) {
+      const rules = splitRules(v.ipFilterRules);
+      if (rules.length === 0 || rules.some((r) => !RULE.test(r))) {
+        ctx.issues.push({ code: 'custom', path: ['ipFilterRules'], message: 'rules `allow|deny:ip|name:pattern` separated by commas when ipFilter is true', input: v.ipFilterRules });
+      }
+    }
+  });
+
+export type AvroSourceOptions = z.input<typeof avroSourceOptions>;
+
+const bool = (option: string) => ({ option, convert: (v: string) => v.trim().toLowerCase() === 'true' });
+
+export const avroSourceSpec = defineComponent({
+  name: 'avroSource',
+  kind: 'source',
+  summary: "Avro RPC server speaking Flume's AvroSourceProtocol (append/appendBatch, Netty framing); answers FAILED when the channel is full (Flume avro).",
+  flumeTypes: ['avro', 'org.apache.flume.source.AvroSource'],
+  schema: avroSourceOptions,
+  flumeKeys: {
+    'compression-type': { option: 'compressionType', convert: (v) => v.trim().toLowerCase() },
+    'compression-level': { option: 'compressionLevel', convert: Number },
+    ssl: bool('ssl'),
+    'exclude-protocols': { option: 'excludeProtocols', convert: (v) => v.split(/[\s,]+/).filter(Boolean) },
+    'keystore-password': 'keystorePassword',
+    'keystore-type': 'keystoreType',
+    ipFilter: bool('ipFilter'),
+    threads: { option: 'threads', convert: Number },
+  },
+});
+
+/**
+ * Flume's Avro source: an Avro RPC server on `bind:port` implementing `AvroSourceProtocol`
+ * (`append(AvroFlumeEvent)` and `appendBatch(array<AvroFlumeEvent>)` → `Status`), over Avro's Netty
+ * framing (`serial, count, count × (length, bytes)` per message, big-endian) with the stateful
+ * handshake: the first call of a connection carries a `HandshakeRequest`, answered `BOTH` when the
+ * client uses Flume's protocol (MD5 `86aadae2…`, see `AVRO_SOURCE_PROTOCOL`), `NONE` (resend with your
+ * protocol) for an unknown hash, `CLIENT` when a client protocol differs only in docs/names. Empty
+ * message names are handshake pings. Java Flume agents (avro sink, `flume-ng avro-client`, the SDK's
+ * `NettyAvroRpcClient`) and avsc 5 stateful clients can send to it.
+ *
+ * Each `append` / `appendBatch` is **one batch** (one transaction), answered `OK` only after the
+ * channel stored it and `FAILED` when it was nacked (a full channel, too many events for its
+ * transaction capacity): the Flume client then rolls back and retries. A connection's calls are
+ * handled in order, one at a time; while one is unsettled the connection is not read, and at most
+ * `maxInFlight` batches are unsettled across connections, so a full channel pushes back through TCP.
+ *
+ * Bad input never stops the server: a message that does not decode (truncated, not the protocol,
+ * unknown message name) is answered with an Avro system error on its serial and counted in
+ * `EventReadFail`; bytes that are not Netty framing (garbage, negative or over-`maxMessageBytes`
+ * lengths, a broken deflate stream, a bad handshake) close that connection and count the same.
+ *
+ * Options: `compressionType: 'deflate'` (zlib stream both ways, flushed per message — Netty's
+ * `ZlibEncoder`/`ZlibDecoder`); `ssl` with PEM `sslKeyFile`/`sslCertFile` (Flume's keystore keys are
+ * refused with a ConfigError). With both, the zlib stream is next to the socket and TLS runs inside
+ * it, the order of Flume's Netty pipeline (checked against Flume 1.11.0 both ways); `ipFilter` with
+ * `ipFilterRules` such as `allow:ip:127.*,allow:name:localhost,deny:ip:*` — `name:` patterns match the
+ * reverse-DNS name (and `localhost` for loopback), the first matching rule wins, no match allows,
+ * denied connections are closed at once and counted in `ConnectionRejectedCount`. `threads` is accepted
+ * and ignored.
+ *
+ * Counters: Flume's `AppendReceivedCount`/`AppendAcceptedCount` (append),
+ * `AppendBatchReceivedCount`/`AppendBatchAcceptedCount` (appendBatch), `EventReceivedCount`/
+ * `EventAcceptedCount`, `ChannelWriteFail` (retriable nacks), `GenericProcessingFail` (other nacks,
+ * socket errors), `EventReadFail`, `OpenConnectionCount`, plus `ConnectionRejectedCount`.
+ *
+ * Delivery: `OK` means stored in the channel; anything else means nothing of that call was. Event
+ * bodies are views of the received message, not copies. Unsubscribing closes the server and every
+ * connection; a port that cannot be bound or unreadable TLS files fail the source with
+ * `FLUME_SOURCE_FAILED`.
+ *
+ * @example
+ * // Flume agent: a1.sinks.k1.type = avro, hostname = this host, port = 41414
+ * pipe(avroSource({ bind: '0.0.0.0', port: 41414 }), memoryChannel({ capacity: 10_000, transactionCapacity: 1000 }), loggerSink());
+ */
+export const avroSource = component(avroSourceSpec, function avroSource(options: AvroSourceOptions): Observable<Batch> & HasMetrics {
+  const opts = parseOptions(avroSourceSpec, options);
+  const metrics = new ComponentCounters('SOURCE', opts.name);
+  for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount', 'ConnectionRejectedCount']) metrics.set(key, 0);
+  const rules = opts.ipFilter ? parseRules(opts.ipFilterRules) : [];
+  // Server-wide, as Java's Responder: client protocols by hash, once parsed.
+  const clients = new Map<string, ClientProtocol>([[PROTOCOL_HASH.toString('hex'), FLUME_CLIENT]]);
+
+  const source = new Observable<Batch>((subscriber) => {
+    let closed = false;
+    const sockets = new Set<Socket>();
+    let inFlight = 0;
+    const waiting = new Set<() => void>();
+
+    const fail = (message: string, cause?: unknown): void => {
+      if (closed) return;
+      subscriber.error(new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause }));
+    };
+
+    const wakeWaiting = (): void => {
+      for (const pump of [...waiting]) {
+        if (inFlight >= opts.maxInFlight) return;
+        waiting.delete(pump);
+        pump();
+      }
+    };
+
+    const serve = (socket: Socket): void => {
+      const decoder = new FrameDecoder(opts.maxMessageBytes);
+      // What frames are read from and written to: the socket, or TLS and/or zlib layered on it.
+      let io: Duplex | undefined;
+      let client: ClientProtocol | undefined;
+      const queue: Frame[] = [];
+      let busy = false;
+      let dead = false;
+
+      const kill = (): void => {
+        if (dead) return;
+        dead = true;
+        queue.length = 0;
+        waiting.delete(pump);
+        io?.destroy();
+        socket.destroy();
+      };
+      const badInput = (): void => {
+        metrics.inc('EventReadFail');
+        kill();
+      };
+
+      const send = (serial: number, parts: readonly Buffer[]): void => {
+        if (dead || closed) return;
+        io?.write(encodeFrame(serial, parts));
+      };
+
+      const onBytes = (chunk: Buffer): void => {
+        if (dead) return;
+        try {
+          for (const frame of decoder.push(chunk)) queue.push(frame);
+        } catch {
+          badInput();
+          return;
+        }
+        pump();
+      };
+
+      // Pausing the top stream is enough: the zlib layer passes the back-pressure on to the socket.
+      const pause = (): void => {
+        io?.pause();
+      };
+      const resume = (): void => {
+        io?.resume();
+      };
+
+      function pump(): void {
+        while (!busy && !dead && !closed && queue.length > 0) {
+          if (inFlight >= opts.maxInFlight) {
+            waiting.add(pump);
+            break;
+          }
+          handle(queue.shift()!);
+        }
+        if (dead || closed) return;
+        if (busy || queue.length > 0) pause();
+        else resume();
+      }
+
+      const handle = (frame: Frame): void => {
+        const reader = new Reader(frame.message);
+        let handshake: Buffer | undefined;
+        if (client === undefined) {
+          let hs: HandshakeRequest;
+          try {
+            hs = readHandshakeRequest(reader);
+          } catch {
+            badInput();
+            return;
+          }
+          const key = hs.clientHash.toString('hex');
+          let known = clients.get(key);
+          if (known === undefined && hs.clientProtocol !== null) {
+            known = parseClientProtocol(hs.clientProtocol);
+            // Bounded: clients choose the hashes, so an unbounded cache would be theirs to fill.
+            if (clients.size < MAX_CLIENT_PROTOCOLS) clients.set(key, known);
+          }
+          const serverMatches = hs.serverHash.equals(PROTOCOL_HASH);
+          const match = known === undefined ? NONE : serverMatches ? BOTH : CLIENT;
+          handshake = writeHandshakeResponse(match);
+          if (match === NONE) {
+            send(frame.serial, [handshake]);
+            return;
+          }
+          client = known;
+        }
+        const leading = handshake ? [handshake] : [];
+        let call: { name: 'append' | 'appendBatch'; events: FlumeEvent[] } | undefined;
+        try {
+          readMap(reader, () => reader.bytes()); // call metadata, unused
+          const name = reader.string();
+          if (name === '') {
+            send(frame.serial, leading); // a handshake ping
+            return;
+          }
+          if (name !== 'append' && name !== 'appendBatch') throw new Error(`No message named ${name} in ${client!.name}`);
+          if (!client!.messages.has(name)) throw new Error(`message ${name} of ${client!.name} does not match Flume's AvroSourceProtocol`);
+          call = { name, events: name === 'append' ? [readEvent(reader)] : readEvents(reader) };
+        } catch (error) {
+          metrics.inc('EventReadFail');
+          send(frame.serial, [...leading, systemError((error as Error).message)]);
+          return;
+        }
+
+        const { name, events } = call;
+        const single = name === 'append';
+        metrics.inc(single ? 'AppendReceivedCount' : 'AppendBatchReceivedCount');
+        metrics.inc('EventReceivedCount', events.length);
+        if (events.length === 0) {
+          // Flume puts nothing and answers OK for an empty batch.
+          metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
+          send(frame.serial, [...leading, STATUS_OK]);
+          return;
+        }
+        busy = true;
+        inFlight++;
+        const settle = (status: Buffer): void => {
+          busy = false;
+          inFlight--;
+          send(frame.serial, [...leading, status]);
+          pump();
+          wakeWaiting();
+        };
+        subscriber.next(
+          createBatch(events, {
+            onAck: () => {
+              metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
+              metrics.inc('EventAcceptedCount', events.length);
+              settle(STATUS_OK);
+            },
+            onNack: (error) => {
+              metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
+              settle(STATUS_FAILED);
+            },
+          }),
+        );
+      };
+
+      const start = (): void => {
+        if (dead || closed) return;
+        // Flume's Netty pipeline: zlib next to the socket, TLS inside it, then the frames.
+        let stream: Duplex = socket;
+        if (opts.compressionType === 'deflate') stream = zlibStream(socket, opts.compressionLevel, badInput);
+        socket.resume(); // paused while the ip filter decided
+        if (secureContext) {
+          stream = new TLSSocket(stream as Socket, { isServer: true, secureContext });
+          stream.on('error', () => {
+            metrics.inc('GenericProcessingFail');
+            kill();
+          });
+        }
+        io = stream;
+        stream.on('data', onBytes);
+      };
+
+      sockets.add(socket);
+      metrics.set('OpenConnectionCount', sockets.size);
+      socket.on('error', () => metrics.inc('GenericProcessingFail'));
+      socket.once('close', () => {
+        sockets.delete(socket);
+        metrics.set('OpenConnectionCount', sockets.size);
+        kill();
+      });
+      if (rules.length === 0) {
+        start();
+        return;
+      }
+      socket.pause();
+      allowed(rules, socket.remoteAddress ?? '').then(
+        (ok) => {
+          if (ok) return start();
+          metrics.inc('ConnectionRejectedCount');
+          kill();
+        },
+        () => kill(),
+      );
+    };
+
+    let secureContext: SecureContext | undefined;
+    if (opts.ssl) {
+      const range = protocolRange(opts.excludeProtocols)!;
+      let key: Buffer;
+      let cert: Buffer;
+      try {
+        key = readFileSync(opts.sslKeyFile!);
+        cert = readFileSync(opts.sslCertFile!);
+      } catch (error) {
+        fail(`cannot read the TLS key or certificate: ${(error as Error).message}`, error);
+        return;
+      }
+      try {
+        secureContext = createSecureContext({ key, cert, minVersion: range[0], maxVersion: range[1] });
+      } catch (error) {
+        fail(`bad TLS key or certificate: ${(error as Error).message}`, error);
+        return;
+      }
+    }
+    const server: Server = createServer(serve);
+    server.on('error', (error: Error) => fail(`cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, error));
+    server.listen(opts.port, opts.bind, () => {
+      if (!closed) opts.onListening?.(server.address() as AddressInfo);
+    });
+
+    return () => {
+      closed = true;
+      waiting.clear();
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      metrics.set('OpenConnectionCount', 0);
+    };
+  });
+  return withMetrics(source, metrics);
+});
+
+// ---- wire format -------------------------------------------------------------------------------
+
+/**
+ * The socket as a zlib stream both ways, as Netty's JZlibDecoder/JZlibEncoder: what is written is
+ * deflated and sync-flushed at once (one flush per write, so each message or TLS record leaves
+ * whole); what arrives is inflated. A corrupt stream calls `onCorrupt`.
+ */
+function zlibStream(socket: Socket, level: number, onCorrupt: () => void): Duplex {
+  const inflate = createInflate();
+  const deflate = createDeflate({ level });
+  const stream = new Duplex({
+    read() {
+      inflate.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      deflate.write(chunk);
+      deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => callback());
+    },
+    final(callback) {
+      deflate.end(() => callback());
+    },
+    destroy(error, callback) {
+      inflate.destroy();
+      deflate.destroy();
+      socket.destroy();
+      callback(error);
+    },
+  });
+  stream.on('error', () => undefined); // reported through onCorrupt or the socket
+  socket.on('data', (c: Buffer) => {
+    if (!inflate.write(c)) socket.pause();
+  });
+  inflate.on('drain', () => socket.resume());
+  // The peer's zlib stream never gets a final block (sync flushes only): its end is just EOF.
+  socket.on('end', () => stream.push(null));
+  socket.on('close', () => stream.destroy());
+  inflate.on('data', (c: Buffer) => {
+    if (!stream.push(c)) inflate.pause();
+  });
+  inflate.on('end', () => stream.push(null));
+  inflate.on('error', onCorrupt);
+  deflate.on('data', (c: Buffer) => {
+    if (socket.writable) socket.write(c);
+  });
+  deflate.on('error', () => stream.destroy());
+  return stream;
+}
+
+interface Frame {
+  serial: number;
+  message: Buffer;
+}
+
+/** Bytes received and not yet consumed, as a list of chunks (no quadratic concatenation). */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  length = 0;
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The next `n` bytes (callers check `length` first). */
+  take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    this.length -= n;
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.chunks[0]!;
+      const k = Math.min(chunk.length, n - at);
+      chunk.copy(out, at, 0, k);
+      at += k;
+      if (k === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(k);
+    }
+    return out;
+  }
+}
+
+/**
+ * Avro's `NettyTransportCodec` framing: int32 serial, int32 buffer count, then count × (int32 length,
+ * bytes); one frame is one message. Throws on a negative count or length, or a message over `maxBytes`.
+ */
+export class FrameDecoder {
+  private readonly queue = new ByteQueue();
+  private serial = 0;
+  private count = -1;
+  private partLength = -1;
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(chunk: Buffer): Frame[] {
+    this.queue.push(chunk);
+    const out: Frame[] = [];
+    for (;;) {
+      if (this.count < 0) {
+        if (this.queue.length < 8) return out;
+        const header = this.queue.take(8);
+        this.serial = header.readInt32BE(0);
+        this.count = header.readInt32BE(4);
+        // Every buffer costs at least its 4-byte length, so a count this large cannot fit in maxBytes.
+        if (this.count < 0 || this.count > this.maxBytes / 4) throw new Error(`bad frame: ${this.count} buffers`);
+        this.parts = [];
+        this.size = 0;
+      }
+      while (this.parts.length < this.count) {
+        if (this.partLength < 0) {
+          if (this.queue.length < 4) return out;
+          this.partLength = this.queue.take(4).readInt32BE(0);
+          if (this.partLength < 0 || this.size + this.partLength > this.maxBytes) {
+            throw new Error(`bad frame: a buffer of ${this.partLength} bytes (limit ${this.maxBytes} per message)`);
+          }
+        }
+        if (this.queue.length < this.partLength) return out;
+        this.parts.push(this.queue.take(this.partLength));
+        this.size += this.partLength;
+        this.partLength = -1;
+      }
+      const message = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+      out.push({ serial: this.serial, message });
+      this.count = -1;
+      this.parts = [];
+    }
+  }
+}
+
+export function encodeFrame(serial: number, parts: readonly Buffer[]): Buffer {
+  let size = 8;
+  for (const p of parts) size += 4 + p.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeInt32BE(serial, 0);
+  out.writeInt32BE(parts.length, 4);
+  let at = 8;
+  for (const p of parts) {
+    out.writeInt32BE(p.length, at);
+    p.copy(out, at + 4);
+    at += 4 + p.length;
+  }
+  return out;
+}
+
+/**
+ * Avro binary decoding of what this protocol needs. Every length and block count is checked against
+ * the bytes left, so a hostile count cannot make it loop or allocate.
+ */
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  long(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; ; i++) {
+      if (this.pos >= this.buf.length) throw new Error('truncated message');
+      if (i === 10) throw new Error('bad varint');
+      const b = this.buf[this.pos++]!;
+      n += (b & 0x7f) * scale;
+      scale *= 128;
+      if ((b & 0x80) === 0) break;
+    }
+    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+  }
+
+  fixed(size: number): Buffer {
+    if (this.pos + size > this.buf.length) throw new Error('truncated message');
+    const out = this.buf.subarray(this.pos, this.pos + size);
+    this.pos += size;
+    return out;
+  }
+
+  bytes(): Buffer {
+    const n = this.long();
+    if (n < 0) throw new Error(`negative length ${n}`);
+    return this.fixed(n);
+  }
+
+  string(): string {
+    return this.bytes().toString('utf8');
+  }
+
+  boolean(): boolean {
+    return this.fixed(1)[0] !== 0;
+  }
+
+  /** The next block's item count (0 ends), bounded by the bytes left (each item takes at least one). */
+  block(): number {
+    let n = this.long();
+    if (n < 0) {
+      n = -n;
+      this.long(); // block size in bytes
+    }
+    if (n > this.buf.length - this.pos) throw new Error(`block of ${n} items in ${this.buf.length - this.pos} bytes`);
+    return n;
+  }
+}
+
+function readMap<T>(r: Reader, value: () => T): Map<string, T> {
+  const out = new Map<string, T>();
+  for (let n = r.block(); n > 0; n = r.block()) {
+    for (let i = 0; i < n; i++) out.set(r.string(), value());
+  }
+  return out;
+}
+
+function readEvent(r: Reader): FlumeEvent {
+  const headers: Record<string, string> = {};
+  for (let n = r.block(); n > 0; n = r.block()) {
+    for (let i = 0; i < n; i++) {
+      const key = r.string();
+      const value = r.string();
+      // defineProperty: a `__proto__` header must stay an ordinary key.
+      if (key === '__proto__') Object.defineProperty(headers, key, { value, enumerable: true, writable: true, configurable: true });
+      else headers[key] = value;
+    }
+  }
+  return { headers, body: r.bytes() };
+}
+
+function readEvents(r: Reader): FlumeEvent[] {
+  const out: FlumeEvent[] = [];
+  for (let n = r.block(); n > 0; n = r.block()) {
+    for (let i = 0; i < n; i++) out.push(readEvent(r));
+  }
+  return out;
+}
+
+interface HandshakeRequest {
+  clientHash: Buffer;
+  clientProtocol: string | null;
+  serverHash: Buffer;
+}
+
+function readHandshakeRequest(r: Reader): HandshakeRequest {
+  const clientHash = r.fixed(16);
+  const clientProtocol = unionIndex(r) === 1 ? r.string() : null;
+  const serverHash = r.fixed(16);
+  if (unionIndex(r) === 1) readMap(r, () => r.bytes());
+  return { clientHash, clientProtocol, serverHash };
+}
+
+function unionIndex(r: Reader): 0 | 1 {
+  const i = r.long();
+  if (i !== 0 && i !== 1) throw new Error(`bad union index ${i}`);
+  return i;
+}
+
+const BOTH = 0;
+const CLIENT = 1;
+const NONE = 2;
+
+/** HandshakeResponse{match, serverProtocol, serverHash, meta: null}; our protocol and hash unless BOTH. */
+function writeHandshakeResponse(match: number): Buffer {
+  if (match === BOTH) return Buffer.from([0x00, 0x00, 0x00, 0x00]);
+  const text = Buffer.from(AVRO_SOURCE_PROTOCOL, 'utf8');
+  return Buffer.concat([Buffer.from([match * 2, 0x02]), zigzag(text.length), text, Buffer.from([0x02]), PROTOCOL_HASH, Buffer.from([0x00])]);
+}
+
+function zigzag(n: number): Buffer {
+  const bytes: number[] = [];
+  let v = n * 2; // non-negative only
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
+
+// Response: empty meta map, error flag, then Status (OK = 0, FAILED = 1) or the system error union ["string"].
+const STATUS_OK = Buffer.from([0x00, 0x00, 0x00]);
+const STATUS_FAILED = Buffer.from([0x00, 0x00, 0x02]);
+
+function systemError(message: string): Buffer {
+  const text = Buffer.from(message, 'utf8');
+  return Buffer.concat([Buffer.from([0x00, 0x01, 0x00]), zigzag(text.length), text]);
+}
+
+// ---- client protocols --------------------------------------------------------------------------
+
+interface ClientProtocol {
+  name: string;
+  /** The messages whose request and response match Flume's, so their bytes decode as ours. */
+  messages: ReadonlySet<string>;
+}
+
+const FLUME_SERVICE = avro.Service.forProtocol(JSON.parse(AVRO_SOURCE_PROTOCOL));
+const FLUME_CLIENT: ClientProtocol = { name: 'AvroSourceProtocol', messages: new Set(['append', 'appendBatch']) };
+
+/** Which messages of a client protocol are wire-compatible with ours (same parameter and response schemas). */
+function parseClientProtocol(text: string): ClientProtocol {
+  let service: avro.Service;
+  try {
+    service = avro.Service.forProtocol(JSON.parse(text));
+  } catch {
+    return { name: 'an unparseable protocol', messages: new Set() };
+  }
+  const messages = new Set<string>();
+  for (const name of ['append', 'appendBatch']) {
+    const theirs = service.message(name);
+    const ours = FLUME_SERVICE.message(name)!;
+    if (!theirs) continue;
+    const params = (m: typeof ours) =>
+      (m.requestType as avro.types.RecordType).fields.map((f) => f.type.fingerprint().toString('hex')).join(',');
+    if (params(theirs) === params(ours) && theirs.responseType.fingerprint().equals(ours.responseType.fingerprint())) messages.add(name);
+  }
+  return { name: service.name, messages };
+}
+
+// ---- ip filter ---------------------------------------------------------------------------------
+
+interface Rule {
+  allow: boolean;
+  kind: 'ip' | 'name';
+  pattern: RegExp;
+  localhost: boolean;
+}
+
+function splitRules(text: string): string[] {
+  return text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+}
+
+function parseRules(text: string): Rule[] {
+  return splitRules(text).map((r) => {
+    const [, verdict, kind, pattern] = RULE.exec(r)!;
+    const glob = pattern!.trim();
+    const source = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    return { allow: verdict === 'allow', kind: kind as 'ip' | 'name', pattern: new RegExp(`^${source}$`, 'i'), localhost: glob.toLowerCase() === 'localhost' };
+  });
+}
+
+async function allowed(rules: readonly Rule[], remote: string): Promise<boolean> {
+  const ip = remote.startsWith('::ffff:') && isIP(remote.slice(7)) === 4 ? remote.slice(7) : remote;
+  const loopback = ip === '::1' || ip.startsWith('127.');
+  let names: string[] | undefined;
+  for (const rule of rules) {
+    let match: boolean;
+    if (rule.kind === 'ip') {
+      match = rule.pattern.test(ip);
+    } else if (rule.localhost && loopback) {
+      match = true;
+    } else {
+      names ??= await reverse(ip).catch(() => [] as string[]);
+      match = names.some((n) => rule.pattern.test(n));
+    }
+    if (match) return rule.allow;
+  }
+  return true;
+}
+
+/** [min, max] TLS versions left after the exclusions, or undefined when not a contiguous range. */
+function protocolRange(excluded: readonly Protocol[]): [SecureVersion, SecureVersion] | undefined {
+  const names: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+  const allowedVersions = names.map((p) => !excluded.includes(p));
+  const first = allowedVersions.indexOf(true);
+  const last = allowedVersions.lastIndexOf(true);
+  if (first < 0 || allowedVersions.slice(first, last + 1).includes(false)) return undefined;
+  return [names[first]!, names[last]!];
+}

@@ -1,0 +1,308 @@
+/**
+ * Interoperability with a real Apache Flume 1.11.0 agent (one JVM for the whole file):
+ * - Flume seq sources → Flume avro sinks (plain and deflate) → rxflume avroSource;
+ * - rxflume avroSink (plain and deflate) → Flume avro sources → Flume file_roll sinks.
+ * Skipped when java/mvn are missing, unless RXFLUME_REQUIRE_FLUME=1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Subscription } from 'rxjs';
+import { createBatch } from '../../lib/core/batch.js';
+import type { FlumeEvent } from '../../lib/core/event.js';
+import { metricsOf } from '../../lib/core/metrics.js';
+import { avroSink } from '../../lib/sinks/avroSink.js';
+import { avroSource } from '../../lib/sources/avroSource.js';
+import { memoryChannel } from '../../operators/channels/memoryChannel.js';
+import { startFlumeAgent, flumeEnv, freePort, type FlumeAgent } from '../support/flume.js';
+import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
+
+const env = flumeEnv();
+const SEQ_EVENTS = 2000;
+const SINK_EVENTS = 3000;
+const FULL_EVENTS = 500;
+const TLS_EVENTS = 500;
+
+/** Reads every line Flume's file_roll sink wrote into `dir`, polling until `count` are there. */
+async function rolledLines(dir: string, count: number): Promise<string[]> {
+  let lines: string[] = [];
+  const until = Date.now() + 60_000;
+  while (lines.length < count && Date.now() < until) {
+    const files = await readdir(dir);
+    lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8'))))
+      .join('')
+      .split('\n')
+      .filter(Boolean);
+    if (lines.length < count) await new Promise((r) => setTimeout(r, 200));
+  }
+  return lines;
+}
+
+describe.skipIf(env.skip)(`Apache Flume 1.11.0 interop${env.note}`, () => {
+  let agent: FlumeAgent | undefined;
+  const subscriptions: Subscription[] = [];
+  const received: Record<'none' | 'deflate', RecordingSink> = { none: recordingSink(), deflate: recordingSink() };
+  const flumePorts: Record<'none' | 'deflate', number> = { none: 0, deflate: 0 };
+  const full: { sink: RecordingSink; source?: ReturnType<typeof avroSource> } = { sink: recordingSink() };
+  const sources: Partial<Record<'none' | 'deflate', ReturnType<typeof avroSource>>> = {};
+  // TLS (with deflate inside it, Flume's pipeline order) both ways; needs openssl for the certificate.
+  const certDir = mkdtempSync(join(tmpdir(), 'rxflume-flume-tls-'));
+  let tlsWhy = '';
+  const tls = { sink: recordingSink(), flumePort: 0 };
+
+  beforeAll(async () => {
+    // Our sources first: Flume's seq sources start sending as soon as the agent is up.
+    const ours: Record<string, number> = {};
+    for (const compression of ['none', 'deflate'] as const) {
+      const l = listening();
+      const source = avroSource({ name: `avro-${compression}`, bind: '127.0.0.1', port: 0, compressionType: compression, onListening: l.onListening });
+      sources[compression] = source;
+      subscriptions.push(source.pipe(memoryChannel({ capacity: 10_000, transactionCapacity: 1000 })).subscribe(received[compression]));
+      ours[compression] = await l.port;
+    }
+    // A tiny channel whose sink holds everything at first: the source answers FAILED to Flume.
+    {
+      const l = listening();
+      const source = avroSource({ name: 'avro-full', bind: '127.0.0.1', port: 0, onListening: l.onListening });
+      full.source = source;
+      full.sink.hold = true;
+      subscriptions.push(source.pipe(memoryChannel({ capacity: 100, transactionCapacity: 100, keepAliveMs: 20 })).subscribe(full.sink));
+      ours['full'] = await l.port;
+    }
+    let tlsConf = '';
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'pipe' });
+      execFileSync('openssl', ['pkcs12', '-export', '-in', join(certDir, 'cert.pem'), '-inkey', join(certDir, 'key.pem'), '-out', join(certDir, 'ks.p12'), '-passout', 'pass:secret', '-name', 'flume'], { stdio: 'pipe' });
+    } catch (error) {
+      tlsWhy = `openssl could not make a certificate and PKCS12 keystore: ${(error as Error).message}`;
+    }
+    if (!tlsWhy) {
+      const l = listening();
+      const source = avroSource({ name: 'avro-tls', bind: '127.0.0.1', port: 0, ssl: true, sslKeyFile: join(certDir, 'key.pem'), sslCertFile: join(certDir, 'cert.pem'), compressionType: 'deflate', onListening: l.onListening });
+      subscriptions.push(source.pipe(memoryChannel({ capacity: 10_000, transactionCapacity: 1000 })).subscribe(tls.sink));
+      const ourTlsPort = await l.port;
+      tls.flumePort = await freePort();
+      tlsConf = `
+a1.sources = s1 s2 r3 r4 s5 s7 r6
+a1.channels = c1 c2 c3 c4 c5 c6 c7
+a1.sinks = k1 k2 k3 k4 k5 k6 k7
+a1.sources.s7.type = seq
+a1.sources.s7.totalEvents = ${TLS_EVENTS}
+a1.sources.s7.batchSize = 100
+a1.sources.s7.channels = c7
+a1.sinks.k7.type = avro
+a1.sinks.k7.hostname = 127.0.0.1
+a1.sinks.k7.port = ${ourTlsPort}
+a1.sinks.k7.ssl = true
+a1.sinks.k7.trust-all-certs = true
+a1.sinks.k7.compression-type = deflate
+a1.sinks.k7.channel = c7
+a1.sources.r6.type = avro
+a1.sources.r6.bind = 127.0.0.1
+a1.sources.r6.port = ${tls.flumePort}
+a1.sources.r6.ssl = true
+a1.sources.r6.keystore = ${join(certDir, 'ks.p12')}
+a1.sources.r6.keystore-password = secret
+a1.sources.r6.keystore-type = PKCS12
+a1.sources.r6.compression-type = deflate
+a1.sources.r6.channels = c6
+a1.sinks.k6.type = file_roll
+a1.sinks.k6.sink.directory = {{dir}}/out-tls
+a1.sinks.k6.sink.rollInterval = 0
+a1.sinks.k6.channel = c6
+a1.channels.c6.type = memory
+a1.channels.c6.capacity = 10000
+a1.channels.c6.transactionCapacity = 1000
+a1.channels.c7.type = memory
+a1.channels.c7.capacity = 10000
+a1.channels.c7.transactionCapacity = 1000
+`;
+    }
+    flumePorts.none = await freePort();
+    flumePorts.deflate = await freePort();
+    const conf = `
+a1.sources = s1 s2 r3 r4 s5
+a1.channels = c1 c2 c3 c4 c5
+a1.sinks = k1 k2 k3 k4 k5
+
+# Flume → rxflume, plain and deflate
+a1.sources.s1.type = seq
+a1.sources.s1.totalEvents = ${SEQ_EVENTS}
+a1.sources.s1.batchSize = 100
+a1.sources.s1.interceptors = st ts
+a1.sources.s1.interceptors.st.type = static
+a1.sources.s1.interceptors.st.key = origin
+a1.sources.s1.interceptors.st.value = flume-plain
+a1.sources.s1.interceptors.ts.type = timestamp
+a1.sources.s1.channels = c1
+a1.sources.s2.type = seq
+a1.sources.s2.totalEvents = ${SEQ_EVENTS}
+a1.sources.s2.batchSize = 100
+a1.sources.s2.interceptors = st
+a1.sources.s2.interceptors.st.type = static
+a1.sources.s2.interceptors.st.key = origin
+a1.sources.s2.interceptors.st.value = flume-deflate
+a1.sources.s2.channels = c2
+a1.sinks.k1.type = avro
+a1.sinks.k1.hostname = 127.0.0.1
+a1.sinks.k1.port = ${ours['none']}
+a1.sinks.k1.batch-size = 100
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = avro
+a1.sinks.k2.hostname = 127.0.0.1
+a1.sinks.k2.port = ${ours['deflate']}
+a1.sinks.k2.compression-type = deflate
+a1.sinks.k2.channel = c2
+
+# rxflume → Flume, plain and deflate
+a1.sources.r3.type = avro
+a1.sources.r3.bind = 127.0.0.1
+a1.sources.r3.port = ${flumePorts.none}
+a1.sources.r3.channels = c3
+a1.sources.r4.type = avro
+a1.sources.r4.bind = 127.0.0.1
+a1.sources.r4.port = ${flumePorts.deflate}
+a1.sources.r4.compression-type = deflate
+a1.sources.r4.channels = c4
+a1.sinks.k3.type = file_roll
+a1.sinks.k3.sink.directory = {{dir}}/out-none
+a1.sinks.k3.sink.rollInterval = 0
+a1.sinks.k3.sink.serializer = header_and_text
+a1.sinks.k3.channel = c3
+a1.sinks.k4.type = file_roll
+a1.sinks.k4.sink.directory = {{dir}}/out-deflate
+a1.sinks.k4.sink.rollInterval = 0
+a1.sinks.k4.sink.serializer = header_and_text
+a1.sinks.k4.channel = c4
+
+# Flume → rxflume whose channel is full at first
+a1.sources.s5.type = seq
+a1.sources.s5.totalEvents = ${FULL_EVENTS}
+a1.sources.s5.batchSize = 100
+a1.sources.s5.channels = c5
+a1.sinks.k5.type = avro
+a1.sinks.k5.hostname = 127.0.0.1
+a1.sinks.k5.port = ${ours['full']}
+a1.sinks.k5.batch-size = 100
+a1.sinks.k5.channel = c5
+a1.channels.c5.type = memory
+a1.channels.c5.capacity = 1000
+a1.channels.c5.transactionCapacity = 100
+
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 1000
+a1.channels.c2.type = memory
+a1.channels.c2.capacity = 10000
+a1.channels.c2.transactionCapacity = 1000
+a1.channels.c3.type = memory
+a1.channels.c3.capacity = 10000
+a1.channels.c3.transactionCapacity = 1000
+a1.channels.c4.type = memory
+a1.channels.c4.capacity = 10000
+a1.channels.c4.transactionCapacity = 1000
+${tlsConf}`;
+    agent = await startFlumeAgent({ conf, mkdirs: ['out-none', 'out-deflate', 'out-tls'] });
+    await agent.waitForLog(/Avro source r3 started/);
+    await agent.waitForLog(/Avro source r4 started/);
+    if (!tlsWhy) await agent.waitForLog(/Avro source r6 started/);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const s of subscriptions) s.unsubscribe();
+    await agent?.stop();
+    rmSync(certDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('TLS + deflate: a Flume avro sink (ssl, trust-all-certs) delivers every event to avroSource (ssl, PEM)', async (ctx) => {
+    if (tlsWhy) ctx.skip(tlsWhy);
+    await waitFor(() => tls.sink.events.length >= TLS_EVENTS, `${TLS_EVENTS} events over TLS`, 120_000);
+    const bodies = tls.sink.events.map((e) => Number(e.body.toString())).sort((a, b) => a - b);
+    expect(bodies).toEqual(Array.from({ length: TLS_EVENTS }, (_, i) => i));
+  }, 150_000);
+
+  it('TLS + deflate: avroSink (ssl, PEM CA) delivers every event to a Flume avro source (ssl, PKCS12 keystore)', async (ctx) => {
+    if (tlsWhy) ctx.skip(tlsWhy);
+    const sink = avroSink({ name: 'to-flume-tls', hostname: 'localhost', port: tls.flumePort, ssl: true, sslCaFile: join(certDir, 'cert.pem'), compressionType: 'deflate' });
+    const events: FlumeEvent[] = Array.from({ length: TLS_EVENTS }, (_, i) => ({ headers: {}, body: Buffer.from(`secure ${i}`) }));
+    await new Promise<void>((resolve, reject) => sink.next(createBatch(events, { onAck: resolve, onNack: reject })));
+    sink.complete();
+    await sink.closed;
+    const lines = await rolledLines(join(agent!.dir, 'out-tls'), TLS_EVENTS);
+    expect(lines.sort()).toEqual(events.map((e) => e.body.toString()).sort());
+  }, 150_000);
+
+  for (const compression of ['none', 'deflate'] as const) {
+    it(`a Flume avro sink (${compression}) delivers every seq event with its headers to avroSource`, async () => {
+      const sink = received[compression];
+      await waitFor(() => sink.events.length >= SEQ_EVENTS, `${SEQ_EVENTS} events from Flume (${compression})`, 120_000);
+      const bodies = sink.events.map((e) => Number(e.body.toString()));
+      expect(new Set(bodies).size).toBe(SEQ_EVENTS);
+      expect(Math.min(...bodies)).toBe(0);
+      expect(Math.max(...bodies)).toBe(SEQ_EVENTS - 1);
+      for (const e of sink.events) {
+        expect(e.headers['origin']).toBe(compression === 'none' ? 'flume-plain' : 'flume-deflate');
+        if (compression === 'none') expect(e.headers['timestamp']).toMatch(/^\d{13}$/);
+      }
+    }, 150_000);
+
+    it(`avroSink (${compression}) delivers every event to a Flume avro source → file_roll`, async () => {
+      const sink = avroSink({ name: `to-flume-${compression}`, hostname: '127.0.0.1', port: flumePorts[compression], compressionType: compression, batchSize: 100 });
+      const events: FlumeEvent[] = Array.from({ length: SINK_EVENTS }, (_, i) => ({
+        headers: { n: String(i), kind: i % 2 ? 'odd' : 'even' },
+        body: Buffer.from(`event ${i} ${compression} ünïcödé`),
+      }));
+      // Channel-sized batches of 500, each acked only once Flume answered OK for all its calls.
+      for (let i = 0; i < SINK_EVENTS; i += 500) {
+        await new Promise<void>((resolve, reject) => sink.next(createBatch(events.slice(i, i + 500), { onAck: resolve, onNack: reject })));
+      }
+      sink.complete();
+      await sink.closed;
+      const counters = metricsOf(sink)!;
+      expect(counters.get('EventDrainSuccessCount')).toBe(SINK_EVENTS);
+      expect(counters.get('ConnectionCreatedCount')).toBe(1);
+
+      const lines = await rolledLines(join(agent!.dir, `out-${compression}`), SINK_EVENTS);
+      expect(lines).toHaveLength(SINK_EVENTS);
+      // header_and_text: Java's Map.toString of the headers, a space, the body.
+      const seen = new Set<number>();
+      for (const line of lines) {
+        const m = /^\{(.*)\} (event (\d+) (none|deflate) ünïcödé)$/.exec(line);
+        expect(m, line).not.toBeNull();
+        const n = Number(m![3]);
+        const headers = Object.fromEntries(m![1]!.split(', ').map((kv) => kv.split('=') as [string, string]));
+        expect(headers).toEqual({ n: String(n), kind: n % 2 ? 'odd' : 'even' });
+        expect(m![4]).toBe(compression);
+        seen.add(n);
+      }
+      expect(seen.size).toBe(SINK_EVENTS);
+    }, 150_000);
+  }
+
+  it('answers FAILED while the channel is full; the Flume avro sink retries and nothing is lost', async () => {
+    const counters = metricsOf(full.source!)!;
+    await waitFor(() => counters.get('ChannelWriteFail') > 0, 'a FAILED answer to Flume', 120_000);
+    expect(full.sink.events).toHaveLength(0);
+    full.sink.release();
+    // Flume's sink runner backs off (up to 5 s) after each failed delivery before retrying.
+    await waitFor(() => full.sink.events.length >= FULL_EVENTS, `${FULL_EVENTS} events after the channel freed up`, 120_000);
+    const bodies = full.sink.events.map((e) => Number(e.body.toString())).sort((a, b) => a - b);
+    expect(bodies).toEqual(Array.from({ length: FULL_EVENTS }, (_, i) => i));
+    const log = await agent!.log();
+    expect(log).toMatch(/Status: FAILED/);
+  }, 150_000);
+
+  it('Flume logged no error other than the FAILED answers, and our sources read no bad input', async () => {
+    // Drop the k5 delivery failures (an ERROR line, then its stack trace) the previous test caused.
+    const log = (await agent!.log()).split(/\n(?=\d{4}-\d\d-\d\dT)/).filter((entry) => !/Status: FAILED/.test(entry)).join('\n');
+    expect(log).not.toMatch(/ ERROR |EventDeliveryException|Unable to deliver|Avro source .* failed/i);
+    for (const compression of ['none', 'deflate'] as const) {
+      const counters = metricsOf(sources[compression]!)!;
+      expect(counters.get('EventReadFail')).toBe(0);
+      expect(counters.get('EventAcceptedCount')).toBe(SEQ_EVENTS);
+    }
+  });
+});
