@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
-import { constants as zlibConstants, createDeflate, createInflate } from 'node:zlib';
 import avro from 'avsc';
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { z } from 'zod';
@@ -14,53 +12,23 @@ import type { FlumeEvent } from '../core/event.js';
 import { AVRO_FLUME_EVENT_SCHEMA } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
+import {
+  BOTH,
+  CLIENT,
+  FrameDecoder,
+  NONE,
+  Reader,
+  TLS_PROTOCOLS,
+  encodeFrame,
+  protocolRange,
+  readEnumResponse,
+  readHandshakeResponse,
+  writeCallHeader,
+  writeHandshakeRequest,
+  zlibStream,
+  type Frame,
+} from '../avro/rpc.js';
 
-/**
- * Flume's `AvroSourceProtocol` as Java prints it (flume-ng-sdk 1.11.0); its MD5 (`86aadae2…`) is the
- * hash Flume's AvroSource knows, so the handshake matches at once. Kept in step with avroSource.ts
- * (sources and sinks do not import each other).
- */
-const PROTOCOL_TEXT = JSON.stringify({
-  protocol: 'AvroSourceProtocol',
-  namespace: 'org.apache.flume.source.avro',
-  doc: [
-    '* Licensed to the Apache Software Foundation (ASF) under one',
-    ' * or more contributor license agreements.  See the NOTICE file',
-    ' * distributed with this work for additional information',
-    ' * regarding copyright ownership.  The ASF licenses this file',
-    ' * to you under the Apache License, Version 2.0 (the',
-    ' * "License"); you may not use this file except in compliance',
-    ' * with the License.  You may obtain a copy of the License at',
-    ' *',
-    ' * http://www.apache.org/licenses/LICENSE-2.0',
-    ' *',
-    ' * Unless required by applicable law or agreed to in writing,',
-    ' * software distributed under the License is distributed on an',
-    ' * "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY',
-    ' * KIND, either express or implied.  See the License for the',
-    ' * specific language governing permissions and limitations',
-    ' * under the License.',
-  ].join('\n'),
-  types: [
-    { type: 'enum', name: 'Status', symbols: ['OK', 'FAILED', 'UNKNOWN'] },
-    {
-      type: 'record',
-      name: 'AvroFlumeEvent',
-      fields: [
-        { name: 'headers', type: { type: 'map', values: 'string' } },
-        { name: 'body', type: 'bytes' },
-      ],
-    },
-  ],
-  messages: {
-    append: { request: [{ name: 'event', type: 'AvroFlumeEvent' }], response: 'Status' },
-    appendBatch: { request: [{ name: 'events', type: { type: 'array', items: 'AvroFlumeEvent' } }], response: 'Status' },
-  },
-});
-const PROTOCOL_HASH = createHash('md5').update(PROTOCOL_TEXT, 'utf8').digest();
-
-const PROTOCOLS = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-type Protocol = (typeof PROTOCOLS)[number];
 const TRUSTSTORE_HINT = 'a PEM CA file in sslCaFile, or trustAllCerts (Java truststores are not supported; export them with keytool/openssl)';
 /** Largest answer accepted from a server; Status answers are a few bytes. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -88,7 +56,7 @@ export const avroSinkOptions = z
     ssl: z.boolean().default(false).describe('Connect with TLS.'),
     trustAllCerts: z.boolean().default(false).describe("Accept any server certificate (Flume trust-all-certs): testing only."),
     sslCaFile: z.string().min(1).optional().describe("PEM CA certificate(s) to trust instead of Node's default CAs (with ssl)."),
-    excludeProtocols: z.array(z.enum(PROTOCOLS)).default(['SSLv3']).describe('TLS protocol versions refused (Flume exclude-protocols).'),
+    excludeProtocols: z.array(z.enum(TLS_PROTOCOLS)).default(['SSLv3']).describe('TLS protocol versions refused (Flume exclude-protocols).'),
     truststore: z.string().optional().describe(`Flume's Java truststore: not supported, use ${TRUSTSTORE_HINT}.`),
     truststorePassword: z.string().optional().describe('Not supported (see truststore).'),
     truststoreType: z.string().optional().describe('Not supported (see truststore).'),
@@ -133,9 +101,8 @@ export const avroSinkSpec = defineComponent({
 });
 
 const eventsType = avro.Type.forSchema({ type: 'array', items: AVRO_FLUME_EVENT_SCHEMA } as unknown as avro.Schema);
-// Empty call metadata, then the message name.
-const APPEND_BATCH = Buffer.concat([Buffer.from([0x00]), avro.Type.forSchema('string').toBuffer('appendBatch')]);
-const PING = Buffer.from([0x00, 0x00]);
+const APPEND_BATCH = writeCallHeader('appendBatch');
+const PING = writeCallHeader('');
 
 /**
  * Flume's Avro sink: sends every batch to an Avro source (a Flume agent's `avro` source, or
@@ -334,11 +301,8 @@ class Connection {
   /** Java's Requestor sends the handshake with the first call; a ping first keeps calls handshake-free. */
   private async handshake(): Promise<void> {
     for (const withProtocol of [false, true]) {
-      const reply = new Reader(await this.call([handshakeRequest(withProtocol), PING], undefined));
-      const match = reply.long();
-      const serverProtocol = unionIndex(reply) === 1 ? reply.string() : null;
-      if (unionIndex(reply) === 1) reply.fixed(16);
-      if (unionIndex(reply) === 1) readMap(reply);
+      const reply = new Reader(await this.call([writeHandshakeRequest(withProtocol), PING], undefined), 'answer');
+      const { match, serverProtocol } = readHandshakeResponse(reply);
       if (match === NONE) continue;
       if (match !== BOTH && match !== CLIENT) throw new Error(`bad handshake match ${match}`);
       if (serverProtocol !== null) this.statuses = statusSymbols(serverProtocol);
@@ -349,13 +313,7 @@ class Connection {
 
   /** One appendBatch call: resolves with the Status symbol, rejects on a system error, timeout or lost connection. */
   async appendBatch(events: Buffer, timeoutMs: number): Promise<string> {
-    const reply = new Reader(await this.call([APPEND_BATCH, events], timeoutMs));
-    readMap(reply);
-    if (reply.boolean()) {
-      const i = reply.long();
-      throw new Error(`server error: ${i === 0 ? reply.string() : `error union branch ${i}`}`);
-    }
-    const index = reply.long();
+    const index = readEnumResponse(new Reader(await this.call([APPEND_BATCH, events], timeoutMs), 'answer'));
     return this.statuses[index] ?? `status #${index}`;
   }
 
@@ -413,12 +371,6 @@ class Connection {
   }
 }
 
-function handshakeRequest(withProtocol: boolean): Buffer {
-  if (!withProtocol) return Buffer.concat([PROTOCOL_HASH, Buffer.from([0x00]), PROTOCOL_HASH, Buffer.from([0x00])]);
-  const text = Buffer.from(PROTOCOL_TEXT, 'utf8');
-  return Buffer.concat([PROTOCOL_HASH, Buffer.from([0x02]), zigzag(text.length), text, PROTOCOL_HASH, Buffer.from([0x00])]);
-}
-
 /** The Status symbols of a server protocol, in its order (a CLIENT match tells us the server's). */
 function statusSymbols(text: string): readonly string[] {
   const service = avro.Service.forProtocol(JSON.parse(text));
@@ -426,233 +378,3 @@ function statusSymbols(text: string): readonly string[] {
   if (!type?.symbols) throw new Error('the server protocol has no appendBatch returning an enum');
   return type.symbols;
 }
-
-// ---- wire format (as in avroSource.ts) ---------------------------------------------------------
-
-/** The socket as a zlib stream both ways, sync-flushed per write (Netty's JZlibEncoder/Decoder). */
-function zlibStream(socket: Socket, level: number): Duplex {
-  const inflate = createInflate();
-  const deflate = createDeflate({ level });
-  const stream = new Duplex({
-    read() {
-      inflate.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      deflate.write(chunk);
-      deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => callback());
-    },
-    final(callback) {
-      deflate.end(() => callback());
-    },
-    destroy(error, callback) {
-      inflate.destroy();
-      deflate.destroy();
-      socket.destroy();
-      callback(error);
-    },
-  });
-  stream.on('error', () => undefined); // the connection learns of it from 'close'
-  socket.on('data', (c: Buffer) => {
-    if (!inflate.write(c)) socket.pause();
-  });
-  inflate.on('drain', () => socket.resume());
-  // The peer's zlib stream never gets a final block (sync flushes only): its end is just EOF.
-  socket.on('end', () => stream.push(null));
-  socket.on('close', () => stream.destroy());
-  inflate.on('data', (c: Buffer) => {
-    if (!stream.push(c)) inflate.pause();
-  });
-  inflate.on('end', () => stream.push(null));
-  inflate.on('error', (e) => stream.destroy(e));
-  deflate.on('data', (c: Buffer) => {
-    if (socket.writable) socket.write(c);
-  });
-  deflate.on('error', (e) => stream.destroy(e));
-  return stream;
-}
-
-const BOTH = 0;
-const CLIENT = 1;
-const NONE = 2;
-
-interface Frame {
-  serial: number;
-  message: Buffer;
-}
-
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  length = 0;
-
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-  }
-
-  take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    this.length -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const chunk = this.chunks[0]!;
-      const k = Math.min(chunk.length, n - at);
-      chunk.copy(out, at, 0, k);
-      at += k;
-      if (k === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(k);
-    }
-    return out;
-  }
-}
-
-/** Avro's NettyTransportCodec framing (see avroSource.ts). */
-class FrameDecoder {
-  private readonly queue = new ByteQueue();
-  private serial = 0;
-  private count = -1;
-  private partLength = -1;
-  private parts: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  push(chunk: Buffer): Frame[] {
-    this.queue.push(chunk);
-    const out: Frame[] = [];
-    for (;;) {
-      if (this.count < 0) {
-        if (this.queue.length < 8) return out;
-        const header = this.queue.take(8);
-        this.serial = header.readInt32BE(0);
-        this.count = header.readInt32BE(4);
-        if (this.count < 0 || this.count > this.maxBytes / 4) throw new Error(`bad frame: ${this.count} buffers`);
-        this.parts = [];
-        this.size = 0;
-      }
-      while (this.parts.length < this.count) {
-        if (this.partLength < 0) {
-          if (this.queue.length < 4) return out;
-          this.partLength = this.queue.take(4).readInt32BE(0);
-          if (this.partLength < 0 || this.size + this.partLength > this.maxBytes) throw new Error(`bad frame: a buffer of ${this.partLength} bytes`);
-        }
-        if (this.queue.length < this.partLength) return out;
-        this.parts.push(this.queue.take(this.partLength));
-        this.size += this.partLength;
-        this.partLength = -1;
-      }
-      out.push({ serial: this.serial, message: this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size) });
-      this.count = -1;
-      this.parts = [];
-    }
-  }
-}
-
-function encodeFrame(serial: number, parts: readonly Buffer[]): Buffer {
-  let size = 8;
-  for (const p of parts) size += 4 + p.length;
-  const out = Buffer.allocUnsafe(size);
-  out.writeInt32BE(serial, 0);
-  out.writeInt32BE(parts.length, 4);
-  let at = 8;
-  for (const p of parts) {
-    out.writeInt32BE(p.length, at);
-    p.copy(out, at + 4);
-    at += 4 + p.length;
-  }
-  return out;
-}
-
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  long(): number {
-    let n = 0;
-    let scale = 1;
-    for (let i = 0; ; i++) {
-      if (this.pos >= this.buf.length) throw new Error('truncated answer');
-      if (i === 10) throw new Error('bad varint');
-      const b = this.buf[this.pos++]!;
-      n += (b & 0x7f) * scale;
-      scale *= 128;
-      if ((b & 0x80) === 0) break;
-    }
-    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-  }
-
-  fixed(size: number): Buffer {
-    if (this.pos + size > this.buf.length) throw new Error('truncated answer');
-    const out = this.buf.subarray(this.pos, this.pos + size);
-    this.pos += size;
-    return out;
-  }
-
-  bytes(): Buffer {
-    const n = this.long();
-    if (n < 0) throw new Error(`negative length ${n}`);
-    return this.fixed(n);
-  }
-
-  string(): string {
-    return this.bytes().toString('utf8');
-  }
-
-  boolean(): boolean {
-    return this.fixed(1)[0] !== 0;
-  }
-
-  block(): number {
-    let n = this.long();
-    if (n < 0) {
-      n = -n;
-      this.long();
-    }
-    if (n > this.buf.length - this.pos) throw new Error(`block of ${n} items in ${this.buf.length - this.pos} bytes`);
-    return n;
-  }
-}
-
-/** Skips a map<bytes> (call or handshake metadata). */
-function readMap(r: Reader): void {
-  for (let n = r.block(); n > 0; n = r.block()) {
-    for (let i = 0; i < n; i++) {
-      r.bytes();
-      r.bytes();
-    }
-  }
-}
-
-function unionIndex(r: Reader): 0 | 1 {
-  const i = r.long();
-  if (i !== 0 && i !== 1) throw new Error(`bad union index ${i}`);
-  return i;
-}
-
-function zigzag(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n * 2;
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
-}
-
-function protocolRange(excluded: readonly Protocol[]): [SecureVersion, SecureVersion] | undefined {
-  const names: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-  const allowed = names.map((p) => !excluded.includes(p));
-  const first = allowed.indexOf(true);
-  const last = allowed.lastIndexOf(true);
-  if (first < 0 || allowed.slice(first, last + 1).includes(false)) return undefined;
-  return [names[first]!, names[last]!];
-}
-

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { reverse } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { createSecureContext, TLSSocket, type SecureContext, type SecureVersion } from 'node:tls';
-import { constants as zlibConstants, createDeflate, createInflate } from 'node:zlib';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import avro from 'avsc';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
@@ -13,53 +11,31 @@ import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError, isRetriable } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+import {
+  AVRO_SOURCE_PROTOCOL,
+  AVRO_SOURCE_PROTOCOL_HASH,
+  BOTH,
+  CLIENT,
+  FrameDecoder,
+  NONE,
+  Reader,
+  STATUS_FAILED,
+  STATUS_OK,
+  TLS_PROTOCOLS,
+  encodeFrame,
+  protocolRange,
+  readCallHeader,
+  readHandshakeRequest,
+  systemError,
+  writeHandshakeResponse,
+  zlibStream,
+  type Frame,
+  type HandshakeRequest,
+} from '../avro/rpc.js';
 
-/**
- * Flume's `AvroSourceProtocol` exactly as Java prints it (flume-ng-sdk 1.11.0 `AvroSourceProtocol.PROTOCOL`,
- * the licence comment of flume.avdl becoming `doc`). Its MD5 is what Flume's clients send as the server
- * hash, so using this text makes them match on the first handshake (BOTH).
- */
-export const AVRO_SOURCE_PROTOCOL = JSON.stringify({
-  protocol: 'AvroSourceProtocol',
-  namespace: 'org.apache.flume.source.avro',
-  doc: [
-    '* Licensed to the Apache Software Foundation (ASF) under one',
-    ' * or more contributor license agreements.  See the NOTICE file',
-    ' * distributed with this work for additional information',
-    ' * regarding copyright ownership.  The ASF licenses this file',
-    ' * to you under the Apache License, Version 2.0 (the',
-    ' * "License"); you may not use this file except in compliance',
-    ' * with the License.  You may obtain a copy of the License at',
-    ' *',
-    ' * http://www.apache.org/licenses/LICENSE-2.0',
-    ' *',
-    ' * Unless required by applicable law or agreed to in writing,',
-    ' * software distributed under the License is distributed on an',
-    ' * "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY',
-    ' * KIND, either express or implied.  See the License for the',
-    ' * specific language governing permissions and limitations',
-    ' * under the License.',
-  ].join('\n'),
-  types: [
-    { type: 'enum', name: 'Status', symbols: ['OK', 'FAILED', 'UNKNOWN'] },
-    {
-      type: 'record',
-      name: 'AvroFlumeEvent',
-      fields: [
-        { name: 'headers', type: { type: 'map', values: 'string' } },
-        { name: 'body', type: 'bytes' },
-      ],
-    },
-  ],
-  messages: {
-    append: { request: [{ name: 'event', type: 'AvroFlumeEvent' }], response: 'Status' },
-    appendBatch: { request: [{ name: 'events', type: { type: 'array', items: 'AvroFlumeEvent' } }], response: 'Status' },
-  },
-});
-const PROTOCOL_HASH = createHash('md5').update(AVRO_SOURCE_PROTOCOL, 'utf8').digest();
+// Kept exported from here: the protocol text and framing were this component's API before lib/avro.
+export { AVRO_SOURCE_PROTOCOL, FrameDecoder, encodeFrame } from '../avro/rpc.js';
 
-const PROTOCOLS = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-type Protocol = (typeof PROTOCOLS)[number];
 const KEYSTORE_HINT = 'PEM files in sslKeyFile and sslCertFile (Java keystores are not supported; export them with keytool/openssl)';
 const RULE = /^(allow|deny):(ip|name):(.+)$/;
 const MAX_CLIENT_PROTOCOLS = 256;
@@ -78,7 +54,7 @@ export const avroSourceOptions = z
     sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl).'),
     sslCertFile: z.string().min(1).optional().describe('PEM certificate (chain) file (with ssl).'),
     excludeProtocols: z
-      .array(z.enum(PROTOCOLS))
+      .array(z.enum(TLS_PROTOCOLS))
       .default(['SSLv3'])
       .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
     keystore: z.string().optional().describe(`Flume's Java keystore: not supported, use ${KEYSTORE_HINT}.`),
@@ -200,7 +176,7 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
   for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount', 'ConnectionRejectedCount']) metrics.set(key, 0);
   const rules = opts.ipFilter ? parseRules(opts.ipFilterRules) : [];
   // Server-wide, as Java's Responder: client protocols by hash, once parsed.
-  const clients = new Map<string, ClientProtocol>([[PROTOCOL_HASH.toString('hex'), FLUME_CLIENT]]);
+  const clients = new Map<string, ClientProtocol>([[AVRO_SOURCE_PROTOCOL_HASH.toString('hex'), FLUME_CLIENT]]);
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
@@ -298,7 +274,7 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
             // Bounded: clients choose the hashes, so an unbounded cache would be theirs to fill.
             if (clients.size < MAX_CLIENT_PROTOCOLS) clients.set(key, known);
           }
-          const serverMatches = hs.serverHash.equals(PROTOCOL_HASH);
+          const serverMatches = hs.serverHash.equals(AVRO_SOURCE_PROTOCOL_HASH);
           const match = known === undefined ? NONE : serverMatches ? BOTH : CLIENT;
           handshake = writeHandshakeResponse(match);
           if (match === NONE) {
@@ -310,8 +286,7 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
         const leading = handshake ? [handshake] : [];
         let call: { name: 'append' | 'appendBatch'; events: FlumeEvent[] } | undefined;
         try {
-          readMap(reader, () => reader.bytes()); // call metadata, unused
-          const name = reader.string();
+          const name = readCallHeader(reader);
           if (name === '') {
             send(frame.serial, leading); // a handshake ping
             return;
@@ -436,220 +411,7 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
   return withMetrics(source, metrics);
 });
 
-// ---- wire format -------------------------------------------------------------------------------
-
-/**
- * The socket as a zlib stream both ways, as Netty's JZlibDecoder/JZlibEncoder: what is written is
- * deflated and sync-flushed at once (one flush per write, so each message or TLS record leaves
- * whole); what arrives is inflated. A corrupt stream calls `onCorrupt`.
- */
-function zlibStream(socket: Socket, level: number, onCorrupt: () => void): Duplex {
-  const inflate = createInflate();
-  const deflate = createDeflate({ level });
-  const stream = new Duplex({
-    read() {
-      inflate.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      deflate.write(chunk);
-      deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => callback());
-    },
-    final(callback) {
-      deflate.end(() => callback());
-    },
-    destroy(error, callback) {
-      inflate.destroy();
-      deflate.destroy();
-      socket.destroy();
-      callback(error);
-    },
-  });
-  stream.on('error', () => undefined); // reported through onCorrupt or the socket
-  socket.on('data', (c: Buffer) => {
-    if (!inflate.write(c)) socket.pause();
-  });
-  inflate.on('drain', () => socket.resume());
-  // The peer's zlib stream never gets a final block (sync flushes only): its end is just EOF.
-  socket.on('end', () => stream.push(null));
-  socket.on('close', () => stream.destroy());
-  inflate.on('data', (c: Buffer) => {
-    if (!stream.push(c)) inflate.pause();
-  });
-  inflate.on('end', () => stream.push(null));
-  inflate.on('error', onCorrupt);
-  deflate.on('data', (c: Buffer) => {
-    if (socket.writable) socket.write(c);
-  });
-  deflate.on('error', () => stream.destroy());
-  return stream;
-}
-
-interface Frame {
-  serial: number;
-  message: Buffer;
-}
-
-/** Bytes received and not yet consumed, as a list of chunks (no quadratic concatenation). */
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  length = 0;
-
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-  }
-
-  /** The next `n` bytes (callers check `length` first). */
-  take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0);
-    this.length -= n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const chunk = this.chunks[0]!;
-      const k = Math.min(chunk.length, n - at);
-      chunk.copy(out, at, 0, k);
-      at += k;
-      if (k === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(k);
-    }
-    return out;
-  }
-}
-
-/**
- * Avro's `NettyTransportCodec` framing: int32 serial, int32 buffer count, then count × (int32 length,
- * bytes); one frame is one message. Throws on a negative count or length, or a message over `maxBytes`.
- */
-export class FrameDecoder {
-  private readonly queue = new ByteQueue();
-  private serial = 0;
-  private count = -1;
-  private partLength = -1;
-  private parts: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  push(chunk: Buffer): Frame[] {
-    this.queue.push(chunk);
-    const out: Frame[] = [];
-    for (;;) {
-      if (this.count < 0) {
-        if (this.queue.length < 8) return out;
-        const header = this.queue.take(8);
-        this.serial = header.readInt32BE(0);
-        this.count = header.readInt32BE(4);
-        // Every buffer costs at least its 4-byte length, so a count this large cannot fit in maxBytes.
-        if (this.count < 0 || this.count > this.maxBytes / 4) throw new Error(`bad frame: ${this.count} buffers`);
-        this.parts = [];
-        this.size = 0;
-      }
-      while (this.parts.length < this.count) {
-        if (this.partLength < 0) {
-          if (this.queue.length < 4) return out;
-          this.partLength = this.queue.take(4).readInt32BE(0);
-          if (this.partLength < 0 || this.size + this.partLength > this.maxBytes) {
-            throw new Error(`bad frame: a buffer of ${this.partLength} bytes (limit ${this.maxBytes} per message)`);
-          }
-        }
-        if (this.queue.length < this.partLength) return out;
-        this.parts.push(this.queue.take(this.partLength));
-        this.size += this.partLength;
-        this.partLength = -1;
-      }
-      const message = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
-      out.push({ serial: this.serial, message });
-      this.count = -1;
-      this.parts = [];
-    }
-  }
-}
-
-export function encodeFrame(serial: number, parts: readonly Buffer[]): Buffer {
-  let size = 8;
-  for (const p of parts) size += 4 + p.length;
-  const out = Buffer.allocUnsafe(size);
-  out.writeInt32BE(serial, 0);
-  out.writeInt32BE(parts.length, 4);
-  let at = 8;
-  for (const p of parts) {
-    out.writeInt32BE(p.length, at);
-    p.copy(out, at + 4);
-    at += 4 + p.length;
-  }
-  return out;
-}
-
-/**
- * Avro binary decoding of what this protocol needs. Every length and block count is checked against
- * the bytes left, so a hostile count cannot make it loop or allocate.
- */
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-
-  long(): number {
-    let n = 0;
-    let scale = 1;
-    for (let i = 0; ; i++) {
-      if (this.pos >= this.buf.length) throw new Error('truncated message');
-      if (i === 10) throw new Error('bad varint');
-      const b = this.buf[this.pos++]!;
-      n += (b & 0x7f) * scale;
-      scale *= 128;
-      if ((b & 0x80) === 0) break;
-    }
-    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-  }
-
-  fixed(size: number): Buffer {
-    if (this.pos + size > this.buf.length) throw new Error('truncated message');
-    const out = this.buf.subarray(this.pos, this.pos + size);
-    this.pos += size;
-    return out;
-  }
-
-  bytes(): Buffer {
-    const n = this.long();
-    if (n < 0) throw new Error(`negative length ${n}`);
-    return this.fixed(n);
-  }
-
-  string(): string {
-    return this.bytes().toString('utf8');
-  }
-
-  boolean(): boolean {
-    return this.fixed(1)[0] !== 0;
-  }
-
-  /** The next block's item count (0 ends), bounded by the bytes left (each item takes at least one). */
-  block(): number {
-    let n = this.long();
-    if (n < 0) {
-      n = -n;
-      this.long(); // block size in bytes
-    }
-    if (n > this.buf.length - this.pos) throw new Error(`block of ${n} items in ${this.buf.length - this.pos} bytes`);
-    return n;
-  }
-}
-
-function readMap<T>(r: Reader, value: () => T): Map<string, T> {
-  const out = new Map<string, T>();
-  for (let n = r.block(); n > 0; n = r.block()) {
-    for (let i = 0; i < n; i++) out.set(r.string(), value());
-  }
-  return out;
-}
+// ---- events ------------------------------------------------------------------------------------
 
 function readEvent(r: Reader): FlumeEvent {
   const headers: Record<string, string> = {};
@@ -671,57 +433,6 @@ function readEvents(r: Reader): FlumeEvent[] {
     for (let i = 0; i < n; i++) out.push(readEvent(r));
   }
   return out;
-}
-
-interface HandshakeRequest {
-  clientHash: Buffer;
-  clientProtocol: string | null;
-  serverHash: Buffer;
-}
-
-function readHandshakeRequest(r: Reader): HandshakeRequest {
-  const clientHash = r.fixed(16);
-  const clientProtocol = unionIndex(r) === 1 ? r.string() : null;
-  const serverHash = r.fixed(16);
-  if (unionIndex(r) === 1) readMap(r, () => r.bytes());
-  return { clientHash, clientProtocol, serverHash };
-}
-
-function unionIndex(r: Reader): 0 | 1 {
-  const i = r.long();
-  if (i !== 0 && i !== 1) throw new Error(`bad union index ${i}`);
-  return i;
-}
-
-const BOTH = 0;
-const CLIENT = 1;
-const NONE = 2;
-
-/** HandshakeResponse{match, serverProtocol, serverHash, meta: null}; our protocol and hash unless BOTH. */
-function writeHandshakeResponse(match: number): Buffer {
-  if (match === BOTH) return Buffer.from([0x00, 0x00, 0x00, 0x00]);
-  const text = Buffer.from(AVRO_SOURCE_PROTOCOL, 'utf8');
-  return Buffer.concat([Buffer.from([match * 2, 0x02]), zigzag(text.length), text, Buffer.from([0x02]), PROTOCOL_HASH, Buffer.from([0x00])]);
-}
-
-function zigzag(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n * 2; // non-negative only
-  while (v >= 0x80) {
-    bytes.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
-}
-
-// Response: empty meta map, error flag, then Status (OK = 0, FAILED = 1) or the system error union ["string"].
-const STATUS_OK = Buffer.from([0x00, 0x00, 0x00]);
-const STATUS_FAILED = Buffer.from([0x00, 0x00, 0x02]);
-
-function systemError(message: string): Buffer {
-  const text = Buffer.from(message, 'utf8');
-  return Buffer.concat([Buffer.from([0x00, 0x01, 0x00]), zigzag(text.length), text]);
 }
 
 // ---- client protocols --------------------------------------------------------------------------
@@ -797,14 +508,4 @@ async function allowed(rules: readonly Rule[], remote: string): Promise<boolean>
     if (match) return rule.allow;
   }
   return true;
-}
-
-/** [min, max] TLS versions left after the exclusions, or undefined when not a contiguous range. */
-function protocolRange(excluded: readonly Protocol[]): [SecureVersion, SecureVersion] | undefined {
-  const names: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-  const allowedVersions = names.map((p) => !excluded.includes(p));
-  const first = allowedVersions.indexOf(true);
-  const last = allowedVersions.lastIndexOf(true);
-  if (first < 0 || allowedVersions.slice(first, last + 1).includes(false)) return undefined;
-  return [names[first]!, names[last]!];
 }
