@@ -1,12 +1,21 @@
 /**
  * What kafkaSource, kafkaChannel and kafkaSink share about the Kafka client: the option schemas of
  * the connection (so the three document and validate them alike), Flume key conversions, building
- * the kafkajs client, and reading kafkajs errors. Not a component: components never import each
- * other, so their common mechanism lives here; it imports only kafkajs and zod.
+ * the kafkajs client (with the snappy codec), and reading kafkajs errors. Not a component: components
+ * never import each other, so their common mechanism lives here; it imports only kafkajs, kafkajs-snappy and zod.
  */
-import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
+import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
+
+// kafkajs ships gzip only. Snappy (Flume's and Kafka's common choice) comes from kafkajs-snappy (pure
+// JS, over snappyjs), registered once for every kafkajs client of the process: producers compress
+// with it, consumers read snappy batches written by Java producers (xerial framing included).
+// (CompressionCodecs is not among the names Node finds in kafkajs's CommonJS exports: required here.)
+const require = createRequire(import.meta.url);
+const { CompressionCodecs } = require('kafkajs') as typeof import('kafkajs');
+CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy') as () => unknown;
 
 /** A comma-separated Flume list (kafka.bootstrap.servers, kafka.topics) as an array. */
 export const splitList = (value: string): string[] =>
@@ -14,9 +23,6 @@ export const splitList = (value: string): string[] =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-
-/** Flume's `kafka.*.security.protocol`: SSL and SASL_SSL mean TLS. */
-export const isSslProtocol = (value: string): boolean => /SSL$/i.test(value.trim());
 
 /** Flume's `kafka.consumer.auto.offset.reset`: `earliest` reads a new group from the beginning. */
 export const isEarliest = (value: string): boolean => value.trim().toLowerCase() === 'earliest';

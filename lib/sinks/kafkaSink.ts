@@ -7,7 +7,17 @@ import type { FlumeEvent } from '../core/event.js';
 import { encodeFlumeEvent } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
-import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, isSslProtocol, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
+import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
+import {
+  combineFromFlume,
+  headerMapFromFlume,
+  resolveSsl,
+  securityFromFlume,
+  securityKeysOf,
+  securityOption,
+  unsupportedPassThrough,
+  type KafkaFlumeMapped,
+} from '../kafka/security.js';
 
 const acksSchema = z.union([z.literal('all'), z.literal(-1), z.literal(0), z.literal(1)]);
 
@@ -39,7 +49,18 @@ export const kafkaSinkOptions = z.strictObject({
     .default(100)
     .describe("Expected events per batch (Flume flumeBatchSize): smaller ones count as BatchUnderflowCount. The channel's take size decides the real size."),
   acks: acksSchema.default('all').describe("Broker acknowledgements before a batch is acked: 'all' (= -1, every in-sync replica), 1 (the leader) or 0 (none: no delivery guarantee)."),
-  compression: z.enum(['none', 'gzip']).default('none').describe('Record batch compression (kafkajs ships gzip only).'),
+  compression: z
+    .enum(['none', 'gzip', 'snappy'])
+    .default('none')
+    .describe('Record batch compression (Kafka compression.type): gzip (built into kafkajs) or snappy (kafkajs-snappy); lz4 and zstd are not supported.'),
+  lingerMs: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "Kafka linger.ms, accepted for Flume configurations and without effect (a warning says so): each batch is produced at once, as Flume's KafkaSink flushes its producer at the end of every transaction.",
+    ),
   timestampHeader: z
     .string()
     .min(1)
@@ -59,6 +80,8 @@ export const kafkaSinkOptions = z.strictObject({
     .describe('Record value = the Avro AvroFlumeEvent datum (headers and body), as Flume writes it; otherwise the body alone.'),
   clientId: kafkaOption.clientId,
   ssl: kafkaOption.ssl,
+  sslStores: securityOption.sslStores,
+  sslVerifyHostname: securityOption.sslVerifyHostname,
   sasl: kafkaOption.sasl,
   connectionTimeoutMs: kafkaOption.connectionTimeoutMs,
   requestTimeoutMs: z.number().int().min(1).default(30_000).describe('Time for the broker to answer a request, including the acks wait.'),
@@ -83,28 +106,57 @@ export type KafkaSinkOptions = z.input<typeof kafkaSinkOptions>;
 
 const parseAcks = (value: string): unknown => (value.trim().toLowerCase() === 'all' ? 'all' : Number(value));
 
+const flumeKeys = {
+  'kafka.bootstrap.servers': { option: 'brokers', convert: splitList },
+  brokerList: { option: 'brokers', convert: splitList },
+  'kafka.topic': 'topic',
+  flumeBatchSize: 'batchSize',
+  'kafka.flumeBatchSize': 'batchSize',
+  'kafka.producer.acks': { option: 'acks', convert: parseAcks },
+  requiredAcks: { option: 'acks', convert: parseAcks },
+  'kafka.producer.client.id': 'clientId',
+  'kafka.producer.request.timeout.ms': 'requestTimeoutMs',
+  'kafka.producer.retries': 'retries',
+  'kafka.producer.retry.backoff.ms': 'retryBackoffMs',
+  'kafka.producer.retry.backoff.max.ms': 'retryBackoffMaxMs',
+  'kafka.producer.max.request.size': 'maxRequestBytes',
+  'kafka.producer.linger.ms': 'lingerMs',
+} as const;
+
+const PRODUCER = ['kafka.producer.'];
+const COMPRESSION_KEY = 'kafka.producer.compression.type';
+
+/** `kafka.producer.compression.type`: none, gzip, snappy; lz4 and zstd named as unsupported. */
+function compressionFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
+  const raw = props.get(COMPRESSION_KEY);
+  if (raw === undefined) return { options: {}, consumed: [], problems: [] };
+  const v = raw.trim().toLowerCase();
+  const problems: KafkaFlumeMapped['problems'] = [];
+  if (v === 'lz4' || v === 'zstd') {
+    problems.push({ key: COMPRESSION_KEY, message: `${v} is not supported by rxflume's Kafka client (kafkajs has no ${v} codec without a native module); supported: none, gzip, snappy` });
+  } else if (v !== 'none' && v !== 'gzip' && v !== 'snappy') {
+    problems.push({ key: COMPRESSION_KEY, message: 'expected one of none, gzip, snappy (Kafka also has lz4 and zstd, which rxflume does not support)' });
+  }
+  return { options: problems.length === 0 ? { compression: v } : {}, consumed: [COMPRESSION_KEY], problems };
+}
+
 export const kafkaSinkSpec = defineComponent({
   name: 'kafkaSink',
   kind: 'sink',
   summary: 'Produces each batch to Kafka and acks it once the broker confirmed every record (Flume KafkaSink).',
   flumeTypes: ['org.apache.flume.sink.kafka.KafkaSink'],
   schema: kafkaSinkOptions,
-  flumeKeys: {
-    'kafka.bootstrap.servers': { option: 'brokers', convert: splitList },
-    brokerList: { option: 'brokers', convert: splitList },
-    'kafka.topic': 'topic',
-    flumeBatchSize: 'batchSize',
-    'kafka.producer.acks': { option: 'acks', convert: parseAcks },
-    requiredAcks: { option: 'acks', convert: parseAcks },
-    'kafka.producer.compression.type': 'compression',
-    'kafka.producer.client.id': 'clientId',
-    'kafka.producer.request.timeout.ms': 'requestTimeoutMs',
-    'kafka.producer.retries': 'retries',
-    'kafka.producer.retry.backoff.ms': 'retryBackoffMs',
-    'kafka.producer.retry.backoff.max.ms': 'retryBackoffMaxMs',
-    'kafka.producer.max.request.size': 'maxRequestBytes',
-    'kafka.producer.security.protocol': { option: 'ssl', convert: isSslProtocol },
-  },
+  flumeKeys,
+  // Security (kafka.producer.security.protocol, ssl.*, sasl.*), compression, Flume 1.11's
+  // header.<flume>=<kafka>, and a clear report of the kafka.producer.* keys kafkajs cannot honour.
+  fromFlume: (props) =>
+    combineFromFlume(
+      props,
+      (p) => securityFromFlume(p, PRODUCER),
+      compressionFromFlume,
+      headerMapFromFlume,
+      (p) => unsupportedPassThrough(p, PRODUCER, [...Object.keys(flumeKeys), COMPRESSION_KEY, ...securityKeysOf(PRODUCER)], 'kafkaSink'),
+    ),
 });
 
 // ---- the Kafka client, behind the little the sink needs of it ----------------------------------
@@ -136,7 +188,7 @@ function kafkajsClient(opts: Options, brokers: string[]): () => ProducerClient {
   const retry = clientRetry(opts);
   const kafka = kafkaClient(opts, brokers);
   const acks = opts.acks === 'all' ? -1 : opts.acks;
-  const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : opts.compression === 'snappy' ? CompressionTypes.Snappy : CompressionTypes.None;
   return () => {
     // Not idempotent: kafkajs then serialises every request per broker; duplicates on retry are the
     // at-least-once price anyway. DefaultPartitioner is Java's murmur2, so keys land as with Flume.
@@ -190,7 +242,11 @@ const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERROR
  * await pipeline.done;
  */
 export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: KafkaSinkOptions): Sink & HasMetrics {
-  const opts = parseOptions(kafkaSinkSpec, options);
+  const opts = { ...parseOptions(kafkaSinkSpec, options) };
+  opts.ssl = resolveSsl(opts);
+  if (opts.lingerMs !== undefined && opts.lingerMs > 0) {
+    process.emitWarning(`${opts.name}: linger.ms (lingerMs = ${opts.lingerMs}) has no effect: each batch is produced at once, as Flume's KafkaSink flushes at every transaction's end`, { code: 'RXFLUME_KAFKA_LINGER' });
+  }
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   const counters = new ComponentCounters('SINK', opts.name);
   counters.set('RollbackCount', 0);

@@ -6,8 +6,9 @@ import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { decodeFlumeEvent } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { isEarliest, isSslProtocol, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
+import { isEarliest, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
 import { kafkajsConsumer, startEngine, type InRecord } from '../kafka/consumer.js';
+import { combineFromFlume, headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../kafka/security.js';
 
 export const kafkaSourceOptions = z
   .strictObject({
@@ -48,6 +49,8 @@ export const kafkaSourceOptions = z
       .describe('Where a group without committed offsets starts: the earliest record (true) or only new records (false, Flume\'s auto.offset.reset latest).'),
     clientId: kafkaOption.clientId,
     ssl: kafkaOption.ssl,
+    sslStores: securityOption.sslStores,
+    sslVerifyHostname: securityOption.sslVerifyHostname,
     sasl: kafkaOption.sasl,
     sessionTimeoutMs: kafkaOption.sessionTimeoutMs,
     heartbeatIntervalMs: kafkaOption.heartbeatIntervalMs,
@@ -85,30 +88,42 @@ export const kafkaSourceOptions = z
 
 export type KafkaSourceOptions = z.input<typeof kafkaSourceOptions>;
 
+const flumeKeys = {
+  'kafka.bootstrap.servers': { option: 'brokers', convert: splitList },
+  'kafka.topics': { option: 'topics', convert: splitList },
+  'kafka.topics.regex': 'topicPattern',
+  'kafka.consumer.group.id': 'groupId',
+  groupId: 'groupId',
+  batchDurationMillis: 'batchDurationMs',
+  backoffSleepIncrement: 'backoffSleepIncrementMs',
+  maxBackoffSleep: 'maxBackoffSleepMs',
+  'kafka.consumer.auto.offset.reset': { option: 'fromBeginning', convert: isEarliest },
+  'kafka.consumer.client.id': 'clientId',
+  'kafka.consumer.session.timeout.ms': 'sessionTimeoutMs',
+  'kafka.consumer.heartbeat.interval.ms': 'heartbeatIntervalMs',
+  'kafka.consumer.fetch.max.wait.ms': 'maxWaitTimeMs',
+  'kafka.consumer.max.partition.fetch.bytes': 'maxBytesPerPartition',
+  'kafka.consumer.request.timeout.ms': 'requestTimeoutMs',
+} as const;
+
+const CONSUMER = ['kafka.consumer.'];
+
 export const kafkaSourceSpec = defineComponent({
   name: 'kafkaSource',
   kind: 'source',
   summary: 'Consumes Kafka topics in a consumer group; commits offsets only after the batches holding them were acked (Flume Kafka source).',
   flumeTypes: ['kafka', 'org.apache.flume.source.kafka.KafkaSource'],
   schema: kafkaSourceOptions,
-  flumeKeys: {
-    'kafka.bootstrap.servers': { option: 'brokers', convert: splitList },
-    'kafka.topics': { option: 'topics', convert: splitList },
-    'kafka.topics.regex': 'topicPattern',
-    'kafka.consumer.group.id': 'groupId',
-    groupId: 'groupId',
-    batchDurationMillis: 'batchDurationMs',
-    backoffSleepIncrement: 'backoffSleepIncrementMs',
-    maxBackoffSleep: 'maxBackoffSleepMs',
-    'kafka.consumer.auto.offset.reset': { option: 'fromBeginning', convert: isEarliest },
-    'kafka.consumer.client.id': 'clientId',
-    'kafka.consumer.session.timeout.ms': 'sessionTimeoutMs',
-    'kafka.consumer.heartbeat.interval.ms': 'heartbeatIntervalMs',
-    'kafka.consumer.fetch.max.wait.ms': 'maxWaitTimeMs',
-    'kafka.consumer.max.partition.fetch.bytes': 'maxBytesPerPartition',
-    'kafka.consumer.request.timeout.ms': 'requestTimeoutMs',
-    'kafka.consumer.security.protocol': { option: 'ssl', convert: isSslProtocol },
-  },
+  flumeKeys,
+  // Security (kafka.consumer.security.protocol, ssl.*, sasl.*), Flume 1.11's header.<flume>=<kafka>,
+  // and a clear report of the kafka.consumer.* keys kafkajs cannot honour.
+  fromFlume: (props) =>
+    combineFromFlume(
+      props,
+      (p) => securityFromFlume(p, CONSUMER),
+      headerMapFromFlume,
+      (p) => unsupportedPassThrough(p, CONSUMER, [...Object.keys(flumeKeys), ...securityKeysOf(CONSUMER)], 'kafkaSource'),
+    ),
 });
 
 type Options = z.output<typeof kafkaSourceOptions>;
@@ -152,7 +167,8 @@ type Options = z.output<typeof kafkaSourceOptions>;
  * );
  */
 export const kafkaSource = component(kafkaSourceSpec, function kafkaSource(options: KafkaSourceOptions): Observable<Batch> & HasMetrics {
-  const opts = parseOptions(kafkaSourceSpec, options);
+  const opts = { ...parseOptions(kafkaSourceSpec, options) };
+  opts.ssl = resolveSsl(opts);
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   const topics: Array<string | RegExp> =
     opts.topicPattern !== undefined ? [new RegExp(opts.topicPattern)] : typeof opts.topics === 'string' ? splitList(opts.topics) : opts.topics!;

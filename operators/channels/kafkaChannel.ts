@@ -7,8 +7,9 @@ import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
-import { isConnectionFailure, isEarliest, isSslProtocol, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
+import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { kafkajsConsumer, startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
+import { combineFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../../lib/kafka/security.js';
 
 export const kafkaChannelOptions = z.strictObject({
   name: z.string().min(1).default('kafkaChannel').describe('Component name in metrics.'),
@@ -58,6 +59,8 @@ export const kafkaChannelOptions = z.strictObject({
     .describe('On unsubscribe, how long the take side stays in the group for the takes in flight to settle and be committed.'),
   clientId: kafkaOption.clientId,
   ssl: kafkaOption.ssl,
+  sslStores: securityOption.sslStores,
+  sslVerifyHostname: securityOption.sslVerifyHostname,
   sasl: kafkaOption.sasl,
   sessionTimeoutMs: kafkaOption.sessionTimeoutMs,
   heartbeatIntervalMs: kafkaOption.heartbeatIntervalMs,
@@ -71,30 +74,41 @@ export const kafkaChannelOptions = z.strictObject({
 
 export type KafkaChannelOptions = z.input<typeof kafkaChannelOptions>;
 
+const flumeKeys = {
+  'kafka.bootstrap.servers': { option: 'brokers', convert: splitList },
+  brokerList: { option: 'brokers', convert: splitList },
+  'kafka.topic': 'topic',
+  'kafka.consumer.group.id': 'groupId',
+  groupId: 'groupId',
+  pollTimeout: 'pollTimeoutMs',
+  'keep-alive': { option: 'keepAliveMs', convert: secondsToMs },
+  'kafka.consumer.auto.offset.reset': { option: 'fromBeginning', convert: isEarliest },
+  'kafka.consumer.client.id': 'clientId',
+  'kafka.producer.client.id': 'clientId',
+  'kafka.consumer.session.timeout.ms': 'sessionTimeoutMs',
+  'kafka.consumer.heartbeat.interval.ms': 'heartbeatIntervalMs',
+  'kafka.consumer.max.partition.fetch.bytes': 'maxBytesPerPartition',
+  'kafka.producer.request.timeout.ms': 'requestTimeoutMs',
+} as const;
+
+/** The channel has one connection setting: its producer's and its consumer's security keys must agree. */
+const BOTH = ['kafka.producer.', 'kafka.consumer.'];
+
 export const kafkaChannelSpec = defineComponent({
   name: 'kafkaChannel',
   kind: 'channel',
   summary: 'A Kafka topic as the channel: put = produce (acked once stored), take = consume, offsets committed after the sink acked (Flume KafkaChannel).',
   flumeTypes: ['org.apache.flume.channel.kafka.KafkaChannel'],
   schema: kafkaChannelOptions,
-  flumeKeys: {
-    'kafka.bootstrap.servers': { option: 'brokers', convert: splitList },
-    brokerList: { option: 'brokers', convert: splitList },
-    'kafka.topic': 'topic',
-    'kafka.consumer.group.id': 'groupId',
-    groupId: 'groupId',
-    pollTimeout: 'pollTimeoutMs',
-    'keep-alive': { option: 'keepAliveMs', convert: secondsToMs },
-    'kafka.consumer.auto.offset.reset': { option: 'fromBeginning', convert: isEarliest },
-    'kafka.consumer.client.id': 'clientId',
-    'kafka.producer.client.id': 'clientId',
-    'kafka.consumer.session.timeout.ms': 'sessionTimeoutMs',
-    'kafka.consumer.heartbeat.interval.ms': 'heartbeatIntervalMs',
-    'kafka.consumer.max.partition.fetch.bytes': 'maxBytesPerPartition',
-    'kafka.producer.request.timeout.ms': 'requestTimeoutMs',
-    'kafka.consumer.security.protocol': { option: 'ssl', convert: isSslProtocol },
-    'kafka.producer.security.protocol': { option: 'ssl', convert: isSslProtocol },
-  },
+  flumeKeys,
+  // Security under kafka.producer. and kafka.consumer. (which must agree), and a clear report of the
+  // kafka.producer.* / kafka.consumer.* keys kafkajs cannot honour.
+  fromFlume: (props) =>
+    combineFromFlume(
+      props,
+      (p) => securityFromFlume(p, BOTH),
+      (p) => unsupportedPassThrough(p, BOTH, [...Object.keys(flumeKeys), ...securityKeysOf(BOTH)], 'kafkaChannel'),
+    ),
 });
 
 // ---- the put side: one producer, behind the little the channel needs of it -------------------
@@ -170,7 +184,8 @@ const EMPTY = Buffer.alloc(0);
  * );
  */
 export const kafkaChannel = component(kafkaChannelSpec, function kafkaChannel(options: KafkaChannelOptions): OperatorFunction<Batch, Batch> & HasMetrics {
-  const opts = parseOptions(kafkaChannelSpec, options);
+  const opts = { ...parseOptions(kafkaChannelSpec, options) };
+  opts.ssl = resolveSsl(opts);
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   const metrics = new ComponentCounters('CHANNEL', opts.name);
   metrics.set('ChannelCapacity', Number.MAX_SAFE_INTEGER);
