@@ -90,4 +90,5 @@ export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanc
 export { fanOut, fanOutStats, type FanOutOptions, type FanOutStats } from '../operators/routing/fanOut.js';
 export { replicating, type ReplicatingOptions } from '../operators/routing/replicating.js';
 export { multiplexing, type MultiplexingOptions } from '../operators/routing/multiplexing.js';
+export { loadBalancing, type LoadBalancingOptions } from '../operators/routing/loadBalancing.js';
 export { encodeFlumeEvent, decodeFlumeEvent, AVRO_FLUME_EVENT_SCHEMA } from './core/flumeEventAvro.js';

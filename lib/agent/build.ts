@@ -15,7 +15,8 @@ export interface Planned {
 
 export type SelectorPlan =
   | { type: 'replicating'; optional: string[] }
-  | { type: 'multiplexing'; header: string; mapping: Record<string, string[]>; optional: Record<string, string[]>; default: string[] };
+  | { type: 'multiplexing'; header: string; mapping: Record<string, string[]>; optional: Record<string, string[]>; default: string[] }
+  | { type: 'load_balancing'; policy: 'round_robin' | 'random' };
 
 export interface SourcePlan extends Planned {
   channels: string[];
@@ -49,9 +50,38 @@ export interface Topology {
 
 /** Flume types rxflume knows of but does not implement: named as unsupported, never as unknown. */
 const UNSUPPORTED: Record<'source' | 'channel' | 'sink' | 'interceptor', string[]> = {
-  source: ['thrift', 'jms'],
-  channel: ['jdbc'],
-  sink: ['hdfs', 'irc', 'thrift', 'hbase', 'hbase2', 'asynchbase', 'morphline_solr', 'hive', 'elasticsearch'],
+  source: [
+    'thrift',
+    'jms',
+    'org.apache.flume.source.thriftsource',
+    'org.apache.flume.source.jms.jmssource',
+    // Flume's own non-core sources (flume-sources, flume-legacy-sources), documented in its guide.
+    'org.apache.flume.source.avrolegacy.avrolegacysource',
+    'org.apache.flume.source.thriftlegacy.thriftlegacysource',
+    'org.apache.flume.source.scribe.scribesource',
+    'org.apache.flume.source.twitter.twittersource',
+  ],
+  channel: ['jdbc', 'org.apache.flume.channel.jdbc.jdbcchannel'],
+  sink: [
+    'hdfs',
+    'irc',
+    'thrift',
+    'hbase',
+    'hbase2',
+    'asynchbase',
+    'morphline_solr',
+    'hive',
+    'elasticsearch',
+    'org.apache.flume.sink.hdfs.hdfseventsink',
+    'org.apache.flume.sink.irc.ircsink',
+    'org.apache.flume.sink.thriftsink',
+    'org.apache.flume.sink.hbase.hbasesink',
+    'org.apache.flume.sink.hbase2.hbase2sink',
+    'org.apache.flume.sink.hbase.asynchbasesink',
+    'org.apache.flume.sink.solr.morphline.morphlinesolrsink',
+    'org.apache.flume.sink.hive.hivesink',
+    'org.apache.flume.sink.elasticsearch.elasticsearchsink',
+  ],
   interceptor: ['org.apache.flume.sink.solr.morphline.morphlineinterceptor$builder'],
 };
 
@@ -105,7 +135,7 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
     }
     const spec = factory.spec;
     const { options, locations, problems } = mapOptions(spec, props, new Set([...structural, 'type']));
-    for (const p of problems) report('error', p.at, p.message);
+    for (const p of problems) report(p.severity ?? 'error', p.at, p.message);
     options['name'] = c.name;
     const parsed = spec.schema.safeParse(options, { reportInput: true });
     if (!parsed.success) {
@@ -225,8 +255,14 @@ function planSelector(c: ComponentConfig, channels: string[], report: Report, ke
     }
     // Flume's multiplexing selector defaults its header to `flume.selector.header`.
     result = { type: 'multiplexing', header: headerAt?.value ?? 'flume.selector.header', mapping, optional, default: list(c.props.get('selector.default')) };
+  } else if (type === 'load_balancing' || type === 'org.apache.flume.channel.loadbalancingchannelselector') {
+    known.add('selector.policy');
+    const policyAt = c.props.get('selector.policy');
+    const policy = (policyAt?.value ?? 'round_robin').toLowerCase();
+    if (policy !== 'round_robin' && policy !== 'random') report('error', policyAt!, `expected round_robin or random, received ${describeValue(policyAt!.value)}`);
+    result = { type: 'load_balancing', policy: policy === 'random' ? 'random' : 'round_robin' };
   } else {
-    report('error', typeAt!, `selector type \`${typeAt!.value}\` is not supported; expected replicating or multiplexing`);
+    report('error', typeAt!, `selector type \`${typeAt!.value}\` is not supported; expected replicating, multiplexing or load_balancing`);
     return undefined;
   }
   for (const [k, at] of c.props) {
@@ -325,7 +361,7 @@ interface Mapped {
   options: Record<string, unknown>;
   /** Option name → where its value came from. */
   locations: Map<string, Located>;
-  problems: { at: Located; message: string }[];
+  problems: { at: Located; message: string; severity?: 'error' | 'warning' }[];
 }
 
 /** Maps a component's Flume properties onto its options, coercing strings by the schema's types. */
@@ -339,7 +375,11 @@ export function mapOptions(spec: ComponentSpec, props: Map<string, Located>, str
   for (const [k, at] of props) if (!structural.has(k)) remaining.set(k, at.value);
 
   if (spec.fromFlume) {
-    const { options: special, consumed } = spec.fromFlume(remaining);
+    const { options: special, consumed, problems: found = [] } = spec.fromFlume(remaining);
+    for (const p of found) {
+      const at = props.get(p.key) ?? props.values().next().value;
+      if (at) problems.push({ at, message: `\`${p.key}\` = ${JSON.stringify(at.value)}: ${p.message}`, severity: p.severity ?? 'error' });
+    }
     for (const [k, v] of Object.entries(special)) {
       options[k] = v;
       const at = props.get(consumed[0] ?? k);

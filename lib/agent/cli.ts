@@ -13,6 +13,7 @@ import { statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { components } from './components.js';
 import { describeTopology, formatDiagnostic, loadAgentConfig } from './loadConfig.js';
+import { ENV_VAR_RESOLVER } from './substitute.js';
 import { runAgent, type RunningAgent } from './runAgent.js';
 import { defaultWiring } from './wiring.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
@@ -39,6 +40,13 @@ Agent options:
   --log-level LEVEL          trace, debug, info (default), warn, error
   --quiet                    no status line
   -Dflume.monitoring.type=http -Dflume.monitoring.port=N   Flume's spelling of --monitor-port
+  -DpropertiesImplementation=org.apache.flume.node.EnvVarResolverProperties
+                             a bare \${NAME} in a value may also name an environment variable
+  -Dkey=value                a system property, for \${sys:key} in values
+
+Values may refer to other keys (\${NAME}), the environment (\${env:NAME}), -D properties (\${sys:NAME}),
+with a default (\${NAME:-default}), and to config filters (a1.configfilters = f1, type env or external:
+\${f1['key']}), as in Flume 1.11.
 
 Examples:
   rxflume validate -n a1 -f examples/seq-logger.properties
@@ -138,14 +146,15 @@ function parseAgentArgs(argv: string[]) {
     drainTimeoutMs: num('drain-timeout', values['drain-timeout'], 0) * 1000,
     logLevel: values['log-level'],
     quiet: values.quiet,
+    substitution: { systemProperties: props, envFallback: props.get('propertiesImplementation') === ENV_VAR_RESOLVER },
   };
 }
 
 class UsageError extends Error {}
 
 function validate(argv: string[]): number {
-  const { name, file } = parseAgentArgs(argv);
-  const loaded = loadAgentConfig(file, name);
+  const { name, file, substitution } = parseAgentArgs(argv);
+  const loaded = loadAgentConfig(file, name, substitution);
   for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
   if (!loaded.ok) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
@@ -159,7 +168,7 @@ function validate(argv: string[]): number {
 async function agent(argv: string[]): Promise<number> {
   const args = parseAgentArgs(argv);
   const log: Logger = pino({ level: args.logLevel, base: { agent: args.name } });
-  const loaded = loadAgentConfig(args.file, args.name);
+  const loaded = loadAgentConfig(args.file, args.name, args.substitution);
   for (const d of loaded.diagnostics) (d.severity === 'error' ? console.error : console.warn)(formatDiagnostic(d));
   if (!loaded.ok) return 2;
 
@@ -190,7 +199,7 @@ async function agent(argv: string[]): Promise<number> {
         }
         if (now === mtime || stopping) return;
         mtime = now;
-        const next = loadAgentConfig(args.file, args.name);
+        const next = loadAgentConfig(args.file, args.name, args.substitution);
         if (!next.ok) {
           log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
           return;

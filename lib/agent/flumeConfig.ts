@@ -1,4 +1,5 @@
 import { parseProperties, PropertiesSyntaxError, type PropertyEntry } from './properties.js';
+import { substitute, type SubstitutionOptions } from './substitute.js';
 
 /** A value with the place it came from, so every diagnostic can say `file:line` and the key. */
 export interface Located {
@@ -49,7 +50,12 @@ export function formatDiagnostic(d: Diagnostic): string {
  * (keys without an agent prefix, properties of undeclared components, empty values) are reported, never
  * thrown; the caller decides whether anything may start.
  */
-export function readAgentConfig(text: string, agent: string, file: string): { config: AgentConfig; diagnostics: Diagnostic[] } {
+export function readAgentConfig(
+  text: string,
+  agent: string,
+  file: string,
+  substitution: SubstitutionOptions = {},
+): { config: AgentConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const config: AgentConfig = {
     agent,
@@ -66,6 +72,9 @@ export function readAgentConfig(text: string, agent: string, file: string): { co
     diagnostics.push({ severity: 'error', file, line, key: '', message: (error as Error).message });
     return { config, diagnostics };
   }
+  const substituted = substitute(entries, agent, file, substitution);
+  entries = substituted.entries;
+  diagnostics.push(...substituted.diagnostics);
   const others = new Set<string>();
   const error = (e: Located, message: string) => diagnostics.push({ severity: 'error', file, line: e.line, key: e.key, message });
 
@@ -83,8 +92,7 @@ export function readAgentConfig(text: string, agent: string, file: string): { co
     const rest = entry.key.slice(dot + 1);
     const [section, name, ...propPath] = rest.split('.');
     if (!SECTIONS.includes(section as SectionKind)) {
-      if (section === 'configfilters') error(entry, 'configuration filters are not supported; use values directly');
-      else error(entry, `unknown section \`${section}\`; expected one of ${SECTIONS.join(', ')}`);
+      error(entry, `unknown section \`${section}\`; expected one of ${SECTIONS.join(', ')}`);
       continue;
     }
     const kind = section as SectionKind;
@@ -97,7 +105,8 @@ export function readAgentConfig(text: string, agent: string, file: string): { co
       continue;
     }
     if (entry.value === '') {
-      error(entry, 'empty value (Flume rejects it; remove the line or give a value)');
+      // Flume drops such a key with a warning and the component sees its default (search_replace: replace with "").
+      diagnostics.push({ severity: 'warning', file, line: entry.line, key: entry.key, message: 'empty value: ignored, as Flume does; the default applies' });
       continue;
     }
     let component = config.components[kind].get(name);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { components } from './components.js';
 import { buildTopology, Registry, type Topology } from './build.js';
 import { formatDiagnostic, readAgentConfig, type Diagnostic } from './flumeConfig.js';
+import type { SubstitutionOptions } from './substitute.js';
 
 export const registry = new Registry(components as never);
 
@@ -13,7 +14,7 @@ export interface LoadedConfig {
 }
 
 /** Reads, resolves and validates one agent of a Flume properties file. Never throws for bad content. */
-export function loadAgentConfig(file: string, agent: string): LoadedConfig {
+export function loadAgentConfig(file: string, agent: string, substitution: SubstitutionOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -21,7 +22,7 @@ export function loadAgentConfig(file: string, agent: string): LoadedConfig {
     const diagnostics: Diagnostic[] = [{ severity: 'error', file, line: 0, key: '', message: `cannot read the file: ${(error as Error).message}` }];
     return { topology: { agent, sources: [], channels: [], sinks: [], groups: [] }, diagnostics, ok: false };
   }
-  const read = readAgentConfig(text, agent, file);
+  const read = readAgentConfig(text, agent, file, substitution);
   const built = buildTopology(read.config, registry);
   const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => a.line - b.line);
   return { topology: built.topology, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
@@ -31,7 +32,14 @@ export function describeTopology(t: Topology): string {
   const lines = [`agent ${t.agent}`];
   for (const s of t.sources) {
     const chain = [`${s.name} (${s.spec.flumeTypes[0]})`, ...s.interceptors.map((i) => `${i.name} (${i.spec.flumeTypes[0]})`)].join(' → ');
-    const selector = s.selector.type === 'multiplexing' ? ` [multiplexing on ${s.selector.header}]` : s.channels.length > 1 ? ' [replicating]' : '';
+    const selector =
+      s.selector.type === 'multiplexing'
+        ? ` [multiplexing on ${s.selector.header}]`
+        : s.selector.type === 'load_balancing'
+          ? ` [load_balancing ${s.selector.policy}]`
+          : s.channels.length > 1
+            ? ' [replicating]'
+            : '';
     lines.push(`  source  ${chain} → ${s.channels.join(', ')}${selector}`);
   }
   for (const c of t.channels) {

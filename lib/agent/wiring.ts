@@ -5,6 +5,7 @@ import type { Sink } from '../core/sink.js';
 import { fanOut } from '../../operators/routing/fanOut.js';
 import { replicating } from '../../operators/routing/replicating.js';
 import { multiplexing } from '../../operators/routing/multiplexing.js';
+import { loadBalancing } from '../../operators/routing/loadBalancing.js';
 import { failoverSink } from '../sinks/failoverSink.js';
 import { loadBalanceSink } from '../sinks/loadBalanceSink.js';
 import type { SourcePlan } from './build.js';
@@ -49,7 +50,12 @@ export function competingSinks(members: readonly Sink[]): Sink {
 export const defaultWiring: Wiring = {
   fanOut(source: Observable<Batch>, plan: SourcePlan) {
     const s = plan.selector;
-    const selector = s.type === 'replicating' ? replicating({ optional: s.optional }) : multiplexing({ header: s.header, mapping: s.mapping, optional: s.optional, default: s.default });
+    const selector =
+      s.type === 'replicating'
+        ? replicating({ optional: s.optional })
+        : s.type === 'load_balancing'
+          ? loadBalancing({ policy: s.policy })
+          : multiplexing({ header: s.header, mapping: s.mapping, optional: s.optional, default: s.default });
     return fanOut(source, selector, plan.channels, { name: plan.name });
   },
   group(members, processor, name) {

@@ -27,7 +27,14 @@ export interface ComponentSpec<S extends z.ZodType = z.ZodType> {
    * extractor's `serializers = s1 s2` + `serializers.s1.name`): returns the options they make and
    * the property keys it consumed; the agent maps the remaining keys as usual.
    */
-  fromFlume?: (props: ReadonlyMap<string, string>) => { options: Record<string, unknown>; consumed: readonly string[] };
+  fromFlume?: (props: ReadonlyMap<string, string>) => FlumeMapped;
+}
+
+/** What a component's `fromFlume` made of its properties; `problems` (errors unless said) are reported at their keys' lines. */
+export interface FlumeMapped {
+  options: Record<string, unknown>;
+  consumed: readonly string[];
+  problems?: readonly { key: string; message: string; severity?: 'error' | 'warning' }[];
 }
 
 export function defineComponent<S extends z.ZodType>(spec: ComponentSpec<S>): ComponentSpec<S> {
@@ -213,3 +220,22 @@ function editDistance(a: string, b: string): number {
 
 /** Flume time keys are seconds; options are milliseconds. */
 export const secondsToMs = (value: string): number => Number(value) * 1000;
+
+/**
+ * Flume's `byteCapacity` with `byteCapacityBufferPercentage` (default 20) as body bytes: Flume counts
+ * only bodies against byteCapacity × (1 − percentage/100), keeping the rest for headers. Values that are
+ * not numbers are passed through unchanged, so the schema names them.
+ */
+export function byteCapacityFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
+  const raw = props.get('byteCapacity');
+  const pctRaw = props.get('byteCapacityBufferPercentage');
+  const consumed = ['byteCapacity', 'byteCapacityBufferPercentage'].filter((k) => props.has(k));
+  const pct = pctRaw === undefined ? 20 : Number(pctRaw.trim());
+  if (!Number.isInteger(pct) || pct < 0 || pct > 99)
+    return { options: {}, consumed, problems: [{ key: 'byteCapacityBufferPercentage', message: `expected an integer percentage 0–99, received ${JSON.stringify(pctRaw)}` }] };
+  if (raw === undefined) return { options: {}, consumed };
+  const bytes = Number(raw.trim());
+  // Not a number: the schema names it.
+  if (!Number.isFinite(bytes) || raw.trim() === '') return { options: { byteCapacity: raw }, consumed };
+  return { options: { byteCapacity: Math.max(1, Math.floor((bytes * (100 - pct)) / 100)) }, consumed };
+}

@@ -1,11 +1,11 @@
 import { reverse } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import avro from 'avsc';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../core/serverTls.js';
 import { createBatch, type Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError, isRetriable } from '../core/errors.js';
@@ -36,7 +36,6 @@ import {
 // Kept exported from here: the protocol text and framing were this component's API before lib/avro.
 export { AVRO_SOURCE_PROTOCOL, FrameDecoder, encodeFrame } from '../avro/rpc.js';
 
-const KEYSTORE_HINT = 'PEM files in sslKeyFile and sslCertFile (Java keystores are not supported; export them with keytool/openssl)';
 const RULE = /^(allow|deny):(ip|name):(.+)$/;
 const MAX_CLIENT_PROTOCOLS = 256;
 
@@ -50,16 +49,12 @@ export const avroSourceOptions = z
       .default('none')
       .describe("'deflate': the whole connection is a zlib stream, as Netty's ZlibEncoder/Decoder; must match the sender."),
     compressionLevel: z.number().int().min(0).max(9).default(6).describe('zlib level of the answers with deflate.'),
-    ssl: z.boolean().default(false).describe('Serve TLS with sslKeyFile and sslCertFile.'),
-    sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl).'),
-    sslCertFile: z.string().min(1).optional().describe('PEM certificate (chain) file (with ssl).'),
+    ssl: z.boolean().default(false).describe('Serve TLS with sslKeyFile and sslCertFile, or keystore.'),
+    ...serverTlsOptions,
     excludeProtocols: z
       .array(z.enum(TLS_PROTOCOLS))
       .default(['SSLv3'])
       .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
-    keystore: z.string().optional().describe(`Flume's Java keystore: not supported, use ${KEYSTORE_HINT}.`),
-    keystorePassword: z.string().optional().describe('Not supported (see keystore).'),
-    keystoreType: z.string().optional().describe('Not supported (see keystore).'),
     ipFilter: z.boolean().default(false).describe('Apply ipFilterRules to every new connection.'),
     ipFilterRules: z
       .string()
@@ -85,13 +80,8 @@ export const avroSourceOptions = z
   })
   .check((ctx) => {
     const v = ctx.value;
-    for (const key of ['keystore', 'keystorePassword', 'keystoreType'] as const) {
-      if (v[key] !== undefined) ctx.issues.push({ code: 'custom', path: [key], message: KEYSTORE_HINT, input: v[key] });
-    }
+    for (const issue of serverTlsIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
     if (v.ssl) {
-      for (const key of ['sslKeyFile', 'sslCertFile'] as const) {
-        if (v[key] === undefined) ctx.issues.push({ code: 'custom', path: [key], message: 'a PEM file path when ssl is true', input: v[key] });
-      }
       if (protocolRange(v.excludeProtocols) === undefined) {
         ctx.issues.push({ code: 'custom', path: ['excludeProtocols'], message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3', input: v.excludeProtocols });
       }
@@ -148,8 +138,8 @@ export const avroSourceSpec = defineComponent({
  * lengths, a broken deflate stream, a bad handshake) close that connection and count the same.
  *
  * Options: `compressionType: 'deflate'` (zlib stream both ways, flushed per message — Netty's
- * `ZlibEncoder`/`ZlibDecoder`); `ssl` with PEM `sslKeyFile`/`sslCertFile` (Flume's keystore keys are
- * refused with a ConfigError). With both, the zlib stream is next to the socket and TLS runs inside
+ * `ZlibEncoder`/`ZlibDecoder`); `ssl` with PEM `sslKeyFile`/`sslCertFile` or Flume's `keystore` as a
+ * PKCS#12 file (a JKS one is refused with the keytool command converting it). With both, the zlib stream is next to the socket and TLS runs inside
  * it, the order of Flume's Netty pipeline (checked against Flume 1.11.0 both ways); `ipFilter` with
  * `ipFilterRules` such as `allow:ip:127.*,allow:name:localhost,deny:ip:*` — `name:` patterns match the
  * reverse-DNS name (and `localhost` for loopback), the first matching rule wins, no match allows,
@@ -377,19 +367,17 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
     let secureContext: SecureContext | undefined;
     if (opts.ssl) {
       const range = protocolRange(opts.excludeProtocols)!;
-      let key: Buffer;
-      let cert: Buffer;
+      let identity: ReturnType<typeof serverCredentials>;
       try {
-        key = readFileSync(opts.sslKeyFile!);
-        cert = readFileSync(opts.sslCertFile!);
+        identity = serverCredentials(opts);
       } catch (error) {
-        fail(`cannot read the TLS key or certificate: ${(error as Error).message}`, error);
+        fail((error as Error).message, error);
         return;
       }
       try {
-        secureContext = createSecureContext({ key, cert, minVersion: range[0], maxVersion: range[1] });
+        secureContext = createSecureContext({ ...identity, minVersion: range[0], maxVersion: range[1] });
       } catch (error) {
-        fail(`bad TLS key or certificate: ${(error as Error).message}`, error);
+        fail(`bad TLS key, certificate or keystore password: ${(error as Error).message}`, error);
         return;
       }
     }

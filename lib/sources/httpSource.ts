@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureVersion } from 'node:tls';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../core/serverTls.js';
 import { createBatch, type Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError, isRetriable } from '../core/errors.js';
@@ -14,7 +14,6 @@ import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics
 const PROTOCOLS = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
-const KEYSTORE_HINT = 'PEM files in sslKeyFile and sslCertFile (Java keystores are not supported; export them with keytool/openssl)';
 
 export const httpSourceOptions = z
   .strictObject({
@@ -31,16 +30,12 @@ export const httpSourceOptions = z
       .min(1)
       .default(16 * 1024 * 1024)
       .describe('Largest request body; a larger one is answered 413 (16 MiB by default).'),
-    ssl: z.boolean().default(false).describe('Serve HTTPS with sslKeyFile and sslCertFile.'),
-    sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl).'),
-    sslCertFile: z.string().min(1).optional().describe('PEM certificate (chain) file (with ssl).'),
+    ssl: z.boolean().default(false).describe('Serve HTTPS with sslKeyFile and sslCertFile, or keystore.'),
+    ...serverTlsOptions,
     excludeProtocols: z
       .array(z.enum(PROTOCOLS))
       .default(['SSLv3'])
       .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
-    keystore: z.string().optional().describe(`Flume's Java keystore: not supported, use ${KEYSTORE_HINT}.`),
-    keystorePassword: z.string().optional().describe('Not supported (see keystore).'),
-    keystoreType: z.string().optional().describe('Not supported (see keystore).'),
     onListening: z
       .custom<(address: AddressInfo) => void>((v) => typeof v === 'function', { message: 'a function (address) => void' })
       .optional()
@@ -48,13 +43,8 @@ export const httpSourceOptions = z
   })
   .check((ctx) => {
     const v = ctx.value;
-    for (const key of ['keystore', 'keystorePassword', 'keystoreType'] as const) {
-      if (v[key] !== undefined) ctx.issues.push({ code: 'custom', path: [key], message: KEYSTORE_HINT, input: v[key] });
-    }
+    for (const issue of serverTlsIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
     if (v.ssl) {
-      for (const key of ['sslKeyFile', 'sslCertFile'] as const) {
-        if (v[key] === undefined) ctx.issues.push({ code: 'custom', path: [key], message: 'a PEM file path when ssl is true', input: v[key] });
-      }
       if (protocolRange(v.excludeProtocols) === undefined) {
         ctx.issues.push({
           code: 'custom',
@@ -91,6 +81,19 @@ export const httpSourceSpec = defineComponent({
     'keystore-password': 'keystorePassword',
     'keystore-type': 'keystoreType',
   },
+  // Jetty's own settings and a custom handler's properties have nothing to act on here: named, not fatal.
+  fromFlume: (props) => {
+    const ignored = [...props.keys()].filter((k) => /^(HttpConfiguration|ServerConnector|SslContextFactory|QueuedThreadPool)\./.test(k) || (k.startsWith('handler.') && k !== 'handler.maxBlobLength'));
+    return {
+      options: {},
+      consumed: ignored,
+      problems: ignored.map((key) => ({
+        key,
+        severity: 'warning' as const,
+        message: key.startsWith('handler.') ? 'ignored: only a custom handler class reads it, and rxflume has the JSON and BLOB handlers' : "ignored: a Jetty setting, and rxflume's HTTP server is Node's",
+      })),
+    };
+  },
 });
 
 /** Thrown for a body the handler cannot read: answered 400, nothing of the request is put. */
@@ -118,8 +121,8 @@ class BadRequest extends Error {}
  * / `EventAcceptedCount` per event, `EventReadFail` (400/413), `ChannelWriteFail` (503),
  * `GenericProcessingFail` (500), `OpenConnectionCount`.
  *
- * TLS: `sslKeyFile`/`sslCertFile` (PEM) instead of Flume's keystore (its keys are refused with a
- * ConfigError); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. Unreadable files or
+ * TLS: `sslKeyFile`/`sslCertFile` (PEM) or Flume's `keystore` as a PKCS#12 file (a JKS one is
+ * refused with the keytool command converting it; keystore keys are ignored without ssl, as Flume); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. Unreadable files or
  * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`. Unsubscribing closes the
  * server and every connection.
  *
@@ -222,19 +225,17 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
     let server: Server;
     if (opts.ssl) {
       const range = protocolRange(opts.excludeProtocols)!;
-      let key: Buffer;
-      let cert: Buffer;
+      let identity: ReturnType<typeof serverCredentials>;
       try {
-        key = readFileSync(opts.sslKeyFile!);
-        cert = readFileSync(opts.sslCertFile!);
+        identity = serverCredentials(opts);
       } catch (error) {
-        fail(`cannot read the TLS key or certificate: ${(error as Error).message}`, error);
+        fail((error as Error).message, error);
         return;
       }
       try {
-        server = createTlsServer({ key, cert, minVersion: range[0], maxVersion: range[1] }, handle);
+        server = createTlsServer({ ...identity, minVersion: range[0], maxVersion: range[1] }, handle);
       } catch (error) {
-        fail(`bad TLS key or certificate: ${(error as Error).message}`, error);
+        fail(`bad TLS key, certificate or keystore password: ${(error as Error).message}`, error);
         return;
       }
       server.on('tlsClientError', () => metrics.inc('GenericProcessingFail'));

@@ -1,7 +1,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { createBatch, type Batch } from '../../lib/core/batch.js';
-import { component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
+import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors.js';
 import { bodyBytes, type FlumeEvent } from '../../lib/core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
@@ -46,6 +46,7 @@ export const memoryChannelSpec = defineComponent({
   flumeTypes: ['memory', 'org.apache.flume.channel.MemoryChannel'],
   schema: memoryChannelOptions,
   flumeKeys: { 'keep-alive': { option: 'keepAliveMs', convert: secondsToMs } },
+  fromFlume: byteCapacityFromFlume,
 });
 
 interface PendingPut {

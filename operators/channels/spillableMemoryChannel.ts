@@ -1,7 +1,7 @@
 import { asyncScheduler, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
-import { component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
+import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
 import { channelShell, type ChannelStore, type StoredPut, type StoreTake } from './fileChannel/channelShell.js';
@@ -67,6 +67,7 @@ export const spillableMemoryChannelSpec = defineComponent({
   flumeTypes: ['SPILLABLEMEMORY', 'org.apache.flume.channel.SpillableMemoryChannel'],
   schema: spillableMemoryChannelOptions,
   flumeKeys: { overflowTimeout: { option: 'overflowTimeoutMs', convert: secondsToMs }, ...fileLogFlumeKeys },
+  fromFlume: byteCapacityFromFlume,
 });
 
 /**

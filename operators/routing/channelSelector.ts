@@ -36,9 +36,9 @@ export interface BoundSelector {
   route(event: FlumeEvent): Route;
 }
 
-/** What `replicating(...)` and `multiplexing(...)` return: a routing rule, resolved by `fanOut` against its channels. */
+/** What `replicating(...)`, `multiplexing(...)` and `loadBalancing(...)` return: a routing rule, resolved by `fanOut` against its channels. */
 export interface ChannelSelector {
-  readonly type: 'replicating' | 'multiplexing';
+  readonly type: 'replicating' | 'multiplexing' | 'load_balancing';
   /**
    * Resolves the channel refs against the channels by position (`names[i]` is channel i's name, or
    * undefined when it has none). Throws `ConfigError` naming every unknown ref.

@@ -49,6 +49,17 @@ export const fileChannelSpec = defineComponent({
   flumeTypes: ['file', 'org.apache.flume.channel.file.FileChannel'],
   schema: fileChannelOptions,
   flumeKeys: { 'keep-alive': { option: 'keepAliveMs', convert: secondsToMs }, ...fileLogFlumeKeys },
+  fromFlume: (props) => {
+    const encryption = [...props.keys()].filter((k) => k.startsWith('encryption.'));
+    return {
+      options: {},
+      consumed: encryption,
+      problems: encryption.slice(0, 1).map((key) => ({
+        key,
+        message: `file channel encryption is not supported yet (${encryption.join(', ')}); an unencrypted channel would write the events in clear, so nothing starts`,
+      })),
+    };
+  },
 });
 
 /**

@@ -213,6 +213,29 @@ a1.sources.r1.selector.default = c2
     expect(evens.every((n) => n % 2 === 0)).toBe(true);
   }, 60_000);
 
+  it('load_balancing channel selector: events alternate between the channels, none lost or duplicated', async () => {
+    const one = tempDir();
+    const two = tempDir();
+    const config =
+      header('c1 c2', 'k1 k2') +
+      `a1.sources.r1.channels = c1 c2
+a1.sources.r1.selector.type = load_balancing
+a1.sources.r1.selector.policy = round_robin
+` +
+      memory('c1') +
+      memory('c2') +
+      roll('k1', 'c1', one) +
+      roll('k2', 'c2', two);
+    const run = startAgent(config, '--no-reload-conf');
+    expect(await run.exit).toBe(0);
+    const first = readRolled(one).map(Number);
+    const second = readRolled(two).map(Number);
+    expect(first).toHaveLength(1000);
+    expect(second).toHaveLength(1000);
+    expect(first.every((n) => n % 2 === 0)).toBe(true);
+    expect([...first, ...second].sort((a, b) => a - b)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  }, 60_000);
+
   it('failover: when the preferred sink fails, the next one takes every batch', async () => {
     const good = tempDir();
     const broken = join(tempDir(), 'not-a-dir');

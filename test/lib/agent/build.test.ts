@@ -49,6 +49,21 @@ a1.sources.r1.interceptors.i2.serializers.s2.name = two
     expect(i2!.options['serializers']).toEqual([{ name: 'one' }, { name: 'two' }]);
   });
 
+  it("counts Flume's byteCapacity less byteCapacityBufferPercentage (default 20) as body bytes", () => {
+    expect(load(base + 'a1.channels.c1.byteCapacity = 800000\n').topology.channels[0]!.options).toMatchObject({ byteCapacity: 640_000 });
+    const both = load(base + 'a1.channels.c1.byteCapacity = 800000\na1.channels.c1.byteCapacityBufferPercentage = 50\n');
+    expect(both.diagnostics).toEqual([]);
+    expect(both.topology.channels[0]!.options).toMatchObject({ byteCapacity: 400_000 });
+    const bad = load(base + 'a1.channels.c1.byteCapacity = 800000\na1.channels.c1.byteCapacityBufferPercentage = lots\n');
+    expect(bad.messages.join('\n')).toMatch(/agent.properties:11.*byteCapacityBufferPercentage.*"lots".*integer percentage 0–99/);
+  });
+
+  it('drops a key with an empty value with a warning, as Flume: the default applies', () => {
+    const { topology, diagnostics } = load(base + 'a1.channels.c1.capacity =\n');
+    expect(diagnostics.map((d) => [d.severity, d.line, d.key])).toEqual([['warning', 10, 'a1.channels.c1.capacity']]);
+    expect(topology.channels[0]!.options).not.toHaveProperty('capacity');
+  });
+
   it('reports every problem at once with file:line, key and a way out', () => {
     const { messages, diagnostics } = load(`a1.sources = r1 r2
 a1.channels = c1 c2

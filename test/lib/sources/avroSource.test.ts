@@ -286,12 +286,13 @@ describe('avroSource', () => {
   });
 
   it('rejects bad options with a ConfigError naming each', () => {
-    expect(() => avroSource({ bind: '127.0.0.1', port: 0, keystore: 'x.jks', ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' })).toThrow(ConfigError);
+    expect(() => avroSource({ bind: '127.0.0.1', port: 0, ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' })).toThrow(ConfigError);
     try {
-      avroSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: 'x.jks', ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' });
+      avroSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: 'x.jks', keystoreType: 'PEM', sslCertFile: 'c', ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' });
+      expect.unreachable();
     } catch (error) {
       const paths = (error as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining(['avroSource.keystore', 'avroSource.sslKeyFile', 'avroSource.sslCertFile', 'avroSource.ipFilterRules']));
+      expect(paths).toEqual(expect.arrayContaining(['avroSource.keystoreType', 'avroSource.sslCertFile', 'avroSource.ipFilterRules']));
     }
     expect(avroSource.spec.flumeTypes).toContain('org.apache.flume.source.AvroSource');
     expect(() => avroSource({ bind: '127.0.0.1', port: 0, threads: 4 })).not.toThrow();

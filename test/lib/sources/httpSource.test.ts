@@ -215,9 +215,11 @@ describe('httpSource', () => {
     await expect(post(p, '[]', json)).rejects.toThrow(/ECONNREFUSED/);
   });
 
-  it('validates options: keystores are refused, ssl needs PEM files', () => {
-    expect(() => httpSource({ port: 1, keystore: '/x.jks' })).toThrow(/httpSource.keystore: expected PEM files in sslKeyFile/);
-    expect(() => httpSource({ port: 1, ssl: true })).toThrow(ConfigError);
+  it('validates options: ssl needs PEM files or a keystore; keystore keys without ssl are ignored, as Flume', () => {
+    expect(() => httpSource({ port: 1, keystore: '/x.jks', keystorePassword: 'p' })).not.toThrow();
+    expect(() => httpSource({ port: 1, ssl: true })).toThrow(/httpSource.sslKeyFile: expected a PEM file path when ssl is true \(or give keystore\)/);
+    expect(() => httpSource({ port: 1, ssl: true, keystore: '/x.p12', keystoreType: 'BKS' })).toThrow(/httpSource.keystoreType: expected JKS or PKCS12/);
+    expect(() => httpSource({ port: 1, ssl: true, keystore: '/x.p12', sslKeyFile: 'k' })).toThrow(/sslKeyFile: expected unset when keystore is given/);
     expect(() => httpSource({ port: 1, ssl: true, sslKeyFile: 'k', sslCertFile: 'c', excludeProtocols: ['TLSv1.2'] })).toThrow(/excludeProtocols/);
     expect(() => httpSource({ port: 1, handler: 'XML' as 'JSON' })).toThrow(/handler/);
     const handler = httpSource.spec.flumeKeys!['handler'] as { convert: (v: string) => unknown };
@@ -251,6 +253,36 @@ describe('httpSource over TLS', () => {
     expect(sink.events[0]!.body.toString()).toBe('secure');
     // TLS 1.2 is excluded: the handshake fails.
     await expect(post(p, '[]', json, '/', { ca: ca!, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' })).rejects.toThrow();
+  });
+
+  it("serves HTTPS from Flume's keystore when keytool wrote it as PKCS#12, and names a JKS one with the conversion", async (ctx) => {
+    const keytool = (args: string[]) => execFileSync('keytool', args, { stdio: 'pipe' });
+    try {
+      keytool(['-genkeypair', '-alias', 'server', '-keyalg', 'RSA', '-keysize', '2048', '-dname', 'CN=localhost', '-ext', 'SAN=dns:localhost', '-validity', '1',
+        '-keystore', join(dir, 'server.p12'), '-storetype', 'PKCS12', '-storepass', 'changeit', '-keypass', 'changeit']);
+      keytool(['-exportcert', '-rfc', '-alias', 'server', '-keystore', join(dir, 'server.p12'), '-storepass', 'changeit', '-file', join(dir, 'server.pem')]);
+      keytool(['-genkeypair', '-alias', 'server', '-keyalg', 'RSA', '-keysize', '2048', '-dname', 'CN=localhost', '-validity', '1',
+        '-keystore', join(dir, 'server.jks'), '-storetype', 'JKS', '-storepass', 'changeit', '-keypass', 'changeit']);
+    } catch (error) {
+      ctx.skip(`keytool (JDK) could not make keystores: ${(error as Error).message}`);
+    }
+    const serverCa = execFileSync('cat', [join(dir, 'server.pem')]);
+    // The file is named like Flume's examples and typed JKS (Flume's default): Java reads PKCS#12 under that type too.
+    const { sink, port } = start({ ssl: true, keystore: join(dir, 'server.p12'), keystorePassword: 'changeit', keystoreType: 'JKS' });
+    const p = await port;
+    expect((await post(p, '[{"body":"from a keystore"}]', json, '/', { ca: serverCa })).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    subscription!.unsubscribe();
+
+    const wrong = await new Promise<unknown>((resolve) => {
+      subscription = httpSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: join(dir, 'server.p12'), keystorePassword: 'nope' }).subscribe({ error: resolve });
+    });
+    expect((wrong as FlumeError).message).toMatch(/bad TLS key, certificate or keystore password/);
+    const jks = await new Promise<unknown>((resolve) => {
+      subscription = httpSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: join(dir, 'server.jks'), keystorePassword: 'changeit' }).subscribe({ error: resolve });
+    });
+    expect((jks as FlumeError).code).toBe('FLUME_SOURCE_FAILED');
+    expect((jks as FlumeError).message).toMatch(/is a JKS file.*keytool -importkeystore -srckeystore .*server\.jks .*-deststoretype PKCS12/);
   });
 
   it('fails with FLUME_SOURCE_FAILED when the key file is missing', async () => {

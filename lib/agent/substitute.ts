@@ -1,0 +1,225 @@
+/**
+ * Value substitution and configuration filters, as Flume 1.11 applies them to a properties file before
+ * reading components (MapResolver, then FlumeConfiguration's config filters):
+ *
+ * - `${NAME}` is another key of the file; with `envFallback` (Flume's
+ *   `-DpropertiesImplementation=org.apache.flume.node.EnvVarResolverProperties`) an environment variable
+ *   when no key has that name. `${env:NAME}`, `${sys:NAME}` (the `-D` properties) always; `${X:-default}`
+ *   gives a default; `$${…}` is a literal `${…}`.
+ * - `<agent>.configfilters = f1` with `…configfilters.f1.type = env | external`, referenced as
+ *   `${f1['key']}`, `${f1["key"]}` or `${f1[key]}` inside any value of that agent.
+ *
+ * Nothing is evaluated: a reference is a name looked up in a map, the environment, or the output of the
+ * external filter's command, which is run without a shell with the key as its only argument.
+ */
+import { execFileSync } from 'node:child_process';
+import type { Diagnostic } from './flumeConfig.js';
+import type { PropertyEntry } from './properties.js';
+
+export interface SubstitutionOptions {
+  /** Environment for `${env:…}`, the env filter and the fallback; process.env by default. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The `-Dkey=value` properties of the command line, for `${sys:…}`. */
+  systemProperties?: ReadonlyMap<string, string>;
+  /** Bare `${NAME}` falls back to the environment (Flume's EnvVarResolverProperties). */
+  envFallback?: boolean;
+}
+
+/** Flume's property naming the legacy resolver; `-DpropertiesImplementation=<this>` turns envFallback on. */
+export const ENV_VAR_RESOLVER = 'org.apache.flume.node.EnvVarResolverProperties';
+
+/** Java charset names the external filter's `charset` may take, as Node encodings. */
+const CHARSETS: Readonly<Record<string, BufferEncoding>> = {
+  'utf-8': 'utf8',
+  utf8: 'utf8',
+  'us-ascii': 'ascii',
+  ascii: 'ascii',
+  'iso-8859-1': 'latin1',
+  latin1: 'latin1',
+  'utf-16le': 'utf16le',
+};
+
+/** How long an external filter command may take for one key. */
+const EXTERNAL_TIMEOUT_MS = 10_000;
+/** Nested references resolved at most this deep (a key referring to itself stops here). */
+const MAX_DEPTH = 10;
+
+interface Filter {
+  name: string;
+  lookup(key: string): string | undefined;
+  describe(key: string): string;
+}
+
+/**
+ * Returns the entries with every value resolved, and a diagnostic for each reference that cannot be: a
+ * warning for a variable (the text stays, as in Flume; a component expecting a number then names it),
+ * an error for a config filter reference. The filter declarations themselves are consumed.
+ */
+export function substitute(
+  entries: readonly PropertyEntry[],
+  agent: string,
+  file: string,
+  options: SubstitutionOptions = {},
+): { entries: PropertyEntry[]; diagnostics: Diagnostic[] } {
+  const env = options.env ?? process.env;
+  const sys = options.systemProperties ?? new Map<string, string>();
+  const diagnostics: Diagnostic[] = [];
+  const error = (e: PropertyEntry, message: string) => diagnostics.push({ severity: 'error', file, line: e.line, key: e.key, message });
+
+  const byKey = new Map<string, PropertyEntry>();
+  for (const e of entries) byKey.set(e.key, e);
+
+  // Config filters of this agent.
+  const prefix = `${agent}.configfilters`;
+  const filters = new Map<string, Filter>();
+  const filterEntries = entries.filter((e) => e.key === prefix || e.key.startsWith(`${prefix}.`));
+  const declared = byKey.get(prefix)?.value.split(/\s+/).filter(Boolean) ?? [];
+  for (const name of declared) {
+    const prop = (p: string) => byKey.get(`${prefix}.${name}.${p}`);
+    const type = prop('type');
+    if (type === undefined) {
+      error(byKey.get(prefix)!, `config filter \`${name}\` has no \`${prefix}.${name}.type\` (env or external)`);
+      continue;
+    }
+    const t = type.value.trim();
+    if (t === 'env' || t === 'org.apache.flume.configfilter.EnvironmentVariableConfigFilter') {
+      filters.set(name, { name, lookup: (k) => env[k], describe: (k) => `environment variable \`${k}\` is not set` });
+    } else if (t === 'external' || t === 'org.apache.flume.configfilter.ExternalProcessConfigFilter') {
+      const command = prop('command');
+      if (command === undefined || command.value.trim() === '') {
+        error(type, `config filter \`${name}\` of type external needs \`${prefix}.${name}.command\``);
+        continue;
+      }
+      const charset = CHARSETS[(prop('charset')?.value.trim() ?? 'UTF-8').toLowerCase()];
+      if (charset === undefined) {
+        error(prop('charset')!, `unknown charset ${JSON.stringify(prop('charset')!.value)}; expected UTF-8, US-ASCII or ISO-8859-1`);
+        continue;
+      }
+      const failures = new Map<string, string>();
+      const cache = new Map<string, string | undefined>();
+      filters.set(name, {
+        name,
+        lookup: (k) => {
+          if (cache.has(k)) return cache.get(k);
+          let value: string | undefined;
+          try {
+            const out = execFileSync(command.value.trim(), [k], { timeout: EXTERNAL_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+            value = out.toString(charset).split(/\r?\n/)[0];
+          } catch (e) {
+            const err = e as Error & { stderr?: Buffer; status?: number };
+            failures.set(k, `${typeof err.status === "number" ? `exited with ${err.status}` : `failed: ${err.message}`}${err.stderr?.length ? `: ${err.stderr.toString().trim().slice(0, 200)}` : ''}`);
+          }
+          cache.set(k, value);
+          return value;
+        },
+        describe: (k) => `command \`${command.value.trim()} ${k}\` ${failures.get(k) ?? 'printed nothing'}`,
+      });
+    } else if (t === 'hadoop' || t === 'org.apache.flume.configfilter.HadoopCredentialStoreConfigFilter') {
+      error(type, 'the hadoop credential store config filter is not supported; use an env or external filter');
+    } else {
+      error(type, `unknown config filter type ${JSON.stringify(t)}; expected env or external`);
+    }
+  }
+  for (const e of filterEntries) {
+    const name = e.key.slice(prefix.length + 1).split('.')[0];
+    if (e.key !== prefix && name !== undefined && !declared.includes(name))
+      diagnostics.push({ severity: 'warning', file, line: e.line, key: e.key, message: `config filter \`${name}\` is not listed in \`${prefix}\`; ignored` });
+  }
+
+  const used = new Set<string>();
+  const resolve = (e: PropertyEntry, value: string, depth: number): string => {
+    let out = '';
+    let i = 0;
+    while (i < value.length) {
+      const start = value.indexOf('$', i);
+      if (start < 0) break;
+      out += value.slice(i, start);
+      if (value.startsWith('$${', start)) {
+        out += '${';
+        i = start + 3;
+        continue;
+      }
+      if (!value.startsWith('${', start)) {
+        out += '$';
+        i = start + 1;
+        continue;
+      }
+      const end = closing(value, start + 2);
+      if (end < 0) {
+        out += value.slice(start);
+        i = value.length;
+        break;
+      }
+      const ref = value.slice(start + 2, end);
+      const replaced = lookup(e, ref, depth);
+      out += replaced ?? value.slice(start, end + 1);
+      i = end + 1;
+    }
+    return out + value.slice(i);
+  };
+
+  const lookup = (e: PropertyEntry, ref: string, depth: number): string | undefined => {
+    if (depth >= MAX_DEPTH) {
+      error(e, `\${${ref}}: references nested more than ${MAX_DEPTH} deep (does a key refer to itself?)`);
+      return undefined;
+    }
+    const filterRef = /^([A-Za-z0-9_-]+)\[(?:'([^']*)'|"([^"]*)"|([^\]'"]*))\]$/.exec(ref);
+    if (filterRef) {
+      const filter = filters.get(filterRef[1]!);
+      const key = (filterRef[2] ?? filterRef[3] ?? filterRef[4] ?? '').trim();
+      if (!filter) {
+        error(e, `\${${ref}}: no config filter \`${filterRef[1]}\` in \`${prefix}\``);
+        return undefined;
+      }
+      const v = filter.lookup(key);
+      if (v === undefined) error(e, `\${${ref}}: ${filter.describe(key)}`);
+      return v;
+    }
+    const dflt = ref.indexOf(':-');
+    const name = dflt >= 0 ? ref.slice(0, dflt) : ref;
+    const fallback = dflt >= 0 ? ref.slice(dflt + 2) : undefined;
+    let v: string | undefined;
+    if (name.startsWith('env:')) v = env[name.slice(4)];
+    else if (name.startsWith('sys:')) v = sys.get(name.slice(4));
+    else {
+      const other = byKey.get(name);
+      if (other !== undefined) {
+        used.add(name);
+        v = resolve(other, other.value, depth + 1);
+      } else if (options.envFallback) v = env[name];
+    }
+    if (v === undefined && fallback !== undefined) v = resolve(e, fallback, depth + 1);
+    if (v === undefined) {
+      const hint = name.includes(':')
+        ? ''
+        : options.envFallback
+          ? ' (no key and no environment variable of that name)'
+          : ` (no key of that name; for the environment write \${env:${name}} or start with -DpropertiesImplementation=${ENV_VAR_RESOLVER})`;
+      // Left as written, as Flume's StringSubstitutor does: a Java replacement such as `${name}` is legitimate text.
+      diagnostics.push({ severity: 'warning', file, line: e.line, key: e.key, message: `\${${ref}} is not resolved and stays as written${hint}` });
+    }
+    return v;
+  };
+
+  const resolved: PropertyEntry[] = [];
+  for (const e of entries) {
+    if (filterEntries.includes(e)) continue;
+    resolved.push(e.value.includes('$') ? { ...e, value: resolve(e, e.value, 0) } : e);
+  }
+  // A dotless key used only as a variable (`NC_PORT = 44444`) is not a component property: drop it quietly.
+  return { entries: resolved.filter((e) => e.key.includes('.') || !used.has(e.key)), diagnostics };
+}
+
+/** Index of the `}` closing a reference whose text starts at `from`, allowing `[…]` and nested `${…}`. */
+function closing(value: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < value.length; i++) {
+    const c = value[i];
+    if (c === '{') depth++;
+    else if (c === '}') {
+      if (depth === 0) return i;
+      depth--;
+    }
+  }
+  return -1;
+}

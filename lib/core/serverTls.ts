@@ -1,0 +1,73 @@
+/**
+ * The TLS identity of a server component (httpSource, avroSource): PEM key and certificate files, or
+ * Flume's `keystore` when it is a PKCS#12 file — what `keytool` writes by default since Java 9, whatever
+ * the file is called — which Node reads natively. A JKS keystore protects its keys with Sun's own
+ * algorithm; it is refused with the keytool command that converts it.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export const serverTlsOptions = {
+  sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl; or keystore).'),
+  sslCertFile: z.string().min(1).optional().describe('PEM certificate (chain) file (with ssl; or keystore).'),
+  keystore: z.string().min(1).optional().describe("Flume's keystore (with ssl): a PKCS#12 file holding the key and certificate chain; JKS files must be converted."),
+  keystorePassword: z.string().optional().describe('Password of the keystore.'),
+  keystoreType: z
+    .string()
+    .optional()
+    .describe('JKS (Flume default; the file is read as PKCS#12 when it is one, as Java does) or PKCS12.'),
+};
+
+interface ServerTlsValues {
+  ssl: boolean;
+  sslKeyFile?: string | undefined;
+  sslCertFile?: string | undefined;
+  keystore?: string | undefined;
+  keystorePassword?: string | undefined;
+  keystoreType?: string | undefined;
+}
+
+/** Schema issues of the TLS identity options (only when ssl is on: Flume ignores keystore keys otherwise). */
+export function serverTlsIssues(v: ServerTlsValues): { path: string[]; message: string; input: unknown }[] {
+  if (!v.ssl) return [];
+  const issues: { path: string[]; message: string; input: unknown }[] = [];
+  if (v.keystoreType !== undefined && !/^(jks|pkcs12)$/i.test(v.keystoreType.trim()))
+    issues.push({ path: ['keystoreType'], message: 'JKS or PKCS12', input: v.keystoreType });
+  if (v.keystore !== undefined) {
+    for (const key of ['sslKeyFile', 'sslCertFile'] as const)
+      if (v[key] !== undefined) issues.push({ path: [key], message: 'unset when keystore is given (one identity)', input: v[key] });
+    return issues;
+  }
+  for (const key of ['sslKeyFile', 'sslCertFile'] as const)
+    if (v[key] === undefined) issues.push({ path: [key], message: 'a PEM file path when ssl is true (or give keystore)', input: v[key] });
+  return issues;
+}
+
+const JKS_MAGIC = 0xfeedfeed;
+
+/** Reads the identity files; throws an Error saying which file and what is wrong. */
+export function serverCredentials(v: ServerTlsValues): { key: Buffer; cert: Buffer } | { pfx: Buffer; passphrase?: string } {
+  if (v.keystore !== undefined) {
+    let pfx: Buffer;
+    try {
+      pfx = readFileSync(v.keystore);
+    } catch (error) {
+      throw new Error(`cannot read keystore ${v.keystore}: ${(error as Error).message}`);
+    }
+    if (pfx.length >= 4 && pfx.readUInt32BE(0) === JKS_MAGIC) {
+      throw new Error(
+        `keystore ${v.keystore} is a JKS file, which rxflume cannot read; convert it to PKCS#12: ` +
+          `keytool -importkeystore -srckeystore ${v.keystore} -destkeystore ${v.keystore}.p12 -deststoretype PKCS12`,
+      );
+    }
+    return v.keystorePassword !== undefined ? { pfx, passphrase: v.keystorePassword } : { pfx };
+  }
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`cannot read the TLS ${what} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { key: read(v.sslKeyFile!, 'key'), cert: read(v.sslCertFile!, 'certificate') };
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { parseOptions } from '../../lib/core/config.js';
+import type { ChannelSelector, Route, SelectorSpec } from './channelSelector.js';
+
+export const loadBalancingOptions = z.strictObject({
+  policy: z
+    .enum(['round_robin', 'random'])
+    .default('round_robin')
+    .describe("How each event's channel is picked: in turn, or at random (Flume selector.policy)."),
+});
+
+export type LoadBalancingOptions = z.input<typeof loadBalancingOptions>;
+
+export const loadBalancingSpec: SelectorSpec<typeof loadBalancingOptions> = {
+  name: 'loadBalancing',
+  kind: 'selector',
+  summary: 'Each event to one channel, in turn or at random (Flume 1.10 load_balancing channel selector).',
+  flumeTypes: ['load_balancing', 'org.apache.flume.channel.LoadBalancingChannelSelector'],
+  schema: loadBalancingOptions,
+};
+
+/**
+ * Flume's load-balancing channel selector, for `fanOut`: every event goes to exactly one of the
+ * source's channels, the next in turn (`round_robin`) or one at random. A source batch is split into
+ * one part per channel and acked once every part is stored, so a full channel pushes back on the
+ * source as with the other selectors — events are not moved to another channel.
+ *
+ * @example
+ * const { c1, c2 } = fanOut(netcatSource({ ... }), loadBalancing(), ['c1', 'c2']);
+ */
+export const loadBalancing = Object.assign(
+  function loadBalancing(options?: LoadBalancingOptions): ChannelSelector {
+    const opts = parseOptions(loadBalancingSpec, options);
+    return {
+      type: 'load_balancing',
+      bind(names) {
+        const routes: Route[] = names.map((_, i) => ({ required: [i], optional: [] }));
+        let next = 0;
+        const pick = opts.policy === 'random' ? () => Math.floor(Math.random() * routes.length) : () => (next = (next + 1) % routes.length);
+        if (routes.length > 0) next = routes.length - 1;
+        return { route: () => routes[pick()] ?? { required: [], optional: [] } };
+      },
+    };
+  },
+  { spec: loadBalancingSpec },
+);

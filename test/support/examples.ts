@@ -1,0 +1,101 @@
+/**
+ * Helpers for the example-configuration tests (test/examples*.test.ts): build dist/ once per run,
+ * make an example runnable on a shared machine, run the agent CLI on it.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+export const cli = join(root, 'dist/lib/agent/cli.js');
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * `npm run build`, serialised between test files through a lock directory: two tsc runs writing dist/
+ * at once could hand a half-written file to an agent another file is starting. A build that finished
+ * after this call began already covers the sources as they were, so it is not repeated.
+ */
+export function buildDist(): void {
+  const began = Date.now();
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  const lock = join(root, 'dist/.build-lock');
+  const stamp = join(root, 'dist/.build-stamp');
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than 5 minutes was left by a killed run.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true });
+      else sleepSync(100);
+    }
+  }
+  try {
+    if (existsSync(stamp) && statSync(stamp).mtimeMs >= began) return;
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'pipe' });
+    writeFileSync(stamp, new Date().toISOString());
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** The agent name of a properties text: the prefix of its first key. */
+export function agentOf(text: string): string {
+  const line = text.split('\n').find((l) => /^\s*[^#!\s]/.test(l));
+  if (line === undefined) throw new Error('no key in the file');
+  return line.trim().split('.')[0]!;
+}
+
+/** Every source's `….port = N` and `….ports = N M …` set to 0, so the agent binds free ports (sinks' ports are where they connect). */
+export function ephemeralPorts(text: string): string {
+  return text.replace(/^(\S+\.sources\.\S+\.ports?)\s*=\s*([\d ]+)$/gm, (_m, key: string, ports: string) => `${key} = ${ports.trim().split(/\s+/).map(() => '0').join(' ')}`);
+}
+
+/** At most `n` calls of the returned function run at once. */
+export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    while (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export interface AgentRun {
+  /** Exit code; null when a signal ended the process. */
+  code: number | null;
+  started: boolean;
+  stopped: boolean;
+  /** The last 20 kB of output, for failure messages. */
+  tail: string;
+}
+
+/** Runs `rxflume agent` on `file`, waits (polling) for `agent started`, then stops it with SIGTERM. */
+export async function startAndStop(file: string, agent: string, startTimeoutMs = 30_000, flags: readonly string[] = []): Promise<AgentRun> {
+  const child = spawn(process.execPath, [cli, 'agent', '-n', agent, '-f', file, '--no-reload-conf', '--quiet', ...flags], { cwd: root });
+  let started = false;
+  let stopped = false;
+  let tail = '';
+  // A logger sink fed by an endless source writes a lot: keep the markers and a bounded tail only.
+  const onData = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-20_000);
+    started ||= tail.includes('"msg":"agent started"');
+    stopped ||= tail.includes('"msg":"agent stopped"');
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exit = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const until = Date.now() + startTimeoutMs;
+  while (!started && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGTERM');
+  const code = await exit;
+  return { code, started, stopped, tail };
+}
