@@ -69,6 +69,8 @@ export const pollSource = component(pollSourceSpec, function pollSource(
     let closed = false;
     let exhausted = false;
     let waiting = false; // an async poll, a back-off or a yield is under way
+    let backingOff = false; // the wait under way is a back-off
+    let backoffDue = false; // a back-off was asked for while an async poll or a yield was under way
     let running = false;
     let inFlight = 0;
     let backoffs = 0;
@@ -89,14 +91,29 @@ export const pollSource = component(pollSourceSpec, function pollSource(
     };
 
     const backoff = (): void => {
-      if (waiting || closed) return;
+      if (closed || backingOff) return;
+      if (waiting) {
+        // A nack during an async poll: the back-off starts once that poll is handled, not skipped.
+        backoffDue = true;
+        return;
+      }
       backoffs++;
       waiting = true;
+      backingOff = true;
       const delay = Math.min(backoffs * opts.backoffSleepIncrementMs, opts.maxBackoffSleepMs);
       timer = asyncScheduler.schedule(() => {
         waiting = false;
+        backingOff = false;
         run();
       }, delay);
+    };
+
+    /** After an async poll or a yield: back off if a nack asked for it meanwhile, else go on polling. */
+    const resume = (): void => {
+      if (backoffDue) {
+        backoffDue = false;
+        backoff();
+      } else run();
     };
 
     const pollFailed = (error: unknown): void => {
@@ -158,7 +175,7 @@ export const pollSource = component(pollSourceSpec, function pollSource(
             waiting = true;
             immediate = setImmediate(() => {
               waiting = false;
-              run();
+              resume();
             });
             break;
           }
@@ -179,10 +196,11 @@ export const pollSource = component(pollSourceSpec, function pollSource(
                   return;
                 }
                 handle(r);
-                run();
+                resume();
               },
               (error: unknown) => {
                 waiting = false;
+                backoffDue = false; // the failed poll backs off anyway
                 if (!closed) pollFailed(toError(error));
               },
             );

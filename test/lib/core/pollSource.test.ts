@@ -170,6 +170,33 @@ describe('pollSource', () => {
     expect(metricsOf(source)!.snapshot()).toMatchObject({ EventReceivedCount: 2, EventAcceptedCount: 2, AppendBatchAcceptedCount: 2 });
   });
 
+  it('a nack during an async poll still backs off before the next poll', async () => {
+    let calls = 0;
+    const pollTimes: number[] = [];
+    const gate: Array<() => void> = [];
+    // Each poll resolves only when the test lets it.
+    const poll = () => {
+      calls++;
+      pollTimes.push(Date.now());
+      return new Promise<PollResult>((resolve) => gate.push(() => resolve([event(String(calls))])));
+    };
+    const held: Batch[] = [];
+    const sub = pollSource(poll, { maxInFlight: 2, backoffSleepIncrementMs: 300 }).subscribe((b) => held.push(b));
+    gate.shift()!(); // batch 1 out; poll 2 under way
+    await new Promise((r) => setTimeout(r, 5));
+    expect([held.length, calls]).toEqual([1, 2]);
+    held[0]!.nack(new Error('full')); // while poll 2 is pending
+    const nackedAt = Date.now();
+    gate.shift()!(); // poll 2 resolves: batch 2 out, and a slot is free
+    await new Promise((r) => setTimeout(r, 100));
+    expect(held).toHaveLength(2);
+    expect(calls).toBe(2); // not polled at once: backing off
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(3);
+    expect(pollTimes[2]! - nackedAt).toBeGreaterThanOrEqual(290);
+    sub.unsubscribe();
+  });
+
   it('unsubscribe stops polling and cancels the back-off timer', () => {
     let calls = 0;
     scheduler().run(({ expectObservable }) => {
