@@ -89,7 +89,7 @@ export const fileChannelSpec = defineComponent({
  *   damaged record inside a segment is skipped, counted in `CorruptRecordCount` and logged with its
  *   file and offset; the channel opens either way. `in_use.lock` (holding the pid) in every directory
  *   stops a second channel, in this or another process, from opening them; a lock left by a killed
- *   process is taken over. Opening fails with a non-retriable `FLUME_CHANNEL_CLOSED` error naming
+ *   process is taken over. Opening fails with a non-retriable `FLUME_CHANNEL_IO` error naming
  *   the holder.
  * - Upstream completion drains the channel, writes a checkpoint, releases files and locks, then
  *   completes. Unsubscribing nacks waiting puts and releases everything (once writes under way end).

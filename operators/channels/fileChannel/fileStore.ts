@@ -111,7 +111,7 @@ export class FileStore implements ChannelStore {
       this.releaseLocks = await acquireLocks(this.dirs);
     } catch (error) {
       if (error instanceof LockHeldError) {
-        throw new ComponentError('FLUME_CHANNEL_CLOSED', `${opts.name}: cannot open: ${error.message}`, { component: opts.name, retriable: false, cause: error });
+        throw new ComponentError('FLUME_CHANNEL_IO', `${opts.name}: cannot open: ${error.message}`, { component: opts.name, retriable: false, cause: error });
       }
       throw error;
     }
@@ -268,7 +268,7 @@ export class FileStore implements ChannelStore {
       (error: unknown) => {
         this.reading = false;
         this.hooks.fail(
-          new ComponentError('FLUME_CHANNEL_CLOSED', `${this.opts.name}: cannot read ${first.seg.path}: ${describe(error)}`, {
+          new ComponentError('FLUME_CHANNEL_IO', `${this.opts.name}: cannot read ${first.seg.path}: ${describe(error)}`, {
             component: this.opts.name,
             retriable: false,
             cause: error,
@@ -618,7 +618,7 @@ function putError(name: string, error: Error): Error {
   if (code && SPACE_CODES.has(code)) {
     return new ChannelFullError(`${name}: the disk is full (${code}); nothing stored was harmed, puts resume when space returns`, { component: name, cause: error });
   }
-  return new ComponentError('FLUME_CHANNEL_CLOSED', `${name}: the put could not be written (${describe(error)}); it may be retried`, {
+  return new ComponentError('FLUME_CHANNEL_IO', `${name}: the put could not be written (${describe(error)}); it may be retried`, {
     component: name,
     retriable: true,
     cause: error,

@@ -412,7 +412,7 @@ describe('fileChannel — disk', () => {
     await until(() => second.state().failed !== undefined, 'the second open to fail');
     const error = second.state().failed as FlumeError;
     expect(error).toBeInstanceOf(FlumeError);
-    expect(error.code).toBe('FLUME_CHANNEL_CLOSED');
+    expect(error.code).toBe('FLUME_CHANNEL_IO');
     expect(error.retriable).toBe(false);
     expect(error.message).toMatch(/in use by another channel of this process .*in_use\.lock/);
     // The first one still works.
