@@ -111,8 +111,8 @@ export class Registry {
 export function buildTopology(config: AgentConfig, registry: Registry): { topology: Topology; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const { file, agent } = config;
-  const report = (severity: Diagnostic['severity'], at: { line: number; key: string }, message: string) =>
-    diagnostics.push({ severity, file, line: at.line, key: at.key, message });
+  const report = (severity: Diagnostic['severity'], at: { line: number; key: string; file?: string }, message: string) =>
+    diagnostics.push({ severity, file: at.file ?? file, line: at.line, key: at.key, message });
   const keyOf = (c: ComponentConfig, prop: string) => `${agent}.${c.section}.${c.name}.${prop}`;
   const topology: Topology = { agent, sources: [], channels: [], sinks: [], groups: [] };
 

@@ -9,11 +9,12 @@ import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { timestampInterceptor } from '../../operators/interceptors/timestampInterceptor.js';
 import { hostInterceptor } from '../../operators/interceptors/hostInterceptor.js';
 import { staticInterceptor } from '../../operators/interceptors/staticInterceptor.js';
-import { statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { components } from './components.js';
-import { describeTopology, formatDiagnostic, loadAgentConfig } from './loadConfig.js';
-import { ENV_VAR_RESOLVER } from './substitute.js';
+import { changed, defaultPollSeconds, readConfigTexts, uriProblems, type ConfigSources } from './configSources.js';
+import type { ConfigText } from './flumeConfig.js';
+import { describeTopology, formatDiagnostic, loadAgentConfigTexts, type LoadedConfig } from './loadConfig.js';
+import { ENV_VAR_RESOLVER, type SubstitutionOptions } from './substitute.js';
 import { runAgent, type RunningAgent } from './runAgent.js';
 import { defaultWiring } from './wiring.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
@@ -30,10 +31,13 @@ Usage:
 
 Agent options:
   -n, --name NAME            agent name: the key prefix in the file (required)
-  -f, --conf-file FILE       Flume properties file (required)
-  --no-reload-conf           do not watch the file for changes; the agent then also finishes
-                             once every source has ended by itself (e.g. seq with totalEvents)
-  --reload-interval S        seconds between checks of the file (default 30, as Flume)
+  -f, --conf-file FILE       Flume properties file; repeat it to merge several, later keys winning
+  -u, --conf-uri URI         a configuration at file://, http:// or https://; repeatable, read
+                             before the files (as Flume 1.10+)
+  --no-reload-conf           do not watch the configuration for changes; the agent then also
+                             finishes once every source has ended by itself (e.g. seq with totalEvents)
+  -i, --poll-interval S      seconds between checks for changes (default 30, or 300 with an http(s)
+                             URI, as Flume); --reload-interval is the same
   --monitor-port N           serve GET /metrics (Flume JSON), /metrics/prometheus and /health
   --monitor-bind HOST        address of the monitoring server (default 127.0.0.1)
   --drain-timeout S          seconds channels may take to drain on stop (default 30)
@@ -51,6 +55,7 @@ with a default (\${NAME:-default}), and to config filters (a1.configfilters = f1
 Examples:
   rxflume validate -n a1 -f examples/seq-logger.properties
   rxflume agent -n a1 -f examples/seq-logger.properties --monitor-port 41414
+  rxflume agent -n a1 -f base.properties -f site-overrides.properties
   rxflume demo --events 1000 --batch 100
 
 Exit codes: 0 clean stop, 2 usage or configuration error, 1 runtime failure.
@@ -113,9 +118,11 @@ function systemProperties(args: string[]): { rest: string[]; props: Map<string, 
 
 const agentArgs = {
   name: { type: 'string', short: 'n' },
-  'conf-file': { type: 'string', short: 'f' },
+  'conf-file': { type: 'string', short: 'f', multiple: true },
+  'conf-uri': { type: 'string', short: 'u', multiple: true },
   'no-reload-conf': { type: 'boolean', default: false },
-  'reload-interval': { type: 'string', default: '30' },
+  'reload-interval': { type: 'string' },
+  'poll-interval': { type: 'string', short: 'i' },
   'monitor-port': { type: 'string' },
   'monitor-bind': { type: 'string', default: '127.0.0.1' },
   'drain-timeout': { type: 'string', default: '30' },
@@ -127,8 +134,11 @@ function parseAgentArgs(argv: string[]) {
   const { rest, props } = systemProperties(argv);
   const { values } = parseArgs({ args: rest, options: agentArgs, strict: true });
   const name = values.name;
-  const file = values['conf-file'];
-  if (!name || !file) throw new UsageError('both -n NAME and -f FILE are required');
+  const sources: ConfigSources = { files: values['conf-file'] ?? [], uris: values['conf-uri'] ?? [] };
+  if (!name || sources.files.length + sources.uris.length === 0) throw new UsageError('-n NAME and at least one -f FILE (or -u URI) are required');
+  const bad = uriProblems(sources.uris);
+  if (bad.length > 0) throw new UsageError(bad.join('\n'));
+  const interval = values['reload-interval'] ?? values['poll-interval'] ?? String(defaultPollSeconds(sources));
   let monitorPort = values['monitor-port'];
   if (monitorPort === undefined && props.get('flume.monitoring.type')?.toLowerCase() === 'http') monitorPort = props.get('flume.monitoring.port') ?? '41414';
   const num = (flag: string, value: string | undefined, min: number) => {
@@ -138,9 +148,9 @@ function parseAgentArgs(argv: string[]) {
   };
   return {
     name,
-    file,
+    sources,
     reload: !values['no-reload-conf'],
-    reloadIntervalMs: num('reload-interval', values['reload-interval'], 0.01) * 1000,
+    reloadIntervalMs: num('reload-interval', interval, 0.01) * 1000,
     monitorPort: monitorPort === undefined ? undefined : num('monitor-port', monitorPort, 0),
     monitorBind: values['monitor-bind'],
     drainTimeoutMs: num('drain-timeout', values['drain-timeout'], 0) * 1000,
@@ -152,9 +162,16 @@ function parseAgentArgs(argv: string[]) {
 
 class UsageError extends Error {}
 
-function validate(argv: string[]): number {
-  const { name, file, substitution } = parseAgentArgs(argv);
-  const loaded = loadAgentConfig(file, name, substitution);
+/** Reads every configuration source and validates the agent's part of them. */
+async function load(sources: ConfigSources, name: string, substitution: SubstitutionOptions): Promise<LoadedConfig & { texts: ConfigText[] }> {
+  const read = await readConfigTexts(sources);
+  if (read.diagnostics.length > 0) return { topology: { agent: name, sources: [], channels: [], sinks: [], groups: [] }, diagnostics: read.diagnostics, ok: false, texts: [] };
+  return { ...loadAgentConfigTexts(read.texts, name, substitution), texts: read.texts };
+}
+
+async function validate(argv: string[]): Promise<number> {
+  const { name, sources, substitution } = parseAgentArgs(argv);
+  const loaded = await load(sources, name, substitution);
   for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
   if (!loaded.ok) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
@@ -168,7 +185,7 @@ function validate(argv: string[]): number {
 async function agent(argv: string[]): Promise<number> {
   const args = parseAgentArgs(argv);
   const log: Logger = pino({ level: args.logLevel, base: { agent: args.name } });
-  const loaded = loadAgentConfig(args.file, args.name, args.substitution);
+  const loaded = await load(args.sources, args.name, args.substitution);
   for (const d of loaded.diagnostics) (d.severity === 'error' ? console.error : console.warn)(formatDiagnostic(d));
   if (!loaded.ok) return 2;
 
@@ -188,29 +205,35 @@ async function agent(argv: string[]): Promise<number> {
     : undefined;
 
   let stopping = false;
-  let mtime = statSync(args.file).mtimeMs;
+  let current = loaded.texts;
+  let checking = false;
+  const check = async () => {
+    const read = await readConfigTexts(args.sources);
+    // A source that disappears or cannot be fetched changes nothing, as in Flume.
+    if (read.diagnostics.length > 0) {
+      log.warn({ errors: read.diagnostics.map(formatDiagnostic) }, 'configuration could not be read; the running topology stays');
+      return;
+    }
+    if (!changed(current, read.texts) || stopping) return;
+    current = read.texts;
+    const next = loadAgentConfigTexts(read.texts, args.name, args.substitution);
+    if (!next.ok) {
+      log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
+      return;
+    }
+    // Sources stop; unchanged channels keep their content and are handed to the new sinks.
+    try {
+      running.reload(next.topology);
+      log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
+    } catch (error) {
+      log.error({ err: error }, 'reload failed');
+    }
+  };
   const timer = args.reload
     ? setInterval(() => {
-        let now: number;
-        try {
-          now = statSync(args.file).mtimeMs;
-        } catch {
-          return; // a file that disappears changes nothing, as in Flume
-        }
-        if (now === mtime || stopping) return;
-        mtime = now;
-        const next = loadAgentConfig(args.file, args.name, args.substitution);
-        if (!next.ok) {
-          log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
-          return;
-        }
-        // Sources stop; unchanged channels keep their content and are handed to the new sinks.
-        try {
-          running.reload(next.topology);
-          log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
-        } catch (error) {
-          log.error({ err: error }, 'reload failed');
-        }
+        if (checking || stopping) return;
+        checking = true;
+        check().finally(() => (checking = false));
       }, args.reloadIntervalMs)
     : undefined;
 

@@ -6,6 +6,8 @@ export interface Located {
   key: string;
   value: string;
   line: number;
+  /** Set when it came from another file than the configuration's first (several files merged). */
+  file?: string;
 }
 
 export type SectionKind = 'sources' | 'channels' | 'sinks' | 'sinkgroups';
@@ -40,6 +42,12 @@ export interface AgentConfig {
 
 const SECTIONS: readonly SectionKind[] = ['sources', 'channels', 'sinks', 'sinkgroups'];
 
+/** One configuration text and the file (or URI) it came from. */
+export interface ConfigText {
+  text: string;
+  file: string;
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line > 0 ? `${d.file}:${d.line}` : d.file;
   return `${where}: ${d.severity}: ${d.key ? `${d.key}: ` : ''}${d.message}`;
@@ -51,11 +59,12 @@ export function formatDiagnostic(d: Diagnostic): string {
  * thrown; the caller decides whether anything may start.
  */
 export function readAgentConfig(
-  text: string,
+  text: string | readonly ConfigText[],
   agent: string,
   file: string,
   substitution: SubstitutionOptions = {},
 ): { config: AgentConfig; diagnostics: Diagnostic[] } {
+  const texts = typeof text === 'string' ? [{ text, file }] : text;
   const diagnostics: Diagnostic[] = [];
   const config: AgentConfig = {
     agent,
@@ -64,19 +73,26 @@ export function readAgentConfig(
     components: { sources: new Map(), channels: new Map(), sinks: new Map(), sinkgroups: new Map() },
     otherAgents: [],
   };
-  let entries: PropertyEntry[];
-  try {
-    entries = parseProperties(text);
-  } catch (error) {
-    const line = error instanceof PropertiesSyntaxError ? error.line : 0;
-    diagnostics.push({ severity: 'error', file, line, key: '', message: (error as Error).message });
-    return { config, diagnostics };
+  // Several files: later ones override earlier keys (Flume 1.10+), each entry keeping its own file.
+  const merged = new Map<string, PropertyEntry>();
+  for (const t of texts) {
+    try {
+      for (const e of parseProperties(t.text)) {
+        merged.delete(e.key);
+        merged.set(e.key, t.file === file ? e : { ...e, file: t.file });
+      }
+    } catch (error) {
+      const line = error instanceof PropertiesSyntaxError ? error.line : 0;
+      diagnostics.push({ severity: 'error', file: t.file, line, key: '', message: (error as Error).message });
+    }
   }
+  if (diagnostics.length > 0) return { config, diagnostics };
+  let entries = [...merged.values()];
   const substituted = substitute(entries, agent, file, substitution);
   entries = substituted.entries;
   diagnostics.push(...substituted.diagnostics);
   const others = new Set<string>();
-  const error = (e: Located, message: string) => diagnostics.push({ severity: 'error', file, line: e.line, key: e.key, message });
+  const error = (e: Located, message: string) => diagnostics.push({ severity: 'error', file: e.file ?? file, line: e.line, key: e.key, message });
 
   for (const entry of entries) {
     const dot = entry.key.indexOf('.');
@@ -106,7 +122,7 @@ export function readAgentConfig(
     }
     if (entry.value === '') {
       // Flume drops such a key with a warning and the component sees its default (search_replace: replace with "").
-      diagnostics.push({ severity: 'warning', file, line: entry.line, key: entry.key, message: 'empty value: ignored, as Flume does; the default applies' });
+      diagnostics.push({ severity: 'warning', file: entry.file ?? file, line: entry.line, key: entry.key, message: 'empty value: ignored, as Flume does; the default applies' });
       continue;
     }
     let component = config.components[kind].get(name);
@@ -125,7 +141,7 @@ export function readAgentConfig(
         const first = component.props.values().next().value as Located;
         diagnostics.push({
           severity: 'warning',
-          file,
+          file: first.file ?? file,
           line: first.line,
           key: first.key,
           message: `\`${name}\` is not listed in \`${agent}.${kind}\`; its properties are ignored (as Flume does)`,

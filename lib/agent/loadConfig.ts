@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { components } from './components.js';
 import { buildTopology, Registry, type Topology } from './build.js';
-import { formatDiagnostic, readAgentConfig, type Diagnostic } from './flumeConfig.js';
+import { formatDiagnostic, readAgentConfig, type ConfigText, type Diagnostic } from './flumeConfig.js';
 import type { SubstitutionOptions } from './substitute.js';
 
 export const registry = new Registry(components as never);
@@ -22,9 +22,16 @@ export function loadAgentConfig(file: string, agent: string, substitution: Subst
     const diagnostics: Diagnostic[] = [{ severity: 'error', file, line: 0, key: '', message: `cannot read the file: ${(error as Error).message}` }];
     return { topology: { agent, sources: [], channels: [], sinks: [], groups: [] }, diagnostics, ok: false };
   }
-  const read = readAgentConfig(text, agent, file, substitution);
+  return loadAgentConfigTexts([{ text, file }], agent, substitution);
+}
+
+/** Resolves and validates one agent of several configuration texts merged in order (later keys win). */
+export function loadAgentConfigTexts(texts: readonly ConfigText[], agent: string, substitution: SubstitutionOptions = {}): LoadedConfig {
+  const first = texts[0]?.file ?? '(no configuration)';
+  const read = readAgentConfig(texts, agent, first, substitution);
   const built = buildTopology(read.config, registry);
-  const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => a.line - b.line);
+  const order = new Map(texts.map((t, i) => [t.file, i]));
+  const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line);
   return { topology: built.topology, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
 }
 

@@ -9,6 +9,8 @@ export interface PropertyEntry {
   value: string;
   /** 1-based line where the logical line starts. */
   line: number;
+  /** The file it came from, when several are merged. */
+  file?: string;
 }
 
 export class PropertiesSyntaxError extends Error {

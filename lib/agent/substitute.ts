@@ -64,7 +64,7 @@ export function substitute(
   const env = options.env ?? process.env;
   const sys = options.systemProperties ?? new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
-  const error = (e: PropertyEntry, message: string) => diagnostics.push({ severity: 'error', file, line: e.line, key: e.key, message });
+  const error = (e: PropertyEntry, message: string) => diagnostics.push({ severity: 'error', file: e.file ?? file, line: e.line, key: e.key, message });
 
   const byKey = new Map<string, PropertyEntry>();
   for (const e of entries) byKey.set(e.key, e);
@@ -123,7 +123,7 @@ export function substitute(
   for (const e of filterEntries) {
     const name = e.key.slice(prefix.length + 1).split('.')[0];
     if (e.key !== prefix && name !== undefined && !declared.includes(name))
-      diagnostics.push({ severity: 'warning', file, line: e.line, key: e.key, message: `config filter \`${name}\` is not listed in \`${prefix}\`; ignored` });
+      diagnostics.push({ severity: 'warning', file: e.file ?? file, line: e.line, key: e.key, message: `config filter \`${name}\` is not listed in \`${prefix}\`; ignored` });
   }
 
   const used = new Set<string>();
@@ -196,7 +196,7 @@ export function substitute(
           ? ' (no key and no environment variable of that name)'
           : ` (no key of that name; for the environment write \${env:${name}} or start with -DpropertiesImplementation=${ENV_VAR_RESOLVER})`;
       // Left as written, as Flume's StringSubstitutor does: a Java replacement such as `${name}` is legitimate text.
-      diagnostics.push({ severity: 'warning', file, line: e.line, key: e.key, message: `\${${ref}} is not resolved and stays as written${hint}` });
+      diagnostics.push({ severity: 'warning', file: e.file ?? file, line: e.line, key: e.key, message: `\${${ref}} is not resolved and stays as written${hint}` });
     }
     return v;
   };

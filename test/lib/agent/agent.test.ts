@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,6 +148,65 @@ a1.sinks.k1.channel = c1
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
   }, 60_000);
+
+  it('merges a --conf-uri served over HTTP with a --conf-file over it, and reloads when the served text changes', async () => {
+    let served = seqToNull;
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      res.writeHead(req.url === '/agent.properties' ? 200 : 404, { 'content-type': 'text/plain' }).end(req.url === '/agent.properties' ? served : '');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent.properties`;
+      const dir = tempDir();
+      const overrides = join(dir, 'overrides.properties');
+      // The file is read after the URI: its keys win.
+      writeFileSync(overrides, 'a1.channels.c1.capacity = 5000\na1.sinks.k1.batchSize = 100\n');
+      const validated = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [cliPath, 'validate', '-n', 'a1', '-u', uri, '-f', overrides], (e, out) => (e ? reject(e) : resolve(out))),
+      );
+      expect(validated).toMatch(/channel c1 \(memory\) capacity=5000 transactionCapacity=100/);
+
+      const child = spawn(process.execPath, [cliPath, 'agent', '-n', 'a1', '-u', uri, '-f', overrides, '--poll-interval', '0.2'], { cwd: dir });
+      children.push(child);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      await waitFor(() => (out.includes('agent started') ? true : undefined));
+      served = seqToNull.replace('a1.sources.r1.batchSize = 100', 'a1.sources.r1.batchSize = 50');
+      await waitFor(() => (out.includes('agent reloaded') ? true : undefined));
+      expect(out).toMatch(/"agent reloaded"/);
+      // A served text that stops being reachable keeps the running topology.
+      served = 'a1.sources = r1\n';
+      server.removeAllListeners('request');
+      server.on('request', (_req, res) => res.writeHead(503).end());
+      await waitFor(() => (out.includes('configuration could not be read') ? true : undefined));
+      expect(requests).toBeGreaterThanOrEqual(3);
+      child.kill('SIGTERM');
+      expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
+  it('validate names the file of each problem when several are merged, and refuses classpath:// URIs', async () => {
+    const dir = tempDir();
+    const base = join(dir, 'base.properties');
+    const site = join(dir, 'site.properties');
+    writeFileSync(base, seqToNull);
+    writeFileSync(site, '# site overrides\na1.channels.c1.capacity = lots\n');
+    const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [cliPath, 'validate', '-n', 'a1', '-f', base, '-f', site], (e, _out, stderr) => resolve({ code: (e as { code?: number } | null)?.code ?? 0, stderr })),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${site}:2: error: a1.channels.c1.capacity`);
+    const cp = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [cliPath, 'validate', '-n', 'a1', '-u', 'classpath://flume.conf'], (e, _out, stderr) => resolve({ code: (e as { code?: number } | null)?.code ?? 0, stderr })),
+    );
+    expect(cp.code).toBe(2);
+    expect(cp.stderr).toMatch(/classpath:\/\/ names a Java classpath resource; use file:\/\/ or a --conf-file/);
+  });
 });
 
 function readRolled(dir: string): string[] {
