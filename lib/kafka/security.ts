@@ -135,7 +135,8 @@ export function resolveSsl(opts: SecurityConfig): boolean | Record<string, unkno
 export interface KafkaFlumeMapped {
   options: Record<string, unknown>;
   consumed: string[];
-  problems: { key: string; message: string }[];
+  /** Errors, unless `severity` says 'warning' (the configuration still runs). */
+  problems: { key: string; message: string; severity?: 'error' | 'warning' }[];
 }
 
 const PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
@@ -413,7 +414,9 @@ export function unsupportedPassThrough(
     if (prefix === undefined || known.includes(key)) continue;
     consumed.push(key);
     const supported = known.filter((k) => k.startsWith(prefix));
-    const suggestion = closest(key, supported);
+    // Compared without the shared prefix, which would make every key look close.
+    const near = closest(key.slice(prefix.length), supported.map((k) => k.slice(prefix.length)));
+    const suggestion = near === undefined ? undefined : prefix + near;
     problems.push({
       key,
       message:

@@ -59,7 +59,7 @@ export const kafkaSinkOptions = z.strictObject({
     .min(0)
     .optional()
     .describe(
-      "Kafka linger.ms, accepted for Flume configurations and without effect (a warning says so): each batch is produced at once, as Flume's KafkaSink flushes its producer at the end of every transaction.",
+      "Kafka linger.ms, accepted for Flume configurations and without effect (the agent warns of it): each batch is produced at once, as Flume's KafkaSink flushes its producer at the end of every transaction.",
     ),
   timestampHeader: z
     .string()
@@ -120,11 +120,34 @@ const flumeKeys = {
   'kafka.producer.retry.backoff.ms': 'retryBackoffMs',
   'kafka.producer.retry.backoff.max.ms': 'retryBackoffMaxMs',
   'kafka.producer.max.request.size': 'maxRequestBytes',
-  'kafka.producer.linger.ms': 'lingerMs',
 } as const;
 
 const PRODUCER = ['kafka.producer.'];
 const COMPRESSION_KEY = 'kafka.producer.compression.type';
+
+const LINGER_KEY = 'kafka.producer.linger.ms';
+
+/**
+ * `kafka.producer.linger.ms`: accepted, with a warning that it changes nothing. Flume's KafkaSink
+ * flushes its producer at the end of every transaction, so linger never holds a batch there either;
+ * this sink produces each batch at once, as one request per topic.
+ */
+function lingerFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
+  const raw = props.get(LINGER_KEY);
+  if (raw === undefined) return { options: {}, consumed: [], problems: [] };
+  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw; // not a number: the schema names it
+  return {
+    options: { lingerMs: value },
+    consumed: [LINGER_KEY],
+    problems: [
+      {
+        key: LINGER_KEY,
+        severity: 'warning',
+        message: "has no effect: each batch is produced at once (Flume's KafkaSink, too, flushes at the end of every transaction)",
+      },
+    ],
+  };
+}
 
 /** `kafka.producer.compression.type`: none, gzip, snappy; lz4 and zstd named as unsupported. */
 function compressionFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
@@ -154,8 +177,9 @@ export const kafkaSinkSpec = defineComponent({
       props,
       (p) => securityFromFlume(p, PRODUCER),
       compressionFromFlume,
+      lingerFromFlume,
       headerMapFromFlume,
-      (p) => unsupportedPassThrough(p, PRODUCER, [...Object.keys(flumeKeys), COMPRESSION_KEY, ...securityKeysOf(PRODUCER)], 'kafkaSink'),
+      (p) => unsupportedPassThrough(p, PRODUCER, [...Object.keys(flumeKeys), COMPRESSION_KEY, LINGER_KEY, ...securityKeysOf(PRODUCER)], 'kafkaSink'),
     ),
 });
 
@@ -244,9 +268,6 @@ const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERROR
 export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: KafkaSinkOptions): Sink & HasMetrics {
   const opts = { ...parseOptions(kafkaSinkSpec, options) };
   opts.ssl = resolveSsl(opts);
-  if (opts.lingerMs !== undefined && opts.lingerMs > 0) {
-    process.emitWarning(`${opts.name}: linger.ms (lingerMs = ${opts.lingerMs}) has no effect: each batch is produced at once, as Flume's KafkaSink flushes at every transaction's end`, { code: 'RXFLUME_KAFKA_LINGER' });
-  }
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   const counters = new ComponentCounters('SINK', opts.name);
   counters.set('RollbackCount', 0);
