@@ -177,6 +177,11 @@ export interface BrokerOptions {
   autoCreateTopics?: boolean;
   /** `num.partitions` of auto-created topics (default 1). */
   numPartitions?: number;
+  /**
+   * More broker properties, appended to the template's (a key given here wins, as the last one in a
+   * Java properties file): e.g. a TLS or SASL listener added to `listeners` (see test/lib/kafka/tls.test.ts).
+   */
+  properties?: Record<string, string>;
   major?: KafkaMajor;
   /** JVM max heap in MB (default 512). */
   heapMb?: number;
@@ -253,7 +258,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     numPartitions: String(options.numPartitions ?? 1),
     autoCreateTopics: String(options.autoCreateTopics ?? true),
   };
-  writeFileSync(propsFile, template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? ''));
+  const extra = Object.entries(options.properties ?? {}).map(([k, v]) => `${k}=${v}\n`).join('');
+  writeFileSync(propsFile, template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? '') + (extra ? `\n${extra}` : ''));
   const logConfig =
     major === 4 ? `-Dlog4j2.configurationFile=${join(configDir, 'log4j2.properties')}` : `-Dlog4j.configuration=file:${join(configDir, 'log4j.properties')}`;
   const classpath = join(jars.libsDir, '*');
