@@ -257,6 +257,18 @@ const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERROR
  * names the topic; a non-integer partition header — not retriable, the batch cannot succeed as is.
  * Metrics also include Flume's `KafkaEventSendTimer` (total ms spent producing).
  *
+ * Security: `ssl` and `sasl` as kafkajs takes them; or Flume's keys under `kafka.producer.` —
+ * `security.protocol` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), `ssl.truststore.*` (JKS or PEM),
+ * `ssl.keystore.*` (PKCS12 or PEM), `ssl.endpoint.identification.algorithm`, `sasl.mechanism`
+ * PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 with `sasl.jaas.config` — become `ssl`, `sslStores`,
+ * `sslVerifyHostname` and `sasl`.
+ * The stores are read when the component is built (a missing one is a ConfigError naming it);
+ * GSSAPI (Kerberos) and OAUTHBEARER are configuration errors.
+ *
+ * Compression: `compression` gzip or snappy (Flume's `kafka.producer.compression.type`; lz4 and
+ * zstd are reported as unsupported). `kafka.producer.linger.ms` is accepted with a warning that it
+ * has no effect: every batch is produced at once, as Flume's KafkaSink flushes each transaction.
+ *
  * @example
  * const pipeline = pipe(
  *   tailSource({ path: '/var/log/app.log', batchSize: 500 }),

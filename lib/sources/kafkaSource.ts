@@ -159,6 +159,15 @@ type Options = z.output<typeof kafkaSourceOptions>;
  * back-off, counted in `GenericProcessingFail`. Metrics add Flume's `KafkaEventGetTimer` (ms
  * fetching), `KafkaCommitTimer` (ms committing) and `KafkaEmptyCount` (fetches that returned nothing).
  *
+ * Security: `ssl` and `sasl` as kafkajs takes them; or Flume's keys under `kafka.consumer.` —
+ * `security.protocol` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), `ssl.truststore.*` (JKS or PEM),
+ * `ssl.keystore.*` (PKCS12 or PEM), `ssl.endpoint.identification.algorithm`, `sasl.mechanism`
+ * PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 with `sasl.jaas.config` — become `ssl`, `sslStores`,
+ * `sslVerifyHostname` and `sasl`.
+ * The stores are read when the component is built (a missing one is a ConfigError naming it);
+ * GSSAPI (Kerberos) and OAUTHBEARER are configuration errors.
+ * Snappy-compressed topics (as Java producers write them) are read, as are gzip ones.
+ *
  * @example
  * const pipeline = pipe(
  *   kafkaSource({ brokers: ['127.0.0.1:9092'], topics: ['app-logs'], groupId: 'collectors', batchSize: 500 }),

@@ -176,6 +176,14 @@ const EMPTY = Buffer.alloc(0);
  * `ChannelCapacity` is unbounded. Metrics add Flume's `KafkaEventGetTimer`, `KafkaEventSendTimer`,
  * `KafkaCommitTimer` and `RollbackCounter`.
  *
+ * Security: `ssl` and `sasl` as kafkajs takes them; or Flume's keys under `kafka.producer.` and
+ * `kafka.consumer.`, which must agree (one connection setting serves both sides) —
+ * `security.protocol` (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), `ssl.truststore.*` (JKS or PEM),
+ * `ssl.keystore.*` (PKCS12 or PEM), `ssl.endpoint.identification.algorithm`, `sasl.mechanism`
+ * PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 with `sasl.jaas.config` — become `ssl`, `sslStores`,
+ * `sslVerifyHostname` and `sasl`. The stores are read when the channel is built (a missing one is a
+ * ConfigError naming it); GSSAPI (Kerberos) and OAUTHBEARER are configuration errors.
+ *
  * @example
  * const pipeline = pipe(
  *   taildirSource({ filegroups: { f1: '/var/log/app/.*\\.log' }, positionFile: '/var/lib/rxflume/pos.json' }),

@@ -346,4 +346,19 @@ describe.skipIf(kafka.skip)(`kafkaSource against a real broker${kafka.note}`, ()
     expect(per[1]).toBeGreaterThan(0);
     expect(p1.metrics()['SOURCE.kafkaSource']!['ChannelWriteFail']).toBeGreaterThan(0); // it did stall
   }, 90_000);
+
+  it('a source unsubscribed while its consumer is still starting leaves the group instead of fetching on', async () => {
+    const bootstrap = requireKafka();
+    const topic = await createTopic(bootstrap, 'src-early-stop');
+    for (const delayMs of [0, 20, 100]) {
+      const groupId = uniqueTopic('early');
+      const subscription = kafkaSource({ brokers: [bootstrap], topics: topic, groupId, stopGraceMs: 0, ...quiet }).subscribe();
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      subscription.unsubscribe();
+      // Before the fix, kafkajs's disconnect during run()'s first join did nothing and the member joined after it.
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      const { groups } = await withAdmin(bootstrap, (admin) => admin.describeGroups([groupId]));
+      expect(groups[0]!.members, `unsubscribed after ${delayMs} ms`).toEqual([]);
+    }
+  }, 60_000);
 });
