@@ -30,11 +30,34 @@ export interface ComponentSpec<S extends z.ZodType = z.ZodType> {
   fromFlume?: (props: ReadonlyMap<string, string>) => FlumeMapped;
 }
 
-/** What a component's `fromFlume` made of its properties; `problems` (errors unless said) are reported at their keys' lines. */
+/** A problem a `fromFlume` found at a key: an error unless `severity` says 'warning' (the configuration still runs). */
+export interface FlumeProblem {
+  key: string;
+  message: string;
+  severity?: 'error' | 'warning';
+}
+
+/** What a component's `fromFlume` made of its properties; `problems` are reported at their keys' lines. */
 export interface FlumeMapped {
   options: Record<string, unknown>;
   consumed: readonly string[];
-  problems?: readonly { key: string; message: string; severity?: 'error' | 'warning' }[];
+  problems?: readonly FlumeProblem[];
+}
+
+/** Runs several `fromFlume` mappings over the same properties, each seeing only what the earlier ones left. */
+export function combineFromFlume(props: ReadonlyMap<string, string>, ...steps: Array<(props: ReadonlyMap<string, string>) => FlumeMapped>): FlumeMapped {
+  const options: Record<string, unknown> = {};
+  const consumed: string[] = [];
+  const problems: FlumeProblem[] = [];
+  const remaining = new Map(props);
+  for (const step of steps) {
+    const r = step(remaining);
+    Object.assign(options, r.options);
+    consumed.push(...r.consumed);
+    problems.push(...(r.problems ?? []));
+    for (const k of r.consumed) remaining.delete(k);
+  }
+  return { options, consumed, problems };
 }
 
 export function defineComponent<S extends z.ZodType>(spec: ComponentSpec<S>): ComponentSpec<S> {

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { isJks } from './keystore.js';
 
 export const serverTlsOptions = {
   sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl; or keystore).'),
@@ -43,8 +44,6 @@ export function serverTlsIssues(v: ServerTlsValues): { path: string[]; message: 
   return issues;
 }
 
-const JKS_MAGIC = 0xfeedfeed;
-
 /** Reads the identity files; throws an Error saying which file and what is wrong. */
 export function serverCredentials(v: ServerTlsValues): { key: Buffer; cert: Buffer } | { pfx: Buffer; passphrase?: string } {
   if (v.keystore !== undefined) {
@@ -54,7 +53,7 @@ export function serverCredentials(v: ServerTlsValues): { key: Buffer; cert: Buff
     } catch (error) {
       throw new Error(`cannot read keystore ${v.keystore}: ${(error as Error).message}`);
     }
-    if (pfx.length >= 4 && pfx.readUInt32BE(0) === JKS_MAGIC) {
+    if (isJks(pfx)) {
       throw new Error(
         `keystore ${v.keystore} is a JKS file, which rxflume cannot read; convert it to PKCS#12: ` +
           `keytool -importkeystore -srckeystore ${v.keystore} -destkeystore ${v.keystore}.p12 -deststoretype PKCS12`,

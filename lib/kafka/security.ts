@@ -3,7 +3,7 @@
  * `ssl.keystore.*`, hostname verification, `sasl.mechanism` with `sasl.jaas.config` — mapped onto the
  * Kafka components' options, and those options turned into kafkajs's `ssl` (Node TLS options) when a
  * component is built. Shared by kafkaSource (`kafka.consumer.`), kafkaSink (`kafka.producer.`) and
- * kafkaChannel (both). Not a component; imports lib/core, ./keystore.js, node and zod.
+ * kafkaChannel (both). Not a component; imports lib/core (its keystore reader), node and zod.
  *
  * Mapping Flume keys reads no file (as Flume's validation opens no key store): `validate` accepts a
  * store that does not exist yet; the component reads it when built, and a missing or unreadable
@@ -11,9 +11,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { closest } from '../core/config.js';
+import { closest, type FlumeMapped, type FlumeProblem } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain } from './keystore.js';
+import { jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain } from '../core/keystore.js';
 
 // ---- the options -------------------------------------------------------------------------------
 
@@ -131,14 +131,6 @@ export function resolveSsl(opts: SecurityConfig): boolean | Record<string, unkno
 
 // ---- Flume keys → options ----------------------------------------------------------------------
 
-/** What a Kafka component's `fromFlume` returns (the shape of lib/core's FlumeMapped). */
-export interface KafkaFlumeMapped {
-  options: Record<string, unknown>;
-  consumed: string[];
-  /** Errors, unless `severity` says 'warning' (the configuration still runs). */
-  problems: { key: string; message: string; severity?: 'error' | 'warning' }[];
-}
-
 const PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 const MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
@@ -169,9 +161,9 @@ const CASELESS: ReadonlySet<string> = new Set(['security.protocol', 'sasl.mechan
  * `kafka.consumer.` for the channel, which has one connection setting: the two must agree) onto
  * `ssl`, `sslStores`, `sslVerifyHostname` and `sasl`. Reads no file.
  */
-export function securityFromFlume(props: ReadonlyMap<string, string>, prefixes: readonly string[]): KafkaFlumeMapped {
+export function securityFromFlume(props: ReadonlyMap<string, string>, prefixes: readonly string[]): FlumeMapped {
   const consumed: string[] = [];
-  const problems: KafkaFlumeMapped['problems'] = [];
+  const problems: FlumeProblem[] = [];
   const options: Record<string, unknown> = {};
 
   // One value per key; the prefixes must agree on it.
@@ -381,10 +373,10 @@ export function parseJaasConfig(text: string): JaasConfig {
 // ---- other Flume keys shared by the Kafka components --------------------------------------------
 
 /** Flume 1.11's `header.<flumeHeader> = <kafkaHeaderName>` keys as a `headerMap` option. */
-export function headerMapFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
+export function headerMapFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
   const headerMap: Record<string, string> = {};
   const consumed: string[] = [];
-  const problems: KafkaFlumeMapped['problems'] = [];
+  const problems: FlumeProblem[] = [];
   for (const [key, value] of props) {
     if (!key.startsWith('header.')) continue;
     consumed.push(key);
@@ -406,9 +398,9 @@ export function unsupportedPassThrough(
   prefixes: readonly string[],
   known: readonly string[],
   component: string,
-): KafkaFlumeMapped {
+): FlumeMapped {
   const consumed: string[] = [];
-  const problems: KafkaFlumeMapped['problems'] = [];
+  const problems: FlumeProblem[] = [];
   for (const key of props.keys()) {
     const prefix = prefixes.find((p) => key.startsWith(p));
     if (prefix === undefined || known.includes(key)) continue;
@@ -425,20 +417,6 @@ export function unsupportedPassThrough(
     });
   }
   return { options: {}, consumed, problems };
-}
-
-/** Runs several mappings over the same properties, each seeing only what the earlier ones left. */
-export function combineFromFlume(props: ReadonlyMap<string, string>, ...steps: Array<(props: ReadonlyMap<string, string>) => KafkaFlumeMapped>): KafkaFlumeMapped {
-  const out: KafkaFlumeMapped = { options: {}, consumed: [], problems: [] };
-  const remaining = new Map(props);
-  for (const step of steps) {
-    const r = step(remaining);
-    Object.assign(out.options, r.options);
-    out.consumed.push(...r.consumed);
-    out.problems.push(...r.problems);
-    for (const k of r.consumed) remaining.delete(k);
-  }
-  return out;
 }
 
 /** The security keys under `prefixes`, as full keys (for the supported-keys list of unsupportedPassThrough). */

@@ -1,7 +1,7 @@
 import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
-import { component, defineComponent, parseOptions } from '../core/config.js';
+import { combineFromFlume, component, defineComponent, parseOptions, type FlumeMapped, type FlumeProblem } from '../core/config.js';
 import { ComponentError, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { encodeFlumeEvent } from '../core/flumeEventAvro.js';
@@ -9,14 +9,12 @@ import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics
 import { createSink, type Sink } from '../core/sink.js';
 import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
 import {
-  combineFromFlume,
   headerMapFromFlume,
   resolveSsl,
   securityFromFlume,
   securityKeysOf,
   securityOption,
   unsupportedPassThrough,
-  type KafkaFlumeMapped,
 } from '../kafka/security.js';
 
 const acksSchema = z.union([z.literal('all'), z.literal(-1), z.literal(0), z.literal(1)]);
@@ -132,7 +130,7 @@ const LINGER_KEY = 'kafka.producer.linger.ms';
  * flushes its producer at the end of every transaction, so linger never holds a batch there either;
  * this sink produces each batch at once, as one request per topic.
  */
-function lingerFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
+function lingerFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
   const raw = props.get(LINGER_KEY);
   if (raw === undefined) return { options: {}, consumed: [], problems: [] };
   const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw; // not a number: the schema names it
@@ -150,11 +148,11 @@ function lingerFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
 }
 
 /** `kafka.producer.compression.type`: none, gzip, snappy; lz4 and zstd named as unsupported. */
-function compressionFromFlume(props: ReadonlyMap<string, string>): KafkaFlumeMapped {
+function compressionFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
   const raw = props.get(COMPRESSION_KEY);
   if (raw === undefined) return { options: {}, consumed: [], problems: [] };
   const v = raw.trim().toLowerCase();
-  const problems: KafkaFlumeMapped['problems'] = [];
+  const problems: FlumeProblem[] = [];
   if (v === 'lz4' || v === 'zstd') {
     problems.push({ key: COMPRESSION_KEY, message: `${v} is not supported by rxflume's Kafka client (kafkajs has no ${v} codec without a native module); supported: none, gzip, snappy` });
   } else if (v !== 'none' && v !== 'gzip' && v !== 'snappy') {

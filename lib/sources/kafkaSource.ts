@@ -2,13 +2,13 @@ import type { IHeaders } from 'kafkajs';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
-import { component, defineComponent, parseOptions } from '../core/config.js';
+import { combineFromFlume, component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { decodeFlumeEvent } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { isEarliest, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
 import { kafkajsConsumer, startEngine, type InRecord } from '../kafka/consumer.js';
-import { combineFromFlume, headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../kafka/security.js';
+import { headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../kafka/security.js';
 
 export const kafkaSourceOptions = z
   .strictObject({

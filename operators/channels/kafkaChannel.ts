@@ -2,14 +2,14 @@ import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
-import { component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
+import { combineFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
 import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { kafkajsConsumer, startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
-import { combineFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../../lib/kafka/security.js';
+import { resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../../lib/kafka/security.js';
 
 export const kafkaChannelOptions = z.strictObject({
   name: z.string().min(1).default('kafkaChannel').describe('Component name in metrics.'),

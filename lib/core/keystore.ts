@@ -1,8 +1,8 @@
 /**
- * Java key stores as Kafka clients configure them (`ssl.truststore.*`, `ssl.keystore.*`), read into
- * what Node's TLS takes: a JKS reader (trusted certificates, integrity digest checked), PEM files,
- * and PKCS12 key stores passed to Node as `pfx`. Not a component: the Kafka components share it
- * through ./security.js. Imports only node:crypto.
+ * Java key stores as Flume components configure them (Kafka's `ssl.truststore.*`/`ssl.keystore.*`,
+ * the servers' `keystore`), read into what Node's TLS takes: a JKS reader (trusted certificates,
+ * integrity digest checked), PEM files, and PKCS12 key stores passed to Node as `pfx`. Imports only
+ * node:crypto.
  *
  * JKS layout (sun.security.provider.JavaKeyStore): magic 0xFEEDFEED, version 1|2, entry count, then
  * per entry a tag (1 = private key, 2 = trusted certificate), the alias (Java modified UTF-8 with a
@@ -74,6 +74,9 @@ export function jksDigest(password: string, data: Buffer): Buffer {
   for (let i = 0; i < password.length; i++) pw.writeUInt16BE(password.charCodeAt(i), i * 2);
   return createHash('sha1').update(pw).update(DIGEST_WHITENER).update(data).digest();
 }
+
+/** Whether the bytes are a JKS key store (by its magic number). */
+export const isJks = (data: Buffer): boolean => data.length >= 4 && data.readUInt32BE(0) === JKS_MAGIC;
 
 /**
  * Parses a JKS key store. With a password the trailing digest is checked first (a wrong password or a
