@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { components } from './components.js';
 import { buildTopology, Registry, type Topology } from './build.js';
 import { formatDiagnostic, readAgentConfig, type ConfigText, type Diagnostic } from './flumeConfig.js';
@@ -11,18 +10,6 @@ export interface LoadedConfig {
   diagnostics: Diagnostic[];
   /** True when no diagnostic is an error: only then may anything start. */
   ok: boolean;
-}
-
-/** Reads, resolves and validates one agent of a Flume properties file. Never throws for bad content. */
-export function loadAgentConfig(file: string, agent: string, substitution: SubstitutionOptions = {}): LoadedConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    const diagnostics: Diagnostic[] = [{ severity: 'error', file, line: 0, key: '', message: `cannot read the file: ${(error as Error).message}` }];
-    return { topology: { agent, sources: [], channels: [], sinks: [], groups: [] }, diagnostics, ok: false };
-  }
-  return loadAgentConfigTexts([{ text, file }], agent, substitution);
 }
 
 /** Resolves and validates one agent of several configuration texts merged in order (later keys win). */

@@ -72,7 +72,7 @@ export function substitute(
   // Config filters of this agent.
   const prefix = `${agent}.configfilters`;
   const filters = new Map<string, Filter>();
-  const filterEntries = entries.filter((e) => e.key === prefix || e.key.startsWith(`${prefix}.`));
+  const filterEntries = new Set(entries.filter((e) => e.key === prefix || e.key.startsWith(`${prefix}.`)));
   const declared = byKey.get(prefix)?.value.split(/\s+/).filter(Boolean) ?? [];
   for (const name of declared) {
     const prop = (p: string) => byKey.get(`${prefix}.${name}.${p}`);
@@ -203,7 +203,7 @@ export function substitute(
 
   const resolved: PropertyEntry[] = [];
   for (const e of entries) {
-    if (filterEntries.includes(e)) continue;
+    if (filterEntries.has(e)) continue;
     resolved.push(e.value.includes('$') ? { ...e, value: resolve(e, e.value, 0) } : e);
   }
   // A dotless key used only as a variable (`NC_PORT = 44444`) is not a component property: drop it quietly.

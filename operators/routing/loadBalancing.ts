@@ -35,10 +35,10 @@ export const loadBalancing = Object.assign(
       type: 'load_balancing',
       bind(names) {
         const routes: Route[] = names.map((_, i) => ({ required: [i], optional: [] }));
-        let next = 0;
-        const pick = opts.policy === 'random' ? () => Math.floor(Math.random() * routes.length) : () => (next = (next + 1) % routes.length);
-        if (routes.length > 0) next = routes.length - 1;
-        return { route: () => routes[pick()] ?? { required: [], optional: [] } };
+        const none: Route = { required: [], optional: [] };
+        let turn = 0;
+        const pick = opts.policy === 'random' ? () => Math.floor(Math.random() * routes.length) : () => turn++ % routes.length;
+        return { route: () => routes[pick()] ?? none };
       },
     };
   },

@@ -240,13 +240,18 @@ a1.sinks.${sink}.sink.rollInterval = 0
     expect(readRolled(d2)).toEqual(expected);
   }, 60_000);
 
+  /** seq (2000 events) → c1, c2 with the given source lines → file_roll each; the numbers each sink wrote. */
+  const twoChannels = async (sourceLines: string): Promise<[number[], number[]]> => {
+    const one = tempDir();
+    const two = tempDir();
+    const config = header('c1 c2', 'k1 k2') + 'a1.sources.r1.channels = c1 c2\n' + sourceLines + memory('c1') + memory('c2') + roll('k1', 'c1', one) + roll('k2', 'c2', two);
+    const run = startAgent(config, '--no-reload-conf');
+    expect(await run.exit).toBe(0);
+    return [readRolled(one).map(Number), readRolled(two).map(Number)];
+  };
+
   it('multiplexing: events are routed by a header an interceptor extracted, unmapped ones to the default', async () => {
-    const odd = tempDir();
-    const even = tempDir();
-    const config =
-      header('c1 c2', 'k1 k2') +
-      `a1.sources.r1.channels = c1 c2
-a1.sources.r1.interceptors = x
+    const [odds, evens] = await twoChannels(`a1.sources.r1.interceptors = x
 a1.sources.r1.interceptors.x.type = regex_extractor
 a1.sources.r1.interceptors.x.regex = ([13579])$
 a1.sources.r1.interceptors.x.serializers = s1
@@ -259,15 +264,7 @@ a1.sources.r1.selector.mapping.5 = c1
 a1.sources.r1.selector.mapping.7 = c1
 a1.sources.r1.selector.mapping.9 = c1
 a1.sources.r1.selector.default = c2
-` +
-      memory('c1') +
-      memory('c2') +
-      roll('k1', 'c1', odd) +
-      roll('k2', 'c2', even);
-    const run = startAgent(config, '--no-reload-conf');
-    expect(await run.exit).toBe(0);
-    const odds = readRolled(odd).map(Number);
-    const evens = readRolled(even).map(Number);
+`);
     expect(odds).toHaveLength(1000);
     expect(evens).toHaveLength(1000);
     expect(odds.every((n) => n % 2 === 1)).toBe(true);
@@ -275,22 +272,7 @@ a1.sources.r1.selector.default = c2
   }, 60_000);
 
   it('load_balancing channel selector: events alternate between the channels, none lost or duplicated', async () => {
-    const one = tempDir();
-    const two = tempDir();
-    const config =
-      header('c1 c2', 'k1 k2') +
-      `a1.sources.r1.channels = c1 c2
-a1.sources.r1.selector.type = load_balancing
-a1.sources.r1.selector.policy = round_robin
-` +
-      memory('c1') +
-      memory('c2') +
-      roll('k1', 'c1', one) +
-      roll('k2', 'c2', two);
-    const run = startAgent(config, '--no-reload-conf');
-    expect(await run.exit).toBe(0);
-    const first = readRolled(one).map(Number);
-    const second = readRolled(two).map(Number);
+    const [first, second] = await twoChannels('a1.sources.r1.selector.type = load_balancing\na1.sources.r1.selector.policy = round_robin\n');
     expect(first).toHaveLength(1000);
     expect(second).toHaveLength(1000);
     expect(first.every((n) => n % 2 === 0)).toBe(true);
