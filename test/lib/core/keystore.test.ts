@@ -4,7 +4,6 @@
  * JKS, PKCS12 and PEM trust stores; a Node TLS server with the signed certificate is accepted with
  * the CA read from the JKS store and rejected without it.
  */
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -15,20 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { jksDigest, jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain, readJks } from '../../../lib/core/keystore.js';
 import { resolveSsl } from '../../../lib/kafka/security.js';
+import { hasKeytool, keytoolIn } from '../../support/keytool.js';
 
-const hasKeytool = (() => {
-  try {
-    execFileSync('keytool', ['-help'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const dir = mkdtempSync(join(tmpdir(), 'rxflume-keystore-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const at = (f: string) => join(dir, f);
-const keytool = (...args: string[]) => execFileSync('keytool', args, { cwd: dir, stdio: 'pipe' });
+const keytool = keytoolIn(dir);
 
 /** The server's key and certificate as PEM (from its PKCS12 store, through Node: no openssl needed). */
 let server: { pfx: Buffer; passphrase: string };

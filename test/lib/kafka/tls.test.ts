@@ -4,7 +4,6 @@
  * sasl.jaas.config) mapped by the agent's mapOptions, kafkaSink producing over TLS and kafkaSource
  * reading back. Without the trust store, or with a wrong password, producing fails.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,16 +20,9 @@ import { kafkaSource, kafkaSourceSpec } from '../../../lib/sources/kafkaSource.j
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
 import { freePort, startBroker, type Broker } from '../../../scripts/kafka.js';
 import { kafkaEnv, uniqueTopic, waitFor } from '../../support/kafka.js';
+import { hasKeytool, keytoolIn } from '../../support/keytool.js';
 
 const kafka = kafkaEnv();
-const hasKeytool = (() => {
-  try {
-    execFileSync('keytool', ['-help'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 function options(spec: ComponentSpec, props: Record<string, string>): Record<string, unknown> {
   const located = new Map(Object.entries(props).map(([key, value], i) => [key, { key, value, line: i + 1 }]));
@@ -54,7 +46,7 @@ describe.skipIf(skip)(`Kafka over TLS and SASL_SSL from Flume keys${note}`, () =
   let saslSsl = '';
 
   beforeAll(async () => {
-    const keytool = (...args: string[]) => execFileSync('keytool', args, { cwd: dir, stdio: 'pipe' });
+    const keytool = keytoolIn(dir);
     keytool('-genkeypair', '-keystore', 'ca.p12', '-storetype', 'PKCS12', '-storepass', 'capass', '-alias', 'ca', '-keyalg', 'RSA', '-keysize', '2048', '-dname', 'CN=rxflume test CA', '-ext', 'bc:c', '-validity', '30');
     keytool('-exportcert', '-keystore', 'ca.p12', '-storetype', 'PKCS12', '-storepass', 'capass', '-alias', 'ca', '-rfc', '-file', 'ca.pem');
     keytool('-genkeypair', '-keystore', 'broker.p12', '-storetype', 'PKCS12', '-storepass', 'brokerpass', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048', '-dname', 'CN=localhost', '-validity', '30');
