@@ -10,6 +10,8 @@ export interface CandidateRules {
   include: RegExp;
   ignore: RegExp;
   recursive: boolean;
+  /** Told of each symbolic link to a directory met while searching recursively (it is not searched). */
+  onLinkedDirectory?: (path: string) => void;
 }
 
 export interface Candidate {
@@ -24,12 +26,23 @@ export interface Candidate {
  * completed (`fileSuffix`), name matching `include` and not `ignore` (whole-name matches).
  * Sub-directories are searched only when `recursive`, and never hidden or ignored ones nor the
  * tracker directory. Files that vanish while listing are left out.
+ *
+ * Symbolic links: a link to a file is a candidate (Flume reads through it; completing renames or
+ * removes the link, never its target). A link to a directory is never searched, so every directory
+ * searched is a real one under the spool directory: nothing reached through a link can be renamed
+ * or deleted, and a link loop cannot be walked. A directory met twice (a bind mount of an ancestor)
+ * is searched once.
  */
 export async function listCandidates(rules: CandidateRules): Promise<Candidate[]> {
   const out: Candidate[] = [];
+  const visited = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     let entries: Dirent[];
     try {
+      const s = await stat(dir, { bigint: true });
+      const id = `${s.dev}:${s.ino}`;
+      if (visited.has(id)) return;
+      visited.add(id);
       entries = await readdir(dir, { withFileTypes: true });
     } catch (error) {
       // A sub-directory removed meanwhile is no error; the spool directory itself is.
@@ -40,16 +53,15 @@ export async function listCandidates(rules: CandidateRules): Promise<Candidate[]
       const name = entry.name;
       if (name.startsWith('.')) continue;
       const path = join(dir, name);
-      let isDir = entry.isDirectory();
+      if (entry.isDirectory()) {
+        if (rules.recursive && path !== rules.trackerDir && !rules.ignore.test(name)) await walk(path);
+        continue;
+      }
       let isFile = entry.isFile();
       if (entry.isSymbolicLink()) {
         const target = await stat(path).catch(() => undefined);
-        isDir = target?.isDirectory() ?? false;
+        if (target?.isDirectory() && rules.recursive && !rules.ignore.test(name)) rules.onLinkedDirectory?.(path);
         isFile = target?.isFile() ?? false;
-      }
-      if (isDir) {
-        if (rules.recursive && path !== rules.trackerDir && !rules.ignore.test(name)) await walk(path);
-        continue;
       }
       if (!isFile || name.endsWith(rules.fileSuffix) || !rules.include.test(name) || rules.ignore.test(name)) continue;
       out.push({ path, rel: relative(rules.spoolDir, path).split(sep).join('/'), name });

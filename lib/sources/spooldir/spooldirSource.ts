@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, statSync, type BigIntStats } from 'node:fs';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
+import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { asyncScheduler, Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../core/batch.js';
@@ -145,6 +145,16 @@ interface Sent {
  * exact bytes. Hidden files and directories, files ending in `fileSuffix`, names not matching
  * `includePattern` or matching `ignorePattern`, and the tracker directory are skipped.
  *
+ * Symbolic links: nothing outside `spoolDir` is ever renamed or deleted. A link to a file is read
+ * through the link, as Flume does, and completing it renames or removes the link itself, never its
+ * target. With `recursiveDirectorySearch`, a link to a directory is not searched (a warning names it
+ * once; Flume does not follow such links either), so a link loop is never walked, and a directory
+ * reached twice (a bind mount) is searched once. Before a file is opened and again before it is
+ * renamed or deleted, its directory must still be the real directory under `spoolDir` its path
+ * names: a tracked file whose directory became a link while stopped is not resumed (warned, and the
+ * tracker dropped), and one whose directory is swapped for a link while it is read fails the source
+ * (`FLUME_SOURCE_FAILED`), the file left where it is.
+ *
  * Delivery: at-least-once, file by file. A batch holds events of one file; at most `maxInFlight` are
  * unsettled and nothing beyond one read chunk (64 KiB) is read meanwhile. The tracker
  * (`trackerDir/rxflume-spooldir.json`, JSON of our own, not Flume's meta file) records the offset up
@@ -206,6 +216,16 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
 
   const source = new Observable<Batch>((subscriber) => {
     const tracker = new Tracker(trackerDir);
+    const linkedDirs = new Set<string>(); // symlinked directories already warned about
+    const listRules: CandidateRules = {
+      ...rules,
+      onLinkedDirectory: (path) => {
+        if (linkedDirs.has(path)) return;
+        linkedDirs.add(path);
+        log('warn', `${path} is a symbolic link to a directory: not searched (only real sub-directories of spoolDir are)`);
+      },
+    };
+    let realSpoolDir = spoolDir;
     const timers = new Set<Subscription>();
     const outstanding: Sent[] = []; // emitted and not acked, in file order
     const retry: Sent[] = []; // nacked, to be re-sent first, in file order
@@ -264,6 +284,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         throw failure(`spool directory ${spoolDir} cannot be read: ${describe(error)}`, error);
       }
       if (!isDir) throw failure(`spoolDir ${spoolDir} is not a directory`);
+      realSpoolDir = realpathSync(spoolDir);
       try {
         mkdirSync(trackerDir, { recursive: true });
         resume = tracker.open();
@@ -272,7 +293,21 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       }
     };
 
+    /**
+     * Whether the directory holding `c` is, right now, the real directory under spoolDir that its
+     * relative path names: no symlink on the way. Renames and deletes happen only then.
+     */
+    const inside = async (c: Candidate): Promise<boolean> => {
+      const parent = dirname(c.rel);
+      const expected = parent === '.' ? realSpoolDir : join(realSpoolDir, ...parent.split('/'));
+      return (await realpath(dirname(c.path)).catch(() => undefined)) === expected;
+    };
+
     const openFile = async (c: Candidate, at?: TrackerState): Promise<SpoolFile | undefined> => {
+      if (!(await inside(c))) {
+        log('warn', `${c.path} is not inside spoolDir ${spoolDir} (a directory on its way is a symbolic link, or gone): not read`);
+        return undefined;
+      }
       let handle: FileHandle;
       try {
         handle = await open(c.path, 'r');
@@ -330,7 +365,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         tracker.clear();
       }
       for (;;) {
-        const c = await pickCandidate(await listCandidates(rules), opts.consumeOrder);
+        const c = await pickCandidate(await listCandidates(listRules), opts.consumeOrder);
         if (!c || closed) return undefined;
         const f = await openFile(c);
         if (f) return f;
@@ -407,6 +442,12 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       await checkUnchanged(f);
       await f.handle.close();
       if (closed) return;
+      if (!(await inside(f))) {
+        throw failure(
+          `cannot complete ${f.path}: its directory is no longer inside spoolDir ${spoolDir} (replaced by a symbolic link, or moved); ` +
+            'nothing outside spoolDir is renamed or deleted: it is left as it is',
+        );
+      }
       if (opts.deletePolicy === 'immediate') {
         await rm(f.path);
         tracker.clear();
