@@ -87,10 +87,14 @@ export const fileChannelSpec = defineComponent({
  *   events, and the next two take batches read ahead of the sink.
  * - **Recovery**: a record torn by a crash at a segment's tail is cut off (it was never acked); a
  *   damaged record inside a segment is skipped, counted in `CorruptRecordCount` and logged with its
- *   file and offset; the channel opens either way. `in_use.lock` (holding the pid) in every directory
- *   stops a second channel, in this or another process, from opening them; a lock left by a killed
- *   process is taken over. Opening fails with a non-retriable `FLUME_CHANNEL_IO` error naming
- *   the holder.
+ *   file and offset; the channel opens either way.
+ * - **Lock**: `in_use.lock` in every directory stops a second channel, in this or another process,
+ *   from opening them; opening then fails with a non-retriable `FLUME_CHANNEL_IO` error naming the
+ *   holder. It is a kernel lock (flock(2), taken through util-linux or busybox `flock`, one spawn per
+ *   open), held by an open descriptor: the kernel releases it when the process dies, so an agent
+ *   killed with `kill -9` always reopens its channel, even as PID 1 of a container or when its PID
+ *   was reused. Where no `flock` command runs, the lock is judged by the pid, process start time and
+ *   boot id written in it, which cannot see another PID namespace (a warning says so at open).
  * - Upstream completion drains the channel, writes a checkpoint, releases files and locks, then
  *   completes. Unsubscribing nacks waiting puts and releases everything (once writes under way end).
  *

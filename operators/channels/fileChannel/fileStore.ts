@@ -108,7 +108,7 @@ export class FileStore implements ChannelStore {
     const started = Date.now();
     for (const dir of this.dirs) await fs.mkdir(dir, { recursive: true });
     try {
-      this.releaseLocks = await acquireLocks(this.dirs);
+      this.releaseLocks = await acquireLocks(this.dirs, { logger: opts.logger });
     } catch (error) {
       if (error instanceof LockHeldError) {
         throw new ComponentError('FLUME_CHANNEL_IO', `${opts.name}: cannot open: ${error.message}`, { component: opts.name, retriable: false, cause: error });

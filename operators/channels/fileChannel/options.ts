@@ -11,7 +11,10 @@ const dir = z.string().min(1);
 export const fileLogOptionsShape = {
   checkpointDir: dir
     .default('~/.flume/file-channel/checkpoint')
-    .describe('Directory of the checkpoint and its lock; give every channel its own.'),
+    .describe(
+      'Directory of the checkpoint; give every channel its own. It and each data directory hold in_use.lock: a kernel lock (flock) ' +
+        'released when the process dies; without a flock command, judged by pid, process start time and boot id.',
+    ),
   dataDirs: z
     .union([dir, z.array(dir).min(1)])
     .default('~/.flume/file-channel/data')

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -420,20 +420,22 @@ describe('fileChannel — disk', () => {
     await until(() => q.acked === 1, 'the first channel to keep working');
   });
 
-  it('a lock held by another live process is refused; one left by a dead process is taken over', async () => {
+  it('a lock held by another live process is refused; a lock file naming a live pid that holds no lock is taken over', async () => {
     const d = await channelDirs();
     await fs.mkdir(d.checkpointDir, { recursive: true });
     const lock = path.join(d.checkpointDir, 'in_use.lock');
     const { hostname } = await import('node:os');
-    // A live process: the test runner's parent.
-    await fs.writeFile(lock, `${process.ppid}\n${hostname()}\n`);
+    // Another process holding the kernel lock (see lock.test.ts for agents killed, reused PIDs, namespaces).
+    const holder = spawn('/bin/sh', ['-c', 'exec 9>>"$0" && flock -x 9 && echo locked && exec sleep 30', lock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => holder.stdout!.once('data', r));
     const refused = harness(fileChannel(options(d)));
     subs.push(refused.sub);
     await until(() => refused.state().failed !== undefined, 'the open to fail');
-    expect((refused.state().failed as Error).message).toMatch(new RegExp(`in use by process ${process.ppid}`));
-    // A dead one: a process that has exited.
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    await fs.writeFile(lock, `${dead.stdout}\n${hostname()}\n`);
+    expect((refused.state().failed as Error).message).toMatch(/in use by another process .*in_use\.lock, held by a kernel lock/);
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('close', r));
+    // A pid that is alive (the test runner's parent) but holds nothing: a reused PID.
+    await fs.writeFile(lock, `${process.ppid}\n${hostname()}\n`);
     expect(await drainAll(d)).toEqual([]);
   });
 });
