@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../core/serverTls.js';
 import { createBatch, type Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError, isRetriable } from '../core/errors.js';
+import { ComponentError, FlumeError, isRetriable } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 
@@ -30,6 +30,54 @@ export const httpSourceOptions = z
       .min(1)
       .default(16 * 1024 * 1024)
       .describe('Largest request body; a larger one is answered 413 (16 MiB by default).'),
+    maxEventsPerRequest: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe(
+        "Most events one JSON request may carry; give the channel's transactionCapacity. A request with more is answered 503 as soon as the count is passed while reading, as Flume answers a batch its channel cannot take.",
+      ),
+    maxFieldsPerRequest: z
+      .number()
+      .int()
+      .min(1)
+      .default(200_000)
+      .describe(
+        'Most JSON values inside the events of one request (one per header, per body, per value nested in a field Flume ignores); past it the request is answered 413 while reading. Bounds memory: a header costs far more in memory than on the wire.',
+      ),
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(64 * 1024 * 1024)
+      .describe(
+        'Request bytes held at once over all connections (read, parsed or waiting for the channel); a request that would pass it is answered 503 (retry later). One request alone is always taken up to maxBodyBytes. 64 MiB by default.',
+      ),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('Open connections at most; further ones are closed at once (and counted in GenericProcessingFail) until some close.'),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(30_000)
+      .describe('A connection with no bytes in either direction for this long is closed (Flume ServerConnector.idleTimeout, 30 s as Jetty).'),
+    headersTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(30_000)
+      .describe("A request's headers must arrive within this many ms of its first byte; slower ones are answered 408 and closed."),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(300_000)
+      .describe('A whole request (headers and body) must arrive within this many ms; slower ones are answered 408 and closed (at least headersTimeoutMs).'),
     ssl: z.boolean().default(false).describe('Serve HTTPS with sslKeyFile and sslCertFile, or keystore.'),
     ...serverTlsOptions,
     excludeProtocols: z
@@ -44,6 +92,9 @@ export const httpSourceOptions = z
   .check((ctx) => {
     const v = ctx.value;
     for (const issue of serverTlsIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
+    if (v.requestTimeoutMs < v.headersTimeoutMs) {
+      ctx.issues.push({ code: 'custom', path: ['requestTimeoutMs'], message: `at least headersTimeoutMs (${v.headersTimeoutMs})`, input: v.requestTimeoutMs });
+    }
     if (v.ssl) {
       if (protocolRange(v.excludeProtocols) === undefined) {
         ctx.issues.push({
@@ -80,10 +131,15 @@ export const httpSourceSpec = defineComponent({
     'exclude-protocols': { option: 'excludeProtocols', convert: (v) => v.split(/[\s,]+/).filter(Boolean) },
     'keystore-password': 'keystorePassword',
     'keystore-type': 'keystoreType',
+    'ServerConnector.idleTimeout': 'idleTimeoutMs',
   },
   // Jetty's own settings and a custom handler's properties have nothing to act on here: named, not fatal.
   fromFlume: (props) => {
-    const ignored = [...props.keys()].filter((k) => /^(HttpConfiguration|ServerConnector|SslContextFactory|QueuedThreadPool)\./.test(k) || (k.startsWith('handler.') && k !== 'handler.maxBlobLength'));
+    const ignored = [...props.keys()].filter(
+      (k) =>
+        (/^(HttpConfiguration|ServerConnector|SslContextFactory|QueuedThreadPool)\./.test(k) && k !== 'ServerConnector.idleTimeout') ||
+        (k.startsWith('handler.') && k !== 'handler.maxBlobLength'),
+    );
     return {
       options: {},
       consumed: ignored,
@@ -99,6 +155,11 @@ export const httpSourceSpec = defineComponent({
 /** Thrown for a body the handler cannot read: answered 400, nothing of the request is put. */
 class BadRequest extends Error {}
 
+/** Channel failures Flume's HTTPSource answers 503 (a ChannelException), whether or not a retry can help. */
+const CHANNEL_CODES = new Set(['FLUME_CHANNEL_FULL', 'FLUME_CHANNEL_CLOSED', 'FLUME_CHANNEL_IO', 'FLUME_BATCH_TOO_LARGE']);
+
+const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full. Consider increasing the channel capacity or make sure the sinks perform faster.';
+
 /**
  * Flume's HTTP source: an HTTP (or, with `ssl`, HTTPS) server on `bind:port`. Every POST, whatever
  * its path, is turned into events by the `handler` and put as **one batch** (one transaction):
@@ -107,23 +168,35 @@ class BadRequest extends Error {}
  *   from `Content-Type` (`charset=UTF-8|UTF-16|UTF-32`, UTF-8 when absent; any other is answered
  *   500, as Flume does) and each body string is encoded back to bytes in it (Java's encodings: UTF-16
  *   with a big-endian BOM, UTF-32 big-endian). Header values that are numbers or booleans become
- *   strings, a missing or null body is empty.
+ *   strings, a missing or null body is empty, other members are ignored (as Gson does).
  * - `BLOB` (Flume's BlobHandler): the whole body is one event; query parameters are its headers.
  *
- * Answers: **200** once the channel stored every event; **503** when the batch was nacked with a
- * retriable error (`ChannelFullError`: the client should retry later); **500** for a non-retriable
- * nack (e.g. more events than the channel's `transactionCapacity`) or an unsupported charset;
+ * A JSON body is scanned as it arrives, before anything is built: past `maxEventsPerRequest` events
+ * it is answered 503 at once (the channel could not take it in one transaction), past
+ * `maxFieldsPerRequest` values 413, and a body that cannot be an array of event objects 400 — all
+ * without reading the rest (the connection is then closed). Only a body within those bounds is
+ * parsed, so one request costs at most a bounded, short synchronous parse and other clients keep
+ * being served.
+ *
+ * Answers: **200** once the channel stored every event; **503** when the channel refused the batch
+ * (full, closed, or more events than its `transactionCapacity`: Flume's ChannelException), when the
+ * request has more than `maxEventsPerRequest` events, or when `maxBufferedBytes` are held for other
+ * requests — the client should retry later; **500** for another failure or an unsupported charset;
  * **400** for a malformed body (nothing of that request is put); **413** for a body over
- * `maxBodyBytes`; **405** for other methods than POST. The client is answered only after the
- * channel settled, so a full channel pushes back on every client.
+ * `maxBodyBytes` or with more than `maxFieldsPerRequest` values; **405** for other methods than
+ * POST; **408** for headers slower than `headersTimeoutMs` or a request slower than
+ * `requestTimeoutMs`. The client is answered only after the channel settled, so a full channel
+ * pushes back on every client. Connections past `maxConnections` are closed at once; one silent for
+ * `idleTimeoutMs` is closed.
  *
  * Counters: `AppendBatchReceivedCount` / `AppendBatchAcceptedCount` per request, `EventReceivedCount`
  * / `EventAcceptedCount` per event, `EventReadFail` (400/413), `ChannelWriteFail` (503),
- * `GenericProcessingFail` (500), `OpenConnectionCount`.
+ * `GenericProcessingFail` (500, refused connections, TLS failures), `OpenConnectionCount`.
  *
  * TLS: `sslKeyFile`/`sslCertFile` (PEM) or Flume's `keystore` as a PKCS#12 file (a JKS one is
  * refused with the keytool command converting it; keystore keys are ignored without ssl, as Flume); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. Unreadable files or
- * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`. Unsubscribing closes the
+ * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`; errors after it listens
+ * (e.g. out of file descriptors) are counted and the server keeps listening. Unsubscribing closes the
  * server and every connection.
  *
  * Delivery: a 200 means stored in the channel; anything else means nothing of the request was.
@@ -139,7 +212,10 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
+    let listening = false;
     const sockets = new Set<Socket>();
+    /** Body bytes held by requests not answered yet, over all connections. */
+    let buffered = 0;
 
     const fail = (message: string, cause?: unknown): void => {
       if (closed) return;
@@ -167,28 +243,65 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
         req.resume();
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (chunk: Buffer) => {
-        if (over) return;
-        size += chunk.length;
-        if (size > opts.maxBodyBytes) {
-          over = true;
-          chunks.length = 0;
-          metrics.inc('EventReadFail');
+      let charset: Charset = 'UTF-8';
+      if (opts.handler === 'JSON') {
+        try {
+          charset = charsetOf(req.headers['content-type']);
+        } catch (error) {
+          metrics.inc('GenericProcessingFail');
           res.setHeader('connection', 'close');
-          answer(res, 413, `Request body over ${opts.maxBodyBytes} bytes.\n`);
+          answer(res, 500, `${(error as Error).message}\n`);
+          req.resume();
           return;
         }
+      }
+      const scan = opts.handler === 'JSON' ? new EventArrayScan(charset, opts.maxEventsPerRequest, opts.maxFieldsPerRequest) : undefined;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let held = 0;
+      let refused = false;
+      const release = (): void => {
+        buffered -= held;
+        held = 0;
+      };
+      res.once('close', release);
+      // Answered before the body ended. The rest is read and dropped, so that a keep-alive client
+      // writing its whole body before reading still gets the answer (Node closes other connections
+      // once answered), but never past maxBodyBytes.
+      const refuse = (status: number, text: string, counter: string, close = false): void => {
+        refused = true;
+        chunks.length = 0;
+        release();
+        metrics.inc(counter);
+        if (close) res.setHeader('connection', 'close');
+        answer(res, status, `${text}\n`);
+      };
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (refused) {
+          if (size > opts.maxBodyBytes && res.writableFinished) req.socket.destroy();
+          return;
+        }
+        if (closed) return;
+        if (size > opts.maxBodyBytes) return refuse(413, `Request body over ${opts.maxBodyBytes} bytes.`, 'EventReadFail', true);
+        // One request alone is always taken: the bound is on what others hold besides it.
+        if (buffered > held && buffered + chunk.length > opts.maxBufferedBytes) {
+          return refuse(503, `Source busy: ${buffered} request bytes held (maxBufferedBytes ${opts.maxBufferedBytes}); retry later.`, 'ChannelWriteFail');
+        }
+        const refusal = scan?.feed(chunk);
+        if (refusal) return refuse(refusal.status, refusal.status === 503 ? `${CHANNEL_FAILED} ${refusal.message}` : refusal.message, refusal.status === 503 ? 'ChannelWriteFail' : 'EventReadFail');
+        buffered += chunk.length;
+        held += chunk.length;
         chunks.push(chunk);
       });
       req.on('error', () => undefined);
       req.on('end', () => {
-        if (over || closed) return;
+        if (refused || closed) return;
         let events: FlumeEvent[];
         try {
-          events = opts.handler === 'JSON' ? jsonEvents(Buffer.concat(chunks, size), req.headers['content-type']) : [blobEvent(req, Buffer.concat(chunks, size))];
+          const body = Buffer.concat(chunks, size);
+          chunks.length = 0;
+          events = opts.handler === 'JSON' ? jsonEvents(body, charset) : [blobEvent(req, body)];
         } catch (error) {
           if (error instanceof BadRequest) {
             metrics.inc('EventReadFail');
@@ -209,9 +322,9 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
               answer(res, 200);
             },
             onNack: (error) => {
-              if (isRetriable(error)) {
+              if (isRetriable(error) || (error instanceof FlumeError && CHANNEL_CODES.has(error.code))) {
                 metrics.inc('ChannelWriteFail');
-                answer(res, 503, `Error appending event to channel. Channel might be full. ${error.message}\n`);
+                answer(res, 503, `${CHANNEL_FAILED} ${error.message}\n`);
               } else {
                 metrics.inc('GenericProcessingFail');
                 answer(res, 500, `${error.message}\n`);
@@ -222,6 +335,12 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
       });
     };
 
+    const limits = {
+      headersTimeout: opts.headersTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs,
+      // Node checks both timeouts on this period (30 s by default): often enough for them to mean what they say.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(opts.headersTimeoutMs / 2))),
+    };
     let server: Server;
     if (opts.ssl) {
       const range = protocolRange(opts.excludeProtocols)!;
@@ -233,15 +352,18 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
         return;
       }
       try {
-        server = createTlsServer({ ...identity, minVersion: range[0], maxVersion: range[1] }, handle);
+        server = createTlsServer({ ...identity, ...limits, minVersion: range[0], maxVersion: range[1] }, handle);
       } catch (error) {
         fail(`bad TLS key, certificate or keystore password: ${(error as Error).message}`, error);
         return;
       }
       server.on('tlsClientError', () => metrics.inc('GenericProcessingFail'));
     } else {
-      server = createServer(handle);
+      server = createServer(limits, handle);
     }
+    server.maxConnections = opts.maxConnections;
+    server.timeout = opts.idleTimeoutMs;
+    server.on('drop', () => metrics.inc('GenericProcessingFail'));
     server.on('connection', (socket: Socket) => {
       sockets.add(socket);
       metrics.set('OpenConnectionCount', sockets.size);
@@ -255,8 +377,13 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
-    server.on('error', (error: Error) => fail(`cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, error));
+    server.on('error', (error: Error) => {
+      // Once listening, an accept failure (EMFILE under a connection flood) costs that connection only.
+      if (listening) metrics.inc('GenericProcessingFail');
+      else fail(`cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, error);
+    });
     server.listen(opts.port, opts.bind, () => {
+      listening = true;
       if (!closed) opts.onListening?.(server.address() as AddressInfo);
     });
 
@@ -292,12 +419,12 @@ function charsetOf(contentType: string | undefined): Charset {
 }
 
 /** Flume's JSONHandler: a JSON array of `{headers, body}` in the request's charset. */
-function jsonEvents(raw: Buffer, contentType: string | undefined): FlumeEvent[] {
-  const charset = charsetOf(contentType);
+function jsonEvents(raw: Buffer, charset: Charset): FlumeEvent[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(decode(raw, charset));
   } catch (error) {
+    if (error instanceof BadRequest) throw error;
     throw new BadRequest(`Request has invalid JSON Syntax: ${(error as Error).message}`);
   }
   if (!Array.isArray(parsed)) throw new BadRequest('Request has invalid JSON Syntax: expected an array of events.');
@@ -306,14 +433,16 @@ function jsonEvents(raw: Buffer, contentType: string | undefined): FlumeEvent[] 
     const item: unknown = parsed[i];
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new BadRequest(`Event ${i} is not an object.`);
     const { headers: rawHeaders, body } = item as { headers?: unknown; body?: unknown };
-    const headers: Record<string, string> = {};
+    let headers: Record<string, string> = {};
     if (rawHeaders !== undefined && rawHeaders !== null) {
       if (typeof rawHeaders !== 'object' || Array.isArray(rawHeaders)) throw new BadRequest(`Event ${i}: headers is not an object.`);
-      for (const [key, value] of Object.entries(rawHeaders)) {
-        if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-          throw new BadRequest(`Event ${i}: header ${JSON.stringify(key)} is not a string.`);
-        }
-        // defineProperty: a `__proto__` header must stay an ordinary key.
+      // JSON.parse made a plain object of own data properties (a `__proto__` key included): kept as
+      // it is, only non-string values are rewritten (defineProperty keeps `__proto__` an ordinary key).
+      headers = rawHeaders as Record<string, string>;
+      for (const key of Object.keys(headers)) {
+        const value: unknown = headers[key];
+        if (typeof value === 'string') continue;
+        if (typeof value !== 'number' && typeof value !== 'boolean') throw new BadRequest(`Event ${i}: header ${JSON.stringify(key)} is not a string.`);
         Object.defineProperty(headers, key, { value: String(value), enumerable: true, writable: true, configurable: true });
       }
     }
@@ -321,6 +450,136 @@ function jsonEvents(raw: Buffer, contentType: string | undefined): FlumeEvent[] 
     events[i] = { headers, body: encode(body ?? '', charset) };
   }
   return events;
+}
+
+/** Deeper nesting is refused (Gson's default limit). */
+const MAX_DEPTH = 255;
+
+interface Refusal {
+  status: 400 | 413 | 503;
+  message: string;
+}
+
+/**
+ * Reads a JSONHandler body as it arrives and builds nothing: counts the events (values of the
+ * top-level array) and the fields inside them (every value nested in an event), and spots what can
+ * certainly not be an array of event objects. Everything else about the syntax is left to JSON.parse
+ * once the body is complete and known to be within bounds. Works on code units, so UTF-16/32 bodies
+ * are scanned as they are (all JSON structure is ASCII; other units only matter inside strings).
+ */
+class EventArrayScan {
+  private events = 0;
+  private fields = 0;
+  private depth = 0;
+  /** 1 where the container at that depth is an object. */
+  private readonly objects = new Uint8Array(MAX_DEPTH + 1);
+  private expect: 'value' | 'key' | 'none' = 'value';
+  private inString = false;
+  private escaped = false;
+  private ended = false;
+  private readonly width: number;
+  private littleEndian = false;
+  private first = true;
+  private readonly pending: number[] = [];
+
+  constructor(
+    charset: Charset,
+    private readonly maxEvents: number,
+    private readonly maxFields: number,
+  ) {
+    this.width = charset === 'UTF-8' ? 1 : charset === 'UTF-16' ? 2 : 4;
+  }
+
+  feed(chunk: Buffer): Refusal | undefined {
+    if (this.width === 1) {
+      for (let i = 0; i < chunk.length; i++) {
+        const refusal = this.unit(chunk[i]!);
+        if (refusal) return refusal;
+      }
+      return undefined;
+    }
+    const p = this.pending;
+    for (let i = 0; i < chunk.length; i++) {
+      p.push(chunk[i]!);
+      if (p.length < this.width) continue;
+      if (this.first) {
+        this.first = false;
+        // A byte-order mark says the order and is no character; without one, big-endian (Java's default).
+        const bom = this.width === 2 ? (p[0]! << 8) | p[1]! : ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+        if (bom === 0xfeff || (this.width === 2 ? bom === 0xfffe : bom === 0xfffe0000)) {
+          this.littleEndian = bom !== 0xfeff;
+          p.length = 0;
+          continue;
+        }
+      }
+      let unit = 0;
+      if (this.littleEndian) for (let j = this.width - 1; j >= 0; j--) unit = unit * 256 + p[j]!;
+      else for (let j = 0; j < this.width; j++) unit = unit * 256 + p[j]!;
+      p.length = 0;
+      const refusal = this.unit(unit);
+      if (refusal) return refusal;
+    }
+    return undefined;
+  }
+
+  private unit(c: number): Refusal | undefined {
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === 0x5c) this.escaped = true;
+      else if (c === 0x22) this.inString = false;
+      return undefined;
+    }
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) return undefined;
+    if (this.ended) return bad('content after the array of events.');
+    switch (c) {
+      case 0x2c: // ,
+        if (this.depth === 0) return bad('unexpected ",".');
+        this.expect = this.objects[this.depth] ? 'key' : 'value';
+        return undefined;
+      case 0x3a: // :
+        if (!this.objects[this.depth]) return bad('unexpected ":".');
+        this.expect = 'value';
+        return undefined;
+      case 0x5d: // ]
+      case 0x7d: // }
+        if (this.depth === 0 || this.objects[this.depth] !== (c === 0x7d ? 1 : 0)) return bad(`unexpected "${String.fromCharCode(c)}".`);
+        this.depth--;
+        this.expect = 'none';
+        if (this.depth === 0) this.ended = true;
+        return undefined;
+    }
+    if (this.expect === 'key') {
+      if (c !== 0x22) return bad('expected a member name.');
+      this.expect = 'none';
+      this.inString = true;
+      return undefined;
+    }
+    if (this.expect === 'value') {
+      this.expect = 'none';
+      if (this.depth === 0) {
+        if (c !== 0x5b) return bad('expected an array of events.');
+      } else if (this.depth === 1) {
+        if (++this.events > this.maxEvents) return { status: 503, message: `The request has more than ${this.maxEvents} events (maxEventsPerRequest).` };
+        if (c !== 0x7b) return { status: 400, message: `Event ${this.events - 1} is not an object.` };
+      } else if (++this.fields > this.maxFields) {
+        return { status: 413, message: `The request's events have more than ${this.maxFields} fields (maxFieldsPerRequest).` };
+      }
+    } else if (c === 0x22 || c === 0x5b || c === 0x7b) {
+      return bad(`unexpected "${String.fromCharCode(c)}".`);
+    }
+    if (c === 0x22) this.inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (this.depth === MAX_DEPTH) return bad(`nested deeper than ${MAX_DEPTH} levels.`);
+      this.objects[++this.depth] = c === 0x7b ? 1 : 0;
+      this.expect = c === 0x7b ? 'key' : 'value';
+    }
+    // Anything else continues a number or literal; JSON.parse judges it.
+    return undefined;
+  }
+}
+
+function bad(what: string): Refusal {
+  return { status: 400, message: `Request has invalid JSON Syntax: ${what}` };
 }
 
 function blobEvent(req: IncomingMessage, body: Buffer): FlumeEvent {

@@ -12,7 +12,7 @@ import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { httpSource, type HttpSourceOptions } from '../../../lib/sources/httpSource.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
-import { listening, recordingSink, waitFor } from '../../support/net.js';
+import { client, listening, recordingSink, waitFor } from '../../support/net.js';
 
 let subscription: Subscription | undefined;
 
@@ -51,6 +51,30 @@ function post(port: number, body: string | Buffer, headers: Record<string, strin
 }
 
 const json = { 'content-type': 'application/json' };
+
+/**
+ * Sends the start of a chunked request and never ends it: the answer can only come from what the
+ * source read so far. Rejects when none comes within `ms`.
+ */
+function partialPost(port: number, start: string, headers: Record<string, string> = json, ms = 5000): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() });
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no answer within ${ms} ms to a request not yet ended`));
+    }, ms);
+    req.on('error', () => undefined);
+    req.write(start);
+  });
+}
 
 describe('httpSource', () => {
   it('puts a JSON request as one batch and answers 200 once stored', async () => {
@@ -145,12 +169,127 @@ describe('httpSource', () => {
     expect(sink.events.map((e) => e.body.toString())).toEqual(['a', 'b', 'c']);
   });
 
-  it('answers 500 for a request larger than the channel transaction', async () => {
+  it('answers 503 for a request larger than the channel transaction, as Flume answers a ChannelException', async () => {
     const { port, counters } = start({}, memoryChannel({ capacity: 10, transactionCapacity: 2 }));
     const reply = await post(await port, '[{"body":"a"},{"body":"b"},{"body":"c"}]', json);
-    expect(reply.status).toBe(500);
+    expect(reply.status).toBe(503);
     expect(reply.body).toMatch(/transactionCapacity/);
-    expect(counters.get('GenericProcessingFail')).toBe(1);
+    expect(counters.get('ChannelWriteFail')).toBe(1);
+    expect(counters.get('GenericProcessingFail') ?? 0).toBe(0);
+  });
+
+  it('answers 503 while still reading a request with more events than maxEventsPerRequest, and puts nothing of it', async () => {
+    const { sink, port, counters } = start({ maxEventsPerRequest: 3 });
+    const p = await port;
+    expect((await post(p, '[{"body":"a"},{},{"body":"c"}]', json)).status).toBe(200);
+    const early = await partialPost(p, '[{"body":"x"},{},{"headers":{"h":"1"}},{"body":"too many"},');
+    expect(early.status).toBe(503);
+    expect(early.body).toMatch(/Channel might be full.*more than 3 events/s);
+    expect(counters.get('ChannelWriteFail')).toBe(1);
+    expect((await post(p, '[{"body":"d"}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 4, 'events');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['a', '', 'c', 'd']);
+    expect(counters.get('EventReceivedCount')).toBe(4);
+  });
+
+  it('answers 413 while still reading a request whose events carry more fields than maxFieldsPerRequest', async () => {
+    // An event counts one field per member (headers, body, ignored ones) and one per header.
+    const { sink, port, counters } = start({ maxFieldsPerRequest: 4 });
+    const p = await port;
+    expect((await post(p, '[{"headers":{"a":"1","b":2},"body":"x"}]', json)).status).toBe(200);
+    const early = await partialPost(p, '[{"headers":{"a":"1","b":"2","c":"3","d":"4"');
+    expect(early.status).toBe(413);
+    expect(early.body).toMatch(/more than 4 fields/);
+    // Values nested in fields Flume ignores count too.
+    expect((await partialPost(p, '[{"ignored":[1,2,3,4,5')).status).toBe(413);
+    expect(counters.get('EventReadFail')).toBe(2);
+    expect((await post(p, '[{}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 2, 'events');
+  });
+
+  it('answers 400 while still reading a body that cannot be an array of event objects', async () => {
+    const { port, counters } = start();
+    const p = await port;
+    for (const start of ['{"headers":', '[1,', '[{}, [', '[{}]]', '[{} {', `${'['.repeat(2)}`, `[{"x":${'['.repeat(300)}`]) {
+      const reply = await partialPost(p, start);
+      expect(reply.status, start).toBe(400);
+    }
+    expect(counters.get('EventReadFail')).toBe(7);
+    expect((await post(p, '[{"x":[[{"y":[]}]],"body":"nested ignored fields are fine"}]', json)).status).toBe(200);
+  });
+
+  it('answers 503 to a request that would pass maxBufferedBytes held for other requests, and serves again once they are answered', async () => {
+    const { sink, port, counters } = start({ maxBufferedBytes: 100 });
+    const p = await port;
+    // A request under way holds 80 bytes.
+    const slow = httpRequest({ host: '127.0.0.1', port: p, method: 'POST', headers: json, agent: false });
+    const slowReply = new Promise<number>((resolve) => slow.on('response', (res) => (res.resume(), resolve(res.statusCode!))));
+    slow.on('error', () => undefined);
+    slow.write(`[{"body":"${'s'.repeat(66)}"}`);
+    await waitFor(() => counters.get('OpenConnectionCount') === 1, 'slow request read');
+    await new Promise((r) => setTimeout(r, 100));
+    const busy = await post(p, `[{"body":"${'b'.repeat(40)}"}]`, json);
+    expect(busy.status).toBe(503);
+    expect(busy.body).toMatch(/maxBufferedBytes/);
+    slow.end(']');
+    expect(await slowReply).toBe(200);
+    expect((await post(p, `[{"body":"${'b'.repeat(40)}"}]`, json)).status).toBe(200);
+    // One request alone may always be as large as maxBodyBytes.
+    expect((await post(p, `[{"body":"${'c'.repeat(500)}"}]`, json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 3, 'events');
+  });
+
+  it('refuses connections past maxConnections and serves again when one closes', async () => {
+    const { port, counters } = start({ maxConnections: 2 });
+    const p = await port;
+    const open = await Promise.all([0, 1].map(() => client(p)));
+    await waitFor(() => counters.get('OpenConnectionCount') === 2, 'two connections');
+    const third = await client(p);
+    await third.closed;
+    expect(third.received()).toBe('');
+    open[0]!.socket.destroy();
+    await waitFor(() => counters.get('OpenConnectionCount') === 1, 'one closed');
+    expect((await post(p, '[]', json)).status).toBe(200);
+    open[1]!.socket.destroy();
+  });
+
+  /** Starts a source, opens a connection, lets `behave` drive it; resolves true once the server closed it (false after 10 s). */
+  async function closedByServer(options: Partial<HttpSourceOptions>, behave: (write: (text: string) => void) => (() => void) | void): Promise<boolean> {
+    const { port, counters } = start(options);
+    const p = await port;
+    const c = await client(p);
+    const stop = behave((text) => c.socket.write(text));
+    const closed = await Promise.race([c.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+    stop?.();
+    c.socket.destroy();
+    await waitFor(() => counters.get('OpenConnectionCount') === 0, 'server side closed');
+    expect((await post(p, '[]', json)).status).toBe(200);
+    return closed;
+  }
+
+  it('closes a connection whose headers trickle past headersTimeoutMs', async () => {
+    const closed = await closedByServer({ headersTimeoutMs: 300, requestTimeoutMs: 60_000, idleTimeoutMs: 60_000 }, (write) => {
+      write('POST / HTTP/1.1\r\nHost: x\r\n');
+      const timer = setInterval(() => write('X-a: 1\r\n'), 50);
+      return () => clearInterval(timer);
+    });
+    expect(closed).toBe(true);
+  });
+
+  it('closes a connection whose body trickles past requestTimeoutMs', async () => {
+    const closed = await closedByServer({ headersTimeoutMs: 300, requestTimeoutMs: 800, idleTimeoutMs: 60_000 }, (write) => {
+      write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[');
+      const timer = setInterval(() => write('{},'), 50);
+      return () => clearInterval(timer);
+    });
+    expect(closed).toBe(true);
+  });
+
+  it('closes a connection silent past idleTimeoutMs', async () => {
+    const closed = await closedByServer({ headersTimeoutMs: 60_000, requestTimeoutMs: 120_000, idleTimeoutMs: 300 }, (write) => {
+      write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[{}');
+    });
+    expect(closed).toBe(true);
   });
 
   it('answers 405 for other methods and 400 for garbage, and keeps serving', async () => {
@@ -224,6 +363,11 @@ describe('httpSource', () => {
     expect(() => httpSource({ port: 1, handler: 'XML' as 'JSON' })).toThrow(/handler/);
     const handler = httpSource.spec.flumeKeys!['handler'] as { convert: (v: string) => unknown };
     expect(handler.convert('org.apache.flume.source.http.JSONHandler')).toBe('JSON');
+    expect(() => httpSource({ port: 1, headersTimeoutMs: 2000, requestTimeoutMs: 1000 })).toThrow(/httpSource.requestTimeoutMs: expected at least headersTimeoutMs \(2000\)/);
+    // Jetty's idle timeout is the one Jetty key with a meaning here; the others are named and ignored.
+    expect(httpSource.spec.flumeKeys!['ServerConnector.idleTimeout']).toBe('idleTimeoutMs');
+    const mapped = httpSource.spec.fromFlume!(new Map([['ServerConnector.idleTimeout', '5000'], ['QueuedThreadPool.maxThreads', '10']]));
+    expect(mapped.consumed).toEqual(['QueuedThreadPool.maxThreads']);
   });
 });
 
