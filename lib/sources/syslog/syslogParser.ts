@@ -4,7 +4,9 @@ import type { FlumeEvent } from '../../core/event.js';
  * The syslog family's shared parts: Flume's `SyslogUtils` message parser and an RFC 6587 framer for
  * TCP (newline and octet-counting). Facts from Flume 1.11 `SyslogUtils`; where Flume is plainly
  * wrong (timestamps whose zone it ignores, fractions read as whole milliseconds, CRLF senders
- * getting raw bodies) this parser does the right thing instead.
+ * getting raw bodies, priorities up to 999 giving facilities past 23, impossible dates rolled over
+ * by a lenient SimpleDateFormat) this parser does the right thing instead: the last two are flagged
+ * `Invalid`, as Flume flags a malformed priority.
  */
 
 export type SyslogField = 'priority' | 'version' | 'timestamp' | 'hostname';
@@ -21,6 +23,9 @@ export interface ParseOptions {
 }
 
 export const SYSLOG_STATUS = 'flume.syslog.status';
+
+/** facility 23 × 8 + severity 7 (RFC 5424 §6.2.1). */
+const MAX_PRIORITY = 191;
 
 // Flume's patterns (SyslogUtils SYSLOG_MSG_RFC5424_0 / RFC3164_0), run over the latin1 view of the
 // bytes so that string offsets are byte offsets. The body may span any bytes (octet-counted frames).
@@ -42,15 +47,14 @@ export function keepFieldsFromFlume(value: string): KeepFields {
 /**
  * One syslog message (a frame without its delimiter) as Flume's event: headers `Facility`,
  * `Severity`, `priority`, `version`, `timestamp` (epoch ms), `host`, and `flume.syslog.status`
- * (`Invalid` when the priority is missing or malformed, `Incomplete` when cut at eventSize). The
- * body is the message after the header (with the kept fields before it), or the whole frame when
- * it does not parse. Never throws.
+ * (`Invalid` when the priority is missing, malformed or above 191, or the timestamp names a date or
+ * time that does not exist; `Incomplete` when cut at eventSize). The body is the message after the
+ * header (with the kept fields before it), or the whole frame when it is invalid or its header does
+ * not parse. Never throws.
  */
 export function parseSyslog(frame: Buffer, options: ParseOptions): FlumeEvent {
   const pri = priorityOf(frame);
-  if (pri === undefined) {
-    return { headers: { Facility: '0', Severity: '0', [SYSLOG_STATUS]: 'Invalid' }, body: frame };
-  }
+  if (pri === undefined || pri > MAX_PRIORITY) return invalid(frame);
   const headers: Record<string, string> = { Facility: String(Math.floor(pri / 8)), Severity: String(pri % 8) };
   let body = frame;
   const text = frame.toString('latin1');
@@ -62,7 +66,8 @@ export function parseSyslog(frame: Buffer, options: ParseOptions): FlumeEvent {
     if (version) headers['version'] = version;
     if (stamp !== undefined) {
       const ms = m5424 ? parse5424(stamp) : parse3164(stamp, options.now);
-      if (ms !== undefined) headers['timestamp'] = String(ms);
+      if (ms === undefined) return invalid(frame);
+      headers['timestamp'] = String(ms);
     }
     if (host) headers['host'] = host;
     const keep = options.keepFields;
@@ -83,6 +88,11 @@ export function parseSyslog(frame: Buffer, options: ParseOptions): FlumeEvent {
   return { headers, body };
 }
 
+/** Flume's shape for what it cannot read: no fields, the whole frame as body. */
+function invalid(frame: Buffer): FlumeEvent {
+  return { headers: { Facility: '0', Severity: '0', [SYSLOG_STATUS]: 'Invalid' }, body: frame };
+}
+
 /** The `<PRI>` value, or undefined when the frame does not start with 1–3 digits in angle brackets. */
 function priorityOf(frame: Buffer): number | undefined {
   if (frame[0] !== 0x3c) return undefined;
@@ -96,32 +106,61 @@ function priorityOf(frame: Buffer): number | undefined {
   return undefined;
 }
 
+/** Days in a month (1–12) of a proleptic Gregorian year. */
+function daysIn(year: number, month: number): number {
+  return month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function validTime(h: number, mi: number, s: number): boolean {
+  // RFC 5424 §6.2.3: no leap seconds.
+  return h <= 23 && mi <= 59 && s <= 59;
+}
+
+/** Epoch ms of a local or UTC date-time; years below 100 stay themselves (Date would read them as 19xx). */
+function epoch(utc: boolean, y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  const t = new Date(0);
+  if (utc) {
+    t.setUTCFullYear(y, mo - 1, d);
+    t.setUTCHours(h, mi, s, ms);
+  } else {
+    t.setFullYear(y, mo - 1, d);
+    t.setHours(h, mi, s, ms);
+  }
+  return t.getTime();
+}
+
+/** Epoch ms of an RFC 5424 stamp, or undefined when that date, time or offset does not exist. */
 function parse5424(stamp: string): number | undefined {
   const m = STAMP_5424.exec(stamp);
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || !validTime(h, mi, s)) return undefined;
   const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
-  if (m[8] === undefined) return new Date(y, mo - 1, d, h, mi, s, ms).getTime();
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  if (m[8] === undefined) return epoch(false, y, mo, d, h, mi, s, ms);
+  const utc = epoch(true, y, mo, d, h, mi, s, ms);
   if (m[8] === 'Z') return utc;
-  const offset = (Number(m[10]) * 60 + Number(m[11])) * 60_000;
+  const [oh, om] = [Number(m[10]), Number(m[11])];
+  if (oh > 23 || om > 59) return undefined;
+  const offset = (oh * 60 + om) * 60_000;
   return m[9] === '+' ? utc - offset : utc + offset;
 }
 
-/** `MMM d HH:mm:ss` in local time, in the year that puts it within 11 months before to 1 month after now (Flume's window). */
+/**
+ * `MMM d HH:mm:ss` in local time, in the year that puts it within 11 months before to 1 month after
+ * now (Flume's window); undefined when no such date or time exists in that year.
+ */
 function parse3164(stamp: string, now: number): number | undefined {
   const m = /^([A-Z][a-z][a-z])\s{1,2}(\d{1,2})\s(\d{2}):(\d{2}):(\d{2})$/.exec(stamp);
   if (!m) return undefined;
   const month = MONTHS.indexOf(m[1]!);
-  if (month < 0) return undefined;
-  const at = (year: number): number => new Date(year, month, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])).getTime();
-  const year = new Date(now).getUTCFullYear();
+  const [day, h, mi, s] = [m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number];
+  if (month < 0 || day < 1 || day > 31 || !validTime(h, mi, s)) return undefined;
+  const at = (year: number, monthShift = 0): number => epoch(false, year, month + 1 + monthShift, day, h, mi, s, 0);
+  let year = new Date(now).getUTCFullYear();
   const t = at(year);
-  const monthBefore = new Date(year, month - 1, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])).getTime();
-  const elevenAfter = new Date(year, month + 11, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])).getTime();
-  if (t > now && monthBefore > now) return at(year - 1);
-  if (t < now && elevenAfter < now) return at(year + 1);
-  return t;
+  if (t > now && at(year, -1) > now) year--;
+  else if (t < now && at(year, 11) < now) year++;
+  return day <= daysIn(year, month + 1) ? at(year) : undefined;
 }
 
 export interface Frame {

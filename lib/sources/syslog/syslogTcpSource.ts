@@ -45,7 +45,8 @@ export const syslogTcpSourceSpec = defineComponent({
  * octet-counted (RFC 6587, detected per message) — becomes one event with Flume's headers
  * (`Facility`, `Severity`, `priority`, `version`, `timestamp` in epoch ms, `host`) and the message
  * after its header as body (`keepFields` keeps more). A message that does not start with a valid
- * `<PRI>` is kept, flagged `flume.syslog.status: Invalid` and counted in `EventReadFail`; one longer
+ * `<PRI>` (at most 191) or whose timestamp does not exist (Feb 30, 24:00) is kept whole, flagged
+ * `flume.syslog.status: Invalid` and counted in `EventReadFail`; one longer
  * than `eventSize` is cut and flagged `Incomplete`. `clientIPHeader` / `clientHostnameHeader` name
  * headers for the sender's address.
  *

@@ -52,6 +52,51 @@ describe('parseSyslog', () => {
     expect(parse('<13>garbage').body.toString()).toBe('<13>garbage');
   });
 
+  it('flags a priority above 191 Invalid and keeps the message whole (no facility past 23)', () => {
+    for (const bad of ['<192>1 2003-10-11T22:14:15Z host app - - hi', '<999>Oct 11 22:14:15 mymachine su: x', '<200>garbage']) {
+      const e = parse(bad);
+      expect(e.headers, bad).toEqual({ Facility: '0', Severity: '0', 'flume.syslog.status': 'Invalid' });
+      expect(e.body.toString()).toBe(bad);
+    }
+    expect(parse('<191>1 - - x').headers).toEqual({ Facility: '23', Severity: '7', priority: '191', version: '1' });
+    expect(parse('<0>1 - - x').headers['Facility']).toBe('0');
+  });
+
+  it('flags impossible RFC 5424 dates Invalid instead of rolling them over', () => {
+    for (const stamp of [
+      '2023-02-29T10:00:00Z',
+      '2023-04-31T10:00:00Z',
+      '2023-13-01T10:00:00Z',
+      '2023-00-10T10:00:00Z',
+      '2023-01-00T10:00:00Z',
+      '2023-01-01T24:00:00Z',
+      '2023-01-01T23:60:00Z',
+      '2023-01-01T23:59:60Z',
+      '2023-01-01T10:00:00+24:00',
+      '2023-01-01T10:00:00+05:60',
+      '9999-99-99T99:99:99',
+    ]) {
+      const bad = `<13>1 ${stamp} host app - - msg`;
+      const e = parse(bad);
+      expect(e.headers, stamp).toEqual({ Facility: '0', Severity: '0', 'flume.syslog.status': 'Invalid' });
+      expect(e.body.toString()).toBe(bad);
+    }
+    expect(parse('<13>1 2024-02-29T23:59:59.5+14:00 h m').headers['timestamp']).toBe(String(Date.UTC(2024, 1, 29, 9, 59, 59, 500)));
+    // Four-digit years below 100 are those years, not 19xx.
+    expect(parse('<13>1 0050-06-01T00:00:00Z h m').headers['timestamp']).toBe(String(new Date('0050-06-01T00:00:00Z').getTime()));
+  });
+
+  it('flags impossible RFC 3164 dates Invalid', () => {
+    for (const stamp of ['Feb 30 10:00:00', 'Apr 31 10:00:00', 'Jan 32 10:00:00', 'Jan  0 10:00:00', 'Foo 11 10:00:00', 'Jan 11 24:00:00', 'Jan 11 10:60:00', 'Jan 11 10:00:60', 'Feb 29 10:00:00']) {
+      const bad = `<34>${stamp} mymachine su: x`;
+      const e = parseSyslog(Buffer.from(bad), { keepFields: 'none', now: Date.UTC(2023, 5, 15) });
+      expect(e.headers, stamp).toEqual({ Facility: '0', Severity: '0', 'flume.syslog.status': 'Invalid' });
+      expect(e.body.toString()).toBe(bad);
+    }
+    // Feb 29 exists in the year the window picks (2024, a leap year).
+    expect(parseSyslog(Buffer.from('<34>Feb 29 10:00:00 h x'), { keepFields: 'none', now: Date.UTC(2024, 2, 10) }).headers['timestamp']).toBe(String(new Date(2024, 1, 29, 10).getTime()));
+  });
+
   it('flags incomplete messages', () => {
     expect(parseSyslog(Buffer.from('<13>1 - - cut'), { keepFields: 'none', now, incomplete: true }).headers['flume.syslog.status']).toBe('Incomplete');
   });
@@ -61,6 +106,7 @@ describe('parseSyslog', () => {
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         const buf = Buffer.from(bytes);
         const e = parseSyslog(buf, { keepFields: 'none', now });
+        expect(Number(e.headers['Facility'])).toBeLessThanOrEqual(23);
         expect(e.headers['Facility']).toMatch(/^\d+$/);
         expect(e.headers['Severity']).toMatch(/^[0-7]$/);
         if (e.headers['flume.syslog.status'] === 'Invalid') expect(e.body.equals(buf)).toBe(true);
