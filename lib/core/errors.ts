@@ -89,3 +89,25 @@ export function isRetriable(error: unknown): boolean {
 export function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
+
+/**
+ * One line for a log or a diagnostic: the error's message followed by the causes that add something
+ * (a cause whose text the message already holds is not repeated), control characters made visible.
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let at: unknown = error;
+  for (let depth = 0; at !== undefined && at !== null && depth < 4; depth++) {
+    const text = at instanceof Error ? at.message || at.name : String(at);
+    const code = (at as { code?: unknown }).code;
+    const withCode = typeof code === 'string' && !/^FLUME_/.test(code) && !text.includes(code) ? `${text} (${code})` : text;
+    if (!parts.some((p) => p.includes(text))) parts.push(withCode);
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return printable(parts.join(': '));
+}
+
+/** Control characters (a config value or a peer's bytes echoed back) shown as escapes, never sent to a terminal. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}

@@ -1,5 +1,7 @@
 import type { Observer } from 'rxjs';
 import type { Batch } from './batch.js';
+import { describeError } from './errors.js';
+import { componentLogger, RateLimitedLog, type ComponentLogger } from './log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from './metrics.js';
 
 /**
@@ -17,7 +19,12 @@ export interface SinkWriter {
   close?(): void | Promise<void>;
   /** The sink's batch size, to count Flume's complete vs underflow batches. */
   batchSize?: number;
+  /** Where failed writes are reported (rate-limited); the process-wide log by default. */
+  logger?: ComponentLogger | undefined;
 }
+
+/** How a channel retries what a sink rolled back (Flume's SinkRunner back-off), for the failure log line. */
+const RETRY_PLAN = 'rolled back to the channel, which offers them again after a back-off of 1 s growing to 5 s';
 
 /**
  * Builds a `Sink` from a writer: acks a batch after `write` returned or resolved, nacks it with the
@@ -35,6 +42,9 @@ export function createSink(name: string, writer: SinkWriter, counters = new Comp
   });
   // Nobody is obliged to await `closed`; an unobserved rejection must not kill the process.
   closed.catch(() => undefined);
+  // Counters alone do not say why nothing arrives: the first failure of each kind is logged with its cause.
+  const failures = new RateLimitedLog(componentLogger(name, writer.logger));
+  let failing = false;
 
   const settled = (batch: Batch, error: unknown, failed: boolean): void => {
     pending--;
@@ -43,9 +53,17 @@ export function createSink(name: string, writer: SinkWriter, counters = new Comp
         // The writer settled it itself (e.g. a partial nack); nothing more to do.
       } else if (failed) {
         counters.inc('EventWriteFail', batch.events.length);
+        failing = true;
+        const code = (error as { code?: unknown } | undefined)?.code;
+        failures.write('warn', String(code ?? 'write'), `write of ${batch.events.length} events failed: ${describeError(error)}; ${RETRY_PLAN}`);
         batch.nack(error);
       } else {
         counters.inc('EventDrainSuccessCount', batch.events.length);
+        if (failing) {
+          failing = false;
+          failures.flush();
+          componentLogger(name, writer.logger)('info', 'writes succeed again');
+        }
         batch.ack();
       }
     } finally {
@@ -60,6 +78,7 @@ export function createSink(name: string, writer: SinkWriter, counters = new Comp
     const close = async (): Promise<void> => {
       if (pending > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
       await writer.close?.();
+      failures.flush();
       counters.stopTime = Date.now();
     };
     close().then(resolveClosed, rejectClosed);

@@ -178,3 +178,25 @@ describe('createSink', () => {
     expect(counters.startTime).toBeGreaterThan(0);
   });
 });
+
+describe('createSink failure log', () => {
+  it('logs a failed write with its cause and the retry plan, rate-limited, and says when writes succeed again', async () => {
+    const lines: [string, string][] = [];
+    let fail = true;
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    const sink = createSink('k1', {
+      write: () => (fail ? Promise.reject(refused) : Promise.resolve()),
+      logger: (level, message) => lines.push([level, message]),
+    });
+    for (let i = 0; i < 5; i++) sink.next(tracked(events(3)).batch);
+    await tick();
+    expect(lines).toEqual([['warn', expect.stringMatching(/^write of 3 events failed: connect ECONNREFUSED 127\.0\.0\.1:9; rolled back to the channel, which offers them again after a back-off/)]]);
+    fail = false;
+    sink.next(tracked(events(1)).batch);
+    await tick();
+    expect(lines.slice(1)).toEqual([
+      ['warn', expect.stringMatching(/^4 more like this in the last \d+ s; the last: write of 3 events failed/)],
+      ['info', 'writes succeed again'],
+    ]);
+  });
+});
