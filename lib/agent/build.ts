@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { closest, describeValue, schemaAt, toConfigIssues, unwrap, type ComponentKind, type ComponentSpec, type Component } from '../core/config.js';
+import { closest, describeValue, pathProblems, schemaAt, toConfigIssues, unwrap, type ComponentKind, type ComponentSpec, type Component } from '../core/config.js';
+import { displayValue } from '../core/secrets.js';
 import type { ComponentConfig, Diagnostic, Located, AgentConfig } from './flumeConfig.js';
 
 type AnyComponent = Component<(...args: never[]) => unknown>;
@@ -11,6 +12,8 @@ export interface Planned {
   factory: AnyComponent;
   options: Record<string, unknown>;
   line: number;
+  /** Option name → the property it came from, so a failure at start can name its key and line. */
+  locations: ReadonlyMap<string, Located>;
 }
 
 export type SelectorPlan =
@@ -148,7 +151,11 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
       });
       return undefined;
     }
-    return { name: c.name, spec, factory, options, line: typeAt.line };
+    // What can be checked without starting: the paths it names exist, with the right kind and permissions.
+    const paths = pathProblems(spec.schema, parsed.data as Record<string, unknown>);
+    for (const p of paths) report('error', locateOption(p.option, props, locations) ?? { line: typeAt.line, key: `${keyPrefix}${p.option}` }, p.message);
+    if (paths.length > 0) return undefined;
+    return { name: c.name, spec, factory, options, line: typeAt.line, locations };
   };
 
   // Channels first: sources and sinks are checked against them.
@@ -226,6 +233,19 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
     report('error', { line: 0, key: `${agent}.sources` }, 'an agent needs at least one source or sink');
   }
   return { topology, diagnostics };
+}
+
+/**
+ * The property an option came from: directly mapped, or for a nested option built by a `fromFlume`
+ * (`sslStores.truststore.location`) the property whose key ends as the option's last two names do.
+ */
+function locateOption(option: string, props: ReadonlyMap<string, Located>, locations: ReadonlyMap<string, Located>): Located | undefined {
+  const direct = locations.get(option);
+  if (direct) return direct;
+  const squash = (k: string) => k.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const tail = squash(option.split('.').slice(-2).join(''));
+  for (const at of props.values()) if (squash(at.key).endsWith(tail)) return at;
+  return locations.get(option.split('.')[0]!);
 }
 
 type Report = (severity: Diagnostic['severity'], at: { line: number; key: string }, message: string) => void;
@@ -378,7 +398,7 @@ export function mapOptions(spec: ComponentSpec, props: Map<string, Located>, str
     const { options: special, consumed, problems: found = [] } = spec.fromFlume(remaining);
     for (const p of found) {
       const at = props.get(p.key) ?? props.values().next().value;
-      if (at) problems.push({ at, message: `\`${p.key}\` = ${JSON.stringify(at.value)}: ${p.message}`, severity: p.severity ?? 'error' });
+      if (at) problems.push({ at, message: `\`${p.key}\` = ${JSON.stringify(displayValue(p.key, at.value))}: ${p.message}`, severity: p.severity ?? 'error' });
     }
     for (const [k, v] of Object.entries(special)) {
       options[k] = v;

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pipe } from '../core/pipe.js';
-import { FlumeError } from '../core/errors.js';
+import { describeError, FlumeError } from '../core/errors.js';
+import { setProcessLog } from '../core/log.js';
+import { SecretScrubber, secretsIn } from '../core/secrets.js';
 import { sequenceSource } from '../sources/sequenceSource.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
@@ -13,7 +15,8 @@ import { pino, type Logger } from 'pino';
 import { components } from './components.js';
 import { changed, defaultPollSeconds, readConfigTexts, uriProblems, type ConfigSources } from './configSources.js';
 import type { ConfigText } from './flumeConfig.js';
-import { describeTopology, formatDiagnostic, loadAgentConfigTexts, type LoadedConfig } from './loadConfig.js';
+import type { Diagnostic } from './flumeConfig.js';
+import { describeTopology, formatDiagnostic, loadAgentConfigTexts, locateFailure, type LoadedConfig } from './loadConfig.js';
 import { ENV_VAR_RESOLVER, type SubstitutionOptions } from './substitute.js';
 import { runAgent, type RunningAgent } from './runAgent.js';
 import { defaultWiring } from './wiring.js';
@@ -60,6 +63,18 @@ Examples:
 
 Exit codes: 0 clean stop, 2 usage or configuration error, 1 runtime failure.
 `;
+
+/** Every secret the configuration holds is masked in whatever this process prints or logs. */
+const scrubber = new SecretScrubber();
+const say = (text: string, stream: NodeJS.WritableStream = process.stderr): void => void stream.write(`${scrubber.scrub(text)}\n`);
+
+/** More than this many problems are summarised by their count: a wrong file should not scroll for pages. */
+const MAX_REPORTED = 100;
+
+function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics.slice(0, MAX_REPORTED)) say(formatDiagnostic(d));
+  if (diagnostics.length > MAX_REPORTED) say(`… and ${diagnostics.length - MAX_REPORTED} more problems`);
+}
 
 async function demo(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -136,22 +151,29 @@ function parseAgentArgs(argv: string[]) {
   const name = values.name;
   const sources: ConfigSources = { files: values['conf-file'] ?? [], uris: values['conf-uri'] ?? [] };
   if (!name || sources.files.length + sources.uris.length === 0) throw new UsageError('-n NAME and at least one -f FILE (or -u URI) are required');
+  for (const uri of sources.uris) scrubber.add(secretsIn('uri', uri));
   const bad = uriProblems(sources.uris);
   if (bad.length > 0) throw new UsageError(bad.join('\n'));
   const interval = values['reload-interval'] ?? values['poll-interval'] ?? String(defaultPollSeconds(sources));
-  let monitorPort = values['monitor-port'];
-  if (monitorPort === undefined && props.get('flume.monitoring.type')?.toLowerCase() === 'http') monitorPort = props.get('flume.monitoring.port') ?? '41414';
   const num = (flag: string, value: string | undefined, min: number) => {
     const n = Number(value);
-    if (value === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number ≥ ${min}, received ${JSON.stringify(value)}`);
+    if (value === undefined || value.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number ≥ ${min}, received ${JSON.stringify(value)}`);
     return n;
   };
+  const port = (flag: string, value: string) => {
+    const n = Number(value);
+    if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new UsageError(`${flag}: expected a port number 0–65535, received ${JSON.stringify(value)}`);
+    return n;
+  };
+  let monitorPort: number | undefined;
+  if (values['monitor-port'] !== undefined) monitorPort = port('--monitor-port', values['monitor-port']);
+  else if (props.get('flume.monitoring.type')?.toLowerCase() === 'http') monitorPort = port('-Dflume.monitoring.port', props.get('flume.monitoring.port') ?? '41414');
   return {
     name,
     sources,
     reload: !values['no-reload-conf'],
     reloadIntervalMs: num('reload-interval', interval, 0.01) * 1000,
-    monitorPort: monitorPort === undefined ? undefined : num('monitor-port', monitorPort, 0),
+    monitorPort,
     monitorBind: values['monitor-bind'],
     drainTimeoutMs: num('drain-timeout', values['drain-timeout'], 0) * 1000,
     logLevel: values['log-level'],
@@ -165,43 +187,70 @@ class UsageError extends Error {}
 /** Reads every configuration source and validates the agent's part of them. */
 async function load(sources: ConfigSources, name: string, substitution: SubstitutionOptions): Promise<LoadedConfig & { texts: ConfigText[] }> {
   const read = await readConfigTexts(sources);
-  if (read.diagnostics.length > 0) return { topology: { agent: name, sources: [], channels: [], sinks: [], groups: [] }, diagnostics: read.diagnostics, ok: false, texts: [] };
-  return { ...loadAgentConfigTexts(read.texts, name, substitution), texts: read.texts };
+  if (read.diagnostics.length > 0) return { topology: { agent: name, sources: [], channels: [], sinks: [], groups: [] }, diagnostics: read.diagnostics, ok: false, secrets: [], texts: [] };
+  const loaded = loadAgentConfigTexts(read.texts, name, substitution);
+  scrubber.add(loaded.secrets);
+  return { ...loaded, texts: read.texts };
 }
 
 async function validate(argv: string[]): Promise<number> {
   const { name, sources, substitution } = parseAgentArgs(argv);
   const loaded = await load(sources, name, substitution);
-  for (const d of loaded.diagnostics) console.error(formatDiagnostic(d));
+  printDiagnostics(loaded.diagnostics);
   if (!loaded.ok) {
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length;
-    console.error(`\n${errors} error${errors === 1 ? '' : 's'}; nothing would start`);
+    say(`\n${errors} error${errors === 1 ? '' : 's'}; nothing would start`);
     return 2;
   }
-  console.log(describeTopology(loaded.topology));
+  say(describeTopology(loaded.topology), process.stdout);
   return 0;
 }
 
 async function agent(argv: string[]): Promise<number> {
   const args = parseAgentArgs(argv);
-  const log: Logger = pino({ level: args.logLevel, base: { agent: args.name } });
+  const log: Logger = pino({ level: args.logLevel, base: { agent: args.name }, hooks: { streamWrite: (line) => scrubber.scrub(line) } });
+  // Components' own warnings (a sink that keeps failing, a recovery report) go to the same log.
+  setProcessLog((e) => log[e.level]({ component: e.component, ...e.fields }, e.message));
   const loaded = await load(args.sources, args.name, args.substitution);
-  for (const d of loaded.diagnostics) (d.severity === 'error' ? console.error : console.warn)(formatDiagnostic(d));
+  printDiagnostics(loaded.diagnostics);
   if (!loaded.ok) return 2;
+  const firstFile = loaded.texts[0]?.file ?? '';
 
-  // Without reload nothing could start a new source, so an agent whose sources all ended finishes.
-  const running: RunningAgent = runAgent(loaded.topology, defaultWiring, { finishWhenSourcesEnd: !args.reload });
-  let state: 'starting' | 'running' | 'draining' = 'running';
+  let running: RunningAgent | undefined;
+  let state: 'starting' | 'running' | 'draining' = 'starting';
   let monitor: MonitorServer | undefined;
   if (args.monitorPort !== undefined) {
-    monitor = await startMonitorServer({ counters: () => running.counters, state: () => state }, args.monitorPort, args.monitorBind);
+    // Before any component starts: a port that cannot be had stops the agent with nothing to undo.
+    try {
+      monitor = await startMonitorServer({ counters: () => running?.counters ?? [], state: () => state }, args.monitorPort, args.monitorBind);
+    } catch (error) {
+      say(`rxflume: monitoring server: cannot listen on ${args.monitorBind}:${args.monitorPort}: ${describeError(error)}`);
+      return 2;
+    }
     log.info({ port: monitor.port, bind: args.monitorBind }, 'monitoring server listening');
   }
+
+  // A component that fails (a port in use, a directory it cannot open) is reported at its key and the agent stops.
+  let failure: Diagnostic | undefined;
+  const onFatal = (error: unknown) => {
+    failure = locateFailure(loaded.topology, error, firstFile);
+    const line = failure ? formatDiagnostic(failure) : `agent failed: ${describeError(error)}`;
+    log.error({ code: (error as FlumeError).code, component: (error as FlumeError).component }, line);
+    say(failure ? formatDiagnostic(failure) : `rxflume: ${line}`);
+    // It may come while the agent is still being started: stop once the start has returned.
+    setImmediate(() => {
+      if (!stopping) shutdown('a component failed');
+    });
+  };
+  // Without reload nothing could start a new source, so an agent whose sources all ended finishes.
+  running = runAgent(loaded.topology, defaultWiring, { finishWhenSourcesEnd: !args.reload, onFatal });
+  const agent = running;
+  state = 'running';
 
   // A live status line only for a person watching a terminal; logs stay on stdout.
   const status = !args.quiet && process.stderr.isTTY ? statusLine() : undefined;
   const statusTimer = status
-    ? setInterval(() => process.stderr.write(`\r\x1b[2K${status(running.counters, 1000)}`), 1000)
+    ? setInterval(() => process.stderr.write(`\r\x1b[2K${status(agent.counters, 1000)}`), 1000)
     : undefined;
 
   let stopping = false;
@@ -217,13 +266,14 @@ async function agent(argv: string[]): Promise<number> {
     if (!changed(current, read.texts) || stopping) return;
     current = read.texts;
     const next = loadAgentConfigTexts(read.texts, args.name, args.substitution);
+    scrubber.add(next.secrets);
     if (!next.ok) {
       log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
       return;
     }
     // Sources stop; unchanged channels keep their content and are handed to the new sinks.
     try {
-      running.reload(next.topology);
+      agent.reload(next.topology);
       log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
     } catch (error) {
       log.error({ err: error }, 'reload failed');
@@ -238,15 +288,17 @@ async function agent(argv: string[]): Promise<number> {
     : undefined;
 
   const shutdown = (signal: string) => {
-    if (stopping) {
+    if (stopping && signal.startsWith('SIG')) {
       log.warn({ signal }, 'second signal: stopping at once');
       process.exit(1);
     }
     stopping = true;
     state = 'draining';
     log.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, 'stopping: sources stop, channels drain to their sinks');
-    running.stop({ timeoutMs: args.drainTimeoutMs }).catch((error: unknown) => {
-      log.error({ err: error, metrics: running.metrics() }, 'stop incomplete');
+    agent.stop({ timeoutMs: args.drainTimeoutMs }).catch((error: unknown) => {
+      // A component's failure rejects `done` too; it was reported, and the drain did finish.
+      if (!(error instanceof FlumeError && error.code === 'FLUME_STOP_TIMEOUT')) return;
+      log.error({ metrics: agent.metrics() }, `stop incomplete: ${describeError(error)}`);
       process.exit(1);
     });
   };
@@ -257,17 +309,17 @@ async function agent(argv: string[]): Promise<number> {
 
   let code = 0;
   try {
-    await running.done;
-  } catch (error) {
-    log.error({ err: error }, 'agent failed');
-    code = 1;
+    await agent.done;
+  } catch {
+    // Reported by onFatal. A located failure is a configuration that cannot run here (a port in use, a missing directory).
+    code = failure ? 2 : 1;
   }
   if (timer) clearInterval(timer);
   if (statusTimer) {
     clearInterval(statusTimer);
     process.stderr.write('\n');
   }
-  log.info({ metrics: running.metrics() }, 'agent stopped');
+  log.info({ metrics: agent.metrics() }, 'agent stopped');
   await monitor?.close();
   return code;
 }
@@ -309,8 +361,9 @@ main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    console.error(usage || error instanceof FlumeError ? `rxflume: ${(error as Error).message}` : error);
-    if (usage) console.error(`run 'rxflume --help' for the options`);
+    // Expected failures are one line; anything else is a bug, whose stack is worth reporting.
+    say(usage || error instanceof FlumeError ? `rxflume: ${describeError(error)}` : `rxflume: internal error: ${(error as Error)?.stack ?? String(error)}`);
+    if (usage) say(`run 'rxflume --help' for the options`);
     process.exitCode = usage || (error instanceof FlumeError && error.code === 'FLUME_CONFIG') ? 2 : 1;
   },
 );

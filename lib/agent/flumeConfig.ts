@@ -1,3 +1,4 @@
+import { printable } from '../core/errors.js';
 import { parseProperties, PropertiesSyntaxError, type PropertyEntry } from './properties.js';
 import { substitute, type SubstitutionOptions } from './substitute.js';
 
@@ -48,9 +49,10 @@ export interface ConfigText {
   file: string;
 }
 
+/** One line per problem: `file:line: error: key: message`, control characters from the configuration escaped. */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line > 0 ? `${d.file}:${d.line}` : d.file;
-  return `${where}: ${d.severity}: ${d.key ? `${d.key}: ` : ''}${d.message}`;
+  return printable(`${where}: ${d.severity}: ${d.key ? `${d.key}: ` : ''}${d.message}`);
 }
 
 /**

@@ -1,6 +1,9 @@
+import { describeError, FlumeError } from '../core/errors.js';
+import { isSecretKey, secretsIn } from '../core/secrets.js';
 import { components } from './components.js';
-import { buildTopology, Registry, type Topology } from './build.js';
+import { buildTopology, Registry, type Planned, type Topology } from './build.js';
 import { formatDiagnostic, readAgentConfig, type ConfigText, type Diagnostic } from './flumeConfig.js';
+import { parseProperties } from './properties.js';
 import type { SubstitutionOptions } from './substitute.js';
 
 export const registry = new Registry(components as never);
@@ -10,6 +13,8 @@ export interface LoadedConfig {
   diagnostics: Diagnostic[];
   /** True when no diagnostic is an error: only then may anything start. */
   ok: boolean;
+  /** Secret values the configuration holds (as written and as substituted), to be scrubbed from all output. */
+  secrets: string[];
 }
 
 /** Resolves and validates one agent of several configuration texts merged in order (later keys win). */
@@ -19,7 +24,68 @@ export function loadAgentConfigTexts(texts: readonly ConfigText[], agent: string
   const built = buildTopology(read.config, registry);
   const order = new Map(texts.map((t, i) => [t.file, i]));
   const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line);
-  return { topology: built.topology, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
+  const secrets: string[] = [];
+  // A reference naming a secret (`${env:DB_PASSWORD}`, `${f1['kafka_token']}`) makes its substituted value one, whatever key holds it.
+  const secretRefs = new Set<string>();
+  for (const t of texts) {
+    try {
+      for (const e of parseProperties(t.text)) {
+        secrets.push(...secretsIn(e.key, e.value));
+        if ([...e.value.matchAll(/\$\{([^}]*)\}/g)].some((m) => isSecretKey(m[1]!))) secretRefs.add(e.key);
+      }
+    } catch {
+      // reported as a diagnostic already
+    }
+  }
+  for (const section of Object.values(read.config.components))
+    for (const c of section.values())
+      for (const at of c.props.values()) secrets.push(...(secretRefs.has(at.key) ? [at.value] : []), ...secretsIn(at.key, at.value));
+  return { topology: built.topology, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error'), secrets };
+}
+
+/**
+ * A component's failure at run time as one diagnostic at the property that caused it: the option
+ * whose value is the path a file-system error names, `port`/`bind` for a listen error, else the
+ * component's `type` line (in `file`, the configuration's first). Undefined when no component of the topology raised it.
+ */
+export function locateFailure(t: Topology, error: unknown, file: string): Diagnostic | undefined {
+  const name = error instanceof FlumeError ? error.component : undefined;
+  if (name === undefined) return undefined;
+  const sections: [string, Planned[]][] = [
+    ['sources', t.sources],
+    ['channels', t.channels],
+    ['sinks', t.sinks],
+    ['sources', t.sources.flatMap((s) => s.interceptors)],
+  ];
+  for (const [section, planned] of sections) {
+    const p = planned.find((c) => c.name === name);
+    if (!p) continue;
+    const option = optionOf(p, error);
+    const at = option === undefined ? undefined : p.locations.get(option);
+    return {
+      severity: 'error',
+      file: at?.file ?? file,
+      line: at?.line ?? p.line,
+      key: at?.key ?? `${t.agent}.${section}.${p.name}${option ? `.${option}` : ''}`,
+      message: describeError(error),
+    };
+  }
+  return undefined;
+}
+
+function optionOf(p: Planned, error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const { path: failedPath, code } = e as NodeJS.ErrnoException;
+    if (typeof failedPath === 'string') {
+      for (const [option, value] of Object.entries(p.options)) {
+        const values = Array.isArray(value) ? value : [value];
+        if (values.some((v) => typeof v === 'string' && v !== '' && (failedPath === v || failedPath.startsWith(`${v.replace(/\/$/, '')}/`)))) return option;
+      }
+    }
+    if ((code === 'EADDRINUSE' || code === 'EACCES') && 'port' in p.options) return 'port';
+    if (code === 'EADDRNOTAVAIL' && 'bind' in p.options) return 'bind';
+  }
+  return undefined;
 }
 
 export function describeTopology(t: Topology): string {

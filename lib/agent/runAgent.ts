@@ -100,6 +100,12 @@ export interface RunAgentOptions {
    * runs without configuration reload, where nothing could start a new source.
    */
   finishWhenSourcesEnd?: boolean;
+  /**
+   * Called once, with the first error that ends a component (a source that cannot bind its port, a
+   * channel that cannot open its directory), as soon as it happens; `done` rejects with it after the
+   * stop. The CLI stops the agent then, rather than running on without that component.
+   */
+  onFatal?: (error: unknown) => void;
 }
 
 export function runAgent(initial: Topology, wiring: Wiring, options: RunAgentOptions = {}): RunningAgent {
@@ -111,6 +117,11 @@ export function runAgent(initial: Topology, wiring: Wiring, options: RunAgentOpt
   let liveSources = 0;
   let replacing = false;
   let finished = false;
+  const fail = (e: unknown): void => {
+    if (fatal !== undefined) return;
+    fatal = e;
+    options.onFatal?.(e);
+  };
 
   let resolveFinished!: () => void;
   const allInputsClosed = new Promise<void>((resolve) => (resolveFinished = resolve));
@@ -139,7 +150,7 @@ export function runAgent(initial: Topology, wiring: Wiring, options: RunAgentOpt
     const subscription = inputs.pipe(mergeAll(), op).subscribe({
       next: (b) => sink.next(b),
       error: (e: unknown) => {
-        fatal ??= e;
+        fail(e);
         sink.error(e);
       },
       complete: () => sink.complete(),
@@ -206,7 +217,7 @@ export function runAgent(initial: Topology, wiring: Wiring, options: RunAgentOpt
       let chain = source.pipe(
         takeUntil(stop$),
         tap({
-          error: (e: unknown) => (fatal ??= e),
+          error: fail,
           finalize: () => {
             // A source that ended by itself (not stopped for a reload or a stop) counts towards finishing.
             if (stop$ !== stopSources || replacing) return;

@@ -1,5 +1,9 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { isSecretKey, REDACTED } from './secrets.js';
 
 export type ComponentKind = 'source' | 'channel' | 'sink' | 'interceptor' | 'selector' | 'sinkProcessor';
 
@@ -102,13 +106,14 @@ export function toConfigIssues(
         out.push({
           path: `${path}.${key}`,
           expected: known.length ? `a known option (${known.join(', ')})` : 'no options',
-          received: describeValue((valueAt(input, issue.path) as Record<string, unknown> | undefined)?.[key]),
+          received: isSecretKey(key) ? REDACTED : describeValue((valueAt(input, issue.path) as Record<string, unknown> | undefined)?.[key]),
           ...(suggestion ? { suggestion } : {}),
         });
       }
       continue;
     }
-    out.push({ path, expected: expectedOf(issue, schemaAt(schema, issue.path)), received: describeValue(valueAt(input, issue.path)) });
+    const received = issue.path.some((k) => isSecretKey(String(k))) ? REDACTED : describeValue(valueAt(input, issue.path));
+    out.push({ path, expected: expectedOf(issue, schemaAt(schema, issue.path)), received });
   }
   return out;
 }
@@ -261,4 +266,97 @@ export function byteCapacityFromFlume(props: ReadonlyMap<string, string>): Flume
   // Not a number: the schema names it.
   if (!Number.isFinite(bytes) || raw.trim() === '') return { options: { byteCapacity: raw }, consumed };
   return { options: { byteCapacity: Math.max(1, Math.floor((bytes * (100 - pct)) / 100)) }, consumed };
+}
+
+/**
+ * What an option naming a path needs before anything starts, checked by `rxflume validate` and before
+ * the agent starts: `readFile` an existing readable file (a key store); `readDirectory` an existing
+ * readable directory; `writeDirectory` an existing directory the agent may write (a spool directory);
+ * `createDirectory` a writable directory or one that can be created (channel and output directories);
+ * `createFile` a writable file or one its directory lets it create (a position file).
+ */
+export type PathKind = 'readFile' | 'readDirectory' | 'writeDirectory' | 'createDirectory' | 'createFile';
+
+/** Schema metadata marking a string (or string array) option as a path: `z.string().meta(pathOption('readFile'))`. */
+export const pathOption = (kind: PathKind) => ({ path: kind });
+
+/** Problems with the paths the options name, by option; empty when every marked path is usable. */
+export function pathProblems(schema: z.ZodType, options: Readonly<Record<string, unknown>>, prefix = ''): { option: string; message: string }[] {
+  const shape = (unwrap(schema) as z.ZodObject | undefined)?.shape ?? {};
+  const out: { option: string; message: string }[] = [];
+  for (const [option, field] of Object.entries(shape)) {
+    const value = options[option];
+    if (value === undefined) continue;
+    const kind = pathKindOf(field as z.ZodType);
+    if (kind === undefined) {
+      // Nested options (Kafka's sslStores.truststore.location) are walked too.
+      if (typeof value === 'object' && value !== null && !Array.isArray(value) && unwrap(field as z.ZodType) instanceof z.ZodObject)
+        out.push(...pathProblems(field as z.ZodType, value as Record<string, unknown>, `${prefix}${option}.`));
+      continue;
+    }
+    for (const p of Array.isArray(value) ? value : [value]) {
+      if (typeof p !== 'string') continue;
+      const problem = checkPath(expandHome(p), kind);
+      if (problem) out.push({ option: `${prefix}${option}`, message: `${JSON.stringify(p)}: ${problem}` });
+    }
+  }
+  return out;
+}
+
+function pathKindOf(schema: z.ZodType): PathKind | undefined {
+  for (let at: z.ZodType | undefined = schema; at; ) {
+    const kind = (at.meta() as { path?: PathKind } | undefined)?.path;
+    if (kind) return kind;
+    const inner: z.ZodType | undefined =
+      at instanceof z.ZodOptional || at instanceof z.ZodDefault || at instanceof z.ZodNullable || at instanceof z.ZodPrefault
+        ? (at.def.innerType as z.ZodType)
+        : at instanceof z.ZodArray
+          ? (at.element as z.ZodType)
+          : at instanceof z.ZodUnion
+            ? (at.options as z.ZodType[]).find((o) => pathKindOf(o) !== undefined)
+            : undefined;
+    at = inner;
+  }
+  return undefined;
+}
+
+/** `~` and `~/…` as the user's home, as the components resolve them. */
+export function expandHome(p: string): string {
+  return path.resolve(p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+}
+
+function checkPath(p: string, kind: PathKind): string | undefined {
+  const stat = statOrUndefined(p);
+  const wantsDir = kind !== 'readFile' && kind !== 'createFile';
+  if (stat === undefined) {
+    if (kind === 'readFile' || kind === 'readDirectory' || kind === 'writeDirectory') return `no such ${wantsDir ? 'directory' : 'file'}`;
+    // Created at start: the nearest existing ancestor must be a directory we may write.
+    let parent = path.dirname(p);
+    while (statOrUndefined(parent) === undefined && path.dirname(parent) !== parent) parent = path.dirname(parent);
+    const ps = statOrUndefined(parent);
+    if (!ps?.isDirectory()) return `cannot be created: ${parent} is not a directory`;
+    return access(parent, fs.constants.W_OK | fs.constants.X_OK) ? undefined : `cannot be created: ${parent} is not writable`;
+  }
+  if (wantsDir && !stat.isDirectory()) return 'is not a directory';
+  if (!wantsDir && stat.isDirectory()) return 'is a directory, expected a file';
+  const mode = kind === 'readFile' || kind === 'readDirectory' ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.W_OK;
+  if (!access(p, wantsDir ? mode | fs.constants.X_OK : mode)) return mode & fs.constants.W_OK ? 'is not writable' : 'is not readable';
+  return undefined;
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function access(p: string, mode: number): boolean {
+  try {
+    fs.accessSync(p, mode);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -6,12 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { pathOption } from './config.js';
 import { isJks } from './keystore.js';
 
 export const serverTlsOptions = {
-  sslKeyFile: z.string().min(1).optional().describe('PEM private key file (with ssl; or keystore).'),
-  sslCertFile: z.string().min(1).optional().describe('PEM certificate (chain) file (with ssl; or keystore).'),
-  keystore: z.string().min(1).optional().describe("Flume's keystore (with ssl): a PKCS#12 file holding the key and certificate chain; JKS files must be converted."),
+  sslKeyFile: z.string().min(1).meta(pathOption('readFile')).optional().describe('PEM private key file (with ssl; or keystore).'),
+  sslCertFile: z.string().min(1).meta(pathOption('readFile')).optional().describe('PEM certificate (chain) file (with ssl; or keystore).'),
+  keystore: z.string().min(1).meta(pathOption('readFile')).optional().describe("Flume's keystore (with ssl): a PKCS#12 file holding the key and certificate chain; JKS files must be converted."),
   keystorePassword: z.string().optional().describe('Password of the keystore.'),
   keystoreType: z
     .string()

@@ -11,8 +11,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { closest, type FlumeMapped, type FlumeProblem } from '../core/config.js';
+import { closest, pathOption, type FlumeMapped, type FlumeProblem } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { displayValue } from '../core/secrets.js';
 import { jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain } from '../core/keystore.js';
 
 // ---- the options -------------------------------------------------------------------------------
@@ -24,14 +25,14 @@ export const securityOption = {
     .strictObject({
       truststore: z
         .strictObject({
-          location: z.string().min(1).describe('Path of the trust store.'),
+          location: z.string().min(1).meta(pathOption('readFile')).describe('Path of the trust store.'),
           password: z.string().optional().describe('Its password; a JKS store\'s integrity digest is checked with it.'),
           type: storeType.default('JKS').describe('JKS (Kafka\'s default) or PEM; PKCS12 trust stores cannot be read by Node: convert them.'),
         })
         .optional(),
       keystore: z
         .strictObject({
-          location: z.string().min(1).describe('Path of the client key store.'),
+          location: z.string().min(1).meta(pathOption('readFile')).describe('Path of the client key store.'),
           password: z.string().optional().describe('Its password.'),
           type: storeType.default('JKS').describe('PKCS12 or PEM (key and certificate chain in one file); JKS private keys cannot be read by Node: convert them.'),
           keyPassword: z.string().optional().describe('Password of the private key (Kafka ssl.key.password).'),
@@ -178,7 +179,7 @@ export function securityFromFlume(props: ReadonlyMap<string, string>, prefixes: 
     if (other) {
       problems.push({
         key: other.key,
-        message: `disagrees with \`${first.key}\` = ${JSON.stringify(first.value)}: rxflume's Kafka channel uses one connection setting for its producer and its consumer; set both alike`,
+        message: `disagrees with \`${first.key}\` = ${JSON.stringify(displayValue(first.key, first.value))}: rxflume's Kafka channel uses one connection setting for its producer and its consumer; set both alike`,
       });
     }
     chosen.set(suffix, first);
@@ -361,13 +362,19 @@ export function parseJaasConfig(text: string): JaasConfig {
     const eq = tokens[t++];
     const value = tokens[t++];
     if (key.kind !== 'word' || eq?.kind !== 'eq' || (value?.kind !== 'word' && value?.kind !== 'string')) {
-      throw new Error(`sasl.jaas.config: expected key="value" after ${module.text} ${flag.text}, at "${key.text}"`);
+      // The offending text may be a password that lost its quotes: say where, never what.
+      const n = Object.keys(options).length + 1;
+      throw new Error(`sasl.jaas.config: expected key="value" after ${module.text} ${flag.text}, at the ${ordinal(n)} option`);
     }
     options[key.text] = value.text;
   }
   if (tokens[t]?.kind !== 'semi') throw new Error('sasl.jaas.config: the login module entry must end with ";"');
   if (t + 1 < tokens.length) throw new Error('sasl.jaas.config: a Kafka client takes exactly one login module');
   return { loginModule: module.text, flag: flagText as JaasConfig['flag'], options };
+}
+
+function ordinal(n: number): string {
+  return `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
 }
 
 // ---- other Flume keys shared by the Kafka components --------------------------------------------

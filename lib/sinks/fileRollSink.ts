@@ -5,7 +5,7 @@ import avro from 'avsc';
 import { asyncScheduler, type SchedulerAction, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
-import { component, defineComponent, parseOptions } from '../core/config.js';
+import { component, defineComponent, parseOptions, pathOption } from '../core/config.js';
 import { ComponentError, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
@@ -13,7 +13,7 @@ import { createSink, type Sink } from '../core/sink.js';
 
 export const fileRollSinkOptions = z.strictObject({
   name: z.string().min(1).default('fileRollSink').describe('Component name in metrics.'),
-  directory: z.string().min(1).describe('Directory the files are written to; created when missing (Flume sink.directory).'),
+  directory: z.string().min(1).meta(pathOption('createDirectory')).describe('Directory the files are written to; created when missing (Flume sink.directory).'),
   rollIntervalS: z
     .number()
     .min(0)

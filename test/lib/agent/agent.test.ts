@@ -5,14 +5,14 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from '../../support/examples.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cliPath = join(root, 'dist/lib/agent/cli.js');
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'pipe' });
+  buildDist();
 }, 120_000);
 
 const dirs: string[] = [];
@@ -229,6 +229,11 @@ a1.sinks.${sink}.sink.directory = ${dir}
 a1.sinks.${sink}.sink.rollInterval = 0
 `;
   const memory = (c: string) => `a1.channels.${c}.type = memory\na1.channels.${c}.capacity = 1000\n`;
+  const refused = (sink: string, channel: string) => `a1.sinks.${sink}.type = avro
+a1.sinks.${sink}.channel = ${channel}
+a1.sinks.${sink}.hostname = 127.0.0.1
+a1.sinks.${sink}.port = 1
+`;
 
   it('replicating: every event lands in both channels and both sinks', async () => {
     const d1 = tempDir();
@@ -281,13 +286,12 @@ a1.sources.r1.selector.default = c2
 
   it('failover: when the preferred sink fails, the next one takes every batch', async () => {
     const good = tempDir();
-    const broken = join(tempDir(), 'not-a-dir');
-    writeFileSync(broken, 'a file where a directory should be');
+    // k1 sends to a port nobody listens on: every batch it takes is refused and rolled back.
     const config =
       header('c1', 'k1 k2') +
       'a1.sources.r1.channels = c1\n' +
       memory('c1') +
-      roll('k1', 'c1', broken) +
+      refused('k1', 'c1') +
       roll('k2', 'c1', good) +
       `a1.sinkgroups = g1
 a1.sinkgroups.g1.sinks = k1 k2
@@ -397,10 +401,13 @@ a1.sinks.k1.channel = c1
 
 describe('rxflume agent reload keeps unchanged channels (child process)', () => {
   it('events held in a memory channel while its sink fails are delivered by the sink of the reloaded configuration', async () => {
-    const broken = join(tempDir(), 'not-a-dir');
-    writeFileSync(broken, 'a file where a directory should be');
     const out = tempDir();
-    const config = (dir: string) => `a1.sources = r1
+    // The first sink sends to a port nobody listens on; the reloaded one writes files.
+    const sink = (dir: string | undefined) =>
+      dir === undefined
+        ? 'a1.sinks.k1.type = avro\na1.sinks.k1.hostname = 127.0.0.1\na1.sinks.k1.port = 1\n'
+        : `a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = ${dir}\na1.sinks.k1.sink.rollInterval = 0\n`;
+    const config = (dir: string | undefined) => `a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = seq
@@ -409,12 +416,9 @@ a1.sources.r1.batchSize = 100
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 1000
-a1.sinks.k1.type = file_roll
-a1.sinks.k1.sink.directory = ${dir}
-a1.sinks.k1.sink.rollInterval = 0
-a1.sinks.k1.channel = c1
+${sink(dir)}a1.sinks.k1.channel = c1
 `;
-    const run = startAgent(config(broken), '--reload-interval', '0.2', '--monitor-port', '0');
+    const run = startAgent(config(undefined), '--reload-interval', '0.2', '--monitor-port', '0');
     const port = await waitFor(() => /"port":(\d+)/.exec(run.stdout())?.[1]);
     // All 300 events are stored in c1; the sink cannot write them.
     await waitFor(async () => {

@@ -1,7 +1,8 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from '../../support/examples.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const run = promisify(execFile);
@@ -9,7 +10,7 @@ const cli = (...args: string[]) => run(process.execPath, ['dist/lib/agent/cli.js
 
 // The built package is what users run and import; build it once so these tests never see a stale dist/.
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'pipe' });
+  buildDist();
 }, 120_000);
 
 describe('the built package', () => {

@@ -1,0 +1,128 @@
+/**
+ * Issue #10.7: what goes wrong at the command line or at start is one line naming the flag, or the
+ * file, line and key — exit 2, never a stack trace — and what `validate` can check without starting
+ * (paths, ports) it checks.
+ */
+import { createServer, type Server } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDist } from '../../support/examples.js';
+import { runCli, scratch } from '../../support/cli.js';
+
+const tmp = scratch('rxflume-cli-errors-');
+let taken: Server;
+let takenPort: number;
+
+beforeAll(async () => {
+  buildDist();
+  taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  takenPort = (taken.address() as { port: number }).port;
+}, 180_000);
+afterAll(() => {
+  taken.close();
+  tmp.cleanup();
+});
+
+const netcatToLogger = (port: number | string, extra = '') => `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = netcat
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = ${port}
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+${extra}`;
+
+/** Exit 2 and no stack trace, whatever else is said. */
+function expectContract(r: { code: number | null; stdout: string; stderr: string }): string {
+  const all = r.stdout + r.stderr;
+  expect(r.code, all).toBe(2);
+  expect(all).not.toMatch(/^\s+at .*\(.*:\d+:\d+\)$/m);
+  expect(all).not.toMatch(/\bcaused by\b/);
+  return all;
+}
+
+describe('command-line and start errors', () => {
+  it('--monitor-port out of range is a usage error naming the flag', async () => {
+    const file = tmp.write('ok.properties', netcatToLogger(0));
+    const r = await runCli(['agent', '-n', 'a1', '-f', file, '--monitor-port', '99999']);
+    expect(expectContract(r)).toContain('--monitor-port: expected a port number 0–65535, received "99999"');
+  });
+
+  it("Flume's -Dflume.monitoring.port out of range is a usage error naming it", async () => {
+    const file = tmp.write('ok.properties', netcatToLogger(0));
+    const r = await runCli(['agent', '-n', 'a1', '-f', file, '-Dflume.monitoring.type=http', '-Dflume.monitoring.port=70000']);
+    expect(expectContract(r)).toContain('-Dflume.monitoring.port: expected a port number 0–65535, received "70000"');
+  });
+
+  it('a monitoring port already in use: one line, before any component starts', async () => {
+    const file = tmp.write('ok.properties', netcatToLogger(0));
+    const r = await runCli(['agent', '-n', 'a1', '-f', file, '--monitor-port', String(takenPort)]);
+    const all = expectContract(r);
+    expect(r.stderr.trim()).toBe(`rxflume: monitoring server: cannot listen on 127.0.0.1:${takenPort}: listen EADDRINUSE: address already in use 127.0.0.1:${takenPort}`);
+    expect(all).not.toContain('agent started');
+  });
+
+  it("a source's port already in use: file:line and the key, the cause once, and the agent stops", async () => {
+    const file = tmp.write('taken.properties', netcatToLogger(takenPort));
+    const r = await runCli(['agent', '-n', 'a1', '-f', file]);
+    expectContract(r);
+    expect(r.stderr.trim()).toBe(`${file}:6: error: a1.sources.r1.port: r1: cannot listen on 127.0.0.1:${takenPort}: listen EADDRINUSE: address already in use 127.0.0.1:${takenPort}`);
+    expect(r.stdout).toContain('"msg":"agent stopped"');
+  });
+
+  it('validate checks the paths a configuration names: a missing keystore, an output directory that cannot be created', async () => {
+    const notADir = tmp.write('plain-file', 'x');
+    const file = tmp.write(
+      'paths.properties',
+      `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = http
+a1.sources.r1.port = 0
+a1.sources.r1.channels = c1
+a1.sources.r1.ssl = true
+a1.sources.r1.keystore = ${tmp.dir}/missing.p12
+a1.sources.r1.keystore-password = x
+a1.channels.c1.type = memory
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.channel = c1
+a1.sinks.k1.sink.directory = ${notADir}/out
+`,
+    );
+    const r = await runCli(['validate', '-n', 'a1', '-f', file]);
+    const all = expectContract(r);
+    expect(all).toContain(`${file}:8: error: a1.sources.r1.keystore: "${tmp.dir}/missing.p12": no such file`);
+    expect(all).toContain(`${file}:13: error: a1.sinks.k1.sink.directory: "${notADir}/out": cannot be created: ${notADir} is not a directory`);
+  });
+
+  it('an output directory that does not exist yet but can be created passes', async () => {
+    mkdirSync(join(tmp.dir, 'parent'), { recursive: true });
+    const file = tmp.write('creatable.properties', netcatToLogger(0).replace('a1.sinks.k1.type = logger', `a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = ${tmp.dir}/parent/a/b`));
+    const r = await runCli(['validate', '-n', 'a1', '-f', file]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('control characters from a configuration are escaped, never sent to the terminal', async () => {
+    const file = join(tmp.dir, 'control.properties');
+    writeFileSync(file, netcatToLogger(0).replace('a1.channels.c1.type = memory', 'a1.channels.c1.type = mem\x1b[2J\x07ory'));
+    const r = await runCli(['validate', '-n', 'a1', '-f', file]);
+    const all = expectContract(r);
+    expect(all).toContain('unknown channel type `mem\\x1b[2J\\x07ory`');
+    expect(all).not.toMatch(/[\x07\x1b]/);
+  });
+
+  it('reports at most 100 problems, then their count', async () => {
+    const unknown = Array.from({ length: 150 }, (_, i) => `a1.channels.c1.bogus${i} = ${i}`).join('\n');
+    const file = tmp.write('many.properties', netcatToLogger(0, unknown));
+    const r = await runCli(['validate', '-n', 'a1', '-f', file]);
+    const all = expectContract(r);
+    expect(r.stderr.match(/: error: /g)).toHaveLength(100);
+    expect(all).toContain('… and 50 more problems');
+    expect(all).toContain('150 errors; nothing would start');
+  });
+});
