@@ -1,5 +1,21 @@
-import { close, closeSync, fsync, fsyncSync, mkdirSync, open, openSync, readFileSync, rename, renameSync, unlink, writeFile, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  close,
+  closeSync,
+  fsync,
+  fsyncSync,
+  mkdirSync,
+  open,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rename,
+  renameSync,
+  unlink,
+  unlinkSync,
+  writeFile,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { asyncScheduler, interval, type Subscription } from 'rxjs';
 
 /** One entry of Flume's taildir position file: `pos` is the byte offset of the last committed data. */
@@ -53,19 +69,65 @@ export function formatPositions(entries: readonly PositionEntry[]): string {
 let tmpSeq = 0;
 const tmpName = (path: string): string => `${path}.${process.pid}.${++tmpSeq}.tmp`;
 
-/** Writes atomically and durably: a temp file, fsync, rename over the old file, fsync of the directory. */
+/**
+ * Writes atomically and durably: a temp file, fsync, rename over the old file, fsync of the directory.
+ * On failure (ENOSPC, EROFS, EACCES, …) the old file is left as it was and the temp file removed.
+ */
 export function writePositionFileSync(path: string, entries: readonly PositionEntry[]): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tmpName(path);
   const fd = openSync(tmp, 'w');
   try {
-    writeFileSync(fd, formatPositions(entries));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeFileSync(fd, formatPositions(entries));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    try {
+      unlinkSync(tmp); // a partial temp file would keep the space a full disk needs back
+    } catch {
+      // already gone
+    }
+    throw error;
   }
-  renameSync(tmp, path);
   syncDirSync(dirname(path));
+}
+
+/**
+ * Removes temp files a killed process left beside the position file (`<name>.<pid>.<n>.tmp`, from a
+ * process no longer running): each crash between writing one and renaming it would leave one more.
+ */
+export function removeStaleTemps(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.\d+\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || isRunning(Number(m[1]))) continue;
+    try {
+      unlinkSync(join(dirname(path), name));
+    } catch {
+      // gone meanwhile, or not ours to remove: harmless
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
+  }
 }
 
 /**
@@ -123,18 +185,28 @@ function syncDir(dir: string, done: () => void): void {
   });
 }
 
+/** What a PositionWriter reports: each failed write, and the first success after failures. */
+export interface PositionWriterEvents {
+  failed(error: unknown, failures: number): void;
+  recovered(failures: number): void;
+}
+
 /**
  * Keeps the position file up to date. With an interval, it writes off the event loop (one write at a
  * time, skipped while nothing changed); with `intervalMs` 0, synchronously once the turn in which
  * positions changed is over, so synchronous stages downstream are done with those events and every
  * change of the turn goes out in one write. `close()` writes a last time, synchronously; an ack
  * arriving after that is written at once, anything else is ignored.
+ *
+ * A failed write leaves the old file as it was and is tried again: at the next interval, or (with
+ * `intervalMs` 0) after `retryDelayMs(failures)`, without waiting for another change.
  */
 export class PositionWriter {
   private dirty = false;
   private writing = false;
   private running = false;
   private closed = false;
+  private failures = 0;
   private timer: Subscription | undefined;
   private soon: Subscription | undefined;
 
@@ -142,13 +214,15 @@ export class PositionWriter {
     private readonly path: string,
     private readonly intervalMs: number,
     private readonly entries: () => PositionEntry[],
-    private readonly failed: () => void,
+    private readonly events: PositionWriterEvents,
+    private readonly retryDelayMs: (failures: number) => number = () => 1000,
   ) {}
 
-  /** Writes the current positions and starts the schedule. */
+  /** Removes temp files of killed processes, writes the current positions and starts the schedule. */
   start(): void {
     this.running = true;
     this.dirty = true;
+    removeStaleTemps(this.path);
     if (this.intervalMs === 0) return this.writeSync();
     this.timer = interval(this.intervalMs, asyncScheduler).subscribe(() => this.write());
     this.write();
@@ -160,12 +234,7 @@ export class PositionWriter {
     this.dirty = true;
     if (!this.running) return;
     if (this.closed) this.writeSync();
-    else if (this.intervalMs === 0 && !this.soon) {
-      this.soon = asyncScheduler.schedule(() => {
-        this.soon = undefined;
-        if (this.dirty && !this.closed) this.writeSync();
-      });
-    }
+    else if (this.intervalMs === 0) this.schedule(0);
   }
 
   close(): void {
@@ -176,17 +245,28 @@ export class PositionWriter {
     if (this.running) this.writeSync();
   }
 
+  private schedule(delay: number): void {
+    if (this.soon) return;
+    this.soon = asyncScheduler.schedule(() => {
+      this.soon = undefined;
+      if (this.dirty && !this.closed) this.writeSync();
+    }, delay);
+  }
+
   private write(): void {
     if (this.writing || !this.dirty || this.closed) return;
     this.dirty = false;
     this.writing = true;
     // A write still under way when we close must not land over the newer one close() makes.
     writePositionFile(this.path, this.entries(), () => !this.closed).then(
-      () => (this.writing = false),
       () => {
-        this.failed();
+        this.writing = false;
+        this.succeeded();
+      },
+      (error: unknown) => {
         this.dirty = true;
         this.writing = false;
+        this.fail(error);
       },
     );
   }
@@ -195,9 +275,24 @@ export class PositionWriter {
     this.dirty = false;
     try {
       writePositionFileSync(this.path, this.entries());
-    } catch {
-      this.failed();
+    } catch (error) {
       this.dirty = true;
+      this.fail(error);
+      if (!this.closed) this.schedule(this.retryDelayMs(this.failures));
+      return;
     }
+    this.succeeded();
+  }
+
+  private fail(error: unknown): void {
+    this.failures++;
+    this.events.failed(error, this.failures);
+  }
+
+  private succeeded(): void {
+    if (this.failures === 0) return;
+    const n = this.failures;
+    this.failures = 0;
+    this.events.recovered(n);
   }
 }

@@ -9,6 +9,8 @@ import { pollSource } from '../../core/pollSource.js';
 import { parseFileGroup, type FileGroup } from './fileGroups.js';
 import { Tailer } from './tailer.js';
 
+export type TaildirLogger = (level: 'info' | 'warn' | 'error', message: string) => void;
+
 const fileGroupPath = z.string().check((ctx) => {
   const problem = parseFileGroup('', ctx.value);
   if (typeof problem === 'string') ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
@@ -92,6 +94,10 @@ export const taildirSourceOptions = z
       .default(1000)
       .describe('After a nack, re-send the same batch after min(n × this, maxBackoffSleepMs) (Flume backoffSleepIncrement).'),
     maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest wait before re-sending a nacked batch (Flume maxBackoffSleep).'),
+    logger: z
+      .custom<TaildirLogger>((v) => typeof v === 'function', { message: 'a function (level, message) => void' })
+      .optional()
+      .describe('Receives warnings (a position file that cannot be written) and recoveries; by default they are written to stderr.'),
   })
   .check((ctx) => {
     const { filegroups, headers } = ctx.value;
@@ -178,8 +184,19 @@ export const taildirSourceSpec = defineComponent({
  *
  * Errors: a missing group directory or an unreadable position file at start fail the source with
  * `ComponentError` `FLUME_SOURCE_FAILED`. Per-file read errors are counted in `EventReadFail` and the
- * file is retried on the next scan; position write failures count in `PositionWriteFail` and are
- * retried. Counters beside Flume's: `OpenFileCount`, `FileRotatedCount`, `FileTruncatedCount`,
+ * file is retried on the next scan.
+ *
+ * A position file that cannot be written (disk full, read-only file system, no permission) does not
+ * stop tailing, as in Flume: files still being written and rotated would otherwise lose lines once
+ * logrotate deletes them. Each failed write counts in `PositionWriteFail`; the first of an outage is
+ * logged with its cause (`logger`), and the recovery too. The old file is never replaced by a partial
+ * one and no temp file is left taking space (temp files of killed processes are removed at start).
+ * Positions stay in memory and are written as soon as that works again: at the next interval, or,
+ * with `writePosIntervalMs: 0`, after `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)` (at
+ * least 50 ms) without waiting for another ack. A crash during an outage re-sends what was acked
+ * since the last successful write.
+ *
+ * Counters beside Flume's: `OpenFileCount`, `FileRotatedCount`, `FileTruncatedCount`,
  * `FileDeletedCount`, `LongLineCount`, `PositionWriteFail`. Unsubscribing closes every file and
  * watcher, stops the timers and writes the positions a last time.
  *
@@ -218,6 +235,7 @@ export const taildirSource = component(taildirSourceSpec, function taildirSource
         groups,
         positionFile,
         lines: { maxLineLength: opts.maxLineLength, longLines: opts.longLines },
+        log: opts.logger ?? stderrLogger(opts.name),
       },
       metrics,
     );
@@ -229,3 +247,9 @@ export const taildirSource = component(taildirSourceSpec, function taildirSource
   });
   return withMetrics(source, metrics);
 });
+
+function stderrLogger(name: string): TaildirLogger {
+  return (level, message) => {
+    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${message}\n`);
+  };
+}

@@ -26,7 +26,10 @@ export interface TailerOptions {
   flushOnIdle: boolean;
   scanIntervalMs: number;
   readBufferBytes: number;
+  backoffSleepIncrementMs: number;
+  maxBackoffSleepMs: number;
   lines: LineScannerOptions;
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
 /** Flume's header key for `byteOffsetHeader`. */
@@ -86,7 +89,21 @@ export class Tailer {
       opts.positionFile,
       opts.writePosIntervalMs,
       () => [...this.files.values()].map((f) => ({ inode: f.ino, pos: f.committed, file: f.path })),
-      () => metrics.inc('PositionWriteFail'),
+      {
+        failed: (error, failures) => {
+          metrics.inc('PositionWriteFail');
+          if (failures > 1) return; // one line per outage, the counter says how long it lasts
+          const e = error as NodeJS.ErrnoException;
+          opts.log(
+            'warn',
+            `position file ${opts.positionFile} cannot be written (${e.code ?? e.message ?? String(error)}): tailing goes on, ` +
+              'positions are kept in memory and written as soon as it works again; a crash meanwhile re-sends what was acked since the last write',
+          );
+        },
+        recovered: (failures) => opts.log('info', `position file ${opts.positionFile} written again after ${failures} failed attempts`),
+      },
+      // Positions changed nowhere else while a sync write keeps failing: retried on Flume's back-off.
+      (n) => Math.max(50, Math.min(n * opts.backoffSleepIncrementMs, opts.maxBackoffSleepMs)),
     );
   }
 

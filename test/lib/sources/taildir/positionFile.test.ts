@@ -70,7 +70,7 @@ describe('position file', () => {
   it('PositionWriter: periodic writes only when changed, a last write on close, late acks at once', async () => {
     let pos = 0;
     let failures = 0;
-    const writer = new PositionWriter(path, 30, () => [{ inode: 1, pos, file: '/a' }], () => failures++);
+    const writer = new PositionWriter(path, 30, () => [{ inode: 1, pos, file: '/a' }], { failed: () => failures++, recovered: () => undefined });
     writer.changed(); // before start: nothing written
     expect(existsSync(path)).toBe(false);
     writer.start();
@@ -96,7 +96,7 @@ describe('position file', () => {
   it('PositionWriter with interval 0 writes once the turn is over, coalescing the turn', async () => {
     let pos = 0;
     let writes = 0;
-    const writer = new PositionWriter(path, 0, () => (writes++, [{ inode: 1, pos, file: '/a' }]), () => undefined);
+    const writer = new PositionWriter(path, 0, () => (writes++, [{ inode: 1, pos, file: '/a' }]), { failed: () => undefined, recovered: () => undefined });
     writer.start();
     expect(writes).toBe(1);
     pos = 1;
@@ -113,7 +113,7 @@ describe('position file', () => {
   it('PositionWriter counts a failed write and tries again', async () => {
     writeFileSync(join(dir, 'blocker'), ''); // a file where the directory should be
     let failures = 0;
-    const writer = new PositionWriter(join(dir, 'blocker', 'p.json'), 20, () => [], () => failures++);
+    const writer = new PositionWriter(join(dir, 'blocker', 'p.json'), 20, () => [], { failed: () => failures++, recovered: () => undefined });
     writer.start();
     await sleep(100);
     writer.close();
