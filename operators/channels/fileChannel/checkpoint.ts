@@ -127,9 +127,13 @@ export async function writeCheckpoint(dir: string, buf: Buffer): Promise<void> {
     crashPoint('checkpoint-half-written');
     await writeFully(file, buf.subarray(half), half);
     await file.datasync();
-  } finally {
-    await file.close();
+  } catch (error) {
+    // A part written on a full disk would hold space the channel needs.
+    await file.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw error;
   }
+  await file.close();
   crashPoint('checkpoint-tmp-written');
   await fs.rename(tmp, path.join(dir, CHECKPOINT_FILE));
   await syncDir(dir);

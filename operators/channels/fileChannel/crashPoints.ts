@@ -14,7 +14,9 @@ export type CrashPoint =
   /** The checkpoint renamed into place, segments not yet deleted. */
   | 'checkpoint-renamed'
   /** One emptied segment deleted, others still to go. */
-  | 'segment-deleted';
+  | 'segment-deleted'
+  /** Out of space: emptied segments freed without a checkpoint, none written since. */
+  | 'segments-freed';
 
 export function crashPoint(point: CrashPoint): void {
   if (crashAt === point) process.kill(process.pid, 'SIGKILL');

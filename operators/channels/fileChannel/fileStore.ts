@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asyncScheduler, type Subscription } from 'rxjs';
-import { ChannelFullError, ComponentError } from '../../../lib/core/errors.js';
+import { ChannelFullError, ComponentError, FlumeError } from '../../../lib/core/errors.js';
 import type { FlumeEvent } from '../../../lib/core/event.js';
 import type { ComponentCounters } from '../../../lib/core/metrics.js';
 import type { ChannelStore, StoredPut, StoreHooks, StoreTake } from './channelShell.js';
@@ -99,7 +99,12 @@ export class FileStore implements ChannelStore {
   }
 
   open(): Promise<void> {
-    this.opening ??= this.doOpen();
+    this.opening ??= this.doOpen().catch((error: unknown) => {
+      // A directory that cannot be read or written (EACCES, EROFS, …): say which channel and why.
+      throw error instanceof FlumeError
+        ? error
+        : new ComponentError('FLUME_CHANNEL_IO', `${this.opts.name}: cannot open: ${describe(error)}`, { component: this.opts.name, retriable: false, cause: error });
+    });
     return this.opening;
   }
 
@@ -180,12 +185,15 @@ export class FileStore implements ChannelStore {
     if (this.used() + n > this.opts.capacity) return false;
     if (this.opts.byteCapacity !== undefined && this.usedBytes() + put.bytes > this.opts.byteCapacity) return false;
     if (!log.spaceOk()) {
+      const full = log.outOfSpace();
       put.batch.nack(
-        new ChannelFullError(
-          `${this.opts.name}: ${log.freeBytes()} bytes free, below minimumRequiredSpace ${this.opts.minimumRequiredSpace}; ` +
-            'puts resume when space returns',
-          { component: this.opts.name },
-        ),
+        full
+          ? putError(this.opts.name, full)
+          : new ChannelFullError(
+              `${this.opts.name}: ${log.freeBytes()} bytes free, below minimumRequiredSpace ${this.opts.minimumRequiredSpace}; ` +
+                'puts resume when space returns',
+              { component: this.opts.name },
+            ),
       );
       return true;
     }
@@ -349,8 +357,10 @@ export class FileStore implements ChannelStore {
     const ranges: number[] = [];
     for (const i of damaged) ranges.push(p.firstSeq + i, 1);
     this.dirty = true;
-    this.log!.append(encodeTake(ranges), false, (error) => {
+    const frame = encodeTake(ranges);
+    this.log!.append(frame, false, (error, seg, off) => {
       if (error) this.opts.logger('warn', `cannot record dropping the damaged events: ${describe(error)}`);
+      else seg.takesEnd = Math.max(seg.takesEnd, off + frame.length);
     });
   }
 
@@ -424,12 +434,15 @@ export class FileStore implements ChannelStore {
     }
     this.committing++;
     this.dirty = true;
-    this.log!.append(encodeTake(ranges), false, (error) => {
+    const frame = encodeTake(ranges);
+    this.log!.append(frame, false, (error, seg, off) => {
       this.committing--;
       if (error) {
         // The sink has the events; only a crash before the next checkpoint could deliver them again.
         this.metrics.inc('EventTakeErrorCount', take.events.length);
         this.opts.logger('warn', `cannot record a take commit (${describe(error)}); a crash before the next checkpoint may deliver those events again`);
+      } else {
+        seg.takesEnd = Math.max(seg.takesEnd, off + frame.length);
       }
       let emptied = false;
       for (const p of take.pieces) {
@@ -484,6 +497,7 @@ export class FileStore implements ChannelStore {
 
   describeFull(put: StoredPut): string {
     const log = this.log;
+    if (log?.outOfSpace()) return `the disk is full (${describe(log.outOfSpace())})`;
     if (log && !log.spaceOk()) return `less than minimumRequiredSpace ${this.opts.minimumRequiredSpace} bytes free`;
     return (
       `capacity ${this.opts.capacity} events${this.opts.byteCapacity !== undefined ? ` / ${this.opts.byteCapacity} bytes` : ''}, ` +
@@ -524,6 +538,40 @@ export class FileStore implements ChannelStore {
 
   private async writeCheckpointNow(): Promise<void> {
     const log = this.log!;
+    // Out of space: free what was taken first, so that the checkpoint has room.
+    if (log.outOfSpace()) await this.freeTaken();
+    if (await this.tryCheckpoint()) return;
+    // It failed for want of space: free what was taken without it, then try once more.
+    if (log.outOfSpace() && (await this.freeTaken()) > 0) await this.tryCheckpoint();
+  }
+
+  /**
+   * Frees the space of segments whose events were all taken, without a checkpoint (which may not fit):
+   * a segment qualifies when the last checkpoint written saw every take recorded in it, so that a
+   * restart from that checkpoint needs nothing the segment holds. Returns how many were freed.
+   */
+  private async freeTaken(): Promise<number> {
+    const log = this.log!;
+    let freed = 0;
+    for (const seg of [...log.segments.values()]) {
+      if (seg.live !== 0 || seg.active || seg.size === 0 || seg.takesEnd > seg.checkpointed) continue;
+      try {
+        await log.empty(seg);
+        freed++;
+      } catch (error) {
+        this.opts.logger('warn', `cannot free ${seg.path}: ${describe(error)}`);
+      }
+    }
+    if (freed > 0) {
+      this.opts.logger('info', `freed ${freed} emptied segments without a checkpoint (the disk is full)`);
+      crashPoint('segments-freed');
+    }
+    return freed;
+  }
+
+  /** Writes a checkpoint and deletes the segments it left with nothing live; false when it could not be written. */
+  private async tryCheckpoint(): Promise<boolean> {
+    const log = this.log!;
     this.dirty = false;
     this.lastCheckpointAt = asyncScheduler.now();
     // The snapshot is taken at once: it agrees with the segments' written sizes at this moment.
@@ -542,7 +590,12 @@ export class FileStore implements ChannelStore {
       this.dirty = true;
       this.metrics.inc('CheckpointWriteErrorCount');
       this.opts.logger('warn', `cannot write the checkpoint: ${describe(error)}`);
-      return;
+      log.checkSpace(error);
+      return false;
+    }
+    for (const c of covered) {
+      const seg = log.segments.get(c.id);
+      if (seg) seg.checkpointed = c.size;
     }
     let removed = 0;
     for (const seg of deletable) {
@@ -555,6 +608,7 @@ export class FileStore implements ChannelStore {
       }
       if (++removed === 1 && deletable.length > 1) crashPoint('segment-deleted');
     }
+    return true;
   }
 
   close(): Promise<void> {

@@ -178,12 +178,20 @@ export function readFrameHeader(buf: Buffer, at: number, remaining: number): Fra
   return { type, length, firstSeq, count, headerBytes };
 }
 
-/** The (first sequence, count) pairs of a verified take frame at `at`. */
-export function readTakeRanges(buf: Buffer, at: number, header: FrameHeader, into: number[]): void {
+/**
+ * The (first sequence, count) pairs of a verified take frame at `at`; returns how many pairs were
+ * impossible (not sequence numbers: skipped).
+ */
+export function readTakeRanges(buf: Buffer, at: number, header: FrameHeader, into: number[]): number {
+  let bad = 0;
   for (let i = 0; i < header.count; i++) {
     const p = at + FRAME_HEADER_BYTES + TAKE_RANGE_BYTES * i;
-    into.push(buf.readDoubleLE(p), buf.readUInt32LE(p + 8));
+    const first = buf.readDoubleLE(p);
+    const count = buf.readUInt32LE(p + 8);
+    if (Number.isSafeInteger(first) && first >= 0 && count > 0 && first + count <= Number.MAX_SAFE_INTEGER) into.push(first, count);
+    else bad++;
   }
+  return bad;
 }
 
 /**

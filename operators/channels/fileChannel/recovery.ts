@@ -27,6 +27,10 @@ export interface SegmentFile {
   dir: string;
   path: string;
   size: number;
+  /** Bytes the checkpoint accounts for (0 without one). */
+  checkpointed: number;
+  /** End of the last take frame found after them (0: none). */
+  takesEnd: number;
 }
 
 export interface RecoveryReport {
@@ -39,6 +43,8 @@ export interface RecoveryReport {
   tornBytes: number;
   /** Live events whose segment file is missing. */
   lostEvents: number;
+  /** Events of the checkpoint in segments emptied (all taken) while no checkpoint could be written. */
+  freedEvents: number;
 }
 
 export interface Recovered {
@@ -60,7 +66,15 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
   if (typeof read === 'string') log('warn', `checkpoint in ${checkpointDir} is unusable (${read}); replaying every segment`);
   else checkpoint = read;
 
-  const report: RecoveryReport = { usedCheckpoint: checkpoint !== undefined, replayedFrames: 0, replayedBytes: 0, corruptRecords: 0, tornBytes: 0, lostEvents: 0 };
+  const report: RecoveryReport = {
+    usedCheckpoint: checkpoint !== undefined,
+    replayedFrames: 0,
+    replayedBytes: 0,
+    corruptRecords: 0,
+    tornBytes: 0,
+    lostEvents: 0,
+    freedEvents: 0,
+  };
   const found = await listSegments(dataDirs, log);
   const covered = new Map((checkpoint?.covered ?? []).map((c) => [c.id, c.size]));
   const newestInDir = new Map<string, number>();
@@ -69,6 +83,8 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
   const segments: SegmentFile[] = [];
   const pieces: PiecePointer[] = [];
   const takes: number[] = [];
+  /** Segments emptied to free space (see SegmentLog.empty): whatever the checkpoint places there was taken. */
+  const emptied = new Set<number>();
   let maxSeq = (checkpoint?.nextSeq ?? 0) - 1;
   let maxId = (checkpoint?.nextSegmentId ?? 0) - 1;
 
@@ -81,24 +97,41 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
       continue;
     }
     const newest = newestInDir.get(seg.dir) === seg.id;
+    if (seg.size === 0) {
+      if (coveredBytes !== undefined && coveredBytes > 0) {
+        // Emptied to free space: kept (empty) until a checkpoint that no longer needs it is written.
+        emptied.add(seg.id);
+        segments.push(seg);
+      } else {
+        await fs.rm(seg.path, { force: true }); // created, never written
+      }
+      continue;
+    }
     if (seg.size < SEGMENT_HEADER_BYTES) {
-      // Created, not yet written: holds nothing.
       if (!newest) log('warn', `segment ${seg.path} is shorter than its header; removing it`);
       await fs.rm(seg.path, { force: true });
       continue;
     }
-    const scan = await scanSegment(seg, Math.min(coveredBytes ?? 0, seg.size), newest, log, report);
+    seg.checkpointed = Math.min(coveredBytes ?? 0, seg.size);
+    const scan = await scanSegment(seg, seg.checkpointed, newest, log, report);
     for (const p of scan.pieces) pieces.push(p);
     for (const t of scan.takes) takes.push(t);
     maxSeq = Math.max(maxSeq, scan.maxSeq);
     segments.push(seg);
   }
 
+  // A take names sequence numbers that were used, even when the put holding them is gone (its segment
+  // emptied): new puts must not reuse them, or a replayed take would remove them.
+  for (let i = 0; i < takes.length; i += 2) maxSeq = Math.max(maxSeq, takes[i]! + takes[i + 1]! - 1);
   const present = new Set(segments.map((s) => s.id));
   if (checkpoint) {
     for (const p of checkpoint.pieces) {
-      if (present.has(p.seg)) pieces.push(p);
+      if (emptied.has(p.seg)) report.freedEvents += p.to - p.from;
+      else if (present.has(p.seg)) pieces.push(p);
       else report.lostEvents += p.to - p.from;
+    }
+    if (report.freedEvents > 0) {
+      log('info', `${report.freedEvents} events of the checkpoint were in segments emptied to free space (all of them had been taken)`);
     }
     if (report.lostEvents > 0) {
       log('error', `${report.lostEvents} events of the checkpoint are in segment files that no longer exist (were dataDirs changed or files removed?)`);
@@ -127,7 +160,7 @@ async function listSegments(dataDirs: readonly string[], log: ChannelLogger): Pr
         log('error', `segment id ${id} appears twice (${other.path}, ${file}); ignoring ${file}`);
         continue;
       }
-      byId.set(id, { id, dir, path: file, size: (await fs.stat(file)).size });
+      byId.set(id, { id, dir, path: file, size: (await fs.stat(file)).size, checkpointed: 0, takesEnd: 0 });
     }
   }
   return [...byId.values()].sort((a, b) => a.id - b.id);
@@ -193,7 +226,11 @@ async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boole
           lastSeq = header.firstSeq + header.count - 1;
           scan.maxSeq = Math.max(scan.maxSeq, lastSeq);
         } else {
-          readTakeRanges(win.view, at, header, scan.takes);
+          if (readTakeRanges(win.view, at, header, scan.takes) > 0) {
+            report.corruptRecords++;
+            log('warn', `skipped impossible take ranges in the record at ${seg.path}@${pos}`);
+          }
+          seg.takesEnd = pos + header.length;
         }
         report.replayedFrames++;
         report.replayedBytes += header.length;

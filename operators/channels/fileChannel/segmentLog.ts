@@ -25,6 +25,10 @@ export interface Segment {
   live: number;
   /** The active segment of its directory: frames are still being appended. */
   active: boolean;
+  /** Bytes the last checkpoint written accounts for. */
+  checkpointed: number;
+  /** End of the last take frame written into it (0: none): takes a checkpoint must see before it may go. */
+  takesEnd: number;
 }
 
 /** Free bytes in the file system holding `dir` (for the `minimumRequiredSpace` check). */
@@ -72,6 +76,10 @@ interface Writer {
 
 /** While space is fine, the free-space figure is refreshed at most this often (and reduced by what was written since). */
 const PROBE_INTERVAL_MS = 250;
+/** After a write failed for want of space, puts resume once this much (or minimumRequiredSpace) is free. */
+const RESUME_BYTES = 1 << 20;
+/** A file system out of space (EFBIG is the file's own limit: a fresh segment still has room). */
+export const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
 const READ_HANDLES = 8;
 
 export class SegmentLog {
@@ -100,6 +108,8 @@ export class SegmentLog {
   private probing = false;
   private probedAt = -Infinity;
   private low = false;
+  /** A write failed for want of space: puts are refused and no file is created until a probe finds room. */
+  private noSpace: NodeJS.ErrnoException | undefined;
   private readonly probeDirs: string[];
 
   constructor(
@@ -107,7 +117,9 @@ export class SegmentLog {
     existing: readonly SegmentFile[],
     nextSegmentId: number,
   ) {
-    for (const s of existing) this.segments.set(s.id, { id: s.id, dir: s.dir, path: s.path, size: s.size, synced: s.size, live: 0, active: false });
+    for (const s of existing) {
+      this.segments.set(s.id, { id: s.id, dir: s.dir, path: s.path, size: s.size, synced: s.size, live: 0, active: false, checkpointed: s.checkpointed, takesEnd: s.takesEnd });
+    }
     this.nextSegmentId = nextSegmentId;
     this.writers = opts.dataDirs.map((dir) => ({ dir, seg: undefined, file: undefined, broken: false }));
     this.probeDirs = [...new Set([...opts.dataDirs, opts.checkpointDir])];
@@ -211,11 +223,14 @@ export class SegmentLog {
     let header: Buffer | undefined;
     try {
       if (!writer.seg || writer.broken || (writer.seg.size > SEGMENT_HEADER_BYTES && writer.seg.size + bytes > this.opts.maxFileSize)) {
+        // Out of space, a new file would only fail (and be left behind): fail the frames instead.
+        if (this.noSpace) throw this.noSpace;
         await this.roll(writer);
         header = segmentHeader(writer.seg!.id);
       }
     } catch (error) {
-      this.opts.logger('error', `cannot create a segment in ${writer.dir}: ${describe(error)}`);
+      if (error !== this.noSpace) this.opts.logger('error', `cannot create a segment in ${writer.dir}: ${describe(error)}`);
+      this.checkSpace(error);
       for (const f of frames) this.guard(() => f.cb(error as Error, undefined as unknown as Segment, -1));
       return;
     }
@@ -228,9 +243,20 @@ export class SegmentLog {
     try {
       await writeFully(file, bufs, start, total);
     } catch (error) {
-      // Cut what may have been half-written; either way the next group starts a fresh segment.
-      writer.broken = true;
-      await file.truncate(start).catch(() => undefined);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (start === 0) {
+        // The segment was created for this write: remove it rather than leave an empty file behind.
+        await this.discard(writer);
+      } else {
+        // Cut what may have been half-written. After a clean cut for want of space the segment goes on
+        // once space returns; otherwise (or when the file itself is at its limit) a fresh one is started.
+        const cut = await file.truncate(start).then(
+          () => true,
+          () => false,
+        );
+        writer.broken = !cut || code === undefined || !NO_SPACE_CODES.has(code);
+      }
+      this.checkSpace(error);
       for (const f of frames) this.guard(() => f.cb(error as Error, seg, -1));
       return;
     }
@@ -256,7 +282,7 @@ export class SegmentLog {
       writer.seg = undefined;
     }
     const id = this.nextSegmentId++;
-    const seg: Segment = { id, dir: writer.dir, path: path.join(writer.dir, `log-${id}`), size: 0, synced: 0, live: 0, active: true };
+    const seg: Segment = { id, dir: writer.dir, path: path.join(writer.dir, `log-${id}`), size: 0, synced: 0, live: 0, active: true, checkpointed: 0, takesEnd: 0 };
     this.segments.set(id, seg);
     try {
       writer.file = await fs.open(seg.path, 'wx');
@@ -271,6 +297,16 @@ export class SegmentLog {
     }
     writer.seg = seg;
     writer.broken = false;
+  }
+
+  /** Drops the writer's segment, created for a write that failed: nothing in it was ever acked. */
+  private async discard(writer: Writer): Promise<void> {
+    const seg = writer.seg!;
+    await writer.file?.close().catch(() => undefined);
+    writer.file = undefined;
+    writer.seg = undefined;
+    this.segments.delete(seg.id);
+    await fs.rm(seg.path, { force: true }).catch((error: unknown) => this.opts.logger('warn', `cannot remove ${seg.path}: ${describe(error)}`));
   }
 
   /** Syncs every active segment with unsynced bytes; returns the segments whose sync failed, and the sizes synced. */
@@ -342,6 +378,19 @@ export class SegmentLog {
     return file;
   }
 
+  /**
+   * Frees an emptied, inactive segment's space without deleting it, when no checkpoint can be written:
+   * an empty file tells recovery that the events the last checkpoint places there were all taken.
+   */
+  async empty(seg: Segment): Promise<void> {
+    const handle = this.readHandles.get(seg);
+    this.readHandles.delete(seg);
+    await handle?.close().catch(() => undefined);
+    await fs.truncate(seg.path, 0);
+    seg.size = 0;
+    seg.synced = 0;
+  }
+
   /** Deletes an emptied, inactive segment. */
   async remove(seg: Segment): Promise<void> {
     const handle = this.readHandles.get(seg);
@@ -357,6 +406,10 @@ export class SegmentLog {
    * so puts resume soon after space returns.
    */
   spaceOk(): boolean {
+    if (this.noSpace) {
+      if (!this.probing) void this.probe();
+      return false;
+    }
     if (this.opts.minimumRequiredSpace <= 0) return true;
     if (!this.probing && (this.low || asyncScheduler.now() - this.probedAt >= PROBE_INTERVAL_MS)) void this.probe();
     return this.free - this.writtenSinceProbe >= this.opts.minimumRequiredSpace;
@@ -367,14 +420,41 @@ export class SegmentLog {
     return Math.max(0, this.free - this.writtenSinceProbe);
   }
 
+  /** The error that left the log out of space, while it is. */
+  outOfSpace(): NodeJS.ErrnoException | undefined {
+    return this.noSpace;
+  }
+
+  /** Free bytes that end the out-of-space state. */
+  private resumeBytes(): number {
+    return Math.max(this.opts.minimumRequiredSpace, Math.min(RESUME_BYTES, this.opts.maxFileSize));
+  }
+
+  /** Notes a failure for want of space (a write, a new file, or a checkpoint): puts stop until a probe finds room. */
+  checkSpace(error: unknown): void {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === undefined || !NO_SPACE_CODES.has(code) || this.noSpace) return;
+    this.noSpace = error as NodeJS.ErrnoException;
+    this.free = 0;
+    this.writtenSinceProbe = 0;
+    this.opts.logger(
+      'warn',
+      `the disk is full (${describe(error)}): refusing puts and freeing emptied segments until ${this.resumeBytes()} bytes are free`,
+    );
+  }
+
   async probe(): Promise<void> {
-    if (this.probing || this.opts.minimumRequiredSpace <= 0) return;
+    if (this.probing || (this.opts.minimumRequiredSpace <= 0 && !this.noSpace)) return;
     this.probing = true;
     try {
       let free = Infinity;
       for (const dir of this.probeDirs) free = Math.min(free, await this.opts.freeSpace(dir));
       this.free = free;
       this.writtenSinceProbe = 0;
+      if (this.noSpace && free >= this.resumeBytes()) {
+        this.noSpace = undefined;
+        this.opts.logger('info', `space is back (${free} bytes free): accepting puts`);
+      }
       const low = free < this.opts.minimumRequiredSpace;
       if (low !== this.low) {
         this.opts.logger(

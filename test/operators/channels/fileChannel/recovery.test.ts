@@ -18,9 +18,11 @@ import {
   readFrameHeader,
   readTakeRanges,
   SEGMENT_HEADER_BYTES,
+  segmentHeader,
   type FrameHeader,
 } from '../../../../operators/channels/fileChannel/format.js';
-import { subtractTakes } from '../../../../operators/channels/fileChannel/recovery.js';
+import { encodeCheckpoint, writeCheckpoint } from '../../../../operators/channels/fileChannel/checkpoint.js';
+import { recover, subtractTakes } from '../../../../operators/channels/fileChannel/recovery.js';
 import { range } from '../../../support/batches.js';
 import { collect, harness, memoryLogger, tempDir, until, type LogLine } from './support.js';
 
@@ -324,6 +326,67 @@ describe('fileChannel recovery', () => {
     await fs.rm(path.join(d.checkpointDir, 'checkpoint'), { force: true });
     const { received } = await reopen(d);
     expect(received).toEqual(range(20, 20));
+  });
+});
+
+describe('fileChannel recovery after space was freed without a checkpoint', () => {
+  const ev = (n: number): FlumeEvent => ({ headers: {}, body: Buffer.from(String(n)) });
+  const put = (first: number, count: number) => encodePut(range(first, count).map(ev), first);
+
+  it('sequence numbers a take names are never given out again, even when the segment of their puts was emptied', async () => {
+    const d = await channelDirs();
+    const [data] = d.dataDirs;
+    await fs.mkdir(data!, { recursive: true });
+    await fs.mkdir(d.checkpointDir, { recursive: true });
+    // log-1 held the puts 1..10, all taken, and was emptied to free space; log-2 holds a live put
+    // (sequence 0) and the take of 1..10.
+    await fs.writeFile(path.join(data!, 'log-1'), '');
+    await fs.writeFile(path.join(data!, 'log-2'), Buffer.concat([segmentHeader(2), put(0, 1), encodeTake([1, 10])]));
+    const { lines, logger } = memoryLogger();
+    const r = await recover(d.dataDirs, d.checkpointDir, logger);
+    expect(r.pieces.map((p) => [p.firstSeq + p.from, p.to - p.from])).toEqual([[0, 1]]);
+    expect(r.nextSeq).toBe(11); // 1 when only the puts count: new puts would be removed by the take on a replay
+    expect(r.report).toMatchObject({ corruptRecords: 0, lostEvents: 0 });
+    expect(lines.filter((l) => l.level !== 'info')).toEqual([]);
+  });
+
+  it("the checkpoint's events in a segment emptied to free space were taken: dropped quietly, not reported lost", async () => {
+    const d = await channelDirs();
+    const [data] = d.dataDirs;
+    await fs.mkdir(data!, { recursive: true });
+    await fs.mkdir(d.checkpointDir, { recursive: true });
+    const seg1 = Buffer.concat([segmentHeader(1), put(0, 10)]);
+    const seg2 = Buffer.concat([segmentHeader(2), put(10, 10)]);
+    const pieces = [
+      { seg: 1, off: SEGMENT_HEADER_BYTES, len: seg1.length - SEGMENT_HEADER_BYTES, firstSeq: 0, count: 10, from: 0, to: 10, bytes: 10 },
+      { seg: 2, off: SEGMENT_HEADER_BYTES, len: seg2.length - SEGMENT_HEADER_BYTES, firstSeq: 10, count: 10, from: 0, to: 10, bytes: 20 },
+    ];
+    const covered = [
+      { id: 1, size: seg1.length },
+      { id: 2, size: seg2.length },
+    ];
+    await writeCheckpoint(d.checkpointDir, encodeCheckpoint({ nextSeq: 20, nextSegmentId: 3, covered }, 2, (visit) => pieces.forEach(visit)));
+    // Segment 1's events were all taken since, and it was emptied; segment 2 is whole.
+    await fs.writeFile(path.join(data!, 'log-1'), '');
+    await fs.writeFile(path.join(data!, 'log-2'), seg2);
+    const { lines, logger } = memoryLogger();
+    const r = await recover(d.dataDirs, d.checkpointDir, logger);
+    expect(r.pieces.map((p) => p.seg)).toEqual([2]);
+    expect(r.report).toMatchObject({ lostEvents: 0, freedEvents: 10, corruptRecords: 0 });
+    expect(lines.filter((l) => l.level !== 'info')).toEqual([]);
+    expect(lines.some((l) => /10 events of the checkpoint were in segments emptied to free space/.test(l.message))).toBe(true);
+    // Kept, empty, until a checkpoint no longer needs it: a crash before one reopens the same way.
+    expect(r.segments.map((s) => [s.id, s.size])).toEqual([
+      [1, 0],
+      [2, seg2.length],
+    ]);
+    expect((await recover(d.dataDirs, d.checkpointDir, logger)).report).toMatchObject({ lostEvents: 0, freedEvents: 10 });
+    // A segment that is simply missing is still reported.
+    await fs.rm(path.join(data!, 'log-2'));
+    const again = memoryLogger();
+    const r2 = await recover(d.dataDirs, d.checkpointDir, again.logger);
+    expect(r2.report.lostEvents).toBe(10);
+    expect(again.lines.some((l) => l.level === 'error' && /no longer exist/.test(l.message))).toBe(true);
   });
 });
 
