@@ -4,7 +4,8 @@ import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions, type FlumeKeyMapping } from '../core/config.js';
-import { ComponentError } from '../core/errors.js';
+import { ComponentError, describeError } from '../core/errors.js';
+import { componentLogger, loggerOption, RateLimitedLog } from '../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
 
@@ -16,6 +17,7 @@ const overrides = z
 
 export const httpSinkOptions = z.strictObject({
   name: z.string().min(1).default('httpSink').describe('Component name in metrics.'),
+  ...loggerOption,
   endpoint: z.url({ protocol: /^https?$/ }).describe('URL every event is POSTed to.'),
   connectTimeoutMs: z.number().int().min(1).default(5000).describe('Longest wait for the connection.'),
   requestTimeoutMs: z.number().int().min(1).default(5000).describe('Longest wait for the response.'),
@@ -156,6 +158,10 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
     } else backoffs = 0;
   };
 
+  // Counters alone do not say why nothing arrives: each kind of failure is logged, rate-limited.
+  const failures = new RateLimitedLog(componentLogger(opts.name, opts.logger));
+  let failing = false;
+
   const sink: Sink = {
     next(batch) {
       const n = batch.events.length;
@@ -167,8 +173,18 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
       metrics.inc('BatchCompleteCount');
       pending++;
       write(batch).then(
-        () => batch.ack(),
-        (error: unknown) => batch.nack(error),
+        () => {
+          if (failing) {
+            failing = false;
+            failures.flush();
+          }
+          batch.ack();
+        },
+        (error: unknown) => {
+          failing = true;
+          failures.write('warn', String((error as { cause?: { code?: string } }).cause?.code ?? 'status'), `${describeError(error)}; ${n} events go back to the channel, which offers them again after a back-off`);
+          batch.nack(error);
+        },
       ).finally(() => {
         pending--;
         idle();

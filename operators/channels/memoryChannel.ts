@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { createBatch, type Batch } from '../../lib/core/batch.js';
 import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors.js';
+import { componentLogger, loggerOption, RateLimitedLog } from '../../lib/core/log.js';
 import { bodyBytes, type FlumeEvent } from '../../lib/core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
 
 export const memoryChannelOptions = z
   .strictObject({
     name: z.string().min(1).default('memoryChannel').describe('Component name in metrics.'),
+    ...loggerOption,
     capacity: z.number().int().min(1).default(100).describe('Events stored at most, including those taken and not yet acked.'),
     transactionCapacity: z
       .number()
@@ -104,6 +106,7 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
       let nacks = 0;
       let retryTimer: Subscription | undefined;
 
+      const refusals = new RateLimitedLog(componentLogger(opts.name, opts.logger));
       const publishSize = (): void => metrics.set('ChannelSize', queued);
 
       const fits = (count: number, bytes: number): boolean =>
@@ -171,15 +174,16 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
         if (n === 0) return batch.ack();
         const bytes = countBytes ? bodyBytes(events) : 0;
         if (n > opts.transactionCapacity || n > opts.capacity || bytes > byteCapacity) {
-          return batch.nack(
-            new ComponentError(
-              'FLUME_BATCH_TOO_LARGE',
-              `${opts.name}: a put of ${n} events (${bytes} bytes) exceeds transactionCapacity ${opts.transactionCapacity}` +
-                (countBytes ? ` or byteCapacity ${opts.byteCapacity}` : '') +
-                '; lower the source batch size or raise the channel capacity',
-              { component: opts.name, retriable: false },
-            ),
+          const error = new ComponentError(
+            'FLUME_BATCH_TOO_LARGE',
+            `${opts.name}: a put of ${n} events (${bytes} bytes) exceeds transactionCapacity ${opts.transactionCapacity}` +
+              (countBytes ? ` or byteCapacity ${opts.byteCapacity}` : '') +
+              '; lower the source batch size or raise the channel capacity',
+            { component: opts.name, retriable: false },
           );
+          // It can never fit: a source that retries it would stall without a word.
+          refusals.write('warn', error.code, error.message);
+          return batch.nack(error);
         }
         if (pending.length === 0 && fits(n, bytes)) {
           store(events.slice(), bytes);
@@ -232,13 +236,13 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
         const i = pending.indexOf(entry);
         if (i < 0) return;
         pending.splice(i, 1);
-        entry.batch.nack(
-          new ChannelFullError(
-            `${opts.name}: no space for ${entry.batch.events.length} events within ${opts.keepAliveMs} ms ` +
-              `(capacity ${opts.capacity}, stored ${queued + inFlightEvents}); sinks are not keeping up or the channel is too small`,
-            { component: opts.name },
-          ),
+        const full = new ChannelFullError(
+          `${opts.name}: no space for ${entry.batch.events.length} events within ${opts.keepAliveMs} ms ` +
+            `(capacity ${opts.capacity}, stored ${queued + inFlightEvents}); sinks are not keeping up or the channel is too small`,
+          { component: opts.name },
         );
+        refusals.write('warn', full.code, `${full.message}; the source retries after its back-off`);
+        entry.batch.nack(full);
         drain();
       };
 
