@@ -26,6 +26,12 @@ export const netcatSourceOptions = z.strictObject({
     .min(1)
     .default(100)
     .describe("Lines per batch at most; lines that arrive together on a connection share a batch (≤ the channel's transactionCapacity)."),
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Open connections at most; further ones are closed at once (and counted in GenericProcessingFail) until some close.'),
   onListening: z
     .custom<ListeningCallback>((v) => typeof v === 'function', { message: 'a function (address) => void' })
     .optional()
@@ -57,7 +63,9 @@ interface Item {
  * `batchSize` lines). The answers are written after the batch settled, in line order: `OK\n` per
  * line when acked (only with `ackEveryEvent`), `FAILED: <message>\n` per line when nacked (e.g.
  * `ChannelFullError` from a full channel). While a connection's batch is unsettled the socket is not
- * read (`socket.pause()`), so a full channel pushes back on the client through TCP.
+ * read (`socket.pause()`), so a full channel pushes back on the client through TCP; what was read is
+ * split into lines only a batch at a time, so a connection holds at most one read chunk, one line
+ * and `batchSize` events. Connections past `maxConnections` are closed at once.
  *
  * A line longer than `maxLineLength` bytes (newline included) is answered
  * `FAILED: Event exceeds the maximum length (N chars, including newline)\n`, counted in
@@ -67,7 +75,8 @@ interface Item {
  *
  * Delivery: a line answered `OK` is in the channel; a line answered `FAILED` is not, and the client
  * must resend it (Flume does not retry either). Unsubscribing closes the server and every connection.
- * A server that cannot listen (EADDRINUSE) fails the source with `FLUME_SOURCE_FAILED`.
+ * A server that cannot listen (EADDRINUSE) fails the source with `FLUME_SOURCE_FAILED`; errors after
+ * it listens (e.g. out of file descriptors) are counted in `GenericProcessingFail` and it keeps listening.
  *
  * @example
  * pipe(netcatSource({ bind: '127.0.0.1', port: 44444 }), memoryChannel(), loggerSink());
@@ -88,16 +97,69 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       let partial: Buffer[] = [];
       let partialBytes = 0;
       let discarding = false;
+      // Read but not yet split: lines are split only as the queue has room, so a chunk of a
+      // million short lines costs its bytes, not a million waiting events.
+      let unsplit: Buffer | undefined;
       const queue: Item[] = [];
       let inFlight = false;
       let ended = false;
+      let pumping = false;
+      let again = false;
 
       const write = (text: string): void => {
         if (!closed && !socket.destroyed && socket.writable) socket.write(text);
       };
 
+      /** Splits `unsplit` into the queue until it holds a batch. */
+      const split = (): void => {
+        while (unsplit !== undefined && queue.length < opts.batchSize) {
+          const chunk = unsplit;
+          const nl = chunk.indexOf(10);
+          const end = nl < 0 ? chunk.length : nl;
+          const piece = chunk.subarray(0, end);
+          unsplit = nl < 0 || nl + 1 === chunk.length ? undefined : chunk.subarray(nl + 1);
+          if (discarding) {
+            if (nl >= 0) discarding = false;
+          } else if (partialBytes + piece.length + 1 > opts.maxLineLength) {
+            // Over-long (even if the newline comes next): answer once, then drop bytes up to its newline.
+            metrics.inc('EventReadFail');
+            queue.push({ reject: tooLong });
+            partial = [];
+            partialBytes = 0;
+            discarding = nl < 0;
+          } else if (nl >= 0) {
+            const body = partialBytes === 0 ? Buffer.from(piece) : Buffer.concat([...partial, piece]);
+            partial = [];
+            partialBytes = 0;
+            queue.push({ event: { headers: {}, body } });
+          } else if (piece.length > 0) {
+            // Copied so that a short leftover does not pin the whole chunk.
+            partial.push(Buffer.from(piece));
+            partialBytes += piece.length;
+          }
+        }
+      };
+
+      // Re-entered when a batch settles synchronously: the outer call loops instead of recursing.
       const pump = (): void => {
-        while (!inFlight && queue.length > 0 && !closed) {
+        if (pumping) {
+          again = true;
+          return;
+        }
+        pumping = true;
+        do {
+          again = false;
+          drain();
+        } while (again);
+        pumping = false;
+        if (closed || socket.destroyed) return;
+        if (inFlight || queue.length > 0 || unsplit !== undefined) socket.pause();
+        else if (ended) socket.end();
+        else socket.resume();
+      };
+
+      const drain = (): void => {
+        for (split(); !inFlight && queue.length > 0 && !closed; split()) {
           // A group: leading rejects plus up to batchSize events, answered together and in order.
           let events = 0;
           let end = 0;
@@ -137,40 +199,11 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
             }),
           );
         }
-        if (closed || socket.destroyed) return;
-        if (inFlight || queue.length > 0) socket.pause();
-        else if (ended) socket.end();
-        else socket.resume();
       };
 
       socket.on('data', (chunk: Buffer) => {
-        let start = 0;
-        for (;;) {
-          const nl = chunk.indexOf(10, start);
-          const end = nl < 0 ? chunk.length : nl;
-          const piece = chunk.subarray(start, end);
-          if (discarding) {
-            if (nl >= 0) discarding = false;
-          } else if (partialBytes + piece.length + 1 > opts.maxLineLength) {
-            // Over-long (even if the newline comes next): answer once, then drop bytes up to its newline.
-            metrics.inc('EventReadFail');
-            queue.push({ reject: tooLong });
-            partial = [];
-            partialBytes = 0;
-            discarding = nl < 0;
-          } else if (nl >= 0) {
-            const body = partialBytes === 0 ? Buffer.from(piece) : Buffer.concat([...partial, piece]);
-            partial = [];
-            partialBytes = 0;
-            queue.push({ event: { headers: {}, body } });
-          } else if (piece.length > 0) {
-            // Copied so that a short leftover does not pin the whole chunk.
-            partial.push(Buffer.from(piece));
-            partialBytes += piece.length;
-          }
-          if (nl < 0) break;
-          start = nl + 1;
-        }
+        // Paused sockets may still deliver what they had read.
+        unsplit = unsplit === undefined ? chunk : Buffer.concat([unsplit, chunk]);
         pump();
       });
       // The client half-closed: answer what it sent, then close (a last line without newline is dropped, as in Flume).
@@ -183,12 +216,21 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
         sockets.delete(socket);
         metrics.set('OpenConnectionCount', sockets.size);
         queue.length = 0;
+        unsplit = undefined;
       });
     };
 
     const server: Server = createServer({ allowHalfOpen: true }, serve);
+    server.maxConnections = opts.maxConnections;
+    server.on('drop', () => metrics.inc('GenericProcessingFail'));
+    let listening = false;
     server.on('error', (error: Error) => {
       if (closed) return;
+      // Once listening, an accept failure (EMFILE under a connection flood) costs that connection only.
+      if (listening) {
+        metrics.inc('GenericProcessingFail');
+        return;
+      }
       subscriber.error(
         new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, {
           component: opts.name,
@@ -198,6 +240,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       );
     });
     server.listen(opts.port, opts.bind, () => {
+      listening = true;
       if (!closed) opts.onListening?.(server.address() as AddressInfo);
     });
 

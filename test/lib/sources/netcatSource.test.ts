@@ -5,6 +5,7 @@ import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { netcatSource, type NetcatSourceOptions } from '../../../lib/sources/netcatSource.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
+import { retainedBytes } from '../../support/hostile.js';
 import { client, listening, recordingSink, sleep, waitFor } from '../../support/net.js';
 
 let subscription: Subscription | undefined;
@@ -120,6 +121,44 @@ describe('netcatSource', () => {
     c.socket.destroy();
   });
 
+  it('splits no more than batchSize lines ahead per connection while its batch is unsettled', async () => {
+    // No channel: the sink holds every batch, so none settles, and each connection has read 64 kB of empty lines.
+    const l = listening();
+    const source = netcatSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
+    const sink = recordingSink();
+    sink.hold = true;
+    subscription = source.subscribe(sink);
+    const p = await l.port;
+    const before = retainedBytes();
+    const clients = await Promise.all(Array.from({ length: 20 }, () => client(p)));
+    for (const c of clients) c.socket.write(Buffer.alloc(64 * 1024, 10));
+    await waitFor(() => sink.held.length === 20, 'a batch per connection');
+    await sleep(300);
+    // 20 × 65,536 queued events would be ~200 MB; a batch of 100 and the unsplit chunk per connection stay small.
+    expect(retainedBytes() - before).toBeLessThan(30 * 1024 * 1024);
+    expect(sink.held.every((b) => b.events.length === 100)).toBe(true);
+    sink.release();
+    await waitFor(() => clients.every((c) => c.received().length >= 2 * 200), 'later batches answered');
+    for (const c of clients) c.socket.destroy();
+  });
+
+  it('refuses connections past maxConnections, and serves again when one closes', async () => {
+    const { sink, port, counters } = start({ maxConnections: 2 });
+    const p = await port;
+    const open = await Promise.all([client(p), client(p)]);
+    await waitFor(() => counters.get('OpenConnectionCount') === 2, 'two connections');
+    const third = await client(p);
+    await third.closed;
+    expect(third.received()).toBe('');
+    open[0]!.socket.destroy();
+    await waitFor(() => counters.get('OpenConnectionCount') === 1, 'one closed');
+    const c = await client(p);
+    c.socket.write('served\n');
+    await waitFor(() => c.received() === 'OK\n', 'served');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['served']);
+    for (const s of [c, open[1]!]) s.socket.destroy();
+  });
+
   it('survives 1,000 connections opened and dropped, and keeps serving', async () => {
     const { sink, port, counters } = start();
     const p = await port;
@@ -174,6 +213,7 @@ describe('netcatSource', () => {
     expect(() => netcatSource({} as NetcatSourceOptions)).toThrow(ConfigError);
     expect(() => netcatSource({ bind: '127.0.0.1', port: 70000 })).toThrow(/netcatSource.port/);
     expect(() => netcatSource({ bind: '127.0.0.1', port: 1, maxLineLength: 1 })).toThrow(/maxLineLength/);
+    expect(() => netcatSource({ bind: '127.0.0.1', port: 1, maxConnections: 0 })).toThrow(/maxConnections/);
     expect(netcatSource.spec.flumeTypes).toContain('netcat');
   });
 });
