@@ -22,6 +22,12 @@ export const multiportSyslogTcpSourceOptions = z.strictObject({
   clientIPHeader: z.string().min(1).optional().describe("Header receiving the sender's IP address."),
   clientHostnameHeader: z.string().min(1).optional().describe("Header receiving the sender's host name (reverse DNS, once per connection)."),
   batchSize: z.number().int().min(1).default(100).describe("Messages per batch at most (≤ the channel's transactionCapacity)."),
+  maxConnections: z
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Open connections at most (per port); further ones are closed at once (and counted in GenericProcessingFail) until some close.'),
   retryBackoffMs: z.number().int().min(0).default(1000).describe('After a nack, re-send the batch after min(n × this, maxRetryBackoffMs).'),
   maxRetryBackoffMs: z.number().int().min(0).default(5000).describe('Longest wait before re-sending a nacked batch.'),
   onListening: z

@@ -186,10 +186,13 @@ export class SyslogFramer {
 
   constructor(private readonly maxSize: number) {}
 
-  /** Appends the frames completed by `chunk` to `out`. */
-  push(chunk: Buffer, out: Frame[]): void {
+  /**
+   * Appends the frames completed by `chunk` to `out`, stopping once `out` holds `limit` frames;
+   * returns how many bytes of `chunk` it consumed (the rest is for a later call).
+   */
+  push(chunk: Buffer, out: Frame[], limit = Infinity): number {
     let i = 0;
-    while (i < chunk.length) {
+    while (i < chunk.length && out.length < limit) {
       switch (this.mode) {
         case 'start': {
           const b = chunk[i]!;
@@ -251,6 +254,7 @@ export class SyslogFramer {
         }
       }
     }
+    return i;
   }
 
   /** A newline-framed message is cut at maxSize here too (the digits of a non-length). */

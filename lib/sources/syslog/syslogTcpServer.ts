@@ -15,6 +15,7 @@ export interface SyslogTcpOptions {
   eventSize: number;
   keepFields: KeepFields;
   batchSize: number;
+  maxConnections: number;
   clientIPHeader?: string | undefined;
   clientHostnameHeader?: string | undefined;
   /** Header naming the local port the message came in on (multiport's portHeader). */
@@ -30,9 +31,12 @@ export interface SyslogTcpServer {
 
 /**
  * Serves syslog over TCP on one port, emitting one batch per connection at a time: a connection is
- * not read while its batch is unsettled. A retriable nack (full channel) re-sends the same batch
- * after `min(n × retryBackoffMs, maxRetryBackoffMs)` while the connection stays paused, so TCP pushes
- * back on the sender and nothing is lost; a non-retriable nack drops the batch (`ChannelWriteFail`).
+ * not read while its batch is unsettled, and what it read is framed only a batch at a time, so it
+ * holds at most one read chunk, one message and `batchSize` events. A retriable nack (full channel)
+ * re-sends the same batch after `min(n × retryBackoffMs, maxRetryBackoffMs)` while the connection
+ * stays paused, so TCP pushes back on the sender and nothing is lost; a non-retriable nack drops the
+ * batch (`ChannelWriteFail`). Connections past `maxConnections` are closed at once; errors after the
+ * server listens (e.g. out of file descriptors) are counted and it keeps listening.
  */
 export function serveSyslogTcp(
   opts: SyslogTcpOptions,
@@ -42,6 +46,7 @@ export function serveSyslogTcp(
   now: () => number,
 ): SyslogTcpServer {
   let closed = false;
+  let listening = false;
   const maxSize = Math.max(10, opts.eventSize);
 
   const serve = (socket: Socket): void => {
@@ -49,6 +54,8 @@ export function serveSyslogTcp(
     metrics.set('OpenConnectionCount', sockets.size);
     const framer = new SyslogFramer(maxSize);
     const frames: Frame[] = [];
+    // Read but not yet framed.
+    let unframed: Buffer | undefined;
     let queue: FlumeEvent[] = [];
     let inFlight = false;
     let nacks = 0;
@@ -84,51 +91,69 @@ export function serveSyslogTcp(
             nacks++;
             retry = asyncScheduler.schedule(() => {
               retry = undefined;
-              if (!closed && !socket.destroyed) send(events);
+              if (closed) return;
+              if (!socket.destroyed) return send(events);
+              // The sender left: nothing pushes back any more, so the batch is dropped (counted above), as Flume drops it.
+              inFlight = false;
+              pump();
             }, Math.min(nacks * opts.retryBackoffMs, opts.maxRetryBackoffMs));
           },
         }),
       );
     };
 
+    // Runs on after the client left: what it sent before closing is delivered too.
     const pump = (): void => {
-      if (closed || socket.destroyed) return;
-      if (!inFlight && hostname !== undefined && frames.length > 0) {
+      if (closed) return;
+      if (!inFlight && hostname !== undefined) {
         const t = now();
-        for (const frame of frames) {
-          const event = parseSyslog(frame.bytes, { keepFields: opts.keepFields, incomplete: frame.incomplete, now: t });
-          if (event.headers['flume.syslog.status'] === 'Invalid') metrics.inc('EventReadFail');
-          if (opts.clientIPHeader) event.headers[opts.clientIPHeader] = ip;
-          if (opts.clientHostnameHeader) event.headers[opts.clientHostnameHeader] = hostname;
-          if (opts.portHeader) event.headers[opts.portHeader] = String(socket.localPort);
-          queue.push(event);
+        while (unframed !== undefined && queue.length < opts.batchSize) {
+          const used = framer.push(unframed, frames, opts.batchSize - queue.length);
+          unframed = used < unframed.length ? unframed.subarray(used) : undefined;
+          for (const frame of frames) {
+            const event = parseSyslog(frame.bytes, { keepFields: opts.keepFields, incomplete: frame.incomplete, now: t });
+            if (event.headers['flume.syslog.status'] === 'Invalid') metrics.inc('EventReadFail');
+            if (opts.clientIPHeader) event.headers[opts.clientIPHeader] = ip;
+            if (opts.clientHostnameHeader) event.headers[opts.clientHostnameHeader] = hostname;
+            if (opts.portHeader) event.headers[opts.portHeader] = String(socket.localPort);
+            queue.push(event);
+          }
+          frames.length = 0;
         }
-        frames.length = 0;
       }
       if (!inFlight && queue.length > 0) {
         const events = queue.length <= opts.batchSize ? queue : queue.slice(0, opts.batchSize);
         queue = queue.length <= opts.batchSize ? [] : queue.slice(opts.batchSize);
         send(events);
       }
-      if (inFlight || queue.length > 0 || frames.length > 0) socket.pause();
+      if (socket.destroyed) return;
+      if (inFlight || queue.length > 0 || unframed !== undefined) socket.pause();
       else socket.resume();
     };
 
     socket.on('data', (chunk: Buffer) => {
-      framer.push(chunk, frames);
+      // Paused sockets may still deliver what they had read.
+      unframed = unframed === undefined ? chunk : Buffer.concat([unframed, chunk]);
       pump();
     });
     socket.on('error', () => metrics.inc('GenericProcessingFail'));
     socket.on('close', () => {
-      retry?.unsubscribe();
+      // Closed by unsubscribing: no retry outlives the source.
+      if (closed) retry?.unsubscribe();
       sockets.delete(socket);
       metrics.set('OpenConnectionCount', sockets.size);
     });
   };
 
   const server: Server = createServer(serve);
+  server.maxConnections = opts.maxConnections;
+  server.on('drop', () => metrics.inc('GenericProcessingFail'));
   server.on('error', (error: Error) => {
     if (closed) return;
+    if (listening) {
+      metrics.inc('GenericProcessingFail');
+      return;
+    }
     subscriber.error(
       new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.host}:${opts.port}: ${error.message}`, {
         component: opts.name,
@@ -138,6 +163,7 @@ export function serveSyslogTcp(
     );
   });
   server.listen(opts.port, opts.host, () => {
+    listening = true;
     if (!closed) opts.onListening?.(server.address() as AddressInfo);
   });
   return {

@@ -122,7 +122,8 @@ export const syslogUdpSource = component(syslogUdpSourceSpec, function syslogUdp
       }
       const nl = msg.indexOf(10);
       const end = Math.min(nl < 0 ? msg.length : nl, maxSize);
-      const event = parseSyslog(msg.subarray(0, end), {
+      // Copied when shorter, so that a waiting event holds at most eventSize bytes, not its datagram.
+      const event = parseSyslog(end === msg.length ? msg : Buffer.from(msg.subarray(0, end)), {
         keepFields: opts.keepFields,
         incomplete: end === maxSize,
         now: asyncScheduler.now(),

@@ -7,6 +7,7 @@ import { multiportSyslogTcpSource } from '../../../../lib/sources/syslog/multipo
 import { syslogTcpSource, type SyslogTcpSourceOptions } from '../../../../lib/sources/syslog/syslogTcpSource.js';
 import { syslogUdpSource } from '../../../../lib/sources/syslog/syslogUdpSource.js';
 import { memoryChannel } from '../../../../operators/channels/memoryChannel.js';
+import { retainedBytes } from '../../../support/hostile.js';
 import { client, listening, recordingSink, sleep, waitFor } from '../../../support/net.js';
 
 let subscription: Subscription | undefined;
@@ -88,8 +89,62 @@ describe('syslogTcpSource', () => {
     await expect(client(p)).rejects.toThrow(/ECONNREFUSED/);
   });
 
+  it('frames no more than batchSize messages ahead per connection while its batch is unsettled', async () => {
+    // No channel: the sink holds every batch, so none settles, and each connection has read 64 kB of tiny messages.
+    const l = listening();
+    const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening });
+    const sink = recordingSink();
+    sink.hold = true;
+    subscription = source.subscribe(sink);
+    const p = await l.port;
+    const before = retainedBytes();
+    const clients = await Promise.all(Array.from({ length: 20 }, () => client(p)));
+    for (const c of clients) c.socket.write(Buffer.from('x\n'.repeat(32 * 1024)));
+    await waitFor(() => sink.held.length === 20, 'a batch per connection');
+    await sleep(300);
+    // 20 × 32,768 parsed events would be ~300 MB; a batch of 100 and the unframed chunk per connection stay small.
+    expect(retainedBytes() - before).toBeLessThan(30 * 1024 * 1024);
+    expect(sink.held.every((b) => b.events.length === 100)).toBe(true);
+    sink.release();
+    await waitFor(() => metricsOf(source)!.get('EventAcceptedCount') >= 20 * 200, 'later batches taken');
+    subscription!.unsubscribe();
+    for (const c of clients) c.socket.destroy();
+  });
+
+  it('delivers every message a client sent before it closed, even those read while a batch was unsettled', async () => {
+    const l = listening();
+    const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 10 });
+    const sink = recordingSink();
+    sink.hold = true;
+    subscription = source.subscribe(sink);
+    const c = await client(await l.port);
+    c.socket.end(Array.from({ length: 300 }, (_, i) => `<13>1 - h m${i}\n`).join(''));
+    await c.closed;
+    await waitFor(() => metricsOf(source)!.get('OpenConnectionCount') === 0, 'closed on the server');
+    sink.release();
+    await waitFor(() => sink.events.length === 300, 'all 300');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+  });
+
+  it('refuses connections past maxConnections, and serves again when one closes', async () => {
+    const { sink, port, counters } = startTcp({ maxConnections: 2 });
+    const p = await port;
+    const open = await Promise.all([client(p), client(p)]);
+    await waitFor(() => counters.get('OpenConnectionCount') === 2, 'two connections');
+    const third = await client(p);
+    await third.closed;
+    open[0]!.socket.destroy();
+    await waitFor(() => counters.get('OpenConnectionCount') === 1, 'one closed');
+    const c = await client(p);
+    c.socket.write('<13>1 - h served\n');
+    await waitFor(() => sink.events.length === 1, 'served');
+    expect(sink.events[0]!.body.toString()).toBe('served');
+    for (const s of [c, open[1]!]) s.socket.destroy();
+  });
+
   it('validates options and maps Flume keepFields', () => {
     expect(() => syslogTcpSource({ port: 1 } as SyslogTcpSourceOptions)).toThrow(ConfigError);
+    expect(() => syslogTcpSource({ host: 'h', port: 1, maxConnections: 0 })).toThrow(/maxConnections/);
     const keep = syslogTcpSource.spec.flumeKeys!['keepFields'] as { convert: (v: string) => unknown };
     expect(keep.convert('timestamp hostname')).toEqual(['timestamp', 'hostname']);
   });
@@ -133,6 +188,33 @@ describe('syslogUdpSource', () => {
     await send('<13>1 - h late');
     await sleep(50);
     expect(sink.events).toHaveLength(2);
+    sender.close();
+  });
+
+  it('keeps at most eventSize bytes of each waiting datagram, not the whole datagram', async () => {
+    const l = listening();
+    const source = syslogUdpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1000 });
+    const sink = recordingSink();
+    sink.hold = true;
+    subscription = source.subscribe(sink);
+    const p = await l.port;
+    const sender = createSocket('udp4');
+    const datagram = Buffer.concat([Buffer.from('<13>1 - h '), Buffer.alloc(60_000, 'x')]);
+    const before = retainedBytes();
+    for (let i = 0; i < 400; i++) {
+      await new Promise<void>((r) => sender.send(datagram, p, '127.0.0.1', () => r()));
+      if (i % 10 === 9) await sleep(5);
+    }
+    await sleep(200);
+    const grown = retainedBytes() - before;
+    sink.release();
+    await waitFor(() => sink.events.length > 0 && metricsOf(source)!.get('EventAcceptedCount') === metricsOf(source)!.get('EventReceivedCount'), 'all taken');
+    await sleep(100);
+    const received = metricsOf(source)!.get('EventReceivedCount');
+    expect(received).toBeGreaterThan(100);
+    expect(sink.events.every((e) => e.body.length === 2500 - 10 && e.headers['flume.syslog.status'] === 'Incomplete')).toBe(true);
+    // A 60 kB datagram pinned per event would be ~60 kB each.
+    expect(grown / received).toBeLessThan(10_000);
     sender.close();
   });
 });
