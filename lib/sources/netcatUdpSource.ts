@@ -20,6 +20,12 @@ export const netcatUdpSourceOptions = z.strictObject({
     .min(1)
     .default(10_000)
     .describe('Datagrams waiting while a batch is unsettled, at most; more are dropped and counted in EventDroppedCount.'),
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(16 * 1024 * 1024)
+    .describe('Body bytes of the datagrams waiting while a batch is unsettled, at most (16 MiB); more are dropped and counted in EventDroppedCount.'),
   onListening: z
     .custom<(address: AddressInfo) => void>((v) => typeof v === 'function', { message: 'a function (address) => void' })
     .optional()
@@ -43,7 +49,8 @@ export const netcatUdpSourceSpec = defineComponent({
  *
  * Datagrams that arrive while a batch is unsettled are gathered into the next batch (at most
  * `batchSize`); one batch is in flight at a time. UDP cannot push back: beyond `maxBufferedEvents`
- * waiting datagrams, new ones are dropped and counted in `EventDroppedCount`.
+ * waiting datagrams or `maxBufferedBytes` of their bodies, new ones are dropped and counted in
+ * `EventDroppedCount`.
  *
  * Delivery: none beyond the channel. A nacked batch (full channel) is dropped and counted in
  * `ChannelWriteFail`, as Flume drops it — the sender is never told. Counters: `EventReceivedCount`,
@@ -62,6 +69,7 @@ export const netcatUdpSource = component(netcatUdpSourceSpec, function netcatUdp
 
   const source = new Observable<Batch>((subscriber) => {
     let waiting: FlumeEvent[] = [];
+    let waitingBytes = 0;
     let inFlight = false;
     let closed = false;
     let flushTimer: Subscription | undefined;
@@ -71,6 +79,7 @@ export const netcatUdpSource = component(netcatUdpSourceSpec, function netcatUdp
       if (closed || inFlight || waiting.length === 0) return;
       const events = waiting.length <= opts.batchSize ? waiting : waiting.slice(0, opts.batchSize);
       waiting = waiting.length <= opts.batchSize ? [] : waiting.slice(opts.batchSize);
+      for (const e of events) waitingBytes -= e.body.length;
       inFlight = true;
       metrics.inc('EventReceivedCount', events.length);
       const settled = (): void => {
@@ -98,14 +107,17 @@ export const netcatUdpSource = component(netcatUdpSourceSpec, function netcatUdp
 
     const socket: Socket = createSocket({ type: opts.bind.includes(':') ? 'udp6' : 'udp4' });
     socket.on('message', (msg, rinfo) => {
-      if (waiting.length >= opts.maxBufferedEvents) {
+      const nl = msg.indexOf(10);
+      const length = nl < 0 ? msg.length : nl;
+      if (waiting.length >= opts.maxBufferedEvents || waitingBytes + length > opts.maxBufferedBytes) {
         metrics.inc('EventDroppedCount');
         return;
       }
-      const nl = msg.indexOf(10);
       const headers: Record<string, string> = {};
       if (opts.remoteAddressHeader) headers[opts.remoteAddressHeader] = `/${rinfo.address}:${rinfo.port}`;
-      waiting.push({ headers, body: nl < 0 ? msg : msg.subarray(0, nl) });
+      // Copied when cut, so that the event holds its own bytes, not the whole datagram.
+      waiting.push({ headers, body: nl < 0 ? msg : Buffer.from(msg.subarray(0, nl)) });
+      waitingBytes += length;
       schedule();
     });
     let listening = false;
@@ -132,6 +144,7 @@ export const netcatUdpSource = component(netcatUdpSourceSpec, function netcatUdp
       closed = true;
       flushTimer?.unsubscribe();
       waiting = [];
+      waitingBytes = 0;
       try {
         socket.close();
       } catch {

@@ -54,6 +54,28 @@ describe('netcatUdpSource', () => {
     expect(sink.events.map((e) => e.body.toString())).toEqual(['a', 'c']);
   });
 
+  it('drops and counts datagrams past maxBufferedBytes while a batch is unsettled, and holds only the bytes up to a newline', async () => {
+    const l = listening();
+    const source = netcatUdpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, maxBufferedBytes: 100_000 });
+    const sink = recordingSink();
+    sink.hold = true;
+    subscription = source.subscribe(sink);
+    const p = await l.port;
+    const counters = metricsOf(source)!;
+    await send(p, 'first');
+    await waitFor(() => sink.held.length === 1, 'first batch in flight');
+    // Paced: the kernel's receive buffer would drop a burst of large datagrams before the source sees them.
+    for (let i = 0; i < 10; i++) await send(p, Buffer.alloc(30_000, 'x')).then(() => sleep(15));
+    // A long datagram cut at its newline holds 4 bytes, not 30 kB: these all fit.
+    for (let i = 0; i < 20; i++) await send(p, Buffer.concat([Buffer.from('line\n'), Buffer.alloc(30_000, 'y')])).then(() => sleep(15));
+    await waitFor(() => counters.get('EventDroppedCount') >= 7, 'the datagrams past the bound dropped');
+    await sleep(50);
+    expect(counters.get('EventDroppedCount')).toBe(7);
+    sink.release();
+    await waitFor(() => sink.events.length === 24, 'the rest delivered');
+    expect(sink.events.slice(4).every((e) => e.body.toString() === 'line')).toBe(true);
+  });
+
   it('closes its socket on unsubscribe', async () => {
     const { port, counters } = start();
     const p = await port;
