@@ -71,10 +71,11 @@ export const fileChannelSpec = defineComponent({
  *   arriving while a write is under way share the next one (group commit: one write and one sync for
  *   all). When the events do not fit (`capacity`, `byteCapacity`, counting those being written and
  *   those taken and not committed) the put waits up to `keepAliveMs`, then is nacked with
- *   `ChannelFullError`. While less than `minimumRequiredSpace` is free, or when a write fails for
- *   want of space, puts are nacked with `ChannelFullError` at once; what is stored is untouched and
- *   puts resume when space returns. Puts arriving while the log is opening (recovering) wait for
- *   it; their keep-alive starts once it is open.
+ *   `ChannelFullError`. While less than `minimumRequiredSpace` is free, or once a write failed for
+ *   want of space (ENOSPC, EDQUOT), puts are nacked with `ChannelFullError` at once and no file is
+ *   created; what is stored is untouched, and puts resume by themselves once a probe finds
+ *   space (1 MiB, or `minimumRequiredSpace`). Puts arriving while the log is opening (recovering)
+ *   wait for it; their keep-alive starts once it is open.
  * - **Take**: batches of up to `transactionCapacity` events while fewer than `maxInFlight` are
  *   unsettled. An ack is written to the log before the room and the credit are released (and synced
  *   with the next group commit), so a restart after `kill -9` never delivers an acked take again. A
@@ -82,12 +83,16 @@ export const fileChannelSpec = defineComponent({
  *   `min(n × retryBackoffMs, maxRetryBackoffMs)`.
  * - **Disk**: segments (`log-<n>` in `dataDirs`) are deleted once everything in them was taken and
  *   committed and a checkpoint (`checkpointDir`, every `checkpointIntervalMs` and on close) covers
- *   them; a restart loads the checkpoint and replays only what was written after it. Memory holds a
+ *   them; a restart loads the checkpoint and replays only what was written after it. When the disk
+ *   is full and no checkpoint fits, segments whose events were all taken are emptied in place to
+ *   give their space back (a restart knows their events were taken). Memory holds a
  *   pointer per put transaction (~100 bytes) for every stored event, up to 32 MiB of recently put
  *   events, and the next two take batches read ahead of the sink.
  * - **Recovery**: a record torn by a crash at a segment's tail is cut off (it was never acked); a
  *   damaged record inside a segment is skipped, counted in `CorruptRecordCount` and logged with its
- *   file and offset; the channel opens either way.
+ *   file and offset; the channel opens either way. On a read-only or unwritable disk (EROFS,
+ *   EACCES) it opens and delivers what it holds; puts are nacked with a retriable
+ *   `FLUME_CHANNEL_IO` error, and takes that cannot be recorded are delivered again after a restart.
  * - **Lock**: `in_use.lock` in every directory stops a second channel, in this or another process,
  *   from opening them; opening then fails with a non-retriable `FLUME_CHANNEL_IO` error naming the
  *   holder. It is a kernel lock (flock(2), taken through util-linux or busybox `flock`, one spawn per

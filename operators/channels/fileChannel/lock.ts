@@ -201,10 +201,16 @@ async function flockAll(dirs: readonly string[], options: LockOptions): Promise<
       await closeAll(open, (o) => o.created);
       throw new LockHeldError(dirs[0]!, 0, undefined, ', replaced while being locked');
     }
+    // Who holds it, for the message of a refused channel: worth a try, never a reason to fail (a full
+    // or read-only disk); the kernel lock is what counts.
     const content = Buffer.from(holderText());
     for (const o of open) {
-      await ftruncate(o.fd, 0);
-      await writeFd(o.fd, content, 0, content.length, 0);
+      try {
+        await ftruncate(o.fd, 0);
+        await writeFd(o.fd, content, 0, content.length, 0);
+      } catch (error) {
+        options.logger?.('warn', `cannot write ${o.file} (${(error as Error).message}); it is locked all the same`);
+      }
     }
     return open.map((o) => o.fd);
   }
@@ -220,7 +226,10 @@ async function openLockFile(file: string): Promise<OpenLock> {
     try {
       return { file, fd: await openFd(file, 'r+'), created: false };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // removed meanwhile: create it
+      const code = (error as NodeJS.ErrnoException).code;
+      // A read-only file system or file: flock needs no write access, and the channel can still drain.
+      if (code === 'EROFS' || code === 'EACCES') return { file, fd: await openFd(file, 'r'), created: false };
+      if (code !== 'ENOENT') throw error; // removed meanwhile: create it
     }
   }
 }

@@ -60,7 +60,7 @@ const SEGMENT_NAME = /^log-(\d+)$/;
 const WINDOW = 8 << 20;
 
 export async function recover(dataDirs: readonly string[], checkpointDir: string, log: ChannelLogger): Promise<Recovered> {
-  await fs.rm(path.join(checkpointDir, CHECKPOINT_TMP), { force: true });
+  await removeOr(path.join(checkpointDir, CHECKPOINT_TMP), log);
   let checkpoint: Checkpoint | undefined;
   const read = await readCheckpoint(checkpointDir);
   if (typeof read === 'string') log('warn', `checkpoint in ${checkpointDir} is unusable (${read}); replaying every segment`);
@@ -93,7 +93,7 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
     const coveredBytes = covered.get(seg.id);
     if (checkpoint && coveredBytes === undefined && seg.id < checkpoint.nextSegmentId) {
       // Emptied and deleted after an earlier checkpoint; the unlink did not survive the crash.
-      await fs.rm(seg.path, { force: true });
+      await removeOr(seg.path, log);
       continue;
     }
     const newest = newestInDir.get(seg.dir) === seg.id;
@@ -103,13 +103,13 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
         emptied.add(seg.id);
         segments.push(seg);
       } else {
-        await fs.rm(seg.path, { force: true }); // created, never written
+        await removeOr(seg.path, log); // created, never written
       }
       continue;
     }
     if (seg.size < SEGMENT_HEADER_BYTES) {
       if (!newest) log('warn', `segment ${seg.path} is shorter than its header; removing it`);
-      await fs.rm(seg.path, { force: true });
+      await removeOr(seg.path, log);
       continue;
     }
     seg.checkpointed = Math.min(coveredBytes ?? 0, seg.size);
@@ -145,6 +145,15 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
     nextSegmentId: maxId + 1,
     report,
   };
+}
+
+/** Removes a file recovery has no use for; one it cannot remove (a read-only disk) is left for next time. */
+async function removeOr(file: string, log: ChannelLogger): Promise<void> {
+  try {
+    await fs.rm(file, { force: true });
+  } catch (error) {
+    log('warn', `cannot remove ${file}: ${(error as Error).message}`);
+  }
 }
 
 async function listSegments(dataDirs: readonly string[], log: ChannelLogger): Promise<SegmentFile[]> {
@@ -201,7 +210,7 @@ interface Scan {
 
 async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boolean, log: ChannelLogger, report: RecoveryReport): Promise<Scan> {
   const scan: Scan = { pieces: [], takes: [], maxSeq: -1 };
-  const file = await fs.open(seg.path, 'r+');
+  const file = await fs.open(seg.path, 'r');
   try {
     const win = new Window(file, seg.size);
     let pos = coveredBytes;
@@ -248,7 +257,10 @@ async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boole
         // The frame being written when the process stopped: it was never acked.
         report.tornBytes += seg.size - pos;
         log('warn', `cut off a torn record of ${seg.size - pos} bytes at the tail of ${seg.path}@${pos}`);
-        await file.truncate(pos);
+        await fs.truncate(seg.path, pos).catch((error: unknown) =>
+          // Read-only: the segment is never appended to again, and the next open cuts it.
+          log('warn', `cannot cut ${seg.path}: ${(error as Error).message}`),
+        );
         seg.size = pos;
       } else {
         report.corruptRecords++;
