@@ -123,6 +123,8 @@ interface SpoolFile {
   head: number;
   /** Everything read and split. */
   done: boolean;
+  /** Its handle is closed (completion under way). */
+  released: boolean;
   /** Events up to this offset, and all before, are acked. */
   committed: number;
   events: number;
@@ -158,8 +160,9 @@ interface Sent {
  * Delivery: at-least-once, file by file. A batch holds events of one file; at most `maxInFlight` are
  * unsettled and nothing beyond one read chunk (64 KiB) is read meanwhile. The tracker
  * (`trackerDir/rxflume-spooldir.json`, JSON of our own, not Flume's meta file) records the offset up
- * to which the file's events, and all earlier ones, are acked; it is written in place, torn-write
- * safe, and fdatasync'ed before the ack returns (one small synchronous write per ack).
+ * to which the file's events, and all earlier ones, are acked; it is written in place (two slots
+ * in turn, so a torn write spoils only the newer one and a write needs no new space once both
+ * exist) and fdatasync'ed before the ack returns (one small synchronous write per ack).
  * Only once every event of a file is acked is the file renamed with `fileSuffix` (or deleted, with
  * `deletePolicy: 'immediate'`) and the tracker cleared. A restart — a new subscription, or a new
  * process after a crash — resumes the tracked file at that offset, before any other file: none is
@@ -167,6 +170,19 @@ interface Sent {
  * acked after a batch that was still unsettled). A nacked batch is re-sent, before anything else,
  * after `minBackoffMs` doubling up to `maxBackoffMs` (Flume: 250 ms to 4 s); a non-retriable nack
  * ends the source with that error. Acks arriving after unsubscribe are not recorded.
+ *
+ * Disk faults. When the tracker cannot be written (disk full, read-only file system, I/O error),
+ * nothing more is sent — batches in flight still settle — until it can: the save is retried after
+ * `minBackoffMs` doubling up to `maxBackoffMs` (at least 50 ms), each failure counted in
+ * `TrackerWriteFail`. Its other slot still holds the state before, so a crash meanwhile resumes
+ * from there and re-sends at most the batches acked since. Flume stops its source for good on such
+ * an error; holding back keeps the duplicates after a crash bounded by the batches in flight, and
+ * the source carries on by itself. A completed file that cannot be renamed or deleted (read-only,
+ * no permission) waits in the same way, counted in `GenericProcessingFail`, before the next file is
+ * opened. The first failure of an outage is logged with its cause, and the recovery. The tracker
+ * file stays open for writing while the source runs, so Linux refuses to remount its file system
+ * read-only meanwhile (EBUSY); permissions changed on it later do not affect that open file. A
+ * tracker that cannot be opened at start (missing rights, read-only) fails the source.
  *
  * Files must not change once in the directory (Flume's rule); this source chooses to stop loudly
  * rather than skip. Before each read (every 64 KiB) and before completion, the file's inode, size and
@@ -233,7 +249,9 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     let started = false;
     let resume: TrackerState | undefined;
     let current: SpoolFile | undefined;
-    let broken: Error | undefined; // a failure outside poll(), thrown by the next poll
+    let pending: TrackerState | undefined; // acked progress the tracker has yet to record
+    let ioFailures = 0; // failed tracker writes, renames or deletes in a row (an outage)
+    let completion: Promise<boolean> | undefined; // a rename or delete under way
     let wake: (() => void) | undefined;
     let backoff = opts.minBackoffMs;
     let seq = 0;
@@ -334,6 +352,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         ends: [],
         head: 0,
         done: false,
+        released: false,
         committed: at?.pos ?? 0,
         events: 0,
       };
@@ -362,7 +381,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
           return f;
         }
         log('info', `tracker names ${path}, which is gone (completed or removed); starting afresh`);
-        tracker.clear();
+        record(CLEARED);
       }
       for (;;) {
         const c = await pickCandidate(await listCandidates(listRules), opts.consumeOrder);
@@ -438,27 +457,70 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       return sent;
     };
 
-    const complete = async (f: SpoolFile): Promise<void> => {
+    /** A tracker write, rename or delete failed: counted, logged at the start of an outage; the caller backs off. */
+    const ioFailed = (counter: string, what: string, error: unknown): void => {
+      metrics.inc(counter);
+      ioFailures++;
+      if (ioFailures > 1) return; // one line per outage; the counters say how long it lasts
+      const e = error as NodeJS.ErrnoException;
+      log(
+        'warn',
+        `${what} (${e.code ?? describe(error)}): nothing more is sent until that works again; ` +
+          `retrying after ${opts.minBackoffMs} ms doubling up to ${opts.maxBackoffMs} ms`,
+      );
+    };
+    const ioWorked = (): void => {
+      if (ioFailures === 0) return;
+      log('info', `tracker and spool directory writable again after ${ioFailures} failed attempts`);
+      ioFailures = 0;
+    };
+    const ioDelay = (): number => Math.max(50, Math.min(opts.minBackoffMs * 2 ** Math.min(ioFailures - 1, 20), opts.maxBackoffMs));
+
+    /** Records progress durably now if the tracker can be written, else keeps it pending; true when recorded. */
+    const flushTracker = (): boolean => {
+      if (!pending) return true;
+      try {
+        tracker.save(pending);
+      } catch (error) {
+        ioFailed('TrackerWriteFail', `cannot write tracker ${tracker.path}`, error);
+        return false;
+      }
+      pending = undefined;
+      ioWorked();
+      return true;
+    };
+    const record = (state: TrackerState): boolean => {
+      pending = state;
+      return flushTracker();
+    };
+
+    /** Renames (or deletes) a fully acked file; false when that failed for now and is to be retried. */
+    const complete = async (f: SpoolFile): Promise<boolean> => {
       await checkUnchanged(f);
-      await f.handle.close();
-      if (closed) return;
+      if (!f.released) {
+        f.released = true;
+        await f.handle.close();
+      }
+      if (closed) return false;
       if (!(await inside(f))) {
         throw failure(
           `cannot complete ${f.path}: its directory is no longer inside spoolDir ${spoolDir} (replaced by a symbolic link, or moved); ` +
             'nothing outside spoolDir is renamed or deleted: it is left as it is',
         );
       }
-      if (opts.deletePolicy === 'immediate') {
-        await rm(f.path);
-        tracker.clear();
-        log('info', `${f.path}: ${f.events} events sent; deleted`);
-        return;
-      }
       const dest = f.path + opts.fileSuffix;
-      if (existsSync(dest)) throw failure(`cannot complete ${f.path}: ${dest} exists (file name re-used); it is left as it is`);
-      await rename(f.path, dest);
-      tracker.clear();
-      log('info', `${f.path}: ${f.events} events sent; renamed to ${basename(dest)}`);
+      const immediate = opts.deletePolicy === 'immediate';
+      if (!immediate && existsSync(dest)) throw failure(`cannot complete ${f.path}: ${dest} exists (file name re-used); it is left as it is`);
+      try {
+        await (immediate ? rm(f.path) : rename(f.path, dest));
+      } catch (error) {
+        ioFailed('GenericProcessingFail', `cannot ${immediate ? 'delete' : 'rename'} ${f.path}, all of whose events are acked`, error);
+        return false;
+      }
+      ioWorked();
+      log('info', immediate ? `${f.path}: ${f.events} events sent; deleted` : `${f.path}: ${f.events} events sent; renamed to ${basename(dest)}`);
+      record(CLEARED); // if this fails, the next poll retries it before sending anything
+      return true;
     };
 
     const onAck = (sent: Sent): void => {
@@ -472,11 +534,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       }
       if (moved) {
         const f = current!;
-        try {
-          tracker.save({ file: f.rel, ino: String(f.ino), size: f.size, mtimeNs: String(f.mtimeNs), pos: f.committed });
-        } catch (error) {
-          broken = failure(`cannot write tracker ${tracker.path}: ${describe(error)}`, error);
-        }
+        record({ file: f.rel, ino: String(f.ino), size: f.size, mtimeNs: String(f.mtimeNs), pos: f.committed });
       }
       notify();
     };
@@ -497,7 +555,8 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       rollback: () => onNack(sent),
     });
 
-    // Every failure of a poll is fatal: retrying cannot fix a changed file or a broken directory.
+    // Every failure reaching here is fatal: retrying cannot fix a changed file or a broken directory
+    // (tracker writes, renames and deletes that fail are retried inside next()).
     const poll = (): Promise<PolledBatch> =>
       next().catch((error: unknown) => {
         throw error instanceof FlumeError ? error : failure(describe(error), error);
@@ -505,9 +564,13 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
 
     const next = async (): Promise<PolledBatch> => {
       for (;;) {
-        if (broken) throw broken;
         if (closed) return never();
         if (!started) start();
+        // Progress not yet durable: send nothing more (a crash must not re-send more than is in flight).
+        if (pending && !flushTracker()) {
+          await sleep(ioDelay());
+          continue;
+        }
         const first = retry[0];
         if (first) {
           const wait = first.due - asyncScheduler.now();
@@ -532,7 +595,12 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
           await signal();
           continue;
         }
-        await complete(current);
+        completion = complete(current);
+        const completed = await completion.finally(() => (completion = undefined));
+        if (!completed) {
+          await sleep(ioDelay());
+          continue;
+        }
         current = undefined;
       }
     };
@@ -550,15 +618,29 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       for (const t of timers) t.unsubscribe();
       timers.clear();
       wake = undefined;
-      current?.handle.close().catch(() => undefined);
+      if (current && !current.released) current.handle.close().catch(() => undefined);
       current = undefined;
-      tracker.close();
+      const finish = (): void => {
+        if (pending) {
+          try {
+            tracker.save(pending); // a last try; the state before it stays valid if this fails
+          } catch {
+            // counted and logged when it first failed
+          }
+        }
+        tracker.close();
+      };
+      // A rename already started must be recorded when it lands, or the tracker would go on naming a
+      // completed file (and take a new file of that name, inode, size and mtime for it).
+      if (completion) completion.then(finish, finish);
+      else finish();
     };
   });
   return withMetrics(source, metrics);
 });
 
 const EMPTY = Buffer.alloc(0);
+const CLEARED: TrackerState = { file: null, ino: '0', size: 0, mtimeNs: '0', pos: 0 };
 
 function isRegex(pattern: string): boolean {
   try {
