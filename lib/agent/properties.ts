@@ -28,13 +28,22 @@ export function parseProperties(text: string): PropertyEntry[] {
   const byKey = new Map<string, PropertyEntry>();
   for (let i = 0; i < natural.length; i++) {
     const startLine = i + 1;
-    let line = stripLeading(natural[i]!);
-    if (line === '' || line[0] === '#' || line[0] === '!') continue;
-    // Join continuations: a line ending in an odd number of backslashes goes on.
-    while (endsWithContinuation(line) && i + 1 < natural.length) {
-      line = line.slice(0, -1) + stripLeading(natural[++i]!);
+    let part = stripLeading(natural[i]!);
+    if (part === '' || part[0] === '#' || part[0] === '!') continue;
+    // Join continuations: a line ending in an odd number of backslashes goes on. Parts are joined
+    // once: each part's own trailing backslashes decide (what precedes it ends in an even number),
+    // so thousands of continuation lines cost linear time.
+    const parts: string[] = [];
+    while (endsWithContinuation(part)) {
+      parts.push(part.slice(0, -1));
+      if (i + 1 >= natural.length) {
+        part = '';
+        break;
+      }
+      part = stripLeading(natural[++i]!);
     }
-    if (endsWithContinuation(line)) line = line.slice(0, -1);
+    parts.push(part);
+    const line = parts.join('');
     const { key, value } = splitKeyValue(line, startLine);
     const entry = { key: key.trim(), value: value.trim(), line: startLine };
     byKey.delete(entry.key);
