@@ -15,7 +15,7 @@
 //   CHILD_CHANNEL=file|spillable   the channel (fileChannel by default); optionsJson overrides its options
 //   CHILD_TOTAL_EVENTS=n           the source ends after n events (once all its batches are acked)
 //   CHILD_PAUSE_FILE=path          while this file exists the sink holds what it received, unacked
-//   CHILD_STATS_MS=n               every n ms print "stats {heapUsed, rss, ...channel metrics}"
+//   CHILD_STATS_MS=n               every n ms print "stats {heapUsed, external, rss, ...channel metrics}"
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -95,8 +95,8 @@ if (pauseFile) {
 const statsMs = Number(process.env.CHILD_STATS_MS ?? 0);
 if (statsMs > 0) {
   setInterval(() => {
-    const { heapUsed, rss } = process.memoryUsage();
-    console.log(`stats ${JSON.stringify({ heapUsed, rss, ...metrics() })}`);
+    const { heapUsed, external, rss } = process.memoryUsage();
+    console.log(`stats ${JSON.stringify({ heapUsed, external, rss, ...metrics() })}`);
   }, statsMs);
 }
 
