@@ -1,0 +1,81 @@
+/**
+ * Fuzzing netcatSource with bytes from outside: whatever a client sends, in whatever pieces, every
+ * line within maxLineLength becomes exactly one event and is answered OK, every longer one is
+ * answered FAILED and skipped, valid lines around garbage get through, and the source never fails.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Subscription } from 'rxjs';
+import { metricsOf } from '../../../lib/core/metrics.js';
+import { netcatSource } from '../../../lib/sources/netcatSource.js';
+import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
+import { client, listening, recordingSink, waitFor } from '../../support/net.js';
+
+let subscription: Subscription | undefined;
+
+afterEach(() => {
+  subscription?.unsubscribe();
+  subscription = undefined;
+});
+
+const MAX = 16;
+const FAILED = `FAILED: Event exceeds the maximum length (${MAX} chars, including newline)\n`;
+
+/** The answers and events Flume's rules give for a stream a client then half-closes. */
+function model(wire: Buffer): { answers: string; events: string[] } {
+  let answers = '';
+  const events: string[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = wire.indexOf(10, start);
+    const line = wire.subarray(start, nl < 0 ? wire.length : nl);
+    if (line.length + 1 > MAX) answers += FAILED;
+    else if (nl >= 0) {
+      answers += 'OK\n';
+      events.push(line.toString('hex'));
+    }
+    if (nl < 0) break;
+    start = nl + 1;
+  }
+  return { answers, events };
+}
+
+const piece = fc.oneof(
+  fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)),
+  fc.constantFrom('\n', '\r\n', 'ok\n', `${'x'.repeat(MAX - 1)}\n`, `${'y'.repeat(MAX)}\n`, 'z'.repeat(3 * MAX)).map((s) => Buffer.from(s)),
+  fc.string({ maxLength: 20 }).map((s) => Buffer.from(s)),
+);
+
+describe('netcatSource (property)', () => {
+  it('answers and stores every line by its length, whatever the bytes and their pieces, and never fails', async () => {
+    const l = listening();
+    const source = netcatSource({ bind: '127.0.0.1', port: 0, maxLineLength: MAX, batchSize: 3, onListening: l.onListening });
+    const sink = recordingSink();
+    const errors: unknown[] = [];
+    subscription = source.pipe(memoryChannel({ capacity: 1000, transactionCapacity: 3 })).subscribe({ ...sink, next: (b) => sink.next(b), error: (e) => errors.push(e) });
+    const port = await l.port;
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 25 }), fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 4 }), async (pieces, sizes) => {
+        const wire = Buffer.concat(pieces);
+        const want = model(wire);
+        const before = sink.events.length;
+        const c = await client(port);
+        for (let i = 0, k = 0; i < wire.length; k++) {
+          const n = sizes[k % sizes.length]!;
+          c.socket.write(wire.subarray(i, i + n));
+          i += n;
+          // A turn of the event loop between writes, so that the source reads them as separate chunks.
+          await new Promise((r) => setImmediate(r));
+        }
+        c.socket.end();
+        await c.closed;
+        expect(c.received()).toBe(want.answers);
+        await waitFor(() => sink.events.length === before + want.events.length, 'events');
+        expect(sink.events.slice(before).map((e) => e.body.toString('hex'))).toEqual(want.events);
+      }),
+      { numRuns: 150 },
+    );
+    expect(errors).toEqual([]);
+    expect(metricsOf(source)!.get('OpenConnectionCount')).toBe(0);
+  });
+});
