@@ -1,43 +1,22 @@
-import { reverse } from 'node:dns/promises';
-import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import avro from 'avsc';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../core/serverTls.js';
-import { createBatch, type Batch } from '../core/batch.js';
+import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError, isRetriable } from '../core/errors.js';
-import type { FlumeEvent } from '../core/event.js';
+import { ComponentError } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import {
-  AVRO_SOURCE_PROTOCOL,
-  AVRO_SOURCE_PROTOCOL_HASH,
-  BOTH,
-  CLIENT,
-  FrameDecoder,
-  NONE,
-  Reader,
-  STATUS_FAILED,
-  STATUS_OK,
-  TLS_PROTOCOLS,
-  encodeFrame,
-  protocolRange,
-  readCallHeader,
-  readHandshakeRequest,
-  systemError,
-  writeHandshakeResponse,
-  zlibStream,
-  type Frame,
-  type HandshakeRequest,
-} from '../avro/rpc.js';
+import { DEFAULT_MAX_BUFFERS, TLS_PROTOCOLS, protocolRange } from '../avro/rpc.js';
+import { Budget, Slots } from './avroSource/budget.js';
+import { ClientProtocols } from './avroSource/clientProtocols.js';
+import { serveConnection, type ConnectionContext } from './avroSource/connection.js';
+import { RULE, parseRules, splitRules } from './avroSource/ipFilter.js';
 
 // Kept exported from here: the protocol text and framing were this component's API before lib/avro.
 export { AVRO_SOURCE_PROTOCOL, FrameDecoder, encodeFrame } from '../avro/rpc.js';
 
-const RULE = /^(allow|deny):(ip|name):(.+)$/;
-const MAX_CLIENT_PROTOCOLS = 256;
+const MiB = 1024 * 1024;
 
 export const avroSourceOptions = z
   .strictObject({
@@ -71,8 +50,32 @@ export const avroSourceOptions = z
       .number()
       .int()
       .min(1024)
-      .default(64 * 1024 * 1024)
-      .describe('Largest RPC message (one frame); a connection announcing more is closed (64 MiB by default).'),
+      .default(64 * MiB)
+      .describe('Largest RPC message (one frame, after inflation with deflate): a buffer length taking a frame past it gets that connection an error and closes it (64 MiB).'),
+    maxBuffersPerFrame: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_MAX_BUFFERS)
+      .describe("Buffers one frame may announce (Java's client sends a 64 MiB message as ~8,200 buffers of 8 KiB): a frame announcing more gets its connection an error and closes it, before any is read."),
+    maxEventsPerBatch: z
+      .number()
+      .int()
+      .min(1)
+      .default(20_000)
+      .describe("Events in one appendBatch call (Flume's avro sink sends batch-size, commonly up to 10,000): a call with more is answered with an Avro error, counted in EventReadFail, and its connection closed."),
+    maxPendingFrames: z
+      .number()
+      .int()
+      .min(1)
+      .default(1024)
+      .describe("Calls received on one connection and waiting behind the one being handled (Flume's clients send one at a time); the connection is not read while any wait, and one that still has more gets an error and is closed."),
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(96 * MiB)
+      .describe('Memory the source may hold across connections: received bytes not yet answered plus an estimate of their decoded events (256 bytes per event, 128 per header). Past it, the connections holding the most unhandled bytes get an error and are closed; a call that would not fit waits for emitted batches to settle.'),
     onListening: z
       .custom<(address: AddressInfo) => void>((v) => typeof v === 'function', { message: 'a function (address) => void' })
       .optional()
@@ -85,6 +88,9 @@ export const avroSourceOptions = z
       if (protocolRange(v.excludeProtocols) === undefined) {
         ctx.issues.push({ code: 'custom', path: ['excludeProtocols'], message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3', input: v.excludeProtocols });
       }
+    }
+    if (v.maxBufferedBytes < v.maxMessageBytes) {
+      ctx.issues.push({ code: 'custom', path: ['maxBufferedBytes'], message: `at least maxMessageBytes (${v.maxMessageBytes}), or the largest message could never be taken`, input: v.maxBufferedBytes });
     }
     if (v.ipFilter) {
       const rules = splitRules(v.ipFilterRules);
@@ -134,8 +140,22 @@ export const avroSourceSpec = defineComponent({
  *
  * Bad input never stops the server: a message that does not decode (truncated, not the protocol,
  * unknown message name) is answered with an Avro system error on its serial and counted in
- * `EventReadFail`; bytes that are not Netty framing (garbage, negative or over-`maxMessageBytes`
- * lengths, a broken deflate stream, a bad handshake) close that connection and count the same.
+ * `EventReadFail`; bytes that are not Netty framing (garbage, negative lengths, a broken deflate
+ * stream, a bad handshake) close that connection and count the same.
+ *
+ * Memory is bounded before it is allocated, per frame, per connection and across connections. A
+ * frame's buffer count (`maxBuffersPerFrame`) and each buffer's length (`maxMessageBytes` for their
+ * sum, after inflation) are checked as their headers arrive; zero-length buffers cost nothing; a
+ * call's events (`maxEventsPerBatch`) are counted per Avro block before they are made. A connection
+ * holds at most `maxPendingFrames` calls behind the one being handled, and is not read while any
+ * wait or while its answers are not read (1 MiB of them). Everything held — bytes received and not
+ * yet answered, and an estimate of the decoded events of unsettled batches — counts against
+ * `maxBufferedBytes` across connections: past it, the connections holding the most unhandled bytes
+ * are closed, and a call that does not fit waits for batches to settle. Over a limit, a connection
+ * gets an Avro error on the call's serial (once past its handshake), is closed, and `EventReadFail`
+ * counts it; other connections go on. With the defaults the process stays under ~400 MB RSS
+ * whatever clients send (test/lib/sources/avroSourceHostile.test.ts asserts 300 MB under its
+ * hostile mix); each deflate connection adds ~300 KB of zlib state.
  *
  * Options: `compressionType: 'deflate'` (zlib stream both ways, flushed per message — Netty's
  * `ZlibEncoder`/`ZlibDecoder`); `ssl` with PEM `sslKeyFile`/`sslCertFile` or Flume's `keystore` as a
@@ -149,10 +169,12 @@ export const avroSourceSpec = defineComponent({
  * Counters: Flume's `AppendReceivedCount`/`AppendAcceptedCount` (append),
  * `AppendBatchReceivedCount`/`AppendBatchAcceptedCount` (appendBatch), `EventReceivedCount`/
  * `EventAcceptedCount`, `ChannelWriteFail` (retriable nacks), `GenericProcessingFail` (other nacks,
- * socket errors), `EventReadFail`, `OpenConnectionCount`, plus `ConnectionRejectedCount`.
+ * socket errors), `EventReadFail` (undecodable calls, bad framing, limits), `OpenConnectionCount`,
+ * plus `ConnectionRejectedCount`.
  *
  * Delivery: `OK` means stored in the channel; anything else means nothing of that call was. Event
- * bodies are views of the received message, not copies. Unsubscribing closes the server and every
+ * bodies are views of the received message, not copies (unless the bodies are under half of it, so a
+ * small event does not keep a large message alive). Unsubscribing closes the server and every
  * connection; a port that cannot be bound or unreadable TLS files fail the source with
  * `FLUME_SOURCE_FAILED`.
  *
@@ -166,202 +188,16 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
   for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount', 'ConnectionRejectedCount']) metrics.set(key, 0);
   const rules = opts.ipFilter ? parseRules(opts.ipFilterRules) : [];
   // Server-wide, as Java's Responder: client protocols by hash, once parsed.
-  const clients = new Map<string, ClientProtocol>([[AVRO_SOURCE_PROTOCOL_HASH.toString('hex'), FLUME_CLIENT]]);
+  const protocols = new ClientProtocols();
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
     const sockets = new Set<Socket>();
-    let inFlight = 0;
-    const waiting = new Set<() => void>();
+    const slots = new Slots(opts.maxInFlight);
 
     const fail = (message: string, cause?: unknown): void => {
       if (closed) return;
       subscriber.error(new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause }));
-    };
-
-    const wakeWaiting = (): void => {
-      for (const pump of [...waiting]) {
-        if (inFlight >= opts.maxInFlight) return;
-        waiting.delete(pump);
-        pump();
-      }
-    };
-
-    const serve = (socket: Socket): void => {
-      const decoder = new FrameDecoder(opts.maxMessageBytes);
-      // What frames are read from and written to: the socket, or TLS and/or zlib layered on it.
-      let io: Duplex | undefined;
-      let client: ClientProtocol | undefined;
-      const queue: Frame[] = [];
-      let busy = false;
-      let dead = false;
-
-      const kill = (): void => {
-        if (dead) return;
-        dead = true;
-        queue.length = 0;
-        waiting.delete(pump);
-        io?.destroy();
-        socket.destroy();
-      };
-      const badInput = (): void => {
-        metrics.inc('EventReadFail');
-        kill();
-      };
-
-      const send = (serial: number, parts: readonly Buffer[]): void => {
-        if (dead || closed) return;
-        io?.write(encodeFrame(serial, parts));
-      };
-
-      const onBytes = (chunk: Buffer): void => {
-        if (dead) return;
-        try {
-          for (const frame of decoder.push(chunk)) queue.push(frame);
-        } catch {
-          badInput();
-          return;
-        }
-        pump();
-      };
-
-      // Pausing the top stream is enough: the zlib layer passes the back-pressure on to the socket.
-      const pause = (): void => {
-        io?.pause();
-      };
-      const resume = (): void => {
-        io?.resume();
-      };
-
-      function pump(): void {
-        while (!busy && !dead && !closed && queue.length > 0) {
-          if (inFlight >= opts.maxInFlight) {
-            waiting.add(pump);
-            break;
-          }
-          handle(queue.shift()!);
-        }
-        if (dead || closed) return;
-        if (busy || queue.length > 0) pause();
-        else resume();
-      }
-
-      const handle = (frame: Frame): void => {
-        const reader = new Reader(frame.message);
-        let handshake: Buffer | undefined;
-        if (client === undefined) {
-          let hs: HandshakeRequest;
-          try {
-            hs = readHandshakeRequest(reader);
-          } catch {
-            badInput();
-            return;
-          }
-          const key = hs.clientHash.toString('hex');
-          let known = clients.get(key);
-          if (known === undefined && hs.clientProtocol !== null) {
-            known = parseClientProtocol(hs.clientProtocol);
-            // Bounded: clients choose the hashes, so an unbounded cache would be theirs to fill.
-            if (clients.size < MAX_CLIENT_PROTOCOLS) clients.set(key, known);
-          }
-          const serverMatches = hs.serverHash.equals(AVRO_SOURCE_PROTOCOL_HASH);
-          const match = known === undefined ? NONE : serverMatches ? BOTH : CLIENT;
-          handshake = writeHandshakeResponse(match);
-          if (match === NONE) {
-            send(frame.serial, [handshake]);
-            return;
-          }
-          client = known;
-        }
-        const leading = handshake ? [handshake] : [];
-        let call: { name: 'append' | 'appendBatch'; events: FlumeEvent[] } | undefined;
-        try {
-          const name = readCallHeader(reader);
-          if (name === '') {
-            send(frame.serial, leading); // a handshake ping
-            return;
-          }
-          if (name !== 'append' && name !== 'appendBatch') throw new Error(`No message named ${name} in ${client!.name}`);
-          if (!client!.messages.has(name)) throw new Error(`message ${name} of ${client!.name} does not match Flume's AvroSourceProtocol`);
-          call = { name, events: name === 'append' ? [readEvent(reader)] : readEvents(reader) };
-        } catch (error) {
-          metrics.inc('EventReadFail');
-          send(frame.serial, [...leading, systemError((error as Error).message)]);
-          return;
-        }
-
-        const { name, events } = call;
-        const single = name === 'append';
-        metrics.inc(single ? 'AppendReceivedCount' : 'AppendBatchReceivedCount');
-        metrics.inc('EventReceivedCount', events.length);
-        if (events.length === 0) {
-          // Flume puts nothing and answers OK for an empty batch.
-          metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
-          send(frame.serial, [...leading, STATUS_OK]);
-          return;
-        }
-        busy = true;
-        inFlight++;
-        const settle = (status: Buffer): void => {
-          busy = false;
-          inFlight--;
-          send(frame.serial, [...leading, status]);
-          pump();
-          wakeWaiting();
-        };
-        subscriber.next(
-          createBatch(events, {
-            onAck: () => {
-              metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
-              metrics.inc('EventAcceptedCount', events.length);
-              settle(STATUS_OK);
-            },
-            onNack: (error) => {
-              metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
-              settle(STATUS_FAILED);
-            },
-          }),
-        );
-      };
-
-      const start = (): void => {
-        if (dead || closed) return;
-        // Flume's Netty pipeline: zlib next to the socket, TLS inside it, then the frames.
-        let stream: Duplex = socket;
-        if (opts.compressionType === 'deflate') stream = zlibStream(socket, opts.compressionLevel, badInput);
-        socket.resume(); // paused while the ip filter decided
-        if (secureContext) {
-          stream = new TLSSocket(stream as Socket, { isServer: true, secureContext });
-          stream.on('error', () => {
-            metrics.inc('GenericProcessingFail');
-            kill();
-          });
-        }
-        io = stream;
-        stream.on('data', onBytes);
-      };
-
-      sockets.add(socket);
-      metrics.set('OpenConnectionCount', sockets.size);
-      socket.on('error', () => metrics.inc('GenericProcessingFail'));
-      socket.once('close', () => {
-        sockets.delete(socket);
-        metrics.set('OpenConnectionCount', sockets.size);
-        kill();
-      });
-      if (rules.length === 0) {
-        start();
-        return;
-      }
-      socket.pause();
-      allowed(rules, socket.remoteAddress ?? '').then(
-        (ok) => {
-          if (ok) return start();
-          metrics.inc('ConnectionRejectedCount');
-          kill();
-        },
-        () => kill(),
-      );
     };
 
     let secureContext: SecureContext | undefined;
@@ -381,7 +217,19 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
         return;
       }
     }
-    const server: Server = createServer(serve);
+    const context: ConnectionContext = {
+      options: opts,
+      metrics,
+      budget: new Budget(opts.maxBufferedBytes),
+      slots,
+      protocols,
+      secureContext,
+      rules,
+      sockets,
+      closed: () => closed,
+      emit: (batch) => subscriber.next(batch),
+    };
+    const server: Server = createServer((socket) => serveConnection(socket, context));
     server.on('error', (error: Error) => fail(`cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, error));
     server.listen(opts.port, opts.bind, () => {
       if (!closed) opts.onListening?.(server.address() as AddressInfo);
@@ -389,7 +237,7 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
 
     return () => {
       closed = true;
-      waiting.clear();
+      slots.clear();
       server.close();
       for (const socket of sockets) socket.destroy();
       sockets.clear();
@@ -398,102 +246,3 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
   });
   return withMetrics(source, metrics);
 });
-
-// ---- events ------------------------------------------------------------------------------------
-
-function readEvent(r: Reader): FlumeEvent {
-  const headers: Record<string, string> = {};
-  for (let n = r.block(); n > 0; n = r.block()) {
-    for (let i = 0; i < n; i++) {
-      const key = r.string();
-      const value = r.string();
-      // defineProperty: a `__proto__` header must stay an ordinary key.
-      if (key === '__proto__') Object.defineProperty(headers, key, { value, enumerable: true, writable: true, configurable: true });
-      else headers[key] = value;
-    }
-  }
-  return { headers, body: r.bytes() };
-}
-
-function readEvents(r: Reader): FlumeEvent[] {
-  const out: FlumeEvent[] = [];
-  for (let n = r.block(); n > 0; n = r.block()) {
-    for (let i = 0; i < n; i++) out.push(readEvent(r));
-  }
-  return out;
-}
-
-// ---- client protocols --------------------------------------------------------------------------
-
-interface ClientProtocol {
-  name: string;
-  /** The messages whose request and response match Flume's, so their bytes decode as ours. */
-  messages: ReadonlySet<string>;
-}
-
-const FLUME_SERVICE = avro.Service.forProtocol(JSON.parse(AVRO_SOURCE_PROTOCOL));
-const FLUME_CLIENT: ClientProtocol = { name: 'AvroSourceProtocol', messages: new Set(['append', 'appendBatch']) };
-
-/** Which messages of a client protocol are wire-compatible with ours (same parameter and response schemas). */
-function parseClientProtocol(text: string): ClientProtocol {
-  let service: avro.Service;
-  try {
-    service = avro.Service.forProtocol(JSON.parse(text));
-  } catch {
-    return { name: 'an unparseable protocol', messages: new Set() };
-  }
-  const messages = new Set<string>();
-  for (const name of ['append', 'appendBatch']) {
-    const theirs = service.message(name);
-    const ours = FLUME_SERVICE.message(name)!;
-    if (!theirs) continue;
-    const params = (m: typeof ours) =>
-      (m.requestType as avro.types.RecordType).fields.map((f) => f.type.fingerprint().toString('hex')).join(',');
-    if (params(theirs) === params(ours) && theirs.responseType.fingerprint().equals(ours.responseType.fingerprint())) messages.add(name);
-  }
-  return { name: service.name, messages };
-}
-
-// ---- ip filter ---------------------------------------------------------------------------------
-
-interface Rule {
-  allow: boolean;
-  kind: 'ip' | 'name';
-  pattern: RegExp;
-  localhost: boolean;
-}
-
-function splitRules(text: string): string[] {
-  return text
-    .split(',')
-    .map((r) => r.trim())
-    .filter(Boolean);
-}
-
-function parseRules(text: string): Rule[] {
-  return splitRules(text).map((r) => {
-    const [, verdict, kind, pattern] = RULE.exec(r)!;
-    const glob = pattern!.trim();
-    const source = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    return { allow: verdict === 'allow', kind: kind as 'ip' | 'name', pattern: new RegExp(`^${source}$`, 'i'), localhost: glob.toLowerCase() === 'localhost' };
-  });
-}
-
-async function allowed(rules: readonly Rule[], remote: string): Promise<boolean> {
-  const ip = remote.startsWith('::ffff:') && isIP(remote.slice(7)) === 4 ? remote.slice(7) : remote;
-  const loopback = ip === '::1' || ip.startsWith('127.');
-  let names: string[] | undefined;
-  for (const rule of rules) {
-    let match: boolean;
-    if (rule.kind === 'ip') {
-      match = rule.pattern.test(ip);
-    } else if (rule.localhost && loopback) {
-      match = true;
-    } else {
-      names ??= await reverse(ip).catch(() => [] as string[]);
-      match = names.some((n) => rule.pattern.test(n));
-    }
-    if (match) return rule.allow;
-  }
-  return true;
-}

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import avro from 'avsc';
-import fc from 'fast-check';
 import { Subject, type Subscription } from 'rxjs';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ConfigError } from '../../../lib/core/errors.js';
@@ -250,40 +249,7 @@ describe('avroSource', () => {
     await waitFor(() => sink.events.length === 1, 'event after the bad stream');
   });
 
-  it('Netty framing: any split of encoded frames decodes to the same messages (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 4 })), { maxLength: 8 }),
-        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
-        (frames, cuts) => {
-          const wire = Buffer.concat(frames.map(([serial, parts]) => encodeFrame(serial, parts.map((p) => Buffer.from(p)))));
-          const decoder = new FrameDecoder(1 << 20);
-          const out: { serial: number; message: Buffer }[] = [];
-          let at = 0;
-          for (let i = 0; at < wire.length; i++) {
-            const n = cuts[i % cuts.length]!;
-            out.push(...decoder.push(wire.subarray(at, at + n)));
-            at += n;
-          }
-          expect(out.map((f) => f.serial)).toEqual(frames.map(([s]) => s));
-          expect(out.map((f) => f.message.toString('hex'))).toEqual(frames.map(([, parts]) => Buffer.concat(parts.map((p) => Buffer.from(p))).toString('hex')));
-        },
-      ),
-    );
-  });
-
-  it('Netty framing: arbitrary bytes give frames or an Error, within the size limit (property)', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        const decoder = new FrameDecoder(1024);
-        try {
-          for (const f of decoder.push(Buffer.from(bytes))) expect(f.message.length).toBeLessThanOrEqual(1024);
-        } catch (error) {
-          expect(error).toBeInstanceOf(Error);
-        }
-      }),
-    );
-  });
+  // Netty framing properties (FrameDecoder, including issue #19's frame-size property): test/lib/avro/rpc.test.ts.
 
   it('rejects bad options with a ConfigError naming each', () => {
     expect(() => avroSource({ bind: '127.0.0.1', port: 0, ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' })).toThrow(ConfigError);
