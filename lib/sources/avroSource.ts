@@ -153,9 +153,10 @@ export const avroSourceSpec = defineComponent({
  * `maxBufferedBytes` across connections: past it, the connections holding the most unhandled bytes
  * are closed, and a call that does not fit waits for batches to settle. Over a limit, a connection
  * gets an Avro error on the call's serial (once past its handshake), is closed, and `EventReadFail`
- * counts it; other connections go on. With the defaults the process stays under ~400 MB RSS
- * whatever clients send (test/lib/sources/avroSourceHostile.test.ts asserts 300 MB under its
- * hostile mix); each deflate connection adds ~300 KB of zlib state.
+ * counts it; other connections go on. Memory is then about 75 MB plus up to twice
+ * `maxBufferedBytes` (the GC's slack over live objects): with the defaults the hostile-client test
+ * (test/lib/sources/avroSourceHostile.test.ts) holds the process under 300 MB RSS. Not bounded: the
+ * number of connections (each costs a few KB, ~300 KB more with deflate's zlib state).
  *
  * Options: `compressionType: 'deflate'` (zlib stream both ways, flushed per message — Netty's
  * `ZlibEncoder`/`ZlibDecoder`); `ssl` with PEM `sslKeyFile`/`sslCertFile` or Flume's `keystore` as a
