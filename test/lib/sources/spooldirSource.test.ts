@@ -1,9 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Subscription } from 'rxjs';
 import type { Batch } from '../../../lib/core/batch.js';
@@ -12,8 +10,6 @@ import { metricsOf } from '../../../lib/core/metrics.js';
 import { splitLines, type LinePiece } from '../../../lib/sources/spooldir/lines.js';
 import { spooldirSource, type SpooldirSourceOptions } from '../../../lib/sources/spooldir/spooldirSource.js';
 import { Tracker, TRACKER_FILE } from '../../../lib/sources/spooldir/tracker.js';
-
-const fixtures = fileURLToPath(new URL('../../fixtures/spooldir/', import.meta.url));
 
 let dir: string;
 let subscriptions: Subscription[] = [];
@@ -396,46 +392,6 @@ describe('spooldirSource', () => {
     await waitFor(() => held.length === 2, 'the next batch');
     expect(r.deliveries[1]![0]).toBe('line 11');
   });
-
-  it('SIGKILL mid-file, then a new process: nothing lost, duplicates at most the unsettled batch', async () => {
-    const spoolDir = join(dir, 'spool');
-    mkdirSync(spoolDir);
-    const total = 20_000;
-    const batchSize = 100;
-    writeFileSync(join(spoolDir, 'k.log'), lines(total).join('\n') + '\n');
-    const out = join(dir, 'out.txt');
-    const written = () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').length - 1 : 0);
-    const child = () =>
-      spawn(process.execPath, ['--import', join(fixtures, 'register.mjs'), join(fixtures, 'spoolChild.mjs'), spoolDir, out, String(batchSize)], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-
-    const first = child();
-    const firstExit = new Promise((r) => first.once('exit', r));
-    await waitFor(() => written() >= 5_000, 'the first process to be mid-file', 60_000);
-    first.kill('SIGKILL');
-    await firstExit;
-    const before = written();
-    expect(before).toBeLessThan(total);
-    expect(existsSync(join(spoolDir, 'k.log'))).toBe(true);
-
-    const second = child();
-    const secondExit = new Promise((r) => second.once('exit', r));
-    try {
-      await waitFor(() => existsSync(join(spoolDir, 'k.log.COMPLETED')), 'the second process to complete the file', 60_000);
-    } finally {
-      second.kill('SIGKILL');
-      await secondExit;
-    }
-    const got = readFileSync(out, 'utf8').split('\n').slice(0, -1);
-    // The second run starts where the acked events end: at most the one unsettled batch is sent again.
-    const resumedAt = total - (got.length - before); // index of the second run's first line
-    const duplicates = before - resumedAt;
-    expect(got.slice(0, before)).toEqual(lines(total).slice(0, before));
-    expect(got.slice(before)).toEqual(lines(total).slice(resumedAt));
-    expect(duplicates).toBeGreaterThanOrEqual(0);
-    expect(duplicates).toBeLessThanOrEqual(batchSize);
-  }, 120_000);
 
   it('validates options, naming every bad one', () => {
     try {

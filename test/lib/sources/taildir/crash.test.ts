@@ -1,135 +1,155 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deliveries, kill, outSize, redelivered, repairTail, seededRandom, sleep, startChild, waitFor, type Child } from '../../../fixtures/taildir/rounds.js';
+import { mountSmallFs, type SmallFs } from '../../../fixtures/taildir/smallFs.js';
 
-const root = fileURLToPath(new URL('../../../..', import.meta.url));
-const runner = join(root, 'test/fixtures/taildir/runner.mjs');
-let build: string;
+// taildirSource in a child process, killed with SIGKILL at random points over several rounds while a
+// writer appends and rotates, some kills during an outage of the position file's file system
+// (ENOSPC), then restarted on the same position file: no acked line is lost, and a kill makes only
+// the unrecorded batches come again — those in flight and those acked in the turn before the
+// position write (writePosIntervalMs 0), so at most 2 × maxInFlight, plus during an outage those
+// acked since it began.
 
-// The child runs the compiled source. Only this component's import closure is compiled, into a temp
-// folder, so the test neither depends on nor disturbs the project's dist/.
-beforeAll(() => {
-  build = mkdtempSync(join(tmpdir(), 'rxflume-taildir-build-'));
-  symlinkSync(join(root, 'node_modules'), join(build, 'node_modules'), 'dir');
-  // Type errors are the typecheck's business: what matters here is that the JavaScript was emitted.
-  const tsc = spawnSync(
-    process.execPath,
-    [
-      join(root, 'node_modules/typescript/bin/tsc'),
-      ...['--outDir', join(build, 'dist'), '--rootDir', root, '--module', 'NodeNext', '--moduleResolution', 'NodeNext'],
-      ...['--target', 'ES2022', '--types', 'node', '--skipLibCheck', '--strict'],
-      ...['lib/sources/taildir/taildirSource.ts', 'operators/channels/memoryChannel.ts', 'lib/core/pipe.ts', 'lib/core/sink.ts'],
-    ],
-    { cwd: root, encoding: 'utf8' },
-  );
-  if (!existsSync(join(build, 'dist/lib/sources/taildir/taildirSource.js'))) throw new Error(`tsc emitted nothing:\n${tsc.stdout}${tsc.stderr}`);
-}, 120_000);
+const runner = fileURLToPath(new URL('../../../fixtures/taildir/runner.mjs', import.meta.url));
 
-afterAll(() => rmSync(build, { recursive: true, force: true }));
+let root: string;
+let fs: SmallFs | undefined;
+const children: Child[] = [];
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'rxflume-taildir-crash-'));
+  mkdirSync(join(root, 'logs'));
+});
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+afterEach(async () => {
+  for (const c of children.splice(0)) await kill(c);
+  fs?.close();
+  fs = undefined;
+  rmSync(root, { recursive: true, force: true });
+});
+
+function run(positionFile: string, options: object, tag: number, unprivileged = false): Child {
+  const c = startChild(runner, [join(root, 'logs'), positionFile, join(root, 'out.txt'), JSON.stringify(options), String(tag)], unprivileged);
+  children.push(c);
+  return c;
 }
 
-function start(dir: string, options: object): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [runner, join(build, 'dist'), join(dir, 'logs'), join(dir, 'position.json'), join(dir, 'out.txt'), JSON.stringify(options)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
-  return child;
-}
+/** Line `seq`, padded so lines differ in length. */
+const line = (seq: number) => `${seq} ${'p'.repeat(seq % 50)}`;
+const lines = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${line(from + i)}\n`).join('');
 
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-/** Numbered lines `from` … `to - 1`, with some padding. */
-const lines = (from: number, to: number) =>
-  Array.from({ length: to - from }, (_, i) => `${from + i} ${'p'.repeat((from + i) % 50)}\n`).join('');
-/** The complete lines the sink wrote. */
-const outLines = (dir: string) =>
-  existsSync(join(dir, 'out.txt')) ? readFileSync(join(dir, 'out.txt'), 'latin1').split('\n').slice(0, -1) : [];
+describe('taildirSource: SIGKILL at random points', () => {
+  it('over several rounds with appends and rotations, some during ENOSPC: nothing lost, re-sent batches bounded per kill', async () => {
+    const rnd = seededRandom();
+    fs = await mountSmallFs(1 << 20);
+    const positionFile = join(fs.dir, 'state', 'taildir_position.json');
+    const out = join(root, 'out.txt');
+    const app = join(root, 'logs', 'app.log');
+    const maxInFlight = 2;
+    let written = 0;
+    let rotations = 0;
+    const writer = setInterval(() => {
+      const n = rnd.int(10, 150);
+      appendFileSync(app, lines(written, written + n));
+      written += n;
+      if (rnd.next() < 0.01) renameSync(app, `${app}.${++rotations}`); // still matches the group
+    }, 10);
 
-describe('taildirSource: crash', () => {
-  it('SIGKILL mid-run, restart on the same position file: nothing lost, duplicates only from batches not yet checkpointed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rxflume-taildir-crash-'));
-    const logs = join(dir, 'logs');
-    mkdirSync(logs);
-    const app = join(logs, 'app.log');
-    const options = { batchSize: 100, writePosIntervalMs: 0 };
+    const rounds = 6;
+    const report: string[] = [];
+    let full = false;
+    /** Per round, the output offset from which its batches were acked while positions could not be written. */
+    const outageFrom = new Map<number, number>();
     try {
-      writeFileSync(app, lines(0, 100_000));
-      const first = start(dir, options);
-      // A writer keeps appending while the source runs.
-      let written = 100_000;
-      const writer = setInterval(() => {
-        appendFileSync(app, lines(written, written + 2000));
-        written += 2000;
-      }, 5);
-      try {
-        await waitFor(() => outLines(dir).length >= 60_000, 'the first run to deliver 60k lines');
-      } finally {
-        clearInterval(writer);
+      for (let round = 0; round < rounds; round++) {
+        const options = { batchSize: [10, 100, 500][rnd.int(0, 2)], maxInFlight, writePosIntervalMs: 0, backoffSleepIncrementMs: 20, maxBackoffSleepMs: 100 };
+        const before = outSize(out);
+        if (full) outageFrom.set(round, before); // restarted with the file system still full
+        const c = run(positionFile, options, round);
+        if (full && rnd.next() < 0.5) {
+          await sleep(rnd.int(50, 500));
+          fs.free();
+          full = false;
+        }
+        const threshold = rnd.int(0, 300_000);
+        await waitFor(() => outSize(out) - before >= threshold || c.process.exitCode !== null, `${threshold} bytes delivered`, 120_000);
+        expect(c.process.exitCode).toBeNull();
+        let note = '';
+        if (!full && rnd.next() < 0.35) {
+          outageFrom.set(round, outSize(out)); // before: batches acked while it fills count as during the outage
+          fs.fill();
+          full = true;
+          note = ', during ENOSPC';
+          await sleep(rnd.int(0, 300));
+        } else {
+          await sleep(rnd.int(0, 40));
+        }
+        await kill(c);
+        repairTail(out);
+        report.push(`round ${round}: batch ${options.batchSize}, killed after ${outSize(out) - before} bytes${note}`);
+        await sleep(rnd.int(0, 200)); // the writer goes on while nothing runs
       }
-      first.kill('SIGKILL');
-      await exited(first);
-      const delivered = outLines(dir).length;
-      const stored = JSON.parse(readFileSync(join(dir, 'position.json'), 'utf8')) as Array<{ inode: number; pos: number }>;
-      const pos = stored.find((p) => p.inode === statSync(app).ino)!.pos;
-      const checkpointed = readFileSync(app, 'latin1').slice(0, pos).split('\n').length - 1;
-
-      // While it is down: more lines, then a rotation to a name outside the group, and a new file.
-      appendFileSync(app, lines(written, written + 5000));
-      written += 5000;
-      renameSync(app, join(logs, 'app.log-rotated'));
-      writeFileSync(app, lines(written, written + 5000));
-      written += 5000;
-
-      const second = start(dir, options);
-      try {
-        await waitFor(() => outLines(dir).length >= written + (delivered - checkpointed), 'the restart to deliver the rest', 120_000);
-        await sleep(500); // anything more would be an extra duplicate
-      } finally {
-        second.kill('SIGTERM');
-        await exited(second);
-      }
-
-      const counts = new Map<number, number>();
-      let malformed = 0;
-      for (const line of outLines(dir)) {
-        const seq = Number(line.split(' ', 1)[0]);
-        if (!Number.isInteger(seq) || line !== lines(seq, seq + 1).slice(0, -1)) malformed++;
-        else counts.set(seq, (counts.get(seq) ?? 0) + 1);
-      }
-      let lost = 0;
-      let duplicated = 0;
-      for (let seq = 0; seq < written; seq++) {
-        const n = counts.get(seq) ?? 0;
-        if (n === 0) lost++;
-        else duplicated += n - 1;
-      }
-      const beyondCheckpoint = delivered - checkpointed;
-      console.log(
-        `taildir SIGKILL: ${written} lines written, ${delivered} delivered before the kill, ${checkpointed} of them in the position file; ` +
-          `after restart: lost ${lost}, duplicated ${duplicated} (= delivered beyond the checkpoint: ${beyondCheckpoint}, ` +
-          `${Math.ceil(beyondCheckpoint / options.batchSize)} batches of ${options.batchSize}), malformed ${malformed}`,
-      );
-      expect(malformed).toBe(0);
-      expect(lost).toBe(0);
-      // Every duplicate is a line the sink had got after the last position write, none before it.
-      expect(duplicated).toBe(beyondCheckpoint);
-      for (const [seq, n] of counts) if (n > 1) expect(seq).toBeGreaterThanOrEqual(checkpointed);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      clearInterval(writer);
     }
-  }, 240_000);
+    if (full) fs.free();
+
+    const last = run(positionFile, { batchSize: 500, maxInFlight, writePosIntervalMs: 0 }, rounds);
+    const delivered = () => new Set(deliveries(out).map((d) => d.body)).size;
+    await waitFor(() => delivered() >= written, `all ${written} lines`, 180_000);
+    await sleep(300); // anything more would be an extra duplicate
+    await kill(last, 'SIGTERM');
+
+    const all = deliveries(out);
+    const counts = new Map<string, number>();
+    for (const d of all) counts.set(d.body, (counts.get(d.body) ?? 0) + 1);
+    let lost = 0;
+    for (let seq = 0; seq < written; seq++) if (!counts.has(line(seq))) lost++;
+    const malformed = [...counts.keys()].filter((b) => b !== line(Number(b.split(' ', 1)[0])));
+    const again = redelivered(all);
+    const perKill = Array.from({ length: rounds }, (_, round) => {
+      const from = outageFrom.get(round);
+      const duringOutage = from === undefined ? 0 : new Set(all.filter((d) => d.tag === round && d.offset >= from).map((d) => d.batch)).size;
+      return { sentAgain: again.get(round)?.size ?? 0, bound: 2 * maxInFlight + duringOutage, duringOutage };
+    });
+    console.log(
+      `taildir SIGKILL (seed ${rnd.seed}): ${written} lines in ${rotations + 1} files, ${all.length} deliveries, lost ${lost}, ` +
+        `duplicated ${all.length - counts.size}, malformed ${malformed.length}; batches sent again per kill: ` +
+        perKill.map((k) => `${k.sentAgain} (≤ ${2 * maxInFlight}${k.duringOutage ? ` + ${k.duringOutage} acked during the outage` : ''})`).join(', ') +
+        `\n  ${report.join('\n  ')}`,
+    );
+    perKill.forEach((k, round) => expect(k.sentAgain, `round ${round}`).toBeLessThanOrEqual(k.bound));
+    expect(lost).toBe(0);
+    expect(malformed).toEqual([]);
+    expect(again.get(rounds)).toBeUndefined();
+  }, 400_000);
+
+  it('EACCES: a state directory the process may not write: tailing goes on, positions are written once it may again', async () => {
+    const stateDir = join(root, 'state');
+    mkdirSync(stateDir);
+    const positionFile = join(stateDir, 'taildir_position.json');
+    const app = join(root, 'logs', 'app.log');
+    writeFileSync(app, lines(0, 100));
+    const c = run(positionFile, { batchSize: 50, writePosIntervalMs: 0, backoffSleepIncrementMs: 20, maxBackoffSleepMs: 100 }, 0, true);
+    const stored = () =>
+      existsSync(positionFile) ? (JSON.parse(readFileSync(positionFile, 'utf8')) as Array<{ inode: number; pos: number }>).find((e) => e.inode === statSync(app).ino)?.pos : undefined;
+    await waitFor(() => stored() === statSync(app).size, 'the first positions');
+    const good = readFileSync(positionFile, 'utf8');
+
+    chmodSync(stateDir, 0o555);
+    appendFileSync(app, lines(100, 200));
+    await waitFor(() => deliveries(join(root, 'out.txt')).length === 200 || c.process.exitCode !== null, 'the lines appended meanwhile');
+    expect(c.process.exitCode).toBeNull();
+    await waitFor(() => c.stdout.some((l) => l.startsWith('warn') && l.includes('EACCES')), 'the failed write to be logged');
+    expect(readFileSync(positionFile, 'utf8')).toBe(good);
+
+    chmodSync(stateDir, 0o755);
+    await waitFor(() => stored() === statSync(app).size, 'the positions once writable again');
+    await waitFor(() => c.stdout.some((l) => /^info position file .* written again after \d+ failed attempts$/.test(l)), 'the recovery to be logged');
+    await kill(c, 'SIGTERM');
+    expect(deliveries(join(root, 'out.txt')).map((d) => d.body)).toEqual(Array.from({ length: 200 }, (_, i) => line(i)));
+  }, 60_000);
 });
