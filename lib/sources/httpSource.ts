@@ -195,8 +195,7 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  *
  * TLS: `sslKeyFile`/`sslCertFile` (PEM) or Flume's `keystore` as a PKCS#12 file (a JKS one is
  * refused with the keytool command converting it; keystore keys are ignored without ssl, as Flume); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. Unreadable files or
- * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`; errors after it listens
- * (e.g. out of file descriptors) are counted and the server keeps listening. Unsubscribing closes the
+ * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`. Unsubscribing closes the
  * server and every connection.
  *
  * Delivery: a 200 means stored in the channel; anything else means nothing of the request was.
@@ -212,7 +211,6 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
-    let listening = false;
     const sockets = new Set<Socket>();
     /** Body bytes held by requests not answered yet, over all connections. */
     let buffered = 0;
@@ -377,13 +375,8 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       else socket.destroy();
     });
-    server.on('error', (error: Error) => {
-      // Once listening, an accept failure (EMFILE under a connection flood) costs that connection only.
-      if (listening) metrics.inc('GenericProcessingFail');
-      else fail(`cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, error);
-    });
+    server.on('error', (error: Error) => fail(`cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, error));
     server.listen(opts.port, opts.bind, () => {
-      listening = true;
       if (!closed) opts.onListening?.(server.address() as AddressInfo);
     });
 

@@ -35,8 +35,7 @@ export interface SyslogTcpServer {
  * holds at most one read chunk, one message and `batchSize` events. A retriable nack (full channel)
  * re-sends the same batch after `min(n × retryBackoffMs, maxRetryBackoffMs)` while the connection
  * stays paused, so TCP pushes back on the sender and nothing is lost; a non-retriable nack drops the
- * batch (`ChannelWriteFail`). Connections past `maxConnections` are closed at once; errors after the
- * server listens (e.g. out of file descriptors) are counted and it keeps listening.
+ * batch (`ChannelWriteFail`). Connections past `maxConnections` are closed at once.
  */
 export function serveSyslogTcp(
   opts: SyslogTcpOptions,
@@ -46,7 +45,6 @@ export function serveSyslogTcp(
   now: () => number,
 ): SyslogTcpServer {
   let closed = false;
-  let listening = false;
   const maxSize = Math.max(10, opts.eventSize);
 
   const serve = (socket: Socket): void => {
@@ -150,10 +148,6 @@ export function serveSyslogTcp(
   server.on('drop', () => metrics.inc('GenericProcessingFail'));
   server.on('error', (error: Error) => {
     if (closed) return;
-    if (listening) {
-      metrics.inc('GenericProcessingFail');
-      return;
-    }
     subscriber.error(
       new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.host}:${opts.port}: ${error.message}`, {
         component: opts.name,
@@ -163,7 +157,6 @@ export function serveSyslogTcp(
     );
   });
   server.listen(opts.port, opts.host, () => {
-    listening = true;
     if (!closed) opts.onListening?.(server.address() as AddressInfo);
   });
   return {
