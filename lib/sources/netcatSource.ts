@@ -65,7 +65,8 @@ interface Item {
  * `ChannelFullError` from a full channel). While a connection's batch is unsettled the socket is not
  * read (`socket.pause()`), so a full channel pushes back on the client through TCP; what was read is
  * split into lines only a batch at a time, so a connection holds at most one read chunk, one line
- * and `batchSize` events. Connections past `maxConnections` are closed at once.
+ * and `batchSize` events; a client that does not read its answers is not read until it does.
+ * Connections past `maxConnections` are closed at once.
  *
  * A line longer than `maxLineLength` bytes (newline included) is answered
  * `FAILED: Event exceeds the maximum length (N chars, including newline)\n`, counted in
@@ -75,8 +76,7 @@ interface Item {
  *
  * Delivery: a line answered `OK` is in the channel; a line answered `FAILED` is not, and the client
  * must resend it (Flume does not retry either). Unsubscribing closes the server and every connection.
- * A server that cannot listen (EADDRINUSE) fails the source with `FLUME_SOURCE_FAILED`; errors after
- * it listens (e.g. out of file descriptors) are counted in `GenericProcessingFail` and it keeps listening.
+ * A server that cannot listen (EADDRINUSE) fails the source with `FLUME_SOURCE_FAILED`.
  *
  * @example
  * pipe(netcatSource({ bind: '127.0.0.1', port: 44444 }), memoryChannel(), loggerSink());
@@ -153,7 +153,8 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
         } while (again);
         pumping = false;
         if (closed || socket.destroyed) return;
-        if (inFlight || queue.length > 0 || unsplit !== undefined) socket.pause();
+        // A client not reading its answers is not read either: they would pile up here.
+        if (inFlight || queue.length > 0 || unsplit !== undefined || socket.writableNeedDrain) socket.pause();
         else if (ended) socket.end();
         else socket.resume();
       };
@@ -211,6 +212,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
         ended = true;
         pump();
       });
+      socket.on('drain', pump);
       socket.on('error', () => metrics.inc('GenericProcessingFail'));
       socket.on('close', () => {
         sockets.delete(socket);
@@ -223,14 +225,8 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
     const server: Server = createServer({ allowHalfOpen: true }, serve);
     server.maxConnections = opts.maxConnections;
     server.on('drop', () => metrics.inc('GenericProcessingFail'));
-    let listening = false;
     server.on('error', (error: Error) => {
       if (closed) return;
-      // Once listening, an accept failure (EMFILE under a connection flood) costs that connection only.
-      if (listening) {
-        metrics.inc('GenericProcessingFail');
-        return;
-      }
       subscriber.error(
         new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, {
           component: opts.name,
@@ -240,7 +236,6 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       );
     });
     server.listen(opts.port, opts.bind, () => {
-      listening = true;
       if (!closed) opts.onListening?.(server.address() as AddressInfo);
     });
 

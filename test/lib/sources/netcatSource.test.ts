@@ -142,6 +142,28 @@ describe('netcatSource', () => {
     for (const c of clients) c.socket.destroy();
   });
 
+  it('stops reading a client that does not read its answers, so they do not pile up in memory', async () => {
+    // Stored events are dropped at once: only what the source holds is measured.
+    const l = listening();
+    const source = netcatSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
+    const counters = metricsOf(source)!;
+    subscription = source.subscribe({ next: (b) => b.ack() });
+    const c = await client(await l.port);
+    c.socket.pause();
+    const before = retainedBytes();
+    // Empty lines, each answered OK\n: 3 bytes of answer per byte sent. Bounded by count and time.
+    const chunk = Buffer.alloc(64 * 1024, 10);
+    const until = Date.now() + 5000;
+    for (let i = 0; i < 320 && Date.now() < until; i++) {
+      if (!c.socket.write(chunk)) await Promise.race([new Promise((r) => c.socket.once('drain', r)), sleep(until - Date.now())]);
+    }
+    await sleep(200);
+    // Without the pause: ~60 MB of answers queued in the source's process (and the lines read for them).
+    expect(retainedBytes() - before).toBeLessThan(25 * 1024 * 1024);
+    expect(counters.get('EventAcceptedCount')).toBeLessThan(320 * 64 * 1024);
+    c.socket.destroy();
+  });
+
   it('refuses connections past maxConnections, and serves again when one closes', async () => {
     const { sink, port, counters } = start({ maxConnections: 2 });
     const p = await port;
