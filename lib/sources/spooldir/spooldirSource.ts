@@ -214,6 +214,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
 ): Observable<Batch> & HasMetrics {
   const opts = parseOptions(spooldirSourceSpec, options);
   const metrics = new ComponentCounters('SOURCE', opts.name);
+  metrics.set('TrackerWriteFail', 0); // beside Flume's counters, listed from the start so dashboards see it
   const spoolDir = resolve(opts.spoolDir);
   const trackerDir = isAbsolute(opts.trackerDir) ? opts.trackerDir : join(spoolDir, opts.trackerDir);
   const rules: CandidateRules = {

@@ -1,5 +1,5 @@
-import { closeSync, constants, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * spooldirSource's progress: the file being read and the byte offset up to which its events (and
@@ -42,7 +42,10 @@ export class Tracker {
     this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
     const buf = Buffer.alloc(2 * SLOT);
     const n = readSync(this.fd, buf, 0, buf.length, 0);
-    if (n === 0) return undefined;
+    if (n === 0) {
+      syncDir(dirname(this.path)); // a new file: its name must survive a power loss as its slots will
+      return undefined;
+    }
     let best: (TrackerState & { seq: number }) | undefined;
     for (let i = 0; i < 2; i++) {
       const slot = readSlot(buf.subarray(i * SLOT, Math.min(n, (i + 1) * SLOT)));
@@ -77,6 +80,19 @@ export class Tracker {
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some file systems refuse fsync on a directory.
   }
 }
 

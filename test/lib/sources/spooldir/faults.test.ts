@@ -76,6 +76,7 @@ function spool(options: Partial<SpooldirSourceOptions> & { spoolDir: string }, s
     }),
   );
   const counter = (key: string) => metricsOf(source)!.get(key);
+  expect(metricsOf(source)!.snapshot()).toHaveProperty('TrackerWriteFail', 0);
   return { logs, deliveries, acked, state, counter };
 }
 
