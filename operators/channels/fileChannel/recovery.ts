@@ -231,7 +231,24 @@ async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boole
       if (header && (header.type !== FRAME_PUT || header.firstSeq > lastSeq)) {
         const at = await win.at(pos, header.length);
         if (header.type === FRAME_PUT) {
-          collectPieces(seg, win.view, at, pos, header, scan.pieces, log, report);
+          const entries = collectPieces(seg, win.view, at, pos, header);
+          if (entries.damaged.length > 0) {
+            // A record torn by a failed write, with the next records written after it: its header is
+            // whole but its length runs over them. Those are sound; it is not.
+            const inner = await nextFrame(win, pos + 1, header.firstSeq + header.count - 1, pos + header.length);
+            if (inner >= 0) {
+              report.corruptRecords++;
+              log('warn', `skipped ${inner - pos} damaged bytes at ${seg.path}@${pos} (a torn record, up to the next sound record at @${inner})`);
+              scan.maxSeq = Math.max(scan.maxSeq, header.firstSeq + header.count - 1);
+              pos = inner;
+              continue;
+            }
+          }
+          for (const p of entries.pieces) scan.pieces.push(p);
+          for (const d of entries.damaged) {
+            report.corruptRecords++;
+            log('warn', `skipped a damaged event (sequence ${header.firstSeq + d.index}, entry ${d.index} of the put at @${pos}) at ${seg.path}@${d.at}`);
+          }
           lastSeq = header.firstSeq + header.count - 1;
           scan.maxSeq = Math.max(scan.maxSeq, lastSeq);
         } else {
@@ -285,10 +302,10 @@ async function frameAt(win: Window, pos: number): Promise<FrameHeader | undefine
   return typeof header === 'object' ? header : undefined;
 }
 
-/** Offset of the next sound frame at or after `from`, or -1. */
-async function nextFrame(win: Window, from: number, lastSeq: number): Promise<number> {
+/** Offset of the next sound frame at or after `from` (and before `limit`), or -1. */
+async function nextFrame(win: Window, from: number, lastSeq: number, limit = win.size): Promise<number> {
   let pos = from;
-  while (pos + FRAME_MAGIC_BYTES.length <= win.size) {
+  while (pos + FRAME_MAGIC_BYTES.length <= limit) {
     const at = await win.at(pos, Math.min(win.size - pos, WINDOW));
     const hit = win.view.indexOf(FRAME_MAGIC_BYTES, at);
     if (hit < 0) {
@@ -298,6 +315,7 @@ async function nextFrame(win: Window, from: number, lastSeq: number): Promise<nu
       continue;
     }
     const candidate = win.base + hit;
+    if (candidate >= limit) return -1;
     const header = await frameAt(win, candidate);
     if (header && (header.type !== FRAME_PUT || header.firstSeq > lastSeq)) return candidate;
     pos = candidate + 1;
@@ -305,22 +323,21 @@ async function nextFrame(win: Window, from: number, lastSeq: number): Promise<nu
   return -1;
 }
 
-/** Pieces of the sound entries of a put frame; each damaged entry is reported with its location. */
+/** Pieces of the sound entries of a put frame, and where its damaged entries are (file offsets). */
 function collectPieces(
   seg: SegmentFile,
   buf: Buffer,
   at: number,
   pos: number,
   header: FrameHeader,
-  into: PiecePointer[],
-  log: ChannelLogger,
-  report: RecoveryReport,
-): void {
+): { pieces: PiecePointer[]; damaged: Array<{ index: number; at: number }> } {
+  const pieces: PiecePointer[] = [];
+  const damaged: Array<{ index: number; at: number }> = [];
   let runFrom = -1;
   let runBytes = 0;
   const close = (to: number): void => {
     if (runFrom < 0) return;
-    into.push({ seg: seg.id, off: pos, len: header.length, firstSeq: header.firstSeq, count: header.count, from: runFrom, to, bytes: runBytes });
+    pieces.push({ seg: seg.id, off: pos, len: header.length, firstSeq: header.firstSeq, count: header.count, from: runFrom, to, bytes: runBytes });
     runFrom = -1;
   };
   for (let i = 0; i < header.count; i++) {
@@ -335,11 +352,10 @@ function collectPieces(
       continue;
     }
     close(i);
-    report.corruptRecords++;
-    const where = bounds ? `${seg.path}@${pos + (bounds[0] - at)}` : `${seg.path}@${pos}`;
-    log('warn', `skipped a damaged event (sequence ${header.firstSeq + i}, entry ${i} of the put at @${pos}) at ${where}`);
+    damaged.push({ index: i, at: bounds ? pos + (bounds[0] - at) : pos });
   }
   close(header.count);
+  return { pieces, damaged };
 }
 
 /** Removes the taken sequence ranges from the pieces; pieces come back sorted by sequence. */
