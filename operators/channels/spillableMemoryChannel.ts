@@ -79,7 +79,8 @@ export const spillableMemoryChannelSpec = defineComponent({
  *   full a put waits up to `overflowTimeoutMs` for room, then spills: written to the overflow and
  *   acked once on disk. While the overflow holds anything (stored, taken or being written) every new
  *   put goes there too, so order is kept: memory always holds the older events. When both are full
- *   a put waits up to `keepAliveMs` and is nacked with `ChannelFullError`.
+ *   a put waits up to `keepAliveMs` and is nacked with `ChannelFullError`; so is a put bound for the
+ *   overflow while its disk is full (until space returns: see `fileChannel`).
  * - **Take**: from memory first, then from the overflow; a take comes from one of them. Takes are
  *   paced by the sink's acks (`maxInFlight`); a nack puts the events back at the head of the store
  *   they came from, redelivered after `min(n × retryBackoffMs, maxRetryBackoffMs)`.

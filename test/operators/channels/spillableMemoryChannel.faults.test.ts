@@ -76,7 +76,7 @@ describe('spillableMemoryChannel under kill -9', () => {
 });
 
 describe('spillableMemoryChannel on a full disk (tmpfs)', () => {
-  it('overflow puts are refused while the disk is full, memory goes on, the overflow frees its space, and nothing acked is lost', async () => {
+  it('puts bound for the overflow are refused while the disk is full, the overflow frees its space, and nothing acked is lost', async () => {
     const work = await tempDir('rxflume-smc-full-');
     dirs.push(work);
     const root = path.join(mount, 'channel');
