@@ -177,6 +177,30 @@ for (const mode of ['flock', 'fallback'] as const) {
 }
 
 describe('in_use.lock (flock)', () => {
+  it('a child process the agent started (an exec source) does not keep the lock after the agent is killed', async () => {
+    const dir = await work();
+    const holder = agent(dir, ['hold', 'child'], 'flock');
+    await within(holder.ready, 30_000, 'the holder', holder);
+    await within(
+      (async () => {
+        while (!/child \d+/.test(holder.output())) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      10_000,
+      'the child',
+    );
+    const child = Number(/child (\d+)/.exec(holder.output())![1]);
+    try {
+      holder.proc.kill('SIGKILL');
+      await holder.exited;
+      expect(() => process.kill(child, 0)).not.toThrow(); // still alive
+      const again = await open(dir, 'flock');
+      expect(again.out).toMatch(/opened \d+/);
+      expect(again.code).toBe(0);
+    } finally {
+      process.kill(child, 'SIGKILL');
+    }
+  });
+
   it('agents in two PID namespaces, both PID 1, are kept apart by the kernel lock', async () => {
     const dir = await work();
     const holder = agent(dir, ['hold'], 'flock', true);

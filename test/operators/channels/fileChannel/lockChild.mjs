@@ -3,7 +3,8 @@
 //   node lockChild.mjs <buildDir> <work> hold|exit|open
 //   node lockChild.mjs <buildDir> <work> reuse hold|exit      (as PID 1 of a fresh PID namespace)
 //
-// hold: stores one event, prints "ready <pid>", and lives until killed.
+// hold: stores one event, prints "ready <pid>", and lives until killed. With a fourth argument
+//       `child` it first starts a long-lived child process (as an exec source would), printing "child <pid>".
 // exit: stores one event, prints "ready <pid>", and exits at once without closing the channel (as an
 //       agent whose drain timed out), leaving in_use.lock behind.
 // open: stores one event and drains the channel; prints "opened <events delivered>" and exits 0, or
@@ -80,4 +81,16 @@ upstream.pipe(channel).subscribe({
     process.exit(0);
   },
 });
-if (mode === 'hold') setInterval(() => undefined, 60_000);
+if (mode === 'hold') {
+  setInterval(() => undefined, 60_000);
+  if (sub === 'child') {
+    // Started once the channel is open, so it could inherit the lock's descriptor if it leaked.
+    const started = setInterval(() => {
+      if (delivered === 0) return;
+      clearInterval(started);
+      const child = spawn('/bin/sleep', ['60'], { stdio: 'ignore', detached: true });
+      child.unref();
+      console.log(`child ${child.pid}`);
+    }, 10);
+  }
+}
