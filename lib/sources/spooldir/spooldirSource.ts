@@ -599,6 +599,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         completion = complete(current);
         const completed = await completion.finally(() => (completion = undefined));
         if (!completed) {
+          if (closed) return never();
           await sleep(ioDelay());
           continue;
         }

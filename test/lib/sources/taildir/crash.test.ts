@@ -69,7 +69,7 @@ describe('taildirSource: SIGKILL at random points', () => {
         const before = outSize(out);
         if (full) outageFrom.set(round, before); // restarted with the file system still full
         const c = run(positionFile, options, round);
-        if (full && rnd.next() < 0.5) {
+        if (full && rnd.next() < 0.75) {
           await sleep(rnd.int(50, 500));
           fs.free();
           full = false;
@@ -78,7 +78,7 @@ describe('taildirSource: SIGKILL at random points', () => {
         await waitFor(() => outSize(out) - before >= threshold || c.process.exitCode !== null, `${threshold} bytes delivered`, 120_000);
         expect(c.process.exitCode).toBeNull();
         let note = '';
-        if (!full && rnd.next() < 0.35) {
+        if (!full && rnd.next() < 0.25) {
           outageFrom.set(round, outSize(out)); // before: batches acked while it fills count as during the outage
           fs.fill();
           full = true;
