@@ -25,6 +25,9 @@ export interface SyslogTcpOptions {
   onListening?: ((address: AddressInfo) => void) | undefined;
 }
 
+/** Events one connection may send before letting the others in (one turn of the event loop). */
+const TURN_EVENTS = 1000;
+
 export interface SyslogTcpServer {
   close(): void;
 }
@@ -100,9 +103,39 @@ export function serveSyslogTcp(
       );
     };
 
-    // Runs on after the client left: what it sent before closing is delivered too.
+    let pumping = false;
+    let again = false;
+    let turn: NodeJS.Immediate | undefined;
+
+    // Runs on after the client left: what it sent before closing is delivered too. Re-entered when a
+    // batch settles synchronously: the outer call loops instead of recursing (no stack to run out
+    // of), and yields to other connections after TURN_EVENTS events.
     const pump = (): void => {
+      if (pumping) {
+        again = true;
+        return;
+      }
+      pumping = true;
+      let budget = TURN_EVENTS;
+      do {
+        again = false;
+        budget -= step();
+      } while (again && budget > 0 && !closed);
+      pumping = false;
       if (closed) return;
+      if (again && !turn) {
+        turn = setImmediate(() => {
+          turn = undefined;
+          pump();
+        });
+      }
+      if (socket.destroyed) return;
+      if (inFlight || queue.length > 0 || unframed !== undefined) socket.pause();
+      else socket.resume();
+    };
+
+    /** Frames what it can into the queue and sends one batch when none is in flight; returns its size. */
+    const step = (): number => {
       if (!inFlight && hostname !== undefined) {
         const t = now();
         while (unframed !== undefined && queue.length < opts.batchSize) {
@@ -119,14 +152,11 @@ export function serveSyslogTcp(
           frames.length = 0;
         }
       }
-      if (!inFlight && queue.length > 0) {
-        const events = queue.length <= opts.batchSize ? queue : queue.slice(0, opts.batchSize);
-        queue = queue.length <= opts.batchSize ? [] : queue.slice(opts.batchSize);
-        send(events);
-      }
-      if (socket.destroyed) return;
-      if (inFlight || queue.length > 0 || unframed !== undefined) socket.pause();
-      else socket.resume();
+      if (inFlight || queue.length === 0) return 0;
+      const events = queue.length <= opts.batchSize ? queue : queue.slice(0, opts.batchSize);
+      queue = queue.length <= opts.batchSize ? [] : queue.slice(opts.batchSize);
+      send(events);
+      return events.length;
     };
 
     socket.on('data', (chunk: Buffer) => {

@@ -126,6 +126,21 @@ describe('syslogTcpSource', () => {
     expect(sink.events.map((e) => e.body.toString())).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
   });
 
+  it('takes a fast sender of tiny messages one batch at a time without running out of stack (batchSize 1)', async () => {
+    const l = listening();
+    const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1 });
+    const errors: unknown[] = [];
+    let taken = 0;
+    subscription = source.pipe(memoryChannel({ capacity: 100_000, transactionCapacity: 100 })).subscribe({ next: (b) => ((taken += b.events.length), b.ack()), error: (e) => errors.push(e) });
+    const c = await client(await l.port);
+    // Two-byte messages: 32,768 one-event batches per 64 kB read, each acked at once.
+    c.socket.write(Buffer.from('x\n'.repeat(4 * 32768)));
+    await waitFor(() => taken === 4 * 32768 || errors.length > 0, 'every message');
+    expect(errors).toEqual([]);
+    expect(taken).toBe(4 * 32768);
+    c.socket.destroy();
+  });
+
   it('refuses connections past maxConnections, and serves again when one closes', async () => {
     const { sink, port, counters } = startTcp({ maxConnections: 2 });
     const p = await port;
