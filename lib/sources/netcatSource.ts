@@ -7,6 +7,9 @@ import { ComponentError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 
+/** Lines one connection may send before letting the others in (one turn of the event loop). */
+const TURN_EVENTS = 1000;
+
 export type ListeningCallback = (address: AddressInfo) => void;
 
 export const netcatSourceOptions = z.strictObject({
@@ -105,6 +108,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       let ended = false;
       let pumping = false;
       let again = false;
+      let turn: NodeJS.Immediate | undefined;
 
       const write = (text: string): void => {
         if (!closed && !socket.destroyed && socket.writable) socket.write(text);
@@ -140,27 +144,37 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
         }
       };
 
-      // Re-entered when a batch settles synchronously: the outer call loops instead of recursing.
+      // Re-entered when a batch settles synchronously: the outer call loops instead of recursing (no
+      // stack to run out of), and yields to other connections after TURN_EVENTS lines.
       const pump = (): void => {
         if (pumping) {
           again = true;
           return;
         }
         pumping = true;
+        let budget = TURN_EVENTS;
         do {
           again = false;
-          drain();
-        } while (again);
+          budget = drain(budget);
+        } while (again && budget > 0);
         pumping = false;
         if (closed || socket.destroyed) return;
+        // Past its share of this turn: let the other connections in, then go on.
+        if (budget <= 0 && !turn) {
+          turn = setImmediate(() => {
+            turn = undefined;
+            pump();
+          });
+        }
         // A client not reading its answers is not read either: they would pile up here.
         if (inFlight || queue.length > 0 || unsplit !== undefined || socket.writableNeedDrain) socket.pause();
         else if (ended) socket.end();
         else socket.resume();
       };
 
-      const drain = (): void => {
-        for (split(); !inFlight && queue.length > 0 && !closed; split()) {
+      /** Sends and answers batches until one is in flight or `budget` events went; returns what is left of it. */
+      const drain = (budget: number): number => {
+        for (split(); budget > 0 && !inFlight && queue.length > 0 && !closed; split()) {
           // A group: leading rejects plus up to batchSize events, answered together and in order.
           let events = 0;
           let end = 0;
@@ -174,6 +188,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
             continue;
           }
           const batchEvents = group.filter((i) => i.event).map((i) => i.event!);
+          budget -= batchEvents.length;
           inFlight = true;
           metrics.inc('EventReceivedCount', batchEvents.length);
           const answer = (failed: string | undefined): void => {
@@ -200,6 +215,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
             }),
           );
         }
+        return budget;
       };
 
       socket.on('data', (chunk: Buffer) => {

@@ -164,6 +164,20 @@ describe('netcatSource', () => {
     c.socket.destroy();
   });
 
+  it('answers a fast sender of tiny lines one batch at a time without running out of stack (batchSize 1)', async () => {
+    const l = listening();
+    const source = netcatSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1 });
+    const errors: unknown[] = [];
+    let taken = 0;
+    subscription = source.pipe(memoryChannel({ capacity: 100_000, transactionCapacity: 100 })).subscribe({ next: (b) => ((taken += b.events.length), b.ack()), error: (e) => errors.push(e) });
+    const c = await client(await l.port);
+    c.socket.write(Buffer.alloc(4 * 65536, 10));
+    await waitFor(() => taken === 4 * 65536 || errors.length > 0, 'every line');
+    expect(errors).toEqual([]);
+    await waitFor(() => c.received().length === 3 * 4 * 65536, 'every OK');
+    c.socket.destroy();
+  });
+
   it('refuses connections past maxConnections, and serves again when one closes', async () => {
     const { sink, port, counters } = start({ maxConnections: 2 });
     const p = await port;
