@@ -1,7 +1,7 @@
-import { Observable, Subject, takeUntil, type Observer, type OperatorFunction, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, Subject, takeUntil, type Observer, type OperatorFunction, type Subscription } from 'rxjs';
 import type { Batch } from './batch.js';
 import { FlumeError } from './errors.js';
-import { metricsOf, type ComponentCounters, type MetricsSnapshot } from './metrics.js';
+import { ComponentCounters, metricsOf, type MetricsSnapshot } from './metrics.js';
 
 export type Stage = OperatorFunction<Batch, Batch>;
 export type SinkLike = Partial<Observer<Batch>> & { readonly closed?: Promise<void> };
@@ -26,6 +26,76 @@ export interface Pipeline {
 }
 
 /**
+ * The counters of running components under Flume's `/metrics` keys (`SOURCE.r1`; a second component
+ * of the same type and name is `SOURCE.r1-2`), shared by `pipe` and the agent.
+ */
+export class PipelineCounters {
+  private readonly byKey = new Map<string, ComponentCounters>();
+
+  /** Adds the counters of each part that has some (a component, or counters themselves); one added before keeps its key. */
+  add(...parts: unknown[]): this {
+    for (const part of parts) {
+      const counters = part instanceof ComponentCounters ? part : metricsOf(part);
+      if (!counters) continue;
+      let key = `${counters.type}.${counters.name}`;
+      for (let i = 2; this.byKey.has(key) && this.byKey.get(key) !== counters; i++) key = `${counters.type}.${counters.name}-${i}`;
+      this.byKey.set(key, counters);
+    }
+    return this;
+  }
+
+  /** Stamps `StartTime` (scheduler time) on the components not started before. */
+  started(now = asyncScheduler.now()): void {
+    for (const c of this.byKey.values()) if (c.startTime === 0) c.startTime = now;
+  }
+
+  /** Stamps `StopTime` on the components not stopped before. */
+  stopped(now = asyncScheduler.now()): void {
+    for (const c of this.byKey.values()) if (c.stopTime === 0) c.stopTime = now;
+  }
+
+  /** Events still held by the channels. */
+  backlog(): number {
+    let n = 0;
+    for (const c of this.byKey.values()) if (c.type === 'CHANNEL') n += c.get('ChannelSize');
+    return n;
+  }
+
+  get all(): ComponentCounters[] {
+    return [...this.byKey.values()];
+  }
+
+  snapshot(): Record<string, MetricsSnapshot> {
+    const out: Record<string, MetricsSnapshot> = {};
+    for (const [key, counters] of this.byKey) out[key] = counters.snapshot();
+    return out;
+  }
+}
+
+/**
+ * The deadline of a graceful stop, shared by `pipe` and the agent: settles as `done` does, unless
+ * `timeoutMs` (scheduler time) pass first; then `tearDown` runs with a `FLUME_STOP_TIMEOUT` naming
+ * the events still in the channels, and the stop rejects with it.
+ */
+export function stopWithin(
+  done: Promise<void>,
+  timeoutMs: number,
+  what: string,
+  counters: () => PipelineCounters,
+  tearDown: (error: FlumeError) => void,
+): Promise<void> {
+  let task: Subscription | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    task = asyncScheduler.schedule(() => {
+      const error = new FlumeError('FLUME_STOP_TIMEOUT', `${what} did not drain within ${timeoutMs} ms; ${counters().backlog()} events were still in its channels`);
+      tearDown(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  return Promise.race([done, timeout]).finally(() => task?.unsubscribe());
+}
+
+/**
  * Subscribes `source` through `stages` into `sink` and returns the running pipeline. The same chain
  * works as plain RxJS (`source.pipe(...stages).subscribe(sink)`); `pipe` adds graceful stop, the
  * `done` promise and collected metrics.
@@ -37,9 +107,8 @@ export function pipe(source: Observable<Batch>, ...rest: [...Stage[], SinkLike])
     throw new TypeError('pipe(source, ...stages, sink): the last argument must be a sink (an observer of batches)');
   }
 
-  const components = collectCounters([source, ...stages, sink]);
+  const counters = new PipelineCounters().add(source, ...stages, sink);
   const stop$ = new Subject<void>();
-  let subscription: Subscription | undefined;
   let finished = false;
 
   let resolveDone!: () => void;
@@ -52,79 +121,48 @@ export function pipe(source: Observable<Batch>, ...rest: [...Stage[], SinkLike])
   const settle = (error?: unknown): void => {
     if (finished) return;
     finished = true;
-    const now = Date.now();
-    for (const c of components.values()) if (c.stopTime === 0) c.stopTime = now;
+    counters.stopped();
     if (error === undefined) resolveDone();
     else rejectDone(error);
   };
+  // A chain that failed reports its own error; one that completed, the sink's close error if any.
+  const afterClose = (failed: boolean, error?: unknown): void => {
+    (sink.closed ?? Promise.resolve()).then(
+      () => settle(error),
+      (e: unknown) => settle(failed ? error : e),
+    );
+  };
 
-  const now = Date.now();
-  for (const c of components.values()) if (c.startTime === 0) c.startTime = now;
-
+  counters.started();
   const chain = stages.reduce<Observable<Batch>>((obs, stage) => obs.pipe(stage), source.pipe(takeUntil(stop$)));
-  subscription = chain.subscribe({
+  const subscription = chain.subscribe({
     next: (batch) => {
       if (sink.next) sink.next(batch);
       else batch.ack();
     },
     error: (error: unknown) => {
       sink.error?.(error);
-      const after = sink.closed ?? Promise.resolve();
-      after.then(
-        () => settle(error),
-        () => settle(error),
-      );
+      afterClose(true, error);
     },
     complete: () => {
       sink.complete?.();
-      (sink.closed ?? Promise.resolve()).then(
-        () => settle(),
-        (e: unknown) => settle(e),
-      );
+      afterClose(false);
     },
   });
 
   let stopping: Promise<void> | undefined;
-  const pipeline: Pipeline = {
+  return {
     done,
     stop(options: StopOptions = {}) {
       if (stopping) return stopping;
-      const timeoutMs = options.timeoutMs ?? 30_000;
       stop$.next();
       stop$.complete();
-      const timer = setTimeout(() => {
-        const left = remainingEvents(components);
-        subscription?.unsubscribe();
-        settle(
-          new FlumeError('FLUME_STOP_TIMEOUT', `pipeline did not drain within ${timeoutMs} ms; ${left} events were still in its channels`),
-        );
-      }, timeoutMs);
-      stopping = done.finally(() => clearTimeout(timer));
+      stopping = stopWithin(done, options.timeoutMs ?? 30_000, 'pipeline', () => counters, (error) => {
+        subscription.unsubscribe();
+        settle(error);
+      });
       return stopping;
     },
-    metrics() {
-      const out: Record<string, MetricsSnapshot> = {};
-      for (const [key, counters] of components) out[key] = counters.snapshot();
-      return out;
-    },
+    metrics: () => counters.snapshot(),
   };
-  return pipeline;
-}
-
-function collectCounters(parts: readonly unknown[]): Map<string, ComponentCounters> {
-  const byKey = new Map<string, ComponentCounters>();
-  for (const part of parts) {
-    const counters = metricsOf(part);
-    if (!counters) continue;
-    let key = `${counters.type}.${counters.name}`;
-    for (let i = 2; byKey.has(key) && byKey.get(key) !== counters; i++) key = `${counters.type}.${counters.name}-${i}`;
-    byKey.set(key, counters);
-  }
-  return byKey;
-}
-
-function remainingEvents(components: Map<string, ComponentCounters>): number {
-  let n = 0;
-  for (const c of components.values()) if (c.type === 'CHANNEL') n += c.get('ChannelSize');
-  return n;
 }
