@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { isSecretKey, REDACTED } from './secrets.js';
 
-export type ComponentKind = 'source' | 'channel' | 'sink' | 'interceptor' | 'selector' | 'sinkProcessor';
+/** `router`: what applies a selector to a source (fanOut, Flume's ChannelProcessor); configured through its selector. */
+export type ComponentKind = 'source' | 'channel' | 'sink' | 'interceptor' | 'selector' | 'sinkProcessor' | 'router';
 
 /** How one Flume property key becomes an option: a plain rename, or a rename with a conversion. */
 export type FlumeKeyMapping = string | { option: string; convert: (value: string) => unknown };
@@ -273,9 +274,10 @@ export function byteCapacityFromFlume(props: ReadonlyMap<string, string>): Flume
  * the agent starts: `readFile` an existing readable file (a key store); `readDirectory` an existing
  * readable directory; `writeDirectory` an existing directory the agent may write (a spool directory);
  * `createDirectory` a writable directory or one that can be created (channel and output directories);
- * `createFile` a writable file or one its directory lets it create (a position file).
+ * `createFile` a writable file or one its directory lets it create (a position file);
+ * `patternDirectory` a path whose last part is a file name pattern, in an existing readable directory.
  */
-export type PathKind = 'readFile' | 'readDirectory' | 'writeDirectory' | 'createDirectory' | 'createFile';
+export type PathKind = 'readFile' | 'readDirectory' | 'writeDirectory' | 'createDirectory' | 'createFile' | 'patternDirectory';
 
 /** Schema metadata marking a string (or string array) option as a path: `z.string().meta(pathOption('readFile'))`. */
 export const pathOption = (kind: PathKind) => ({ path: kind });
@@ -294,10 +296,16 @@ export function pathProblems(schema: z.ZodType, options: Readonly<Record<string,
         out.push(...pathProblems(field as z.ZodType, value as Record<string, unknown>, `${prefix}${option}.`));
       continue;
     }
-    for (const p of Array.isArray(value) ? value : [value]) {
+    // A record (taildir's file groups) names each value's key, so the problem points at its property.
+    const values: [string, unknown][] = Array.isArray(value)
+      ? value.map((v) => [option, v])
+      : typeof value === 'object' && value !== null
+        ? Object.entries(value).map(([k, v]) => [`${option}.${k}`, v])
+        : [[option, value]];
+    for (const [at, p] of values) {
       if (typeof p !== 'string') continue;
-      const problem = checkPath(expandHome(p), kind);
-      if (problem) out.push({ option: `${prefix}${option}`, message: `${JSON.stringify(p)}: ${problem}` });
+      const problem = kind === 'patternDirectory' ? checkPath(path.dirname(expandHome(p)), 'readDirectory') : checkPath(expandHome(p), kind);
+      if (problem) out.push({ option: `${prefix}${at}`, message: `${JSON.stringify(p)}: ${problem}` });
     }
   }
   return out;
@@ -312,7 +320,9 @@ function pathKindOf(schema: z.ZodType): PathKind | undefined {
         ? (at.def.innerType as z.ZodType)
         : at instanceof z.ZodArray
           ? (at.element as z.ZodType)
-          : at instanceof z.ZodUnion
+          : at instanceof z.ZodRecord
+            ? (at.valueType as z.ZodType)
+            : at instanceof z.ZodUnion
             ? (at.options as z.ZodType[]).find((o) => pathKindOf(o) !== undefined)
             : undefined;
     at = inner;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { closest, describeValue, type ComponentSpec } from '../../lib/core/config.js';
+import { closest, component, describeValue, parseOptions, type Component, type ComponentSpec } from '../../lib/core/config.js';
 import { ConfigError, type ConfigIssue } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 
@@ -46,8 +46,20 @@ export interface ChannelSelector {
   bind(names: readonly (string | undefined)[]): BoundSelector;
 }
 
-/** A selector's self-description, like a component's; `kind` is `'selector'` (not a core component kind). */
-export type SelectorSpec<S extends z.ZodType = z.ZodType> = Omit<ComponentSpec<S>, 'kind'> & { kind: 'selector' };
+/**
+ * A selector component from its spec and its binding: the factory validates its options when called
+ * (a `ConfigError` before anything runs); `bind` resolves them against the fan-out's channels.
+ */
+export function selector<S extends z.ZodType>(
+  spec: ComponentSpec<S>,
+  type: ChannelSelector['type'],
+  bind: (options: z.output<S>, names: readonly (string | undefined)[]) => BoundSelector,
+): Component<(options?: z.input<S>) => ChannelSelector, S> {
+  return component(spec, (options?: z.input<S>): ChannelSelector => {
+    const opts = parseOptions(spec, options);
+    return { type, bind: (names) => bind(opts, names) };
+  });
+}
 
 /** Resolves refs to positions, in order, without duplicates; pushes an issue per bad ref. */
 export function resolveRefs(
@@ -74,7 +86,7 @@ export function resolveRefs(
       const suggestion = typeof ref === 'string' ? closest(ref, known) : undefined;
       issues.push({
         path: `${path}.${k}`,
-        expected: `a channel index < ${names.length}${known.length ? ` or one of the names ${known.join(', ')}` : ''}`,
+        expected: known.length ? `one of the channels ${known.join(', ')} (or an index < ${names.length})` : `a channel index < ${names.length}`,
         received: describeValue(ref),
         ...(suggestion ? { suggestion } : {}),
       });

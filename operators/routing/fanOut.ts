@@ -1,17 +1,17 @@
-import { Observable, type OperatorFunction, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import { z } from 'zod';
-import { createBatch, type Batch } from '../../lib/core/batch.js';
-import { parseOptions } from '../../lib/core/config.js';
-import { ComponentError, ConfigError, toError } from '../../lib/core/errors.js';
-import type { FlumeEvent } from '../../lib/core/event.js';
+import type { Batch } from '../../lib/core/batch.js';
+import { defineComponent, parseOptions } from '../../lib/core/config.js';
+import { ComponentError, ConfigError } from '../../lib/core/errors.js';
 import { metricsOf } from '../../lib/core/metrics.js';
+import { nameOption } from '../../lib/core/options.js';
 import type { BoundSelector, ChannelSelector } from './channelSelector.js';
+import { channelLabel, FanOutRun, newFanOutStats, type FanOutStats, type OptionalFailureHandler } from './fanOutRun.js';
 
-/** Called when an optional channel refused its part (Flume logs it and goes on). */
-export type OptionalFailureHandler = (failure: { channel: number; name: string | undefined; events: number; error: Error }) => void;
+export type { FanOutStats, OptionalFailureHandler } from './fanOutRun.js';
 
 export const fanOutOptions = z.strictObject({
-  name: z.string().min(1).default('fanOut').describe('Name used in errors.'),
+  ...nameOption('fanOut'),
   maxPendingOptional: z
     .number()
     .int()
@@ -28,22 +28,13 @@ export const fanOutOptions = z.strictObject({
 
 export type FanOutOptions = z.input<typeof fanOutOptions>;
 
-const fanOutSpec = { name: 'fanOut', schema: fanOutOptions };
-
-/** Counters of one fan-out, read with `fanOutStats(branches)`. */
-export interface FanOutStats {
-  BatchReceivedCount: number;
-  EventReceivedCount: number;
-  /** Events no channel takes (multiplexing without default): acked and dropped, as in Flume. */
-  EventUnroutedCount: number;
-  /** Required parts a channel nacked (their source batch was nacked). */
-  RequiredPutFailCount: number;
-  /** Optional parts a channel nacked, and their events. */
-  OptionalPutFailCount: number;
-  OptionalEventFailCount: number;
-  /** Events of optional parts never offered: their channel had `maxPendingOptional` parts unsettled. */
-  OptionalEventSkippedCount: number;
-}
+export const fanOutSpec = defineComponent({
+  name: 'fanOut',
+  kind: 'router',
+  summary: "Fans one source out to several channels through a channel selector, with Flume's transaction rules (Flume's channel processor).",
+  flumeTypes: [],
+  schema: fanOutOptions,
+});
 
 const STATS: unique symbol = Symbol.for('rxflume.fanOutStats');
 
@@ -55,41 +46,6 @@ export function fanOutStats(branches: object): FanOutStats {
 }
 
 type Stage = OperatorFunction<Batch, Batch>;
-
-interface Part {
-  branch: number;
-  events: FlumeEvent[];
-}
-
-/** A source batch between its split and its settlement. */
-interface Pending {
-  parent: Batch;
-  left: number;
-  error: Error | undefined;
-  optional: Part[];
-  done: boolean;
-}
-
-interface BranchRun {
-  /** Parts not yet handed to the branch's subscriber (not subscribed, or a hand-over under way). */
-  queue: Batch[];
-  flushing: boolean;
-  pendingOptional: number;
-  ended: boolean;
-}
-
-/** One subscription of the source, from the moment every branch is subscribed until none is. */
-interface Run {
-  closed: boolean;
-  sub: Subscription | undefined;
-  branches: BranchRun[];
-  incoming: Batch[];
-  routing: boolean;
-  /** Batches with optional parts, in source order, waiting for their required outcome. */
-  fifo: Pending[];
-  pumping: boolean;
-  end: 'complete' | { error: unknown } | undefined;
-}
 
 /**
  * Flume's channel processor: fans ONE source out to several channels through a channel selector
@@ -162,13 +118,13 @@ export function fanOut(
 ): Observable<Batch>[] | Record<string, Observable<Batch>> {
   const opts = parseOptions(fanOutSpec, options);
   const shape = normalise(opts.name, channels);
-  const bound = selector.bind(shape.names);
-  const branches = fanOutBranches(source, bound, shape.names, opts);
+  const stats = newFanOutStats();
+  const branches = fanOutBranches(source, selector.bind(shape.names), shape.names, opts, stats);
   const outputs = branches.map((b, i) => (shape.stages ? b.pipe(shape.stages[i]!) : b));
   const result: Observable<Batch>[] | Record<string, Observable<Batch>> = shape.keyed
     ? Object.fromEntries(shape.names.map((name, i) => [name!, outputs[i]!]))
     : outputs;
-  Object.defineProperty(result, STATS, { value: branches.stats, enumerable: false });
+  Object.defineProperty(result, STATS, { value: stats, enumerable: false });
   return result;
 }
 
@@ -211,272 +167,64 @@ function normalise(name: string, channels: unknown): Shape {
   return bad(typeof channels);
 }
 
-type Options = z.output<typeof fanOutOptions>;
-
+/**
+ * The branches: each takes one subscriber; the source is subscribed (a `FanOutRun`) when the last
+ * branch is, and unsubscribed when none is left.
+ */
 function fanOutBranches(
   source: Observable<Batch>,
   bound: BoundSelector,
   names: readonly (string | undefined)[],
-  opts: Options,
-): Observable<Batch>[] & { stats: FanOutStats } {
-  const width = names.length;
-  const stats: FanOutStats = {
-    BatchReceivedCount: 0,
-    EventReceivedCount: 0,
-    EventUnroutedCount: 0,
-    RequiredPutFailCount: 0,
-    OptionalPutFailCount: 0,
-    OptionalEventFailCount: 0,
-    OptionalEventSkippedCount: 0,
-  };
-  const subscribers: (Subscriber<Batch> | undefined)[] = new Array(width).fill(undefined);
+  opts: z.output<typeof fanOutOptions>,
+  stats: FanOutStats,
+): Observable<Batch>[] {
+  const subscribers: (Subscriber<Batch> | undefined)[] = names.map(() => undefined);
   let subscribed = 0;
-  let run: Run | undefined;
-
-  const label = (i: number): string => (names[i] !== undefined ? `${names[i]} (#${i})` : `#${i}`);
-  const closedError = (i: number): ComponentError =>
-    new ComponentError('FLUME_CHANNEL_CLOSED', `${opts.name}: channel ${label(i)} was unsubscribed before it took its part of the batch`, {
-      component: opts.name,
-      retriable: true,
-    });
-  const sourceClosedError = (): ComponentError =>
-    new ComponentError('FLUME_CHANNEL_CLOSED', `${opts.name}: every channel was unsubscribed`, { component: opts.name, retriable: true });
+  let run: FanOutRun | undefined;
 
   const connect = (): void => {
-    const r: Run = {
-      closed: false,
-      sub: undefined,
-      branches: names.map(() => ({ queue: [], flushing: false, pendingOptional: 0, ended: false })),
-      incoming: [],
-      routing: false,
-      fifo: [],
-      pumping: false,
-      end: undefined,
-    };
+    const r = new FanOutRun({
+      name: opts.name,
+      names,
+      bound,
+      maxPendingOptional: opts.maxPendingOptional,
+      onOptionalFailure: opts.onOptionalFailure,
+      stats,
+      subscriber: (i) => subscribers[i],
+    });
     run = r;
     const sub = source.subscribe({
-      next: (batch) => accept(r, batch),
-      error: (error: unknown) => finish(r, { error }),
-      complete: () => finish(r, 'complete'),
+      next: (batch) => r.accept(batch),
+      error: (error: unknown) => r.finish({ error }),
+      complete: () => r.finish('complete'),
     });
     // Every branch may have ended and unsubscribed while the source emitted synchronously.
     if (r.closed) sub.unsubscribe();
     else r.sub = sub;
   };
 
-  const disconnect = (r: Run): void => {
-    r.closed = true;
-    if (run === r) run = undefined;
-    r.sub?.unsubscribe();
-    r.fifo.length = 0;
-    for (const batch of r.incoming.splice(0)) batch.nack(sourceClosedError());
-    r.branches.forEach((br, i) => {
-      for (const part of br.queue.splice(0)) part.nack(closedError(i));
-    });
-  };
-
-  const accept = (r: Run, batch: Batch): void => {
-    if (r.closed) return batch.nack(sourceClosedError());
-    r.incoming.push(batch);
-    // Trampolined: a batch settled synchronously can make the source emit the next one from inside
-    // route(); it waits here so every branch sees batches in source order.
-    if (r.routing) return;
-    r.routing = true;
-    try {
-      while (r.incoming.length > 0 && !r.closed) route(r, r.incoming.shift()!);
-    } finally {
-      r.routing = false;
-    }
-    // The source may have ended while batches waited here: the end goes out after them.
-    if (r.end) flushAll(r);
-  };
-
-  const route = (r: Run, batch: Batch): void => {
-    const events = batch.events as FlumeEvent[];
-    const n = events.length;
-    stats.BatchReceivedCount++;
-    stats.EventReceivedCount += n;
-    if (n === 0) return batch.ack();
-    const required: (FlumeEvent[] | undefined)[] = new Array(width);
-    const optional: (FlumeEvent[] | undefined)[] = new Array(width);
-    try {
-      const constant = bound.constant;
-      if (constant) {
-        let first = true;
-        for (const i of constant.required) {
-          required[i] = first ? events : events.map(copyEvent);
-          first = false;
-        }
-        for (const i of constant.optional) {
-          optional[i] = first ? events : events.map(copyEvent);
-          first = false;
-        }
-        if (first) stats.EventUnroutedCount += n;
-      } else {
-        for (let k = 0; k < n; k++) {
-          const e = events[k]!;
-          const { required: req, optional: opt } = bound.route(e);
-          let first = true;
-          for (const i of req) {
-            (required[i] ??= []).push(first ? e : copyEvent(e));
-            first = false;
-          }
-          for (const i of opt) {
-            (optional[i] ??= []).push(first ? e : copyEvent(e));
-            first = false;
-          }
-          if (first) stats.EventUnroutedCount++;
-        }
-      }
-    } catch (error) {
-      return batch.nack(toError(error));
-    }
-
-    const p: Pending = { parent: batch, left: 0, error: undefined, optional: [], done: false };
-    for (let i = 0; i < width; i++) {
-      if (required[i]) p.left++;
-      if (optional[i]) p.optional.push({ branch: i, events: optional[i]! });
-    }
-    if (p.optional.length > 0) r.fifo.push(p);
-    if (p.left === 0) return requiredDone(r, p);
-    for (let i = 0; i < width; i++) {
-      const events = required[i];
-      if (!events) continue;
-      offer(
-        r,
-        i,
-        createBatch(events, {
-          onAck: () => childSettled(r, p),
-          onNack: (error) => {
-            stats.RequiredPutFailCount++;
-            p.error ??= error;
-            childSettled(r, p);
-          },
-        }),
-      );
-    }
-  };
-
-  const childSettled = (r: Run, p: Pending): void => {
-    if (--p.left === 0) requiredDone(r, p);
-  };
-
-  const requiredDone = (r: Run, p: Pending): void => {
-    p.done = true;
-    if (p.optional.length > 0) pump(r);
-    if (p.error) p.parent.nack(p.error);
-    else p.parent.ack();
-  };
-
-  /** Offers the optional parts of settled batches at the head of the FIFO. */
-  const pump = (r: Run): void => {
-    if (r.pumping || r.closed) return;
-    r.pumping = true;
-    try {
-      while (r.fifo.length > 0 && r.fifo[0]!.done && !r.closed) {
-        const p = r.fifo.shift()!;
-        if (p.error === undefined) for (const part of p.optional) offerOptional(r, part);
-      }
-    } finally {
-      r.pumping = false;
-    }
-    if (r.end && r.fifo.length === 0) flushAll(r);
-  };
-
-  const offerOptional = (r: Run, part: Part): void => {
-    const br = r.branches[part.branch]!;
-    const n = part.events.length;
-    if (br.pendingOptional >= opts.maxPendingOptional) {
-      stats.OptionalEventSkippedCount += n;
-      return;
-    }
-    br.pendingOptional++;
-    offer(
-      r,
-      part.branch,
-      createBatch(part.events, {
-        onAck: () => {
-          br.pendingOptional--;
-        },
-        onNack: (error) => {
-          br.pendingOptional--;
-          stats.OptionalPutFailCount++;
-          stats.OptionalEventFailCount += n;
-          try {
-            opts.onOptionalFailure?.({ channel: part.branch, name: names[part.branch], events: n, error });
-          } catch {
-            // A reporting hook must not break the channel that called us; the failure is counted.
-          }
-        },
-      }),
-    );
-  };
-
-  const offer = (r: Run, i: number, part: Batch): void => {
-    r.branches[i]!.queue.push(part);
-    flush(r, i);
-  };
-
-  /** Hands queued parts, then the end once nothing more can come, to branch i's subscriber. */
-  const flush = (r: Run, i: number): void => {
-    const br = r.branches[i]!;
-    const sub = subscribers[i];
-    if (!sub || br.flushing || br.ended) return;
-    br.flushing = true;
-    try {
-      while (br.queue.length > 0 && subscribers[i] === sub && !r.closed) sub.next(br.queue.shift()!);
-      if (r.end && !r.routing && r.fifo.length === 0 && br.queue.length === 0 && subscribers[i] === sub && !r.closed) {
-        br.ended = true;
-        if (r.end === 'complete') sub.complete();
-        else sub.error(r.end.error);
-      }
-    } finally {
-      br.flushing = false;
-    }
-  };
-
-  const flushAll = (r: Run): void => {
-    for (let i = 0; i < width && !r.closed; i++) flush(r, i);
-  };
-
-  const finish = (r: Run, end: 'complete' | { error: unknown }): void => {
-    if (r.closed || r.end) return;
-    r.end = end;
-    flushAll(r);
-  };
-
   const branch = (i: number): Observable<Batch> =>
     new Observable<Batch>((subscriber) => {
       if (subscribers[i]) {
-        subscriber.error(
-          new ComponentError('FLUME_CONFIG', `${opts.name}: channel ${label(i)} is already subscribed; a fan-out branch takes one subscriber`, {
-            component: opts.name,
-          }),
-        );
+        const message = `${opts.name}: channel ${channelLabel(names, i)} is already subscribed; a fan-out branch takes one subscriber`;
+        subscriber.error(new ComponentError('FLUME_CONFIG', message, { component: opts.name }));
         return;
       }
       subscribers[i] = subscriber;
       subscribed++;
-      if (run) {
-        run.branches[i]!.ended = false;
-        flush(run, i);
-      } else if (subscribed === width) {
-        connect();
-      }
+      if (run) run.resume(i);
+      else if (subscribed === names.length) connect();
       return () => {
         if (subscribers[i] !== subscriber) return;
         subscribers[i] = undefined;
         subscribed--;
-        if (subscribed === 0 && run) disconnect(run);
+        if (subscribed === 0 && run) {
+          const r = run;
+          run = undefined;
+          r.close();
+        }
       };
     });
 
-  return Object.assign(
-    names.map((_, i) => branch(i)),
-    { stats },
-  );
-}
-
-function copyEvent(e: FlumeEvent): FlumeEvent {
-  return { headers: { ...e.headers }, body: e.body };
+  return names.map((_, i) => branch(i));
 }

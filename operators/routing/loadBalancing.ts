@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseOptions } from '../../lib/core/config.js';
-import type { ChannelSelector, Route, SelectorSpec } from './channelSelector.js';
+import { defineComponent } from '../../lib/core/config.js';
+import { selector, type Route } from './channelSelector.js';
 
 export const loadBalancingOptions = z.strictObject({
   policy: z
@@ -11,13 +11,13 @@ export const loadBalancingOptions = z.strictObject({
 
 export type LoadBalancingOptions = z.input<typeof loadBalancingOptions>;
 
-export const loadBalancingSpec: SelectorSpec<typeof loadBalancingOptions> = {
+export const loadBalancingSpec = defineComponent({
   name: 'loadBalancing',
   kind: 'selector',
   summary: 'Each event to one channel, in turn or at random (Flume 1.10 load_balancing channel selector).',
   flumeTypes: ['load_balancing', 'org.apache.flume.channel.LoadBalancingChannelSelector'],
   schema: loadBalancingOptions,
-};
+});
 
 /**
  * Flume's load-balancing channel selector, for `fanOut`: every event goes to exactly one of the
@@ -28,19 +28,10 @@ export const loadBalancingSpec: SelectorSpec<typeof loadBalancingOptions> = {
  * @example
  * const { c1, c2 } = fanOut(netcatSource({ ... }), loadBalancing(), ['c1', 'c2']);
  */
-export const loadBalancing = Object.assign(
-  function loadBalancing(options?: LoadBalancingOptions): ChannelSelector {
-    const opts = parseOptions(loadBalancingSpec, options);
-    return {
-      type: 'load_balancing',
-      bind(names) {
-        const routes: Route[] = names.map((_, i) => ({ required: [i], optional: [] }));
-        const none: Route = { required: [], optional: [] };
-        let turn = 0;
-        const pick = opts.policy === 'random' ? () => Math.floor(Math.random() * routes.length) : () => turn++ % routes.length;
-        return { route: () => routes[pick()] ?? none };
-      },
-    };
-  },
-  { spec: loadBalancingSpec },
-);
+export const loadBalancing = selector(loadBalancingSpec, 'load_balancing', (opts, names) => {
+  const routes: Route[] = names.map((_, i) => ({ required: [i], optional: [] }));
+  const none: Route = { required: [], optional: [] };
+  let turn = 0;
+  const pick = opts.policy === 'random' ? () => Math.floor(Math.random() * routes.length) : () => turn++ % routes.length;
+  return { route: () => routes[pick()] ?? none };
+});

@@ -1,16 +1,8 @@
 import { z } from 'zod';
-import { parseOptions } from '../../lib/core/config.js';
+import { defineComponent, type FlumeMapped } from '../../lib/core/config.js';
 import type { ConfigIssue } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
-import {
-  channelList,
-  makeRoute,
-  resolveRefs,
-  throwIfIssues,
-  type ChannelSelector,
-  type Route,
-  type SelectorSpec,
-} from './channelSelector.js';
+import { channelList, makeRoute, resolveRefs, selector, throwIfIssues, type Route } from './channelSelector.js';
 
 const nonEmptyList = channelList.refine((list) => list.length > 0, { message: 'at least one channel' });
 
@@ -31,15 +23,30 @@ export const multiplexingOptions = z.strictObject({
 
 export type MultiplexingOptions = z.input<typeof multiplexingOptions>;
 
-export const multiplexingSpec: SelectorSpec<typeof multiplexingOptions> = {
+export const multiplexingSpec = defineComponent({
   name: 'multiplexing',
   kind: 'selector',
   summary: "Routes each event by a header's value to its channels, with a default and optional channels (Flume multiplexing selector).",
   flumeTypes: ['multiplexing', 'org.apache.flume.channel.MultiplexingChannelSelector'],
   schema: multiplexingOptions,
-  // Flume's `mapping.<value>` / `optional.<value>` keys are the `mapping` / `optional` records' entries;
-  // every channel list also accepts Flume's space-separated string.
-};
+  fromFlume: valuesFromFlume,
+});
+
+/**
+ * Flume's `mapping.<value>` / `optional.<value>` keys as the `mapping` / `optional` records' entries,
+ * the whole rest of the key being the value (`mapping.v1.2` maps the header value `v1.2`).
+ */
+function valuesFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
+  const records: Record<string, Record<string, string>> = {};
+  const consumed: string[] = [];
+  for (const [key, channels] of props) {
+    const m = /^(mapping|optional)\.(.+)$/.exec(key);
+    if (!m) continue;
+    (records[m[1]!] ??= Object.create(null) as Record<string, string>)[m[2]!] = channels;
+    consumed.push(key);
+  }
+  return { options: records, consumed };
+}
 
 /**
  * Flume's multiplexing channel selector, for `fanOut`: each event goes to the channels mapped to the
@@ -55,40 +62,31 @@ export const multiplexingSpec: SelectorSpec<typeof multiplexingOptions> = {
  *   ['us', 'eu', 'audit'],
  * );
  */
-export const multiplexing = Object.assign(
-  function multiplexing(options?: MultiplexingOptions): ChannelSelector {
-    const opts = parseOptions(multiplexingSpec, options);
-    return {
-      type: 'multiplexing',
-      bind(names) {
-        const issues: ConfigIssue[] = [];
-        const defaults = resolveRefs('multiplexing.default', opts.default, names, issues);
-        const mapped = new Map<string, number[]>();
-        for (const [value, refs] of Object.entries(opts.mapping)) mapped.set(value, resolveRefs(`multiplexing.mapping.${value}`, refs, names, issues));
-        const optional = new Map<string, number[]>();
-        for (const [value, refs] of Object.entries(opts.optional)) optional.set(value, resolveRefs(`multiplexing.optional.${value}`, refs, names, issues));
-        throwIfIssues('multiplexing', issues);
+export const multiplexing = selector(multiplexingSpec, 'multiplexing', (opts, names) => {
+  const issues: ConfigIssue[] = [];
+  const defaults = resolveRefs('multiplexing.default', opts.default, names, issues);
+  const mapped = new Map<string, number[]>();
+  for (const [value, refs] of Object.entries(opts.mapping)) mapped.set(value, resolveRefs(`multiplexing.mapping.${value}`, refs, names, issues));
+  const optional = new Map<string, number[]>();
+  for (const [value, refs] of Object.entries(opts.optional)) optional.set(value, resolveRefs(`multiplexing.optional.${value}`, refs, names, issues));
+  throwIfIssues('multiplexing', issues);
 
-        // One precomputed route per known value: no allocation per event.
-        const defaultRoute = makeRoute(defaults, []);
-        const routes = new Map<string, Route>();
-        for (const value of new Set([...mapped.keys(), ...optional.keys()])) {
-          const required = isBlank(value) ? defaults : (mapped.get(value) ?? defaults);
-          routes.set(value, makeRoute(required, optional.get(value) ?? []));
-        }
-        const header = opts.header;
-        return {
-          route(event: FlumeEvent): Route {
-            const headers = event.headers;
-            if (!Object.hasOwn(headers, header)) return defaultRoute;
-            return routes.get(headers[header]!) ?? defaultRoute;
-          },
-        };
-      },
-    };
-  },
-  { spec: multiplexingSpec },
-);
+  // One precomputed route per known value: no allocation per event.
+  const defaultRoute = makeRoute(defaults, []);
+  const routes = new Map<string, Route>();
+  for (const value of new Set([...mapped.keys(), ...optional.keys()])) {
+    const required = isBlank(value) ? defaults : (mapped.get(value) ?? defaults);
+    routes.set(value, makeRoute(required, optional.get(value) ?? []));
+  }
+  const header = opts.header;
+  return {
+    route(event: FlumeEvent): Route {
+      const headers = event.headers;
+      if (!Object.hasOwn(headers, header)) return defaultRoute;
+      return routes.get(headers[header]!) ?? defaultRoute;
+    },
+  };
+});
 
 function isBlank(value: string): boolean {
   return value.trim().length === 0;

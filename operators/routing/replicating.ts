@@ -1,14 +1,7 @@
 import { z } from 'zod';
-import { parseOptions } from '../../lib/core/config.js';
+import { defineComponent } from '../../lib/core/config.js';
 import type { ConfigIssue } from '../../lib/core/errors.js';
-import {
-  channelList,
-  makeRoute,
-  resolveRefs,
-  throwIfIssues,
-  type ChannelSelector,
-  type SelectorSpec,
-} from './channelSelector.js';
+import { channelList, makeRoute, resolveRefs, selector, throwIfIssues } from './channelSelector.js';
 
 export const replicatingOptions = z.strictObject({
   optional: channelList
@@ -20,13 +13,13 @@ export const replicatingOptions = z.strictObject({
 
 export type ReplicatingOptions = z.input<typeof replicatingOptions>;
 
-export const replicatingSpec: SelectorSpec<typeof replicatingOptions> = {
+export const replicatingSpec = defineComponent({
   name: 'replicating',
   kind: 'selector',
   summary: "Every event to every channel; optional channels are best-effort (Flume's default channel selector).",
   flumeTypes: ['replicating', 'org.apache.flume.channel.ReplicatingChannelSelector'],
   schema: replicatingOptions,
-};
+});
 
 /**
  * Flume's replicating channel selector, for `fanOut`: every event of a source batch goes to every
@@ -38,23 +31,13 @@ export const replicatingSpec: SelectorSpec<typeof replicatingOptions> = {
  * pipe(c1, memoryChannel({ name: 'c1' }), kafkaSink({ ... }));
  * pipe(c2, memoryChannel({ name: 'c2' }), fileRollSink({ directory: '/var/log/copy' }));
  */
-export const replicating = Object.assign(
-  function replicating(options?: ReplicatingOptions): ChannelSelector {
-    const opts = parseOptions(replicatingSpec, options);
-    return {
-      type: 'replicating',
-      bind(names) {
-        const issues: ConfigIssue[] = [];
-        const optional = resolveRefs('replicating.optional', opts.optional, names, issues);
-        throwIfIssues('replicating', issues);
-        const all = names.map((_, i) => i);
-        const route = makeRoute(
-          all.filter((i) => !optional.includes(i)),
-          optional,
-        );
-        return { constant: route, route: () => route };
-      },
-    };
-  },
-  { spec: replicatingSpec },
-);
+export const replicating = selector(replicatingSpec, 'replicating', (opts, names) => {
+  const issues: ConfigIssue[] = [];
+  const optional = resolveRefs('replicating.optional', opts.optional, names, issues);
+  throwIfIssues('replicating', issues);
+  const route = makeRoute(
+    names.map((_, i) => i).filter((i) => !optional.includes(i)),
+    optional,
+  );
+  return { constant: route, route: () => route };
+});

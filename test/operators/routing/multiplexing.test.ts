@@ -51,7 +51,17 @@ describe('multiplexing', () => {
   });
 
   it('declares its Flume type names', () => {
-    expect(multiplexing.spec.flumeTypes).toEqual(['multiplexing', 'org.apache.flume.channel.MultiplexingChannelSelector']);
+    expect(multiplexing.spec).toMatchObject({ kind: 'selector', flumeTypes: ['multiplexing', 'org.apache.flume.channel.MultiplexingChannelSelector'] });
+  });
+
+  it("maps Flume's mapping.<value> and optional.<value> keys, the whole rest of the key being the value", () => {
+    const props = new Map([
+      ['header', 'v'],
+      ['mapping.1.5', 'c1 c2'],
+      ['optional.2.0', 'c3'],
+      ['default', 'c3'],
+    ]);
+    expect(multiplexing.spec.fromFlume!(props)).toEqual({ options: { mapping: { '1.5': 'c1 c2' }, optional: { '2.0': 'c3' } }, consumed: ['mapping.1.5', 'optional.2.0'] });
   });
 
   it('marbles: splits each batch by header, one part per channel, in source order', () => {
