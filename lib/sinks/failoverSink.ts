@@ -1,14 +1,16 @@
 import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
+import { Backoff, exponential } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError, ConfigError, isRetriable, type ConfigIssue } from '../core/errors.js';
 import type { HasMetrics } from '../core/metrics.js';
+import { nameOption } from '../core/options.js';
 import type { Sink } from '../core/sink.js';
 import { createGroup, memberList, type GroupMember, type SinkMembers } from './sinkGroup.js';
 
 export const failoverSinkOptions = z.strictObject({
-  name: z.string().min(1).default('failoverSink').describe('Component name in metrics (the Flume sink group name).'),
+  ...nameOption('failoverSink'),
   maxPenaltyMs: z
     .number()
     .int()
@@ -38,11 +40,13 @@ export type { SinkMembers } from './sinkGroup.js';
 interface Member extends GroupMember {
   priority: number;
   failed: boolean;
-  failures: number;
+  /** Consecutive failures: the penalty after the n-th is min(maxPenaltyMs, 2^n s). */
+  penalty: Backoff;
   refreshAt: number;
 }
 
-const FAILURE_PENALTY_MS = 1000;
+/** Flume's FailedSink: 2 s after the first failure, doubling. */
+const FIRST_PENALTY_MS = 2000;
 
 /**
  * Flume's failover sink processor as a sink. Each batch goes to the live member with the highest
@@ -87,16 +91,17 @@ export const failoverSink = component(failoverSinkSpec, function failoverSink(
   const named = memberList(opts.name, sinks);
   const issues: ConfigIssue[] = [];
   const names = named.map((m) => m.name);
-  for (const [key, value] of Object.entries(opts.priority)) {
-    if (!names.includes(key)) issues.push({ path: `${opts.name}.priority.${key}`, expected: `a member name (${names.join(', ')})`, received: String(value) });
+  for (const key of Object.keys(opts.priority)) {
+    if (!names.includes(key)) issues.push({ path: `${opts.name}.priority.${key}`, expected: `a member of the group (${names.join(', ')})`, received: JSON.stringify(key) });
   }
   let next = 0;
+  const policy = exponential(FIRST_PENALTY_MS, opts.maxPenaltyMs);
   const members: Member[] = named.map(({ name, sink }) => ({
     name,
     sink,
     priority: opts.priority[name] ?? --next,
     failed: false,
-    failures: 0,
+    penalty: new Backoff(policy),
     refreshAt: 0,
   }));
   const seen = new Map<number, string>();
@@ -119,13 +124,11 @@ export const failoverSink = component(failoverSinkSpec, function failoverSink(
     const now = asyncScheduler.now();
     if (!m.failed) {
       m.failed = true;
-      m.failures = 1;
-    } else if (now >= m.refreshAt) {
-      m.failures++; // the probe after a penalty failed again
-    } else {
+      m.penalty.reset();
+    } else if (now < m.refreshAt) {
       return; // already penalised by a batch that failed concurrently
-    }
-    m.refreshAt = now + Math.min(opts.maxPenaltyMs, 2 ** Math.min(m.failures, 30) * FAILURE_PENALTY_MS);
+    } // else: the probe after a penalty failed again
+    m.refreshAt = now + m.penalty.next();
   };
 
   const attempt = (batch: Batch, tried: Set<Member>, lastError: Error | undefined): void => {
@@ -147,7 +150,7 @@ export const failoverSink = component(failoverSinkSpec, function failoverSink(
     group.send(m, batch, {
       ok: () => {
         m.failed = false;
-        m.failures = 0;
+        m.penalty.reset();
       },
       failed: (error) => {
         onFailure(m);

@@ -1,9 +1,11 @@
 import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
+import { backoffDelay, exponential } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError, isRetriable } from '../core/errors.js';
 import type { HasMetrics } from '../core/metrics.js';
+import { nameOption } from '../core/options.js';
 import type { Sink } from '../core/sink.js';
 import { createGroup, memberList, type GroupMember, type SinkMembers } from './sinkGroup.js';
 
@@ -11,7 +13,7 @@ const lowerCase = (value: string): string => value.trim().toLowerCase();
 const javaBoolean = (value: string): boolean => value.trim().toLowerCase() === 'true';
 
 export const loadBalanceSinkOptions = z.strictObject({
-  name: z.string().min(1).default('loadBalanceSink').describe('Component name in metrics (the Flume sink group name).'),
+  ...nameOption('loadBalanceSink'),
   selector: z
     .enum(['round_robin', 'random'])
     .default('round_robin')
@@ -46,10 +48,10 @@ interface Member extends GroupMember {
   restoreAt: number;
 }
 
-// Flume's OrderSelector constants.
+// Flume's OrderSelector: min(maxTimeOut, 1 s × 2^n) after n consecutive failures, n at most 16.
 const EXP_BACKOFF_COUNTER_LIMIT = 16;
 const CONSIDER_SEQUENTIAL_RANGE_MS = 2000;
-const BACKOFF_UNIT_MS = 1000;
+const FIRST_BACKOFF_MS = 2000;
 
 /**
  * Flume's load-balancing sink processor as a sink. For each batch the selector orders the members —
@@ -94,19 +96,20 @@ export const loadBalanceSink = component(loadBalanceSinkSpec, function loadBalan
     restoreAt: -Infinity,
   }));
   const group = createGroup(opts.name, members);
+  const policy = exponential(FIRST_BACKOFF_MS, opts.maxTimeOutMs);
   let nextHead = 0;
 
   const informFailure = (m: Member): void => {
     if (!opts.backoff) return;
     const now = asyncScheduler.now();
-    const lastBackoff = Math.min(opts.maxTimeOutMs, BACKOFF_UNIT_MS * 2 ** m.sequentialFails);
-    if (lastBackoff + CONSIDER_SEQUENTIAL_RANGE_MS > now - m.lastFail) {
+    // A failure within the last back-off + 2 s is consecutive (a first failure never is: lastFail is -∞).
+    if (backoffDelay(policy, m.sequentialFails) + CONSIDER_SEQUENTIAL_RANGE_MS > now - m.lastFail) {
       if (m.sequentialFails < EXP_BACKOFF_COUNTER_LIMIT) m.sequentialFails++;
     } else {
       m.sequentialFails = 1;
     }
     m.lastFail = now;
-    m.restoreAt = now + Math.min(opts.maxTimeOutMs, BACKOFF_UNIT_MS * 2 ** m.sequentialFails);
+    m.restoreAt = now + backoffDelay(policy, m.sequentialFails);
   };
 
   const order = (): Member[] => {

@@ -4,6 +4,7 @@
  * once idle, `closed`. Not a component, only their common mechanism: sinks still never import each
  * other, the two groups only import this. It imports only lib/core.
  */
+import { asyncScheduler } from 'rxjs';
 import { createBatch, type Batch } from '../core/batch.js';
 import { ComponentError, ConfigError, toError, type ConfigIssue } from '../core/errors.js';
 import { ComponentCounters, metricsOf, withMetrics, type HasMetrics } from '../core/metrics.js';
@@ -80,7 +81,7 @@ export function createGroup(name: string, members: readonly GroupMember[]) {
       }
     }
     Promise.allSettled(members.map((m) => m.sink.closed)).then((results) => {
-      counters.stopTime = Date.now();
+      counters.stopTime = asyncScheduler.now();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) rejectClosed(failed.reason);
       else resolveClosed();
@@ -122,7 +123,7 @@ export function createGroup(name: string, members: readonly GroupMember[]) {
     sink(dispatch: (batch: Batch) => void): Sink & HasMetrics {
       const sink: Sink = {
         next(batch: Batch): void {
-          if (counters.startTime === 0) counters.startTime = Date.now();
+          if (counters.startTime === 0) counters.startTime = asyncScheduler.now();
           if (ending) {
             batch.nack(new ComponentError('FLUME_SINK_FAILED', `${name}: the sink group is closing`, { component: name, retriable: true }));
             return;
