@@ -134,7 +134,9 @@ describe('fileChannel faults', () => {
   }, 120_000);
 
   it('EROFS: on a file system remounted read-only it opens, delivers what it holds and refuses puts; read-write again, it goes on', async () => {
-    const root = path.join(await tempDir('rxflume-fc-ro-'), 'mnt');
+    const base = await tempDir('rxflume-fc-ro-');
+    dirs.push(base);
+    const root = path.join(base, 'mnt');
     await fs.mkdir(root);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', root]);
     mounts.push(root);
