@@ -5,36 +5,41 @@
  *   npm run kafka:down    stops it and removes its data
  *   node dist/scripts/kafka.js fetch    only fetches the jars (CI does this before the tests)
  *
- * Options of `up`/`down`: `--port N` (default 19092), `--kafka4` (Kafka 4.x instead of 3.9.x),
- * `--no-auto-create` (auto.create.topics.enable=false), `--partitions N` (num.partitions).
+ * Options of `up`/`down`: `--port N` (default 19092, or `$RXFLUME_KAFKA_PORT`), `--kafka4` (Kafka 4.x
+ * instead of 3.9.x; or `RXFLUME_KAFKA_MAJOR=4`), `--no-auto-create` (auto.create.topics.enable=false),
+ * `--partitions N` (num.partitions).
  *
- * Programmatic use (vitest global setup, benches, fault tests): `ensureJars()` then
- * `startBroker({ port, dataDir })`. Jars are cached outside the repository (`kafkaCacheDir()`), fetched
- * once with Maven from `kafka/pom.xml`; nothing else is reused between runs.
+ * Programmatic use (vitest global setup, benches, fault tests): `startBroker({ port, dataDir })`. The jars
+ * are fetched and cached by scripts/maven.ts (`$RXFLUME_KAFKA_CACHE`, else ~/.cache/rxflume/kafka); the
+ * JVM runs under scripts/service.ts; the broker's properties templates are in kafka/.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchedLine, fetchJars, serviceCacheDir, type Jars, type MavenSet } from './maven.js';
+import { checkTools, dataDir as serviceDataDir, findUp, freePort, runMain, runToEnd, serviceDown, serviceUp, startJava, tail, type StopOptions, type UpState } from './service.js';
+
+export { freePort, type StopOptions };
 
 export type KafkaMajor = 3 | 4;
 
-/** The Kafka release each major fetches; the pom's profiles (`kafka3`, `kafka4`) pin the same versions. */
+/** The Kafka release each major runs. */
 export const KAFKA_VERSIONS: Readonly<Record<KafkaMajor, string>> = { 3: '3.9.2', 4: '4.1.1' };
 export const DEFAULT_PORT = 19092;
 /** Any base64url 16-byte UUID works for a throwaway cluster; a fixed one saves a JVM start. */
 const CLUSTER_ID = '5L6g3nShT-eMCtK--X86sw';
-const READY_LINE = 'Kafka Server started';
+const MAIN_CLASS = 'kafka.Kafka';
 
-/** Java or Maven is not on the PATH: Kafka cannot run here. The message says what to install. */
-export class KafkaToolsMissingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KafkaToolsMissingError';
-  }
+/**
+ * The broker's jars: `kafka_2.13` (the broker, with every server module) plus a logging backend, which
+ * Kafka does not declare: reload4j for 3.9 (its log4j 1 controller needs it), log4j2 for 4.x (KIP-653).
+ */
+export function kafkaJars(major: KafkaMajor): MavenSet {
+  const version = KAFKA_VERSIONS[major];
+  const logging =
+    major === 4
+      ? ['org.apache.logging.log4j:log4j-core:2.24.3', 'org.apache.logging.log4j:log4j-slf4j-impl:2.24.3']
+      : ['org.slf4j:slf4j-reload4j:1.7.36', 'ch.qos.reload4j:reload4j:1.2.25'];
+  return { service: 'kafka', version, title: `Kafka ${version} broker`, artifacts: [`org.apache.kafka:kafka_2.13:${version}`, ...logging] };
 }
 
 /** The major to use when none is given: env `RXFLUME_KAFKA_MAJOR=4` switches everything to Kafka 4.x. */
@@ -44,123 +49,18 @@ export function defaultMajor(): KafkaMajor {
 
 /** Where jars (and `kafka:up` state) live: `$RXFLUME_KAFKA_CACHE`, else `$XDG_CACHE_HOME/rxflume/kafka`, else `~/.cache/rxflume/kafka`. */
 export function kafkaCacheDir(): string {
-  const explicit = process.env['RXFLUME_KAFKA_CACHE'];
-  if (explicit) return resolve(explicit);
-  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(base, 'rxflume', 'kafka');
+  return serviceCacheDir('kafka');
 }
 
-/** The folder holding `kafka/pom.xml` and the properties templates (found from this file, in source or dist). */
+/** The folder of the broker's properties templates (kafka/ in the repository, found from source or dist). */
 export function kafkaConfigDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'kafka');
-    if (existsSync(join(candidate, 'pom.xml')) && existsSync(join(candidate, 'server.properties'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('scripts/kafka: cannot find kafka/pom.xml above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
+  return join(findUp(import.meta.url, 'kafka/server.properties'), '..');
 }
 
-function onPath(command: string): boolean {
-  const probe = spawnSync(command, command === 'java' ? ['-version'] : ['-v'], { stdio: 'ignore' });
-  return !probe.error;
-}
-
-/** Throws `KafkaToolsMissingError` unless `java` (and, when `maven`, `mvn`) can be run. */
-export function checkTools(options: { maven?: boolean } = {}): void {
-  const missing: string[] = [];
-  if (!onPath('java')) missing.push('java (a JDK 17+, e.g. apt-get install openjdk-17-jdk-headless)');
-  if (options.maven && !onPath('mvn')) missing.push('mvn (Apache Maven 3, e.g. apt-get install maven)');
-  if (missing.length) {
-    throw new KafkaToolsMissingError(
-      `a local Kafka broker needs ${missing.join(' and ')} on the PATH; ` +
-        'the broker jars come from Maven Central through kafka/pom.xml',
-    );
-  }
-}
-
-export interface JarsOptions {
-  major?: KafkaMajor;
-  /** Progress lines (e.g. "fetching …"); silent by default. */
-  log?: (line: string) => void;
-}
-
-export interface Jars {
-  major: KafkaMajor;
-  version: string;
-  /** Folder of the broker's jars: the classpath is `${libsDir}/*`. */
-  libsDir: string;
-  /** False when the cache already held them. */
-  fetched: boolean;
-  seconds: number;
-}
-
-/**
- * Makes sure the broker jars are in the cache, fetching them with Maven (`kafka/pom.xml`) when
- * missing. Safe to call from several processes at once: one fetches, the others wait for it.
- */
-export async function ensureJars(options: JarsOptions = {}): Promise<Jars> {
+/** Makes sure the broker jars are in the cache (scripts/maven.ts). */
+export async function ensureJars(options: { major?: KafkaMajor; log?: (line: string) => void } = {}): Promise<Jars & { major: KafkaMajor }> {
   const major = options.major ?? defaultMajor();
-  const version = KAFKA_VERSIONS[major];
-  const versionDir = join(kafkaCacheDir(), version);
-  const libsDir = join(versionDir, 'libs');
-  const marker = join(libsDir, '.complete');
-  const started = Date.now();
-  const result = (fetched: boolean): Jars => ({ major, version, libsDir, fetched, seconds: (Date.now() - started) / 1000 });
-  if (existsSync(marker)) return result(false);
-
-  checkTools({ maven: true });
-  mkdirSync(versionDir, { recursive: true });
-  const lock = join(versionDir, '.fetching');
-  await acquireLock(lock, options.log);
-  try {
-    if (existsSync(marker)) return result(false);
-    options.log?.(`fetching Kafka ${version} broker jars from Maven Central into ${libsDir} …`);
-    rmSync(libsDir, { recursive: true, force: true });
-    const args = ['-B', '-q', '-f', join(kafkaConfigDir(), 'pom.xml'), 'package', `-Dkafka.libs.dir=${libsDir}`];
-    if (major === 4) args.push('-P', 'kafka4');
-    const { code, output } = await run('mvn', args);
-    if (code !== 0) throw new Error(`mvn ${args.join(' ')} failed with exit code ${code}:\n${tail(output, 40)}`);
-    if (!existsSync(join(libsDir, `kafka_2.13-${version}.jar`))) throw new Error(`mvn finished but ${libsDir} holds no kafka_2.13-${version}.jar`);
-    writeFileSync(marker, `${new Date().toISOString()}\n`);
-    options.log?.(`fetched Kafka ${version} jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return result(true);
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-async function acquireLock(lock: string, log?: (line: string) => void): Promise<void> {
-  let told = false;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // A fetch that died long ago left its lock behind.
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 15 * 60_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // gone meanwhile
-      }
-      if (!told) log?.('another process is fetching the Kafka jars; waiting for it …');
-      told = true;
-      await sleep(500);
-    }
-  }
-}
-
-function run(command: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code: code ?? 1, output }));
-  });
+  return { major, ...(await fetchJars(kafkaJars(major), options)) };
 }
 
 export interface BrokerOptions {
@@ -192,13 +92,6 @@ export interface BrokerOptions {
   log?: (line: string) => void;
 }
 
-export interface StopOptions {
-  /** SIGTERM (default) shuts down cleanly; SIGKILL simulates a crash. */
-  signal?: 'SIGTERM' | 'SIGKILL';
-  /** After this, a SIGTERM is followed by SIGKILL (default 60 s). */
-  timeoutMs?: number;
-}
-
 export interface Broker {
   /** `127.0.0.1:<port>`, what kafkajs `brokers` takes. */
   readonly bootstrap: string;
@@ -219,223 +112,95 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePromise(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 /**
  * Starts a single-node KRaft broker (broker + controller in one JVM) and resolves once it accepts
- * clients. Fetches the jars first if needed (`ensureJars`). The JVM is killed if this process dies
- * (a watchdog polls its pid), unless `detached`.
+ * clients. Fetches the jars first if needed. The JVM is killed if this process dies, unless `detached`.
  */
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const major = options.major ?? defaultMajor();
-  checkTools();
+  const what = `Kafka ${KAFKA_VERSIONS[major]} broker`;
+  checkTools(what);
   const jars = await ensureJars({ major, ...(options.log ? { log: options.log } : {}) });
   const port = options.port || (await freePort());
   const controllerPort = options.controllerPort || (await freePort());
-  const ownsDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ? resolve(options.dataDir) : await mkdtemp(join(tmpdir(), 'rxflume-kafka-'));
-  mkdirSync(dataDir, { recursive: true });
-  const logDirs = join(dataDir, 'kraft');
-  const propsFile = join(dataDir, 'server.properties');
-  const logFile = join(dataDir, 'broker.log');
-  const configDir = kafkaConfigDir();
-  const template = readFileSync(join(configDir, 'server.properties'), 'utf8');
-  const values: Record<string, string> = {
-    port: String(port),
-    controllerPort: String(controllerPort),
-    logDirs,
-    numPartitions: String(options.numPartitions ?? 1),
-    autoCreateTopics: String(options.autoCreateTopics ?? true),
-  };
-  const extra = Object.entries(options.properties ?? {}).map(([k, v]) => `${k}=${v}\n`).join('');
-  writeFileSync(propsFile, template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? '') + (extra ? `\n${extra}` : ''));
-  const logConfig =
-    major === 4 ? `-Dlog4j2.configurationFile=${join(configDir, 'log4j2.properties')}` : `-Dlog4j.configuration=file:${join(configDir, 'log4j.properties')}`;
-  const classpath = join(jars.libsDir, '*');
-
-  if (!existsSync(join(logDirs, 'meta.properties'))) {
-    const format = await run('java', ['-Xmx128m', logConfig, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', CLUSTER_ID, '-c', propsFile, '--ignore-formatted']);
-    if (format.code !== 0) throw new Error(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${tail(format.output, 30)}`);
-  }
-
-  const heap = options.heapMb ?? 512;
-  const jvmArgs = [
-    `-Xmx${heap}m`,
-    `-Xms${Math.min(heap, 256)}m`,
-    '-XX:+UseG1GC',
-    '-XX:MaxGCPauseMillis=20',
-    '-Djava.awt.headless=true',
-    logConfig,
-    '-cp',
-    classpath,
-    'kafka.Kafka',
-    propsFile,
-  ];
-  const readyTimeoutMs = options.readyTimeoutMs ?? 180_000;
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let watchdog: ChildProcess | undefined;
-  let closed = false;
-
-  const launch = async (): Promise<void> => {
-    const fd = openSync(logFile, 'a');
-    const readFrom = statSync(logFile).size;
-    try {
-      child = spawn('java', jvmArgs, { stdio: ['ignore', fd, fd], detached: options.detached ?? false });
-    } finally {
-      closeSync(fd);
-    }
-    const proc = child;
-    let exitCode: number | null | undefined;
-    exited = new Promise<void>((resolveExit) => {
-      proc.once('exit', (code, signal) => {
-        exitCode = code ?? (signal ? -1 : 0);
-        resolveExit();
-      });
-      proc.once('error', () => {
-        exitCode = -1;
-        resolveExit();
-      });
-    });
-    if (options.detached) proc.unref();
-    else watchdog = startWatchdog(proc.pid!);
-    options.log?.(`starting Kafka ${jars.version} (pid ${proc.pid}) on 127.0.0.1:${port}, data in ${dataDir}`);
-    const deadline = Date.now() + readyTimeoutMs;
-    for (;;) {
-      if (exitCode !== undefined) {
-        throw new Error(`Kafka broker exited (code ${exitCode}) before it was ready; ${logFile}:\n${tail(await readLog(logFile, readFrom), 40)}`);
-      }
-      if ((await readLog(logFile, readFrom)).includes(READY_LINE) && (await canConnect(port))) break;
-      if (Date.now() > deadline) {
-        await killAndWait(proc, exited, 'SIGKILL', 5000);
-        throw new Error(`Kafka broker not ready within ${readyTimeoutMs} ms; ${logFile}:\n${tail(await readLog(logFile, readFrom), 40)}`);
-      }
-      await sleep(200);
-    }
-  };
-
-  const broker: Broker = {
-    bootstrap: `127.0.0.1:${port}`,
-    port,
-    controllerPort,
-    dataDir,
-    logFile,
-    major,
-    get pid() {
-      return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
-    },
-    get running() {
-      return broker.pid !== undefined;
-    },
-    async stop(stopOptions: StopOptions = {}) {
-      const proc = child;
-      if (!proc) return;
-      await killAndWait(proc, exited, stopOptions.signal ?? 'SIGTERM', stopOptions.timeoutMs ?? 60_000);
-      if (child === proc) child = undefined;
-      if (watchdog?.pid !== undefined && watchdog.exitCode === null) watchdog.kill('SIGKILL');
-      watchdog = undefined;
-    },
-    async start() {
-      if (closed) throw new Error('this broker was closed');
-      if (broker.running) return;
-      await launch();
-    },
-    async close() {
-      closed = true;
-      await broker.stop();
-      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+  const data = await serviceDataDir(options.dataDir, 'kafka');
   try {
-    await launch();
+    const logDirs = join(data.path, 'kraft');
+    const propsFile = join(data.path, 'server.properties');
+    const configDir = kafkaConfigDir();
+    const template = readFileSync(join(configDir, 'server.properties'), 'utf8');
+    const values: Record<string, string> = {
+      port: String(port),
+      controllerPort: String(controllerPort),
+      logDirs,
+      numPartitions: String(options.numPartitions ?? 1),
+      autoCreateTopics: String(options.autoCreateTopics ?? true),
+    };
+    const extra = Object.entries(options.properties ?? {}).map(([k, v]) => `${k}=${v}\n`).join('');
+    writeFileSync(propsFile, template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => values[key] ?? '') + (extra ? `\n${extra}` : ''));
+    const logConfig =
+      major === 4 ? `-Dlog4j2.configurationFile=${join(configDir, 'log4j2.properties')}` : `-Dlog4j.configuration=file:${join(configDir, 'log4j.properties')}`;
+    const classpath = [join(jars.libsDir, '*')];
+
+    if (!existsSync(join(logDirs, 'meta.properties'))) {
+      const format = await runToEnd('java', ['-Xmx128m', logConfig, '-cp', classpath[0]!, 'kafka.tools.StorageTool', 'format', '-t', CLUSTER_ID, '-c', propsFile, '--ignore-formatted']);
+      if (format.code !== 0) throw new Error(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${tail(format.output, 30)}`);
+    }
+    const heap = options.heapMb ?? 512;
+    options.log?.(`starting ${what} on 127.0.0.1:${port}, data in ${data.path}`);
+    const java = await startJava({
+      what,
+      classpath,
+      mainClass: MAIN_CLASS,
+      args: [propsFile],
+      jvmArgs: [`-Xmx${heap}m`, `-Xms${Math.min(heap, 256)}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', logConfig],
+      logFile: join(data.path, 'broker.log'),
+      // KafkaRaftServer's STARTED_MESSAGE (kafka/log4j*.properties keep that logger at INFO).
+      readyLog: /Kafka Server started/,
+      readyPort: port,
+      ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
+      ...(options.detached ? { detached: true } : {}),
+    });
+    let closed = false;
+    return {
+      bootstrap: `127.0.0.1:${port}`,
+      port,
+      controllerPort,
+      dataDir: data.path,
+      logFile: java.logFile,
+      major,
+      get pid() {
+        return java.pid;
+      },
+      get running() {
+        return java.running;
+      },
+      stop: (stopOptions) => java.stop(stopOptions),
+      async start() {
+        if (closed) throw new Error('this broker was closed');
+        await java.start();
+      },
+      async close() {
+        closed = true;
+        await java.stop();
+        await data.remove();
+      },
+    };
   } catch (error) {
-    if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+    await data.remove();
     throw error;
   }
-  return broker;
-}
-
-/** A detached shell that SIGKILLs the broker once this process is gone, however it died. */
-function startWatchdog(brokerPid: number): ChildProcess {
-  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${brokerPid} 2>/dev/null; do sleep 1; done; kill -9 ${brokerPid} 2>/dev/null`;
-  const dog = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
-  dog.unref();
-  return dog;
-}
-
-async function killAndWait(proc: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  proc.kill(signal);
-  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
-  if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
-    proc.kill('SIGKILL');
-    await exited;
-  }
-}
-
-async function readLog(file: string, from: number): Promise<string> {
-  try {
-    const all = await readFile(file);
-    return all.subarray(from).toString('utf8');
-  } catch {
-    return '';
-  }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolvePromise(true);
-    });
-    socket.once('error', () => resolvePromise(false));
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function tail(text: string, lines: number): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
 // ---- npm run kafka:up / kafka:down -----------------------------------------------------------
 
-interface UpState {
-  pid: number;
+interface KafkaUpState extends UpState {
   bootstrap: string;
-  dataDir: string;
-  logFile: string;
   version: string;
 }
 
 const stateFile = (port: number) => join(kafkaCacheDir(), `broker-${port}.json`);
-
-function isOurBroker(pid: number, dataDir: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A recycled pid must not be killed: check the command line where /proc exists.
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('kafka.Kafka') && cmdline.includes(dataDir);
-  } catch {
-    return true;
-  }
-}
+const downCommand = (port: number) => `npm run kafka:down${port === DEFAULT_PORT ? '' : ` -- --port ${port}`}`;
 
 /** `npm run kafka:up`: a detached broker on `port` with fresh data under the cache; prints how to stop it. */
 export async function kafkaUp(
@@ -443,66 +208,34 @@ export async function kafkaUp(
   options: { major?: KafkaMajor; autoCreateTopics?: boolean; numPartitions?: number } = {},
 ): Promise<{ bootstrap: string; pid: number }> {
   const major = options.major ?? defaultMajor();
-  const file = stateFile(port);
-  if (existsSync(file)) {
-    const state = JSON.parse(readFileSync(file, 'utf8')) as UpState;
-    if (isOurBroker(state.pid, state.dataDir)) {
-      console.log(`Kafka is already running on ${state.bootstrap} (pid ${state.pid}); stop it with: npm run kafka:down${port === DEFAULT_PORT ? '' : ` -- --port ${port}`}`);
-      return { bootstrap: state.bootstrap, pid: state.pid };
-    }
-    rmSync(state.dataDir, { recursive: true, force: true });
-  }
-  const dataDir = join(kafkaCacheDir(), `run-${port}`);
-  rmSync(dataDir, { recursive: true, force: true });
-  const broker = await startBroker({
-    port,
-    dataDir,
-    major,
-    autoCreateTopics: options.autoCreateTopics ?? true,
-    numPartitions: options.numPartitions ?? 1,
-    detached: true,
-    log: (l) => console.log(l),
+  const version = KAFKA_VERSIONS[major];
+  const state = await serviceUp<KafkaUpState>({
+    stateFile: stateFile(port),
+    dataDir: join(kafkaCacheDir(), `run-${port}`),
+    downCommand: downCommand(port),
+    async start(dataDir) {
+      const broker = await startBroker({
+        port,
+        dataDir,
+        major,
+        autoCreateTopics: options.autoCreateTopics ?? true,
+        numPartitions: options.numPartitions ?? 1,
+        detached: true,
+        log: (l) => console.log(l),
+      });
+      return { pid: broker.pid!, dataDir, logFile: broker.logFile, mainClass: MAIN_CLASS, name: `Kafka ${version} on ${broker.bootstrap}`, bootstrap: broker.bootstrap, version };
+    },
+    readyLine: (s) => `Kafka ${s.version} is ready: bootstrap ${s.bootstrap} (pid ${s.pid}, log ${s.logFile})`,
   });
-  const state: UpState = { pid: broker.pid!, bootstrap: broker.bootstrap, dataDir, logFile: broker.logFile, version: KAFKA_VERSIONS[major] };
-  writeFileSync(file, JSON.stringify(state, null, 2));
-  console.log(`Kafka ${state.version} is ready: bootstrap ${broker.bootstrap} (pid ${state.pid}, log ${broker.logFile})`);
-  console.log(`stop it with: npm run kafka:down${port === DEFAULT_PORT ? '' : ` -- --port ${port}`}`);
   return { bootstrap: state.bootstrap, pid: state.pid };
 }
 
 /** `npm run kafka:down`: stops the broker `kafkaUp` started on `port` and removes its data. */
-export async function kafkaDown(port = DEFAULT_PORT): Promise<void> {
-  const file = stateFile(port);
-  if (!existsSync(file)) {
-    console.log(`no Kafka started by kafka:up on port ${port}`);
-    return;
-  }
-  const state = JSON.parse(readFileSync(file, 'utf8')) as UpState;
-  if (isOurBroker(state.pid, state.dataDir)) {
-    process.kill(state.pid, 'SIGTERM');
-    const deadline = Date.now() + 60_000;
-    while (isOurBroker(state.pid, state.dataDir)) {
-      if (Date.now() > deadline) {
-        process.kill(state.pid, 'SIGKILL');
-        break;
-      }
-      await sleep(200);
-    }
-    console.log(`stopped Kafka on ${state.bootstrap} (pid ${state.pid})`);
-  } else {
-    console.log(`Kafka on ${state.bootstrap} was not running any more`);
-  }
-  rmSync(state.dataDir, { recursive: true, force: true });
-  rmSync(file, { force: true });
+export function kafkaDown(port = DEFAULT_PORT): Promise<void> {
+  return serviceDown(stateFile(port), `no Kafka started by kafka:up on port ${port}`);
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  const flag = (name: string) => rest.includes(name);
-  const value = (name: string): string | undefined => {
-    const i = rest.indexOf(name);
-    return i >= 0 ? rest[i + 1] : undefined;
-  };
+runMain(import.meta.url, 'kafka', async ({ command, flag, value }) => {
   const port = Number(value('--port') ?? process.env['RXFLUME_KAFKA_PORT'] ?? DEFAULT_PORT);
   const major: KafkaMajor = flag('--kafka4') ? 4 : defaultMajor();
   switch (command) {
@@ -511,20 +244,11 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'down':
       return kafkaDown(port);
-    case 'fetch': {
-      const jars = await ensureJars({ major, log: (l) => console.log(l) });
-      console.log(`Kafka ${jars.version} jars ${jars.fetched ? 'fetched' : 'already cached'} in ${jars.libsDir} (${jars.seconds.toFixed(1)} s)`);
+    case 'fetch':
+      console.log(fetchedLine(kafkaJars(major), await ensureJars({ major, log: (l) => console.log(l) })));
       return;
-    }
     default:
       console.error('usage: node dist/scripts/kafka.js up|down|fetch [--port N] [--kafka4] [--no-auto-create] [--partitions N]');
       process.exitCode = 2;
   }
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    console.error(`kafka: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  });
-}
+});

@@ -1,32 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { checkTools, ensureJars, freePort, kafkaCacheDir, kafkaDown, kafkaUp, KafkaToolsMissingError } from '../../scripts/kafka.js';
+import { ensureJars, freePort, kafkaCacheDir, kafkaDown, kafkaUp, startBroker } from '../../scripts/kafka.js';
+import { processAlive, ToolsMissingError } from '../../scripts/service.js';
 import { kafkaEnv, requireKafka, testKafka, topicRecordCount, waitFor } from '../support/kafka.js';
 
 describe('scripts/kafka tool checks', () => {
-  const path = process.env['PATH'];
   afterEach(() => {
-    process.env['PATH'] = path;
+    vi.unstubAllEnvs();
   });
 
-  it('names what is missing when java and mvn are not on the PATH', () => {
-    process.env['PATH'] = '/nonexistent';
-    expect(() => checkTools({ maven: true })).toThrow(KafkaToolsMissingError);
-    expect(() => checkTools({ maven: true })).toThrow(/needs java \(a JDK 17\+.*\) and mvn \(Apache Maven 3/);
-    expect(() => checkTools()).toThrow(/needs java/);
+  it('names what is missing when java and mvn are not on the PATH', async () => {
+    vi.stubEnv('PATH', '/nonexistent');
+    await expect(startBroker({ major: 3 })).rejects.toThrow(ToolsMissingError);
+    await expect(startBroker({ major: 3 })).rejects.toThrow(/Kafka 3\.9\.2 broker needs java \(a JDK 17\+.*\) on the PATH/);
+    vi.stubEnv('RXFLUME_KAFKA_CACHE', '/nonexistent/cache');
+    await expect(ensureJars({ major: 3 })).rejects.toThrow(/needs java \(a JDK 17\+.*\) and mvn \(Apache Maven 3/);
   });
 });
 
 const kafka = kafkaEnv();
-
-function running(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(kafka.skip)(`scripts/kafka up/down${kafka.note}`, () => {
   it('finds the jars cached by the global setup without running Maven', async () => {
@@ -68,7 +61,7 @@ describe.skipIf(kafka.skip)(`scripts/kafka up/down${kafka.note}`, () => {
       expect(existsSync(state.dataDir)).toBe(false);
       expect(existsSync(join(kafkaCacheDir(), `broker-${port}.json`))).toBe(false);
       // Started from this process, the JVM stays a zombie until Node reaps it: gone or zombie is stopped.
-      await waitFor(() => !running(up.pid), `pid ${up.pid} to exit`, 10_000);
+      await waitFor(() => !processAlive(up.pid), `pid ${up.pid} to exit`, 10_000);
     } finally {
       if (pid !== undefined) await kafkaDown(port);
       log.mockRestore();

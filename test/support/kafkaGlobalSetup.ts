@@ -9,7 +9,8 @@
  * - `RXFLUME_KAFKA_MAJOR=4` runs the suite against Kafka 4.x.
  */
 import type { TestProject } from 'vitest/node';
-import { defaultMajor, KAFKA_VERSIONS, KafkaToolsMissingError, startBroker } from '../../scripts/kafka.js';
+import { defaultMajor, KAFKA_VERSIONS, startBroker } from '../../scripts/kafka.js';
+import { startFailure } from '../../scripts/service.js';
 import type { KafkaTestEnv } from './kafka.js';
 
 async function runIncludesKafkaTests(project: TestProject): Promise<boolean> {
@@ -31,7 +32,6 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     provide({ bootstrap: null, skipReason: 'no Kafka test file in this run' });
     return undefined;
   }
-  const required = process.env['RXFLUME_REQUIRE_KAFKA'] === '1';
   const started = Date.now();
   try {
     const broker = await startBroker({ major, autoCreateTopics: false, numPartitions: 1 });
@@ -41,15 +41,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       await broker.close();
     };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof KafkaToolsMissingError && !required) {
-      console.warn(`[kafka] Kafka tests skipped: ${message}`);
-      provide({ bootstrap: null, major, version, skipReason: message });
-    } else {
-      const why = error instanceof KafkaToolsMissingError ? `RXFLUME_REQUIRE_KAFKA=1 but ${message}` : `the Kafka ${version} broker did not start: ${message}`;
-      console.error(`[kafka] ${why}`);
-      provide({ bootstrap: null, major, version, failure: why });
-    }
+    const outcome = startFailure(error, `the Kafka ${version} broker`, 'RXFLUME_REQUIRE_KAFKA');
+    if ('skipReason' in outcome) console.warn(`[kafka] Kafka tests skipped: ${outcome.skipReason}`);
+    else console.error(`[kafka] ${outcome.failure}`);
+    provide({ bootstrap: null, major, version, ...outcome });
     return undefined;
   }
 }
