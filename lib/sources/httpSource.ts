@@ -50,9 +50,9 @@ export const httpSourceOptions = z
       .number()
       .int()
       .min(1)
-      .default(64 * 1024 * 1024)
+      .default(32 * 1024 * 1024)
       .describe(
-        'Request bytes held at once over all connections (read, parsed or waiting for the channel); a request that would pass it is answered 503 (retry later). One request alone is always taken up to maxBodyBytes. 64 MiB by default.',
+        'Request bytes held at once over all connections (read, parsed or waiting for the channel); a request that would pass it is answered 503 (retry later). One request alone is always taken up to maxBodyBytes. 32 MiB by default.',
       ),
     maxConnections: z
       .number()
