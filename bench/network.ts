@@ -7,7 +7,7 @@
  *   appendBatch without making objects, and answers OK — the transport's own ceiling;
  * - `http/baseline`: a plain `http.createServer` that reads the body, `JSON.parse`s it and answers 200;
  * - `avro/flume`: a real Apache Flume 1.11.0 agent (avro source → memory → null), when its jars are
- *   cached in ~/.cache/rxflume/flume/1.11.0/libs (see test/support/flume.ts) and java is on the PATH;
+ *   cached (npm run flume:fetch; see scripts/flume.ts) and java is on the PATH;
  *   one JVM for the run (one pipeline per batch size), warmed 2 s, kept awake between its cases by one
  *   event per 500 ms (otherwise its null sink's runner backs off up to 5 s and the client stalls).
  *
@@ -24,12 +24,10 @@
  *                            WARMUP=0.5 not counted, ROUNDS=3 runs per case (median reported),
  *                            AVRO_CONNS=1 connections (e.g. 1,4), HTTP_INFLIGHT=4, FLUME=0 to skip Flume)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { FrameDecoder, Reader, encodeFrame, readEnumResponse, readHandshakeResponse, writeCallHeader, writeHandshakeRequest, NONE } from '../lib/avro/rpc.js';
@@ -41,6 +39,8 @@ import { nullSink } from '../lib/sinks/nullSink.js';
 import { avroSource } from '../lib/sources/avroSource.js';
 import { httpSource } from '../lib/sources/httpSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
+import { FLUME_VERSION, flumeJarsCached, startFlumeAgent } from '../scripts/flume.js';
+import { checkTools, freePort } from '../scripts/service.js';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['SECONDS'] ?? 3);
@@ -52,7 +52,6 @@ const FLUME = process.env['FLUME'] !== '0';
 /** Only these cases, e.g. CASES=avro/rxflume,avro/baseline (all by default). */
 const CASES = process.env['CASES']?.split(',');
 const BODY_BYTES = 200;
-const FLUME_VERSION = '1.11.0';
 
 type Proto = 'avro' | 'http';
 type ServerKind = 'rxflume' | 'baseline' | 'flume';
@@ -106,7 +105,6 @@ interface Result extends Spec {
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // ---- payloads ----------------------------------------------------------------------------------
 
@@ -482,34 +480,16 @@ async function nodeServerCase(spec: Spec & { server: 'rxflume' | 'baseline' }): 
 
 // ---- Flume -------------------------------------------------------------------------------------
 
-function flumeLibs(): string | undefined {
-  const base = process.env['RXFLUME_FLUME_CACHE'] ? resolve(process.env['RXFLUME_FLUME_CACHE']) : join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'rxflume', 'flume');
-  const libs = join(base, FLUME_VERSION, 'libs');
-  return existsSync(join(libs, '.complete')) ? libs : undefined;
-}
-
 function flumeSkipReason(): string | undefined {
   if (!FLUME) return 'FLUME=0';
-  if (!flumeLibs()) return `Flume ${FLUME_VERSION} jars not in the cache (npm test with java and mvn fetches them)`;
-  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) return 'java not on the PATH';
-  return undefined;
+  if (!flumeJarsCached()) return `Flume ${FLUME_VERSION} jars not in the cache (npm run flume:fetch)`;
+  try {
+    checkTools(`Flume ${FLUME_VERSION}`);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createNetServer();
-    server.on('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => ok(port));
-    });
-  });
-}
-
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
 
 /** /proc/<pid>: peak RSS (VmHWM) in MB and CPU seconds (utime + stime). */
 function procStats(pid: number): { peakRssMB: number; cpuSeconds: number } {
@@ -537,12 +517,9 @@ interface FlumeAgent {
  * null sink k<i> (batchSize = batch). Counters come from Flume's HTTP monitoring (/metrics).
  */
 async function startFlume(batches: readonly number[]): Promise<FlumeAgent> {
-  const libs = flumeLibs()!;
   const ports: number[] = [];
   for (let i = 0; i < batches.length; i++) ports.push(await freePort());
   const monitorPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'rxflume-bench-flume-'));
-  const conf = join(dir, 'agent.conf');
   const ids = batches.map((_, i) => i + 1);
   const lines = [`a1.sources = ${ids.map((i) => `r${i}`).join(' ')}`, `a1.channels = ${ids.map((i) => `c${i}`).join(' ')}`, `a1.sinks = ${ids.map((i) => `k${i}`).join(' ')}`];
   batches.forEach((batch, n) => {
@@ -560,32 +537,17 @@ async function startFlume(batches: readonly number[]): Promise<FlumeAgent> {
       `a1.sinks.k${i}.channel = c${i}`,
     );
   });
-  writeFileSync(conf, `${lines.join('\n')}\n`);
-  const java = spawn(
-    'java',
-    ['-Xms256m', '-Xmx512m', '-Dflume.monitoring.type=http', `-Dflume.monitoring.port=${monitorPort}`, '-cp', `${join(repoRoot, 'flume')}:${join(libs, '*')}`, 'org.apache.flume.node.Application', '-n', 'a1', '-f', conf, '--no-reload-conf'],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  running.add(java);
-  let log = '';
-  java.stdout.on('data', (d: Buffer) => (log += d.toString()));
-  java.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  const stop = async (): Promise<void> => {
-    if (java.exitCode === null) {
-      java.kill('SIGTERM');
-      const exited = await Promise.race([new Promise<boolean>((r) => java.once('exit', () => r(true))), sleep(10_000).then(() => java.exitCode !== null)]);
-      if (!exited) java.kill('SIGKILL');
-    }
-    running.delete(java);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const started = Date.now();
-  while (!ids.every((i) => log.includes(`Avro source r${i} started`))) {
-    if (java.exitCode !== null || Date.now() - started > 60_000) {
-      await stop();
-      throw new Error(`Flume agent did not start:\n${log.slice(-3000)}`);
-    }
-    await sleep(50);
+  const agent = await startFlumeAgent({
+    conf: `${lines.join('\n')}\n`,
+    heapMb: 512,
+    jvmArgs: ['-Xms256m', '-Dflume.monitoring.type=http', `-Dflume.monitoring.port=${monitorPort}`],
+  });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (const i of ids) await agent.waitForLog(new RegExp(`Avro source r${i} started`), Math.max(0, deadline - Date.now()));
+  } catch (error) {
+    await agent.stop();
+    throw error;
   }
   const index = (batch: number) => batches.indexOf(batch) + 1;
   // Flume's memory channel take waits keep-alive (3 s) for an event; a sink whose take came back empty
@@ -600,9 +562,8 @@ async function startFlume(batches: readonly number[]): Promise<FlumeAgent> {
   const timer = setInterval(() => {
     if (trickling) inFlight = Promise.all(connections.map((c) => c.call([appendBatch, one]))).catch(() => undefined);
   }, 500);
-  const stopAgent = stop;
   return {
-    pid: java.pid!,
+    pid: agent.pid!,
     port: (batch) => ports[index(batch) - 1]!,
     async trickle(on) {
       trickling = on;
@@ -617,7 +578,7 @@ async function startFlume(batches: readonly number[]): Promise<FlumeAgent> {
       clearInterval(timer);
       await inFlight;
       for (const c of connections) c.close();
-      await stopAgent();
+      await agent.stop();
     },
   };
 }

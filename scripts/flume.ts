@@ -1,0 +1,121 @@
+/**
+ * Real Apache Flume 1.11.0 agents from Maven Central jars, for the interoperability tests and the
+ * network bench.
+ *
+ *   npm run flume:fetch   (node dist/scripts/flume.js fetch) only fetches the jars; CI does this first
+ *
+ *   const agent = await startFlumeAgent({ conf: 'a1.sources = r1 …' });
+ *   await agent.waitForLog(/Avro source r1 started/);
+ *   …
+ *   await agent.stop();
+ *
+ * The jars are fetched and cached by scripts/maven.ts (`$RXFLUME_FLUME_CACHE`, else
+ * ~/.cache/rxflume/flume/1.11.0/libs). An agent runs as `java -cp flume/:<libs>/*
+ * org.apache.flume.node.Application -n a1 -f <conf> --no-reload-conf` under scripts/service.ts; Flume
+ * 1.11.0 starts on JDK 17 without extra flags, and flume/log4j2.xml logs its lifecycle lines to stdout.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchedLine, fetchJars, isCached, type MavenSet } from './maven.js';
+import { checkTools, dataDir, findUp, runMain, startJava } from './service.js';
+
+export const FLUME_VERSION = '1.11.0';
+const LOG4J_VERSION = '2.18.0';
+
+/**
+ * The agent (flume-ng-node pulls sdk, configuration and core: avro, seq, file_roll, memory; Hadoop stays
+ * out, optional in flume-hdfs-sink) plus the log4j2 backend that Flume's binary distribution adds.
+ */
+export const FLUME_JARS: MavenSet = {
+  service: 'flume',
+  version: FLUME_VERSION,
+  title: `Flume ${FLUME_VERSION}`,
+  artifacts: [
+    `org.apache.flume:flume-ng-node:${FLUME_VERSION}`,
+    ...['log4j-api', 'log4j-core', 'log4j-slf4j-impl', 'log4j-1.2-api'].map((a) => `org.apache.logging.log4j:${a}:${LOG4J_VERSION}`),
+  ],
+  // Curator and ZooKeeper drag older netty jars in beside Flume's 4.1.72: pin every netty module to it.
+  boms: ['io.netty:netty-bom:4.1.72.Final'],
+};
+
+/** The jars are cached: an agent can start without Maven. */
+export function flumeJarsCached(): boolean {
+  return isCached(FLUME_JARS);
+}
+
+/** The folder of Flume's jars, fetched with Maven when missing. */
+export async function ensureFlumeJars(log?: (line: string) => void): Promise<string> {
+  return (await fetchJars(FLUME_JARS, log ? { log } : {})).libsDir;
+}
+
+export interface FlumeAgent {
+  /** The agent's temp folder (its conf, log and whatever `mkdirs` made). */
+  readonly dir: string;
+  readonly logFile: string;
+  readonly pid: number | undefined;
+  log(): Promise<string>;
+  /** Resolves once the agent's log matches; rejects if the agent exits first or on timeout (default 120 s). */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGTERM (then SIGKILL after 20 s) and removes the agent's temp folder unless `keep`. */
+  stop(options?: { keep?: boolean }): Promise<void>;
+}
+
+export interface AgentOptions {
+  /** The agent's properties file; `{{dir}}` is replaced by the agent's temp folder. */
+  conf: string;
+  agentName?: string;
+  /** -Xmx in MB (default 256). */
+  heapMb?: number;
+  /** The other JVM options; by default a quick start (serial GC, C1 only), not for throughput. */
+  jvmArgs?: readonly string[];
+  /** Folders to create in the agent's temp folder first (file_roll needs its directory). */
+  mkdirs?: readonly string[];
+}
+
+/** Starts `java … org.apache.flume.node.Application` on a temp conf; the JVM dies with this process. */
+export async function startFlumeAgent(options: AgentOptions): Promise<FlumeAgent> {
+  const what = `Flume ${FLUME_VERSION} agent`;
+  checkTools(what);
+  const libsDir = await ensureFlumeJars();
+  const dir = await dataDir(undefined, 'flume');
+  try {
+    const confFile = join(dir.path, 'agent.conf');
+    for (const sub of options.mkdirs ?? []) mkdirSync(join(dir.path, sub), { recursive: true });
+    writeFileSync(confFile, options.conf.replace(/\{\{dir\}\}/g, dir.path));
+    const java = await startJava({
+      what,
+      classpath: [join(findUp(import.meta.url, 'flume/log4j2.xml'), '..'), join(libsDir, '*')],
+      mainClass: 'org.apache.flume.node.Application',
+      args: ['-n', options.agentName ?? 'a1', '-f', confFile, '--no-reload-conf'],
+      jvmArgs: [`-Xmx${options.heapMb ?? 256}m`, ...(options.jvmArgs ?? ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'])],
+      cwd: dir.path,
+      logFile: join(dir.path, 'agent.log'),
+      readyTimeoutMs: 120_000,
+    });
+    return {
+      dir: dir.path,
+      logFile: java.logFile,
+      get pid() {
+        return java.pid;
+      },
+      log: () => java.log(),
+      waitForLog: (pattern, timeoutMs) => java.waitForLog(pattern, timeoutMs),
+      async stop(stopOptions = {}) {
+        await java.stop({ timeoutMs: 20_000 });
+        if (!stopOptions.keep) await dir.remove();
+      },
+    };
+  } catch (error) {
+    await dir.remove();
+    throw error;
+  }
+}
+
+runMain(import.meta.url, 'flume', async ({ command }) => {
+  if (command !== 'fetch') {
+    console.error('usage: node dist/scripts/flume.js fetch');
+    process.exitCode = 2;
+    return;
+  }
+  console.log(fetchedLine(FLUME_JARS, await fetchJars(FLUME_JARS, { log: (l) => console.log(l) })));
+});
