@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { asyncScheduler, Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../core/batch.js';
-import { component, defineComponent, parseOptions } from '../../core/config.js';
+import { component, defineComponent, parseOptions, pathOption } from '../../core/config.js';
 import { ComponentError, FlumeError } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
@@ -24,7 +24,7 @@ const regex = (fallback: string, what: string) =>
 
 export const spooldirSourceOptions = z.strictObject({
   name: z.string().min(1).default('spooldirSource').describe('Component name in metrics.'),
-  spoolDir: z.string().min(1).describe('The directory whose files are ingested; files must be complete and never change once there.'),
+  spoolDir: z.string().min(1).meta(pathOption('writeDirectory')).describe('The directory whose files are ingested; files must be complete and never change once there.'),
   fileSuffix: z.string().min(1).default('.COMPLETED').describe('Appended to the name of a file once all its events are acked (deletePolicy never).'),
   deletePolicy: z
     .enum(['never', 'immediate'])

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../core/batch.js';
-import { component, defineComponent, parseOptions } from '../../core/config.js';
+import { component, defineComponent, parseOptions, pathOption } from '../../core/config.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
 import { pollSource } from '../../core/pollSource.js';
 import { parseFileGroup, type FileGroup } from './fileGroups.js';
@@ -11,10 +11,14 @@ import { Tailer } from './tailer.js';
 
 export type TaildirLogger = (level: 'info' | 'warn' | 'error', message: string) => void;
 
-const fileGroupPath = z.string().check((ctx) => {
-  const problem = parseFileGroup('', ctx.value);
-  if (typeof problem === 'string') ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
-});
+const fileGroupPath = z
+  .string()
+  .check((ctx) => {
+    const problem = parseFileGroup('', ctx.value);
+    if (typeof problem === 'string') ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  })
+  // Flume refuses to start on a file group whose directory does not exist; validate says so first.
+  .meta(pathOption('patternDirectory'));
 
 const countOrInfinity = z.union([z.number().int().min(1), z.literal(Infinity)], { error: 'integer ≥ 1 or Infinity' });
 
@@ -28,6 +32,7 @@ export const taildirSourceOptions = z
     positionFile: z
       .string()
       .min(1)
+      .meta(pathOption('createFile'))
       .default('~/.flume/taildir_position.json')
       .describe("Flume's JSON position file `[{inode, pos, file}]`, rewritten atomically; a leading `~/` is the home directory."),
     headers: z

@@ -2,11 +2,12 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { secondsToMs, type FlumeKeyMapping } from '../../../lib/core/config.js';
+import { pathOption, secondsToMs, type FlumeKeyMapping } from '../../../lib/core/config.js';
 import type { ChannelLogger } from './recovery.js';
 import { statfsFreeSpace, type FreeSpaceProbe } from './segmentLog.js';
 
-const dir = z.string().min(1);
+// Created at open when missing; validate checks they can be.
+const dir = z.string().min(1).meta(pathOption('createDirectory'));
 
 export const fileLogOptionsShape = {
   checkpointDir: dir

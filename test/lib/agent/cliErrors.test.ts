@@ -100,6 +100,34 @@ a1.sinks.k1.sink.directory = ${notADir}/out
     expect(all).toContain(`${file}:13: error: a1.sinks.k1.sink.directory: "${notADir}/out": cannot be created: ${notADir} is not a directory`);
   });
 
+  it("validate names a spool directory or a taildir file group's directory that does not exist", async () => {
+    const file = tmp.write(
+      'dirs.properties',
+      `a1.sources = r1 r2
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = ${tmp.dir}/no-spool
+a1.sources.r1.channels = c1
+a1.sources.r2.type = TAILDIR
+a1.sources.r2.filegroups = f1
+a1.sources.r2.filegroups.f1 = ${tmp.dir}/no-logs/.*log
+a1.sources.r2.positionFile = ${tmp.dir}/taildir.json
+a1.sources.r2.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+`,
+    );
+    for (const command of ['validate', 'agent']) {
+      const r = await runCli([command, '-n', 'a1', '-f', file]);
+      const all = expectContract(r);
+      expect(all).toContain(`${file}:5: error: a1.sources.r1.spoolDir: "${tmp.dir}/no-spool": no such directory`);
+      expect(all).toContain(`${file}:9: error: a1.sources.r2.filegroups.f1: "${tmp.dir}/no-logs/.*log": no such directory`);
+      expect(all).not.toContain('agent started');
+    }
+  });
+
   it('an output directory that does not exist yet but can be created passes', async () => {
     mkdirSync(join(tmp.dir, 'parent'), { recursive: true });
     const file = tmp.write('creatable.properties', netcatToLogger(0).replace('a1.sinks.k1.type = logger', `a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = ${tmp.dir}/parent/a/b`));
