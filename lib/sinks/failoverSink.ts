@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Backoff, exponential } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError, ConfigError, isRetriable, type ConfigIssue } from '../core/errors.js';
+import { ConfigError, type ConfigIssue } from '../core/errors.js';
 import type { HasMetrics } from '../core/metrics.js';
 import { nameOption } from '../core/options.js';
 import type { Sink } from '../core/sink.js';
@@ -134,17 +134,7 @@ export const failoverSink = component(failoverSinkSpec, function failoverSink(
   const attempt = (batch: Batch, tried: Set<Member>, lastError: Error | undefined): void => {
     const now = asyncScheduler.now();
     const m = members.find((c) => !tried.has(c) && (!c.failed || now >= c.refreshAt));
-    if (!m) {
-      group.fail(
-        batch,
-        new ComponentError(
-          'FLUME_SINK_FAILED',
-          `${opts.name}: all sinks failed to process, nothing left to failover to` + (lastError ? `: ${lastError.message}` : ' (every sink is penalised)'),
-          { component: opts.name, retriable: lastError === undefined || isRetriable(lastError), cause: lastError },
-        ),
-      );
-      return;
-    }
+    if (!m) return group.fail(batch, 'all sinks failed to process, nothing left to failover to', lastError, 'every sink is penalised');
     if (tried.size > 0) counters.inc('FailoverCount');
     tried.add(m);
     group.send(m, batch, {

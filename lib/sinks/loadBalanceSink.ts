@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { backoffDelay, exponential } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError, isRetriable } from '../core/errors.js';
 import type { HasMetrics } from '../core/metrics.js';
 import { nameOption } from '../core/options.js';
 import type { Sink } from '../core/sink.js';
@@ -133,17 +132,7 @@ export const loadBalanceSink = component(loadBalanceSinkSpec, function loadBalan
 
   const attempt = (batch: Batch, candidates: Member[], k: number, lastError: Error | undefined): void => {
     const m = candidates[k];
-    if (!m) {
-      group.fail(
-        batch,
-        new ComponentError(
-          'FLUME_SINK_FAILED',
-          `${opts.name}: all configured sinks have failed` + (lastError ? `: ${lastError.message}` : ' (every sink is backed off)'),
-          { component: opts.name, retriable: lastError === undefined || isRetriable(lastError), cause: lastError },
-        ),
-      );
-      return;
-    }
+    if (!m) return group.fail(batch, 'all configured sinks have failed', lastError, 'every sink is backed off');
     group.send(m, batch, {
       ok: () => undefined,
       failed: (error) => {

@@ -6,7 +6,7 @@
  */
 import { asyncScheduler } from 'rxjs';
 import { createBatch, type Batch } from '../core/batch.js';
-import { ComponentError, ConfigError, toError, type ConfigIssue } from '../core/errors.js';
+import { ComponentError, ConfigError, isRetriable, toError, type ConfigIssue } from '../core/errors.js';
 import { ComponentCounters, metricsOf, withMetrics, type HasMetrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
 
@@ -115,9 +115,11 @@ export function createGroup(name: string, members: readonly GroupMember[]) {
         if (!part.settled) part.nack(toError(error));
       }
     },
-    fail(batch: Batch, error: Error): void {
+    /** Nacks the batch back to the channel (retriable unless the last member's error was not): every member failed, or none could be tried. */
+    fail(batch: Batch, what: string, lastError: Error | undefined, noneTried: string): void {
       counters.inc('EventWriteFail', batch.events.length);
-      batch.nack(error);
+      const message = `${name}: ${what}${lastError ? `: ${lastError.message}` : ` (${noneTried})`}`;
+      batch.nack(new ComponentError('FLUME_SINK_FAILED', message, { component: name, retriable: lastError === undefined || isRetriable(lastError), cause: lastError }));
       done();
     },
     sink(dispatch: (batch: Batch) => void): Sink & HasMetrics {
