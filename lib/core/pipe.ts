@@ -77,13 +77,7 @@ export class PipelineCounters {
  * `timeoutMs` (scheduler time) pass first; then `tearDown` runs with a `FLUME_STOP_TIMEOUT` naming
  * the events still in the channels, and the stop rejects with it.
  */
-export function stopWithin(
-  done: Promise<void>,
-  timeoutMs: number,
-  what: string,
-  counters: () => PipelineCounters,
-  tearDown: (error: FlumeError) => void,
-): Promise<void> {
+export function stopWithin(done: Promise<void>, timeoutMs: number, what: string, counters: () => PipelineCounters, tearDown: (error: FlumeError) => void): Promise<void> {
   let task: Subscription | undefined;
   const timeout = new Promise<never>((_, reject) => {
     task = asyncScheduler.schedule(() => {

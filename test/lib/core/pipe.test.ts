@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { NEVER, Observable } from 'rxjs';
+import { asyncScheduler, NEVER, Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import type { Batch } from '../../../lib/core/batch.js';
-import { ComponentError } from '../../../lib/core/errors.js';
+import { ComponentError, FlumeError } from '../../../lib/core/errors.js';
 import { event } from '../../../lib/core/event.js';
-import { pipe } from '../../../lib/core/pipe.js';
+import { ComponentCounters, withMetrics } from '../../../lib/core/metrics.js';
+import { pipe, PipelineCounters, stopWithin } from '../../../lib/core/pipe.js';
 import { pollSource } from '../../../lib/core/pollSource.js';
 import { createSink } from '../../../lib/core/sink.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
@@ -102,5 +104,50 @@ describe('pipe', () => {
     const pipeline = pipe(pollSource(counter(10)), memoryChannel(), memoryChannel(), createSink('k', { write: () => {} }));
     await pipeline.done;
     expect(Object.keys(pipeline.metrics())).toContain('CHANNEL.memoryChannel-2');
+  });
+});
+
+describe('PipelineCounters', () => {
+  it("keys counters as Flume's /metrics, a second of the same name with -2, and adds each only once", () => {
+    const a = new ComponentCounters('CHANNEL', 'c1');
+    const b = new ComponentCounters('CHANNEL', 'c1');
+    const sink = withMetrics({}, new ComponentCounters('SINK', 'k1'));
+    const counters = new PipelineCounters().add(a, sink, b, a, undefined, {});
+    expect(Object.keys(counters.snapshot())).toEqual(['CHANNEL.c1', 'SINK.k1', 'CHANNEL.c1-2']);
+    a.set('ChannelSize', 3);
+    b.set('ChannelSize', 4);
+    expect(counters.backlog()).toBe(7);
+  });
+
+  it('stamps start and stop times on scheduler time, once', () => {
+    new TestScheduler((x, y) => expect(x).toEqual(y)).run(({ flush }) => {
+      const c = new ComponentCounters('SOURCE', 'r1');
+      const counters = new PipelineCounters().add(c);
+      asyncScheduler.schedule(() => counters.started(), 50);
+      asyncScheduler.schedule(() => counters.stopped(), 80);
+      flush();
+      counters.started(9999);
+      counters.stopped(9999);
+      // Virtual time, not the wall clock; stamped once.
+      expect([c.startTime, c.stopTime]).toEqual([50, 80]);
+    });
+  });
+});
+
+describe('stopWithin', () => {
+  it('settles as done does when it settles first', async () => {
+    const counters = new PipelineCounters();
+    await expect(stopWithin(Promise.resolve(), 1000, 'x', () => counters, () => expect.unreachable())).resolves.toBeUndefined();
+    await expect(stopWithin(Promise.reject(new Error('fatal')), 1000, 'x', () => counters, () => expect.unreachable())).rejects.toThrow('fatal');
+  });
+
+  it('past the timeout, tears down and rejects with FLUME_STOP_TIMEOUT naming the events left in the channels', async () => {
+    const channel = new ComponentCounters('CHANNEL', 'c1');
+    channel.set('ChannelSize', 42);
+    const counters = new PipelineCounters().add(channel);
+    const tornDown: FlumeError[] = [];
+    const stop = stopWithin(new Promise<void>(() => {}), 20, 'agent', () => counters, (e) => tornDown.push(e));
+    await expect(stop).rejects.toMatchObject({ code: 'FLUME_STOP_TIMEOUT', message: 'agent did not drain within 20 ms; 42 events were still in its channels' });
+    expect(tornDown.map((e) => e.code)).toEqual(['FLUME_STOP_TIMEOUT']);
   });
 });
