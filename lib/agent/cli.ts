@@ -14,12 +14,11 @@ import { staticInterceptor } from '../../operators/interceptors/staticIntercepto
 import { pino, type Logger } from 'pino';
 import { components } from './components.js';
 import { changed, defaultPollSeconds, readConfigTexts, uriProblems, type ConfigSources } from './configSources.js';
+import type { Diagnostic } from './diagnostic.js';
 import type { ConfigText } from './flumeConfig.js';
-import type { Diagnostic } from './flumeConfig.js';
 import { describeTopology, formatDiagnostic, loadAgentConfigTexts, locateFailure, type LoadedConfig } from './loadConfig.js';
 import { ENV_VAR_RESOLVER, type SubstitutionOptions } from './substitute.js';
 import { runAgent, type RunningAgent } from './runAgent.js';
-import { defaultWiring } from './wiring.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
 import { statusLine } from './statusLine.js';
 
@@ -188,7 +187,7 @@ class UsageError extends Error {}
 async function load(sources: ConfigSources, name: string, substitution: SubstitutionOptions): Promise<LoadedConfig & { texts: ConfigText[] }> {
   const read = await readConfigTexts(sources);
   if (read.diagnostics.length > 0) return { topology: { agent: name, sources: [], channels: [], sinks: [], groups: [] }, diagnostics: read.diagnostics, ok: false, secrets: [], texts: [] };
-  const loaded = loadAgentConfigTexts(read.texts, name, substitution);
+  const loaded = await loadAgentConfigTexts(read.texts, name, substitution);
   scrubber.add(loaded.secrets);
   return { ...loaded, texts: read.texts };
 }
@@ -243,7 +242,7 @@ async function agent(argv: string[]): Promise<number> {
     });
   };
   // Without reload nothing could start a new source, so an agent whose sources all ended finishes.
-  running = runAgent(loaded.topology, defaultWiring, { finishWhenSourcesEnd: !args.reload, onFatal });
+  running = runAgent(loaded.topology, { finishWhenSourcesEnd: !args.reload, onFatal });
   const agent = running;
   state = 'running';
 
@@ -265,7 +264,7 @@ async function agent(argv: string[]): Promise<number> {
     }
     if (!changed(current, read.texts) || stopping) return;
     current = read.texts;
-    const next = loadAgentConfigTexts(read.texts, args.name, args.substitution);
+    const next = await loadAgentConfigTexts(read.texts, args.name, args.substitution);
     scrubber.add(next.secrets);
     if (!next.ok) {
       log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');

@@ -27,6 +27,11 @@ import { kafkaSink } from '../sinks/kafkaSink.js';
 import { fileRollSink } from '../sinks/fileRollSink.js';
 import { failoverSink } from '../sinks/failoverSink.js';
 import { loadBalanceSink } from '../sinks/loadBalanceSink.js';
+import { competingSinks } from './competingSinks.js';
+import { fanOut } from '../../operators/routing/fanOut.js';
+import { replicating } from '../../operators/routing/replicating.js';
+import { multiplexing } from '../../operators/routing/multiplexing.js';
+import { loadBalancing } from '../../operators/routing/loadBalancing.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { mapEvents } from '../../operators/interceptors/mapEvents.js';
 import { filterEvents } from '../../operators/interceptors/filterEvents.js';
@@ -39,7 +44,10 @@ import { searchReplaceInterceptor } from '../../operators/interceptors/searchRep
 import { regexFilterInterceptor } from '../../operators/interceptors/regexFilterInterceptor.js';
 import { regexExtractorInterceptor } from '../../operators/interceptors/regexExtractorInterceptor.js';
 
-/** Every component the agent can build, in the order the docs list them. The composition root's one list. */
+/**
+ * Every component the agent can build, selectors and sink processors included, in the order the docs
+ * list them. The composition root's one list.
+ */
 export const components: readonly Component<(...args: never[]) => unknown>[] = [
   pollSource,
   sequenceSource,
@@ -67,6 +75,10 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   searchReplaceInterceptor,
   regexFilterInterceptor,
   regexExtractorInterceptor,
+  fanOut,
+  replicating,
+  multiplexing,
+  loadBalancing,
   memoryChannel,
   fileChannel,
   spillableMemoryChannel,
@@ -78,6 +90,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   fileRollSink,
   httpSink,
   avroSink,
+  competingSinks,
   failoverSink,
   loadBalanceSink,
 ] as never;

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ConfigText, Diagnostic } from './flumeConfig.js';
+import type { Diagnostic } from './diagnostic.js';
+import type { ConfigText } from './flumeConfig.js';
 
 export interface ConfigSources {
   files: readonly string[];

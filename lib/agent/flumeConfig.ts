@@ -1,4 +1,4 @@
-import { printable } from '../core/errors.js';
+import { reporter, type Diagnostic } from './diagnostic.js';
 import { parseProperties, PropertiesSyntaxError, type PropertyEntry } from './properties.js';
 import { substitute, type SubstitutionOptions } from './substitute.js';
 
@@ -22,15 +22,6 @@ export interface ComponentConfig {
   line: number;
 }
 
-export interface Diagnostic {
-  severity: 'error' | 'warning';
-  file: string;
-  line: number;
-  /** The full property key concerned (`a1.channels.c1.capacity`), or '' for file-level problems. */
-  key: string;
-  message: string;
-}
-
 export interface AgentConfig {
   agent: string;
   file: string;
@@ -49,23 +40,18 @@ export interface ConfigText {
   file: string;
 }
 
-/** One line per problem: `file:line: error: key: message`, control characters from the configuration escaped. */
-export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.line > 0 ? `${d.file}:${d.line}` : d.file;
-  return printable(`${where}: ${d.severity}: ${d.key ? `${d.key}: ` : ''}${d.message}`);
-}
-
 /**
  * Reads one agent's part of a Flume properties file into sections and components. Structural problems
  * (keys without an agent prefix, properties of undeclared components, empty values) are reported, never
- * thrown; the caller decides whether anything may start.
+ * thrown; the caller decides whether anything may start. Asynchronous because an external config
+ * filter runs a command per key.
  */
-export function readAgentConfig(
+export async function readAgentConfig(
   text: string | readonly ConfigText[],
   agent: string,
   file: string,
   substitution: SubstitutionOptions = {},
-): { config: AgentConfig; diagnostics: Diagnostic[] } {
+): Promise<{ config: AgentConfig; diagnostics: Diagnostic[] }> {
   const texts = typeof text === 'string' ? [{ text, file }] : text;
   const diagnostics: Diagnostic[] = [];
   const config: AgentConfig = {
@@ -90,11 +76,12 @@ export function readAgentConfig(
   }
   if (diagnostics.length > 0) return { config, diagnostics };
   let entries = [...merged.values()];
-  const substituted = substitute(entries, agent, file, substitution);
+  const substituted = await substitute(entries, agent, file, substitution);
   entries = substituted.entries;
   diagnostics.push(...substituted.diagnostics);
   const others = new Set<string>();
-  const error = (e: Located, message: string) => diagnostics.push({ severity: 'error', file: e.file ?? file, line: e.line, key: e.key, message });
+  const report = reporter(file, diagnostics);
+  const error = (e: Located, message: string) => report('error', e, message);
 
   for (const entry of entries) {
     const dot = entry.key.indexOf('.');
@@ -124,7 +111,7 @@ export function readAgentConfig(
     }
     if (entry.value === '') {
       // Flume drops such a key with a warning and the component sees its default (search_replace: replace with "").
-      diagnostics.push({ severity: 'warning', file: entry.file ?? file, line: entry.line, key: entry.key, message: 'empty value: ignored, as Flume does; the default applies' });
+      report('warning', entry, 'empty value: ignored, as Flume does; the default applies');
       continue;
     }
     let component = config.components[kind].get(name);
@@ -141,13 +128,7 @@ export function readAgentConfig(
     for (const [name, component] of config.components[kind]) {
       if (!declared.has(name)) {
         const first = component.props.values().next().value as Located;
-        diagnostics.push({
-          severity: 'warning',
-          file: first.file ?? file,
-          line: first.line,
-          key: first.key,
-          message: `\`${name}\` is not listed in \`${agent}.${kind}\`; its properties are ignored (as Flume does)`,
-        });
+        report('warning', first, `\`${name}\` is not listed in \`${agent}.${kind}\`; its properties are ignored (as Flume does)`);
         config.components[kind].delete(name);
       }
     }

@@ -1,9 +1,12 @@
 import { describeError, FlumeError } from '../core/errors.js';
 import { isSecretKey, secretsIn } from '../core/secrets.js';
 import { components } from './components.js';
-import { buildTopology, Registry, type Planned, type Topology } from './build.js';
-import { formatDiagnostic, readAgentConfig, type ConfigText, type Diagnostic } from './flumeConfig.js';
+import { buildTopology, type Topology } from './build.js';
+import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
+import { readAgentConfig, type ConfigText } from './flumeConfig.js';
+import type { Planned } from './plan.js';
 import { parseProperties } from './properties.js';
+import { Registry } from './registry.js';
 import type { SubstitutionOptions } from './substitute.js';
 
 export const registry = new Registry(components as never);
@@ -18,9 +21,9 @@ export interface LoadedConfig {
 }
 
 /** Resolves and validates one agent of several configuration texts merged in order (later keys win). */
-export function loadAgentConfigTexts(texts: readonly ConfigText[], agent: string, substitution: SubstitutionOptions = {}): LoadedConfig {
+export async function loadAgentConfigTexts(texts: readonly ConfigText[], agent: string, substitution: SubstitutionOptions = {}): Promise<LoadedConfig> {
   const first = texts[0]?.file ?? '(no configuration)';
-  const read = readAgentConfig(texts, agent, first, substitution);
+  const read = await readAgentConfig(texts, agent, first, substitution);
   const built = buildTopology(read.config, registry);
   const order = new Map(texts.map((t, i) => [t.file, i]));
   const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line);
@@ -92,14 +95,9 @@ export function describeTopology(t: Topology): string {
   const lines = [`agent ${t.agent}`];
   for (const s of t.sources) {
     const chain = [`${s.name} (${s.spec.flumeTypes[0]})`, ...s.interceptors.map((i) => `${i.name} (${i.spec.flumeTypes[0]})`)].join(' → ');
-    const selector =
-      s.selector.type === 'multiplexing'
-        ? ` [multiplexing on ${s.selector.header}]`
-        : s.selector.type === 'load_balancing'
-          ? ` [load_balancing ${s.selector.policy}]`
-          : s.channels.length > 1
-            ? ' [replicating]'
-            : '';
+    const type = s.selector.spec.flumeTypes[0];
+    const o = s.selector.spec.schema.parse(s.selector.options) as { header?: string; policy?: string };
+    const selector = type === 'multiplexing' ? ` [multiplexing on ${o.header}]` : type === 'load_balancing' ? ` [load_balancing ${o.policy}]` : s.channels.length > 1 ? ` [${type}]` : '';
     lines.push(`  source  ${chain} → ${s.channels.join(', ')}${selector}`);
   }
   for (const c of t.channels) {
@@ -107,7 +105,7 @@ export function describeTopology(t: Topology): string {
     lines.push(`  channel ${c.name} (${c.spec.flumeTypes[0]})${opts.length ? ` ${opts.join(' ')}` : ''}`);
   }
   for (const k of t.sinks) lines.push(`  sink    ${k.channel} → ${k.name} (${k.spec.flumeTypes[0]})`);
-  for (const g of t.groups) lines.push(`  group   ${g.name} (${g.processor.type}): ${g.sinks.join(', ')}`);
+  for (const g of t.groups) lines.push(`  group   ${g.name} (${g.processor.spec.flumeTypes[0]}): ${g.sinks.join(', ')}`);
   return lines.join('\n');
 }
 

@@ -12,8 +12,9 @@
  * Nothing is evaluated: a reference is a name looked up in a map, the environment, or the output of the
  * external filter's command, which is run without a shell with the key as its only argument.
  */
-import { execFileSync } from 'node:child_process';
-import type { Diagnostic } from './flumeConfig.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { reporter, type Diagnostic } from './diagnostic.js';
 import type { PropertyEntry } from './properties.js';
 
 export interface SubstitutionOptions {
@@ -23,6 +24,8 @@ export interface SubstitutionOptions {
   systemProperties?: ReadonlyMap<string, string>;
   /** Bare `${NAME}` falls back to the environment (Flume's EnvVarResolverProperties). */
   envFallback?: boolean;
+  /** How long an external filter's command may take for one key; 10 000 ms by default. */
+  externalTimeoutMs?: number;
 }
 
 /** Flume's property naming the legacy resolver; `-DpropertiesImplementation=<this>` turns envFallback on. */
@@ -39,32 +42,34 @@ const CHARSETS: Readonly<Record<string, BufferEncoding>> = {
   'utf-16le': 'utf16le',
 };
 
-/** How long an external filter command may take for one key. */
 const EXTERNAL_TIMEOUT_MS = 10_000;
+const execFileAsync = promisify(execFile);
 /** Nested references resolved at most this deep (a key referring to itself stops here). */
 const MAX_DEPTH = 10;
 
 interface Filter {
   name: string;
-  lookup(key: string): string | undefined;
+  lookup(key: string): Promise<string | undefined>;
   describe(key: string): string;
 }
 
 /**
  * Returns the entries with every value resolved, and a diagnostic for each reference that cannot be: a
  * warning for a variable (the text stays, as in Flume; a component expecting a number then names it),
- * an error for a config filter reference. The filter declarations themselves are consumed.
+ * an error for a config filter reference. The filter declarations themselves are consumed. An external
+ * filter's command runs asynchronously, so a reload never blocks the running agent's event loop.
  */
-export function substitute(
+export async function substitute(
   entries: readonly PropertyEntry[],
   agent: string,
   file: string,
   options: SubstitutionOptions = {},
-): { entries: PropertyEntry[]; diagnostics: Diagnostic[] } {
+): Promise<{ entries: PropertyEntry[]; diagnostics: Diagnostic[] }> {
   const env = options.env ?? process.env;
   const sys = options.systemProperties ?? new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
-  const error = (e: PropertyEntry, message: string) => diagnostics.push({ severity: 'error', file: e.file ?? file, line: e.line, key: e.key, message });
+  const report = reporter(file, diagnostics);
+  const error = (e: PropertyEntry, message: string) => report('error', e, message);
 
   const byKey = new Map<string, PropertyEntry>();
   for (const e of entries) byKey.set(e.key, e);
@@ -83,7 +88,7 @@ export function substitute(
     }
     const t = type.value.trim();
     if (t === 'env' || t === 'org.apache.flume.configfilter.EnvironmentVariableConfigFilter') {
-      filters.set(name, { name, lookup: (k) => env[k], describe: (k) => `environment variable \`${k}\` is not set` });
+      filters.set(name, { name, lookup: async (k) => env[k], describe: (k) => `environment variable \`${k}\` is not set` });
     } else if (t === 'external' || t === 'org.apache.flume.configfilter.ExternalProcessConfigFilter') {
       const command = prop('command');
       if (command === undefined || command.value.trim() === '') {
@@ -96,22 +101,23 @@ export function substitute(
         continue;
       }
       const failures = new Map<string, string>();
-      const cache = new Map<string, string | undefined>();
+      const cache = new Map<string, Promise<string | undefined>>();
+      const timeout = options.externalTimeoutMs ?? EXTERNAL_TIMEOUT_MS;
+      const run = async (k: string): Promise<string | undefined> => {
+        const running = execFileAsync(command.value.trim(), [k], { timeout, encoding: 'buffer' });
+        running.child.stdin?.end();
+        try {
+          return (await running).stdout.toString(charset).split(/\r?\n/)[0];
+        } catch (e) {
+          const err = e as Error & { stderr?: Buffer; code?: unknown; killed?: boolean };
+          const why = typeof err.code === 'number' ? `exited with ${err.code}` : err.killed && err.code == null ? `was stopped after ${timeout} ms` : `failed: ${err.message}`;
+          failures.set(k, `${why}${err.stderr?.length ? `: ${err.stderr.toString().trim().slice(0, 200)}` : ''}`);
+          return undefined;
+        }
+      };
       filters.set(name, {
         name,
-        lookup: (k) => {
-          if (cache.has(k)) return cache.get(k);
-          let value: string | undefined;
-          try {
-            const out = execFileSync(command.value.trim(), [k], { timeout: EXTERNAL_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
-            value = out.toString(charset).split(/\r?\n/)[0];
-          } catch (e) {
-            const err = e as Error & { stderr?: Buffer; status?: number };
-            failures.set(k, `${typeof err.status === "number" ? `exited with ${err.status}` : `failed: ${err.message}`}${err.stderr?.length ? `: ${err.stderr.toString().trim().slice(0, 200)}` : ''}`);
-          }
-          cache.set(k, value);
-          return value;
-        },
+        lookup: (k) => cache.get(k) ?? cache.set(k, run(k)).get(k)!,
         describe: (k) => `command \`${command.value.trim()} ${k}\` ${failures.get(k) ?? 'printed nothing'}`,
       });
     } else if (t === 'hadoop' || t === 'org.apache.flume.configfilter.HadoopCredentialStoreConfigFilter') {
@@ -123,11 +129,11 @@ export function substitute(
   for (const e of filterEntries) {
     const name = e.key.slice(prefix.length + 1).split('.')[0];
     if (e.key !== prefix && name !== undefined && !declared.includes(name))
-      diagnostics.push({ severity: 'warning', file: e.file ?? file, line: e.line, key: e.key, message: `config filter \`${name}\` is not listed in \`${prefix}\`; ignored` });
+      report('warning', e, `config filter \`${name}\` is not listed in \`${prefix}\`; ignored`);
   }
 
   const used = new Set<string>();
-  const resolve = (e: PropertyEntry, value: string, depth: number): string => {
+  const resolve = async (e: PropertyEntry, value: string, depth: number): Promise<string> => {
     let out = '';
     let i = 0;
     while (i < value.length) {
@@ -151,14 +157,14 @@ export function substitute(
         break;
       }
       const ref = value.slice(start + 2, end);
-      const replaced = lookup(e, ref, depth);
+      const replaced = await lookup(e, ref, depth);
       out += replaced ?? value.slice(start, end + 1);
       i = end + 1;
     }
     return out + value.slice(i);
   };
 
-  const lookup = (e: PropertyEntry, ref: string, depth: number): string | undefined => {
+  const lookup = async (e: PropertyEntry, ref: string, depth: number): Promise<string | undefined> => {
     if (depth >= MAX_DEPTH) {
       error(e, `\${${ref}}: references nested more than ${MAX_DEPTH} deep (does a key refer to itself?)`);
       return undefined;
@@ -171,7 +177,7 @@ export function substitute(
         error(e, `\${${ref}}: no config filter \`${filterRef[1]}\` in \`${prefix}\``);
         return undefined;
       }
-      const v = filter.lookup(key);
+      const v = await filter.lookup(key);
       if (v === undefined) error(e, `\${${ref}}: ${filter.describe(key)}`);
       return v;
     }
@@ -185,10 +191,10 @@ export function substitute(
       const other = byKey.get(name);
       if (other !== undefined) {
         used.add(name);
-        v = resolve(other, other.value, depth + 1);
+        v = await resolve(other, other.value, depth + 1);
       } else if (options.envFallback) v = env[name];
     }
-    if (v === undefined && fallback !== undefined) v = resolve(e, fallback, depth + 1);
+    if (v === undefined && fallback !== undefined) v = await resolve(e, fallback, depth + 1);
     if (v === undefined) {
       const hint = name.includes(':')
         ? ''
@@ -196,7 +202,7 @@ export function substitute(
           ? ' (no key and no environment variable of that name)'
           : ` (no key of that name; for the environment write \${env:${name}} or start with -DpropertiesImplementation=${ENV_VAR_RESOLVER})`;
       // Left as written, as Flume's StringSubstitutor does: a Java replacement such as `${name}` is legitimate text.
-      diagnostics.push({ severity: 'warning', file: e.file ?? file, line: e.line, key: e.key, message: `\${${ref}} is not resolved and stays as written${hint}` });
+      report('warning', e, `\${${ref}} is not resolved and stays as written${hint}`);
     }
     return v;
   };
@@ -204,7 +210,7 @@ export function substitute(
   const resolved: PropertyEntry[] = [];
   for (const e of entries) {
     if (filterEntries.has(e)) continue;
-    resolved.push(e.value.includes('$') ? { ...e, value: resolve(e, e.value, 0) } : e);
+    resolved.push(e.value.includes('$') ? { ...e, value: await resolve(e, e.value, 0) } : e);
   }
   // A dotless key used only as a variable (`NC_PORT = 44444`) is not a component property: drop it quietly.
   return { entries: resolved.filter((e) => e.key.includes('.') || !used.has(e.key)), diagnostics };

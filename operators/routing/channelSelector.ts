@@ -86,7 +86,7 @@ export function resolveRefs(
       const suggestion = typeof ref === 'string' ? closest(ref, known) : undefined;
       issues.push({
         path: `${path}.${k}`,
-        expected: known.length ? `one of the channels ${known.join(', ')} (or an index < ${names.length})` : `a channel index < ${names.length}`,
+        expected: known.length ? `one of the channels ${known.join(', ')}` : `a channel index < ${names.length}`,
         received: describeValue(ref),
         ...(suggestion ? { suggestion } : {}),
       });

@@ -128,6 +128,9 @@ export function fanOut(
   return result;
 }
 
+/** Its spec, as every component's: docs and `rxflume components` list it (the agent configures it through its selector). */
+fanOut.spec = fanOutSpec;
+
 interface Shape {
   names: (string | undefined)[];
   stages: Stage[] | undefined;

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildTopology, coerce } from '../../../lib/agent/build.js';
-import { readAgentConfig, formatDiagnostic } from '../../../lib/agent/flumeConfig.js';
+import { formatDiagnostic } from '../../../lib/agent/diagnostic.js';
+import { readAgentConfig } from '../../../lib/agent/flumeConfig.js';
 import { registry } from '../../../lib/agent/loadConfig.js';
 
-function load(text: string, agent = 'a1') {
-  const read = readAgentConfig(text, agent, 'agent.properties');
+async function load(text: string, agent = 'a1') {
+  const read = await readAgentConfig(text, agent, 'agent.properties');
   const built = buildTopology(read.config, registry);
   const diagnostics = [...read.diagnostics, ...built.diagnostics];
   return { topology: built.topology, diagnostics, messages: diagnostics.map(formatDiagnostic) };
@@ -23,8 +24,8 @@ a1.sinks.k1.channel = c1
 `;
 
 describe('buildTopology', () => {
-  it('maps Flume keys, units and case-insensitive types onto options', () => {
-    const { topology, diagnostics } = load(
+  it('maps Flume keys, units and case-insensitive types onto options', async () => {
+    const { topology, diagnostics } = await load(
       base +
         `a1.channels.c1.keep-alive = 2
 a1.channels.c1.capacity = 500
@@ -49,23 +50,23 @@ a1.sources.r1.interceptors.i2.serializers.s2.name = two
     expect(i2!.options['serializers']).toEqual([{ name: 'one' }, { name: 'two' }]);
   });
 
-  it("counts Flume's byteCapacity less byteCapacityBufferPercentage (default 20) as body bytes", () => {
-    expect(load(base + 'a1.channels.c1.byteCapacity = 800000\n').topology.channels[0]!.options).toMatchObject({ byteCapacity: 640_000 });
-    const both = load(base + 'a1.channels.c1.byteCapacity = 800000\na1.channels.c1.byteCapacityBufferPercentage = 50\n');
+  it("counts Flume's byteCapacity less byteCapacityBufferPercentage (default 20) as body bytes", async () => {
+    expect((await load(base + 'a1.channels.c1.byteCapacity = 800000\n')).topology.channels[0]!.options).toMatchObject({ byteCapacity: 640_000 });
+    const both = await load(base + 'a1.channels.c1.byteCapacity = 800000\na1.channels.c1.byteCapacityBufferPercentage = 50\n');
     expect(both.diagnostics).toEqual([]);
     expect(both.topology.channels[0]!.options).toMatchObject({ byteCapacity: 400_000 });
-    const bad = load(base + 'a1.channels.c1.byteCapacity = 800000\na1.channels.c1.byteCapacityBufferPercentage = lots\n');
+    const bad = await load(base + 'a1.channels.c1.byteCapacity = 800000\na1.channels.c1.byteCapacityBufferPercentage = lots\n');
     expect(bad.messages.join('\n')).toMatch(/agent.properties:11.*byteCapacityBufferPercentage.*"lots".*integer percentage 0–99/);
   });
 
-  it('drops a key with an empty value with a warning, as Flume: the default applies', () => {
-    const { topology, diagnostics } = load(base + 'a1.channels.c1.capacity =\n');
+  it('drops a key with an empty value with a warning, as Flume: the default applies', async () => {
+    const { topology, diagnostics } = await load(base + 'a1.channels.c1.capacity =\n');
     expect(diagnostics.map((d) => [d.severity, d.line, d.key])).toEqual([['warning', 10, 'a1.channels.c1.capacity']]);
     expect(topology.channels[0]!.options).not.toHaveProperty('capacity');
   });
 
-  it('reports every problem at once with file:line, key and a way out', () => {
-    const { messages, diagnostics } = load(`a1.sources = r1 r2
+  it('reports every problem at once with file:line, key and a way out', async () => {
+    const { messages, diagnostics } = await load(`a1.sources = r1 r2
 a1.channels = c1 c2
 a1.sinks = k1 k2 k3
 a1.sources.r1.type = seq
@@ -98,13 +99,13 @@ a1.sinks.k3.type = null
     expect(diagnostics.filter((d) => d.severity === 'error').length).toBeGreaterThanOrEqual(7);
   });
 
-  it("enforces Flume's rule: a batch size must not exceed the channel's transactionCapacity", () => {
-    const { messages } = load(base + 'a1.sources.r1.batchSize = 500\na1.channels.c1.transactionCapacity = 100\n');
+  it("enforces Flume's rule: a batch size must not exceed the channel's transactionCapacity", async () => {
+    const { messages } = await load(base + 'a1.sources.r1.batchSize = 500\na1.channels.c1.transactionCapacity = 100\n');
     expect(messages.join('\n')).toMatch(/batchSize 500 exceeds channel `c1`'s transactionCapacity 100/);
   });
 
-  it('reads selectors and sink groups', () => {
-    const { topology, diagnostics } = load(`a1.sources = r1
+  it('reads selectors and sink groups', async () => {
+    const { topology, diagnostics } = await load(`a1.sources = r1
 a1.channels = c1 c2
 a1.sinks = k1 k2
 a1.sinkgroups = g1
@@ -128,12 +129,75 @@ a1.sinkgroups.g1.processor.priority.k2 = 10
 a1.sinkgroups.g1.processor.maxpenalty = 10000
 `);
     expect(diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(topology.sources[0]!.selector).toEqual({ type: 'multiplexing', header: 'state', mapping: { CZ: ['c1'], US: ['c2'] }, optional: {}, default: ['c1'] });
-    expect(topology.groups[0]).toMatchObject({ name: 'g1', sinks: ['k1', 'k2'], processor: { type: 'failover', priorities: { k1: 5, k2: 10 }, maxPenaltyMs: 10000 } });
+    const selector = topology.sources[0]!.selector;
+    expect(selector.spec.name).toBe('multiplexing');
+    expect(selector.spec.schema.parse(selector.options)).toEqual({ header: 'state', mapping: { CZ: ['c1'], US: ['c2'] }, optional: {}, default: ['c1'] });
+    expect(topology.groups[0]).toMatchObject({ name: 'g1', sinks: ['k1', 'k2'] });
+    expect(topology.groups[0]!.processor).toMatchObject({ spec: { name: 'failoverSink' }, options: { name: 'g1', priority: { k1: 5, k2: 10 }, maxPenaltyMs: 10000 } });
   });
 
-  it('says when the agent is not in the file', () => {
-    const { messages } = load(base.replace(/a1\./g, 'other.'));
+  const twoChannels = `a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = memory
+a1.channels.c2.type = memory
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c1
+`;
+
+  it("resolves selectors and sink processors through the registry, by Flume's class names too, with their defaults", async () => {
+    const named = await load(
+      twoChannels +
+        `a1.sources.r1.selector.type = org.apache.flume.channel.LoadBalancingChannelSelector
+a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = org.apache.flume.sink.LoadBalancingSinkProcessor
+a1.sinkgroups.g1.processor.selector = RANDOM
+a1.sinkgroups.g1.processor.selector.maxTimeOut = 5000
+`,
+    );
+    expect(named.diagnostics).toEqual([]);
+    expect(named.topology.sources[0]!.selector.spec.name).toBe('loadBalancing');
+    expect(named.topology.groups[0]!.processor).toMatchObject({ spec: { name: 'loadBalanceSink' }, options: { name: 'g1', selector: 'random', maxTimeOutMs: 5000 } });
+    const defaults = await load(twoChannels + 'a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1 k2\n');
+    expect(defaults.topology.sources[0]!.selector.spec.name).toBe('replicating');
+    expect(defaults.topology.groups[0]!.processor.spec.name).toBe('competingSinks');
+  });
+
+  it("maps a multiplexing value with dots whole, and reports what a selector or processor refuses at its property's line", async () => {
+    const dots = await load(twoChannels + 'a1.sources.r1.selector.type = multiplexing\na1.sources.r1.selector.mapping.v1.2 = c2\n');
+    expect(dots.diagnostics).toEqual([]);
+    expect(dots.topology.sources[0]!.selector.options).toMatchObject({ mapping: { 'v1.2': 'c2' } });
+    const { messages } = await load(
+      twoChannels +
+        `a1.sources.r1.selector.type = multiplexing
+a1.sources.r1.selector.mapping.CZ = c1 c9
+a1.sources.r1.selector.default = c1
+a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k3 = 1
+a1.sinkgroups.g1.processor.priority.k1 = 5
+a1.sinkgroups.g1.processor.priority.k2 = 5
+a1.sinkgroups.g1.processor.backoff = true
+a1.sinkgroups.g1.color = red
+`,
+    );
+    expect(messages.sort()).toEqual([
+      'agent.properties:13: error: a1.sources.r1.selector.mapping.CZ: expected one of the channels c1, c2, received "c9" (did you mean `c1`?)',
+      'agent.properties:18: error: a1.sinkgroups.g1.processor.priority.k3: expected a member of the group (k1, k2), received "k3"',
+      'agent.properties:20: error: a1.sinkgroups.g1.processor.priority.k2: expected a priority no other member has (k1 has 5), received 5',
+      'agent.properties:21: error: a1.sinkgroups.g1.processor.backoff: unknown property `backoff` for failoverSink; known: maxpenalty, maxPenaltyMs, priority',
+      'agent.properties:22: error: a1.sinkgroups.g1.color: unknown sink group property `color`; a group has `sinks` and `processor.…`',
+    ]);
+  });
+
+  it('says when the agent is not in the file', async () => {
+    const { messages } = await load(base.replace(/a1\./g, 'other.'));
     expect(messages).toContain('agent.properties: error: no configuration for agent `a1`; the file defines `other`');
   });
 });

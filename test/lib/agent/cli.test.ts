@@ -38,6 +38,10 @@ describe('rxflume CLI', () => {
     expect(stdout).toMatch(/channel\s+memoryChannel\s+memory, org\.apache\.flume\.channel\.MemoryChannel/);
     expect(stdout).toMatch(/sink\s+loggerSink\s+logger/);
     expect(stdout).toMatch(/options: capacity, transactionCapacity, byteCapacity, keepAliveMs \(keep-alive\)/);
+    expect(stdout).toMatch(/selector\s+multiplexing\s+multiplexing, org\.apache\.flume\.channel\.MultiplexingChannelSelector/);
+    expect(stdout).toMatch(/sinkProcessor\s+failoverSink\s+failover, org\.apache\.flume\.sink\.FailoverSinkProcessor/);
+    expect(stdout).toMatch(/sinkProcessor\s+competingSinks\s+default,/);
+    expect(stdout).toMatch(/router\s+fanOut\s+\(library only\)/);
   });
 
   it('an unknown command exits 2 with the usage', async () => {

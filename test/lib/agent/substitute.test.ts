@@ -8,14 +8,14 @@ import { substitute, type SubstitutionOptions } from '../../../lib/agent/substit
 const dir = mkdtempSync(join(tmpdir(), 'rxflume-subst-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(text: string, options: SubstitutionOptions = {}) {
-  const { entries, diagnostics } = substitute(parseProperties(text), 'a1', 'agent.properties', { env: {}, ...options });
+async function run(text: string, options: SubstitutionOptions = {}) {
+  const { entries, diagnostics } = await substitute(parseProperties(text), 'a1', 'agent.properties', { env: {}, ...options });
   return { values: Object.fromEntries(entries.map((e) => [e.key, e.value])), messages: diagnostics.map((d) => `${d.line} ${d.severity}: ${d.message}`) };
 }
 
 describe('substitute', () => {
-  it('resolves ${NAME} from other keys, ${env:…}, ${sys:…} and defaults, and keeps $${…} literal', () => {
-    const { values, messages } = run(
+  it('resolves ${NAME} from other keys, ${env:…}, ${sys:…} and defaults, and keeps $${…} literal', async () => {
+    const { values, messages } = await run(
       `NC_PORT = 44444
 a1.base = /var/log
 a1.sources.r1.port = \${NC_PORT}
@@ -33,16 +33,16 @@ a1.sources.r1.x = \${MISSING:-fallback} and $\${kept}
     });
   });
 
-  it('takes bare names from the environment only with envFallback (EnvVarResolverProperties)', () => {
+  it('takes bare names from the environment only with envFallback (EnvVarResolverProperties)', async () => {
     const text = 'a1.sources.r1.port = ${NC_PORT}\n';
-    const without = run(text, { env: { NC_PORT: '5000' } });
+    const without = await run(text, { env: { NC_PORT: '5000' } });
     expect(without.values['a1.sources.r1.port']).toBe('${NC_PORT}');
     expect(without.messages).toEqual([expect.stringMatching(/^1 warning: \$\{NC_PORT\} is not resolved and stays as written .*\$\{env:NC_PORT\}.*EnvVarResolverProperties/)]);
-    expect(run(text, { env: { NC_PORT: '5000' }, envFallback: true }).values['a1.sources.r1.port']).toBe('5000');
+    expect((await run(text, { env: { NC_PORT: '5000' }, envFallback: true })).values['a1.sources.r1.port']).toBe('5000');
   });
 
-  it('applies env config filters in the three reference spellings', () => {
-    const { values, messages } = run(
+  it('applies env config filters in the three reference spellings', async () => {
+    const { values, messages } = await run(
       `a1.configfilters = f1
 a1.configfilters.f1.type = env
 a1.sources.r1.a = \${f1['PASS']}
@@ -61,11 +61,11 @@ a1.sources.r1.e = \${f9['PASS']}
     ]);
   });
 
-  it('runs an external filter command with the key as its argument, without a shell', () => {
+  it('runs an external filter command with the key as its argument, without a shell', async () => {
     const script = join(dir, 'lookup.sh');
     writeFileSync(script, '#!/bin/sh\nif [ "$1" = "bad" ]; then echo "no such key" >&2; exit 3; fi\necho "value-of-$1"\necho ignored\n');
     chmodSync(script, 0o755);
-    const { values, messages } = run(`a1.configfilters = f1
+    const { values, messages } = await run(`a1.configfilters = f1
 a1.configfilters.f1.type = external
 a1.configfilters.f1.command = ${script}
 a1.sinks.k1.dir = /out/\${f1['agent name; rm -rf /']}
@@ -75,8 +75,29 @@ a1.sinks.k1.other = \${f1['bad']}
     expect(messages).toEqual([expect.stringMatching(/^5 error: \$\{f1\['bad'\]\}: command `.*lookup\.sh bad` exited with 3: no such key$/)]);
   });
 
-  it('reports unsupported and incomplete filters and self-references instead of looping', () => {
-    const { messages } = run(`a1.configfilters = f1 f2 f3
+  it('runs the external command without blocking the event loop, and stops it after externalTimeoutMs', async () => {
+    const script = join(dir, 'slow.sh');
+    writeFileSync(script, '#!/bin/sh\nif [ "$1" = "never" ]; then exec sleep 30; fi\nsleep 0.3\necho "slow-$1"\n');
+    chmodSync(script, 0o755);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const { values, messages } = await run(
+      `a1.configfilters = f1
+a1.configfilters.f1.type = external
+a1.configfilters.f1.command = ${script}
+a1.sinks.k1.a = \${f1['x']}
+a1.sinks.k1.b = \${f1['never']}
+`,
+      { externalTimeoutMs: 1000 },
+    ).finally(() => clearInterval(timer));
+    // A synchronous command would have held every timer until it returned.
+    expect(ticks).toBeGreaterThan(0);
+    expect(values['a1.sinks.k1.a']).toBe('slow-x');
+    expect(messages).toEqual([expect.stringMatching(/^5 error: \$\{f1\['never'\]\}: command `.*slow\.sh never` was stopped after 1000 ms$/)]);
+  });
+
+  it('reports unsupported and incomplete filters and self-references instead of looping', async () => {
+    const { messages } = await run(`a1.configfilters = f1 f2 f3
 a1.configfilters.f1.type = hadoop
 a1.configfilters.f2.type = external
 a1.configfilters.f3.type = vault

@@ -1,0 +1,63 @@
+import type { Component, ComponentKind } from '../core/config.js';
+
+export type AnyComponent = Component<(...args: never[]) => unknown>;
+
+/** Flume types rxflume knows of but does not implement: named as unsupported, never as unknown. */
+const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
+  source: [
+    'thrift',
+    'jms',
+    'org.apache.flume.source.thriftsource',
+    'org.apache.flume.source.jms.jmssource',
+    // Flume's own non-core sources (flume-sources, flume-legacy-sources), documented in its guide.
+    'org.apache.flume.source.avrolegacy.avrolegacysource',
+    'org.apache.flume.source.thriftlegacy.thriftlegacysource',
+    'org.apache.flume.source.scribe.scribesource',
+    'org.apache.flume.source.twitter.twittersource',
+  ],
+  channel: ['jdbc', 'org.apache.flume.channel.jdbc.jdbcchannel'],
+  sink: [
+    'hdfs',
+    'irc',
+    'thrift',
+    'hbase',
+    'hbase2',
+    'asynchbase',
+    'morphline_solr',
+    'hive',
+    'elasticsearch',
+    'org.apache.flume.sink.hdfs.hdfseventsink',
+    'org.apache.flume.sink.irc.ircsink',
+    'org.apache.flume.sink.thriftsink',
+    'org.apache.flume.sink.hbase.hbasesink',
+    'org.apache.flume.sink.hbase2.hbase2sink',
+    'org.apache.flume.sink.hbase.asynchbasesink',
+    'org.apache.flume.sink.solr.morphline.morphlinesolrsink',
+    'org.apache.flume.sink.hive.hivesink',
+    'org.apache.flume.sink.elasticsearch.elasticsearchsink',
+  ],
+  interceptor: ['org.apache.flume.sink.solr.morphline.morphlineinterceptor$builder'],
+};
+
+/** Every component the agent can build — sources to sink processors — by kind and Flume type name (case-insensitive). */
+export class Registry {
+  private readonly byType = new Map<string, AnyComponent>();
+
+  constructor(readonly components: readonly AnyComponent[]) {
+    for (const c of components) for (const t of c.spec.flumeTypes) this.byType.set(`${c.spec.kind}:${t.toLowerCase()}`, c);
+  }
+
+  find(kind: ComponentKind, type: string): AnyComponent | undefined {
+    return this.byType.get(`${kind}:${type.toLowerCase()}`);
+  }
+
+  /** The first Flume type name of each component of the kind, in registry order. */
+  typesOf(kind: ComponentKind): string[] {
+    return this.components.filter((c) => c.spec.kind === kind).flatMap((c) => c.spec.flumeTypes.slice(0, 1));
+  }
+
+  /** A Flume type of the kind that rxflume does not implement (yet). */
+  isUnsupported(kind: ComponentKind, type: string): boolean {
+    return UNSUPPORTED[kind]?.includes(type.toLowerCase()) ?? false;
+  }
+}

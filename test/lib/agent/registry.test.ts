@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { registry } from '../../../lib/agent/loadConfig.js';
+
+describe('Registry', () => {
+  it('finds every kind by Flume type or class name, whatever the case — selectors and sink processors too', () => {
+    expect(registry.find('channel', 'MEMORY')?.spec.name).toBe('memoryChannel');
+    expect(registry.find('selector', 'org.apache.flume.channel.multiplexingchannelselector')?.spec.name).toBe('multiplexing');
+    expect(registry.find('selector', 'load_balancing')?.spec.name).toBe('loadBalancing');
+    expect(registry.find('sinkProcessor', 'default')?.spec.name).toBe('competingSinks');
+    expect(registry.find('sinkProcessor', 'org.apache.flume.sink.FailoverSinkProcessor')?.spec.name).toBe('failoverSink');
+    // A type is looked up within its kind only.
+    expect(registry.find('sink', 'failover')).toBeUndefined();
+  });
+
+  it('lists the first type of each component of a kind, and knows the Flume types it does not support', () => {
+    expect(registry.typesOf('selector')).toEqual(['replicating', 'multiplexing', 'load_balancing']);
+    expect(registry.typesOf('sinkProcessor')).toEqual(['default', 'failover', 'load_balance']);
+    expect(registry.isUnsupported('sink', 'HDFS')).toBe(true);
+    expect(registry.isUnsupported('selector', 'hdfs')).toBe(false);
+  });
+});
