@@ -2,16 +2,18 @@ import { asyncScheduler, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
 import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
-import type { FlumeEvent } from '../../lib/core/event.js';
+import { loggerOption, type ComponentLogger } from '../../lib/core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
-import { channelShell, type ChannelStore, type StoredPut, type StoreTake } from './fileChannel/channelShell.js';
-import { FileStore } from './fileChannel/fileStore.js';
-import { FILE_CHANNEL_COUNTERS, fileLogFlumeKeys, fileLogOptionsShape, resolveLogOptions } from './fileChannel/options.js';
-import type { ChannelLogger } from './fileChannel/recovery.js';
+import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
+import { channelBackoff, channelBackoffOptions, channelEngine, type ChannelStore, type StorePut, type StoreTake } from './channelEngine.js';
+import { FILE_CHANNEL_COUNTERS, fileLogFlumeKeys, fileLogOptionsShape, resolveLogOptions } from './durableLog/options.js';
+import { FileStore, type FileTake } from './fileStore.js';
+import { MemoryStore, type MemoryTake } from './memoryStore.js';
 
 export const spillableMemoryChannelOptions = z
   .strictObject({
-    name: z.string().min(1).default('spillableMemoryChannel').describe('Component name in metrics and log lines.'),
+    ...nameOption('spillableMemoryChannel'),
+    ...loggerOption,
     memoryCapacity: z
       .number()
       .int()
@@ -38,9 +40,8 @@ export const spillableMemoryChannelOptions = z
       .min(0)
       .default(3000)
       .describe('How long a put waits when memory and overflow are both full before it is nacked with ChannelFullError.'),
-    maxInFlight: z.number().int().min(1).default(1).describe('Take batches emitted and not yet committed.'),
-    retryBackoffMs: z.number().int().min(0).default(1000).describe('After a nacked take, wait min(n × this, maxRetryBackoffMs) before redelivery.'),
-    maxRetryBackoffMs: z.number().int().min(0).default(5000).describe('Longest wait before redelivering nacked events.'),
+    ...maxInFlightOption('takes wait for the sink to settle one'),
+    ...channelBackoffOptions,
     ...fileLogOptionsShape,
   })
   .check((ctx) => {
@@ -83,7 +84,7 @@ export const spillableMemoryChannelSpec = defineComponent({
  *   overflow while its disk is full (until space returns: see `fileChannel`).
  * - **Take**: from memory first, then from the overflow; a take comes from one of them. Takes are
  *   paced by the sink's acks (`maxInFlight`); a nack puts the events back at the head of the store
- *   they came from, redelivered after `min(n × retryBackoffMs, maxRetryBackoffMs)`.
+ *   they came from, redelivered after `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)`.
  * - Upstream completion drains both, then completes. Unsubscribing nacks waiting puts.
  *
  * Delivery: at-least-once while the process lives. **A crash, a kill or an unsubscribe loses the
@@ -107,23 +108,24 @@ export const spillableMemoryChannel = component(spillableMemoryChannelSpec, func
   metrics.set('ChannelCapacity', opts.memoryCapacity + opts.overflowCapacity);
   if (opts.overflowCapacity > 0) for (const key of FILE_CHANNEL_COUNTERS) metrics.set(key, 0);
   const log = resolveLogOptions(opts.name, opts);
-  const operator = channelShell(
+  const operator = channelEngine(
     {
       name: opts.name,
       transactionCapacity: opts.transactionCapacity,
+      maxPutEvents: opts.transactionCapacity,
       keepAliveMs: opts.keepAliveMs,
       maxInFlight: opts.maxInFlight,
-      retryBackoffMs: opts.retryBackoffMs,
-      maxRetryBackoffMs: opts.maxRetryBackoffMs,
+      backoff: channelBackoff(opts),
       countBytes: opts.byteCapacity !== undefined,
       reofferAfterMs: opts.overflowCapacity > 0 ? opts.overflowTimeoutMs : undefined,
+      logger: log.logger,
     },
     metrics,
     (hooks) =>
       new SpillableStore(
         opts,
-        metrics,
         log.logger,
+        new MemoryStore({ capacity: opts.memoryCapacity, byteCapacity: opts.byteCapacity }, metrics, hooks),
         opts.overflowCapacity > 0
           ? new FileStore(
               { ...log, name: opts.name, capacity: opts.overflowCapacity, byteCapacity: undefined, transactionCapacity: opts.transactionCapacity, cacheBytes: 0 },
@@ -136,28 +138,24 @@ export const spillableMemoryChannel = component(spillableMemoryChannelSpec, func
   return withMetrics(operator, metrics);
 });
 
-interface MemoryOptions {
-  name: string;
+interface SpillableOptions {
   memoryCapacity: number;
   overflowTimeoutMs: number;
   byteCapacity?: number | undefined;
 }
 
-/** Memory first, the overflow log when memory is full; memory always holds the older events. */
-class SpillableStore implements ChannelStore {
-  // Memory events as the chunks they arrived in: a put costs one push, a whole-chunk take no copy.
-  private readonly chunks: FlumeEvent[][] = [];
-  private headChunk = 0;
-  private headOffset = 0;
-  private queued = 0;
-  private queuedBytes = 0;
-  private taken = 0;
-  private takenBytes = 0;
+/** A take from memory or from the overflow. */
+interface SpillTake extends StoreTake {
+  readonly memory?: MemoryTake | undefined;
+  readonly overflow?: FileTake | undefined;
+}
 
+/** Memory first, the overflow log when memory is full; memory always holds the older events. */
+class SpillableStore implements ChannelStore<SpillTake> {
   constructor(
-    private readonly opts: MemoryOptions,
-    private readonly metrics: ComponentCounters,
-    private readonly logger: ChannelLogger,
+    private readonly opts: SpillableOptions,
+    private readonly logger: ComponentLogger,
+    private readonly memory: MemoryStore,
     private readonly overflow: FileStore | undefined,
   ) {}
 
@@ -166,129 +164,52 @@ class SpillableStore implements ChannelStore {
   }
 
   neverFits(count: number, bytes: number): string | undefined {
-    const memory = count <= this.opts.memoryCapacity && (this.opts.byteCapacity === undefined || bytes <= this.opts.byteCapacity);
-    if (memory) return undefined;
+    if (this.memory.neverFits(count, bytes) === undefined) return undefined;
     if (this.overflow && this.overflow.neverFits(count, bytes) === undefined) return undefined;
     return `memoryCapacity ${this.opts.memoryCapacity}${this.opts.byteCapacity !== undefined ? ` / byteCapacity ${this.opts.byteCapacity}` : ''}` + (this.overflow ? ' and the overflow capacity' : '');
   }
 
-  private memoryFits(count: number, bytes: number): boolean {
-    return (
-      this.queued + this.taken + count <= this.opts.memoryCapacity &&
-      (this.opts.byteCapacity === undefined || this.queuedBytes + this.takenBytes + bytes <= this.opts.byteCapacity)
-    );
-  }
-
-  offer(put: StoredPut): boolean {
-    const n = put.events.length;
+  offer(put: StorePut): boolean {
+    // While the overflow holds anything (stored, taken or being written) puts go there too, so order is kept.
     const spilling = this.overflow !== undefined && !this.overflow.idle();
-    if (!spilling && this.memoryFits(n, put.bytes)) {
-      this.chunks.push(put.events);
-      this.queued += n;
-      this.queuedBytes += put.bytes;
-      this.metrics.inc('EventPutSuccessCount', n);
-      put.batch.ack();
-      return true;
-    }
+    if (!spilling && this.memory.offer(put)) return true;
     if (!this.overflow) return false;
     // Memory gets overflowTimeoutMs to make room before the put goes to disk (unless it can never fit there).
-    const couldFitMemory = n <= this.opts.memoryCapacity && (this.opts.byteCapacity === undefined || put.bytes <= this.opts.byteCapacity);
+    const couldFitMemory = this.memory.neverFits(put.events.length, put.bytes) === undefined;
     if (!spilling && couldFitMemory && asyncScheduler.now() - put.since < this.opts.overflowTimeoutMs) return false;
     return this.overflow.offer(put);
   }
 
-  takeable(): boolean {
-    return this.queued > 0 || (this.overflow?.takeable() ?? false);
+  take(max: number): SpillTake | undefined {
+    const memory = this.memory.take(max);
+    if (memory) return { events: memory.events, memory };
+    const overflow = this.overflow?.take(max);
+    return overflow && { events: overflow.events, overflow };
   }
 
-  take(max: number): StoreTake {
-    if (this.queued === 0) return this.overflow!.take(max);
-    const events = this.takeFromHead(max);
-    let bytes = 0;
-    if (this.opts.byteCapacity !== undefined) for (const e of events) bytes += e.body.length;
-    const n = events.length;
-    this.queued -= n;
-    this.queuedBytes -= bytes;
-    this.taken += n;
-    this.takenBytes += bytes;
-    let settled = false;
-    const release = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      this.taken -= n;
-      this.takenBytes -= bytes;
-      return true;
-    };
-    return {
-      events,
-      commit: (done) => {
-        if (release()) done();
-      },
-      rollback: () => {
-        if (!release()) return;
-        this.returnToHead(events);
-        this.queued += n;
-        this.queuedBytes += bytes;
-      },
-    };
+  commit(take: SpillTake, done: () => void): void {
+    if (take.memory) this.memory.commit(take.memory, done);
+    else this.overflow!.commit(take.overflow!, done);
   }
 
-  private takeFromHead(max: number): FlumeEvent[] {
-    const first = this.chunks[this.headChunk]!;
-    let out: FlumeEvent[];
-    if (this.headOffset === 0 && (first.length === max || (first.length < max && this.headChunk === this.chunks.length - 1))) {
-      out = first;
-      this.chunks[this.headChunk++] = undefined as unknown as FlumeEvent[];
-    } else {
-      out = [];
-      while (out.length < max && this.headChunk < this.chunks.length) {
-        const chunk = this.chunks[this.headChunk]!;
-        const k = Math.min(max - out.length, chunk.length - this.headOffset);
-        for (let i = 0; i < k; i++) out.push(chunk[this.headOffset + i]!);
-        this.headOffset += k;
-        if (this.headOffset === chunk.length) {
-          this.chunks[this.headChunk++] = undefined as unknown as FlumeEvent[];
-          this.headOffset = 0;
-        }
-      }
-    }
-    if (this.headChunk > 1024 && this.headChunk * 2 > this.chunks.length) {
-      this.chunks.splice(0, this.headChunk);
-      this.headChunk = 0;
-    }
-    return out;
-  }
-
-  private returnToHead(events: FlumeEvent[]): void {
-    if (this.headOffset > 0) {
-      this.chunks[this.headChunk] = this.chunks[this.headChunk]!.slice(this.headOffset);
-      this.headOffset = 0;
-    }
-    if (this.headChunk > 0) this.chunks[--this.headChunk] = events;
-    else this.chunks.unshift(events);
+  rollback(take: SpillTake): void {
+    if (take.memory) this.memory.rollback(take.memory);
+    else this.overflow!.rollback(take.overflow!);
   }
 
   size(): number {
-    return this.queued + (this.overflow?.size() ?? 0);
+    return this.memory.size() + (this.overflow?.size() ?? 0);
   }
 
-  describeFull(put: StoredPut): string {
-    const memory = `memory holds ${this.queued + this.taken} of ${this.opts.memoryCapacity} events`;
+  describeFull(put: StorePut): string {
+    const memory = `memory holds ${this.memory.held()} of ${this.opts.memoryCapacity} events`;
     return this.overflow ? `${memory}; overflow: ${this.overflow.describeFull(put)}` : `${memory} and the overflow is disabled`;
   }
 
-  idle(): boolean {
-    return this.queued === 0 && this.taken === 0 && (this.overflow?.idle() ?? true);
-  }
-
   close(): Promise<void> | void {
-    const lost = this.queued + this.taken;
+    const lost = this.memory.held();
     if (lost > 0) this.logger('warn', `closed with ${lost} events in memory: they are lost (only the overflow is durable)`);
-    this.chunks.length = 0;
-    this.headChunk = 0;
-    this.headOffset = 0;
-    this.queued = 0;
-    this.taken = 0;
+    this.memory.close();
     return this.overflow?.close();
   }
 }

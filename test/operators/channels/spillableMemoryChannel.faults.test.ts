@@ -7,8 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, drain, kill, readOr, segmentsIn, sleep, start, withTimeout, type StartOptions } from './fileChannel/childSupport.js';
-import { buildForChildren, tempDir } from './fileChannel/support.js';
+import { audit, drain, kill, readOr, segmentsIn, sleep, start, withTimeout, type StartOptions } from './support/childSupport.js';
+import { buildForChildren, tempDir } from './support/support.js';
 
 let build: string;
 let mount: string;

@@ -12,7 +12,7 @@ import {
   type SpillableMemoryChannelOptions,
 } from '../../../operators/channels/spillableMemoryChannel.js';
 import { batchOf, bodies, range } from '../../support/batches.js';
-import { collect, harness, memoryLogger, tempDir, until } from './fileChannel/support.js';
+import { collect, harness, memoryLogger, tempDir, until } from './support/support.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const quiet = { logger: () => undefined } as const;

@@ -10,10 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireLocks, LockHeldError, parseHolder } from '../../../../operators/channels/fileChannel/lock.js';
-import { buildForChildren, memoryLogger, tempDir } from './support.js';
+import { acquireLocks, LockHeldError, parseHolder } from '../../../../operators/channels/durableLog/lock.js';
+import { buildForChildren, memoryLogger, tempDir } from '../support/support.js';
 
-const CHILD = fileURLToPath(new URL('./lockChild.mjs', import.meta.url));
+const CHILD = fileURLToPath(new URL('../support/lockChild.mjs', import.meta.url));
 const NO_FLOCK = '/nonexistent/flock';
 
 let build: string;

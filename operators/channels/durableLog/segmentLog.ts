@@ -9,9 +9,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asyncScheduler } from 'rxjs';
+import { describeError } from '../../../lib/core/errors.js';
+import type { ComponentLogger } from '../../../lib/core/log.js';
 import { syncDir } from './checkpoint.js';
 import { SEGMENT_HEADER_BYTES, segmentHeader } from './format.js';
-import type { ChannelLogger, SegmentFile } from './recovery.js';
+import type { SegmentFile } from './recovery.js';
+import { SegmentReader } from './segmentReader.js';
+import { NO_SPACE_CODES, SpaceGuard, type FreeSpaceProbe } from './spaceGuard.js';
 
 export interface Segment {
   readonly id: number;
@@ -31,14 +35,6 @@ export interface Segment {
   takesEnd: number;
 }
 
-/** Free bytes in the file system holding `dir` (for the `minimumRequiredSpace` check). */
-export type FreeSpaceProbe = (dir: string) => number | Promise<number>;
-
-export const statfsFreeSpace: FreeSpaceProbe = async (dir) => {
-  const s = await fs.statfs(dir);
-  return s.bavail * s.bsize;
-};
-
 export interface SegmentLogOptions {
   dataDirs: readonly string[];
   /** Also probed for free space. */
@@ -48,7 +44,7 @@ export interface SegmentLogOptions {
   fsyncIntervalMs: number;
   minimumRequiredSpace: number;
   freeSpace: FreeSpaceProbe;
-  logger: ChannelLogger;
+  logger: ComponentLogger;
 }
 
 /** `seg` and `off` locate the frame when the write succeeded. */
@@ -74,13 +70,6 @@ interface Writer {
   broken: boolean;
 }
 
-/** While space is fine, the free-space figure is refreshed at most this often (and reduced by what was written since). */
-const PROBE_INTERVAL_MS = 250;
-/** After a write failed for want of space, puts resume once this much (or minimumRequiredSpace) is free. */
-const RESUME_BYTES = 1 << 20;
-/** A file system out of space (EFBIG is the file's own limit: a fresh segment still has room). */
-export const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
-const READ_HANDLES = 8;
 
 export class SegmentLog {
   readonly segments = new Map<number, Segment>();
@@ -97,20 +86,12 @@ export class SegmentLog {
   private writing = false;
   private syncing = false;
   private scheduled = false;
-  private reads = 0;
-  private readonly readHandles = new Map<Segment, fs.FileHandle>();
+  private readonly reader = new SegmentReader<Segment>(() => this.notifyIdle());
   private idleWaiters: Array<() => void> = [];
   private fsyncTimer: { unsubscribe(): void } | undefined;
   private closed = false;
-  // Free space: the last probe's figure, less what was written since.
-  private free = Infinity;
-  private writtenSinceProbe = 0;
-  private probing = false;
-  private probedAt = -Infinity;
-  private low = false;
-  /** A write failed for want of space: puts are refused and no file is created until a probe finds room. */
-  private noSpace: NodeJS.ErrnoException | undefined;
-  private readonly probeDirs: string[];
+  /** Free space on the data and checkpoint directories. */
+  readonly space: SpaceGuard;
 
   constructor(
     private readonly opts: SegmentLogOptions,
@@ -122,7 +103,13 @@ export class SegmentLog {
     }
     this.nextSegmentId = nextSegmentId;
     this.writers = opts.dataDirs.map((dir) => ({ dir, seg: undefined, file: undefined, broken: false }));
-    this.probeDirs = [...new Set([...opts.dataDirs, opts.checkpointDir])];
+    this.space = new SpaceGuard({
+      dirs: [...new Set([...opts.dataDirs, opts.checkpointDir])],
+      minimumRequiredSpace: opts.minimumRequiredSpace,
+      maxFileSize: opts.maxFileSize,
+      freeSpace: opts.freeSpace,
+      logger: opts.logger,
+    });
     if (opts.fsync === 'interval') {
       const tick = (): void => {
         this.fsyncTimer = asyncScheduler.schedule(() => {
@@ -224,13 +211,14 @@ export class SegmentLog {
     try {
       if (!writer.seg || writer.broken || (writer.seg.size > SEGMENT_HEADER_BYTES && writer.seg.size + bytes > this.opts.maxFileSize)) {
         // Out of space, a new file would only fail (and be left behind): fail the frames instead.
-        if (this.noSpace) throw this.noSpace;
+        const noSpace = this.space.outOfSpace();
+        if (noSpace) throw noSpace;
         await this.roll(writer);
         header = segmentHeader(writer.seg!.id);
       }
     } catch (error) {
-      if (error !== this.noSpace) this.opts.logger('error', `cannot create a segment in ${writer.dir}: ${describe(error)}`);
-      this.checkSpace(error);
+      if (error !== this.space.outOfSpace()) this.opts.logger('error', `cannot create a segment in ${writer.dir}: ${describeError(error)}`);
+      this.space.check(error);
       for (const f of frames) this.guard(() => f.cb(error as Error, undefined as unknown as Segment, -1));
       return;
     }
@@ -256,12 +244,12 @@ export class SegmentLog {
         );
         writer.broken = !cut || code === undefined || !NO_SPACE_CODES.has(code);
       }
-      this.checkSpace(error);
+      this.space.check(error);
       for (const f of frames) this.guard(() => f.cb(error as Error, seg, -1));
       return;
     }
     seg.size = start + total;
-    this.writtenSinceProbe += total;
+    this.space.wrote(total);
     let off = start + (header ? header.length : 0);
     for (const f of frames) {
       const at = off;
@@ -306,7 +294,7 @@ export class SegmentLog {
     writer.file = undefined;
     writer.seg = undefined;
     this.segments.delete(seg.id);
-    await fs.rm(seg.path, { force: true }).catch((error: unknown) => this.opts.logger('warn', `cannot remove ${seg.path}: ${describe(error)}`));
+    await fs.rm(seg.path, { force: true }).catch((error: unknown) => this.opts.logger('warn', `cannot remove ${seg.path}: ${describeError(error)}`));
   }
 
   /** Syncs every active segment with unsynced bytes; returns the segments whose sync failed, and the sizes synced. */
@@ -327,7 +315,7 @@ export class SegmentLog {
         // After a failed sync nothing written since the last good one can be trusted: start afresh.
         w.broken = true;
         failed.set(seg, error as Error);
-        this.opts.logger('error', `fdatasync of ${seg.path} failed: ${describe(error)}`);
+        this.opts.logger('error', `fdatasync of ${seg.path} failed: ${describeError(error)}`);
       }
     }
     return { failed, done };
@@ -342,40 +330,8 @@ export class SegmentLog {
   }
 
   /** Reads `len` bytes at `off` of a segment. */
-  async read(seg: Segment, off: number, len: number): Promise<Buffer> {
-    this.reads++;
-    try {
-      const file = await this.readHandle(seg);
-      const buf = Buffer.allocUnsafe(len);
-      let done = 0;
-      while (done < len) {
-        const { bytesRead } = await file.read(buf, done, len - done, off + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done === len ? buf : buf.subarray(0, done);
-    } finally {
-      this.reads--;
-      this.notifyIdle();
-    }
-  }
-
-  private async readHandle(seg: Segment): Promise<fs.FileHandle> {
-    const cached = this.readHandles.get(seg);
-    if (cached) {
-      // Most recently used last.
-      this.readHandles.delete(seg);
-      this.readHandles.set(seg, cached);
-      return cached;
-    }
-    const file = await fs.open(seg.path, 'r');
-    this.readHandles.set(seg, file);
-    if (this.readHandles.size > READ_HANDLES) {
-      const [oldest, handle] = this.readHandles.entries().next().value as [Segment, fs.FileHandle];
-      this.readHandles.delete(oldest);
-      void handle.close().catch(() => undefined);
-    }
-    return file;
+  read(seg: Segment, off: number, len: number): Promise<Buffer> {
+    return this.reader.read(seg, off, len);
   }
 
   /**
@@ -383,9 +339,7 @@ export class SegmentLog {
    * an empty file tells recovery that the events the last checkpoint places there were all taken.
    */
   async empty(seg: Segment): Promise<void> {
-    const handle = this.readHandles.get(seg);
-    this.readHandles.delete(seg);
-    await handle?.close().catch(() => undefined);
+    await this.reader.forget(seg);
     await fs.truncate(seg.path, 0);
     seg.size = 0;
     seg.synced = 0;
@@ -393,85 +347,9 @@ export class SegmentLog {
 
   /** Deletes an emptied, inactive segment. */
   async remove(seg: Segment): Promise<void> {
-    const handle = this.readHandles.get(seg);
-    this.readHandles.delete(seg);
-    await handle?.close().catch(() => undefined);
+    await this.reader.forget(seg);
     await fs.rm(seg.path, { force: true });
     this.segments.delete(seg.id);
-  }
-
-  /**
-   * Whether puts may be stored: free space, as last probed less what was written since, is at least
-   * `minimumRequiredSpace`. Starts a fresh probe when the figure is old, and on every call while low,
-   * so puts resume soon after space returns.
-   */
-  spaceOk(): boolean {
-    if (this.noSpace) {
-      if (!this.probing) void this.probe();
-      return false;
-    }
-    if (this.opts.minimumRequiredSpace <= 0) return true;
-    if (!this.probing && (this.low || asyncScheduler.now() - this.probedAt >= PROBE_INTERVAL_MS)) void this.probe();
-    return this.free - this.writtenSinceProbe >= this.opts.minimumRequiredSpace;
-  }
-
-  /** The free-space figure, for messages. */
-  freeBytes(): number {
-    return Math.max(0, this.free - this.writtenSinceProbe);
-  }
-
-  /** The error that left the log out of space, while it is. */
-  outOfSpace(): NodeJS.ErrnoException | undefined {
-    return this.noSpace;
-  }
-
-  /** Free bytes that end the out-of-space state. */
-  private resumeBytes(): number {
-    return Math.max(this.opts.minimumRequiredSpace, Math.min(RESUME_BYTES, this.opts.maxFileSize));
-  }
-
-  /** Notes a failure for want of space (a write, a new file, or a checkpoint): puts stop until a probe finds room. */
-  checkSpace(error: unknown): void {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === undefined || !NO_SPACE_CODES.has(code) || this.noSpace) return;
-    this.noSpace = error as NodeJS.ErrnoException;
-    this.free = 0;
-    this.writtenSinceProbe = 0;
-    this.opts.logger(
-      'warn',
-      `the disk is full (${describe(error)}): refusing puts and freeing emptied segments until ${this.resumeBytes()} bytes are free`,
-    );
-  }
-
-  async probe(): Promise<void> {
-    if (this.probing || (this.opts.minimumRequiredSpace <= 0 && !this.noSpace)) return;
-    this.probing = true;
-    try {
-      let free = Infinity;
-      for (const dir of this.probeDirs) free = Math.min(free, await this.opts.freeSpace(dir));
-      this.free = free;
-      this.writtenSinceProbe = 0;
-      if (this.noSpace && free >= this.resumeBytes()) {
-        this.noSpace = undefined;
-        this.opts.logger('info', `space is back (${free} bytes free): accepting puts`);
-      }
-      const low = free < this.opts.minimumRequiredSpace;
-      if (low !== this.low) {
-        this.opts.logger(
-          low ? 'warn' : 'info',
-          low
-            ? `free space ${free} bytes is below minimumRequiredSpace ${this.opts.minimumRequiredSpace}: refusing puts`
-            : `free space ${free} bytes is back above minimumRequiredSpace: accepting puts`,
-        );
-      }
-      this.low = low;
-    } catch (error) {
-      // An unreadable figure must not stop the channel: keep the last one.
-      this.opts.logger('warn', `cannot read free space: ${describe(error)}`);
-    } finally {
-      this.probing = false;
-      this.probedAt = asyncScheduler.now();
-    }
   }
 
   /** Resolves once no write, sync or read is under way or queued. */
@@ -488,7 +366,7 @@ export class SegmentLog {
       this.group.length === 0 &&
       this.unsynced.length === 0 &&
       this.syncWaiters.length === 0 &&
-      this.reads === 0
+      !this.reader.busy
     );
   }
 
@@ -517,8 +395,7 @@ export class SegmentLog {
     this.closed = true;
     await this.retire();
     await this.idle();
-    for (const handle of this.readHandles.values()) await handle.close().catch(() => undefined);
-    this.readHandles.clear();
+    await this.reader.close();
   }
 
   /** Logs a callback's exception instead of letting it break the write loop. */
@@ -526,7 +403,7 @@ export class SegmentLog {
     try {
       fn();
     } catch (error) {
-      this.opts.logger('error', `a put or take callback threw: ${describe(error)}`);
+      this.opts.logger('error', `a put or take callback threw: ${describeError(error)}`);
     }
   }
 }
@@ -548,8 +425,4 @@ function skip(bufs: Buffer[], n: number): Buffer[] {
   const out = bufs.slice(i);
   if (n > 0 && out.length > 0) out[0] = out[0]!.subarray(n);
   return out;
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -44,7 +44,7 @@ if (mode === 'reuse') {
   process.exit(code);
 }
 
-const { fileChannel } = await load('operators/channels/fileChannel/fileChannel.js');
+const { fileChannel } = await load('operators/channels/fileChannel.js');
 const { createBatch } = await load('lib/core/batch.js');
 const { Observable } = await import('rxjs');
 

@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY, type Subscription } from 'rxjs';
 import type { FlumeEvent } from '../../../../lib/core/event.js';
 import { metricsOf } from '../../../../lib/core/metrics.js';
-import { crc32, portableCrc32 } from '../../../../operators/channels/fileChannel/crc32.js';
-import { fileChannel, type FileChannelOptions } from '../../../../operators/channels/fileChannel/fileChannel.js';
+import { crc32, portableCrc32 } from '../../../../operators/channels/durableLog/crc32.js';
+import { fileChannel, type FileChannelOptions } from '../../../../operators/channels/fileChannel.js';
 import {
   checkEntry,
   decodeEntry,
@@ -20,11 +20,11 @@ import {
   SEGMENT_HEADER_BYTES,
   segmentHeader,
   type FrameHeader,
-} from '../../../../operators/channels/fileChannel/format.js';
-import { encodeCheckpoint, writeCheckpoint } from '../../../../operators/channels/fileChannel/checkpoint.js';
-import { recover, subtractTakes } from '../../../../operators/channels/fileChannel/recovery.js';
+} from '../../../../operators/channels/durableLog/format.js';
+import { encodeCheckpoint, writeCheckpoint } from '../../../../operators/channels/durableLog/checkpoint.js';
+import { recover, subtractTakes } from '../../../../operators/channels/durableLog/recovery.js';
 import { range } from '../../../support/batches.js';
-import { collect, harness, memoryLogger, tempDir, until, type LogLine } from './support.js';
+import { collect, harness, memoryLogger, tempDir, until, type LogLine } from '../support/support.js';
 
 const dirs: string[] = [];
 const subs: Subscription[] = [];

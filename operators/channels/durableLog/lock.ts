@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { ChannelLogger } from './recovery.js';
+import type { ComponentLogger } from '../../../lib/core/log.js';
 
 export const LOCK_FILE = 'in_use.lock';
 
@@ -68,7 +68,7 @@ export class LockHeldError extends Error {
 }
 
 export interface LockOptions {
-  logger?: ChannelLogger | undefined;
+  logger?: ComponentLogger | undefined;
   /** The flock command; tests point it at a missing one to run the fallback. */
   flockCommand?: string;
 }

@@ -7,8 +7,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, sleep, start, withTimeout } from './childSupport.js';
-import { buildForChildren, tempDir } from './support.js';
+import { audit, sleep, start, withTimeout } from './support/childSupport.js';
+import { buildForChildren, tempDir } from './support/support.js';
 
 const FULL_MS = Number(process.env['RXFLUME_FULL_CHANNEL_MS'] ?? 20_000);
 /** Growth of the heap and of Buffers outside it allowed while full (the channel itself holds pointers and a bounded cache). */

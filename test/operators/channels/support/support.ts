@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Subject, type Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import type { Batch } from '../../../../lib/core/batch.js';
+import type { ComponentLogger } from '../../../../lib/core/log.js';
 import { batchOf, type Recorded } from '../../../support/batches.js';
 
 export async function tempDir(prefix = 'rxflume-fc-'): Promise<string> {
@@ -24,7 +25,7 @@ export interface LogLine {
   message: string;
 }
 
-export function memoryLogger(): { lines: LogLine[]; logger: (level: 'info' | 'warn' | 'error', message: string) => void } {
+export function memoryLogger(): { lines: LogLine[]; logger: ComponentLogger } {
   const lines: LogLine[] = [];
   return { lines, logger: (level, message) => lines.push({ level, message }) };
 }
@@ -74,7 +75,7 @@ export async function buildForChildren(): Promise<string> {
   const ts = (await import('typescript')).default;
   const root = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
   const out = await tempDir('rxflume-fc-build-');
-  const dirsToBuild = ['lib/core', 'operators/channels/fileChannel', 'operators/channels'];
+  const dirsToBuild = ['lib/core', 'operators/channels', 'operators/channels/durableLog'];
   for (const rel of dirsToBuild) {
     await fs.mkdir(path.join(out, rel), { recursive: true });
     for (const name of await fs.readdir(path.join(root, rel))) {

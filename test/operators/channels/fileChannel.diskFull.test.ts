@@ -8,11 +8,12 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Subscription } from 'rxjs';
-import { ChannelFullError } from '../../../../lib/core/errors.js';
-import { metricsOf } from '../../../../lib/core/metrics.js';
-import { fileChannel, type FileChannelOptions } from '../../../../operators/channels/fileChannel/fileChannel.js';
-import { bodies, range } from '../../../support/batches.js';
-import { harness, memoryLogger, tempDir, until } from './support.js';
+import { ChannelFullError } from '../../../lib/core/errors.js';
+import type { LogLevel } from '../../../lib/core/log.js';
+import { metricsOf } from '../../../lib/core/metrics.js';
+import { fileChannel, type FileChannelOptions } from '../../../operators/channels/fileChannel.js';
+import { bodies, range } from '../../support/batches.js';
+import { harness, memoryLogger, tempDir, until } from './support/support.js';
 
 let mount: string;
 const subs: Subscription[] = [];
@@ -178,7 +179,7 @@ describe('fileChannel on a full disk (tmpfs)', () => {
     const lines = memory.lines;
     // Whether the failed checkpoint's partial file was still there when the failure was reported.
     let partialLeft: boolean | undefined;
-    const logger = (level: 'info' | 'warn' | 'error', message: string): void => {
+    const logger = (level: LogLevel, message: string): void => {
       memory.logger(level, message);
       if (/cannot write the checkpoint/.test(message)) partialLeft ??= existsSync(path.join(checkpointDir, 'checkpoint.tmp'));
     };

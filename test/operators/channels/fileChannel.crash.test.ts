@@ -6,8 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, drain as drainRun, kill, readOr, sleep, start as startRun, UNRECORDED_PUT_EVENTS, UNSETTLED_TAKE_EVENTS, withTimeout, type StartOptions } from './childSupport.js';
-import { buildForChildren, tempDir } from './support.js';
+import { audit, drain as drainRun, kill, readOr, sleep, start as startRun, UNRECORDED_PUT_EVENTS, UNSETTLED_TAKE_EVENTS, withTimeout, type StartOptions } from './support/childSupport.js';
+import { buildForChildren, tempDir } from './support/support.js';
 
 let build: string;
 const dirs: string[] = [];

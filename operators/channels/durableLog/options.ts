@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { pathOption, secondsToMs, type FlumeKeyMapping } from '../../../lib/core/config.js';
-import type { ChannelLogger } from './recovery.js';
-import { statfsFreeSpace, type FreeSpaceProbe } from './segmentLog.js';
+import { componentLogger, type ComponentLogger } from '../../../lib/core/log.js';
+import { statfsFreeSpace, type FreeSpaceProbe } from './spaceGuard.js';
 
 // Created at open when missing; validate checks they can be.
 const dir = z.string().min(1).meta(pathOption('createDirectory'));
@@ -48,10 +48,6 @@ export const fileLogOptionsShape = {
         "'interval': once written, synced every fsyncIntervalMs — survives kill -9 but not power loss (Flume fsyncPerTransaction=false).",
     ),
   fsyncIntervalMs: z.number().int().min(1).default(5000).describe("With fsync 'interval', time between syncs (Flume fsyncInterval)."),
-  logger: z
-    .custom<ChannelLogger>((v) => typeof v === 'function', { message: 'a function (level, message) => void' })
-    .optional()
-    .describe('Receives recovery reports (damaged records and their locations, torn tails) and warnings; stderr by default.'),
   freeSpace: z
     .custom<FreeSpaceProbe>((v) => typeof v === 'function', { message: 'a function (dir) => bytes | Promise<bytes>' })
     .optional()
@@ -74,7 +70,7 @@ export interface FileLogOptions {
   checkpointOnClose: boolean;
   fsync: 'transaction' | 'interval';
   fsyncIntervalMs: number;
-  logger?: ChannelLogger | undefined;
+  logger?: ComponentLogger | undefined;
   freeSpace?: FreeSpaceProbe | undefined;
 }
 
@@ -90,19 +86,13 @@ export function resolveLogOptions(name: string, opts: FileLogOptions) {
     checkpointOnClose: opts.checkpointOnClose,
     fsync: opts.fsync,
     fsyncIntervalMs: opts.fsyncIntervalMs,
-    logger: opts.logger ?? stderrLogger(name),
+    logger: componentLogger(name, opts.logger),
     freeSpace: opts.freeSpace ?? statfsFreeSpace,
   };
 }
 
 function expandHome(p: string): string {
   return path.resolve(p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
-}
-
-function stderrLogger(name: string): ChannelLogger {
-  return (level, message) => {
-    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${message}\n`);
-  };
 }
 
 /** Counters of the file channel beyond Flume's common channel set (Flume's FileChannelCounter, plus damage found). */

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { ComponentLogger } from '../../../lib/core/log.js';
 import { CHECKPOINT_TMP, readCheckpoint, type Checkpoint, type PiecePointer } from './checkpoint.js';
 import {
   checkEntry,
@@ -18,9 +19,6 @@ import {
   SEGMENT_HEADER_BYTES,
   type FrameHeader,
 } from './format.js';
-
-export type LogLevel = 'info' | 'warn' | 'error';
-export type ChannelLogger = (level: LogLevel, message: string) => void;
 
 export interface SegmentFile {
   id: number;
@@ -59,7 +57,7 @@ export interface Recovered {
 const SEGMENT_NAME = /^log-(\d+)$/;
 const WINDOW = 8 << 20;
 
-export async function recover(dataDirs: readonly string[], checkpointDir: string, log: ChannelLogger): Promise<Recovered> {
+export async function recover(dataDirs: readonly string[], checkpointDir: string, log: ComponentLogger): Promise<Recovered> {
   await removeOr(path.join(checkpointDir, CHECKPOINT_TMP), log);
   let checkpoint: Checkpoint | undefined;
   const read = await readCheckpoint(checkpointDir);
@@ -148,7 +146,7 @@ export async function recover(dataDirs: readonly string[], checkpointDir: string
 }
 
 /** Removes a file recovery has no use for; one it cannot remove (a read-only disk) is left for next time. */
-async function removeOr(file: string, log: ChannelLogger): Promise<void> {
+async function removeOr(file: string, log: ComponentLogger): Promise<void> {
   try {
     await fs.rm(file, { force: true });
   } catch (error) {
@@ -156,7 +154,7 @@ async function removeOr(file: string, log: ChannelLogger): Promise<void> {
   }
 }
 
-async function listSegments(dataDirs: readonly string[], log: ChannelLogger): Promise<SegmentFile[]> {
+async function listSegments(dataDirs: readonly string[], log: ComponentLogger): Promise<SegmentFile[]> {
   const byId = new Map<number, SegmentFile>();
   for (const dir of dataDirs) {
     for (const name of await fs.readdir(dir)) {
@@ -208,7 +206,7 @@ interface Scan {
   maxSeq: number;
 }
 
-async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boolean, log: ChannelLogger, report: RecoveryReport): Promise<Scan> {
+async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boolean, log: ComponentLogger, report: RecoveryReport): Promise<Scan> {
   const scan: Scan = { pieces: [], takes: [], maxSeq: -1 };
   const file = await fs.open(seg.path, 'r');
   try {

@@ -80,7 +80,7 @@ if (kind === 'spillable') {
   const { spillableMemoryChannel } = await load('operators/channels/spillableMemoryChannel.js');
   channel = spillableMemoryChannel({ ...common, memoryCapacity: 500, overflowCapacity: 5000, overflowTimeoutMs: 20, ...extra });
 } else {
-  const { fileChannel } = await load('operators/channels/fileChannel/fileChannel.js');
+  const { fileChannel } = await load('operators/channels/fileChannel.js');
   channel = fileChannel({ ...common, capacity: 5000, ...extra });
 }
 const metrics = () => channel[Symbol.for('rxflume.metrics')].snapshot();

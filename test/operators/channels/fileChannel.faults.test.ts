@@ -10,8 +10,8 @@ import { chmod, chown } from 'node:fs/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audit, drain as drainRun, kill, readOr, segmentsIn, sleep, start as startRun, withTimeout, type StartOptions } from './childSupport.js';
-import { buildForChildren, tempDir } from './support.js';
+import { audit, drain as drainRun, kill, readOr, segmentsIn, sleep, start as startRun, withTimeout, type StartOptions } from './support/childSupport.js';
+import { buildForChildren, tempDir } from './support/support.js';
 
 let build: string;
 let mount: string;

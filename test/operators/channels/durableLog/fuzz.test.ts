@@ -12,8 +12,8 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FlumeEvent } from '../../../../lib/core/event.js';
-import { decodeCheckpoint } from '../../../../operators/channels/fileChannel/checkpoint.js';
-import { crc32 } from '../../../../operators/channels/fileChannel/crc32.js';
+import { decodeCheckpoint } from '../../../../operators/channels/durableLog/checkpoint.js';
+import { crc32 } from '../../../../operators/channels/durableLog/crc32.js';
 import {
   checkEntry,
   decodeEntry,
@@ -25,9 +25,10 @@ import {
   readTakeRanges,
   segmentHeader,
   type FrameHeader,
-} from '../../../../operators/channels/fileChannel/format.js';
-import { recover, type LogLevel } from '../../../../operators/channels/fileChannel/recovery.js';
-import { tempDir } from './support.js';
+} from '../../../../operators/channels/durableLog/format.js';
+import type { LogLevel } from '../../../../lib/core/log.js';
+import { recover } from '../../../../operators/channels/durableLog/recovery.js';
+import { tempDir } from '../support/support.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
