@@ -1,4 +1,3 @@
-import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
 import { combineFromFlume, component, defineComponent, parseOptions, type FlumeMapped, type FlumeProblem } from '../core/config.js';
@@ -8,6 +7,7 @@ import { encodeFlumeEvent } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
+import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord, type TopicRecords } from '../kafka/producer.js';
 import {
   headerMapFromFlume,
   resolveSsl,
@@ -181,49 +181,7 @@ export const kafkaSinkSpec = defineComponent({
     ),
 });
 
-// ---- the Kafka client, behind the little the sink needs of it ----------------------------------
-
-interface OutRecord {
-  key: string | null;
-  value: Buffer;
-  partition?: number;
-  timestamp?: string;
-  headers?: Record<string, string>;
-}
-
-interface TopicRecords {
-  topic: string;
-  messages: OutRecord[];
-}
-
-/** One producer connection. Swapping kafkajs for another client means rewriting this and lib/kafka/client.ts. */
-interface ProducerClient {
-  connect(): Promise<void>;
-  /** Resolves once the broker confirmed every record with the configured acks. */
-  send(requests: readonly TopicRecords[]): Promise<void>;
-  disconnect(): Promise<void>;
-}
-
 type Options = z.output<typeof kafkaSinkOptions>;
-
-function kafkajsClient(opts: Options, brokers: string[]): () => ProducerClient {
-  const retry = clientRetry(opts);
-  const kafka = kafkaClient(opts, brokers);
-  const acks = opts.acks === 'all' ? -1 : opts.acks;
-  const compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : opts.compression === 'snappy' ? CompressionTypes.Snappy : CompressionTypes.None;
-  return () => {
-    // Not idempotent: kafkajs then serialises every request per broker; duplicates on retry are the
-    // at-least-once price anyway. DefaultPartitioner is Java's murmur2, so keys land as with Flume.
-    const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: false, retry });
-    return {
-      connect: () => producer.connect(),
-      send: async (requests) => {
-        await Promise.all(requests.map((r) => producer.sendBatch({ acks, compression, timeout: opts.requestTimeoutMs, topicMessages: [r] })));
-      },
-      disconnect: () => producer.disconnect(),
-    };
-  };
-}
 
 // A producer lock timeout also means the connection is unusable: drop it, the next batch reconnects.
 const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERRORS, 'KafkaJSLockTimeout']);
@@ -282,49 +240,23 @@ export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: Ka
   const counters = new ComponentCounters('SINK', opts.name);
   counters.set('RollbackCount', 0);
   counters.set('KafkaEventSendTimer', 0);
-  const newClient = kafkajsClient(opts, brokers);
   const toRecords = recordBuilder(opts);
-
-  interface Connection {
-    client: ProducerClient;
-    ready: Promise<void>;
-  }
-  let current: Connection | undefined;
+  const producer = new ProducerConnection(
+    kafkajsProducer(kafkaClient(opts, brokers), {
+      acks: opts.acks === 'all' ? -1 : opts.acks,
+      compression: opts.compression,
+      timeoutMs: opts.requestTimeoutMs,
+      retry: clientRetry(opts),
+    }),
+    {
+      created: () => counters.inc('ConnectionCreatedCount'),
+      failed: () => counters.inc('ConnectionFailedCount'),
+      closed: () => counters.inc('ConnectionClosedCount'),
+    },
+  );
 
   const fail = (message: string, cause: unknown, retriable = true): ComponentError =>
     new ComponentError('FLUME_SINK_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable, cause });
-
-  /** Forgets a broken connection once (several batches may fail on it); the next batch opens a new one. */
-  const drop = (conn: Connection): void => {
-    if (current !== conn) return;
-    current = undefined;
-    counters.inc('ConnectionFailedCount');
-    conn.client.disconnect().then(
-      () => counters.inc('ConnectionClosedCount'),
-      () => counters.inc('ConnectionClosedCount'),
-    );
-  };
-
-  const connect = (): Connection => {
-    if (current) return current;
-    const client = newClient();
-    const conn: Connection = {
-      client,
-      ready: client.connect().then(
-        () => {
-          counters.inc('ConnectionCreatedCount');
-        },
-        (error: unknown) => {
-          if (current === conn) current = undefined;
-          counters.inc('ConnectionFailedCount');
-          client.disconnect().catch(() => undefined);
-          throw fail(`cannot connect to Kafka at ${brokers.join(',')}: ${toError(error).message}`, error);
-        },
-      ),
-    };
-    current = conn;
-    return conn;
-  };
 
   const explain = (error: unknown, requests: readonly TopicRecords[], n: number): ComponentError => {
     const topics = requests.map((r) => `"${r.topic}"`).filter((t, i, all) => all.indexOf(t) === i);
@@ -351,16 +283,18 @@ export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: Ka
           counters.inc('RollbackCount');
           throw error;
         }
-        const conn = connect();
+        const conn = producer.get();
         const started = Date.now();
         try {
-          await conn.ready;
+          await conn.ready.catch((error: unknown) => {
+            throw fail(`cannot connect to Kafka at ${brokers.join(',')}: ${toError(error).message}`, error);
+          });
           await conn.client.send(requests);
         } catch (error) {
           counters.inc('RollbackCount');
           if (error instanceof ComponentError) throw error; // the connect failure, already described
           if (isConnectionFailure(error, SINK_CONNECTION_ERRORS)) {
-            drop(conn);
+            producer.drop(conn);
             throw fail(`lost the connection to Kafka at ${brokers.join(',')}: ${toError(error).message}`, error);
           }
           throw explain(error, requests, batch.events.length);
@@ -368,18 +302,7 @@ export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: Ka
           counters.inc('KafkaEventSendTimer', Date.now() - started);
         }
       },
-      async close(): Promise<void> {
-        const conn = current;
-        current = undefined;
-        if (!conn) return;
-        try {
-          await conn.ready;
-        } catch {
-          return; // never connected
-        }
-        await conn.client.disconnect().catch(() => undefined);
-        counters.inc('ConnectionClosedCount');
-      },
+      close: () => producer.close(),
     },
     counters,
   );
@@ -413,20 +336,17 @@ function recordBuilder(opts: Options): (events: readonly FlumeEvent[]) => TopicR
       const record: OutRecord = { key: h['key'] ?? null, value: opts.useFlumeEventFormat ? encodeFlumeEvent(event) : event.body };
       let bytes = record.value.length + 64 + (record.key === null ? 0 : record.key.length * 3);
 
-      let partition = opts.defaultPartitionId;
-      if (partitionIdHeader !== undefined) {
-        const raw = h[partitionIdHeader];
-        if (raw !== undefined) {
-          if (!/^\s*\d+\s*$/.test(raw)) {
-            throw new ComponentError(
-              'FLUME_SINK_FAILED',
-              `${opts.name}: header ${partitionIdHeader}=${JSON.stringify(raw)} is not a partition number (event ${i + 1} of ${events.length}); the batch cannot be produced as is`,
-              { component: opts.name, retriable: false },
-            );
-          }
-          partition = Number(raw);
-        }
-      }
+      const partition = partitionOf(
+        h,
+        partitionIdHeader,
+        opts.defaultPartitionId,
+        (raw) =>
+          new ComponentError(
+            'FLUME_SINK_FAILED',
+            `${opts.name}: header ${partitionIdHeader}=${JSON.stringify(raw)} is not a partition number (event ${i + 1} of ${events.length}); the batch cannot be produced as is`,
+            { component: opts.name, retriable: false },
+          ),
+      );
       if (partition !== undefined) record.partition = partition;
       if (timestampHeader !== undefined) {
         const ts = h[timestampHeader];

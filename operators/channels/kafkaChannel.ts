@@ -1,18 +1,23 @@
-import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
-import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import type { Admin, Kafka } from 'kafkajs';
+import { asyncScheduler, type OperatorFunction, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
 import { combineFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/core/flumeEventAvro.js';
+import { componentLogger, loggerOption } from '../../lib/core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
+import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
 import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { kafkajsConsumer, startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
+import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord } from '../../lib/kafka/producer.js';
 import { resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../../lib/kafka/security.js';
+import { channelBackoff, channelBackoffOptions, channelEngine, type ChannelStore, type StoreHooks, type StorePut, type StoreTake } from './channelEngine.js';
 
 export const kafkaChannelOptions = z.strictObject({
-  name: z.string().min(1).default('kafkaChannel').describe('Component name in metrics.'),
+  ...nameOption('kafkaChannel'),
+  ...loggerOption,
   brokers: kafkaOption.brokers,
   topic: z.string().min(1).default('flume-channel').describe('The topic that stores the channel (it must exist).'),
   groupId: z.string().min(1).default('flume').describe('Consumer group of the take side: channels in one group share the partitions.'),
@@ -27,7 +32,7 @@ export const kafkaChannelOptions = z.strictObject({
     .min(0)
     .default(500)
     .describe('How long a fetch waits for records, and a take smaller than transactionCapacity waits for more (Flume pollTimeout).'),
-  maxInFlight: z.number().int().min(1).default(1).describe('Take batches emitted and not yet settled by the sink.'),
+  ...maxInFlightOption('takes wait for the sink to settle one'),
   keepAliveMs: z
     .number()
     .int()
@@ -49,8 +54,7 @@ export const kafkaChannelOptions = z.strictObject({
     .boolean()
     .default(true)
     .describe("Where a group without committed offsets starts taking: the earliest record (default, so nothing put before the first take is skipped) or only new ones (Flume's auto.offset.reset latest)."),
-  retryBackoffMs: z.number().int().min(0).default(1000).describe('After a nacked take, wait min(n × this, maxRetryBackoffMs) before redelivery.'),
-  maxRetryBackoffMs: z.number().int().min(0).default(5000).describe('Longest wait before redelivering nacked events.'),
+  ...channelBackoffOptions,
   stopGraceMs: z
     .number()
     .int()
@@ -111,37 +115,6 @@ export const kafkaChannelSpec = defineComponent({
     ),
 });
 
-// ---- the put side: one producer, behind the little the channel needs of it -------------------
-
-interface OutRecord {
-  key: string | null;
-  value: Buffer;
-  partition?: number;
-}
-
-interface ProducerClient {
-  connect(): Promise<void>;
-  /** Resolves once the broker stored every record (acks all). */
-  send(topic: string, records: readonly OutRecord[]): Promise<void>;
-  disconnect(): Promise<void>;
-}
-
-function kafkajsProducer(kafka: Kafka, timeoutMs: number): ProducerClient {
-  // Not idempotent: kafkajs then serialises requests per broker; a retried put may duplicate (at-least-once).
-  const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: false, allowAutoTopicCreation: false });
-  return {
-    connect: () => producer.connect(),
-    send: async (topic, records) => {
-      await producer.sendBatch({ acks: -1, timeout: timeoutMs, topicMessages: [{ topic, messages: records as OutRecord[] }] });
-    },
-    disconnect: () => producer.disconnect(),
-  };
-}
-
-const EMPTY = Buffer.alloc(0);
-
-// ---- the channel -------------------------------------------------------------------------------
-
 /**
  * Flume's Kafka channel as an operator: a Kafka topic stores the events between the put
  * transactions of upstream and the take transactions of downstream, so the channel survives the
@@ -156,8 +129,8 @@ const EMPTY = Buffer.alloc(0);
  * - **Take**: a member of consumer group `groupId` reads the topic and emits batches of up to
  *   `transactionCapacity` events (a smaller one after `pollTimeoutMs`) while fewer than `maxInFlight`
  *   are unsettled. Offsets are committed only after the take holding them and every earlier take of
- *   its partition were acked; a nacked take is held and emitted again after min(n × retryBackoffMs,
- *   maxRetryBackoffMs), and no commit passes it meanwhile.
+ *   its partition were acked; a nacked take is held and emitted again after min(n ×
+ *   backoffSleepIncrementMs, maxBackoffSleepMs), and no commit passes it meanwhile.
  * - **Completion**: when upstream completes (or errors), every put is settled, then the channel keeps
  *   taking until the group's committed offsets reach the topic's end offsets of that moment; then it
  *   completes (or forwards the error).
@@ -198,228 +171,215 @@ export const kafkaChannel = component(kafkaChannelSpec, function kafkaChannel(op
   const metrics = new ComponentCounters('CHANNEL', opts.name);
   metrics.set('ChannelCapacity', Number.MAX_SAFE_INTEGER);
   for (const key of ['KafkaEventGetTimer', 'KafkaEventSendTimer', 'KafkaCommitTimer', 'RollbackCounter']) metrics.set(key, 0);
-  // One client for both sides; its retry delay is clientRetryBackoffMs (retryBackoffMs is the take redelivery back-off).
-  const clientConfig = {
-    ...opts,
-    maxWaitTimeMs: opts.pollTimeoutMs,
-    retryBackoffMs: opts.clientRetryBackoffMs,
-  };
-  const { topic, partitionIdHeader } = opts;
-
-  const toRecord = (e: FlumeEvent, i: number, n: number): OutRecord => {
-    const record: OutRecord = { key: e.headers['key'] ?? null, value: opts.parseAsFlumeEvent ? encodeFlumeEvent(e) : e.body };
-    let partition = opts.defaultPartitionId;
-    const raw = partitionIdHeader === undefined ? undefined : e.headers[partitionIdHeader];
-    if (raw !== undefined) {
-      if (!/^\s*\d+\s*$/.test(raw)) {
-        throw new ComponentError(
-          'FLUME_CHANNEL_FULL',
-          `${opts.name}: header ${partitionIdHeader}=${JSON.stringify(raw)} is not a partition number (event ${i + 1} of ${n}); the put cannot be stored as is`,
-          { component: opts.name, retriable: false },
-        );
-      }
-      partition = Number(raw);
-    }
-    if (partition !== undefined) record.partition = partition;
-    return record;
-  };
-
-  const toEvent = (_topic: string, _partition: number, record: InRecord): FlumeEvent =>
-    opts.parseAsFlumeEvent ? decodeFlumeEvent(record.value ?? EMPTY) : { headers: {}, body: record.value ?? EMPTY };
-
-  const operator = (upstream: Observable<Batch>): Observable<Batch> =>
-    new Observable<Batch>((subscriber) => {
-      const kafka = kafkaClient(clientConfig, brokers);
-      let closed = false;
-      let upstreamDone = false;
-      let upstreamError: { error: unknown } | undefined;
-      let draining = false;
-      let drainTimer: Subscription | undefined;
-      let admin: Admin | undefined;
-      const puts = new Set<Promise<void>>();
-      let engine: Engine | undefined;
-      const publishSize = (): void => metrics.set('ChannelSize', engine?.held() ?? 0);
-
-      interface Connection {
-        client: ProducerClient;
-        ready: Promise<void>;
-      }
-      let producer: Connection | undefined;
-      const connect = (): Connection => {
-        if (producer) return producer;
-        const client = kafkajsProducer(kafka, opts.keepAliveMs);
-        const conn: Connection = { client, ready: client.connect() };
-        conn.ready.catch(() => drop(conn));
-        producer = conn;
-        return conn;
-      };
-      const drop = (conn: Connection): void => {
-        if (producer !== conn) return;
-        producer = undefined;
-        conn.client.disconnect().catch(() => undefined);
-      };
-
-      const put = (batch: Batch): void => {
-        const events = batch.events;
-        const n = events.length;
-        metrics.inc('EventPutAttemptCount', n);
-        if (n === 0) return batch.ack();
-        let records: OutRecord[];
-        try {
-          records = events.map((e, i) => toRecord(e, i, n));
-        } catch (error) {
-          return batch.nack(error);
-        }
-        const conn = connect();
-        const started = Date.now();
-        const done = (async () => {
-          try {
-            await conn.ready;
-            await conn.client.send(topic, records);
-          } catch (error) {
-            if (isConnectionFailure(error)) drop(conn);
-            throw error;
-          } finally {
-            metrics.inc('KafkaEventSendTimer', Date.now() - started);
-          }
-        })().then(
-          () => {
-            metrics.inc('EventPutSuccessCount', n);
-            // Stored in Kafka: acked even if this channel was unsubscribed meanwhile.
-            batch.ack();
-          },
-          (error: unknown) => {
-            batch.nack(
-              new ChannelFullError(`${opts.name}: could not store ${n} events in topic "${topic}" on ${brokers.join(',')}: ${toError(error).message}`, {
-                component: opts.name,
-                cause: error,
-              }),
-            );
-          },
-        );
-        puts.add(done);
-        void done.finally(() => {
-          puts.delete(done);
-          maybeDrain();
-        });
-      };
-
-      const sleep = (ms: number): Promise<void> =>
-        new Promise((resolve) => {
-          drainTimer = asyncScheduler.schedule(() => resolve(), ms);
-        });
-
-      /** True once the group committed everything the topic held when draining began. */
-      const drained = async (ends: Array<{ partition: number; high: string; low: string }>): Promise<boolean> => {
-        await engine?.commitsSettled();
-        const [group] = await admin!.fetchOffsets({ groupId: opts.groupId, topics: [topic] });
-        const committed = new Map((group?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-        return ends.every((e) => Math.max(committed.get(e.partition) ?? -1, Number(e.low)) >= Number(e.high));
-      };
-
-      const drain = async (): Promise<void> => {
-        let ends: Array<{ partition: number; high: string; low: string }> | undefined;
-        while (!closed) {
-          try {
-            if (!admin) {
-              const a = kafka.admin();
-              admin = a;
-              await a.connect();
-            }
-            ends ??= await admin.fetchTopicOffsets(topic);
-            if (await drained(ends)) break;
-          } catch {
-            metrics.inc('GenericProcessingFail');
-          }
-          await sleep(Math.max(opts.pollTimeoutMs, 50));
-        }
-        if (closed) return;
-        await engine?.stop(opts.stopGraceMs);
-        if (closed) return;
-        closed = true;
-        if (upstreamError) subscriber.error(upstreamError.error);
-        else subscriber.complete();
-      };
-
-      const maybeDrain = (): void => {
-        if (closed || draining || !upstreamDone || puts.size > 0) return;
-        draining = true;
-        void drain();
-      };
-
-      engine = startEngine(
-        {
-          name: opts.name,
-          batchSize: opts.transactionCapacity,
-          batchDurationMs: opts.pollTimeoutMs,
-          maxInFlight: opts.maxInFlight,
-          backoffStepMs: opts.retryBackoffMs,
-          backoffMaxMs: opts.maxRetryBackoffMs,
-          failCode: 'FLUME_CHANNEL_CLOSED',
-          what: `topic "${topic}"`,
-          client: kafkajsConsumer(kafka, clientConfig, [topic]),
-          toEvent,
-          emitted: (n) => {
-            metrics.inc('EventTakeAttemptCount', n);
-            publishSize();
-          },
-          acked: (n) => {
-            metrics.inc('EventTakeSuccessCount', n);
-            publishSize();
-          },
-          nacked: () => {
-            metrics.inc('RollbackCount');
-            metrics.inc('RollbackCounter');
-            publishSize();
-          },
-          counters: metrics,
-        },
-        {
-          next: (b) => subscriber.next(b),
-          error: (e) => {
-            if (closed) return;
-            closed = true;
-            subscriber.error(e);
-          },
-        },
-      );
-
-      const upstreamSubscription = upstream.subscribe({
-        next: (batch) => {
-          try {
-            put(batch);
-          } catch (error) {
-            if (!batch.settled) batch.nack(toError(error));
-            else throw error;
-          }
-        },
-        error: (error: unknown) => {
-          upstreamDone = true;
-          upstreamError = { error };
-          maybeDrain();
-        },
-        complete: () => {
-          upstreamDone = true;
-          maybeDrain();
-        },
-      });
-
-      return () => {
-        closed = true;
-        upstreamSubscription.unsubscribe();
-        drainTimer?.unsubscribe();
-        const take = engine!;
-        void (async () => {
-          await take.stop(opts.stopGraceMs);
-          await Promise.allSettled([...puts]);
-          const conn = producer;
-          producer = undefined;
-          await conn?.client.disconnect().catch(() => undefined);
-          await admin?.disconnect().catch(() => undefined);
-          metrics.set('ChannelSize', 0);
-        })();
-      };
-    });
-
+  const backoff = channelBackoff(opts);
+  const operator = channelEngine(
+    {
+      name: opts.name,
+      transactionCapacity: opts.transactionCapacity,
+      keepAliveMs: opts.keepAliveMs,
+      maxInFlight: opts.maxInFlight,
+      backoff,
+      countBytes: false,
+      logger: componentLogger(opts.name, opts.logger),
+    },
+    metrics,
+    (hooks) => new KafkaStore(opts, brokers, metrics, hooks),
+  );
   return withMetrics(operator, metrics);
 });
+
+type Options = z.output<typeof kafkaChannelOptions>;
+
+interface KafkaTake extends StoreTake {
+  /** The consumer's batch: its ack lets the offsets be committed, its nack holds it for redelivery. */
+  readonly batch: Batch;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The topic as the store: a put is produced (settled once the broker answered), a take is a batch of
+ * the consumer engine (lib/kafka/consumer.ts), which commits offsets over acked prefixes and holds a
+ * nacked batch for redelivery after the back-off.
+ */
+class KafkaStore implements ChannelStore<KafkaTake> {
+  private readonly kafka: Kafka;
+  private readonly producer: ProducerConnection;
+  private readonly consumer: Engine;
+  /** Batches of the consumer not yet taken. */
+  private readonly ready: Batch[] = [];
+  private readonly puts = new Set<Promise<void>>();
+  private admin: Admin | undefined;
+  private drainTimer: Subscription | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly opts: Options,
+    private readonly brokers: string[],
+    private readonly metrics: ComponentCounters,
+    private readonly hooks: StoreHooks,
+  ) {
+    const backoff = channelBackoff(opts);
+    // One client for both sides; its retry delay is clientRetryBackoffMs (the back-off options are the take redelivery's).
+    const clientConfig = { ...opts, maxWaitTimeMs: opts.pollTimeoutMs, retryBackoffMs: opts.clientRetryBackoffMs };
+    this.kafka = kafkaClient(clientConfig, brokers);
+    this.producer = new ProducerConnection(kafkajsProducer(this.kafka, { acks: -1, timeoutMs: opts.keepAliveMs, allowAutoTopicCreation: false }));
+    const toEvent = (_topic: string, _partition: number, record: InRecord): FlumeEvent =>
+      opts.parseAsFlumeEvent ? decodeFlumeEvent(record.value ?? EMPTY) : { headers: {}, body: record.value ?? EMPTY };
+    this.consumer = startEngine(
+      {
+        name: opts.name,
+        batchSize: opts.transactionCapacity,
+        batchDurationMs: opts.pollTimeoutMs,
+        maxInFlight: opts.maxInFlight,
+        backoffStepMs: backoff.stepMs,
+        backoffMaxMs: backoff.maxMs,
+        failCode: 'FLUME_CHANNEL_CLOSED',
+        what: `topic "${opts.topic}"`,
+        client: kafkajsConsumer(this.kafka, clientConfig, [opts.topic]),
+        toEvent,
+        // The channel engine counts takes; the consumer's rollbacks are Flume's KafkaChannel RollbackCounter.
+        emitted: () => undefined,
+        acked: () => undefined,
+        nacked: () => metrics.inc('RollbackCounter'),
+        counters: metrics,
+      },
+      {
+        next: (batch) => {
+          this.ready.push(batch);
+          hooks.wake();
+        },
+        error: (error) => hooks.fail(error),
+      },
+    );
+  }
+
+  neverFits(): undefined {
+    return undefined;
+  }
+
+  private toRecord(e: FlumeEvent, i: number, n: number): OutRecord {
+    const { name, partitionIdHeader } = this.opts;
+    const record: OutRecord = { key: e.headers['key'] ?? null, value: this.opts.parseAsFlumeEvent ? encodeFlumeEvent(e) : e.body };
+    const partition = partitionOf(
+      e.headers,
+      partitionIdHeader,
+      this.opts.defaultPartitionId,
+      (raw) =>
+        new ComponentError(
+          'FLUME_CHANNEL_FULL',
+          `${name}: header ${partitionIdHeader}=${JSON.stringify(raw)} is not a partition number (event ${i + 1} of ${n}); the put cannot be stored as is`,
+          { component: name, retriable: false },
+        ),
+    );
+    if (partition !== undefined) record.partition = partition;
+    return record;
+  }
+
+  /** Produces the put; it is settled once the broker confirmed it, or failed (or did not answer within keepAliveMs). */
+  offer(put: StorePut): boolean {
+    const n = put.events.length;
+    let records: OutRecord[];
+    try {
+      records = put.events.map((e, i) => this.toRecord(e, i, n));
+    } catch (error) {
+      this.hooks.settled(put, toError(error));
+      return true;
+    }
+    const { topic } = this.opts;
+    const conn = this.producer.get();
+    const started = Date.now();
+    const done = (async () => {
+      try {
+        await conn.ready;
+        await conn.client.send([{ topic, messages: records }]);
+      } catch (error) {
+        if (isConnectionFailure(error)) this.producer.drop(conn);
+        throw error;
+      } finally {
+        this.metrics.inc('KafkaEventSendTimer', Date.now() - started);
+      }
+    })().then(
+      () => this.hooks.settled(put),
+      (error: unknown) =>
+        this.hooks.settled(
+          put,
+          new ChannelFullError(`${this.opts.name}: could not store ${n} events in topic "${topic}" on ${this.brokers.join(',')}: ${toError(error).message}`, {
+            component: this.opts.name,
+            cause: error,
+          }),
+        ),
+    );
+    this.puts.add(done);
+    void done.finally(() => {
+      this.puts.delete(done);
+      this.hooks.wake();
+    });
+    return true;
+  }
+
+  take(): KafkaTake | undefined {
+    const batch = this.ready.shift();
+    return batch && { events: batch.events, batch };
+  }
+
+  commit(take: KafkaTake, done: () => void): void {
+    take.batch.ack();
+    done();
+  }
+
+  rollback(take: KafkaTake, error: Error): void {
+    take.batch.nack(error);
+  }
+
+  /** Events this member holds: fetched, or taken and not yet acked. */
+  size(): number {
+    return this.consumer.held();
+  }
+
+  describeFull(): string {
+    return `topic "${this.opts.topic}"`;
+  }
+
+  /** Keeps taking until the group's committed offsets reach the topic's end offsets of this moment, then leaves the group. */
+  async ended(): Promise<void> {
+    let ends: Array<{ partition: number; high: string; low: string }> | undefined;
+    while (!this.closed) {
+      try {
+        if (!this.admin) {
+          const a = this.kafka.admin();
+          this.admin = a;
+          await a.connect();
+        }
+        ends ??= await this.admin.fetchTopicOffsets(this.opts.topic);
+        if (await this.drained(ends)) break;
+      } catch {
+        this.metrics.inc('GenericProcessingFail');
+      }
+      await new Promise<void>((resolve) => {
+        this.drainTimer = asyncScheduler.schedule(() => resolve(), Math.max(this.opts.pollTimeoutMs, 50));
+      });
+    }
+    if (!this.closed) await this.consumer.stop(this.opts.stopGraceMs);
+  }
+
+  /** True once the group committed everything the topic held when draining began. */
+  private async drained(ends: Array<{ partition: number; high: string; low: string }>): Promise<boolean> {
+    await this.consumer.commitsSettled();
+    const [group] = await this.admin!.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] });
+    const committed = new Map((group?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    return ends.every((e) => Math.max(committed.get(e.partition) ?? -1, Number(e.low)) >= Number(e.high));
+  }
+
+  /** Leaves the group once the takes in flight settled (up to stopGraceMs), lets the puts finish, disconnects. */
+  close(): void {
+    this.closed = true;
+    this.drainTimer?.unsubscribe();
+    void (async () => {
+      await this.consumer.stop(this.opts.stopGraceMs);
+      await Promise.allSettled([...this.puts]);
+      await this.producer.close();
+      await this.admin?.disconnect().catch(() => undefined);
+    })();
+  }
+}

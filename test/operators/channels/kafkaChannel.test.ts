@@ -100,7 +100,7 @@ describe.skipIf(kafka.skip)(`kafkaChannel against a real broker${kafka.note}`, (
     const topic = await createTopic(bootstrap, 'chan-nack');
     const seen: string[] = [];
     let failed = false;
-    const channel = kafkaChannel({ brokers: bootstrap, topic, groupId: uniqueTopic('g'), transactionCapacity: 300, pollTimeoutMs: 100, retryBackoffMs: 200, ...quiet });
+    const channel = kafkaChannel({ brokers: bootstrap, topic, groupId: uniqueTopic('g'), transactionCapacity: 300, pollTimeoutMs: 100, backoffSleepIncrementMs: 200, ...quiet });
     const upstream = concat(sequenceSource({ totalEvents: total, batchSize: 500 }), throwError(() => new Error('upstream broke')));
     const pipeline = pipe(
       upstream,

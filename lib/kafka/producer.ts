@@ -1,0 +1,153 @@
+/**
+ * The producer side shared by kafkaSink and kafkaChannel's put side: a kafkajs producer behind the
+ * little they need of it, one lazily opened connection that is dropped when it breaks (the next send
+ * opens a new one), and the partition of an event. Not a component: components never import each
+ * other, so their common mechanism lives here; it imports only kafkajs.
+ */
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
+
+export interface OutRecord {
+  key: string | null;
+  value: Buffer;
+  partition?: number;
+  timestamp?: string;
+  headers?: Record<string, string>;
+}
+
+/** One produce request: records of one topic. */
+export interface TopicRecords {
+  topic: string;
+  messages: OutRecord[];
+}
+
+/** One producer connection. Swapping kafkajs for another client means rewriting this and client.ts. */
+export interface ProducerClient {
+  connect(): Promise<void>;
+  /** Sends the requests side by side; resolves once the broker confirmed every record with the configured acks. */
+  send(requests: readonly TopicRecords[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface ProducerConfig {
+  /** -1: every in-sync replica; 1: the leader; 0: none. */
+  acks: -1 | 0 | 1;
+  compression?: 'none' | 'gzip' | 'snappy' | undefined;
+  /** Time for the broker to confirm a request (the acks wait included). */
+  timeoutMs: number;
+  /** The producer's own retry policy; the client's (kafkaClient) otherwise. */
+  retry?: { retries: number; initialRetryTime: number; maxRetryTime?: number } | undefined;
+  /** kafkajs creates a missing topic on first use unless this is false. */
+  allowAutoTopicCreation?: boolean | undefined;
+}
+
+const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy } as const;
+
+/** Opens kafkajs producers of `kafka` with `cfg`. */
+export function kafkajsProducer(kafka: Kafka, cfg: ProducerConfig): () => ProducerClient {
+  const compression = COMPRESSION[cfg.compression ?? 'none'];
+  return () => {
+    // Not idempotent: kafkajs then serialises every request per broker; duplicates on retry are the
+    // at-least-once price anyway. DefaultPartitioner is Java's murmur2, so keys land as with Flume.
+    const producer: Producer = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: false,
+      ...(cfg.retry ? { retry: cfg.retry } : {}),
+      ...(cfg.allowAutoTopicCreation !== undefined ? { allowAutoTopicCreation: cfg.allowAutoTopicCreation } : {}),
+    });
+    return {
+      connect: () => producer.connect(),
+      send: async (requests) => {
+        await Promise.all(requests.map((r) => producer.sendBatch({ acks: cfg.acks, compression, timeout: cfg.timeoutMs, topicMessages: [r] })));
+      },
+      disconnect: () => producer.disconnect(),
+    };
+  };
+}
+
+export interface Connection {
+  readonly client: ProducerClient;
+  /** Resolves once connected; rejects with the client's error when connecting failed (the connection is forgotten then). */
+  readonly ready: Promise<void>;
+}
+
+/** What a component counts of its connection (the sink's Flume counters). */
+export interface ConnectionEvents {
+  created?(): void;
+  /** Connecting failed, or the connection broke and was dropped. */
+  failed?(): void;
+  /** A connection that had opened was closed. */
+  closed?(): void;
+}
+
+/** One producer connection, opened on first use and replaced after it broke. */
+export class ProducerConnection {
+  private current: Connection | undefined;
+
+  constructor(
+    private readonly open: () => ProducerClient,
+    private readonly events: ConnectionEvents = {},
+  ) {}
+
+  /** The open connection, or a new one. */
+  get(): Connection {
+    if (this.current) return this.current;
+    const client = this.open();
+    const conn: Connection = {
+      client,
+      ready: client.connect().then(
+        () => this.events.created?.(),
+        (error: unknown) => {
+          if (this.current === conn) this.current = undefined;
+          this.events.failed?.();
+          client.disconnect().catch(() => undefined);
+          throw error;
+        },
+      ),
+    };
+    // Awaited by the sends; a failure nobody awaits is not unhandled.
+    conn.ready.catch(() => undefined);
+    this.current = conn;
+    return conn;
+  }
+
+  /** Forgets a broken connection once (several sends may fail on it); the next `get` opens a new one. */
+  drop(conn: Connection): void {
+    if (this.current !== conn) return;
+    this.current = undefined;
+    this.events.failed?.();
+    conn.client.disconnect().then(
+      () => this.events.closed?.(),
+      () => this.events.closed?.(),
+    );
+  }
+
+  /** Disconnects the connection, once it opened (one that failed to open is already gone). */
+  async close(): Promise<void> {
+    const conn = this.current;
+    this.current = undefined;
+    if (!conn) return;
+    try {
+      await conn.ready;
+    } catch {
+      return;
+    }
+    await conn.client.disconnect().catch(() => undefined);
+    this.events.closed?.();
+  }
+}
+
+/**
+ * The partition of an event: the number in its `header` header, else `fallback`, else undefined (the
+ * partitioner decides). A header value that is not a number throws `invalid(value)`.
+ */
+export function partitionOf(
+  headers: Readonly<Record<string, string>>,
+  header: string | undefined,
+  fallback: number | undefined,
+  invalid: (value: string) => Error,
+): number | undefined {
+  const raw = header === undefined ? undefined : headers[header];
+  if (raw === undefined) return fallback;
+  if (!/^\s*\d+\s*$/.test(raw)) throw invalid(raw);
+  return Number(raw);
+}
