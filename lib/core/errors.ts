@@ -13,7 +13,69 @@ export type ErrorCode =
   | 'FLUME_SOURCE_FAILED'
   | 'FLUME_INTERCEPTOR_FAILED'
   | 'FLUME_SINK_FAILED'
-  | 'FLUME_STOP_TIMEOUT';
+  | 'FLUME_STOP_TIMEOUT'
+  | 'FLUME_STOPPED';
+
+/** What a code means, and whether an error with it is retriable unless the raiser says otherwise. */
+export interface ErrorCodeInfo {
+  meaning: string;
+  retriable: boolean;
+}
+
+/**
+ * Every code with its meaning, one line each; docs/errors.md is generated from it. Typed by `ErrorCode`,
+ * so a code added to the union without an entry here fails to compile.
+ */
+export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
+  FLUME_CONFIG: {
+    meaning: 'Invalid options or configuration, found before anything runs; the error lists every problem at once.',
+    retriable: false,
+  },
+  FLUME_CHANNEL_FULL: {
+    meaning: 'A channel could not store a put within its keep-alive (full, or too little disk space); the source backs off and retries.',
+    retriable: true,
+  },
+  FLUME_CHANNEL_CLOSED: {
+    meaning: "A channel or fan-out branch closed before it stored a put, or the agent stopped before a sink took a batch; the events are still the sender's.",
+    retriable: true,
+  },
+  FLUME_CHANNEL_IO: {
+    meaning: 'A durable channel could not use its files: opening them failed (locked by another channel, unreadable), or a put could not be written (then retriable).',
+    retriable: false,
+  },
+  FLUME_TRANSACTION: {
+    meaning: 'A batch was settled twice or used after its transaction ended: a bug in the component that did it.',
+    retriable: false,
+  },
+  FLUME_BATCH_TOO_LARGE: {
+    meaning: "A put holds more events than the channel's transactionCapacity; lower the source's batch size or raise the capacity.",
+    retriable: false,
+  },
+  FLUME_SOURCE_OVERFLOW: {
+    meaning: "fromObservable's buffer filled (whenFull: 'error'): the application's Observable emitted faster than the pipeline took.",
+    retriable: false,
+  },
+  FLUME_SOURCE_FAILED: {
+    meaning: 'A source cannot go on (a port it cannot bind, a missing directory, a file changed while read, a missing topic) and ends with this error.',
+    retriable: false,
+  },
+  FLUME_INTERCEPTOR_FAILED: {
+    meaning: "An interceptor's function threw on a batch, which is nacked; retriable only when the function threw a retriable FlumeError.",
+    retriable: false,
+  },
+  FLUME_SINK_FAILED: {
+    meaning: 'A sink could not deliver a batch (connection, write or broker failure); it is nacked and the channel offers it again after a back-off.',
+    retriable: true,
+  },
+  FLUME_STOP_TIMEOUT: {
+    meaning: 'A graceful stop did not drain the channels within its timeout; the pipeline was torn down and the message says how many events were left.',
+    retriable: false,
+  },
+  FLUME_STOPPED: {
+    meaning: 'The agent was asked to reload after it had stopped.',
+    retriable: false,
+  },
+};
 
 export interface FlumeErrorOptions {
   component?: string | undefined;
