@@ -37,7 +37,7 @@ describe('rxflume CLI', () => {
     const { stdout } = await cli('components');
     expect(stdout).toMatch(/channel\s+memoryChannel\s+memory, org\.apache\.flume\.channel\.MemoryChannel/);
     expect(stdout).toMatch(/sink\s+loggerSink\s+logger/);
-    expect(stdout).toMatch(/options: capacity, transactionCapacity, byteCapacity, keepAliveMs \(keep-alive\)/);
+    expect(stdout).toMatch(/options: .*capacity, transactionCapacity, byteCapacity, keepAliveMs \(keep-alive\)/);
     expect(stdout).toMatch(/selector\s+multiplexing\s+multiplexing, org\.apache\.flume\.channel\.MultiplexingChannelSelector/);
     expect(stdout).toMatch(/sinkProcessor\s+failoverSink\s+failover, org\.apache\.flume\.sink\.FailoverSinkProcessor/);
     expect(stdout).toMatch(/sinkProcessor\s+competingSinks\s+default,/);
