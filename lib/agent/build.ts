@@ -92,6 +92,7 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
     const interceptors = planInterceptors(registry, report, c, keyOf);
     if (p && selector && interceptors) {
       for (const ch of channels) checkBatch(p, ch, p.options['batchSize'] !== undefined ? (c.props.get('batchSize') ?? channelsAt) : channelsAt);
+      limitRequestsToChannels(p, channels.map((ch) => channelPlans.get(ch)));
       topology.sources.push({ ...p, channels, selector, interceptors });
     }
   }
@@ -211,4 +212,18 @@ function planInterceptors(registry: Registry, report: Report, c: ComponentConfig
     else ok = false;
   }
   return ok ? out : undefined;
+}
+
+/**
+ * A source that takes many events per request (http) is told what its channels can store in one
+ * transaction, unless the user said otherwise: it then refuses a larger request while reading it
+ * (503, as Flume's channel would), instead of parsing millions of events the channel must refuse.
+ */
+function limitRequestsToChannels(source: Planned, channels: readonly (Planned | undefined)[]): void {
+  const shape = (source.spec.schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+  if (!('maxEventsPerRequest' in shape) || source.options['maxEventsPerRequest'] !== undefined) return;
+  const capacities = channels.map((c) => (c ? (c.spec.schema.safeParse(c.options).data as { transactionCapacity?: unknown } | undefined)?.transactionCapacity : undefined));
+  const numbers = capacities.filter((n): n is number => typeof n === 'number');
+  if (numbers.length === 0) return;
+  source.options['maxEventsPerRequest'] = Math.min(...numbers);
 }

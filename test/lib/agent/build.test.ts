@@ -211,3 +211,31 @@ describe('coerce', () => {
     expect(coerce(z.array(z.number()), '1, 2 3')).toEqual([1, 2, 3]);
   });
 });
+
+describe('a source that takes many events per request learns what its channels can store', () => {
+  const http = (extra: string) => `
+a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = http
+a1.sources.r1.port = 0
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = memory
+a1.channels.c2.type = memory
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c2
+${extra}`;
+
+  it("maxEventsPerRequest defaults to the smallest transactionCapacity of its channels (memory's default 100)", async () => {
+    expect((await load(http(''))).topology.sources[0]!.options['maxEventsPerRequest']).toBe(100);
+    const { topology } = await load(http('a1.channels.c1.transactionCapacity = 500\na1.channels.c1.capacity = 1000\na1.channels.c2.transactionCapacity = 50'));
+    expect(topology.sources[0]!.options['maxEventsPerRequest']).toBe(50);
+  });
+
+  it('keeps a maxEventsPerRequest the user set, and leaves other sources alone', async () => {
+    expect((await load(http('a1.sources.r1.maxEventsPerRequest = 7'))).topology.sources[0]!.options['maxEventsPerRequest']).toBe(7);
+    expect((await load(base)).topology.sources[0]!.options).not.toHaveProperty('maxEventsPerRequest');
+  });
+});
