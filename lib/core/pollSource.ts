@@ -5,6 +5,8 @@ import { component, defineComponent, parseOptions } from './config.js';
 import { isRetriable, toError } from './errors.js';
 import type { FlumeEvent } from './event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from './metrics.js';
+import { Backoff, backoffFlumeKeys, backoffOf, backoffOptions } from './backoff.js';
+import { maxInFlightOption, nameOption } from './options.js';
 
 /** What one poll returns: events, events with commit/rollback hooks, or `null` when exhausted. */
 export type PollResult = readonly FlumeEvent[] | PolledBatch | null | undefined;
@@ -15,20 +17,25 @@ export interface PolledBatch {
   commit?(): void;
   /** Called once the batch was nacked: make the same events come back on a later poll. */
   rollback?(error: Error): void;
+  /**
+   * `'drop'`: a nack, whatever its error, drops these events (counted in ChannelWriteFail) and polling
+   * goes on at once — for data nobody can be asked to send again (datagrams). By default a nack backs
+   * off, or ends the source when not retriable.
+   */
+  onNack?: 'retry' | 'drop';
 }
 
-export type Poll = () => PollResult | Promise<PollResult>;
+/**
+ * A poll may answer later with a promise. A `PromiseLike` whose callbacks run as soon as it settles
+ * (not on a microtask) keeps the whole source on the scheduler's clock, so marble tests can run it:
+ * `bufferedSource` waits for its producer that way.
+ */
+export type Poll = () => PollResult | PromiseLike<PollResult>;
 
 export const pollSourceOptions = z.strictObject({
-  name: z.string().min(1).default('pollSource').describe('Component name in metrics.'),
-  maxInFlight: z.number().int().min(1).default(1).describe('Batches polled and not yet settled, at most.'),
-  backoffSleepIncrementMs: z
-    .number()
-    .int()
-    .min(0)
-    .default(1000)
-    .describe('Back-off step after an empty poll, a nack or a poll error (Flume backoffSleepIncrement).'),
-  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest back-off (Flume maxBackoffSleep).'),
+  ...nameOption('pollSource'),
+  ...maxInFlightOption('poll() is not called beyond'),
+  ...backoffOptions('an empty poll, a nack or a poll error'),
 });
 
 export type PollSourceOptions = z.input<typeof pollSourceOptions>;
@@ -39,7 +46,7 @@ export const pollSourceSpec = defineComponent({
   summary: "Flume's PollableSourceRunner: calls a poll function, paced by acks, with Flume's back-off.",
   flumeTypes: [],
   schema: pollSourceOptions,
-  flumeKeys: { backoffSleepIncrement: 'backoffSleepIncrementMs', maxBackoffSleep: 'maxBackoffSleepMs' },
+  flumeKeys: backoffFlumeKeys,
 });
 
 /** Longest synchronous run before yielding to the event loop, so a source that is always ready cannot starve I/O. */
@@ -50,8 +57,9 @@ const SLICE_MS = 10;
  * `maxInFlight` batches are unsettled; again at once after an ack; after a back-off of
  * `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)` when a poll was empty, failed or its batch was
  * nacked (n counts consecutive back-offs). A nack calls the batch's `rollback` so the same events come
- * back; a non-retriable nack or poll error ends the source with that error. `null` ends the source
- * once every batch is settled.
+ * back; a non-retriable nack or poll error ends the source with that error (a batch polled with
+ * `onNack: 'drop'` is dropped instead, and polling goes on). `null` ends the source once every batch
+ * is settled.
  *
  * @example
  * let n = 0;
@@ -73,7 +81,7 @@ export const pollSource = component(pollSourceSpec, function pollSource(
     let backoffDue = false; // a back-off was asked for while an async poll or a yield was under way
     let running = false;
     let inFlight = 0;
-    let backoffs = 0;
+    const backoffs = new Backoff(backoffOf(opts));
     let timer: Subscription | undefined;
     let immediate: NodeJS.Immediate | undefined;
 
@@ -97,10 +105,9 @@ export const pollSource = component(pollSourceSpec, function pollSource(
         backoffDue = true;
         return;
       }
-      backoffs++;
       waiting = true;
       backingOff = true;
-      const delay = Math.min(backoffs * opts.backoffSleepIncrementMs, opts.maxBackoffSleepMs);
+      const delay = backoffs.next();
       timer = asyncScheduler.schedule(() => {
         waiting = false;
         backingOff = false;
@@ -146,13 +153,18 @@ export const pollSource = component(pollSourceSpec, function pollSource(
             metrics.inc('AppendBatchAcceptedCount');
             polled?.commit?.();
             if (closed) return;
-            backoffs = 0;
+            backoffs.reset();
             finishIfDone();
             run();
           },
           onNack: (error) => {
             inFlight--;
             metrics.inc('ChannelWriteFail', events.length);
+            if (polled?.onNack === 'drop') {
+              finishIfDone();
+              run();
+              return;
+            }
             polled?.rollback?.(error);
             if (closed) return;
             // A rollback can make events available again after poll() said it had none left.
@@ -179,7 +191,7 @@ export const pollSource = component(pollSourceSpec, function pollSource(
             });
             break;
           }
-          let result: PollResult | Promise<PollResult>;
+          let result: PollResult | PromiseLike<PollResult>;
           try {
             result = poll();
           } catch (error) {
@@ -227,6 +239,6 @@ function isEventArray(result: readonly FlumeEvent[] | PolledBatch): result is re
   return Array.isArray(result);
 }
 
-function isPromise<T>(value: unknown): value is Promise<T> {
-  return typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function';
+function isPromise<T>(value: unknown): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<T>).then === 'function';
 }

@@ -136,6 +136,34 @@ describe('pollSource', () => {
     });
   });
 
+  it("drops a batch polled with onNack 'drop' on any nack, counts it, and polls again at once", () => {
+    let source!: ReturnType<typeof pollSource>;
+    const rolledBack: string[] = [];
+    scheduler().run(({ expectObservable }) => {
+      const fatal = new ComponentError('FLUME_BATCH_TOO_LARGE', 'too large', { retriable: false });
+      const results: PollResult[] = [
+        { events: [event('a')], onNack: 'drop', rollback: () => rolledBack.push('a') },
+        { events: [event('b')], onNack: 'drop' },
+        [event('c')],
+        null,
+      ];
+      source = pollSource(() => results.shift() ?? null, { backoffSleepIncrementMs: 10 });
+      let n = 0;
+      const out = source.pipe(
+        map((b) => {
+          n++;
+          if (n === 1) b.nack(new Error('full'));
+          else if (n === 2) b.nack(fatal);
+          else b.ack();
+          return bodies(b).join(',');
+        }),
+      );
+      expectObservable(out).toBe('(abc|)');
+    });
+    expect(rolledBack).toEqual([]);
+    expect(metricsOf(source)!.get('ChannelWriteFail')).toBe(2);
+  });
+
   it('counts a throwing poll and backs off; a non-retriable one ends the source', () => {
     let attempt = 0;
     let source!: ReturnType<typeof pollSource>;
