@@ -1,19 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Transform } from 'node:stream';
-import { asyncScheduler, Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, type Observable, type Subscription } from 'rxjs';
 import split2 from 'split2';
 import { z } from 'zod';
+import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
+import { batchOptions, bufferedSource, bufferOptionsOf } from '../core/bufferedSource.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { pollSource, type PollResult } from '../core/pollSource.js';
+import { componentLogger, loggerOption, type ComponentLogger } from '../core/log.js';
+import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
+import { maxInFlightOption, nameOption } from '../core/options.js';
 
-export type ExecLogger = (level: 'info' | 'warn' | 'error', message: string) => void;
+/** Receives exits, restarts and stderr lines. */
+export type ExecLogger = ComponentLogger;
 
 export const execSourceOptions = z.strictObject({
-  name: z.string().min(1).default('execSource').describe('Component name in metrics.'),
+  ...nameOption('execSource'),
   command: z
     .string()
     .refine((v) => v.trim() !== '', { message: 'a non-blank command' })
@@ -26,20 +30,15 @@ export const execSourceOptions = z.strictObject({
   restart: z.boolean().default(false).describe('Run the command again after it exits (or fails to start).'),
   restartThrottleMs: z.number().int().min(0).default(10_000).describe('Wait before restarting (Flume restartThrottle).'),
   logStdErr: z.boolean().default(false).describe("Log the command's stderr lines; otherwise stderr is discarded."),
-  batchSize: z.number().int().min(1).default(20).describe('Lines per batch, at most.'),
-  batchTimeoutMs: z.number().int().min(0).default(3000).describe('A partial batch is sent this long after its first line was read (Flume batchTimeout).'),
+  ...batchOptions('Lines', { batchSize: 20, batchTimeoutMs: 3000 }),
   charset: z
     .enum(['UTF-8', 'ISO-8859-1', 'US-ASCII', 'utf8', 'latin1', 'ascii'])
     .default('UTF-8')
     .describe("The output's charset: ASCII-compatible ones only, as lines are split on bytes; bodies stay the bytes written."),
-  maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most; stdout is not read beyond.'),
-  backoffSleepIncrementMs: z.number().int().min(0).default(1000).describe('After a nack, re-send the batch after min(n × this, maxBackoffSleepMs).'),
-  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest wait before re-sending a nacked batch.'),
+  ...maxInFlightOption('stdout is not read beyond'),
+  ...backoffOptions('a nack'),
   killTimeoutMs: z.number().int().min(0).default(5000).describe('On unsubscribe the command gets SIGTERM, then SIGKILL after this.'),
-  logger: z
-    .custom<ExecLogger>((v) => typeof v === 'function', { message: 'a function (level, message) => void' })
-    .optional()
-    .describe('Receives exits, restarts and stderr lines; by default they are written to stderr.'),
+  ...loggerOption,
 });
 
 export type ExecSourceOptions = z.input<typeof execSourceOptions>;
@@ -54,8 +53,7 @@ export const execSourceSpec = defineComponent({
     restartThrottle: 'restartThrottleMs',
     batchTimeout: 'batchTimeoutMs',
     charset: { option: 'charset', convert: (v) => v.toUpperCase() },
-    backoffSleepIncrement: 'backoffSleepIncrementMs',
-    maxBackoffSleep: 'maxBackoffSleepMs',
+    ...backoffFlumeKeys,
   },
 });
 
@@ -95,218 +93,134 @@ export const execSource = component(execSourceSpec, function execSource(options:
   const metrics = new ComponentCounters('SOURCE', opts.name);
   for (const key of ['ProcessStartCount', 'ProcessStartFailCount', 'ProcessExitCount', 'ProcessRestartCount']) metrics.set(key, 0);
   const argv = opts.shell ? [...words(opts.shell), opts.command] : words(opts.command);
-  const log = opts.logger ?? stderrLogger(opts.name);
+  const log = componentLogger(opts.name, opts.logger);
   const textEncoding: BufferEncoding = opts.charset === 'UTF-8' || opts.charset === 'utf8' ? 'utf8' : 'latin1';
-  const { batchSize, batchTimeoutMs } = opts;
 
-  const source = new Observable<Batch>((subscriber) => {
-    let pending: FlumeEvent[] = [];
-    let oldestAt = 0; // scheduler time of the oldest pending line; -Infinity for re-sent lines
-    let waiter: ((result: PollResult) => void) | undefined;
-    let batchTimer: Subscription | undefined;
-    let restartTimer: Subscription | undefined;
-    let killTimer: Subscription | undefined;
-    let child: ChildProcess | undefined;
-    let lines: Transform | undefined;
-    let errLines: Transform | undefined;
-    let finished = false; // no more lines will come
-    let closed = false;
-    let inner: Subscription | undefined;
+  return bufferedSource(
+    (feed) => {
+      let restartTimer: Subscription | undefined;
+      let killTimer: Subscription | undefined;
+      let child: ChildProcess | undefined;
+      let lines: Transform | undefined;
+      let errLines: Transform | undefined;
+      let closed = false;
 
-    const take = (): PollResult => {
-      const events = pending.length <= batchSize ? pending : pending.slice(0, batchSize);
-      pending = pending.length <= batchSize ? [] : pending.slice(batchSize);
-      if (pending.length > 0) oldestAt = asyncScheduler.now();
-      if (pending.length < batchSize) lines?.resume();
-      return {
-        events,
-        rollback: () => {
-          if (closed) return;
-          pending = events.concat(pending);
-          oldestAt = -Infinity;
-          if (pending.length >= batchSize) lines?.pause();
-        },
+      /** The run's output is consumed and the process gone (or never started): restart or finish. */
+      const ended = (startError?: Error): void => {
+        child = undefined;
+        lines = undefined;
+        errLines = undefined;
+        if (closed) return;
+        if (opts.restart) {
+          restartTimer = asyncScheduler.schedule(() => {
+            restartTimer = undefined;
+            metrics.inc('ProcessRestartCount');
+            log('info', `restarting \`${opts.command}\``);
+            run();
+          }, opts.restartThrottleMs);
+        } else if (startError) {
+          const message = `${opts.name}: cannot run \`${opts.command}\`: ${startError.message}`;
+          feed.fail(new ComponentError('FLUME_SOURCE_FAILED', message, { component: opts.name, retriable: false, cause: startError }));
+        } else feed.end();
       };
-    };
 
-    const deliver = (result: PollResult): void => {
-      batchTimer?.unsubscribe();
-      batchTimer = undefined;
-      const resolve = waiter!;
-      waiter = undefined;
-      resolve(result);
-    };
-
-    const armTimer = (): void => {
-      if (batchTimer || !waiter || pending.length === 0) return;
-      const delay = Math.max(0, oldestAt + batchTimeoutMs - asyncScheduler.now());
-      batchTimer = asyncScheduler.schedule(() => {
-        batchTimer = undefined;
-        if (waiter && pending.length > 0) deliver(take());
-      }, delay);
-    };
-
-    const poll = (): PollResult | Promise<PollResult> => {
-      if (pending.length >= batchSize || (pending.length > 0 && (finished || oldestAt + batchTimeoutMs <= asyncScheduler.now()))) return take();
-      if (finished) return null;
-      return new Promise<PollResult>((resolve) => {
-        waiter = resolve;
-        armTimer();
-      });
-    };
-
-    const onLine = (event: FlumeEvent): void => {
-      if (pending.length === 0) oldestAt = asyncScheduler.now();
-      pending.push(event);
-      if (pending.length >= batchSize) {
-        if (waiter) deliver(take());
-        else lines?.pause();
-      } else {
-        armTimer();
-      }
-    };
-
-    // Not inner.unsubscribe(): inner *is* this subscriber (subscribe() reuses a Subscriber), so that
-    // would close it and swallow the error. error() runs every teardown.
-    const fail = (error: ComponentError): void => {
-      if (!closed) subscriber.error(error);
-    };
-
-    /** The run's output is consumed and the process gone (or never started): restart or finish. */
-    const ended = (startError?: Error): void => {
-      child = undefined;
-      lines = undefined;
-      errLines = undefined;
-      if (closed) return;
-      if (opts.restart) {
-        restartTimer = asyncScheduler.schedule(() => {
-          restartTimer = undefined;
-          metrics.inc('ProcessRestartCount');
-          log('info', `restarting \`${opts.command}\``);
-          run();
-        }, opts.restartThrottleMs);
-        return;
-      }
-      finished = true;
-      if (startError) {
-        fail(
-          new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot run \`${opts.command}\`: ${startError.message}`, {
-            component: opts.name,
-            retriable: false,
-            cause: startError,
-          }),
-        );
-        return;
-      }
-      if (waiter) deliver(pending.length > 0 ? take() : null);
-    };
-
-    const run = (): void => {
-      const [file, ...args] = argv;
-      let proc: ChildProcess;
-      try {
-        proc = spawn(file!, args, { stdio: ['ignore', 'pipe', opts.logStdErr ? 'pipe' : 'ignore'] });
-      } catch (error) {
-        // Synchronous spawn errors (a bad argument): same path as ENOENT.
-        metrics.inc('ProcessStartFailCount');
-        log('error', `cannot run \`${opts.command}\`: ${(error as Error).message}`);
-        ended(error as Error);
-        return;
-      }
-      child = proc;
-      let spawned = false;
-      let exited = false;
-      let drained = false;
-      let done = false;
-      const finish = (startError?: Error): void => {
-        if (done) return;
-        done = true;
-        ended(startError);
-      };
-      const out = split2(/\r?\n/, (line: string): FlumeEvent => ({ headers: {}, body: Buffer.from(line, 'latin1') }), {
-        decodeStrings: false,
-      }) as Transform;
-      lines = out;
-      // latin1 maps each byte to one char and back, so bodies are the exact bytes written.
-      proc.stdout!.setEncoding('latin1');
-      proc.stdout!.on('error', (error) => log('warn', `stdout of \`${opts.command}\`: ${error.message}`));
-      proc.stdout!.pipe(out);
-      out.on('data', onLine);
-      out.on('error', (error) => log('warn', `reading \`${opts.command}\`: ${error.message}`));
-      out.once('end', () => {
-        drained = true;
-        if (exited && child === proc) finish();
-      });
-      if (opts.logStdErr && proc.stderr) {
-        const err = split2(/\r?\n/, { decodeStrings: false }) as Transform;
-        errLines = err;
-        proc.stderr.setEncoding('latin1');
-        proc.stderr.on('error', () => undefined);
-        proc.stderr.pipe(err);
-        err.on('data', (line: string) => log('info', `stderr: ${Buffer.from(line, 'latin1').toString(textEncoding)}`));
-        err.on('error', () => undefined);
-      }
-      proc.once('spawn', () => {
-        spawned = true;
-        metrics.inc('ProcessStartCount');
-      });
-      proc.on('error', (error) => {
-        if (!spawned && !exited) {
+      const run = (): void => {
+        const [file, ...args] = argv;
+        let proc: ChildProcess;
+        try {
+          proc = spawn(file!, args, { stdio: ['ignore', 'pipe', opts.logStdErr ? 'pipe' : 'ignore'] });
+        } catch (error) {
+          // Synchronous spawn errors (a bad argument): same path as ENOENT.
           metrics.inc('ProcessStartFailCount');
-          log('error', `cannot run \`${opts.command}\`: ${error.message}`);
-          if (child === proc) finish(error);
+          log('error', `cannot run \`${opts.command}\`: ${(error as Error).message}`);
+          ended(error as Error);
           return;
         }
-        log('warn', `\`${opts.command}\`: ${error.message}`);
-      });
-      proc.once('exit', (code, signal) => {
-        exited = true;
-        killTimer?.unsubscribe();
-        killTimer = undefined;
-        if (closed) return;
-        metrics.inc('ProcessExitCount');
-        if (code === 0) log('info', `\`${opts.command}\` exited with code 0`);
-        else log('warn', `\`${opts.command}\` exited with ${signal ? `signal ${signal}` : `code ${code}`}`);
-        if (drained && child === proc) finish();
-      });
-    };
-
-    inner = pollSource(
-      poll,
-      { name: opts.name, maxInFlight: opts.maxInFlight, backoffSleepIncrementMs: opts.backoffSleepIncrementMs, maxBackoffSleepMs: opts.maxBackoffSleepMs },
-      metrics,
-    ).subscribe(subscriber);
-    run();
-
-    return () => {
-      closed = true;
-      inner?.unsubscribe();
-      batchTimer?.unsubscribe();
-      restartTimer?.unsubscribe();
-      const proc = child;
-      if (proc && proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        killTimer = asyncScheduler.schedule(() => {
+        child = proc;
+        let spawned = false;
+        let exited = false;
+        let drained = false;
+        let done = false;
+        const finish = (startError?: Error): void => {
+          if (done) return;
+          done = true;
+          ended(startError);
+        };
+        const out = split2(/\r?\n/, (line: string): FlumeEvent => ({ headers: {}, body: Buffer.from(line, 'latin1') }), {
+          decodeStrings: false,
+        }) as Transform;
+        lines = out;
+        // latin1 maps each byte to one char and back, so bodies are the exact bytes written.
+        proc.stdout!.setEncoding('latin1');
+        proc.stdout!.on('error', (error) => log('warn', `stdout of \`${opts.command}\`: ${error.message}`));
+        proc.stdout!.pipe(out);
+        out.on('data', (event: FlumeEvent) => feed.push(event));
+        out.on('error', (error) => log('warn', `reading \`${opts.command}\`: ${error.message}`));
+        out.once('end', () => {
+          drained = true;
+          if (exited && child === proc) finish();
+        });
+        if (opts.logStdErr && proc.stderr) {
+          const err = split2(/\r?\n/, { decodeStrings: false }) as Transform;
+          errLines = err;
+          proc.stderr.setEncoding('latin1');
+          proc.stderr.on('error', () => undefined);
+          proc.stderr.pipe(err);
+          err.on('data', (line: string) => log('info', `stderr: ${Buffer.from(line, 'latin1').toString(textEncoding)}`));
+          err.on('error', () => undefined);
+        }
+        proc.once('spawn', () => {
+          spawned = true;
+          metrics.inc('ProcessStartCount');
+        });
+        proc.on('error', (error) => {
+          if (!spawned && !exited) {
+            metrics.inc('ProcessStartFailCount');
+            log('error', `cannot run \`${opts.command}\`: ${error.message}`);
+            if (child === proc) finish(error);
+            return;
+          }
+          log('warn', `\`${opts.command}\`: ${error.message}`);
+        });
+        proc.once('exit', (code, signal) => {
+          exited = true;
+          killTimer?.unsubscribe();
           killTimer = undefined;
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-        }, opts.killTimeoutMs);
-      }
-      lines?.destroy();
-      errLines?.destroy();
-      proc?.stdout?.destroy();
-      proc?.stderr?.destroy();
-      pending = [];
-    };
-  });
-  return withMetrics(source, metrics);
+          if (closed) return;
+          metrics.inc('ProcessExitCount');
+          if (code === 0) log('info', `\`${opts.command}\` exited with code 0`);
+          else log('warn', `\`${opts.command}\` exited with ${signal ? `signal ${signal}` : `code ${code}`}`);
+          if (drained && child === proc) finish();
+        });
+      };
+
+      run();
+      return {
+        pause: () => lines?.pause(),
+        resume: () => lines?.resume(),
+        close: () => {
+          closed = true;
+          restartTimer?.unsubscribe();
+          const proc = child;
+          if (proc && proc.exitCode === null && proc.signalCode === null) {
+            proc.kill('SIGTERM');
+            killTimer = asyncScheduler.schedule(() => {
+              killTimer = undefined;
+              if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+            }, opts.killTimeoutMs);
+          }
+          lines?.destroy();
+          errLines?.destroy();
+          proc?.stdout?.destroy();
+          proc?.stderr?.destroy();
+        },
+      };
+    },
+    bufferOptionsOf(opts),
+    metrics,
+  );
 });
 
 function words(text: string): string[] {
   return text.trim().split(/\s+/);
-}
-
-function stderrLogger(name: string): ExecLogger {
-  return (level, message) => {
-    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${message}\n`);
-  };
 }

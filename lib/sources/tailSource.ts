@@ -1,22 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { createReadStream, statSync, type ReadStream } from 'node:fs';
-import { asyncScheduler, Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, type Observable, type Subscription } from 'rxjs';
 import { Tail } from 'tail';
 import { z } from 'zod';
+import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
+import { batchOptions, bufferedSource, bufferOptionsOf } from '../core/bufferedSource.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
-import type { FlumeEvent } from '../core/event.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { pollSource, type PollResult } from '../core/pollSource.js';
+import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
+import { maxInFlightOption, nameOption } from '../core/options.js';
 
 export const tailSourceOptions = z.strictObject({
-  name: z.string().min(1).default('tailSource').describe('Component name in metrics.'),
+  ...nameOption('tailSource'),
   path: z.string().min(1).describe('The file to follow; it must exist when the source is subscribed.'),
   fromBeginning: z.boolean().default(false).describe('Read the existing content first; otherwise start at the end of the file.'),
-  batchSize: z.number().int().min(1).default(100).describe('Lines per batch, at most.'),
-  batchTimeoutMs: z.number().int().min(0).default(1000).describe('A partial batch is sent this long after its first line was read.'),
-  maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most; reading pauses beyond.'),
+  ...batchOptions('Lines'),
+  ...maxInFlightOption('reading pauses beyond'),
   separator: z.string().min(1).default('\n').describe('Line separator; not part of the body. A CRLF file keeps its "\\r" unless this is "\\r\\n".'),
   encoding: z
     .enum(['utf8', 'latin1', 'ascii'])
@@ -27,13 +27,7 @@ export const tailSourceOptions = z.strictObject({
   watchFileIntervalMs: z.number().int().min(1).default(1000).describe('Polling interval with useWatchFile.'),
   fileHeader: z.boolean().default(false).describe('Add the path as a header.'),
   fileHeaderKey: z.string().min(1).default('file').describe('Header key for fileHeader.'),
-  backoffSleepIncrementMs: z
-    .number()
-    .int()
-    .min(0)
-    .default(1000)
-    .describe('After a nack, re-send the batch after min(n × this, maxBackoffSleepMs).'),
-  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest wait before re-sending a nacked batch.'),
+  ...backoffOptions('a nack'),
 });
 
 export type TailSourceOptions = z.input<typeof tailSourceOptions>;
@@ -44,7 +38,7 @@ export const tailSourceSpec = defineComponent({
   summary: 'Follows one file (like `tail -F`) and emits its lines, pausing while the pipeline is busy.',
   flumeTypes: [],
   schema: tailSourceOptions,
-  flumeKeys: { backoffSleepIncrement: 'backoffSleepIncrementMs', maxBackoffSleep: 'maxBackoffSleepMs' },
+  flumeKeys: backoffFlumeKeys,
 });
 
 type LineHandler = (line: string) => void;
@@ -255,127 +249,35 @@ export const tailSource = component(tailSourceSpec, function tailSource(options:
   const opts = parseOptions(tailSourceSpec, options);
   const metrics = new ComponentCounters('SOURCE', opts.name);
   const separator = Buffer.from(opts.separator, opts.encoding).toString('latin1');
-  const { batchSize, batchTimeoutMs } = opts;
-  const pollOptions = {
-    name: opts.name,
-    maxInFlight: opts.maxInFlight,
-    backoffSleepIncrementMs: opts.backoffSleepIncrementMs,
-    maxBackoffSleepMs: opts.maxBackoffSleepMs,
-  };
+  const headers = (): Record<string, string> => (opts.fileHeader ? { [opts.fileHeaderKey]: opts.path } : {});
 
-  const source = new Observable<Batch>((subscriber) => {
-    let pending: FlumeEvent[] = [];
-    // When the oldest pending line was read (scheduler time); -Infinity for re-sent lines, which are due.
-    let oldestAt = 0;
-    let waiter: ((result: PollResult) => void) | undefined;
-    let timer: Subscription | undefined;
-    let reader: LineReader | undefined;
-    let inner: Subscription | undefined;
-    let closed = false;
-
-    // subscriber.error runs the teardown below, which releases the reader.
-    const fail = (error: unknown): void => {
-      if (closed) return;
-      closed = true;
-      metrics.inc('EventReadFail');
-      subscriber.error(
-        new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot follow ${opts.path}: ${describeError(error)}`, {
-          component: opts.name,
-          cause: error,
-        }),
-      );
-    };
-
-    const take = (): PollResult => {
-      const events = pending.length <= batchSize ? pending : pending.slice(0, batchSize);
-      pending = pending.length <= batchSize ? [] : pending.slice(batchSize);
-      if (pending.length > 0) oldestAt = asyncScheduler.now();
-      if (pending.length < batchSize) reader?.resume();
-      return {
-        events,
-        rollback: () => {
-          if (closed) return;
-          pending = events.concat(pending);
-          oldestAt = -Infinity;
-          if (pending.length >= batchSize) reader?.pause();
-        },
+  return bufferedSource(
+    (feed) => {
+      const fail = (error: unknown): void => {
+        metrics.inc('EventReadFail');
+        const message = `${opts.name}: cannot follow ${opts.path}: ${error instanceof Error ? error.message : String(error)}`;
+        feed.fail(new ComponentError('FLUME_SOURCE_FAILED', message, { component: opts.name, cause: error }));
       };
-    };
-
-    const deliver = (): void => {
-      timer?.unsubscribe();
-      timer = undefined;
-      const resolve = waiter!;
-      waiter = undefined;
-      resolve(take());
-    };
-
-    const armTimer = (): void => {
-      if (timer || !waiter || pending.length === 0) return;
-      const delay = Math.max(0, oldestAt + batchTimeoutMs - asyncScheduler.now());
-      timer = asyncScheduler.schedule(() => {
-        timer = undefined;
-        if (waiter && pending.length > 0) deliver();
-      }, delay);
-    };
-
-    const poll = (): PollResult | Promise<PollResult> => {
-      if (pending.length >= batchSize || (pending.length > 0 && oldestAt + batchTimeoutMs <= asyncScheduler.now())) return take();
-      return new Promise<PollResult>((resolve) => {
-        waiter = resolve;
-        armTimer();
-      });
-    };
-
-    const onLine = (line: string): void => {
-      if (pending.length === 0) oldestAt = asyncScheduler.now();
-      pending.push({ headers: opts.fileHeader ? { [opts.fileHeaderKey]: opts.path } : {}, body: Buffer.from(line, 'latin1') });
-      if (pending.length >= batchSize) {
-        if (waiter) deliver();
-        else reader!.pause();
-      } else {
-        armTimer();
+      const onLine = (line: string): void => feed.push({ headers: headers(), body: Buffer.from(line, 'latin1') });
+      let reader: LineReader | undefined;
+      try {
+        reader = new LineReader(opts.path, {
+          fromBeginning: false,
+          follow: opts.follow,
+          useWatchFile: opts.useWatchFile,
+          fsWatchOptions: opts.useWatchFile ? { interval: opts.watchFileIntervalMs } : {},
+          encoding: 'latin1',
+        });
+        reader.on('error', fail);
+        reader.start(opts.fromBeginning, separator, opts.useWatchFile ? opts.watchFileIntervalMs : undefined, onLine, fail);
+      } catch (error) {
+        reader?.close();
+        fail(error);
+        return undefined;
       }
-    };
-
-    try {
-      reader = new LineReader(opts.path, {
-        fromBeginning: false,
-        follow: opts.follow,
-        useWatchFile: opts.useWatchFile,
-        fsWatchOptions: opts.useWatchFile ? { interval: opts.watchFileIntervalMs } : {},
-        encoding: 'latin1',
-      });
-      reader.on('error', fail);
-      reader.start(opts.fromBeginning, separator, opts.useWatchFile ? opts.watchFileIntervalMs : undefined, onLine, fail);
-    } catch (error) {
-      reader?.close();
-      reader = undefined;
-      fail(error);
-      return undefined;
-    }
-    if (closed) {
-      reader.close();
-      return undefined;
-    }
-
-    // A plain observer, not `subscriber` itself, so that unsubscribing `inner` leaves `subscriber` open.
-    inner = pollSource(poll, pollOptions, metrics).subscribe({
-      next: (batch) => subscriber.next(batch),
-      error: (error: unknown) => subscriber.error(error),
-      complete: () => subscriber.complete(),
-    });
-    return () => {
-      closed = true;
-      inner?.unsubscribe();
-      timer?.unsubscribe();
-      reader?.close();
-    };
-  });
-  return withMetrics(source, metrics);
+      return reader;
+    },
+    bufferOptionsOf(opts),
+    metrics,
+  );
 });
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
