@@ -10,41 +10,23 @@
  */
 import type { TestProject } from 'vitest/node';
 import { defaultMajor, KAFKA_VERSIONS, startBroker } from '../../scripts/kafka.js';
-import { startFailure } from '../../scripts/service.js';
 import type { KafkaTestEnv } from './kafka.js';
+import { serviceGlobalSetup } from './serviceGlobalSetup.js';
 
-async function runIncludesKafkaTests(project: TestProject): Promise<boolean> {
-  try {
-    // The CLI file filters (`vitest run kafka`); not in vitest's public types, hence the guard.
-    const filters = (project.vitest as unknown as { filenamePattern?: string[] }).filenamePattern ?? [];
-    const { testFiles } = await project.globTestFiles(filters);
-    return testFiles.some((file) => /kafka/i.test(file));
-  } catch {
-    return true;
-  }
-}
-
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  const provide = (env: KafkaTestEnv) => project.provide('kafka', env);
+export default function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const major = defaultMajor();
   const version = KAFKA_VERSIONS[major];
-  if (!(await runIncludesKafkaTests(project))) {
-    provide({ bootstrap: null, skipReason: 'no Kafka test file in this run' });
-    return undefined;
-  }
-  const started = Date.now();
-  try {
-    const broker = await startBroker({ major, autoCreateTopics: false, numPartitions: 1 });
-    console.log(`[kafka] Kafka ${version} broker ready on ${broker.bootstrap} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    provide({ bootstrap: broker.bootstrap, major, version });
-    return async () => {
-      await broker.close();
-    };
-  } catch (error) {
-    const outcome = startFailure(error, `the Kafka ${version} broker`, 'RXFLUME_REQUIRE_KAFKA');
-    if ('skipReason' in outcome) console.warn(`[kafka] Kafka tests skipped: ${outcome.skipReason}`);
-    else console.error(`[kafka] ${outcome.failure}`);
-    provide({ bootstrap: null, major, version, ...outcome });
-    return undefined;
-  }
+  return serviceGlobalSetup<KafkaTestEnv>(project, {
+    tag: 'kafka',
+    name: 'Kafka',
+    testFiles: /kafka/i,
+    what: `the Kafka ${version} broker`,
+    requireEnv: 'RXFLUME_REQUIRE_KAFKA',
+    provide: (env) => project.provide('kafka', env),
+    without: (outcome) => ({ bootstrap: null, major, version, ...outcome }),
+    async start() {
+      const broker = await startBroker({ major, autoCreateTopics: false, numPartitions: 1 });
+      return { env: { bootstrap: broker.bootstrap, major, version }, ready: `Kafka ${version} broker ready on ${broker.bootstrap}`, close: () => broker.close() };
+    },
+  });
 }
