@@ -14,7 +14,16 @@ export type ErrorCode =
   | 'FLUME_INTERCEPTOR_FAILED'
   | 'FLUME_SINK_FAILED'
   | 'FLUME_STOP_TIMEOUT'
-  | 'FLUME_STOPPED';
+  | 'FLUME_STOPPED'
+  | 'FLUME_HDFS_NOT_FOUND'
+  | 'FLUME_HDFS_EXISTS'
+  | 'FLUME_HDFS_PERMISSION'
+  | 'FLUME_HDFS_SAFE_MODE'
+  | 'FLUME_HDFS_LEASE'
+  | 'FLUME_HDFS_QUOTA'
+  | 'FLUME_HDFS_BAD_REQUEST'
+  | 'FLUME_HDFS_IO'
+  | 'FLUME_HDFS_TIMEOUT';
 
 /** What a code means, and whether an error with it is retriable unless the raiser says otherwise. */
 export interface ErrorCodeInfo {
@@ -74,6 +83,42 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   FLUME_STOPPED: {
     meaning: 'The agent was asked to reload after it had stopped.',
     retriable: false,
+  },
+  FLUME_HDFS_NOT_FOUND: {
+    meaning: 'An HDFS path (or the parent of a file to create) does not exist (FileNotFoundException).',
+    retriable: false,
+  },
+  FLUME_HDFS_EXISTS: {
+    meaning: 'An HDFS file to create already exists (FileAlreadyExistsException); files are never overwritten.',
+    retriable: false,
+  },
+  FLUME_HDFS_PERMISSION: {
+    meaning: 'HDFS refused the user (AccessControlException, an impersonation not allowed by hadoop.proxyuser rules, or failed authentication).',
+    retriable: false,
+  },
+  FLUME_HDFS_SAFE_MODE: {
+    meaning: 'The NameNode is in safe mode and takes no writes; retried after a back-off.',
+    retriable: true,
+  },
+  FLUME_HDFS_LEASE: {
+    meaning: 'Another writer holds the lease on an HDFS file, or its lease is being recovered; retried after a back-off.',
+    retriable: true,
+  },
+  FLUME_HDFS_QUOTA: {
+    meaning: 'An HDFS name or space quota is exceeded.',
+    retriable: false,
+  },
+  FLUME_HDFS_BAD_REQUEST: {
+    meaning: 'HDFS rejected a request as invalid (a bad parameter or path, a non-empty directory, a parent that is a file).',
+    retriable: false,
+  },
+  FLUME_HDFS_IO: {
+    meaning: 'An HDFS request failed on the way (connection refused or reset, a server error, a DataNode failure); retried after a back-off.',
+    retriable: true,
+  },
+  FLUME_HDFS_TIMEOUT: {
+    meaning: 'An HDFS request did not complete within its timeout; a write may have been applied in part.',
+    retriable: true,
   },
 };
 
