@@ -143,10 +143,10 @@ describe('fromObservable — marbles', () => {
     expect(metricsOf(source)!.get('EventDroppedCount')).toBe(2);
   });
 
-  it('re-sends a nacked batch after min(n × retryBackoffMs, maxRetryBackoffMs)', () => {
+  it('re-sends a nacked batch after min(n × backoffSleepIncrementMs, maxBackoffSleepMs)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const sink = settleAfter(0, (_, n) => (n <= 3 ? new Error('channel full') : undefined));
-      const source = fromObservable(cold('ab|'), { batchSize: 2, retryBackoffMs: 10, maxRetryBackoffMs: 15 });
+      const source = fromObservable(cold('ab|'), { batchSize: 2, backoffSleepIncrementMs: 10, maxBackoffSleepMs: 15 });
       // nacks at 1, 11, 26 → waits 10, 15 (capped), 15.
       expectObservable(source.pipe(sink)).toBe('-n 9ms n 14ms n 14ms (a|)', { n: 'a,b!', a: 'a,b' });
     });
@@ -220,7 +220,7 @@ describe('fromObservable', () => {
     const input = new Subject<string>();
     const written: string[] = [];
     const pipeline = pipe(
-      fromObservable(input, { batchSize: 10, batchTimeoutMs: 5, bufferLimit: 1000, retryBackoffMs: 1 }),
+      fromObservable(input, { batchSize: 10, batchTimeoutMs: 5, bufferLimit: 1000, backoffSleepIncrementMs: 1 }),
       memoryChannel({ capacity: 20, transactionCapacity: 10, keepAliveMs: 1 }),
       createSink('slow', {
         write: async (b) => {
