@@ -28,6 +28,8 @@ import {
   zlibStream,
   type Frame,
 } from '../avro/rpc.js';
+import { nameOption } from '../core/options.js';
+import { Backoff, exponential } from '../core/backoff.js';
 
 const TRUSTSTORE_HINT = 'a PEM CA file in sslCaFile, or trustAllCerts (Java truststores are not supported; export them with keytool/openssl)';
 /** Largest answer accepted from a server; Status answers are a few bytes. */
@@ -35,7 +37,7 @@ const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export const avroSinkOptions = z
   .strictObject({
-    name: z.string().min(1).default('avroSink').describe('Component name in metrics.'),
+    ...nameOption('avroSink'),
     hostname: z.string().min(1).describe('Host of the Avro source (a Flume agent or rxflume avroSource).'),
     port: z.number().int().min(1).max(65535).describe('Port of the Avro source.'),
     batchSize: z
@@ -141,7 +143,7 @@ export const avroSink = component(avroSinkSpec, function avroSink(options: AvroS
   let ca: Buffer | undefined;
   let connection: Connection | undefined;
   let connecting: Promise<Connection> | undefined;
-  let failures = 0;
+  const reconnect = new Backoff(exponential(opts.reconnectBackoffMs, opts.maxReconnectBackoffMs));
   let nextAttemptAt = 0;
   let chain: Promise<void> = Promise.resolve();
 
@@ -159,16 +161,15 @@ export const avroSink = component(avroSinkSpec, function avroSink(options: AvroS
     try {
       if (opts.ssl && opts.sslCaFile && ca === undefined) ca = readFileSync(opts.sslCaFile);
       const conn = await Connection.open(opts, ca, range);
-      failures = 0;
+      reconnect.reset();
       metrics.inc('ConnectionCreatedCount');
       conn.onClose = () => {
         if (connection === conn) connection = undefined;
       };
       return conn;
     } catch (error) {
-      failures++;
       metrics.inc('ConnectionFailedCount');
-      nextAttemptAt = asyncScheduler.now() + Math.min(opts.reconnectBackoffMs * 2 ** (failures - 1), opts.maxReconnectBackoffMs);
+      nextAttemptAt = asyncScheduler.now() + reconnect.next();
       throw failure(`cannot connect to ${opts.hostname}:${opts.port}: ${(error as Error).message}`, error);
     }
   };

@@ -10,9 +10,10 @@ import { ComponentError, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
+import { nameOption } from '../core/options.js';
 
 export const fileRollSinkOptions = z.strictObject({
-  name: z.string().min(1).default('fileRollSink').describe('Component name in metrics.'),
+  ...nameOption('fileRollSink'),
   directory: z.string().min(1).meta(pathOption('createDirectory')).describe('Directory the files are written to; created when missing (Flume sink.directory).'),
   rollIntervalS: z
     .number()

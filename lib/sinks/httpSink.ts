@@ -8,6 +8,8 @@ import { ComponentError, describeError } from '../core/errors.js';
 import { componentLogger, loggerOption, RateLimitedLog } from '../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import type { Sink } from '../core/sink.js';
+import { nameOption } from '../core/options.js';
+import { Backoff, backoffOf, backoffOptions } from '../core/backoff.js';
 
 const STATUS_KEY = /^([1-5]\d\d|[1-5]XX)$/;
 const overrides = z
@@ -16,7 +18,7 @@ const overrides = z
   .describe("Per status code ('503') or class ('5XX') overrides; an exact code wins over its class.");
 
 export const httpSinkOptions = z.strictObject({
-  name: z.string().min(1).default('httpSink').describe('Component name in metrics.'),
+  ...nameOption('httpSink'),
   ...loggerOption,
   endpoint: z.url({ protocol: /^https?$/ }).describe('URL every event is POSTed to.'),
   connectTimeoutMs: z.number().int().min(1).default(5000).describe('Longest wait for the connection.'),
@@ -29,8 +31,7 @@ export const httpSinkOptions = z.strictObject({
   backoff: overrides,
   rollback: overrides,
   incrementMetrics: overrides,
-  backoffMs: z.number().int().min(0).default(1000).describe('Back-off step: a commit with backoff waits min(n × this, maxBackoffMs) before acking.'),
-  maxBackoffMs: z.number().int().min(0).default(5000).describe('Longest back-off.'),
+  ...backoffOptions('a response that asks for back-off (a commit then waits before acking, as Flume\'s SinkRunner)'),
 });
 
 export type HttpSinkOptions = z.input<typeof httpSinkOptions>;
@@ -71,7 +72,7 @@ export const httpSinkSpec = defineComponent({
  * skipped as in Flume) to `endpoint` with `contentTypeHeader` and `acceptHeader`. The response status
  * decides, looked up as the exact code (`503`), then its class (`5XX`), then the default:
  * - `rollback`: the batch is nacked and the channel redelivers it;
- * - `backoff` (without rollback): the batch is acked after `min(n × backoffMs, maxBackoffMs)`;
+ * - `backoff` (without rollback): the batch is acked after `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)`;
  * - `incrementMetrics`: the event counts in `EventDrainSuccessCount`.
  * Unlike Flume, whose defaults roll back even a 200 unless told otherwise, a 2XX commits without
  * back-off and counts by default (overrides still apply). A connection failure or timeout nacks the
@@ -88,7 +89,7 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
   const metrics = new ComponentCounters('SINK', opts.name);
   const url = new URL(opts.endpoint);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  let backoffs = 0;
+  const backoffs = new Backoff(backoffOf(opts));
   let pending = 0;
   let finished = false;
   let resolveClosed!: () => void;
@@ -152,10 +153,9 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
       if (decide(opts.backoff, status, !ok && opts.defaultBackoff)) backoff = true;
     }
     if (backoff) {
-      backoffs++;
-      const delay = Math.min(backoffs * opts.backoffMs, opts.maxBackoffMs);
+      const delay = backoffs.next();
       await new Promise<void>((r) => asyncScheduler.schedule(() => r(), delay));
-    } else backoffs = 0;
+    } else backoffs.reset();
   };
 
   // Counters alone do not say why nothing arrives: each kind of failure is logged, rate-limited.

@@ -5,6 +5,7 @@ import { ComponentError, isRetriable, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import type { HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
+import { nameOption } from '../core/options.js';
 
 /** The part of a Node writable stream the logger sink uses (`process.stdout`, `fs.createWriteStream(…)`). */
 export interface LineWritable {
@@ -21,7 +22,7 @@ const isOutput = (value: unknown): value is LoggerOutput =>
   (typeof value === 'object' && value !== null && typeof (value as LineWritable).write === 'function');
 
 export const loggerSinkOptions = z.strictObject({
-  name: z.string().min(1).default('loggerSink').describe('Component name in metrics.'),
+  ...nameOption('loggerSink'),
   maxBytesToLog: z
     .number()
     .int()

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
+import { nameOption } from '../core/options.js';
 
 export const nullSinkOptions = z.strictObject({
-  name: z.string().min(1).default('nullSink').describe('Component name in metrics.'),
+  ...nameOption('nullSink'),
   batchSize: z
     .number()
     .int()

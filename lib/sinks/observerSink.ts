@@ -6,9 +6,10 @@ import { ComponentError, isRetriable, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
+import { nameOption } from '../core/options.js';
 
 export const observerSinkOptions = z.strictObject({
-  name: z.string().min(1).default('observerSink').describe('Component name in metrics.'),
+  ...nameOption('observerSink'),
   batchSize: z
     .number()
     .int()

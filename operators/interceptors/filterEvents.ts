@@ -3,9 +3,10 @@ import { component, defineComponent, describeValue, parseOptions } from '../../l
 import { ConfigError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { interceptor, keepEvents, type Interceptor } from './interceptor.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const filterEventsOptions = z.strictObject({
-  name: z.string().min(1).default('filterEvents').describe('Component name in metrics.'),
+  ...nameOption('filterEvents'),
 });
 
 export type FilterEventsOptions = z.input<typeof filterEventsOptions>;

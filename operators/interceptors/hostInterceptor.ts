@@ -2,9 +2,10 @@ import os from 'node:os';
 import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, type Interceptor } from './interceptor.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const hostInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('hostInterceptor').describe('Component name in metrics.'),
+  ...nameOption('hostInterceptor'),
   hostHeader: z.string().min(1).default('host').describe('Header set to this host.'),
   useIP: z.boolean().default(true).describe('Use the IPv4 address (true) or the host name (false).'),
   preserveExisting: z.boolean().default(false).describe('Leave events that already have the header as they are.'),

@@ -3,9 +3,10 @@ import { component, defineComponent, describeValue, parseOptions } from '../../l
 import { ConfigError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { interceptor, replaceEvents, type Interceptor } from './interceptor.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const mapEventsOptions = z.strictObject({
-  name: z.string().min(1).default('mapEvents').describe('Component name in metrics.'),
+  ...nameOption('mapEvents'),
 });
 
 export type MapEventsOptions = z.input<typeof mapEventsOptions>;

@@ -4,6 +4,7 @@ import { ComponentError } from '../../lib/core/errors.js';
 import { interceptor, type Interceptor } from './interceptor.js';
 import { jodaDateParser } from './jodaDateParser.js';
 import { groupCount, javaRegex, javaRegexOption } from './javaRegex.js';
+import { nameOption } from '../../lib/core/options.js';
 
 const MILLIS_CLASS = 'org.apache.flume.interceptor.regexextractorinterceptormillisserializer';
 const DEFAULT_CLASS = 'org.apache.flume.interceptor.regexextractorinterceptorpassthroughserializer';
@@ -39,7 +40,7 @@ export const regexExtractorSerializer = z
   });
 
 export const regexExtractorInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('regexExtractorInterceptor').describe('Component name in metrics.'),
+  ...nameOption('regexExtractorInterceptor'),
   regex: javaRegexOption().min(1).describe('Java regex searched for in the body (UTF-8 text); its groups feed the serializers.'),
   serializers: z
     .array(regexExtractorSerializer)

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, keepEvents, type Interceptor } from './interceptor.js';
 import { javaRegex, javaRegexOption } from './javaRegex.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const regexFilterInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('regexFilterInterceptor').describe('Component name in metrics.'),
+  ...nameOption('regexFilterInterceptor'),
   regex: javaRegexOption().default('.*').describe('Java regex searched for anywhere in the body (UTF-8 text).'),
   excludeEvents: z.boolean().default(false).describe('Drop the matching events instead of keeping only them.'),
 });

@@ -3,9 +3,10 @@ import { component, defineComponent, parseOptions } from '../../lib/core/config.
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { interceptor, type Interceptor } from './interceptor.js';
 import { javaRegex, javaRegexOption } from './javaRegex.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const removeHeaderInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('removeHeaderInterceptor').describe('Component name in metrics.'),
+  ...nameOption('removeHeaderInterceptor'),
   withName: z.string().min(1).optional().describe('One header to remove.'),
   fromList: z.string().optional().describe('Headers to remove, separated by `fromListSeparator`.'),
   fromListSeparator: javaRegexOption().default('\\s*,\\s*').describe('Java regex separating the names of `fromList`.'),

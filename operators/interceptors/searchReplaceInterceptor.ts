@@ -3,6 +3,7 @@ import { component, defineComponent, parseOptions } from '../../lib/core/config.
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { interceptor, replaceEvents, type Interceptor } from './interceptor.js';
 import { groupCount, groupNames, javaRegex, javaRegexOption, regexProblem } from './javaRegex.js';
+import { nameOption } from '../../lib/core/options.js';
 
 /** Java charset names (any case, as Flume takes them) and Node's names for the same encodings. */
 const CHARSETS: Record<string, BufferEncoding> = {
@@ -19,7 +20,7 @@ const CHARSETS: Record<string, BufferEncoding> = {
 
 export const searchReplaceInterceptorOptions = z
   .strictObject({
-    name: z.string().min(1).default('searchReplaceInterceptor').describe('Component name in metrics.'),
+    ...nameOption('searchReplaceInterceptor'),
     searchPattern: javaRegexOption().min(1).describe('Java regex searched for in the body, every match replaced.'),
     replaceString: z
       .string()

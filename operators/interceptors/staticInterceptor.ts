@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, type Interceptor } from './interceptor.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const staticInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('staticInterceptor').describe('Component name in metrics.'),
+  ...nameOption('staticInterceptor'),
   key: z.string().min(1).default('key').describe('Header name.'),
   value: z.string().default('value').describe('Header value.'),
   preserveExisting: z.boolean().default(true).describe('Leave events that already have the header as they are.'),

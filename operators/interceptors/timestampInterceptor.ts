@@ -2,9 +2,10 @@ import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, type Interceptor } from './interceptor.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const timestampInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('timestampInterceptor').describe('Component name in metrics.'),
+  ...nameOption('timestampInterceptor'),
   header: z.string().min(1).default('timestamp').describe('Header set to the epoch milliseconds (Flume `headerName`).'),
   preserveExisting: z.boolean().default(false).describe('Leave events that already have the header as they are.'),
 });

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, type Interceptor } from './interceptor.js';
+import { nameOption } from '../../lib/core/options.js';
 
 export const uuidInterceptorOptions = z.strictObject({
-  name: z.string().min(1).default('uuidInterceptor').describe('Component name in metrics.'),
+  ...nameOption('uuidInterceptor'),
   headerName: z.string().min(1).default('id').describe('Header set to the UUID.'),
   prefix: z.string().default('').describe('Text put before each UUID.'),
   preserveExisting: z.boolean().default(true).describe('Leave events that already have the header as they are.'),
