@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebHdfsClient } from '../../../lib/hdfs/webHdfsClient.js';
 import { WebHdfsError } from '../../../lib/hdfs/webHdfsError.js';
+import { dfsAdmin, mustRun } from '../../../scripts/hdfs.js';
 import { hdfsEnv, requireHdfs, uniquePath } from '../../support/hdfs.js';
 
 const env = hdfsEnv();
@@ -158,5 +159,19 @@ describe.skipIf(env.skip)(`WebHdfsClient against HDFS${env.note}`, () => {
       expect(await refusal(root.create(path, Buffer.from('x')))).toMatchObject({ code: 'FLUME_HDFS_BAD_REQUEST', status: undefined });
     }
     expect(await refusal(root.rename(`${dir}/x`, 'relative'))).toMatchObject({ code: 'FLUME_HDFS_BAD_REQUEST', op: 'RENAME' });
+  });
+
+  it('quotas: a namespace quota and a space quota exceeded are FLUME_HDFS_QUOTA (a space refusal leaves an empty file behind)', async () => {
+    const hdfs = requireHdfs();
+    const names = `${dir}/ns-quota`;
+    const space = `${dir}/space-quota`;
+    await root.mkdirs(names);
+    await root.mkdirs(space);
+    await mustRun(dfsAdmin(hdfs, ['-setQuota', '2', names]), 'dfsadmin -setQuota');
+    await mustRun(dfsAdmin(hdfs, ['-setSpaceQuota', '1k', space]), 'dfsadmin -setSpaceQuota');
+    await root.create(`${names}/one`, Buffer.from('x')); // the directory and one file: 2 names
+    expect(await refusal(root.create(`${names}/two`, Buffer.from('x')))).toMatchObject({ code: 'FLUME_HDFS_QUOTA', exception: 'NSQuotaExceededException', retriable: false });
+    expect(await refusal(root.create(`${space}/big`, Buffer.from('x')))).toMatchObject({ code: 'FLUME_HDFS_QUOTA', exception: 'DSQuotaExceededException' });
+    expect(await root.stat(`${space}/big`)).toMatchObject({ length: 0 });
   });
 });
