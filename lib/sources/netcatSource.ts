@@ -1,21 +1,22 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { createBatch, type Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+import { bindOption, nameOption, portOption } from '../core/options.js';
+import { listenTcp, maxConnectionsOption, onListeningOption } from './listen.js';
+
+export type { ListeningCallback } from './listen.js';
 
 /** Lines one connection may send before letting the others in (one turn of the event loop). */
 const TURN_EVENTS = 1000;
 
-export type ListeningCallback = (address: AddressInfo) => void;
-
 export const netcatSourceOptions = z.strictObject({
-  name: z.string().min(1).default('netcatSource').describe('Component name in metrics.'),
-  bind: z.string().min(1).describe('Address to listen on, e.g. 127.0.0.1 or 0.0.0.0.'),
-  port: z.number().int().min(0).max(65535).describe('TCP port; 0 picks a free one (see onListening).'),
+  ...nameOption('netcatSource'),
+  ...bindOption(),
+  ...portOption,
   maxLineLength: z
     .number()
     .int()
@@ -29,16 +30,8 @@ export const netcatSourceOptions = z.strictObject({
     .min(1)
     .default(100)
     .describe("Lines per batch at most; lines that arrive together on a connection share a batch (≤ the channel's transactionCapacity)."),
-  maxConnections: z
-    .number()
-    .int()
-    .min(1)
-    .default(1000)
-    .describe('Open connections at most; further ones are closed at once (and counted in GenericProcessingFail) until some close.'),
-  onListening: z
-    .custom<ListeningCallback>((v) => typeof v === 'function', { message: 'a function (address) => void' })
-    .optional()
-    .describe('Called with the bound address once the server listens (useful with port 0).'),
+  ...maxConnectionsOption(),
+  ...onListeningOption,
 });
 
 export type NetcatSourceOptions = z.input<typeof netcatSourceOptions>;
@@ -91,12 +84,9 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
   const tooLong = `FAILED: Event exceeds the maximum length (${opts.maxLineLength} chars, including newline)\n`;
 
   const source = new Observable<Batch>((subscriber) => {
-    const sockets = new Set<Socket>();
     let closed = false;
 
     const serve = (socket: Socket): void => {
-      sockets.add(socket);
-      metrics.set('OpenConnectionCount', sockets.size);
       let partial: Buffer[] = [];
       let partialBytes = 0;
       let discarding = false;
@@ -231,36 +221,15 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       socket.on('drain', pump);
       socket.on('error', () => metrics.inc('GenericProcessingFail'));
       socket.on('close', () => {
-        sockets.delete(socket);
-        metrics.set('OpenConnectionCount', sockets.size);
         queue.length = 0;
         unsplit = undefined;
       });
     };
 
-    const server: Server = createServer({ allowHalfOpen: true }, serve);
-    server.maxConnections = opts.maxConnections;
-    server.on('drop', () => metrics.inc('GenericProcessingFail'));
-    server.on('error', (error: Error) => {
-      if (closed) return;
-      subscriber.error(
-        new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, {
-          component: opts.name,
-          retriable: false,
-          cause: error,
-        }),
-      );
-    });
-    server.listen(opts.port, opts.bind, () => {
-      if (!closed) opts.onListening?.(server.address() as AddressInfo);
-    });
-
+    const listener = listenTcp(createServer({ allowHalfOpen: true }, serve), opts, metrics, (error) => subscriber.error(error));
     return () => {
       closed = true;
-      server.close();
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-      metrics.set('OpenConnectionCount', 0);
+      listener.close();
     };
   });
   return withMetrics(source, metrics);

@@ -1,0 +1,125 @@
+import { createSocket, type RemoteInfo } from 'node:dgram';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { z } from 'zod';
+import { ComponentError } from '../core/errors.js';
+import type { ComponentCounters } from '../core/metrics.js';
+
+/**
+ * What the network sources share about listening: their options beside `bind` and `port` (in
+ * lib/core/options.ts), a TCP server's limits, connection count and failure, and a UDP socket's.
+ */
+export type ListeningCallback = (address: AddressInfo) => void;
+
+export const onListeningOption = {
+  onListening: z
+    .custom<ListeningCallback>((v) => typeof v === 'function', { message: 'a function (address) => void' })
+    .optional()
+    .describe('Called with the bound address once the server listens (useful with port 0).'),
+};
+
+export function maxConnectionsOption(scope = '') {
+  return {
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe(`Open connections at most${scope}; further ones are closed at once (and counted in GenericProcessingFail) until some close.`),
+  };
+}
+
+export interface ListenOptions {
+  name: string;
+  bind: string;
+  port: number;
+  maxConnections?: number;
+  onListening?: ListeningCallback | undefined;
+}
+
+export interface Listener {
+  /** Stops listening and destroys every open connection. */
+  close(): void;
+}
+
+const cannotListen = (opts: ListenOptions, error: Error): ComponentError =>
+  new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.bind}:${opts.port}: ${error.message}`, {
+    component: opts.name,
+    retriable: false,
+    cause: error,
+  });
+
+/**
+ * Starts a source's TCP server on `bind:port`: connections past `maxConnections` are closed at once
+ * (GenericProcessingFail), open ones counted in `OpenConnectionCount` (over every server sharing
+ * `sockets`), and a port that cannot be bound fails the source with `FLUME_SOURCE_FAILED`.
+ */
+export function listenTcp(
+  server: Server,
+  opts: ListenOptions,
+  metrics: ComponentCounters,
+  fail: (error: Error) => void,
+  sockets = new Set<Socket>(),
+): Listener {
+  let closed = false;
+  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
+  server.on('drop', () => metrics.inc('GenericProcessingFail'));
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    metrics.set('OpenConnectionCount', sockets.size);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      metrics.set('OpenConnectionCount', sockets.size);
+    });
+  });
+  server.on('error', (error: Error) => {
+    if (!closed) fail(cannotListen(opts, error));
+  });
+  server.listen(opts.port, opts.bind, () => {
+    if (!closed) opts.onListening?.(server.address() as AddressInfo);
+  });
+  return {
+    close() {
+      closed = true;
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      metrics.set('OpenConnectionCount', 0);
+    },
+  };
+}
+
+/**
+ * Binds a source's UDP socket on `bind:port` (udp6 for an IPv6 address) and hands it every datagram.
+ * A socket that cannot bind fails the source with `FLUME_SOURCE_FAILED`; later socket errors are
+ * counted in `GenericProcessingFail`.
+ */
+export function bindUdp(
+  opts: ListenOptions,
+  metrics: ComponentCounters,
+  fail: (error: Error) => void,
+  onMessage: (message: Buffer, sender: RemoteInfo) => void,
+): Listener {
+  let closed = false;
+  let listening = false;
+  const socket = createSocket({ type: opts.bind.includes(':') ? 'udp6' : 'udp4' });
+  socket.on('message', onMessage);
+  socket.on('error', (error) => {
+    if (closed) return;
+    if (listening) metrics.inc('GenericProcessingFail');
+    else fail(cannotListen(opts, error));
+  });
+  socket.bind(opts.port, opts.bind, () => {
+    listening = true;
+    if (!closed) opts.onListening?.(socket.address());
+  });
+  return {
+    close() {
+      closed = true;
+      try {
+        socket.close();
+      } catch {
+        // Already closed (bind failed).
+      }
+    },
+  };
+}
