@@ -1,16 +1,18 @@
 import { reverse } from 'node:dns/promises';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { asyncScheduler, type Subscriber, type Subscription } from 'rxjs';
+import { Backoff, backoffOf } from '../../core/backoff.js';
 import { createBatch, type Batch } from '../../core/batch.js';
-import { ComponentError, isRetriable } from '../../core/errors.js';
+import { isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import type { ComponentCounters } from '../../core/metrics.js';
+import { listenTcp, type ListeningCallback, type Listener } from '../listen.js';
 import { parseSyslog, SyslogFramer, type Frame, type KeepFields } from './syslogParser.js';
 
 /** What the TCP syslog sources share: one listening port and its connections. */
 export interface SyslogTcpOptions {
   name: string;
-  host: string;
+  bind: string;
   port: number;
   eventSize: number;
   keepFields: KeepFields;
@@ -20,25 +22,22 @@ export interface SyslogTcpOptions {
   clientHostnameHeader?: string | undefined;
   /** Header naming the local port the message came in on (multiport's portHeader). */
   portHeader?: string | undefined;
-  retryBackoffMs: number;
-  maxRetryBackoffMs: number;
-  onListening?: ((address: AddressInfo) => void) | undefined;
+  backoffSleepIncrementMs: number;
+  maxBackoffSleepMs: number;
+  onListening?: ListeningCallback | undefined;
 }
 
 /** Events one connection may send before letting the others in (one turn of the event loop). */
 const TURN_EVENTS = 1000;
 
-export interface SyslogTcpServer {
-  close(): void;
-}
-
 /**
  * Serves syslog over TCP on one port, emitting one batch per connection at a time: a connection is
  * not read while its batch is unsettled, and what it read is framed only a batch at a time, so it
  * holds at most one read chunk, one message and `batchSize` events. A retriable nack (full channel)
- * re-sends the same batch after `min(n × retryBackoffMs, maxRetryBackoffMs)` while the connection
+ * re-sends the same batch after `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)` while the connection
  * stays paused, so TCP pushes back on the sender and nothing is lost; a non-retriable nack drops the
- * batch (`ChannelWriteFail`). Connections past `maxConnections` are closed at once.
+ * batch (`ChannelWriteFail`). Connections past `maxConnections` are closed at once. Servers sharing
+ * `sockets` count their connections together.
  */
 export function serveSyslogTcp(
   opts: SyslogTcpOptions,
@@ -46,20 +45,18 @@ export function serveSyslogTcp(
   metrics: ComponentCounters,
   sockets: Set<Socket>,
   now: () => number,
-): SyslogTcpServer {
+): Listener {
   let closed = false;
   const maxSize = Math.max(10, opts.eventSize);
 
   const serve = (socket: Socket): void => {
-    sockets.add(socket);
-    metrics.set('OpenConnectionCount', sockets.size);
     const framer = new SyslogFramer(maxSize);
     const frames: Frame[] = [];
     // Read but not yet framed.
     let unframed: Buffer | undefined;
     let queue: FlumeEvent[] = [];
     let inFlight = false;
-    let nacks = 0;
+    const backoff = new Backoff(backoffOf(opts));
     let retry: Subscription | undefined;
     const ip = socket.remoteAddress ?? '';
     // Reverse DNS once per connection; events wait for it only when the header is wanted.
@@ -78,7 +75,7 @@ export function serveSyslogTcp(
         createBatch(events, {
           onAck: () => {
             metrics.inc('EventAcceptedCount', events.length);
-            nacks = 0;
+            backoff.reset();
             inFlight = false;
             pump();
           },
@@ -89,7 +86,6 @@ export function serveSyslogTcp(
               pump();
               return;
             }
-            nacks++;
             retry = asyncScheduler.schedule(() => {
               retry = undefined;
               if (closed) return;
@@ -97,7 +93,7 @@ export function serveSyslogTcp(
               // The sender left: nothing pushes back any more, so the batch is dropped (counted above), as Flume drops it.
               inFlight = false;
               pump();
-            }, Math.min(nacks * opts.retryBackoffMs, opts.maxRetryBackoffMs));
+            }, backoff.next());
           },
         }),
       );
@@ -168,31 +164,14 @@ export function serveSyslogTcp(
     socket.on('close', () => {
       // Closed by unsubscribing: no retry outlives the source.
       if (closed) retry?.unsubscribe();
-      sockets.delete(socket);
-      metrics.set('OpenConnectionCount', sockets.size);
     });
   };
 
-  const server: Server = createServer(serve);
-  server.maxConnections = opts.maxConnections;
-  server.on('drop', () => metrics.inc('GenericProcessingFail'));
-  server.on('error', (error: Error) => {
-    if (closed) return;
-    subscriber.error(
-      new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: cannot listen on ${opts.host}:${opts.port}: ${error.message}`, {
-        component: opts.name,
-        retriable: false,
-        cause: error,
-      }),
-    );
-  });
-  server.listen(opts.port, opts.host, () => {
-    if (!closed) opts.onListening?.(server.address() as AddressInfo);
-  });
+  const listener = listenTcp(createServer(serve), opts, metrics, (error) => subscriber.error(error), sockets);
   return {
     close() {
       closed = true;
-      server.close();
+      listener.close();
     },
   };
 }

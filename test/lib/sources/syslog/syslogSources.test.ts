@@ -19,7 +19,7 @@ afterEach(() => {
 
 function startTcp(options: Partial<SyslogTcpSourceOptions> = {}, channel = memoryChannel({ capacity: 1000 })) {
   const l = listening();
-  const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, ...options });
+  const source = syslogTcpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, ...options });
   const sink = recordingSink();
   subscription = source.pipe(channel).subscribe(sink);
   return { sink, port: l.port, counters: metricsOf(source)! };
@@ -59,7 +59,7 @@ describe('syslogTcpSource', () => {
 
   it('pushes back on a full channel and re-sends: nothing is lost', async () => {
     const channel = memoryChannel({ capacity: 1, transactionCapacity: 1, keepAliveMs: 20 });
-    const { sink, port, counters } = startTcp({ batchSize: 1, retryBackoffMs: 20, maxRetryBackoffMs: 50 }, channel);
+    const { sink, port, counters } = startTcp({ batchSize: 1, backoffSleepIncrementMs: 20, maxBackoffSleepMs: 50 }, channel);
     sink.hold = true;
     const c = await client(await port);
     c.socket.write('<13>1 - h one\n<13>1 - h two\n<13>1 - h three\n');
@@ -92,7 +92,7 @@ describe('syslogTcpSource', () => {
   it('frames no more than batchSize messages ahead per connection while its batch is unsettled', async () => {
     // No channel: the sink holds every batch, so none settles, and each connection has read 64 kB of tiny messages.
     const l = listening();
-    const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening });
+    const source = syslogTcpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
     const sink = recordingSink();
     sink.hold = true;
     subscription = source.subscribe(sink);
@@ -113,7 +113,7 @@ describe('syslogTcpSource', () => {
 
   it('delivers every message a client sent before it closed, even those read while a batch was unsettled', async () => {
     const l = listening();
-    const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 10 });
+    const source = syslogTcpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 10 });
     const sink = recordingSink();
     sink.hold = true;
     subscription = source.subscribe(sink);
@@ -128,7 +128,7 @@ describe('syslogTcpSource', () => {
 
   it('takes a fast sender of tiny messages one batch at a time without running out of stack (batchSize 1)', async () => {
     const l = listening();
-    const source = syslogTcpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1 });
+    const source = syslogTcpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1 });
     const errors: unknown[] = [];
     let taken = 0;
     subscription = source.pipe(memoryChannel({ capacity: 100_000, transactionCapacity: 100 })).subscribe({ next: (b) => ((taken += b.events.length), b.ack()), error: (e) => errors.push(e) });
@@ -157,18 +157,19 @@ describe('syslogTcpSource', () => {
     for (const s of [c, open[1]!]) s.socket.destroy();
   });
 
-  it('validates options and maps Flume keepFields', () => {
+  it("validates options and maps Flume's keepFields and host (the listen address, bind here)", () => {
     expect(() => syslogTcpSource({ port: 1 } as SyslogTcpSourceOptions)).toThrow(ConfigError);
-    expect(() => syslogTcpSource({ host: 'h', port: 1, maxConnections: 0 })).toThrow(/maxConnections/);
+    expect(() => syslogTcpSource({ bind: 'h', port: 1, maxConnections: 0 })).toThrow(/maxConnections/);
     const keep = syslogTcpSource.spec.flumeKeys!['keepFields'] as { convert: (v: string) => unknown };
     expect(keep.convert('timestamp hostname')).toEqual(['timestamp', 'hostname']);
+    for (const spec of [syslogTcpSource.spec, syslogUdpSource.spec, multiportSyslogTcpSource.spec]) expect(spec.flumeKeys!['host']).toBe('bind');
   });
 });
 
 describe('multiportSyslogTcpSource', () => {
   it('listens on every port and names the port in a header', async () => {
     const ports: number[] = [];
-    const source = multiportSyslogTcpSource({ host: '127.0.0.1', ports: [0, 0], portHeader: 'port', onListening: (a) => ports.push(a.port) });
+    const source = multiportSyslogTcpSource({ bind: '127.0.0.1', ports: [0, 0], portHeader: 'port', onListening: (a) => ports.push(a.port) });
     const sink = recordingSink();
     subscription = source.pipe(memoryChannel()).subscribe(sink);
     await waitFor(() => ports.length === 2, 'two servers');
@@ -185,7 +186,7 @@ describe('multiportSyslogTcpSource', () => {
 describe('syslogUdpSource', () => {
   it('makes one event per datagram, with client headers, flagging invalid ones', async () => {
     const l = listening();
-    const source = syslogUdpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, clientIPHeader: 'ip', clientHostnameHeader: 'name' });
+    const source = syslogUdpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, clientIPHeader: 'ip', clientHostnameHeader: 'name' });
     const sink = recordingSink();
     subscription = source.pipe(memoryChannel()).subscribe(sink);
     const p = await l.port;
@@ -208,7 +209,7 @@ describe('syslogUdpSource', () => {
 
   it('keeps at most eventSize bytes of each waiting datagram, not the whole datagram', async () => {
     const l = listening();
-    const source = syslogUdpSource({ host: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1000 });
+    const source = syslogUdpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1000 });
     const sink = recordingSink();
     sink.hold = true;
     subscription = source.subscribe(sink);
