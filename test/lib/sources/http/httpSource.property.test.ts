@@ -7,11 +7,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'node:http';
 import fc from 'fast-check';
 import type { Subscription } from 'rxjs';
-import type { Batch } from '../../../lib/core/batch.js';
-import { metricsOf } from '../../../lib/core/metrics.js';
-import { httpSource, type HttpSourceOptions } from '../../../lib/sources/httpSource.js';
-import { memoryOf, retainedBytes } from '../../support/hostile.js';
-import { listening } from '../../support/net.js';
+import type { Batch } from '../../../../lib/core/batch.js';
+import { metricsOf } from '../../../../lib/core/metrics.js';
+import { httpSource, type HttpSourceOptions } from '../../../../lib/sources/http/httpSource.js';
+import { memoryOf, retainedBytes } from '../../../support/hostile.js';
+import { listening } from '../../../support/net.js';
 
 let subscription: Subscription | undefined;
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });

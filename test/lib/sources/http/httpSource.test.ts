@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Subscription } from 'rxjs';
-import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
-import { metricsOf } from '../../../lib/core/metrics.js';
-import { httpSource, type HttpSourceOptions } from '../../../lib/sources/httpSource.js';
-import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
-import { client, listening, recordingSink, waitFor } from '../../support/net.js';
+import { ConfigError, FlumeError } from '../../../../lib/core/errors.js';
+import { metricsOf } from '../../../../lib/core/metrics.js';
+import { httpSource, type HttpSourceOptions } from '../../../../lib/sources/http/httpSource.js';
+import { memoryChannel } from '../../../../operators/channels/memoryChannel.js';
+import { client, listening, recordingSink, waitFor } from '../../../support/net.js';
 
 let subscription: Subscription | undefined;
 

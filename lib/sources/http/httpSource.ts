@@ -1,0 +1,363 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { Observable } from 'rxjs';
+import { z } from 'zod';
+import { protocolRange, TLS_PROTOCOLS } from '../../avro/rpc.js';
+import { createBatch, type Batch } from '../../core/batch.js';
+import { component, defineComponent, parseOptions } from '../../core/config.js';
+import { ComponentError, FlumeError, isRetriable } from '../../core/errors.js';
+import type { FlumeEvent } from '../../core/event.js';
+import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
+import { bindOption, nameOption, portOption } from '../../core/options.js';
+import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../../core/serverTls.js';
+import { listenTcp, maxConnectionsOption, onListeningOption } from '../listen.js';
+import { EventArrayScan } from './eventArrayScan.js';
+import { BadRequest, blobEvent, charsetOf, jsonEvents, type Charset } from './handlers.js';
+
+export const httpSourceOptions = z
+  .strictObject({
+    ...nameOption('httpSource'),
+    // Typed as what it is: bindOption's return type does not tell a defaulted address from a required one.
+    ...(bindOption('0.0.0.0') as { bind: z.ZodDefault<z.ZodString> }),
+    ...portOption,
+    handler: z
+      .enum(['JSON', 'BLOB'])
+      .default('JSON')
+      .describe("'JSON': Flume's JSONHandler body `[{\"headers\": {…}, \"body\": \"…\"}]`; 'BLOB': the whole body is one event, query parameters its headers."),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(16 * 1024 * 1024)
+      .describe('Largest request body; a larger one is answered 413 (16 MiB by default).'),
+    maxEventsPerRequest: z
+      .number()
+      .int()
+      .min(1)
+      .default(10_000)
+      .describe(
+        "Most events one JSON request may carry; give the channel's transactionCapacity. A request with more is answered 503 as soon as the count is passed while reading, as Flume answers a batch its channel cannot take.",
+      ),
+    maxFieldsPerRequest: z
+      .number()
+      .int()
+      .min(1)
+      .default(200_000)
+      .describe(
+        'Most JSON values inside the events of one request (one per header, per body, per value nested in a field Flume ignores); past it the request is answered 413 while reading. Bounds memory: a header costs far more in memory than on the wire.',
+      ),
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(32 * 1024 * 1024)
+      .describe(
+        'Request bytes held at once over all connections (read, parsed or waiting for the channel); a request that would pass it is answered 503 (retry later). One request alone is always taken up to maxBodyBytes. 32 MiB by default.',
+      ),
+    ...maxConnectionsOption(),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(30_000)
+      .describe('A connection with no bytes in either direction for this long is closed (Flume ServerConnector.idleTimeout, 30 s as Jetty).'),
+    headersTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(30_000)
+      .describe("A request's headers must arrive within this many ms of its first byte; slower ones are answered 408 and closed."),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(300_000)
+      .describe('A whole request (headers and body) must arrive within this many ms; slower ones are answered 408 and closed (at least headersTimeoutMs).'),
+    ssl: z.boolean().default(false).describe('Serve HTTPS with sslKeyFile and sslCertFile, or keystore.'),
+    ...serverTlsOptions,
+    excludeProtocols: z
+      .array(z.enum(TLS_PROTOCOLS))
+      .default(['SSLv3'])
+      .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
+    ...onListeningOption,
+  })
+  .check((ctx) => {
+    const v = ctx.value;
+    for (const issue of serverTlsIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
+    if (v.requestTimeoutMs < v.headersTimeoutMs) {
+      ctx.issues.push({ code: 'custom', path: ['requestTimeoutMs'], message: `at least headersTimeoutMs (${v.headersTimeoutMs})`, input: v.requestTimeoutMs });
+    }
+    if (v.ssl) {
+      if (protocolRange(v.excludeProtocols) === undefined) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['excludeProtocols'],
+          message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3',
+          input: v.excludeProtocols,
+        });
+      }
+    }
+  });
+
+export type HttpSourceOptions = z.input<typeof httpSourceOptions>;
+
+const HANDLERS: Record<string, string> = {
+  'org.apache.flume.source.http.jsonhandler': 'JSON',
+  jsonhandler: 'JSON',
+  json: 'JSON',
+  'org.apache.flume.sink.solr.morphline.blobhandler': 'BLOB',
+  blobhandler: 'BLOB',
+  blob: 'BLOB',
+};
+
+export const httpSourceSpec = defineComponent({
+  name: 'httpSource',
+  kind: 'source',
+  summary: 'HTTP(S) server: one POST is one transaction, answered 200 once stored, 503 when the channel is full (Flume http).',
+  flumeTypes: ['http', 'org.apache.flume.source.http.HTTPSource'],
+  schema: httpSourceOptions,
+  flumeKeys: {
+    handler: { option: 'handler', convert: (v) => HANDLERS[v.trim().toLowerCase()] ?? v },
+    'handler.maxBlobLength': { option: 'maxBodyBytes', convert: Number },
+    ssl: { option: 'ssl', convert: (v) => v.trim().toLowerCase() === 'true' },
+    'exclude-protocols': { option: 'excludeProtocols', convert: (v) => v.split(/[\s,]+/).filter(Boolean) },
+    'keystore-password': 'keystorePassword',
+    'keystore-type': 'keystoreType',
+    'ServerConnector.idleTimeout': 'idleTimeoutMs',
+  },
+  // Jetty's own settings and a custom handler's properties have nothing to act on here: named, not fatal.
+  fromFlume: (props) => {
+    const ignored = [...props.keys()].filter(
+      (k) =>
+        (/^(HttpConfiguration|ServerConnector|SslContextFactory|QueuedThreadPool)\./.test(k) && k !== 'ServerConnector.idleTimeout') ||
+        (k.startsWith('handler.') && k !== 'handler.maxBlobLength'),
+    );
+    return {
+      options: {},
+      consumed: ignored,
+      problems: ignored.map((key) => ({
+        key,
+        severity: 'warning' as const,
+        message: key.startsWith('handler.') ? 'ignored: only a custom handler class reads it, and rxflume has the JSON and BLOB handlers' : "ignored: a Jetty setting, and rxflume's HTTP server is Node's",
+      })),
+    };
+  },
+});
+
+/** Channel failures Flume's HTTPSource answers 503 (a ChannelException), whether or not a retry can help. */
+const CHANNEL_CODES = new Set(['FLUME_CHANNEL_FULL', 'FLUME_CHANNEL_CLOSED', 'FLUME_CHANNEL_IO', 'FLUME_BATCH_TOO_LARGE']);
+
+const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full. Consider increasing the channel capacity or make sure the sinks perform faster.';
+
+/**
+ * Flume's HTTP source: an HTTP (or, with `ssl`, HTTPS) server on `bind:port`. Every POST, whatever
+ * its path, is turned into events by the `handler` and put as **one batch** (one transaction):
+ *
+ * - `JSON` (Flume's JSONHandler): a JSON array of `{"headers": {…}, "body": "…"}`. The charset comes
+ *   from `Content-Type` (`charset=UTF-8|UTF-16|UTF-32`, UTF-8 when absent; any other is answered
+ *   500, as Flume does) and each body string is encoded back to bytes in it (Java's encodings: UTF-16
+ *   with a big-endian BOM, UTF-32 big-endian). Header values that are numbers or booleans become
+ *   strings, a missing or null body is empty, other members are ignored (as Gson does).
+ * - `BLOB` (Flume's BlobHandler): the whole body is one event; query parameters are its headers.
+ *
+ * A JSON body is scanned as it arrives, before anything is built: past `maxEventsPerRequest` events
+ * it is answered 503 at once (the channel could not take it in one transaction), past
+ * `maxFieldsPerRequest` values 413, and a body that cannot be an array of event objects 400 — all
+ * without reading the rest (the connection is then closed). Only a body within those bounds is
+ * parsed, so one request costs at most a bounded, short synchronous parse and other clients keep
+ * being served.
+ *
+ * Answers: **200** once the channel stored every event; **503** when the channel refused the batch
+ * (full, closed, or more events than its `transactionCapacity`: Flume's ChannelException), when the
+ * request has more than `maxEventsPerRequest` events, or when `maxBufferedBytes` are held for other
+ * requests — the client should retry later; **500** for another failure or an unsupported charset;
+ * **400** for a malformed body (nothing of that request is put); **413** for a body over
+ * `maxBodyBytes` or with more than `maxFieldsPerRequest` values; **405** for other methods than
+ * POST; **408** for headers slower than `headersTimeoutMs` or a request slower than
+ * `requestTimeoutMs`. The client is answered only after the channel settled, so a full channel
+ * pushes back on every client. Connections past `maxConnections` are closed at once; one silent for
+ * `idleTimeoutMs` is closed.
+ *
+ * Counters: `AppendBatchReceivedCount` / `AppendBatchAcceptedCount` per request, `EventReceivedCount`
+ * / `EventAcceptedCount` per event, `EventReadFail` (400/413), `ChannelWriteFail` (503),
+ * `GenericProcessingFail` (500, refused connections, TLS failures), `OpenConnectionCount`.
+ *
+ * TLS: `sslKeyFile`/`sslCertFile` (PEM) or Flume's `keystore` as a PKCS#12 file (a JKS one is
+ * refused with the keytool command converting it; keystore keys are ignored without ssl, as Flume); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. Unreadable files or
+ * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`. Unsubscribing closes the
+ * server and every connection.
+ *
+ * Delivery: a 200 means stored in the channel; anything else means nothing of the request was.
+ *
+ * @example
+ * pipe(httpSource({ bind: '127.0.0.1', port: 8080 }), memoryChannel({ capacity: 10_000 }), loggerSink());
+ * // curl -X POST -H 'Content-Type: application/json' -d '[{"headers":{"a":"1"},"body":"hi"}]' http://127.0.0.1:8080/
+ */
+export const httpSource = component(httpSourceSpec, function httpSource(options: HttpSourceOptions): Observable<Batch> & HasMetrics {
+  const opts = parseOptions(httpSourceSpec, options);
+  const metrics = new ComponentCounters('SOURCE', opts.name);
+  for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount']) metrics.set(key, 0);
+
+  const source = new Observable<Batch>((subscriber) => {
+    let closed = false;
+    /** Body bytes held by requests not answered yet, over all connections. */
+    let buffered = 0;
+
+    const fail = (message: string, cause?: unknown): void => {
+      if (closed) return;
+      subscriber.error(new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause }));
+    };
+
+    const answer = (res: ServerResponse, status: number, text = ''): void => {
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        answer(res, 405, 'POST events to this source.\n');
+        req.resume();
+        return;
+      }
+      const declared = Number(req.headers['content-length']);
+      if (declared > opts.maxBodyBytes) {
+        metrics.inc('EventReadFail');
+        res.setHeader('connection', 'close');
+        answer(res, 413, `Request body over ${opts.maxBodyBytes} bytes.\n`);
+        req.resume();
+        return;
+      }
+      let charset: Charset = 'UTF-8';
+      if (opts.handler === 'JSON') {
+        try {
+          charset = charsetOf(req.headers['content-type']);
+        } catch (error) {
+          metrics.inc('GenericProcessingFail');
+          res.setHeader('connection', 'close');
+          answer(res, 500, `${(error as Error).message}\n`);
+          req.resume();
+          return;
+        }
+      }
+      const scan = opts.handler === 'JSON' ? new EventArrayScan(charset, opts.maxEventsPerRequest, opts.maxFieldsPerRequest) : undefined;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let held = 0;
+      let refused = false;
+      const release = (): void => {
+        buffered -= held;
+        held = 0;
+      };
+      res.once('close', release);
+      // Answered before the body ended. The rest is read and dropped, so that a keep-alive client
+      // writing its whole body before reading still gets the answer (Node closes other connections
+      // once answered), but never past maxBodyBytes.
+      const refuse = (status: number, text: string, counter: string, close = false): void => {
+        refused = true;
+        chunks.length = 0;
+        release();
+        metrics.inc(counter);
+        if (close) res.setHeader('connection', 'close');
+        answer(res, status, `${text}\n`);
+      };
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (refused) {
+          if (size > opts.maxBodyBytes && res.writableFinished) req.socket.destroy();
+          return;
+        }
+        if (closed) return;
+        if (size > opts.maxBodyBytes) return refuse(413, `Request body over ${opts.maxBodyBytes} bytes.`, 'EventReadFail', true);
+        // One request alone is always taken: the bound is on what others hold besides it.
+        if (buffered > held && buffered + chunk.length > opts.maxBufferedBytes) {
+          return refuse(503, `Source busy: ${buffered} request bytes held (maxBufferedBytes ${opts.maxBufferedBytes}); retry later.`, 'ChannelWriteFail');
+        }
+        const refusal = scan?.feed(chunk);
+        if (refusal) return refuse(refusal.status, refusal.status === 503 ? `${CHANNEL_FAILED} ${refusal.message}` : refusal.message, refusal.status === 503 ? 'ChannelWriteFail' : 'EventReadFail');
+        buffered += chunk.length;
+        held += chunk.length;
+        chunks.push(chunk);
+      });
+      req.on('error', () => undefined);
+      req.on('end', () => {
+        if (refused || closed) return;
+        let events: FlumeEvent[];
+        try {
+          const body = Buffer.concat(chunks, size);
+          chunks.length = 0;
+          events = opts.handler === 'JSON' ? jsonEvents(body, charset) : [blobEvent(req, body)];
+        } catch (error) {
+          if (error instanceof BadRequest) {
+            metrics.inc('EventReadFail');
+            answer(res, 400, `${error.message}\n`);
+          } else {
+            metrics.inc('GenericProcessingFail');
+            answer(res, 500, `${(error as Error).message}\n`);
+          }
+          return;
+        }
+        metrics.inc('AppendBatchReceivedCount');
+        metrics.inc('EventReceivedCount', events.length);
+        subscriber.next(
+          createBatch(events, {
+            onAck: () => {
+              metrics.inc('AppendBatchAcceptedCount');
+              metrics.inc('EventAcceptedCount', events.length);
+              answer(res, 200);
+            },
+            onNack: (error) => {
+              if (isRetriable(error) || (error instanceof FlumeError && CHANNEL_CODES.has(error.code))) {
+                metrics.inc('ChannelWriteFail');
+                answer(res, 503, `${CHANNEL_FAILED} ${error.message}\n`);
+              } else {
+                metrics.inc('GenericProcessingFail');
+                answer(res, 500, `${error.message}\n`);
+              }
+            },
+          }),
+        );
+      });
+    };
+
+    const limits = {
+      headersTimeout: opts.headersTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs,
+      // Node checks both timeouts on this period (30 s by default): often enough for them to mean what they say.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(opts.headersTimeoutMs / 2))),
+    };
+    let server: Server;
+    if (opts.ssl) {
+      const range = protocolRange(opts.excludeProtocols)!;
+      let identity: ReturnType<typeof serverCredentials>;
+      try {
+        identity = serverCredentials(opts);
+      } catch (error) {
+        fail((error as Error).message, error);
+        return;
+      }
+      try {
+        server = createTlsServer({ ...identity, ...limits, minVersion: range[0], maxVersion: range[1] }, handle);
+      } catch (error) {
+        fail(`bad TLS key, certificate or keystore password: ${(error as Error).message}`, error);
+        return;
+      }
+      server.on('tlsClientError', () => metrics.inc('GenericProcessingFail'));
+    } else {
+      server = createServer(limits, handle);
+    }
+    server.timeout = opts.idleTimeoutMs;
+    server.on('clientError', (_error, socket) => {
+      metrics.inc('EventReadFail');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    const listener = listenTcp(server, opts, metrics, (error) => subscriber.error(error));
+    return () => {
+      closed = true;
+      listener.close();
+    };
+  });
+  return withMetrics(source, metrics);
+});
