@@ -12,8 +12,9 @@ import { Backoff, backoffOf, backoffOptions, type BackoffPolicy } from '../../li
 import { createBatch, type Batch } from '../../lib/core/batch.js';
 import { ChannelFullError, ComponentError, isRetriable, toError, type FlumeError } from '../../lib/core/errors.js';
 import { bodyBytes, type FlumeEvent } from '../../lib/core/event.js';
-import { RateLimitedLog, type ComponentLogger } from '../../lib/core/log.js';
-import type { ComponentCounters } from '../../lib/core/metrics.js';
+import { componentLogger, RateLimitedLog, type ComponentLogger } from '../../lib/core/log.js';
+import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
+import { maxInFlightOption } from '../../lib/core/options.js';
 
 /** A put offered to a store. */
 export interface StorePut {
@@ -44,10 +45,10 @@ export interface ChannelStore<T extends StoreTake = StoreTake> {
   rollback(take: T, error: Error): void;
   /** Events stored and not taken (ChannelSize). */
   size(): number;
-  /** Why a put of this size can never be stored, or undefined. */
-  neverFits(count: number, bytes: number): string | undefined;
+  /** Why a put of this size can never be stored, or undefined (absent: any size may be). */
+  neverFits?(count: number, bytes: number): string | undefined;
   /** How full it is, for the keep-alive refusal. */
-  describeFull(put: StorePut): string;
+  describeFull?(put: StorePut): string;
   /**
    * Upstream ended and every put is settled: resolves once the store delivered what it must (Kafka: the
    * group committed the topic's end). Absent: the channel completes once nothing is stored or taken.
@@ -58,6 +59,8 @@ export interface ChannelStore<T extends StoreTake = StoreTake> {
 }
 
 export interface StoreHooks {
+  /** The channel's counters (Flume's names). */
+  readonly metrics: ComponentCounters;
   /** A put offered was stored (`stored` of its events, fewer when the store dropped some on purpose) or refused with `error`. */
   settled(put: StorePut, error?: Error, stored?: number): void;
   /** Something changed (a put stored, a take recorded, a read landed): move events. */
@@ -66,22 +69,26 @@ export interface StoreHooks {
   fail(error: unknown): void;
 }
 
-export interface EngineOptions {
+/** A channel's parsed options, as far as the engine needs them. */
+export interface EngineOptions extends BackoffOptions {
   name: string;
-  /** Events per take at most. */
+  /** ChannelCapacity in the metrics. */
+  capacity: number;
+  /** Events per take at most, and per put unless `boundedPuts` is false (a larger put is refused with FLUME_BATCH_TOO_LARGE). */
   transactionCapacity: number;
-  /** Events per put at most (a larger one is refused with FLUME_BATCH_TOO_LARGE); unbounded when unset. */
-  maxPutEvents?: number | undefined;
+  boundedPuts?: boolean;
   keepAliveMs: number;
   maxInFlight: number;
-  /** The wait before a nacked take is offered again. */
-  backoff: BackoffPolicy;
-  /** Count body bytes of puts (the store bounds them). */
-  countBytes: boolean;
+  /** Body bytes of puts are counted when set (the store bounds them). */
+  byteCapacity?: number | undefined;
+  logger?: ComponentLogger | undefined;
   /** Also offer waiting puts again this long after they arrived (the spillable channel's overflow timeout). */
   reofferAfterMs?: number | undefined;
-  logger: ComponentLogger;
+  /** Counters beyond Flume's common channel set, listed at 0 from the start. */
+  counters?: readonly string[];
 }
+
+type BackoffOptions = { backoffSleepIncrementMs: number; maxBackoffSleepMs: number; retryBackoffMs?: number | undefined; maxRetryBackoffMs?: number | undefined };
 
 /**
  * The redelivery back-off of every channel: Flume's SinkRunner waits min(n × 1 s, 5 s) after the n-th
@@ -93,8 +100,33 @@ export const channelBackoffOptions = {
   maxRetryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of maxBackoffSleepMs.'),
 };
 
+/** The options of a channel bounded in events (and optionally body bytes), spread into its schema. */
+export function boundedChannelOptions(defaults: { capacity: number; transactionCapacity: number; held: string }) {
+  return {
+    capacity: z.number().int().min(1).default(defaults.capacity).describe(`Events stored at most, including ${defaults.held}.`),
+    transactionCapacity: z
+      .number()
+      .int()
+      .min(1)
+      .default(defaults.transactionCapacity)
+      .describe('Events per put (a larger batch is refused) and per take; ≤ capacity.'),
+    byteCapacity: z.number().int().min(1).optional().describe('Body bytes stored at most; unbounded when unset.'),
+    keepAliveMs: z.number().int().min(0).default(3000).describe('How long a put waits for space before it is nacked with ChannelFullError.'),
+    ...maxInFlightOption('takes wait for the sink to settle one'),
+    ...channelBackoffOptions,
+  };
+}
+
+/** The schema check of `boundedChannelOptions`: a transaction fits in the channel. */
+export function checkTransactionCapacity(ctx: z.core.ParsePayload<{ capacity: number; transactionCapacity: number }>): void {
+  const { capacity, transactionCapacity } = ctx.value;
+  if (transactionCapacity > capacity) {
+    ctx.issues.push({ code: 'custom', path: ['transactionCapacity'], message: `integer ≤ capacity (${capacity})`, input: transactionCapacity });
+  }
+}
+
 /** The policy of options declared with `channelBackoffOptions` (a deprecated name, when given, wins). */
-export function channelBackoff(o: { backoffSleepIncrementMs: number; maxBackoffSleepMs: number; retryBackoffMs?: number | undefined; maxRetryBackoffMs?: number | undefined }): BackoffPolicy {
+export function channelBackoff(o: BackoffOptions): BackoffPolicy {
   return backoffOf({ backoffSleepIncrementMs: o.retryBackoffMs ?? o.backoffSleepIncrementMs, maxBackoffSleepMs: o.maxRetryBackoffMs ?? o.maxBackoffSleepMs });
 }
 
@@ -106,12 +138,16 @@ interface Put extends StorePut {
 
 const noop = (): void => undefined;
 
-export function channelEngine<T extends StoreTake>(
-  opts: EngineOptions,
-  metrics: ComponentCounters,
-  createStore: (hooks: StoreHooks) => ChannelStore<T>,
-): OperatorFunction<Batch, Batch> {
-  return (upstream: Observable<Batch>): Observable<Batch> =>
+/** The channel operator over the stores `createStore` makes (one per subscription), with its counters. */
+export function channelEngine<T extends StoreTake>(opts: EngineOptions, createStore: (hooks: StoreHooks) => ChannelStore<T>): OperatorFunction<Batch, Batch> & HasMetrics {
+  const metrics = new ComponentCounters('CHANNEL', opts.name);
+  metrics.set('ChannelCapacity', opts.capacity);
+  for (const key of opts.counters ?? []) metrics.set(key, 0);
+  const policy = channelBackoff(opts);
+  const maxPut = opts.boundedPuts === false ? Infinity : opts.transactionCapacity;
+  const countBytes = opts.byteCapacity !== undefined;
+  const logger = componentLogger(opts.name, opts.logger);
+  const operator = (upstream: Observable<Batch>): Observable<Batch> =>
     new Observable<Batch>((subscriber) => {
       const pending: Put[] = [];
       let opened = false;
@@ -125,10 +161,10 @@ export function channelEngine<T extends StoreTake>(
       let drainAgain = false;
       /** The store's `ended()`: not asked yet, under way, resolved. */
       let ended: 'no' | 'asked' | 'yes' = 'no';
-      const backoff = new Backoff(opts.backoff);
+      const backoff = new Backoff(policy);
       let retryTimer: Subscription | undefined;
       let upstreamSubscription: Subscription | undefined;
-      const refusals = new RateLimitedLog(opts.logger);
+      const refusals = new RateLimitedLog(logger);
 
       /** Nacks a put the channel could not store, and says so (once per kind and 30 s). */
       const refuse = (batch: Batch, error: Error): void => {
@@ -138,6 +174,7 @@ export function channelEngine<T extends StoreTake>(
       };
 
       const store = createStore({
+        metrics,
         settled: (put, error, stored = put.events.length) => {
           settling--;
           const { batch } = put as Put;
@@ -187,8 +224,8 @@ export function channelEngine<T extends StoreTake>(
         const n = events.length;
         metrics.inc('EventPutAttemptCount', n);
         if (n === 0) return batch.ack();
-        const bytes = opts.countBytes ? bodyBytes(events) : 0;
-        const never = opts.maxPutEvents !== undefined && n > opts.maxPutEvents ? `transactionCapacity ${opts.maxPutEvents}` : store.neverFits(n, bytes);
+        const bytes = countBytes ? bodyBytes(events) : 0;
+        const never = n > maxPut ? `transactionCapacity ${maxPut}` : store.neverFits?.(n, bytes);
         if (never !== undefined) {
           // It can never fit: a source that retries it would stall without a word.
           return refuse(
@@ -225,7 +262,7 @@ export function channelEngine<T extends StoreTake>(
         clearTimers(put);
         refuse(
           put.batch,
-          new ChannelFullError(`${opts.name}: no space for ${put.events.length} events within ${opts.keepAliveMs} ms: ${store.describeFull(put)}`, {
+          new ChannelFullError(`${opts.name}: no space for ${put.events.length} events within ${opts.keepAliveMs} ms: ${store.describeFull?.(put) ?? 'full'}`, {
             component: opts.name,
           }),
         );
@@ -385,4 +422,5 @@ export function channelEngine<T extends StoreTake>(
         metrics.set('ChannelSize', 0);
       };
     });
+  return withMetrics(operator, metrics);
 }

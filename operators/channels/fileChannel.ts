@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
 import { component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { loggerOption } from '../../lib/core/log.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
-import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
-import { channelBackoff, channelBackoffOptions, channelEngine } from './channelEngine.js';
+import type { HasMetrics } from '../../lib/core/metrics.js';
+import { nameOption } from '../../lib/core/options.js';
+import { boundedChannelOptions, channelEngine, checkTransactionCapacity } from './channelEngine.js';
 import { FILE_CHANNEL_COUNTERS, fileLogFlumeKeys, fileLogOptionsShape, resolveLogOptions } from './durableLog/options.js';
 import { FileStore } from './fileStore.js';
 
@@ -13,34 +13,10 @@ export const fileChannelOptions = z
   .strictObject({
     ...nameOption('fileChannel'),
     ...loggerOption,
-    capacity: z
-      .number()
-      .int()
-      .min(1)
-      .default(1_000_000)
-      .describe('Events stored at most, including those being written and those taken and not yet committed.'),
-    transactionCapacity: z
-      .number()
-      .int()
-      .min(1)
-      .default(10_000)
-      .describe('Events per put (a larger batch is refused) and per take; ≤ capacity.'),
-    byteCapacity: z.number().int().min(1).optional().describe('Body bytes stored at most; unbounded when unset.'),
-    keepAliveMs: z.number().int().min(0).default(3000).describe('How long a put waits for space before it is nacked with ChannelFullError.'),
-    ...maxInFlightOption('takes wait for the sink to settle one'),
-    ...channelBackoffOptions,
+    ...boundedChannelOptions({ capacity: 1_000_000, transactionCapacity: 10_000, held: 'those being written and those taken and not yet committed' }),
     ...fileLogOptionsShape,
   })
-  .check((ctx) => {
-    if (ctx.value.transactionCapacity > ctx.value.capacity) {
-      ctx.issues.push({
-        code: 'custom',
-        path: ['transactionCapacity'],
-        message: `integer ≤ capacity (${ctx.value.capacity})`,
-        input: ctx.value.transactionCapacity,
-      });
-    }
-  });
+  .check(checkTransactionCapacity);
 
 export type FileChannelOptions = z.input<typeof fileChannelOptions>;
 
@@ -125,28 +101,6 @@ export const fileChannelSpec = defineComponent({
  */
 export const fileChannel = component(fileChannelSpec, function fileChannel(options?: FileChannelOptions): OperatorFunction<Batch, Batch> & HasMetrics {
   const opts = parseOptions(fileChannelSpec, options);
-  const metrics = new ComponentCounters('CHANNEL', opts.name);
-  metrics.set('ChannelCapacity', opts.capacity);
-  for (const key of FILE_CHANNEL_COUNTERS) metrics.set(key, 0);
   const log = resolveLogOptions(opts.name, opts);
-  const operator = channelEngine(
-    {
-      name: opts.name,
-      transactionCapacity: opts.transactionCapacity,
-      maxPutEvents: opts.transactionCapacity,
-      keepAliveMs: opts.keepAliveMs,
-      maxInFlight: opts.maxInFlight,
-      backoff: channelBackoff(opts),
-      countBytes: opts.byteCapacity !== undefined,
-      logger: log.logger,
-    },
-    metrics,
-    (hooks) =>
-      new FileStore(
-        { ...log, name: opts.name, capacity: opts.capacity, byteCapacity: opts.byteCapacity, transactionCapacity: opts.transactionCapacity, cacheBytes: 32 << 20 },
-        metrics,
-        hooks,
-      ),
-  );
-  return withMetrics(operator, metrics);
+  return channelEngine({ ...opts, counters: FILE_CHANNEL_COUNTERS }, (hooks) => new FileStore({ ...log, cacheBytes: 32 << 20 }, hooks));
 });

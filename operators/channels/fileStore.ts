@@ -7,42 +7,27 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ChannelFullError, ComponentError, describeError, FlumeError } from '../../lib/core/errors.js';
-import type { FlumeEvent } from '../../lib/core/event.js';
-import type { ComponentLogger } from '../../lib/core/log.js';
-import type { ComponentCounters } from '../../lib/core/metrics.js';
 import type { ChannelStore, StoreHooks, StorePut, StoreTake } from './channelEngine.js';
 import { Checkpointer } from './durableLog/checkpointer.js';
 import { encodePut, encodeTake, putFrameSize } from './durableLog/format.js';
 import { acquireLocks, LockHeldError, markClosing } from './durableLog/lock.js';
+import type { ResolvedLogOptions } from './durableLog/options.js';
+import { PieceQueue, type TakenPieces } from './durableLog/pieceQueue.js';
 import { decodePiece, splitAround, type Piece } from './durableLog/pieces.js';
 import { recover } from './durableLog/recovery.js';
 import { SegmentLog } from './durableLog/segmentLog.js';
-import type { FreeSpaceProbe } from './durableLog/spaceGuard.js';
+import { NO_SPACE_CODES } from './durableLog/spaceGuard.js';
 
-export interface FileStoreOptions {
+export interface FileStoreOptions extends ResolvedLogOptions {
   name: string;
   capacity: number;
-  byteCapacity: number | undefined;
+  byteCapacity?: number | undefined;
   transactionCapacity: number;
-  checkpointDir: string;
-  dataDirs: readonly string[];
-  maxFileSize: number;
-  minimumRequiredSpace: number;
-  checkpointIntervalMs: number;
-  checkpointOnClose: boolean;
-  fsync: 'transaction' | 'interval';
-  fsyncIntervalMs: number;
   /** Body bytes of recently put events kept decoded in memory. */
   cacheBytes: number;
-  freeSpace: FreeSpaceProbe;
-  logger: ComponentLogger;
 }
 
-export interface FileTake extends StoreTake {
-  readonly events: FlumeEvent[];
-  readonly pieces: readonly Piece[];
-  readonly bytes: number;
-}
+export type FileTake = StoreTake & TakenPieces;
 
 /** Events per read-ahead, in take batches. */
 const READ_AHEAD_TAKES = 2;
@@ -55,11 +40,7 @@ export class FileStore implements ChannelStore<FileTake> {
   private log: SegmentLog | undefined;
   private checkpointer: Checkpointer | undefined;
   private releaseLocks: (() => void) | undefined;
-  private readonly pieces: Piece[] = [];
-  private head = 0;
-  /** pieces[head, cursor) are all in memory; `ahead` events in them. */
-  private cursor = 0;
-  private ahead = 0;
+  private readonly queue = new PieceQueue();
   private reading = false;
   private readonly inFlight = new Set<FileTake>();
   private nextSeq = 0;
@@ -79,7 +60,6 @@ export class FileStore implements ChannelStore<FileTake> {
 
   constructor(
     private readonly opts: FileStoreOptions,
-    private readonly metrics: ComponentCounters,
     private readonly hooks: StoreHooks,
   ) {
     this.dirs = [...new Set([path.resolve(opts.checkpointDir), ...opts.dataDirs.map((d) => path.resolve(d))])];
@@ -114,20 +94,20 @@ export class FileStore implements ChannelStore<FileTake> {
     const log = new SegmentLog({ ...opts, dataDirs, checkpointDir }, recovered.segments, recovered.nextSegmentId);
     this.log = log;
     log.afterGroup = () => this.afterGroup();
-    this.checkpointer = new Checkpointer(log, { ...opts, checkpointDir }, this.metrics, () => ({ nextSeq: this.nextSeq, pieces: this.livePieces() }));
+    this.checkpointer = new Checkpointer(log, { ...opts, checkpointDir }, this.hooks.metrics, () => ({ nextSeq: this.nextSeq, pieces: this.livePieces() }));
     this.nextSeq = recovered.nextSeq;
     const { report } = recovered;
-    if (report.corruptRecords > 0) this.metrics.inc('CorruptRecordCount', report.corruptRecords);
+    if (report.corruptRecords > 0) this.hooks.metrics.inc('CorruptRecordCount', report.corruptRecords);
     for (const p of recovered.pieces) {
       const seg = log.segments.get(p.seg)!;
       seg.live += p.to - p.from;
-      this.pieces.push({ ...p, seg, events: undefined });
+      this.queue.push({ ...p, seg, events: undefined });
       this.queued += p.to - p.from;
     }
     // A take cut these frames: read them now to know their size (they are at the head: needed first anyway).
-    for (const p of this.pieces) if (p.bytes < 0) await this.load([p]);
-    for (const p of this.pieces) this.queuedBytes += p.bytes;
-    this.advanceCursor();
+    for (const p of this.queue.all()) if (p.bytes < 0) await this.load([p]);
+    for (const p of this.queue.all()) this.queuedBytes += p.bytes;
+    this.queue.advance();
     await log.space.probe();
     opts.logger(
       'info',
@@ -143,8 +123,7 @@ export class FileStore implements ChannelStore<FileTake> {
 
   /** Every live piece, stored or taken: what a checkpoint records. */
   private livePieces(): Piece[] {
-    const live: Piece[] = [];
-    for (let i = this.head; i < this.pieces.length; i++) live.push(this.pieces[i]!);
+    const live = this.queue.all();
     for (const take of this.inFlight) for (const p of take.pieces) live.push(p);
     return live;
   }
@@ -200,7 +179,7 @@ export class FileStore implements ChannelStore<FileTake> {
       this.writingBytes -= put.bytes;
       this.wakeWanted = true;
       if (error) {
-        this.metrics.inc('EventPutErrorCount', n);
+        this.hooks.metrics.inc('EventPutErrorCount', n);
         this.hooks.settled(put, putError(this.opts.name, error));
         return;
       }
@@ -209,47 +188,25 @@ export class FileStore implements ChannelStore<FileTake> {
       const keep = this.cached + bytes + EVENT_OVERHEAD * n <= this.opts.cacheBytes;
       if (keep) this.cached += bytes + EVENT_OVERHEAD * n;
       seg.live += n;
-      this.pieces.push({ seg, off, len: frame.length, firstSeq, count: n, from: 0, to: n, bytes, events: keep ? put.events : undefined });
+      this.queue.push({ seg, off, len: frame.length, firstSeq, count: n, from: 0, to: n, bytes, events: keep ? put.events : undefined });
       this.queued += n;
       this.queuedBytes += bytes;
-      this.advanceCursor();
       this.hooks.settled(put);
     });
     return true;
   }
 
-  private advanceCursor(): void {
-    const pieces = this.pieces;
-    while (this.cursor < pieces.length && pieces[this.cursor]!.events) {
-      const p = pieces[this.cursor++]!;
-      this.ahead += p.to - p.from;
-    }
-  }
-
   /** Reads the next pieces not in memory, one contiguous stretch of one segment at a time. */
   private readAhead(): void {
-    if (this.reading || this.closing || this.cursor >= this.pieces.length) return;
-    const run: Piece[] = [this.pieces[this.cursor]!];
+    if (this.reading || this.closing) return;
+    const run = this.queue.nextRun(READ_AHEAD_TAKES * this.opts.transactionCapacity, MAX_READ_BYTES);
+    if (!run) return;
     const first = run[0]!;
-    let start = first.off;
-    let end = first.off + first.len;
-    let events = first.to - first.from;
-    for (let i = this.cursor + 1; i < this.pieces.length && events < READ_AHEAD_TAKES * this.opts.transactionCapacity; i++) {
-      const p = this.pieces[i]!;
-      if (p.events || p.seg !== first.seg) break;
-      const s = Math.min(start, p.off);
-      const e = Math.max(end, p.off + p.len);
-      if (e - s > MAX_READ_BYTES) break;
-      start = s;
-      end = e;
-      run.push(p);
-      events += p.to - p.from;
-    }
     this.reading = true;
     this.load(run).then(
       () => {
         this.reading = false;
-        this.advanceCursor();
+        this.queue.advance();
         this.hooks.wake();
       },
       (error: unknown) => {
@@ -288,9 +245,8 @@ export class FileStore implements ChannelStore<FileTake> {
       if (!wasKnown) p.bytes = bytes;
       return;
     }
-    this.metrics.inc('CorruptRecordCount', damaged.length);
-    const index = this.pieces.indexOf(p, this.head);
-    if (index >= 0) this.pieces.splice(index, 1, ...splitAround(p, events, damaged));
+    this.hooks.metrics.inc('CorruptRecordCount', damaged.length);
+    this.queue.replace(p, splitAround(p, events, damaged));
     p.seg.live -= damaged.length;
     this.queued -= damaged.length;
     if (wasKnown) this.queuedBytes -= p.bytes - bytes;
@@ -305,61 +261,17 @@ export class FileStore implements ChannelStore<FileTake> {
   }
 
   take(max: number): FileTake | undefined {
-    if (this.ahead < READ_AHEAD_TAKES * this.opts.transactionCapacity) this.readAhead();
-    if (this.ahead === 0 || this.closing) return undefined;
-    const taken: Piece[] = [];
-    let events: FlumeEvent[] | undefined;
-    let merged = false;
-    let n = 0;
-    let bytes = 0;
-    while (n < max && this.head < this.cursor) {
-      const p = this.pieces[this.head]!;
-      const avail = p.to - p.from;
-      let piece: Piece;
-      if (avail <= max - n) {
-        piece = p;
-        this.pieces[this.head++] = undefined as unknown as Piece;
-      } else {
-        const k = max - n;
-        const part = p.events!.slice(0, k);
-        let b = 0;
-        for (const e of part) b += e.body.length;
-        piece = { ...p, to: p.from + k, bytes: b, events: part };
-        p.from += k;
-        p.bytes -= b;
-        p.events = p.events!.slice(k);
-      }
-      if (events === undefined) events = piece.events!;
-      else {
-        // Copy once into a fresh array, then append: never concat per piece (quadratic for small puts).
-        if (!merged) {
-          events = events.slice();
-          merged = true;
-        }
-        for (const e of piece.events!) events.push(e);
-      }
-      taken.push(piece);
-      n += piece.to - piece.from;
-      bytes += piece.bytes;
-    }
-    this.compact();
-    this.ahead -= n;
+    if (this.queue.ahead < READ_AHEAD_TAKES * this.opts.transactionCapacity) this.readAhead();
+    if (this.queue.ahead === 0 || this.closing) return undefined;
+    const take = this.queue.take(max);
+    const n = take.events.length;
     this.queued -= n;
-    this.queuedBytes -= bytes;
+    this.queuedBytes -= take.bytes;
     this.takenEvents += n;
-    this.takenBytes += bytes;
-    this.cached = Math.max(0, this.cached - bytes - EVENT_OVERHEAD * n);
-    const take: FileTake = { events: events ?? [], pieces: taken, bytes };
+    this.takenBytes += take.bytes;
+    this.cached = Math.max(0, this.cached - take.bytes - EVENT_OVERHEAD * n);
     this.inFlight.add(take);
     return take;
-  }
-
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.pieces.length) {
-      this.pieces.splice(0, this.head);
-      this.cursor -= this.head;
-      this.head = 0;
-    }
   }
 
   /** The sink acked: record the take, then release its room. */
@@ -380,7 +292,7 @@ export class FileStore implements ChannelStore<FileTake> {
       this.committing--;
       if (error) {
         // The sink has the events; only a crash before the next checkpoint could deliver them again.
-        this.metrics.inc('EventTakeErrorCount', take.events.length);
+        this.hooks.metrics.inc('EventTakeErrorCount', take.events.length);
         this.opts.logger('warn', `cannot record a take commit (${describeError(error)}); a crash before the next checkpoint may deliver those events again`);
       } else {
         seg.takesEnd = Math.max(seg.takesEnd, off + frame.length);
@@ -400,16 +312,8 @@ export class FileStore implements ChannelStore<FileTake> {
   rollback(take: FileTake): void {
     if (this.closing) return;
     this.release(take);
-    for (let i = take.pieces.length - 1; i >= 0; i--) {
-      const p = take.pieces[i]!;
-      if (this.head > 0) this.pieces[--this.head] = p;
-      else {
-        this.pieces.unshift(p);
-        this.cursor++;
-      }
-    }
+    this.queue.unshift(take.pieces);
     const n = take.events.length;
-    this.ahead += n;
     this.queued += n;
     this.queuedBytes += take.bytes;
     this.cached += take.bytes + EVENT_OVERHEAD * n;
@@ -481,11 +385,9 @@ export class FileStore implements ChannelStore<FileTake> {
   }
 }
 
-const SPACE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
-
 function putError(name: string, error: Error): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code && SPACE_CODES.has(code)) {
+  if (code && (NO_SPACE_CODES.has(code) || code === 'EFBIG')) {
     return new ChannelFullError(`${name}: the disk is full (${code}); nothing stored was harmed, puts resume when space returns`, { component: name, cause: error });
   }
   return new ComponentError('FLUME_CHANNEL_IO', `${name}: the put could not be written (${describeError(error)}); it may be retried`, {

@@ -6,8 +6,8 @@ import { combineFromFlume, component, defineComponent, parseOptions, secondsToMs
 import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/core/flumeEventAvro.js';
-import { componentLogger, loggerOption } from '../../lib/core/log.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
+import { loggerOption } from '../../lib/core/log.js';
+import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
 import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { kafkajsConsumer, startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
@@ -168,24 +168,11 @@ export const kafkaChannel = component(kafkaChannelSpec, function kafkaChannel(op
   const opts = { ...parseOptions(kafkaChannelSpec, options) };
   opts.ssl = resolveSsl(opts);
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
-  const metrics = new ComponentCounters('CHANNEL', opts.name);
-  metrics.set('ChannelCapacity', Number.MAX_SAFE_INTEGER);
-  for (const key of ['KafkaEventGetTimer', 'KafkaEventSendTimer', 'KafkaCommitTimer', 'RollbackCounter']) metrics.set(key, 0);
-  const backoff = channelBackoff(opts);
-  const operator = channelEngine(
-    {
-      name: opts.name,
-      transactionCapacity: opts.transactionCapacity,
-      keepAliveMs: opts.keepAliveMs,
-      maxInFlight: opts.maxInFlight,
-      backoff,
-      countBytes: false,
-      logger: componentLogger(opts.name, opts.logger),
-    },
-    metrics,
-    (hooks) => new KafkaStore(opts, brokers, metrics, hooks),
+  // The topic is the store: unbounded, and a put of any size is one produce request.
+  return channelEngine(
+    { ...opts, capacity: Number.MAX_SAFE_INTEGER, boundedPuts: false, counters: ['KafkaEventGetTimer', 'KafkaEventSendTimer', 'KafkaCommitTimer', 'RollbackCounter'] },
+    (hooks) => new KafkaStore(opts, brokers, hooks),
   );
-  return withMetrics(operator, metrics);
 });
 
 type Options = z.output<typeof kafkaChannelOptions>;
@@ -216,9 +203,9 @@ class KafkaStore implements ChannelStore<KafkaTake> {
   constructor(
     private readonly opts: Options,
     private readonly brokers: string[],
-    private readonly metrics: ComponentCounters,
     private readonly hooks: StoreHooks,
   ) {
+    const { metrics } = hooks;
     const backoff = channelBackoff(opts);
     // One client for both sides; its retry delay is clientRetryBackoffMs (the back-off options are the take redelivery's).
     const clientConfig = { ...opts, maxWaitTimeMs: opts.pollTimeoutMs, retryBackoffMs: opts.clientRetryBackoffMs };
@@ -252,10 +239,6 @@ class KafkaStore implements ChannelStore<KafkaTake> {
         error: (error) => hooks.fail(error),
       },
     );
-  }
-
-  neverFits(): undefined {
-    return undefined;
   }
 
   private toRecord(e: FlumeEvent, i: number, n: number): OutRecord {
@@ -297,7 +280,7 @@ class KafkaStore implements ChannelStore<KafkaTake> {
         if (isConnectionFailure(error)) this.producer.drop(conn);
         throw error;
       } finally {
-        this.metrics.inc('KafkaEventSendTimer', Date.now() - started);
+        this.hooks.metrics.inc('KafkaEventSendTimer', Date.now() - started);
       }
     })().then(
       () => this.hooks.settled(put),
@@ -337,10 +320,6 @@ class KafkaStore implements ChannelStore<KafkaTake> {
     return this.consumer.held();
   }
 
-  describeFull(): string {
-    return `topic "${this.opts.topic}"`;
-  }
-
   /** Keeps taking until the group's committed offsets reach the topic's end offsets of this moment, then leaves the group. */
   async ended(): Promise<void> {
     let ends: Array<{ partition: number; high: string; low: string }> | undefined;
@@ -354,7 +333,7 @@ class KafkaStore implements ChannelStore<KafkaTake> {
         ends ??= await this.admin.fetchTopicOffsets(this.opts.topic);
         if (await this.drained(ends)) break;
       } catch {
-        this.metrics.inc('GenericProcessingFail');
+        this.hooks.metrics.inc('GenericProcessingFail');
       }
       await new Promise<void>((resolve) => {
         this.drainTimer = asyncScheduler.schedule(() => resolve(), Math.max(this.opts.pollTimeoutMs, 50));

@@ -2,42 +2,23 @@ import type { OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
 import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
-import { componentLogger, loggerOption } from '../../lib/core/log.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
-import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
-import { channelBackoff, channelBackoffOptions, channelEngine } from './channelEngine.js';
+import { loggerOption } from '../../lib/core/log.js';
+import type { HasMetrics } from '../../lib/core/metrics.js';
+import { nameOption } from '../../lib/core/options.js';
+import { boundedChannelOptions, channelEngine, checkTransactionCapacity } from './channelEngine.js';
 import { MemoryStore } from './memoryStore.js';
 
 export const memoryChannelOptions = z
   .strictObject({
     ...nameOption('memoryChannel'),
     ...loggerOption,
-    capacity: z.number().int().min(1).default(100).describe('Events stored at most, including those taken and not yet acked.'),
-    transactionCapacity: z
-      .number()
-      .int()
-      .min(1)
-      .default(100)
-      .describe('Events per put (a larger batch is refused) and per take; ≤ capacity.'),
-    byteCapacity: z.number().int().min(1).optional().describe('Body bytes stored at most; unbounded when unset.'),
-    keepAliveMs: z.number().int().min(0).default(3000).describe('How long a put waits for space before it is nacked with ChannelFullError.'),
+    ...boundedChannelOptions({ capacity: 100, transactionCapacity: 100, held: 'those taken and not yet acked' }),
     whenFull: z
       .enum(['block', 'dropNewest', 'dropOldest'])
       .default('block')
       .describe("'block' pushes back (wait, then nack); the drop policies ack the put and count what they discard."),
-    ...maxInFlightOption('takes wait for the sink to settle one'),
-    ...channelBackoffOptions,
   })
-  .check((ctx) => {
-    if (ctx.value.transactionCapacity > ctx.value.capacity) {
-      ctx.issues.push({
-        code: 'custom',
-        path: ['transactionCapacity'],
-        message: `integer ≤ capacity (${ctx.value.capacity})`,
-        input: ctx.value.transactionCapacity,
-      });
-    }
-  });
+  .check(checkTransactionCapacity);
 
 export type MemoryChannelOptions = z.input<typeof memoryChannelOptions>;
 
@@ -77,21 +58,5 @@ export const memoryChannel = component(memoryChannelSpec, function memoryChannel
   options?: MemoryChannelOptions,
 ): OperatorFunction<Batch, Batch> & HasMetrics {
   const opts = parseOptions(memoryChannelSpec, options);
-  const metrics = new ComponentCounters('CHANNEL', opts.name);
-  metrics.set('ChannelCapacity', opts.capacity);
-  const operator = channelEngine(
-    {
-      name: opts.name,
-      transactionCapacity: opts.transactionCapacity,
-      maxPutEvents: opts.transactionCapacity,
-      keepAliveMs: opts.keepAliveMs,
-      maxInFlight: opts.maxInFlight,
-      backoff: channelBackoff(opts),
-      countBytes: opts.byteCapacity !== undefined,
-      logger: componentLogger(opts.name, opts.logger),
-    },
-    metrics,
-    (hooks) => new MemoryStore(opts, metrics, hooks),
-  );
-  return withMetrics(operator, metrics);
+  return channelEngine(opts, (hooks) => new MemoryStore(opts, hooks));
 });

@@ -5,7 +5,6 @@
  * one push, a take of a whole chunk no copy.
  */
 import { bodyBytes, type FlumeEvent } from '../../lib/core/event.js';
-import type { ComponentCounters } from '../../lib/core/metrics.js';
 import type { ChannelStore, StoreHooks, StorePut, StoreTake } from './channelEngine.js';
 
 export interface MemoryStoreOptions {
@@ -16,10 +15,7 @@ export interface MemoryStoreOptions {
   whenFull?: 'block' | 'dropNewest' | 'dropOldest' | undefined;
 }
 
-export interface MemoryTake extends StoreTake {
-  readonly events: FlumeEvent[];
-  readonly bytes: number;
-}
+export type MemoryTake = StoreTake & { readonly events: FlumeEvent[]; readonly bytes: number };
 
 export class MemoryStore implements ChannelStore<MemoryTake> {
   private readonly chunks: FlumeEvent[][] = [];
@@ -35,7 +31,6 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
 
   constructor(
     private readonly opts: MemoryStoreOptions,
-    private readonly metrics: ComponentCounters,
     private readonly hooks: StoreHooks,
   ) {
     this.countBytes = opts.byteCapacity !== undefined;
@@ -84,7 +79,7 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
         }
       }
       if (keep > 0) this.push(events.slice(0, keep), this.countBytes ? bodyBytes(events.slice(0, keep)) : 0);
-      this.metrics.inc('EventDroppedCount', n - keep);
+      this.hooks.metrics.inc('EventDroppedCount', n - keep);
       this.hooks.settled(put, undefined, keep);
       return true;
     }
@@ -103,7 +98,7 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
         dropped++;
       }
       if (keep.length > 0) this.push(keep, this.countBytes ? bodyBytes(keep) : 0);
-      this.metrics.inc('EventDroppedCount', dropped);
+      this.hooks.metrics.inc('EventDroppedCount', dropped);
       this.hooks.settled(put, undefined, keep.length);
       return true;
     }

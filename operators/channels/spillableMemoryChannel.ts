@@ -3,9 +3,9 @@ import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
 import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { loggerOption, type ComponentLogger } from '../../lib/core/log.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../../lib/core/metrics.js';
+import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
-import { channelBackoff, channelBackoffOptions, channelEngine, type ChannelStore, type StorePut, type StoreTake } from './channelEngine.js';
+import { channelBackoffOptions, channelEngine, type ChannelStore, type StorePut, type StoreTake } from './channelEngine.js';
 import { FILE_CHANNEL_COUNTERS, fileLogFlumeKeys, fileLogOptionsShape, resolveLogOptions } from './durableLog/options.js';
 import { FileStore, type FileTake } from './fileStore.js';
 import { MemoryStore, type MemoryTake } from './memoryStore.js';
@@ -104,38 +104,23 @@ export const spillableMemoryChannel = component(spillableMemoryChannelSpec, func
   options?: SpillableMemoryChannelOptions,
 ): OperatorFunction<Batch, Batch> & HasMetrics {
   const opts = parseOptions(spillableMemoryChannelSpec, options);
-  const metrics = new ComponentCounters('CHANNEL', opts.name);
-  metrics.set('ChannelCapacity', opts.memoryCapacity + opts.overflowCapacity);
-  if (opts.overflowCapacity > 0) for (const key of FILE_CHANNEL_COUNTERS) metrics.set(key, 0);
   const log = resolveLogOptions(opts.name, opts);
-  const operator = channelEngine(
+  const spills = opts.overflowCapacity > 0;
+  return channelEngine(
     {
-      name: opts.name,
-      transactionCapacity: opts.transactionCapacity,
-      maxPutEvents: opts.transactionCapacity,
-      keepAliveMs: opts.keepAliveMs,
-      maxInFlight: opts.maxInFlight,
-      backoff: channelBackoff(opts),
-      countBytes: opts.byteCapacity !== undefined,
-      reofferAfterMs: opts.overflowCapacity > 0 ? opts.overflowTimeoutMs : undefined,
-      logger: log.logger,
+      ...opts,
+      capacity: opts.memoryCapacity + opts.overflowCapacity,
+      reofferAfterMs: spills ? opts.overflowTimeoutMs : undefined,
+      counters: spills ? FILE_CHANNEL_COUNTERS : [],
     },
-    metrics,
     (hooks) =>
       new SpillableStore(
         opts,
         log.logger,
-        new MemoryStore({ capacity: opts.memoryCapacity, byteCapacity: opts.byteCapacity }, metrics, hooks),
-        opts.overflowCapacity > 0
-          ? new FileStore(
-              { ...log, name: opts.name, capacity: opts.overflowCapacity, byteCapacity: undefined, transactionCapacity: opts.transactionCapacity, cacheBytes: 0 },
-              metrics,
-              hooks,
-            )
-          : undefined,
+        new MemoryStore({ capacity: opts.memoryCapacity, byteCapacity: opts.byteCapacity }, hooks),
+        spills ? new FileStore({ ...log, capacity: opts.overflowCapacity, byteCapacity: undefined, cacheBytes: 0 }, hooks) : undefined,
       ),
   );
-  return withMetrics(operator, metrics);
 });
 
 interface SpillableOptions {

@@ -7,19 +7,14 @@
  */
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { describeError } from '../../../lib/core/errors.js';
-import type { ComponentLogger } from '../../../lib/core/log.js';
 import type { ComponentCounters } from '../../../lib/core/metrics.js';
 import { encodeCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { crashPoint } from './crashPoints.js';
+import type { ResolvedLogOptions } from './options.js';
 import { pointer, type Piece } from './pieces.js';
 import type { SegmentLog } from './segmentLog.js';
 
-export interface CheckpointerOptions {
-  checkpointDir: string;
-  checkpointIntervalMs: number;
-  fsync: 'transaction' | 'interval';
-  logger: ComponentLogger;
-}
+export type CheckpointerOptions = Pick<ResolvedLogOptions, 'checkpointDir' | 'checkpointIntervalMs' | 'fsync' | 'logger'>;
 
 /** What a checkpoint records: the next sequence number and every live piece, stored or taken. */
 export interface LiveState {

@@ -61,34 +61,15 @@ export const fileLogFlumeKeys: Readonly<Record<string, FlumeKeyMapping>> = {
   fsyncInterval: { option: 'fsyncIntervalMs', convert: secondsToMs },
 };
 
-export interface FileLogOptions {
-  checkpointDir: string;
-  dataDirs: string | string[];
-  maxFileSize: number;
-  minimumRequiredSpace: number;
-  checkpointIntervalMs: number;
-  checkpointOnClose: boolean;
-  fsync: 'transaction' | 'interval';
-  fsyncIntervalMs: number;
-  logger?: ComponentLogger | undefined;
-  freeSpace?: FreeSpaceProbe | undefined;
-}
+/** The parsed options of `fileLogOptionsShape`, with the channel's logger. */
+export type FileLogOptions = z.output<z.ZodObject<typeof fileLogOptionsShape>> & { logger?: ComponentLogger | undefined };
 
-/** Resolved directories, logger and probe. */
-export function resolveLogOptions(name: string, opts: FileLogOptions) {
+/** The options with directories resolved (`~` expanded), the logger and the free-space probe filled in. */
+export type ResolvedLogOptions = Omit<FileLogOptions, 'dataDirs' | 'logger' | 'freeSpace'> & { dataDirs: string[]; logger: ComponentLogger; freeSpace: FreeSpaceProbe };
+
+export function resolveLogOptions<T extends FileLogOptions>(name: string, opts: T): T & ResolvedLogOptions {
   const dataDirs = (Array.isArray(opts.dataDirs) ? opts.dataDirs : [opts.dataDirs]).map(expandHome);
-  return {
-    checkpointDir: expandHome(opts.checkpointDir),
-    dataDirs,
-    maxFileSize: opts.maxFileSize,
-    minimumRequiredSpace: opts.minimumRequiredSpace,
-    checkpointIntervalMs: opts.checkpointIntervalMs,
-    checkpointOnClose: opts.checkpointOnClose,
-    fsync: opts.fsync,
-    fsyncIntervalMs: opts.fsyncIntervalMs,
-    logger: componentLogger(name, opts.logger),
-    freeSpace: opts.freeSpace ?? statfsFreeSpace,
-  };
+  return { ...opts, checkpointDir: expandHome(opts.checkpointDir), dataDirs, logger: componentLogger(name, opts.logger), freeSpace: opts.freeSpace ?? statfsFreeSpace };
 }
 
 function expandHome(p: string): string {

@@ -8,17 +8,9 @@ import type { PiecePointer } from './checkpoint.js';
 import { checkEntry, decodeEntry, entryBounds, readFrameHeader } from './format.js';
 import type { Segment } from './segmentLog.js';
 
-export interface Piece {
+/** A checkpoint's pointer (`bytes` -1 until read when recovery could not tell), with its segment and, when in memory, its decoded events. */
+export interface Piece extends Omit<PiecePointer, 'seg'> {
   seg: Segment;
-  off: number;
-  len: number;
-  firstSeq: number;
-  count: number;
-  from: number;
-  to: number;
-  /** Body bytes of entries [from, to); -1 until read when recovery could not tell. */
-  bytes: number;
-  /** Decoded entries [from, to), when in memory. */
   events: FlumeEvent[] | undefined;
 }
 

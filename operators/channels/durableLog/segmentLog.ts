@@ -10,12 +10,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asyncScheduler } from 'rxjs';
 import { describeError } from '../../../lib/core/errors.js';
-import type { ComponentLogger } from '../../../lib/core/log.js';
 import { syncDir } from './checkpoint.js';
 import { SEGMENT_HEADER_BYTES, segmentHeader } from './format.js';
 import type { SegmentFile } from './recovery.js';
 import { SegmentReader } from './segmentReader.js';
-import { NO_SPACE_CODES, SpaceGuard, type FreeSpaceProbe } from './spaceGuard.js';
+import type { ResolvedLogOptions } from './options.js';
+import { NO_SPACE_CODES, SpaceGuard } from './spaceGuard.js';
 
 export interface Segment {
   readonly id: number;
@@ -35,17 +35,8 @@ export interface Segment {
   takesEnd: number;
 }
 
-export interface SegmentLogOptions {
-  dataDirs: readonly string[];
-  /** Also probed for free space. */
-  checkpointDir: string;
-  maxFileSize: number;
-  fsync: 'transaction' | 'interval';
-  fsyncIntervalMs: number;
-  minimumRequiredSpace: number;
-  freeSpace: FreeSpaceProbe;
-  logger: ComponentLogger;
-}
+/** The checkpoint directory is probed for free space too. */
+export type SegmentLogOptions = Pick<ResolvedLogOptions, 'dataDirs' | 'checkpointDir' | 'maxFileSize' | 'fsync' | 'fsyncIntervalMs' | 'minimumRequiredSpace' | 'freeSpace' | 'logger'>;
 
 /** `seg` and `off` locate the frame when the write succeeded. */
 export type AppendCallback = (error: Error | undefined, seg: Segment, off: number) => void;

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import { asyncScheduler } from 'rxjs';
 import { describeError } from '../../../lib/core/errors.js';
-import type { ComponentLogger } from '../../../lib/core/log.js';
+import type { ResolvedLogOptions } from './options.js';
 
 /** Free bytes in the file system holding `dir` (for the `minimumRequiredSpace` check). */
 export type FreeSpaceProbe = (dir: string) => number | Promise<number>;
@@ -17,15 +17,8 @@ export const statfsFreeSpace: FreeSpaceProbe = async (dir) => {
   return s.bavail * s.bsize;
 };
 
-export interface SpaceGuardOptions {
-  /** Every directory the log writes to; the smallest figure counts. */
-  dirs: readonly string[];
-  minimumRequiredSpace: number;
-  /** Free bytes that end the out-of-space state are at least min(1 MiB, this). */
-  maxFileSize: number;
-  freeSpace: FreeSpaceProbe;
-  logger: ComponentLogger;
-}
+/** `dirs`: every directory the log writes to (the smallest figure counts); `maxFileSize` bounds the free bytes that end the out-of-space state. */
+export type SpaceGuardOptions = Pick<ResolvedLogOptions, 'minimumRequiredSpace' | 'maxFileSize' | 'freeSpace' | 'logger'> & { dirs: readonly string[] };
 
 /** While space is fine, the free-space figure is refreshed at most this often (and reduced by what was written since). */
 const PROBE_INTERVAL_MS = 250;

@@ -5,7 +5,7 @@ import { linear } from '../../../lib/core/backoff.js';
 import type { Batch } from '../../../lib/core/batch.js';
 import { ChannelFullError } from '../../../lib/core/errors.js';
 import type { FlumeEvent } from '../../../lib/core/event.js';
-import { ComponentCounters } from '../../../lib/core/metrics.js';
+import { metricsOf } from '../../../lib/core/metrics.js';
 import {
   channelBackoff,
   channelBackoffOptions,
@@ -100,23 +100,23 @@ class ListStore implements ChannelStore<ListTake> {
 }
 
 function run(storeOptions: ListStoreOptions, engine: Partial<EngineOptions> = {}) {
-  const metrics = new ComponentCounters('CHANNEL', 'test');
   const log = memoryLogger();
   let store: ListStore | undefined;
   const operator = channelEngine(
     {
       name: 'test',
+      capacity: 100,
       transactionCapacity: 10,
       keepAliveMs: 1000,
       maxInFlight: 1,
-      backoff: linear(0, 0),
-      countBytes: false,
+      backoffSleepIncrementMs: 0,
+      maxBackoffSleepMs: 0,
       logger: log.logger,
       ...engine,
     },
-    metrics,
     (hooks) => (store = new ListStore(hooks, storeOptions)),
   );
+  const metrics = metricsOf(operator)!;
   const input = new Subject<Batch>();
   const takes: Batch[] = [];
   let completed = false;
@@ -159,7 +159,8 @@ describe('channelEngine', () => {
 
   it('a take settled after unsubscribe still reaches the store (Kafka commits it during its stop grace)', () => {
     const h = run({}, { maxInFlight: 2, transactionCapacity: 1 });
-    h.input.next(batchOf([1, 2]).batch);
+    h.input.next(batchOf([1]).batch);
+    h.input.next(batchOf([2]).batch);
     expect(h.takes).toHaveLength(2);
     h.sub.unsubscribe();
     h.takes[0]!.ack();
@@ -196,7 +197,7 @@ describe('channelEngine', () => {
   });
 
   it('passes the sink’s error to the store on rollback, and offers the events again after the back-off', async () => {
-    const h = run({}, { backoff: linear(20, 20) });
+    const h = run({}, { backoffSleepIncrementMs: 20, maxBackoffSleepMs: 20 });
     h.input.next(batchOf([1]).batch);
     h.takes[0]!.nack(new Error('broker down'));
     expect(h.store.rollbacks.map((e) => e.message)).toEqual(['broker down']);
