@@ -1,19 +1,22 @@
-import { existsSync, mkdirSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
-import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { asyncScheduler, Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../core/batch.js';
 import { component, defineComponent, parseOptions, pathOption } from '../../core/config.js';
 import { ComponentError, FlumeError } from '../../core/errors.js';
-import type { FlumeEvent } from '../../core/event.js';
+import { componentLogger, loggerOption, type ComponentLogger } from '../../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
+import { maxInFlightOption, nameOption } from '../../core/options.js';
 import { pollSource, type PolledBatch } from '../../core/pollSource.js';
 import { listCandidates, pickCandidate, type Candidate, type CandidateRules } from './candidates.js';
-import { splitLines, type LinePiece } from './lines.js';
+import { Progress, type Sent } from './progress.js';
+import { inside, SpoolFile, type ReadRules } from './spoolFile.js';
 import { Tracker, type TrackerState } from './tracker.js';
 
-export type SpooldirLogger = (level: 'info' | 'warn' | 'error', message: string) => void;
+/** Receives completed files and warnings. */
+export type SpooldirLogger = ComponentLogger;
 
 const regex = (fallback: string, what: string) =>
   z
@@ -23,7 +26,7 @@ const regex = (fallback: string, what: string) =>
     .describe(`${what} (JavaScript syntax, matched against the whole file name, as Java's matches()).`);
 
 export const spooldirSourceOptions = z.strictObject({
-  name: z.string().min(1).default('spooldirSource').describe('Component name in metrics.'),
+  ...nameOption('spooldirSource'),
   spoolDir: z.string().min(1).meta(pathOption('writeDirectory')).describe('The directory whose files are ingested; files must be complete and never change once there.'),
   fileSuffix: z.string().min(1).default('.COMPLETED').describe('Appended to the name of a file once all its events are acked (deletePolicy never).'),
   deletePolicy: z
@@ -68,13 +71,10 @@ export const spooldirSourceOptions = z.strictObject({
     .min(1)
     .default(100_000_000)
     .describe('BLOB: bytes per event; a larger file gives several events (Flume deserializer.maxBlobLength).'),
-  maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most; nothing more is read meanwhile.'),
+  ...maxInFlightOption('nothing more is read meanwhile'),
   minBackoffMs: z.number().int().min(0).default(250).describe('After a nack, re-send the batch after this, doubling on each further nack.'),
   maxBackoffMs: z.number().int().min(0).default(4000).describe('Longest wait before re-sending a nacked batch (Flume maxBackoff).'),
-  logger: z
-    .custom<SpooldirLogger>((v) => typeof v === 'function', { message: 'a function (level, message) => void' })
-    .optional()
-    .describe('Receives completed files and warnings; by default they are written to stderr.'),
+  ...loggerOption,
 });
 
 export type SpooldirSourceOptions = z.input<typeof spooldirSourceOptions>;
@@ -101,43 +101,6 @@ export const spooldirSourceSpec = defineComponent({
     'deserializer.maxBlobLength': { option: 'maxBlobLength', convert: Number },
   },
 });
-
-/** Bytes read from a file at a time (LINE): the most read ahead of what is sent. */
-const CHUNK = 64 * 1024;
-
-interface SpoolFile {
-  path: string;
-  rel: string;
-  name: string;
-  handle: FileHandle;
-  ino: bigint;
-  size: number;
-  mtimeNs: bigint;
-  /** Next byte to read. */
-  readPos: number;
-  /** Read and not yet split into lines (an unfinished line). */
-  carry: Buffer;
-  /** Split and not yet sent, with the file offset after each. */
-  parsed: FlumeEvent[];
-  ends: number[];
-  head: number;
-  /** Everything read and split. */
-  done: boolean;
-  /** Its handle is closed (completion under way). */
-  released: boolean;
-  /** Events up to this offset, and all before, are acked. */
-  committed: number;
-  events: number;
-}
-
-/** One emitted batch, kept until acked so a nack re-sends exactly these events. */
-interface Sent {
-  seq: number;
-  events: FlumeEvent[];
-  end: number;
-  acked: boolean;
-  due: number;
-}
 
 /**
  * Flume's spooling directory source: ingests files dropped, complete, into `spoolDir`. Files are
@@ -225,14 +188,32 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     ignore: wholeName(opts.ignorePattern),
     recursive: opts.recursiveDirectorySearch,
   };
-  const utf8 = opts.inputCharset === 'UTF-8' || opts.inputCharset === 'utf8';
-  const log = opts.logger ?? stderrLogger(opts.name);
-  const blob = opts.deserializer === 'BLOB';
+  const log = componentLogger(opts.name, opts.logger);
   const failure = (message: string, cause?: unknown): ComponentError =>
     new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause });
 
   const source = new Observable<Batch>((subscriber) => {
-    const tracker = new Tracker(trackerDir);
+    const progress = new Progress(new Tracker(trackerDir), opts, metrics, log);
+    const tracker = progress.tracker;
+    const read: ReadRules = {
+      blob: opts.deserializer === 'BLOB',
+      maxBlobLength: opts.maxBlobLength,
+      maxLineLength: opts.maxLineLength,
+      utf8: opts.inputCharset === 'UTF-8' || opts.inputCharset === 'utf8',
+      headers: (f) => {
+        const h: Record<string, string> = {};
+        if (opts.fileHeader) h[opts.fileHeaderKey] = f.path;
+        if (opts.basenameHeader) h[opts.basenameHeaderKey] = f.name;
+        return h;
+      },
+      changed: (f, what) => {
+        metrics.inc('EventReadFail');
+        return failure(
+          `${f.path} ${what}. Spooled files must not change: it is left as it is, with the offset of its acked events ` +
+            `(${f.committed}) in ${tracker.path}; move it away, or delete the tracker to read it again from its start`,
+        );
+      },
+    };
     const linkedDirs = new Set<string>(); // symlinked directories already warned about
     const listRules: CandidateRules = {
       ...rules,
@@ -244,18 +225,13 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     };
     let realSpoolDir = spoolDir;
     const timers = new Set<Subscription>();
-    const outstanding: Sent[] = []; // emitted and not acked, in file order
-    const retry: Sent[] = []; // nacked, to be re-sent first, in file order
     let closed = false;
     let started = false;
     let resume: TrackerState | undefined;
     let current: SpoolFile | undefined;
-    let pending: TrackerState | undefined; // acked progress the tracker has yet to record
-    let ioFailures = 0; // failed tracker writes, renames or deletes in a row (an outage)
     let completion: Promise<boolean> | undefined; // a rename or delete under way
     let wake: (() => void) | undefined;
-    let backoff = opts.minBackoffMs;
-    let seq = 0;
+    const stopped = (): boolean => closed;
 
     const sleep = (ms: number): Promise<void> =>
       new Promise((done) => {
@@ -272,27 +248,6 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       w?.();
     };
     const never = (): Promise<never> => new Promise<never>(() => undefined);
-
-    const changed = (f: SpoolFile, what: string): ComponentError => {
-      metrics.inc('EventReadFail');
-      return failure(
-        `${f.path} ${what}. Spooled files must not change: it is left as it is, with the offset of its acked events ` +
-          `(${f.committed}) in ${tracker.path}; move it away, or delete the tracker to read it again from its start`,
-      );
-    };
-
-    const checkUnchanged = async (f: SpoolFile): Promise<void> => {
-      let s: BigIntStats;
-      try {
-        s = await stat(f.path, { bigint: true });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw changed(f, 'was removed while being read');
-        throw error;
-      }
-      if (s.ino !== f.ino) throw changed(f, 'was replaced by another file while being read');
-      if (Number(s.size) !== f.size) throw changed(f, `has changed size since being read (${f.size} → ${s.size} bytes)`);
-      if (s.mtimeNs !== f.mtimeNs) throw changed(f, 'has been modified since being read');
-    };
 
     const start = (): void => {
       started = true;
@@ -312,58 +267,19 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       }
     };
 
-    /**
-     * Whether the directory holding `c` is, right now, the real directory under spoolDir that its
-     * relative path names: no symlink on the way. Renames and deletes happen only then.
-     */
-    const inside = async (c: Candidate): Promise<boolean> => {
-      const parent = dirname(c.rel);
-      const expected = parent === '.' ? realSpoolDir : join(realSpoolDir, ...parent.split('/'));
-      return (await realpath(dirname(c.path)).catch(() => undefined)) === expected;
-    };
-
     const openFile = async (c: Candidate, at?: TrackerState): Promise<SpoolFile | undefined> => {
-      if (!(await inside(c))) {
+      if (!(await inside(c, realSpoolDir))) {
         log('warn', `${c.path} is not inside spoolDir ${spoolDir} (a directory on its way is a symbolic link, or gone): not read`);
         return undefined;
       }
-      let handle: FileHandle;
-      try {
-        handle = await open(c.path, 'r');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-      let s: BigIntStats;
-      try {
-        s = await handle.stat({ bigint: true });
-      } catch (error) {
-        await handle.close().catch(() => undefined);
-        throw error;
-      }
-      const f: SpoolFile = {
-        ...c,
-        handle,
-        ino: s.ino,
-        size: Number(s.size),
-        mtimeNs: s.mtimeNs,
-        readPos: at?.pos ?? 0,
-        carry: EMPTY,
-        parsed: [],
-        ends: [],
-        head: 0,
-        done: false,
-        released: false,
-        committed: at?.pos ?? 0,
-        events: 0,
-      };
-      if (closed) {
-        await handle.close();
+      const f = await SpoolFile.open(c, read, at?.pos);
+      if (f && closed) {
+        await f.release();
         return undefined;
       }
-      if (at && (String(f.ino) !== at.ino || f.size !== at.size || String(f.mtimeNs) !== at.mtimeNs || at.pos > f.size)) {
+      if (f && at && !f.is(at)) {
         current = f; // closed on teardown
-        throw changed(f, 'has changed since it was partly read before the restart');
+        throw read.changed(f, 'has changed since it was partly read before the restart');
       }
       return f;
     };
@@ -382,7 +298,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
           return f;
         }
         log('info', `tracker names ${path}, which is gone (completed or removed); starting afresh`);
-        record(CLEARED);
+        progress.record(CLEARED);
       }
       for (;;) {
         const c = await pickCandidate(await listCandidates(listRules), opts.consumeOrder);
@@ -392,118 +308,12 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       }
     };
 
-    const headers = (f: SpoolFile): Record<string, string> => {
-      const h: Record<string, string> = {};
-      if (opts.fileHeader) h[opts.fileHeaderKey] = f.path;
-      if (opts.basenameHeader) h[opts.basenameHeaderKey] = f.name;
-      return h;
-    };
-
-    const readMore = async (f: SpoolFile): Promise<void> => {
-      if (f.readPos >= f.size) {
-        if (!blob) addLines(f, f.carry, f.readPos - f.carry.length, true);
-        f.carry = EMPTY;
-        f.done = true;
-        return;
-      }
-      await checkUnchanged(f);
-      if (closed) return;
-      const want = Math.min(blob ? opts.maxBlobLength : CHUNK, f.size - f.readPos);
-      const buf = Buffer.allocUnsafe(want);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await f.handle.read(buf, got, want - got, f.readPos + got);
-        if (bytesRead === 0) throw changed(f, `has changed size since being read (ends at ${f.readPos + got}, not ${f.size})`);
-        got += bytesRead;
-      }
-      f.readPos += want;
-      if (blob) {
-        f.parsed.push({ headers: headers(f), body: buf });
-        f.ends.push(f.readPos);
-        return;
-      }
-      const data = f.carry.length > 0 ? Buffer.concat([f.carry, buf]) : buf;
-      const consumed = addLines(f, data, f.readPos - data.length, f.readPos === f.size);
-      f.carry = data.subarray(consumed);
-      if (f.readPos === f.size && f.carry.length === 0) f.done = true;
-    };
-
-    const pieces: LinePiece[] = [];
-    const addLines = (f: SpoolFile, data: Buffer, base: number, final: boolean): number => {
-      pieces.length = 0;
-      const consumed = splitLines(data, opts.maxLineLength, utf8, final, pieces);
-      for (const p of pieces) {
-        // A copy, so an event does not pin the whole read chunk.
-        f.parsed.push({ headers: headers(f), body: Buffer.from(data.subarray(p.start, p.end)) });
-        f.ends.push(base + p.next);
-      }
-      return consumed;
-    };
-
-    const readBatch = async (f: SpoolFile): Promise<Sent | undefined> => {
-      while (f.parsed.length - f.head < opts.batchSize && !f.done && !closed) await readMore(f);
-      const n = Math.min(opts.batchSize, f.parsed.length - f.head);
-      if (n === 0 || closed) return undefined;
-      const events = f.parsed.slice(f.head, f.head + n);
-      const end = f.ends[f.head + n - 1]!;
-      f.head += n;
-      if (f.head === f.parsed.length) {
-        f.parsed = [];
-        f.ends = [];
-        f.head = 0;
-      }
-      f.events += n;
-      const sent: Sent = { seq: seq++, events, end, acked: false, due: 0 };
-      outstanding.push(sent);
-      return sent;
-    };
-
-    /** A tracker write, rename or delete failed: counted, logged at the start of an outage; the caller backs off. */
-    const ioFailed = (counter: string, what: string, error: unknown): void => {
-      metrics.inc(counter);
-      ioFailures++;
-      if (ioFailures > 1) return; // one line per outage; the counters say how long it lasts
-      const e = error as NodeJS.ErrnoException;
-      log(
-        'warn',
-        `${what} (${e.code ?? describe(error)}): nothing more is sent until that works again; ` +
-          `retrying after ${opts.minBackoffMs} ms doubling up to ${opts.maxBackoffMs} ms`,
-      );
-    };
-    const ioWorked = (): void => {
-      if (ioFailures === 0) return;
-      log('info', `tracker and spool directory writable again after ${ioFailures} failed attempts`);
-      ioFailures = 0;
-    };
-    const ioDelay = (): number => Math.max(50, Math.min(opts.minBackoffMs * 2 ** Math.min(ioFailures - 1, 20), opts.maxBackoffMs));
-
-    /** Records progress durably now if the tracker can be written, else keeps it pending; true when recorded. */
-    const flushTracker = (): boolean => {
-      if (!pending) return true;
-      try {
-        tracker.save(pending);
-      } catch (error) {
-        ioFailed('TrackerWriteFail', `cannot write tracker ${tracker.path}`, error);
-        return false;
-      }
-      pending = undefined;
-      ioWorked();
-      return true;
-    };
-    const record = (state: TrackerState): boolean => {
-      pending = state;
-      return flushTracker();
-    };
-
     /** Renames (or deletes) a fully acked file; false when that failed for now and is to be retried. */
     const complete = async (f: SpoolFile): Promise<boolean> => {
-      await checkUnchanged(f);
-      if (!f.released) {
-        f.released = true;
-        await f.handle.close();
-      }
+      await f.checkUnchanged();
+      await f.release();
       if (closed) return false;
-      if (!(await inside(f))) {
+      if (!(await inside(f, realSpoolDir))) {
         throw failure(
           `cannot complete ${f.path}: its directory is no longer inside spoolDir ${spoolDir} (replaced by a symbolic link, or moved); ` +
             'nothing outside spoolDir is renamed or deleted: it is left as it is',
@@ -515,84 +325,61 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       try {
         await (immediate ? rm(f.path) : rename(f.path, dest));
       } catch (error) {
-        ioFailed('GenericProcessingFail', `cannot ${immediate ? 'delete' : 'rename'} ${f.path}, all of whose events are acked`, error);
+        progress.failed('GenericProcessingFail', `cannot ${immediate ? 'delete' : 'rename'} ${f.path}, all of whose events are acked`, error);
         return false;
       }
-      ioWorked();
+      progress.worked();
       log('info', immediate ? `${f.path}: ${f.events} events sent; deleted` : `${f.path}: ${f.events} events sent; renamed to ${basename(dest)}`);
-      record(CLEARED); // if this fails, the next poll retries it before sending anything
+      progress.record(CLEARED); // if this fails, the next poll retries it before sending anything
       return true;
-    };
-
-    const onAck = (sent: Sent): void => {
-      if (closed) return;
-      sent.acked = true;
-      backoff = opts.minBackoffMs;
-      let moved = false;
-      while (outstanding.length > 0 && outstanding[0]!.acked) {
-        current!.committed = outstanding.shift()!.end;
-        moved = true;
-      }
-      if (moved) {
-        const f = current!;
-        record({ file: f.rel, ino: String(f.ino), size: f.size, mtimeNs: String(f.mtimeNs), pos: f.committed });
-      }
-      notify();
-    };
-
-    const onNack = (sent: Sent): void => {
-      if (closed) return;
-      sent.due = asyncScheduler.now() + backoff;
-      backoff = Math.min(backoff * 2, opts.maxBackoffMs);
-      let i = retry.length;
-      while (i > 0 && retry[i - 1]!.seq > sent.seq) i--;
-      retry.splice(i, 0, sent);
-      notify();
     };
 
     const polled = (sent: Sent): PolledBatch => ({
       events: sent.events,
-      commit: () => onAck(sent),
-      rollback: () => onNack(sent),
+      commit: () => {
+        if (closed) return;
+        const end = progress.acked(sent);
+        if (end !== undefined) {
+          current!.committed = end;
+          progress.record(current!.state());
+        }
+        notify();
+      },
+      rollback: () => {
+        if (closed) return;
+        progress.nacked(sent, asyncScheduler.now());
+        notify();
+      },
     });
-
-    // Every failure reaching here is fatal: retrying cannot fix a changed file or a broken directory
-    // (tracker writes, renames and deletes that fail are retried inside next()).
-    const poll = (): Promise<PolledBatch> =>
-      next().catch((error: unknown) => {
-        throw error instanceof FlumeError ? error : failure(describe(error), error);
-      });
 
     const next = async (): Promise<PolledBatch> => {
       for (;;) {
         if (closed) return never();
         if (!started) start();
-        // Progress not yet durable: send nothing more (a crash must not re-send more than is in flight).
-        if (pending && !flushTracker()) {
-          await sleep(ioDelay());
+        if (progress.behind && !progress.flush()) {
+          await sleep(progress.retryDelay);
           continue;
         }
-        const first = retry[0];
-        if (first) {
-          const wait = first.due - asyncScheduler.now();
-          if (wait > 0) {
-            await sleep(wait);
+        const retry = progress.nextRetry(asyncScheduler.now());
+        if (retry) {
+          if (retry.wait > 0) {
+            await sleep(retry.wait);
             continue;
           }
-          retry.shift();
-          return polled(first);
+          progress.takeRetry();
+          return polled(retry.sent);
         }
         if (!current) {
           current = await openNext();
           if (!current) await sleep(opts.pollDelayMs);
           continue;
         }
-        if (!current.done || current.head < current.parsed.length) {
-          const sent = await readBatch(current);
-          if (sent) return polled(sent);
+        if (!current.exhausted) {
+          const batch = await current.nextBatch(opts.batchSize, stopped);
+          if (batch) return polled(progress.sent(batch.events, batch.end));
           continue;
         }
-        if (outstanding.length > 0) {
+        if (progress.unsettled > 0) {
           await signal();
           continue;
         }
@@ -600,7 +387,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         const completed = await completion.finally(() => (completion = undefined));
         if (!completed) {
           if (closed) return never();
-          await sleep(ioDelay());
+          await sleep(progress.retryDelay);
           continue;
         }
         current = undefined;
@@ -608,7 +395,12 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     };
 
     const inner = pollSource(
-      poll,
+      // Every failure reaching here is fatal: retrying cannot fix a changed file or a broken directory
+      // (tracker writes, renames and deletes that fail are retried inside next()).
+      () =>
+        next().catch((error: unknown) => {
+          throw error instanceof FlumeError ? error : failure(describe(error), error);
+        }),
       // Back-off is ours (Flume's doubling); pollSource re-polls at once and poll() waits.
       { name: opts.name, maxInFlight: opts.maxInFlight, backoffSleepIncrementMs: 0, maxBackoffSleepMs: 0 },
       metrics,
@@ -620,20 +412,11 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       for (const t of timers) t.unsubscribe();
       timers.clear();
       wake = undefined;
-      if (current && !current.released) current.handle.close().catch(() => undefined);
+      current?.release().catch(() => undefined);
       current = undefined;
-      const finish = (): void => {
-        if (pending) {
-          try {
-            tracker.save(pending); // a last try; the state before it stays valid if this fails
-          } catch {
-            // counted and logged when it first failed
-          }
-        }
-        tracker.close();
-      };
       // A rename already started must be recorded when it lands, or the tracker would go on naming a
       // completed file (and take a new file of that name, inode, size and mtime for it).
+      const finish = (): void => progress.close();
       if (completion) completion.then(finish, finish);
       else finish();
     };
@@ -641,7 +424,6 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
   return withMetrics(source, metrics);
 });
 
-const EMPTY = Buffer.alloc(0);
 const CLEARED: TrackerState = { file: null, ino: '0', size: 0, mtimeNs: '0', pos: 0 };
 
 function isRegex(pattern: string): boolean {
@@ -657,13 +439,6 @@ function wholeName(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`);
 }
 
-function stderrLogger(name: string): SpooldirLogger {
-  return (level, message) => {
-    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${message}\n`);
-  };
-}
-
 function describe(error: unknown): string {
-  if (error instanceof FlumeError) return error.message;
   return error instanceof Error ? error.message : String(error);
 }
