@@ -91,7 +91,7 @@ describe('fileChannel — put and take', () => {
 
   it('nack puts the events back at the head, in order, redelivered after back-off', async () => {
     const d = await channelDirs();
-    const h = harness(fileChannel(options(d, { transactionCapacity: 2, retryBackoffMs: 20 })));
+    const h = harness(fileChannel(options(d, { transactionCapacity: 2, backoffSleepIncrementMs: 20 })));
     subs.push(h.sub);
     h.put(1, 2);
     h.put(3, 4);

@@ -106,12 +106,15 @@ describe('memoryChannel — marbles', () => {
     h.sub.unsubscribe();
   });
 
-  it('redelivers nacked takes after min(n × retryBackoffMs, max), in order', () => {
+  it.each([
+    ['backoffSleepIncrementMs / maxBackoffSleepMs', { backoffSleepIncrementMs: 10, maxBackoffSleepMs: 15 }],
+    ['the former names retryBackoffMs / maxRetryBackoffMs', { retryBackoffMs: 10, maxRetryBackoffMs: 15 }],
+  ])('redelivers nacked takes after min(n × step, max), in order (%s)', (_, backoff) => {
     scheduler().run(({ cold, expectObservable }) => {
       const a = batchOf([1, 2]);
       let attempt = 0;
       const out = cold('a', { a: a.batch }).pipe(
-        memoryChannel({ retryBackoffMs: 10, maxRetryBackoffMs: 15 }),
+        memoryChannel(backoff),
         map((batch) => {
           attempt++;
           if (attempt <= 3) batch.nack(new Error('sink down'));
@@ -174,7 +177,7 @@ describe('memoryChannel — put and take', () => {
   });
 
   it('nack puts the events back at the head, before later puts, in order', () => {
-    const h = harness(memoryChannel({ capacity: 10, transactionCapacity: 2, retryBackoffMs: 0 }));
+    const h = harness(memoryChannel({ capacity: 10, transactionCapacity: 2, backoffSleepIncrementMs: 0 }));
     h.put(1, 2);
     h.put(3, 4);
     h.takes[0]!.nack(new Error('sink failed'));
@@ -259,7 +262,7 @@ describe('memoryChannel — invariants', () => {
         fc.array(fc.record({ size: fc.integer({ min: 1, max: 5 }), sinkNacks: fc.boolean() }), { maxLength: 40 }),
         fc.integer({ min: 1, max: 5 }),
         (puts, txCap) => {
-          const h = harness(memoryChannel({ capacity: 1000, transactionCapacity: Math.max(5, txCap), retryBackoffMs: 0, keepAliveMs: 0 }));
+          const h = harness(memoryChannel({ capacity: 1000, transactionCapacity: Math.max(5, txCap), backoffSleepIncrementMs: 0, keepAliveMs: 0 }));
           const recs: Recorded[] = [];
           let next = 0;
           for (const p of puts) recs.push(h.put(...range(next, p.size))), (next += p.size);

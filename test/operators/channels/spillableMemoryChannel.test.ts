@@ -100,12 +100,12 @@ describe('spillableMemoryChannel — marbles (memory only)', () => {
     });
   });
 
-  it('redelivers nacked takes after min(n × retryBackoffMs, max), in order', () => {
+  it('redelivers nacked takes after min(n × backoffSleepIncrementMs, maxBackoffSleepMs), in order', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const a = batchOf([1, 2]);
       let attempt = 0;
       const out = cold('a', { a: a.batch }).pipe(
-        memoryOnly({ retryBackoffMs: 10, maxRetryBackoffMs: 15 }),
+        memoryOnly({ backoffSleepIncrementMs: 10, maxBackoffSleepMs: 15 }),
         map((batch) => {
           attempt++;
           if (attempt <= 3) batch.nack(new Error('sink down'));

@@ -70,8 +70,8 @@ const common = {
   checkpointIntervalMs: 50,
   keepAliveMs: 200,
   minimumRequiredSpace: 0,
-  retryBackoffMs: 10,
-  maxRetryBackoffMs: 50,
+  backoffSleepIncrementMs: 10,
+  maxBackoffSleepMs: 50,
   logger: (level, message) => appendFileSync(channelLog, `${new Date().toISOString()} [${process.pid}] ${level} ${message}\n`),
 };
 const extra = optionsJson ? JSON.parse(optionsJson) : {};
