@@ -98,8 +98,8 @@ export interface DecodedSequenceFile {
   metadata: Array<[string, string]>;
   sync: Buffer;
   headerLength: number;
-  /** Keys and values as serialized Writables (a LongWritable's 8 bytes; BytesWritable and Text with their lengths). */
-  records: Array<{ key: Buffer; value: Buffer }>;
+  /** Keys and values as serialized Writables (a LongWritable's 8 bytes; BytesWritable and Text with their lengths); where each starts in the file (for BLOCK, where its block starts). */
+  records: Array<{ key: Buffer; value: Buffer; offset: number }>;
   /** File offsets of the sync escapes. */
   escapes: number[];
   /** Records per block (BLOCK files). */
@@ -127,6 +127,7 @@ export function decodeSequenceFile(bytes: Buffer): DecodedSequenceFile {
     file.escapes.push(at);
   };
   while (!r.done) {
+    const offset = r.at;
     const length = r.int32();
     if (blockCompressed) {
       if (length !== -1) throw new Error(`a block at ${r.at - 4} does not start with a sync escape`);
@@ -137,7 +138,7 @@ export function decodeSequenceFile(bytes: Buffer): DecodedSequenceFile {
       const keys = section();
       const valueLengths = section();
       const values = section();
-      for (let i = 0; i < count; i++) file.records.push({ key: Buffer.from(keys.take(keyLengths.vint())), value: Buffer.from(values.take(valueLengths.vint())) });
+      for (let i = 0; i < count; i++) file.records.push({ key: Buffer.from(keys.take(keyLengths.vint())), value: Buffer.from(values.take(valueLengths.vint())), offset });
       for (const s of [keyLengths, keys, valueLengths, values]) if (!s.done) throw new Error('a block section holds more than its records');
       file.blocks.push(count);
       continue;
@@ -149,7 +150,7 @@ export function decodeSequenceFile(bytes: Buffer): DecodedSequenceFile {
     const keyLength = r.int32();
     const key = Buffer.from(r.take(keyLength));
     const stored = Buffer.from(r.take(length - keyLength));
-    file.records.push({ key, value: compressed ? decompress(codec!, stored) : stored });
+    file.records.push({ key, value: compressed ? decompress(codec!, stored) : stored, offset });
   }
   return file;
 }

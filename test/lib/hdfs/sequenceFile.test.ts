@@ -76,13 +76,19 @@ describe('SequenceFileWriter framing (checked with our own decoder)', () => {
             expect(end).toBe(file.length);
             expect(writer.snapshot().position).toBe(file.length);
             if (compression !== 'BLOCK') {
-              // An escape before a record only once the interval has passed since the previous one.
-              const escapes = [0, ...decoded.escapes.map((at) => at + 20)];
-              for (let i = 0; i < decoded.escapes.length; i++) {
-                const at = decoded.escapes[i]!;
-                const endsAFlush = flushes.reduce<number[]>((ends, c) => [...ends, (ends.at(-1) ?? writer.header.length) + c.length], []).includes(at + 20);
-                if (!endsAFlush) expect(at).toBeGreaterThanOrEqual(escapes[i]! + syncInterval);
-              }
+              // Hadoop's rule, exactly: an escape goes before a record iff the position has reached the
+              // last escape's end (0 at first) + the interval; besides, one ends each flush.
+              const flushEnds = new Set(flushes.reduce<number[]>((ends, c) => [...ends, (ends.at(-1) ?? writer.header.length) + c.length], []));
+              const items = [...decoded.escapes.map((offset) => ({ offset, escape: true })), ...decoded.records.map((r) => ({ offset: r.offset, escape: false }))].sort((x, y) => x.offset - y.offset);
+              let lastSync = 0;
+              items.forEach((item, i) => {
+                if (item.escape) {
+                  if (!flushEnds.has(item.offset + 20)) expect(item.offset).toBeGreaterThanOrEqual(lastSync + syncInterval);
+                  lastSync = item.offset + 20;
+                } else if (!items[i - 1]?.escape) {
+                  expect(item.offset).toBeLessThan(lastSync + syncInterval);
+                }
+              });
             }
           }),
           { numRuns: 40 },
@@ -112,6 +118,18 @@ describe('SequenceFileWriter framing (checked with our own decoder)', () => {
     const decoded = decodeSequenceFile(Buffer.concat([writer.header, writer.flush()]));
     expect(decoded.blocks).toEqual([10, 10, 5]);
     expect(decoded.escapes).toHaveLength(3);
+  });
+
+  it('BLOCK: restore() drops records appended but not yet flushed', () => {
+    const writer = new SequenceFileWriter({ valueClass: 'BytesWritable', compression: 'BLOCK', codec: CODECS.deflate });
+    writer.append(1, Buffer.from('one'));
+    const first = writer.flush();
+    const mark = writer.snapshot();
+    writer.append(2, Buffer.from('lost'));
+    writer.restore(mark);
+    writer.append(3, Buffer.from('three'));
+    const decoded = decodeSequenceFile(Buffer.concat([writer.header, first, writer.flush()]));
+    expect(decoded.records.map((r) => r.value.subarray(4).toString())).toEqual(['one', 'three']);
   });
 
   it('flush with nothing appended adds nothing; restore() drops what a failed write carried and keeps positions', () => {

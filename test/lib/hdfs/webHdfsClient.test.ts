@@ -129,6 +129,9 @@ describe.skipIf(env.skip)(`WebHdfsClient against HDFS${env.note}`, () => {
       expect(error).toMatchObject({ code: 'FLUME_HDFS_PERMISSION', retriable: false, status: 403, exception: 'AccessControlException' });
       expect(error.message).toMatch(/Permission denied: user=eve, access=WRITE/);
       expect(await refusal(eve.mkdirs(`${dir}/eve-dir`))).toMatchObject({ code: 'FLUME_HDFS_PERMISSION' });
+      // stat() is undefined only for a missing path: a refusal to look is thrown.
+      await root.mkdirs(`${dir}/private`, '700');
+      expect(await refusal(eve.stat(`${dir}/private/x`))).toMatchObject({ code: 'FLUME_HDFS_PERMISSION', op: 'GETFILESTATUS' });
       // user.name is who HDFS sees: in a directory eve may write to, the file is hers.
       await root.mkdirs(`${dir}/open`, '777');
       await eve.create(`${dir}/open/eve-file`, Buffer.from('x'));

@@ -158,6 +158,25 @@ describe('WebHdfsClient on the wire', () => {
     expect(new Set(nn.seen.map((s) => s.socket)).size).toBe(1);
   });
 
+  it('a keep-alive socket the server dropped: a GET is sent again on a new one, a PUT fails with FLUME_HDFS_IO (it may have been applied)', async () => {
+    // The server drops each connection when its second request arrives, as a server that closed an idle
+    // keep-alive socket while the request was on its way.
+    const requests = new WeakMap<object, number>();
+    const s = http.createServer((req, res) => {
+      const n = (requests.get(req.socket) ?? 0) + 1;
+      requests.set(req.socket, n);
+      if (n > 1) return req.socket.destroy();
+      req.resume();
+      req.on('end', () => json(res, 200, req.method === 'GET' ? { FileStatus: { length: 1 } } : { boolean: true }));
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const c = client(`http://127.0.0.1:${(s.address() as AddressInfo).port}`);
+    expect(await c.getFileStatus('/a')).toMatchObject({ length: 1 });
+    expect(await c.getFileStatus('/a')).toMatchObject({ length: 1 });
+    expect(await refusal(c.mkdirs('/b'))).toMatchObject({ code: 'FLUME_HDFS_IO', op: 'MKDIRS' });
+  });
+
   it('an operation past its deadline fails with FLUME_HDFS_TIMEOUT (retriable), its connection dropped', async () => {
     let closed = 0;
     const silent = await server((req, res) => {
@@ -206,6 +225,8 @@ describe('WebHdfsClient on the wire', () => {
     const c = client(nn.url);
     expect(await refusal(c.mkdirs('/m'))).toMatchObject({ code: 'FLUME_HDFS_IO' });
     expect(await refusal(c.getFileStatus('/m'))).toMatchObject({ code: 'FLUME_HDFS_IO' });
+    // stat() answers undefined only for a missing path; anything else is thrown.
+    expect(await refusal(c.stat('/m'))).toMatchObject({ code: 'FLUME_HDFS_IO' });
     const html = await refusal(c.listStatus('/m'));
     expect(html).toMatchObject({ code: 'FLUME_HDFS_IO', status: 500, exception: undefined });
     expect(html.message).toContain('HTTP 500');
@@ -215,9 +236,12 @@ describe('WebHdfsClient on the wire', () => {
   it('an answer larger than maxResponseBytes is cut off with FLUME_HDFS_IO', async () => {
     const nn = await server((_req, res) => {
       res.writeHead(200);
-      res.end(Buffer.alloc(5000, 0x20));
+      res.end(JSON.stringify({ FileStatuses: { FileStatus: [] } }).padEnd(5000, ' '));
     });
-    expect(await refusal(client(nn.url, { maxResponseBytes: 1000 }).listStatus('/big'))).toMatchObject({ code: 'FLUME_HDFS_IO' });
+    expect(await client(nn.url, { maxResponseBytes: 6000 }).listStatus('/big')).toEqual([]);
+    const error = await refusal(client(nn.url, { maxResponseBytes: 1000 }).listStatus('/big'));
+    expect(error).toMatchObject({ code: 'FLUME_HDFS_IO' });
+    expect(error.message).toContain('exceeds 1000 bytes');
   });
 
   it('accepts webhdfs:// and swebhdfs:// URLs; rejects other schemes', () => {
