@@ -7,7 +7,7 @@ import { ComponentError } from './errors.js';
 import type { FlumeEvent } from './event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from './metrics.js';
 import { maxInFlightOption, nameOption } from './options.js';
-import { pollSource, type PolledBatch, type PollResult } from './pollSource.js';
+import { pollOptionsOf, pollSource, type PolledBatch, type PollResult } from './pollSource.js';
 
 /** Where a push source puts what arrives. */
 export interface Feed {
@@ -116,12 +116,6 @@ export const bufferedSource = component(bufferedSourceSpec, function bufferedSou
   const { batchSize, batchTimeoutMs, maxBufferedEvents, maxBufferedBytes } = opts;
   const countBytes = maxBufferedBytes !== Infinity;
   if (maxBufferedEvents !== Infinity || countBytes) metrics.inc('EventDroppedCount', 0);
-  const pollOptions = {
-    name: opts.name,
-    maxInFlight: opts.maxInFlight,
-    backoffSleepIncrementMs: opts.backoffSleepIncrementMs,
-    maxBackoffSleepMs: opts.maxBackoffSleepMs,
-  };
 
   const source = new Observable<Batch>((subscriber) => {
     // A queue with a moving head, so that taking a batch or dropping the oldest costs no shifting.
@@ -287,7 +281,7 @@ export const bufferedSource = component(bufferedSourceSpec, function bufferedSou
     }
     if (!closed) {
       // A plain observer, so that unsubscribing `inner` leaves `subscriber` open.
-      inner = pollSource(poll, pollOptions, metrics).subscribe({
+      inner = pollSource(poll, pollOptionsOf(opts), metrics).subscribe({
         next: (batch) => subscriber.next(batch),
         error: fail,
         complete: () => {

@@ -40,6 +40,12 @@ export const pollSourceOptions = z.strictObject({
 
 export type PollSourceOptions = z.input<typeof pollSourceOptions>;
 
+/** This runner's options out of a source's own (declared with the same fragments and names). */
+export function pollOptionsOf(options: object): PollSourceOptions {
+  const own = options as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(pollSourceOptions.shape).filter((k) => own[k] !== undefined).map((k) => [k, own[k]]));
+}
+
 export const pollSourceSpec = defineComponent({
   name: 'pollSource',
   kind: 'source',

@@ -7,6 +7,7 @@ import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+import { bindOption, maxInFlightOption, nameOption, portOption } from '../core/options.js';
 import { DEFAULT_MAX_BUFFERS, TLS_PROTOCOLS, protocolRange } from '../avro/rpc.js';
 import { Budget, Slots } from './avroSource/budget.js';
 import { ClientProtocols } from './avroSource/clientProtocols.js';
@@ -20,9 +21,9 @@ const MiB = 1024 * 1024;
 
 export const avroSourceOptions = z
   .strictObject({
-    name: z.string().min(1).default('avroSource').describe('Component name in metrics.'),
-    bind: z.string().min(1).describe('Address to listen on, e.g. 127.0.0.1 or 0.0.0.0.'),
-    port: z.number().int().min(0).max(65535).describe('TCP port; 0 picks a free one (see onListening).'),
+    ...nameOption('avroSource'),
+    ...bindOption(),
+    ...portOption,
     compressionType: z
       .enum(['none', 'deflate'])
       .default('none')
@@ -40,12 +41,7 @@ export const avroSourceOptions = z
       .default('')
       .describe("Flume's `allow|deny:ip|name:pattern,...` (`*` and `?` wildcards); the first matching rule wins, no match allows."),
     threads: z.number().int().min(0).optional().describe("Flume's worker thread count: accepted and ignored (Node serves every connection on one loop)."),
-    maxInFlight: z
-      .number()
-      .int()
-      .min(1)
-      .default(64)
-      .describe('RPC batches emitted and not yet settled, across connections; further calls wait and their connections are not read.'),
+    ...maxInFlightOption('counted across connections: further calls wait and their connections are not read', 64),
     maxMessageBytes: z
       .number()
       .int()

@@ -2,17 +2,19 @@ import type { IHeaders } from 'kafkajs';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
+import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import { combineFromFlume, component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { decodeFlumeEvent } from '../core/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+import { maxInFlightOption, nameOption } from '../core/options.js';
 import { isEarliest, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
 import { kafkajsConsumer, startEngine, type InRecord } from '../kafka/consumer.js';
 import { headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../kafka/security.js';
 
 export const kafkaSourceOptions = z
   .strictObject({
-    name: z.string().min(1).default('kafkaSource').describe('Component name in metrics.'),
+    ...nameOption('kafkaSource'),
     brokers: kafkaOption.brokers,
     topics: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
@@ -31,7 +33,7 @@ export const kafkaSourceOptions = z
       .min(0)
       .default(1000)
       .describe('A batch smaller than batchSize is emitted once its first event waited this long (Flume batchDurationMillis).'),
-    maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most; then the partitions are paused.'),
+    ...maxInFlightOption('then the partitions are paused'),
     setTopicHeader: z.boolean().default(true).describe('Adds the topic of each record as the `topicHeader` header.'),
     topicHeader: z.string().min(1).default('topic').describe('Header receiving the topic name.'),
     copyHeaders: z.boolean().default(true).describe('Kafka record headers become event headers (UTF-8). Ignored when headerMap is set.'),
@@ -56,13 +58,7 @@ export const kafkaSourceOptions = z
     heartbeatIntervalMs: kafkaOption.heartbeatIntervalMs,
     maxWaitTimeMs: z.number().int().min(0).default(500).describe('How long the broker holds a fetch waiting for records (Kafka fetch.max.wait.ms).'),
     maxBytesPerPartition: kafkaOption.maxBytesPerPartition,
-    backoffSleepIncrementMs: z
-      .number()
-      .int()
-      .min(0)
-      .default(1000)
-      .describe('Back-off step after a nack or a failed start; the wait is min(n × this, maxBackoffSleepMs) (Flume backoffSleepIncrement).'),
-    maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest back-off (Flume maxBackoffSleep).'),
+    ...backoffOptions('a nack or a failed start'),
     stopGraceMs: z
       .number()
       .int()
@@ -95,8 +91,7 @@ const flumeKeys = {
   'kafka.consumer.group.id': 'groupId',
   groupId: 'groupId',
   batchDurationMillis: 'batchDurationMs',
-  backoffSleepIncrement: 'backoffSleepIncrementMs',
-  maxBackoffSleep: 'maxBackoffSleepMs',
+  ...backoffFlumeKeys,
   'kafka.consumer.auto.offset.reset': { option: 'fromBeginning', convert: isEarliest },
   'kafka.consumer.client.id': 'clientId',
   'kafka.consumer.session.timeout.ms': 'sessionTimeoutMs',

@@ -1,27 +1,23 @@
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
+import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { pollSource, type PollResult } from '../core/pollSource.js';
+import { maxInFlightOption, nameOption } from '../core/options.js';
+import { pollOptionsOf, pollSource, type PollResult } from '../core/pollSource.js';
 
 const countOrInfinity = z.union([z.number().int().min(0), z.literal(Infinity)], { error: 'integer ≥ 0 or Infinity' });
 
 export const sequenceSourceOptions = z.strictObject({
-  name: z.string().min(1).default('sequenceSource').describe('Component name in metrics.'),
+  ...nameOption('sequenceSource'),
   totalEvents: countOrInfinity
     .default(Infinity)
     .describe('Events generated, bodies "0" … "totalEvents-1"; the source completes once all are acked. Unbounded by default.'),
   batchSize: z.number().int().min(1).default(1).describe('Events per batch.'),
-  maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most.'),
-  backoffSleepIncrementMs: z
-    .number()
-    .int()
-    .min(0)
-    .default(1000)
-    .describe('Back-off step after a nack (Flume backoffSleepIncrement); the wait is min(n × this, maxBackoffSleepMs).'),
-  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest back-off (Flume maxBackoffSleep).'),
+  ...maxInFlightOption('nothing is generated beyond'),
+  ...backoffOptions('a nack'),
 });
 
 export type SequenceSourceOptions = z.input<typeof sequenceSourceOptions>;
@@ -35,8 +31,7 @@ export const sequenceSourceSpec = defineComponent({
   flumeKeys: {
     // Flume's default is Long.MAX_VALUE, beyond what a JS number counts exactly: treat it as unbounded.
     totalEvents: { option: 'totalEvents', convert: (v: string) => (Number(v) >= Number.MAX_SAFE_INTEGER ? Infinity : Number(v)) },
-    backoffSleepIncrement: 'backoffSleepIncrementMs',
-    maxBackoffSleep: 'maxBackoffSleepMs',
+    ...backoffFlumeKeys,
   },
 });
 
@@ -61,12 +56,6 @@ export const sequenceSource = component(sequenceSourceSpec, function sequenceSou
   const opts = parseOptions(sequenceSourceSpec, options);
   const metrics = new ComponentCounters('SOURCE', opts.name);
   const { totalEvents, batchSize } = opts;
-  const pollOptions = {
-    name: opts.name,
-    maxInFlight: opts.maxInFlight,
-    backoffSleepIncrementMs: opts.backoffSleepIncrementMs,
-    maxBackoffSleepMs: opts.maxBackoffSleepMs,
-  };
 
   const source = new Observable<Batch>((subscriber) => {
     let next = 0;
@@ -114,7 +103,7 @@ export const sequenceSource = component(sequenceSourceSpec, function sequenceSou
       };
     };
 
-    return pollSource(poll, pollOptions, metrics).subscribe(subscriber);
+    return pollSource(poll, pollOptionsOf(opts), metrics).subscribe(subscriber);
   });
   return withMetrics(source, metrics);
 });

@@ -2,15 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { asyncScheduler, Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
+import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { pollSource, type PollResult } from '../core/pollSource.js';
+import { maxInFlightOption, nameOption } from '../core/options.js';
+import { pollOptionsOf, pollSource, type PollResult } from '../core/pollSource.js';
 
 const countOrInfinity = z.union([z.number().int().min(0), z.literal(Infinity)], { error: 'integer ≥ 0 or Infinity' });
 
 export const stressSourceOptions = z.strictObject({
-  name: z.string().min(1).default('stressSource').describe('Component name in metrics.'),
+  ...nameOption('stressSource'),
   size: z.number().int().min(0).default(500).describe('Body bytes of every event.'),
   maxTotalEvents: countOrInfinity
     .default(Infinity)
@@ -20,14 +22,8 @@ export const stressSourceOptions = z.strictObject({
     .describe('Acked events at most; the source completes when reached.'),
   batchSize: z.number().int().min(1).default(1).describe('Events per batch.'),
   maxEventsPerSecond: z.number().min(0).default(0).describe('Average generation rate limit; 0 means unlimited.'),
-  maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most.'),
-  backoffSleepIncrementMs: z
-    .number()
-    .int()
-    .min(0)
-    .default(1000)
-    .describe('Back-off step after a nack (Flume backoffSleepIncrement); the wait is min(n × this, maxBackoffSleepMs).'),
-  maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest back-off (Flume maxBackoffSleep).'),
+  ...maxInFlightOption('nothing is generated beyond'),
+  ...backoffOptions('a nack'),
 });
 
 export type StressSourceOptions = z.input<typeof stressSourceOptions>;
@@ -44,8 +40,7 @@ export const stressSourceSpec = defineComponent({
   flumeKeys: {
     maxTotalEvents: { option: 'maxTotalEvents', convert: limit },
     maxSuccessfulEvents: { option: 'maxSuccessfulEvents', convert: limit },
-    backoffSleepIncrement: 'backoffSleepIncrementMs',
-    maxBackoffSleep: 'maxBackoffSleepMs',
+    ...backoffFlumeKeys,
   },
 });
 
@@ -73,12 +68,6 @@ export const stressSource = component(stressSourceSpec, function stressSource(
   const metrics = new ComponentCounters('SOURCE', opts.name);
   const body = randomBytes(opts.size);
   const { maxTotalEvents, maxSuccessfulEvents, batchSize, maxEventsPerSecond } = opts;
-  const pollOptions = {
-    name: opts.name,
-    maxInFlight: opts.maxInFlight,
-    backoffSleepIncrementMs: opts.backoffSleepIncrementMs,
-    maxBackoffSleepMs: opts.maxBackoffSleepMs,
-  };
 
   const source = new Observable<Batch>((subscriber) => {
     let generated = 0;
@@ -130,7 +119,7 @@ export const stressSource = component(stressSourceSpec, function stressSource(
       };
     };
 
-    const subscription = pollSource(poll, pollOptions, metrics).subscribe(subscriber);
+    const subscription = pollSource(poll, pollOptionsOf(opts), metrics).subscribe(subscriber);
     return () => {
       subscription.unsubscribe();
       paceTimer?.unsubscribe();

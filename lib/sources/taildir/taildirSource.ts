@@ -2,14 +2,18 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { backoffFlumeKeys, backoffOptions } from '../../core/backoff.js';
 import type { Batch } from '../../core/batch.js';
 import { component, defineComponent, parseOptions, pathOption } from '../../core/config.js';
+import { componentLogger, loggerOption, type ComponentLogger } from '../../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
-import { pollSource } from '../../core/pollSource.js';
+import { maxInFlightOption, nameOption } from '../../core/options.js';
+import { pollOptionsOf, pollSource } from '../../core/pollSource.js';
 import { parseFileGroup, type FileGroup } from './fileGroups.js';
 import { Tailer } from './tailer.js';
 
-export type TaildirLogger = (level: 'info' | 'warn' | 'error', message: string) => void;
+/** Receives warnings (a position file that cannot be written) and recoveries. */
+export type TaildirLogger = ComponentLogger;
 
 const fileGroupPath = z
   .string()
@@ -24,7 +28,7 @@ const countOrInfinity = z.union([z.number().int().min(1), z.literal(Infinity)], 
 
 export const taildirSourceOptions = z
   .strictObject({
-    name: z.string().min(1).default('taildirSource').describe('Component name in metrics.'),
+    ...nameOption('taildirSource'),
     filegroups: z
       .record(z.string().min(1), fileGroupPath)
       .refine((groups) => Object.keys(groups).length > 0, 'at least one file group')
@@ -43,7 +47,7 @@ export const taildirSourceOptions = z
     maxBatchCount: countOrInfinity
       .default(Infinity)
       .describe('Batches read from one file in a row before the others get a turn (Flume maxBatchCount).'),
-    maxInFlight: z.number().int().min(1).default(1).describe('Batches emitted and not yet settled, at most; reading stops beyond.'),
+    ...maxInFlightOption('reading stops beyond'),
     skipToEnd: z.boolean().default(false).describe('Files found at start without a stored position are read from their end.'),
     idleTimeoutMs: z
       .number()
@@ -92,17 +96,8 @@ export const taildirSourceOptions = z
       .min(1024)
       .default(262_144)
       .describe('Bytes per read (one more is read ahead); lines are cut from these buffers without copying.'),
-    backoffSleepIncrementMs: z
-      .number()
-      .int()
-      .min(0)
-      .default(1000)
-      .describe('After a nack, re-send the same batch after min(n × this, maxBackoffSleepMs) (Flume backoffSleepIncrement).'),
-    maxBackoffSleepMs: z.number().int().min(0).default(5000).describe('Longest wait before re-sending a nacked batch (Flume maxBackoffSleep).'),
-    logger: z
-      .custom<TaildirLogger>((v) => typeof v === 'function', { message: 'a function (level, message) => void' })
-      .optional()
-      .describe('Receives warnings (a position file that cannot be written) and recoveries; by default they are written to stderr.'),
+    ...backoffOptions('a nack, before the same batch is sent again'),
+    ...loggerOption,
   })
   .check((ctx) => {
     const { filegroups, headers } = ctx.value;
@@ -128,8 +123,7 @@ export const taildirSourceSpec = defineComponent({
     writePosInterval: 'writePosIntervalMs',
     // Flume's default is Long.MAX_VALUE: beyond a JS number, so it means unbounded.
     maxBatchCount: { option: 'maxBatchCount', convert: (v: string) => (Number(v) >= Number.MAX_SAFE_INTEGER ? Infinity : Number(v)) },
-    backoffSleepIncrement: 'backoffSleepIncrementMs',
-    maxBackoffSleep: 'maxBackoffSleepMs',
+    ...backoffFlumeKeys,
   },
   // Flume lists the groups (`filegroups = f1 f2`) and then gives each one (`filegroups.f1 = /dir/regex`).
   fromFlume: (props) => {
@@ -226,12 +220,6 @@ export const taildirSource = component(taildirSourceSpec, function taildirSource
   }
   const groups = Object.entries(opts.filegroups).map(([name, spec]) => parseFileGroup(name, spec, opts.headers[name]) as FileGroup);
   const positionFile = opts.positionFile.startsWith('~/') ? join(homedir(), opts.positionFile.slice(2)) : opts.positionFile;
-  const pollOptions = {
-    name: opts.name,
-    maxInFlight: opts.maxInFlight,
-    backoffSleepIncrementMs: opts.backoffSleepIncrementMs,
-    maxBackoffSleepMs: opts.maxBackoffSleepMs,
-  };
 
   const source = new Observable<Batch>((subscriber) => {
     const tailer = new Tailer(
@@ -240,11 +228,11 @@ export const taildirSource = component(taildirSourceSpec, function taildirSource
         groups,
         positionFile,
         lines: { maxLineLength: opts.maxLineLength, longLines: opts.longLines },
-        log: opts.logger ?? stderrLogger(opts.name),
+        log: componentLogger(opts.name, opts.logger),
       },
       metrics,
     );
-    const inner = pollSource(tailer.poll, pollOptions, metrics).subscribe(subscriber);
+    const inner = pollSource(tailer.poll, pollOptionsOf(opts), metrics).subscribe(subscriber);
     return () => {
       inner.unsubscribe();
       tailer.close();
@@ -252,9 +240,3 @@ export const taildirSource = component(taildirSourceSpec, function taildirSource
   });
   return withMetrics(source, metrics);
 });
-
-function stderrLogger(name: string): TaildirLogger {
-  return (level, message) => {
-    process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${message}\n`);
-  };
-}

@@ -1,8 +1,10 @@
 import { watch, type FSWatcher, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { asyncScheduler, interval, type Subscription } from 'rxjs';
+import { backoffDelay, backoffOf } from '../../core/backoff.js';
 import { ComponentError } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
+import type { ComponentLogger } from '../../core/log.js';
 import type { ComponentCounters } from '../../core/metrics.js';
 import type { PolledBatch, PollResult } from '../../core/pollSource.js';
 import { GroupMatcher, type FileGroup } from './fileGroups.js';
@@ -29,7 +31,7 @@ export interface TailerOptions {
   backoffSleepIncrementMs: number;
   maxBackoffSleepMs: number;
   lines: LineScannerOptions;
-  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  log: ComponentLogger;
 }
 
 /** Flume's header key for `byteOffsetHeader`. */
@@ -103,7 +105,7 @@ export class Tailer {
         recovered: (failures) => opts.log('info', `position file ${opts.positionFile} written again after ${failures} failed attempts`),
       },
       // Positions changed nowhere else while a sync write keeps failing: retried on Flume's back-off.
-      (n) => Math.max(50, Math.min(n * opts.backoffSleepIncrementMs, opts.maxBackoffSleepMs)),
+      (n) => Math.max(50, backoffDelay(backoffOf(opts), n)),
     );
   }
 
