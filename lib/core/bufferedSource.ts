@@ -7,7 +7,7 @@ import { ComponentError } from './errors.js';
 import type { FlumeEvent } from './event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from './metrics.js';
 import { maxInFlightOption, nameOption } from './options.js';
-import { pollOptionsOf, pollSource, type PolledBatch, type PollResult } from './pollSource.js';
+import { pickOptions, pollOptionsOf, pollSource, type PolledBatch, type PollResult } from './pollSource.js';
 
 /** Where a push source puts what arrives. */
 export interface Feed {
@@ -66,10 +66,7 @@ export const bufferedSourceOptions = z.strictObject({
 export type BufferedSourceOptions = z.input<typeof bufferedSourceOptions>;
 
 /** This mechanism's options out of a source's own (declared with the same fragments and names). */
-export function bufferOptionsOf(options: object): BufferedSourceOptions {
-  const own = options as Record<string, unknown>;
-  return Object.fromEntries(Object.keys(bufferedSourceOptions.shape).filter((k) => own[k] !== undefined).map((k) => [k, own[k]]));
-}
+export const bufferOptionsOf = (options: object): BufferedSourceOptions => pickOptions(bufferedSourceOptions, options);
 
 export const bufferedSourceSpec = defineComponent({
   name: 'bufferedSource',

@@ -40,11 +40,14 @@ export const pollSourceOptions = z.strictObject({
 
 export type PollSourceOptions = z.input<typeof pollSourceOptions>;
 
-/** This runner's options out of a source's own (declared with the same fragments and names). */
-export function pollOptionsOf(options: object): PollSourceOptions {
+/** The options `schema` declares, picked out of a source's own (declared with the same fragments and names). */
+export function pickOptions<S extends z.ZodObject>(schema: S, options: object): z.input<S> {
   const own = options as Record<string, unknown>;
-  return Object.fromEntries(Object.keys(pollSourceOptions.shape).filter((k) => own[k] !== undefined).map((k) => [k, own[k]]));
+  return Object.fromEntries(Object.keys(schema.shape).filter((k) => own[k] !== undefined).map((k) => [k, own[k]])) as z.input<S>;
 }
+
+/** This runner's options out of a source's own. */
+export const pollOptionsOf = (options: object): PollSourceOptions => pickOptions(pollSourceOptions, options);
 
 export const pollSourceSpec = defineComponent({
   name: 'pollSource',

@@ -59,23 +59,11 @@ export const sequenceSource = component(sequenceSourceSpec, function sequenceSou
 
   const source = new Observable<Batch>((subscriber) => {
     let next = 0;
-    let outstanding = 0;
-    // Rolled-back ranges [from, count], lowest first: served before new numbers.
+    // Rolled-back ranges [from, count], lowest first: served before new numbers. pollSource polls
+    // again after a nack even once this said it was done, so they cannot be lost.
     const retries: Array<[number, number]> = [];
-    // Set while the poll waits for in-flight batches to decide between "done" and "re-send".
-    let wake: ((result: PollResult | Promise<PollResult>) => void) | undefined;
 
-    const settled = (rolledBack: boolean): void => {
-      outstanding--;
-      if (wake) {
-        const resolve = wake;
-        wake = undefined;
-        // An empty answer makes pollSource back off before the re-send, as after any nack.
-        resolve(rolledBack ? [] : poll());
-      }
-    };
-
-    const poll = (): PollResult | Promise<PollResult> => {
+    const poll = (): PollResult => {
       let from: number;
       let count: number;
       if (retries.length > 0) {
@@ -84,21 +72,15 @@ export const sequenceSource = component(sequenceSourceSpec, function sequenceSou
         from = next;
         count = Math.min(batchSize, totalEvents - next);
         next += count;
-      } else if (outstanding > 0) {
-        // Not done while a batch may still be nacked: its numbers must come back.
-        return new Promise<PollResult>((resolve) => (wake = resolve));
       } else {
         return null;
       }
-      outstanding++;
       return {
         events: generate(from, count),
-        commit: () => settled(false),
         rollback: () => {
           let i = retries.length;
           while (i > 0 && retries[i - 1]![0] > from) i--;
           retries.splice(i, 0, [from, count]);
-          settled(true);
         },
       };
     };

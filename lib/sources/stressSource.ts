@@ -73,30 +73,14 @@ export const stressSource = component(stressSourceSpec, function stressSource(
     let generated = 0;
     let acked = 0;
     let inFlightEvents = 0;
-    let outstanding = 0;
     let startedAt: number | undefined;
     let paceTimer: Subscription | undefined;
-    let wake: ((result: PollResult | Promise<PollResult>) => void) | undefined;
 
-    const settled = (count: number, ok: boolean): void => {
-      outstanding--;
-      inFlightEvents -= count;
-      if (ok) acked += count;
-      if (wake) {
-        const resolve = wake;
-        wake = undefined;
-        // After a nack an empty answer makes pollSource back off first.
-        resolve(ok ? poll() : []);
-      }
-    };
-
+    // A limit reached ends the source once every batch is settled; a nack that leaves room again
+    // makes pollSource poll once more.
     const poll = (): PollResult | Promise<PollResult> => {
       const count = Math.min(batchSize, maxTotalEvents - generated, maxSuccessfulEvents - acked - inFlightEvents);
-      if (count <= 0) {
-        // A limit is reached for now; an in-flight batch may still be nacked and leave room again.
-        if (outstanding > 0) return new Promise<PollResult>((resolve) => (wake = resolve));
-        return null;
-      }
+      if (count <= 0) return null;
       if (maxEventsPerSecond > 0) {
         const now = asyncScheduler.now();
         startedAt ??= now;
@@ -109,14 +93,13 @@ export const stressSource = component(stressSourceSpec, function stressSource(
       }
       generated += count;
       inFlightEvents += count;
-      outstanding++;
       const events = new Array<FlumeEvent>(count);
       for (let i = 0; i < count; i++) events[i] = { headers: {}, body };
-      return {
-        events,
-        commit: () => settled(count, true),
-        rollback: () => settled(count, false),
+      const settled = (ok: boolean): void => {
+        inFlightEvents -= count;
+        if (ok) acked += count;
       };
+      return { events, commit: () => settled(true), rollback: () => settled(false) };
     };
 
     const subscription = pollSource(poll, pollOptionsOf(opts), metrics).subscribe(subscriber);
