@@ -20,7 +20,7 @@ import { pipe } from '../lib/core/pipe.js';
 import { stressSource } from '../lib/sources/stressSource.js';
 import { nullSink } from '../lib/sinks/nullSink.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
-import { fileChannel } from '../operators/channels/fileChannel/fileChannel.js';
+import { fileChannel } from '../operators/channels/fileChannel.js';
 import { spillableMemoryChannel } from '../operators/channels/spillableMemoryChannel.js';
 
 const BODY = 200;

@@ -72,7 +72,7 @@ export {
 // operators: channels
 export { memoryChannel, type MemoryChannelOptions } from '../operators/channels/memoryChannel.js';
 export { kafkaChannel, type KafkaChannelOptions } from '../operators/channels/kafkaChannel.js';
-export { fileChannel, type FileChannelOptions } from '../operators/channels/fileChannel/fileChannel.js';
+export { fileChannel, type FileChannelOptions } from '../operators/channels/fileChannel.js';
 export { spillableMemoryChannel, type SpillableMemoryChannelOptions } from '../operators/channels/spillableMemoryChannel.js';
 
 // sinks

@@ -9,7 +9,7 @@ import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
 import { execSource } from '../sources/execSource.js';
 import { kafkaSource } from '../sources/kafkaSource.js';
 import { kafkaChannel } from '../../operators/channels/kafkaChannel.js';
-import { fileChannel } from '../../operators/channels/fileChannel/fileChannel.js';
+import { fileChannel } from '../../operators/channels/fileChannel.js';
 import { spillableMemoryChannel } from '../../operators/channels/spillableMemoryChannel.js';
 import { netcatSource } from '../sources/netcatSource.js';
 import { netcatUdpSource } from '../sources/netcatUdpSource.js';
