@@ -8,55 +8,31 @@ import type { ComponentLogger } from '../../core/log.js';
 import type { ComponentCounters } from '../../core/metrics.js';
 import type { PolledBatch, PollResult } from '../../core/pollSource.js';
 import { GroupMatcher, type FileGroup } from './fileGroups.js';
-import type { LineScannerOptions, LineSink } from './lineScanner.js';
+import { FileEvents, type FileEventsOptions } from './fileEvents.js';
+import type { LineScannerOptions } from './lineScanner.js';
 import { PositionWriter, readPositionFile, type PositionEntry } from './positionFile.js';
 import { TailFile } from './tailFile.js';
 
-export interface TailerOptions {
+export interface TailerOptions extends FileEventsOptions {
   name: string;
   groups: readonly FileGroup[];
   positionFile: string;
-  batchSize: number;
   maxBatchCount: number;
   skipToEnd: boolean;
   idleTimeoutMs: number;
   writePosIntervalMs: number;
-  fileHeader: boolean;
-  fileHeaderKey: string;
-  byteOffsetHeader: boolean;
   cachePatternMatching: boolean;
   flushOnIdle: boolean;
   scanIntervalMs: number;
-  readBufferBytes: number;
   backoffSleepIncrementMs: number;
   maxBackoffSleepMs: number;
   lines: LineScannerOptions;
   log: ComponentLogger;
 }
 
-/** Flume's header key for `byteOffsetHeader`. */
-export const BYTE_OFFSET_HEADER = 'byteoffset';
+export { BYTE_OFFSET_HEADER } from './fileEvents.js';
 
 const never = new Promise<never>(() => undefined);
-
-/** Makes each line an event. Every event gets its own headers object: interceptors may change it in place. */
-class EventCollector implements LineSink {
-  constructor(
-    private readonly events: FlumeEvent[],
-    private readonly fixed: Readonly<Record<string, string>> | undefined,
-    private readonly offsets: boolean,
-  ) {}
-
-  line(body: Buffer, offset: number): void {
-    if (this.fixed === undefined && !this.offsets) {
-      this.events.push({ headers: {}, body });
-      return;
-    }
-    const headers: Record<string, string> = this.fixed ? { ...this.fixed } : {};
-    if (this.offsets) headers[BYTE_OFFSET_HEADER] = String(offset);
-    this.events.push({ headers, body });
-  }
-}
 
 /**
  * The reading side of one taildirSource subscription: discovers files, reads them in chunks into
@@ -81,12 +57,14 @@ export class Tailer {
   private wake: (() => void) | undefined;
   private lastScan = -Infinity;
   private readonly positions: PositionWriter;
+  private readonly lines: FileEvents;
 
   constructor(
     private readonly opts: TailerOptions,
     private readonly metrics: ComponentCounters,
   ) {
     this.matchers = opts.groups.map((g) => new GroupMatcher(g, opts.cachePatternMatching));
+    this.lines = new FileEvents(opts, metrics, (file) => this.truncate(file), () => this.now());
     this.positions = new PositionWriter(
       opts.positionFile,
       opts.writePosIntervalMs,
@@ -116,7 +94,7 @@ export class Tailer {
     if (file && file.buffered && file.fd !== undefined && this.batchCount < this.opts.maxBatchCount) {
       // Lines left in the last chunk: a full batch needs no I/O.
       const events: FlumeEvent[] = [];
-      this.collect(file, events);
+      this.lines.collect(file, events);
       if (events.length === this.opts.batchSize) return this.batch(file, events);
       return this.next(file, events);
     }
@@ -145,7 +123,7 @@ export class Tailer {
   private async next(file: TailFile | undefined, events: FlumeEvent[]): Promise<PollResult> {
     if (!this.started) await this.start();
     if (file) {
-      await this.fill(file, events);
+      await this.lines.fill(file, events, () => this.closed);
       if (events.length > 0) return this.batch(file, events);
     }
     for (;;) {
@@ -156,7 +134,7 @@ export class Tailer {
       const next = this.pick();
       if (next) {
         const more: FlumeEvent[] = [];
-        await this.fill(next, more);
+        await this.lines.fill(next, more, () => this.closed);
         if (more.length > 0) return this.batch(next, more);
         continue;
       }
@@ -370,10 +348,7 @@ export class Tailer {
   }
 
   private flush(file: TailFile): void {
-    const events: FlumeEvent[] = [];
-    const long = file.scanner.longLines;
-    file.scanner.flush(this.sinkFor(file, events));
-    if (file.scanner.longLines !== long) this.metrics.inc('LongLineCount', file.scanner.longLines - long);
+    const events = this.lines.flush(file);
     if (events.length > 0) this.flushed.push(this.batch(file, events));
   }
 
@@ -415,49 +390,6 @@ export class Tailer {
       this.batchCount = 0;
     }
     return chosen;
-  }
-
-  /** Reads lines of `file` into `events` up to a batch: from the buffer, then from disk until its end. */
-  private async fill(file: TailFile, events: FlumeEvent[]): Promise<void> {
-    const max = this.opts.batchSize;
-    try {
-      for (;;) {
-        this.collect(file, events);
-        if (events.length >= max || file.fd === undefined || this.closed) return;
-        if (!file.unread) {
-          await file.refresh();
-          if (file.size < file.scanner.readOffset) {
-            if (events.length > 0) return; // send what the old content gave first
-            this.truncate(file);
-            continue;
-          }
-          if (!file.unread) return;
-        }
-        const n = await file.read(Math.max(this.opts.readBufferBytes, file.scanner.held));
-        if (n === 0) {
-          file.size = file.scanner.readOffset;
-          return;
-        }
-        file.lastActivity = this.now();
-      }
-    } catch {
-      this.metrics.inc('EventReadFail');
-      file.failed = true;
-    }
-  }
-
-  private collect(file: TailFile, events: FlumeEvent[]): void {
-    const limit = this.opts.batchSize - events.length;
-    const long = file.scanner.longLines;
-    const n = file.scanner.take(limit, this.sinkFor(file, events));
-    file.buffered = n === limit;
-    if (file.scanner.longLines !== long) this.metrics.inc('LongLineCount', file.scanner.longLines - long);
-  }
-
-  private sinkFor(file: TailFile, events: FlumeEvent[]): LineSink {
-    const group = file.group.headers;
-    const fixed = this.opts.fileHeader ? { ...group, [this.opts.fileHeaderKey]: file.path } : group;
-    return new EventCollector(events, Object.keys(fixed).length > 0 ? fixed : undefined, this.opts.byteOffsetHeader);
   }
 
   private batch(file: TailFile, events: FlumeEvent[]): PolledBatch {
