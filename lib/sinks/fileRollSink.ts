@@ -1,16 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import avro from 'avsc';
 import { asyncScheduler, type SchedulerAction, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions, pathOption } from '../core/config.js';
 import { ComponentError, toError } from '../core/errors.js';
-import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { nameOption } from '../core/options.js';
+import { AVRO_EVENT_SCHEMA } from '../serializers/avroEventSerializer.js';
+import { createSerializer, flumeSerializerName, type EventSerializer } from '../serializers/eventSerializer.js';
+
+export { flumeSerializerName };
 
 export const fileRollSinkOptions = z.strictObject({
   ...nameOption('fileRollSink'),
@@ -49,18 +50,6 @@ export const fileRollSinkOptions = z.strictObject({
 
 export type FileRollSinkOptions = z.input<typeof fileRollSinkOptions>;
 
-const SERIALIZERS: Record<string, 'TEXT' | 'HEADER_AND_TEXT' | 'avro_event'> = {
-  text: 'TEXT',
-  header_and_text: 'HEADER_AND_TEXT',
-  avro_event: 'avro_event',
-  'org.apache.flume.serialization.bodytexteventserializer$builder': 'TEXT',
-  'org.apache.flume.serialization.headerandbodytexteventserializer$builder': 'HEADER_AND_TEXT',
-  'org.apache.flume.serialization.flumeeventavroeventserializer$builder': 'avro_event',
-};
-
-/** Flume's serializer names are case-insensitive and may be builder class names. */
-export const flumeSerializerName = (value: string): string => SERIALIZERS[value.trim().toLowerCase()] ?? value.trim();
-
 export const fileRollSinkSpec = defineComponent({
   name: 'fileRollSink',
   kind: 'sink',
@@ -82,17 +71,7 @@ export const fileRollSinkSpec = defineComponent({
 });
 
 /** Flume's `avro_event` record (`FlumeEventAvroEventSerializer`): no namespace, headers then body. */
-export const FILE_ROLL_AVRO_SCHEMA = {
-  type: 'record',
-  name: 'Event',
-  fields: [
-    { name: 'headers', type: { type: 'map', values: 'string' } },
-    { name: 'body', type: 'bytes' },
-  ],
-} as const;
-
-const avroEventType = avro.Type.forSchema(FILE_ROLL_AVRO_SCHEMA as unknown as avro.Schema);
-const NEWLINE = 0x0a;
+export const FILE_ROLL_AVRO_SCHEMA = AVRO_EVENT_SCHEMA;
 
 /**
  * Flume's file_roll sink: writes every batch to the current file in `directory` and acks it once
@@ -133,7 +112,7 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
   const seriesTimestamp = Date.now();
   let index = 0;
   let lastRoll = '';
-  let current: { handle: FileHandle; path: string; size: number; sync: Buffer } | undefined;
+  let current: { handle: FileHandle; path: string; size: number; serializer: EventSerializer } | undefined;
   let chain: Promise<void> = Promise.resolve();
   let rollTimer: Subscription | undefined;
   let closing = false;
@@ -169,7 +148,7 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
         const path = join(opts.directory, nextName());
         try {
           const handle = await open(path, 'wx');
-          current = { handle, path, size: 0, sync: randomBytes(16) };
+          current = { handle, path, size: 0, serializer: newSerializer() };
           break;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -205,11 +184,13 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
     }, period);
   };
 
-  const serialize = async (events: readonly FlumeEvent[], header: boolean, sync: Buffer): Promise<Buffer> => {
+  const newSerializer = (): EventSerializer =>
+    createSerializer(opts.serializer, { appendNewline: opts.appendNewline, syncIntervalBytes: opts.syncIntervalBytes, compressionCodec: opts.compressionCodec });
+
+  const serialize = (batch: Batch, file: { size: number; serializer: EventSerializer }): Buffer => {
     try {
-      if (opts.serializer === 'TEXT') return textBytes(events, opts.appendNewline);
-      if (opts.serializer === 'HEADER_AND_TEXT') return headerAndTextBytes(events, opts.appendNewline);
-      return await avroBlocks(events, { header, sync, codec: opts.compressionCodec, maxBlock: opts.syncIntervalBytes });
+      const bytes = file.serializer.serialize(batch.events);
+      return file.size === 0 && file.serializer.header.length > 0 ? Buffer.concat([file.serializer.header, bytes]) : bytes;
     } catch (error) {
       throw failed(`cannot serialize a batch as ${opts.serializer}`, error, false);
     }
@@ -218,7 +199,7 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
   const writeBatch = async (batch: Batch): Promise<void> => {
     if (!current) await openNext();
     const file = current!;
-    const bytes = await serialize(batch.events, file.size === 0, file.sync);
+    const bytes = serialize(batch, file);
     try {
       let done = 0;
       while (done < bytes.length) {
@@ -264,67 +245,6 @@ async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await dir.close();
   }
-}
-
-function textBytes(events: readonly FlumeEvent[], newline: boolean): Buffer {
-  let length = 0;
-  for (const e of events) length += e.body.length + (newline ? 1 : 0);
-  const out = Buffer.allocUnsafe(length);
-  let at = 0;
-  for (const e of events) {
-    at += e.body.copy(out, at);
-    if (newline) out[at++] = NEWLINE;
-  }
-  return out;
-}
-
-function headerAndTextBytes(events: readonly FlumeEvent[], newline: boolean): Buffer {
-  const parts: Buffer[] = [];
-  for (const e of events) {
-    parts.push(Buffer.from(`${javaMapString(e.headers)} `, 'utf8'), e.body);
-    if (newline) parts.push(NEWLINE_BUFFER);
-  }
-  return Buffer.concat(parts);
-}
-
-const NEWLINE_BUFFER = Buffer.from([NEWLINE]);
-
-/** Java's `AbstractMap.toString()`: `{k1=v1, k2=v2}`. */
-function javaMapString(headers: Readonly<Record<string, string>>): string {
-  let out = '{';
-  let first = true;
-  for (const key of Object.keys(headers)) {
-    out += `${first ? '' : ', '}${key}=${headers[key]}`;
-    first = false;
-  }
-  return out + '}';
-}
-
-/** One batch as Avro container bytes: the file header when `header`, then its block(s). */
-function avroBlocks(
-  events: readonly FlumeEvent[],
-  options: { header: boolean; sync: Buffer; codec: string; maxBlock: number },
-): Promise<Buffer> {
-  // Sized to the batch so one batch is one block, and a small batch does not allocate maxBlock.
-  let estimate = 64;
-  for (const e of events) {
-    estimate += e.body.length + 16;
-    for (const key of Object.keys(e.headers)) estimate += (key.length + e.headers[key]!.length) * 3 + 10;
-  }
-  return new Promise<Buffer>((resolve, reject) => {
-    const encoder = new avro.streams.BlockEncoder(avroEventType, {
-      writeHeader: options.header ? 'always' : 'never',
-      syncMarker: options.sync,
-      codec: options.codec,
-      blockSize: Math.min(options.maxBlock, estimate),
-    });
-    const chunks: Buffer[] = [];
-    encoder.on('data', (chunk: Buffer) => chunks.push(chunk));
-    encoder.on('end', () => resolve(Buffer.concat(chunks)));
-    encoder.on('error', (error: unknown) => reject(toError(error)));
-    for (const e of events) encoder.write(e);
-    encoder.end();
-  });
 }
 
 function rollTimeStamp(d: Date): string {
