@@ -28,6 +28,42 @@ export function maxConnectionsOption(scope = '') {
   };
 }
 
+/** Events one connection may send before letting the others in (one turn of the event loop). */
+export const TURN_EVENTS = 1000;
+
+/**
+ * A connection's pump, fair to the others: `step(budget)` sends what it can and returns what is left
+ * of the budget. A call made while it runs (a batch settled synchronously) only says there is more:
+ * the running call loops instead of recursing, so there is no stack to run out of. Past TURN_EVENTS it
+ * lets the other connections in for one turn of the event loop, then goes on. `settle()` then sets
+ * the socket's flow; it returns false once the connection is done with.
+ */
+export function connectionPump(step: (budget: number) => number, settle: () => boolean): () => void {
+  let pumping = false;
+  let again = false;
+  let turn: NodeJS.Immediate | undefined;
+  const pump = (): void => {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    let budget = TURN_EVENTS;
+    do {
+      again = false;
+      budget = step(budget);
+    } while (again && budget > 0);
+    pumping = false;
+    if (settle() && budget <= 0 && !turn) {
+      turn = setImmediate(() => {
+        turn = undefined;
+        pump();
+      });
+    }
+  };
+  return pump;
+}
+
 export interface ListenOptions {
   name: string;
   bind: string;

@@ -6,12 +6,9 @@ import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../core/options.js';
-import { listenTcp, maxConnectionsOption, onListeningOption } from './listen.js';
+import { connectionPump, listenTcp, maxConnectionsOption, onListeningOption } from './listen.js';
 
 export type { ListeningCallback } from './listen.js';
-
-/** Lines one connection may send before letting the others in (one turn of the event loop). */
-const TURN_EVENTS = 1000;
 
 export const netcatSourceOptions = z.strictObject({
   ...nameOption('netcatSource'),
@@ -96,9 +93,6 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       const queue: Item[] = [];
       let inFlight = false;
       let ended = false;
-      let pumping = false;
-      let again = false;
-      let turn: NodeJS.Immediate | undefined;
 
       const write = (text: string): void => {
         if (!closed && !socket.destroyed && socket.writable) socket.write(text);
@@ -134,33 +128,17 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
         }
       };
 
-      // Re-entered when a batch settles synchronously: the outer call loops instead of recursing (no
-      // stack to run out of), and yields to other connections after TURN_EVENTS lines.
-      const pump = (): void => {
-        if (pumping) {
-          again = true;
-          return;
-        }
-        pumping = true;
-        let budget = TURN_EVENTS;
-        do {
-          again = false;
-          budget = drain(budget);
-        } while (again && budget > 0);
-        pumping = false;
-        if (closed || socket.destroyed) return;
-        // Past its share of this turn: let the other connections in, then go on.
-        if (budget <= 0 && !turn) {
-          turn = setImmediate(() => {
-            turn = undefined;
-            pump();
-          });
-        }
-        // A client not reading its answers is not read either: they would pile up here.
-        if (inFlight || queue.length > 0 || unsplit !== undefined || socket.writableNeedDrain) socket.pause();
-        else if (ended) socket.end();
-        else socket.resume();
-      };
+      const pump = connectionPump(
+        (budget) => drain(budget),
+        () => {
+          if (closed || socket.destroyed) return false;
+          // A client not reading its answers is not read either: they would pile up here.
+          if (inFlight || queue.length > 0 || unsplit !== undefined || socket.writableNeedDrain) socket.pause();
+          else if (ended) socket.end();
+          else socket.resume();
+          return true;
+        },
+      );
 
       /** Sends and answers batches until one is in flight or `budget` events went; returns what is left of it. */
       const drain = (budget: number): number => {

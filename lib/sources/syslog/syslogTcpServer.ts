@@ -6,7 +6,7 @@ import { createBatch, type Batch } from '../../core/batch.js';
 import { isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import type { ComponentCounters } from '../../core/metrics.js';
-import { listenTcp, type ListeningCallback, type Listener } from '../listen.js';
+import { connectionPump, listenTcp, type ListeningCallback, type Listener } from '../listen.js';
 import { parseSyslog, SyslogFramer, type Frame, type KeepFields } from './syslogParser.js';
 
 /** What the TCP syslog sources share: one listening port and its connections. */
@@ -26,9 +26,6 @@ export interface SyslogTcpOptions {
   maxBackoffSleepMs: number;
   onListening?: ListeningCallback | undefined;
 }
-
-/** Events one connection may send before letting the others in (one turn of the event loop). */
-const TURN_EVENTS = 1000;
 
 /**
  * Serves syslog over TCP on one port, emitting one batch per connection at a time: a connection is
@@ -99,36 +96,17 @@ export function serveSyslogTcp(
       );
     };
 
-    let pumping = false;
-    let again = false;
-    let turn: NodeJS.Immediate | undefined;
-
-    // Runs on after the client left: what it sent before closing is delivered too. Re-entered when a
-    // batch settles synchronously: the outer call loops instead of recursing (no stack to run out
-    // of), and yields to other connections after TURN_EVENTS events.
-    const pump = (): void => {
-      if (pumping) {
-        again = true;
-        return;
-      }
-      pumping = true;
-      let budget = TURN_EVENTS;
-      do {
-        again = false;
-        budget -= step();
-      } while (again && budget > 0 && !closed);
-      pumping = false;
-      if (closed) return;
-      if (again && !turn) {
-        turn = setImmediate(() => {
-          turn = undefined;
-          pump();
-        });
-      }
-      if (socket.destroyed) return;
-      if (inFlight || queue.length > 0 || unframed !== undefined) socket.pause();
-      else socket.resume();
-    };
+    // Runs on after the client left: what it sent before closing is delivered too.
+    const pump = connectionPump(
+      (budget) => budget - step(),
+      () => {
+        if (closed) return false;
+        if (socket.destroyed) return true;
+        if (inFlight || queue.length > 0 || unframed !== undefined) socket.pause();
+        else socket.resume();
+        return true;
+      },
+    );
 
     /** Frames what it can into the queue and sends one batch when none is in flight; returns its size. */
     const step = (): number => {
