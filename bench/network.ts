@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { FrameDecoder, Reader, encodeFrame, readEnumResponse, readHandshakeResponse, writeCallHeader, writeHandshakeRequest, NONE } from '../lib/avro/rpc.js';
 import type { FlumeEvent } from '../lib/core/event.js';
-import { AVRO_FLUME_EVENT_SCHEMA } from '../lib/core/flumeEventAvro.js';
+import { AVRO_FLUME_EVENT_SCHEMA } from '../lib/avro/flumeEventAvro.js';
 import { metricsOf } from '../lib/core/metrics.js';
 import { pipe } from '../lib/core/pipe.js';
 import { nullSink } from '../lib/sinks/nullSink.js';

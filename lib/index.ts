@@ -91,4 +91,4 @@ export { fanOut, fanOutStats, type FanOutOptions, type FanOutStats } from '../op
 export { replicating, type ReplicatingOptions } from '../operators/routing/replicating.js';
 export { multiplexing, type MultiplexingOptions } from '../operators/routing/multiplexing.js';
 export { loadBalancing, type LoadBalancingOptions } from '../operators/routing/loadBalancing.js';
-export { encodeFlumeEvent, decodeFlumeEvent, AVRO_FLUME_EVENT_SCHEMA } from './core/flumeEventAvro.js';
+export { encodeFlumeEvent, decodeFlumeEvent, AVRO_FLUME_EVENT_SCHEMA } from './avro/flumeEventAvro.js';

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { closest, pathOption, type FlumeMapped, type FlumeProblem } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { displayValue } from '../core/secrets.js';
-import { jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain } from '../core/keystore.js';
+import { jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain } from '../tls/keystore.js';
 
 // ---- the options -------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
-import { AVRO_FLUME_EVENT_SCHEMA } from '../core/flumeEventAvro.js';
+import { AVRO_FLUME_EVENT_SCHEMA } from '../avro/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import {

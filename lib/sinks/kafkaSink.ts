@@ -3,7 +3,7 @@ import type { Batch } from '../core/batch.js';
 import { combineFromFlume, component, defineComponent, parseOptions, type FlumeMapped, type FlumeProblem } from '../core/config.js';
 import { ComponentError, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
-import { encodeFlumeEvent } from '../core/flumeEventAvro.js';
+import { encodeFlumeEvent } from '../avro/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';

@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../core/serverTls.js';
+import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../tls/serverTls.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';

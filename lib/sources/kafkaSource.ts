@@ -5,7 +5,7 @@ import type { Batch } from '../core/batch.js';
 import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import { combineFromFlume, component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
-import { decodeFlumeEvent } from '../core/flumeEventAvro.js';
+import { decodeFlumeEvent } from '../avro/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { maxInFlightOption, nameOption } from '../core/options.js';
 import { isEarliest, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';

@@ -5,7 +5,7 @@ import type { Batch } from '../../lib/core/batch.js';
 import { combineFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { ChannelFullError, ComponentError, toError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
-import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/core/flumeEventAvro.js';
+import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/avro/flumeEventAvro.js';
 import { loggerOption } from '../../lib/core/log.js';
 import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';

@@ -9,7 +9,7 @@ import { ComponentError, FlumeError, isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../../core/options.js';
-import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../../core/serverTls.js';
+import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../../tls/serverTls.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../listen.js';
 import { EventArrayScan } from './eventArrayScan.js';
 import { BadRequest, blobEvent, charsetOf, jsonEvents, type Charset } from './handlers.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatch } from '../../../lib/core/batch.js';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { event, type FlumeEvent } from '../../../lib/core/event.js';
-import { decodeFlumeEvent } from '../../../lib/core/flumeEventAvro.js';
+import { decodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import type { Sink } from '../../../lib/core/sink.js';

@@ -2,7 +2,7 @@ import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { text, type FlumeEvent } from '../../../lib/core/event.js';
-import { encodeFlumeEvent } from '../../../lib/core/flumeEventAvro.js';
+import { encodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { pipe, type Pipeline } from '../../../lib/core/pipe.js';
 import { observerSink } from '../../../lib/sinks/observerSink.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { event, text, type FlumeEvent } from '../../../lib/core/event.js';
-import { decodeFlumeEvent } from '../../../lib/core/flumeEventAvro.js';
+import { decodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import { kafkaSink } from '../../../lib/sinks/kafkaSink.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { event, type FlumeEvent } from '../../../lib/core/event.js';
-import { AVRO_FLUME_EVENT_SCHEMA, decodeFlumeEvent, encodeFlumeEvent } from '../../../lib/core/flumeEventAvro.js';
+import { AVRO_FLUME_EVENT_SCHEMA, decodeFlumeEvent, encodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
 
 // Produced by Flume 1.11.0's own code path (KafkaSink.serializeEvent: flume-ng-sdk AvroFlumeEvent,
 // avro 1.11.0 SpecificDatumWriter, EncoderFactory.directBinaryEncoder) run on JDK 17. The header

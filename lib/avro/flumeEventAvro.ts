@@ -1,5 +1,5 @@
 import avro from 'avsc';
-import type { FlumeEvent } from './event.js';
+import type { FlumeEvent } from '../core/event.js';
 
 /**
  * Flume's `AvroFlumeEvent` record (flume-ng-sdk `flume.avdl`): the value Flume's Kafka sink writes

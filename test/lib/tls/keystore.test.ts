@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/core/errors.js';
-import { jksDigest, jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain, readJks } from '../../../lib/core/keystore.js';
+import { jksDigest, jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain, readJks } from '../../../lib/tls/keystore.js';
 import { resolveSsl } from '../../../lib/kafka/security.js';
 import { hasKeytool, keytoolIn } from '../../support/keytool.js';
 

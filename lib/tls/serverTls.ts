@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { pathOption } from './config.js';
+import { pathOption } from '../core/config.js';
 import { isJks } from './keystore.js';
 
 export const serverTlsOptions = {
