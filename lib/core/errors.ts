@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'FLUME_SINK_FAILED'
   | 'FLUME_STOP_TIMEOUT'
   | 'FLUME_STOPPED'
+  | 'FLUME_BAD_EVENT'
   | 'FLUME_HDFS_NOT_FOUND'
   | 'FLUME_HDFS_EXISTS'
   | 'FLUME_HDFS_PERMISSION'
@@ -78,6 +79,10 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   },
   FLUME_STOP_TIMEOUT: {
     meaning: 'A graceful stop did not drain the channels within its timeout; the pipeline was torn down and the message says how many events were left.',
+    retriable: false,
+  },
+  FLUME_BAD_EVENT: {
+    meaning: "An event cannot be handled as it is (a header names an impossible Kafka partition, a path escape gives no valid path); retrying the same events cannot help.",
     retriable: false,
   },
   FLUME_STOPPED: {

@@ -342,7 +342,7 @@ function recordBuilder(opts: Options): (events: readonly FlumeEvent[]) => TopicR
         opts.defaultPartitionId,
         (raw) =>
           new ComponentError(
-            'FLUME_SINK_FAILED',
+            'FLUME_BAD_EVENT',
             `${opts.name}: header ${partitionIdHeader}=${JSON.stringify(raw)} is not a partition number (event ${i + 1} of ${events.length}); the batch cannot be produced as is`,
             { component: opts.name, retriable: false },
           ),

@@ -144,7 +144,7 @@ export const kafkaChannelSpec = defineComponent({
  *
  * Errors: a topic that does not exist (nothing is auto-created) or a record that is not an
  * AvroFlumeEvent with `parseAsFlumeEvent` ends the stream with `FLUME_CHANNEL_CLOSED`; a bad
- * partition header nacks the put with a non-retriable `FLUME_CHANNEL_FULL`. `ChannelSize` counts the
+ * partition header nacks the put with a non-retriable `FLUME_BAD_EVENT`. `ChannelSize` counts the
  * events this process holds (fetched or taken, not yet acked); the topic is the store, so
  * `ChannelCapacity` is unbounded. Metrics add Flume's `KafkaEventGetTimer`, `KafkaEventSendTimer`,
  * `KafkaCommitTimer` and `RollbackCounter`.
@@ -250,7 +250,7 @@ class KafkaStore implements ChannelStore<KafkaTake> {
       this.opts.defaultPartitionId,
       (raw) =>
         new ComponentError(
-          'FLUME_CHANNEL_FULL',
+          'FLUME_BAD_EVENT',
           `${name}: header ${partitionIdHeader}=${JSON.stringify(raw)} is not a partition number (event ${i + 1} of ${n}); the put cannot be stored as is`,
           { component: name, retriable: false },
         ),

@@ -214,6 +214,7 @@ describe.skipIf(kafka.skip)(`kafkaSink against a real broker${kafka.note}`, () =
     const sink = kafkaSink({ brokers: [bootstrap], topic, partitionIdHeader: 'p', logLevel: 'nothing' });
     const error = (await deliver(sink, [event('a'), event('b', { p: 'two' })]).catch((e: unknown) => e)) as FlumeError;
     expect(error.retriable).toBe(false);
+    expect(error.code).toBe('FLUME_BAD_EVENT');
     expect(error.message).toMatch(/header p="two" is not a partition number \(event 2 of 2\)/);
     sink.complete();
     await sink.closed;

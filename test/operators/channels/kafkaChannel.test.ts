@@ -175,6 +175,27 @@ describe.skipIf(kafka.skip)(`kafkaChannel against a real broker${kafka.note}`, (
     expect(records[1]!.key).toBe('k2');
   }, 90_000);
 
+  it('a non-integer partition header nacks the put with FLUME_BAD_EVENT, not retriable: retrying cannot help', async () => {
+    const bootstrap = requireKafka();
+    const topic = await createTopic(bootstrap, 'chan-badpart');
+    const channel = kafkaChannel({ brokers: [bootstrap], topic, groupId: uniqueTopic('g'), partitionIdHeader: 'p', logLevel: 'nothing' });
+    let settled!: (value: unknown) => void;
+    const outcome = new Promise<unknown>((resolve) => (settled = resolve));
+    const put = new Observable<Batch>((subscriber) => {
+      subscriber.next(createBatch([event('a'), event('b', { p: 'two' })], { onAck: () => settled('acked'), onNack: (e) => settled(e) }));
+    });
+    const subscription = put.pipe(channel).subscribe({ error: () => undefined });
+    try {
+      const error = (await outcome) as FlumeError;
+      expect(error).toBeInstanceOf(FlumeError);
+      expect(error.code).toBe('FLUME_BAD_EVENT');
+      expect(error.retriable).toBe(false);
+      expect(error.message).toMatch(/header p="two" is not a partition number \(event 2 of 2\)/);
+    } finally {
+      subscription.unsubscribe();
+    }
+  }, 60_000);
+
   it('a topic that does not exist ends the stream with a clear error; unsubscribing early releases everything', async () => {
     const bootstrap = requireKafka();
     const pipeline = pipe(
