@@ -12,6 +12,7 @@ import { ComponentError, isRetriable, toError, type ErrorCode } from '../core/er
 import type { FlumeEvent } from '../core/event.js';
 import type { ComponentCounters } from '../core/metrics.js';
 import { hasErrorType } from './client.js';
+import { Backoff, linear } from '../core/backoff.js';
 
 // ---- the Kafka consumer, behind the little the engine needs of it ------------------------------
 
@@ -208,7 +209,7 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
   let durationTimer: Subscription | undefined;
   let backoffTimer: Subscription | undefined;
   let startTimer: Subscription | undefined;
-  let nacks = 0;
+  const nacks = new Backoff(linear(cfg.backoffStepMs, cfg.backoffMaxMs));
   let cuts = 0;
   let paused = false;
   let recordsSinceFetch = true;
@@ -293,7 +294,7 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
             advance(taken);
           }
           if (closed) return settledWhileStopping?.();
-          nacks = 0;
+          nacks.reset();
           pump();
         },
         onNack: (error) => {
@@ -308,15 +309,12 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
             while (i < held.length && held[i]!.seq < taken.seq) i++;
             held.splice(i, 0, taken);
           }
-          nacks++;
+          const delay = nacks.next();
           if (backoffTimer === undefined) {
-            backoffTimer = asyncScheduler.schedule(
-              () => {
-                backoffTimer = undefined;
-                pump();
-              },
-              Math.min(nacks * cfg.backoffStepMs, cfg.backoffMaxMs),
-            );
+            backoffTimer = asyncScheduler.schedule(() => {
+              backoffTimer = undefined;
+              pump();
+            }, delay);
           }
           updatePause();
         },
@@ -442,7 +440,7 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
     }
   };
 
-  let starts = 0;
+  const starts = new Backoff(linear(cfg.backoffStepMs, cfg.backoffMaxMs));
   const start = (): void => {
     cfg.client.start(handlers).then(
       () => undefined,
@@ -460,11 +458,10 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
         }
         // Brokers unreachable or not ready: try again after Flume's back-off, as a polled source would.
         void cfg.client.stop().catch(() => undefined);
-        starts++;
         startTimer = asyncScheduler.schedule(() => {
           startTimer = undefined;
           if (!closed) start();
-        }, Math.min(starts * cfg.backoffStepMs, cfg.backoffMaxMs));
+        }, starts.next());
       },
     );
   };
