@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ComponentError, describeError, printable } from '../../../lib/core/errors.js';
+import { ComponentError, describeError, ERROR_CODES, FlumeError, isRetriable, printable, type ErrorCode } from '../../../lib/core/errors.js';
 
 describe('describeError', () => {
   it('adds causes that say something new, never repeats one the message already holds', () => {
@@ -14,5 +14,16 @@ describe('describeError', () => {
   it('shows control characters as escapes, so nothing from a config or a peer reaches a terminal raw', () => {
     expect(printable('a\x1b[2Jb\nc\x07')).toBe('a\\x1b[2Jb\\nc\\x07');
     expect(describeError(new Error('bad \x1b]0;title\x07'))).toBe('bad \\x1b]0;title\\x07');
+  });
+});
+
+describe('FlumeError', () => {
+  it("is retriable as its code says unless the raiser says otherwise; ComponentError is the same class", () => {
+    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) expect(new FlumeError(code, 'x').retriable, code).toBe(ERROR_CODES[code].retriable);
+    expect(new FlumeError('FLUME_SINK_FAILED', 'down').retriable).toBe(true);
+    expect(new FlumeError('FLUME_SINK_FAILED', 'bad record', { retriable: false }).retriable).toBe(false);
+    expect(isRetriable(new FlumeError('FLUME_CONFIG', 'x'))).toBe(false);
+    expect(isRetriable(new Error('not ours'))).toBe(true);
+    expect(ComponentError).toBe(FlumeError);
   });
 });
