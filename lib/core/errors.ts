@@ -143,7 +143,8 @@ export class FlumeError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.component = options.component;
-    this.retriable = options.retriable ?? false;
+    // A code says whether retrying may help; the raiser may know better (an I/O error on a put is, on open it is not).
+    this.retriable = options.retriable ?? ERROR_CODES[code].retriable;
   }
 }
 
@@ -191,8 +192,9 @@ export class TransactionError extends FlumeError {
   }
 }
 
-/** Generic component failure with an explicit code; `retriable` decides between back-off and fail. */
-export class ComponentError extends FlumeError {}
+/** The same class under its former name: every component error is a FlumeError with a code. */
+export const ComponentError = FlumeError;
+export type ComponentError = FlumeError;
 
 export function isRetriable(error: unknown): boolean {
   return error instanceof FlumeError ? error.retriable : true;
