@@ -1,12 +1,16 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import type { Observable } from 'rxjs';
 import { z } from 'zod';
+import type { Batch } from '../core/batch.js';
+import { bufferedSource, bufferOptionsOf, type Feed } from '../core/bufferedSource.js';
 import { ComponentError } from '../core/errors.js';
-import type { ComponentCounters } from '../core/metrics.js';
+import type { ComponentCounters, HasMetrics } from '../core/metrics.js';
 
 /**
  * What the network sources share about listening: their options beside `bind` and `port` (in
- * lib/core/options.ts), a TCP server's limits, connection count and failure, and a UDP socket's.
+ * lib/core/options.ts), a TCP server's limits, connection count, failure and fair pumping, and the
+ * UDP sources' socket and buffering.
  */
 export type ListeningCallback = (address: AddressInfo) => void;
 
@@ -158,4 +162,23 @@ export function bindUdp(
       }
     },
   };
+}
+
+/**
+ * A UDP source on `bind:port`: `start(feed)` gives, per subscription, what makes each datagram an
+ * event and pushes it. Datagrams that arrive together share a batch (at most `batchSize`, one in
+ * flight). UDP cannot push back: past `maxBufferedEvents` (and `maxBufferedBytes`) waiting events new
+ * ones are dropped (`EventDroppedCount`), and a nacked batch is dropped (`ChannelWriteFail`), as Flume
+ * drops them.
+ */
+export function udpSource(
+  opts: ListenOptions & { batchSize: number; maxBufferedEvents: number; maxBufferedBytes?: number },
+  metrics: ComponentCounters,
+  start: (feed: Feed) => (message: Buffer, sender: RemoteInfo) => void,
+): Observable<Batch> & HasMetrics {
+  return bufferedSource(
+    (feed) => bindUdp(opts, metrics, feed.fail, start(feed)),
+    { ...bufferOptionsOf(opts), batchTimeoutMs: 0, whenFull: 'dropNewest', onNack: 'drop' },
+    metrics,
+  );
 }

@@ -1,11 +1,10 @@
 import type { Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
-import { bufferedSource, bufferOptionsOf } from '../core/bufferedSource.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../core/options.js';
-import { bindUdp, onListeningOption } from './listen.js';
+import { onListeningOption, udpSource } from './listen.js';
 
 export const netcatUdpSourceOptions = z.strictObject({
   ...nameOption('netcatUdpSource'),
@@ -61,17 +60,11 @@ export const netcatUdpSource = component(netcatUdpSourceSpec, function netcatUdp
 ): Observable<Batch> & HasMetrics {
   const opts = parseOptions(netcatUdpSourceSpec, options);
   const metrics = new ComponentCounters('SOURCE', opts.name);
-  return bufferedSource(
-    (feed) =>
-      bindUdp(opts, metrics, feed.fail, (msg, sender) => {
-        const nl = msg.indexOf(10);
-        const headers: Record<string, string> = {};
-        if (opts.remoteAddressHeader) headers[opts.remoteAddressHeader] = `/${sender.address}:${sender.port}`;
-        // Copied when cut, so that the event holds its own bytes, not the whole datagram.
-        feed.push({ headers, body: nl < 0 ? msg : Buffer.from(msg.subarray(0, nl)) });
-      }),
-    // Datagrams that arrive together share a batch; UDP cannot push back, so past the bounds they are dropped.
-    { ...bufferOptionsOf(opts), batchTimeoutMs: 0, whenFull: 'dropNewest', onNack: 'drop' },
-    metrics,
-  );
+  return udpSource(opts, metrics, (feed) => (msg, sender) => {
+    const nl = msg.indexOf(10);
+    const headers: Record<string, string> = {};
+    if (opts.remoteAddressHeader) headers[opts.remoteAddressHeader] = `/${sender.address}:${sender.port}`;
+    // Copied when cut, so that the event holds its own bytes, not the whole datagram.
+    feed.push({ headers, body: nl < 0 ? msg : Buffer.from(msg.subarray(0, nl)) });
+  });
 });

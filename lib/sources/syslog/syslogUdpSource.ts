@@ -2,11 +2,10 @@ import { reverse } from 'node:dns/promises';
 import { asyncScheduler, type Observable } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../core/batch.js';
-import { bufferedSource, bufferOptionsOf } from '../../core/bufferedSource.js';
 import { component, defineComponent, parseOptions } from '../../core/config.js';
 import { ComponentCounters, type HasMetrics } from '../../core/metrics.js';
 import { nameOption, portOption } from '../../core/options.js';
-import { bindUdp } from '../listen.js';
+import { udpSource } from '../listen.js';
 import { syslogFlumeKeys, syslogOptions } from './syslogOptions.js';
 import { parseSyslog, SYSLOG_STATUS } from './syslogParser.js';
 /** Reverse lookups remembered per sender IP, at most. */
@@ -56,50 +55,45 @@ export const syslogUdpSource = component(syslogUdpSourceSpec, function syslogUdp
   const metrics = new ComponentCounters('SOURCE', opts.name);
   const maxSize = Math.max(10, opts.eventSize);
 
-  return bufferedSource(
-    (feed) => {
-      let resolving = 0;
-      const hostnames = new Map<string, string>();
-      const header = opts.clientHostnameHeader;
-      return bindUdp(opts, metrics, feed.fail, (msg, sender) => {
-        // Events waiting for their reverse lookup count against the bound too.
-        if (feed.size + resolving >= opts.maxBufferedEvents) {
-          metrics.inc('EventDroppedCount');
-          return;
-        }
-        const nl = msg.indexOf(10);
-        const end = Math.min(nl < 0 ? msg.length : nl, maxSize);
-        // Copied when shorter, so that a waiting event holds at most eventSize bytes, not its datagram.
-        const event = parseSyslog(end === msg.length ? msg : Buffer.from(msg.subarray(0, end)), {
-          keepFields: opts.keepFields,
-          incomplete: end === maxSize,
-          now: asyncScheduler.now(),
-        });
-        if (event.headers[SYSLOG_STATUS] === 'Invalid') metrics.inc('EventReadFail');
-        if (opts.clientIPHeader) event.headers[opts.clientIPHeader] = sender.address;
-        if (!header) return feed.push(event);
-        const known = hostnames.get(sender.address);
-        if (known !== undefined) {
-          event.headers[header] = known;
-          return feed.push(event);
-        }
-        resolving++;
-        reverse(sender.address)
-          .then(
-            (names) => names[0] ?? sender.address,
-            () => sender.address,
-          )
-          .then((name) => {
-            resolving--;
-            if (hostnames.size >= HOSTNAME_CACHE) hostnames.delete(hostnames.keys().next().value!);
-            hostnames.set(sender.address, name);
-            event.headers[header] = name;
-            feed.push(event);
-          });
+  return udpSource(opts, metrics, (feed) => {
+    let resolving = 0;
+    const hostnames = new Map<string, string>();
+    const header = opts.clientHostnameHeader;
+    return (msg, sender) => {
+      // Events waiting for their reverse lookup count against the bound too.
+      if (feed.size + resolving >= opts.maxBufferedEvents) {
+        metrics.inc('EventDroppedCount');
+        return;
+      }
+      const nl = msg.indexOf(10);
+      const end = Math.min(nl < 0 ? msg.length : nl, maxSize);
+      // Copied when shorter, so that a waiting event holds at most eventSize bytes, not its datagram.
+      const event = parseSyslog(end === msg.length ? msg : Buffer.from(msg.subarray(0, end)), {
+        keepFields: opts.keepFields,
+        incomplete: end === maxSize,
+        now: asyncScheduler.now(),
       });
-    },
-    // Datagrams that arrive together share a batch; UDP cannot push back, so past the bound they are dropped.
-    { ...bufferOptionsOf(opts), batchTimeoutMs: 0, whenFull: 'dropNewest', onNack: 'drop' },
-    metrics,
-  );
+      if (event.headers[SYSLOG_STATUS] === 'Invalid') metrics.inc('EventReadFail');
+      if (opts.clientIPHeader) event.headers[opts.clientIPHeader] = sender.address;
+      if (!header) return feed.push(event);
+      const known = hostnames.get(sender.address);
+      if (known !== undefined) {
+        event.headers[header] = known;
+        return feed.push(event);
+      }
+      resolving++;
+      reverse(sender.address)
+        .then(
+          (names) => names[0] ?? sender.address,
+          () => sender.address,
+        )
+        .then((name) => {
+          resolving--;
+          if (hostnames.size >= HOSTNAME_CACHE) hostnames.delete(hostnames.keys().next().value!);
+          hostnames.set(sender.address, name);
+          event.headers[header] = name;
+          feed.push(event);
+        });
+    };
+  });
 });
