@@ -32,11 +32,16 @@ export function syslogOptions(transport: 'tcp' | 'udp') {
   };
 }
 
-/** The TCP sources' options beside `syslogOptions('tcp')`: connections and the back-off before re-sending a nacked batch. */
+/**
+ * The TCP sources' options beside `syslogOptions('tcp')`: connections and the back-off before
+ * re-sending a nacked batch (`retryBackoffMs`/`maxRetryBackoffMs` are its former names, still accepted).
+ */
 export const syslogTcpOptions = {
   ...syslogOptions('tcp'),
   ...maxConnectionsOption(' (per port)'),
   ...backoffOptions('a nack, before the same batch is sent again'),
+  retryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of backoffSleepIncrementMs.'),
+  maxRetryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of maxBackoffSleepMs.'),
 };
 
 /** Flume calls the listen address `host`. */

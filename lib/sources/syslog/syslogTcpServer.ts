@@ -24,6 +24,9 @@ export interface SyslogTcpOptions {
   portHeader?: string | undefined;
   backoffSleepIncrementMs: number;
   maxBackoffSleepMs: number;
+  /** Former names of the two above; they win when given. */
+  retryBackoffMs?: number | undefined;
+  maxRetryBackoffMs?: number | undefined;
   onListening?: ListeningCallback | undefined;
 }
 
@@ -45,6 +48,10 @@ export function serveSyslogTcp(
 ): Listener {
   let closed = false;
   const maxSize = Math.max(10, opts.eventSize);
+  const policy = backoffOf({
+    backoffSleepIncrementMs: opts.retryBackoffMs ?? opts.backoffSleepIncrementMs,
+    maxBackoffSleepMs: opts.maxRetryBackoffMs ?? opts.maxBackoffSleepMs,
+  });
 
   const serve = (socket: Socket): void => {
     const framer = new SyslogFramer(maxSize);
@@ -53,7 +60,7 @@ export function serveSyslogTcp(
     let unframed: Buffer | undefined;
     let queue: FlumeEvent[] = [];
     let inFlight = false;
-    const backoff = new Backoff(backoffOf(opts));
+    const backoff = new Backoff(policy);
     let retry: Subscription | undefined;
     const ip = socket.remoteAddress ?? '';
     // Reverse DNS once per connection; events wait for it only when the header is wanted.
