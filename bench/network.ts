@@ -37,7 +37,7 @@ import { metricsOf } from '../lib/core/metrics.js';
 import { pipe } from '../lib/core/pipe.js';
 import { nullSink } from '../lib/sinks/nullSink.js';
 import { avroSource } from '../lib/sources/avroSource.js';
-import { httpSource } from '../lib/sources/httpSource.js';
+import { httpSource } from '../lib/sources/http/httpSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
 import { FLUME_VERSION, flumeJarsCached, startFlumeAgent } from '../scripts/flume.js';
 import { checkTools, freePort } from '../scripts/service.js';

@@ -36,6 +36,7 @@ export {
 
 // sources
 export { pollSource, type Poll, type PollResult, type PolledBatch, type PollSourceOptions } from './core/pollSource.js';
+export { bufferedSource, type BufferedSourceOptions, type Feed, type Producer } from './core/bufferedSource.js';
 export { sequenceSource, type SequenceSourceOptions } from './sources/sequenceSource.js';
 export { stressSource, type StressSourceOptions } from './sources/stressSource.js';
 export { fromObservable, type FromObservableOptions } from './sources/fromObservable.js';
@@ -46,7 +47,7 @@ export { execSource, type ExecSourceOptions } from './sources/execSource.js';
 export { kafkaSource, type KafkaSourceOptions } from './sources/kafkaSource.js';
 export { netcatSource, type NetcatSourceOptions } from './sources/netcatSource.js';
 export { netcatUdpSource, type NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
-export { httpSource, type HttpSourceOptions } from './sources/httpSource.js';
+export { httpSource, type HttpSourceOptions } from './sources/http/httpSource.js';
 export { avroSource, type AvroSourceOptions } from './sources/avroSource.js';
 export { syslogTcpSource, type SyslogTcpSourceOptions } from './sources/syslog/syslogTcpSource.js';
 export { syslogUdpSource, type SyslogUdpSourceOptions } from './sources/syslog/syslogUdpSource.js';

@@ -1,5 +1,6 @@
 import type { Component } from '../core/config.js';
 import { pollSource } from '../core/pollSource.js';
+import { bufferedSource } from '../core/bufferedSource.js';
 import { sequenceSource } from '../sources/sequenceSource.js';
 import { stressSource } from '../sources/stressSource.js';
 import { fromObservable } from '../sources/fromObservable.js';
@@ -13,7 +14,7 @@ import { fileChannel } from '../../operators/channels/fileChannel.js';
 import { spillableMemoryChannel } from '../../operators/channels/spillableMemoryChannel.js';
 import { netcatSource } from '../sources/netcatSource.js';
 import { netcatUdpSource } from '../sources/netcatUdpSource.js';
-import { httpSource } from '../sources/httpSource.js';
+import { httpSource } from '../sources/http/httpSource.js';
 import { syslogTcpSource } from '../sources/syslog/syslogTcpSource.js';
 import { syslogUdpSource } from '../sources/syslog/syslogUdpSource.js';
 import { multiportSyslogTcpSource } from '../sources/syslog/multiportSyslogTcpSource.js';
@@ -50,6 +51,7 @@ import { regexExtractorInterceptor } from '../../operators/interceptors/regexExt
  */
 export const components: readonly Component<(...args: never[]) => unknown>[] = [
   pollSource,
+  bufferedSource,
   sequenceSource,
   stressSource,
   fromObservable,
