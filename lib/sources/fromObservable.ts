@@ -20,8 +20,6 @@ export const fromObservableOptions = z
       .default('error')
       .describe("At bufferLimit: 'error' fails with FLUME_SOURCE_OVERFLOW; the drop policies discard an item and count it in EventDroppedCount."),
     ...backoffOptions('a nack'),
-    retryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of backoffSleepIncrementMs.'),
-    maxRetryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of maxBackoffSleepMs.'),
   })
   .check((ctx) => {
     if (ctx.value.bufferLimit < ctx.value.batchSize) {
@@ -61,7 +59,7 @@ export const fromObservableSpec = defineComponent({
  *
  * Delivery: at-least-once for every item that entered the buffer and was not dropped. A nacked batch
  * is re-sent, same events and before any other, after `min(n × backoffSleepIncrementMs,
- * maxBackoffSleepMs)` (n = nacks in a row; `retryBackoffMs`/`maxRetryBackoffMs` are their former names); with `maxInFlight > 1` it may then follow later batches. A non-retriable nack (e.g.
+ * maxBackoffSleepMs)` (n = nacks in a row); with `maxInFlight > 1` it may then follow later batches. A non-retriable nack (e.g.
  * `FLUME_BATCH_TOO_LARGE`) fails the source with that error. When the app's Observable completes, the
  * buffer is flushed and the source completes once every batch was acked; when it errors, or emits
  * something that is not an event body (`FLUME_SOURCE_FAILED`, counted in `EventReadFail`), the same
@@ -111,9 +109,6 @@ export const fromObservable = component(fromObservableSpec, function fromObserva
     {
       ...bufferOptionsOf(opts),
       maxBufferedEvents: opts.bufferLimit,
-      // The former names win when given.
-      backoffSleepIncrementMs: opts.retryBackoffMs ?? opts.backoffSleepIncrementMs,
-      maxBackoffSleepMs: opts.maxRetryBackoffMs ?? opts.maxBackoffSleepMs,
     },
     metrics,
   );

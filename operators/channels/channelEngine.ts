@@ -88,16 +88,14 @@ export interface EngineOptions extends BackoffOptions {
   counters?: readonly string[];
 }
 
-type BackoffOptions = { backoffSleepIncrementMs: number; maxBackoffSleepMs: number; retryBackoffMs?: number | undefined; maxRetryBackoffMs?: number | undefined };
+type BackoffOptions = { backoffSleepIncrementMs: number; maxBackoffSleepMs: number };
 
 /**
  * The redelivery back-off of every channel: Flume's SinkRunner waits min(n × 1 s, 5 s) after the n-th
- * rolled-back take in a row. `retryBackoffMs`/`maxRetryBackoffMs` are the former names, still accepted.
+ * rolled-back take in a row.
  */
 export const channelBackoffOptions = {
   ...backoffOptions('a rolled-back take (the sink nacked it), before it is offered again'),
-  retryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of backoffSleepIncrementMs.'),
-  maxRetryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of maxBackoffSleepMs.'),
 };
 
 /** The options of a channel bounded in events (and optionally body bytes), spread into its schema. */
@@ -125,9 +123,9 @@ export function checkTransactionCapacity(ctx: z.core.ParsePayload<{ capacity: nu
   }
 }
 
-/** The policy of options declared with `channelBackoffOptions` (a deprecated name, when given, wins). */
+/** The policy of options declared with `channelBackoffOptions`. */
 export function channelBackoff(o: BackoffOptions): BackoffPolicy {
-  return backoffOf({ backoffSleepIncrementMs: o.retryBackoffMs ?? o.backoffSleepIncrementMs, maxBackoffSleepMs: o.maxRetryBackoffMs ?? o.maxBackoffSleepMs });
+  return backoffOf(o);
 }
 
 interface Put extends StorePut {

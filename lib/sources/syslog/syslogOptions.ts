@@ -34,14 +34,12 @@ export function syslogOptions(transport: 'tcp' | 'udp') {
 
 /**
  * The TCP sources' options beside `syslogOptions('tcp')`: connections and the back-off before
- * re-sending a nacked batch (`retryBackoffMs`/`maxRetryBackoffMs` are its former names, still accepted).
+ * re-sending a nacked batch.
  */
 export const syslogTcpOptions = {
   ...syslogOptions('tcp'),
   ...maxConnectionsOption(' (per port)'),
   ...backoffOptions('a nack, before the same batch is sent again'),
-  retryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of backoffSleepIncrementMs.'),
-  maxRetryBackoffMs: z.number().int().min(0).optional().describe('Deprecated name of maxBackoffSleepMs.'),
 };
 
 /** Flume calls the listen address `host`. */

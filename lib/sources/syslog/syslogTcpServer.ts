@@ -24,9 +24,6 @@ export interface SyslogTcpOptions {
   portHeader?: string | undefined;
   backoffSleepIncrementMs: number;
   maxBackoffSleepMs: number;
-  /** Former names of the two above; they win when given. */
-  retryBackoffMs?: number | undefined;
-  maxRetryBackoffMs?: number | undefined;
   onListening?: ListeningCallback | undefined;
 }
 
@@ -48,10 +45,7 @@ export function serveSyslogTcp(
 ): Listener {
   let closed = false;
   const maxSize = Math.max(10, opts.eventSize);
-  const policy = backoffOf({
-    backoffSleepIncrementMs: opts.retryBackoffMs ?? opts.backoffSleepIncrementMs,
-    maxBackoffSleepMs: opts.maxRetryBackoffMs ?? opts.maxBackoffSleepMs,
-  });
+  const policy = backoffOf(opts);
 
   const serve = (socket: Socket): void => {
     const framer = new SyslogFramer(maxSize);

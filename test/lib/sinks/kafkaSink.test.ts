@@ -227,7 +227,7 @@ describe('kafkaSink with unreachable brokers', () => {
     const port = await freePort(); // nothing listens there
     const pipeline = pipe(
       sequenceSource({ totalEvents: 50, batchSize: 10 }),
-      memoryChannel({ capacity: 100, transactionCapacity: 10, retryBackoffMs: 20, maxRetryBackoffMs: 100 }),
+      memoryChannel({ capacity: 100, transactionCapacity: 10, backoffSleepIncrementMs: 20, maxBackoffSleepMs: 100 }),
       kafkaSink({ brokers: [`127.0.0.1:${port}`], topic: 't', retries: 0, connectionTimeoutMs: 500, logLevel: 'nothing' }),
     );
     await waitFor(() => (pipeline.metrics()['SINK.kafkaSink']?.['ConnectionFailedCount'] ?? 0) >= 3, '3 failed connections', 60_000);
@@ -261,7 +261,7 @@ describe.skipIf(kafka.skip)(`kafkaSink when the broker goes away mid-stream${kaf
     const topic = await createTopic(b.bootstrap, 'fault', 3);
     const pipeline = pipe(
       sequenceSource({ totalEvents: total, batchSize: 1000 }),
-      memoryChannel({ capacity: 20_000, transactionCapacity: 1000, maxInFlight: 2, retryBackoffMs: 200, maxRetryBackoffMs: 1000 }),
+      memoryChannel({ capacity: 20_000, transactionCapacity: 1000, maxInFlight: 2, backoffSleepIncrementMs: 200, maxBackoffSleepMs: 1000 }),
       kafkaSink({ brokers: [b.bootstrap], topic, batchSize: 1000, connectionTimeoutMs: 1000, logLevel: 'nothing' }),
     );
     const sinkMetric = (key: string) => pipeline.metrics()['SINK.kafkaSink']?.[key] ?? 0;

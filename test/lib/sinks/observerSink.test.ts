@@ -152,7 +152,7 @@ describe('observerSink', () => {
     const total = 120;
     const pipeline = pipe(
       pollSource(counting(total, 15)),
-      memoryChannel({ capacity: 200, transactionCapacity: 20, retryBackoffMs: 1, maxRetryBackoffMs: 5 }),
+      memoryChannel({ capacity: 200, transactionCapacity: 20, backoffSleepIncrementMs: 1, maxBackoffSleepMs: 5 }),
       observerSink({
         next: (e) => {
           const left = failuresLeft.get(text(e)) ?? 0;

@@ -102,7 +102,7 @@ describe('avroSource', () => {
     sink.hold = true;
     const input = new Subject<Batch>();
     const out = avroSink({ hostname: '127.0.0.1', port: await port, batchSize: 100 });
-    subscriptions.push(input.pipe(memoryChannel({ capacity: 1000, transactionCapacity: 100, retryBackoffMs: 20, maxRetryBackoffMs: 100 })).subscribe(out));
+    subscriptions.push(input.pipe(memoryChannel({ capacity: 1000, transactionCapacity: 100, backoffSleepIncrementMs: 20, maxBackoffSleepMs: 100 })).subscribe(out));
     for (let b = 0; b < 5; b++) input.next(createBatch(Array.from({ length: 60 }, (_, i) => ({ headers: {}, body: Buffer.from(String(b * 60 + i)) }))));
     await waitFor(() => counters.get('ChannelWriteFail') > 0 && metricsOf(out)!.get('EventWriteFail') > 0, 'a FAILED answer and a nack');
     expect(sink.events).toHaveLength(0);

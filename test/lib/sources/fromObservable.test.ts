@@ -152,14 +152,6 @@ describe('fromObservable — marbles', () => {
     });
   });
 
-  it('accepts the former names retryBackoffMs / maxRetryBackoffMs, which win when given', () => {
-    scheduler().run(({ cold, expectObservable }) => {
-      const sink = settleAfter(0, (_, n) => (n <= 2 ? new Error('channel full') : undefined));
-      const source = fromObservable(cold('ab|'), { batchSize: 2, backoffSleepIncrementMs: 1, retryBackoffMs: 10, maxRetryBackoffMs: 15 });
-      expectObservable(source.pipe(sink)).toBe('-n 9ms n 14ms (a|)', { n: 'a,b!', a: 'a,b' });
-    });
-  });
-
   it('fails with a non-retriable nack', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const input = cold('ab-c');

@@ -315,7 +315,7 @@ describe.skipIf(kafka.skip)(`kafkaSource against a real broker${kafka.note}`, ()
     const per = [0, 0];
     let open = false;
     const options = { brokers: bootstrap, topics: topic, groupId, fromBeginning: true, batchSize: 100, batchDurationMs: 50, maxInFlight: 2, backoffSleepIncrementMs: 100, maxBackoffSleepMs: 200, ...quiet };
-    const channel = () => memoryChannel({ capacity: 400, transactionCapacity: 100, keepAliveMs: 200, retryBackoffMs: 100, maxRetryBackoffMs: 200 });
+    const channel = () => memoryChannel({ capacity: 400, transactionCapacity: 100, keepAliveMs: 200, backoffSleepIncrementMs: 100, maxBackoffSleepMs: 200 });
     // The first member's sink fails after 500 events until the gate opens: its channel fills, its
     // puts are nacked, its batches held and its partitions paused — then the second member joins.
     const sinkFor = (i: number) =>

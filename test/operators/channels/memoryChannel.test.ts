@@ -106,10 +106,8 @@ describe('memoryChannel — marbles', () => {
     h.sub.unsubscribe();
   });
 
-  it.each([
-    ['backoffSleepIncrementMs / maxBackoffSleepMs', { backoffSleepIncrementMs: 10, maxBackoffSleepMs: 15 }],
-    ['the former names retryBackoffMs / maxRetryBackoffMs', { retryBackoffMs: 10, maxRetryBackoffMs: 15 }],
-  ])('redelivers nacked takes after min(n × step, max), in order (%s)', (_, backoff) => {
+  it('redelivers nacked takes after min(n × step, max), in order', () => {
+    const backoff = { backoffSleepIncrementMs: 10, maxBackoffSleepMs: 15 };
     scheduler().run(({ cold, expectObservable }) => {
       const a = batchOf([1, 2]);
       let attempt = 0;
