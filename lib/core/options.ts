@@ -21,13 +21,15 @@ export function maxInFlightOption(whatPauses: string, defaultValue = 1) {
   };
 }
 
-/** The address a server listens on: Flume's `bind` (its syslog sources say `host`; mapped to this). */
-export function bindOption(defaultAddress?: string) {
+const BIND_TEXT = 'Address to listen on, e.g. 127.0.0.1 (one interface) or 0.0.0.0 (all)';
+
+/** The address a server listens on: Flume's `bind` (its syslog sources say `host`; mapped to this). Required, or with Flume's default. */
+export function bindOption(): { bind: z.ZodString };
+export function bindOption(defaultAddress: string): { bind: z.ZodDefault<z.ZodString> };
+export function bindOption(defaultAddress?: string): { bind: z.ZodString | z.ZodDefault<z.ZodString> } {
   const address = z.string().min(1);
   return {
-    bind: (defaultAddress === undefined ? address : address.default(defaultAddress)).describe(
-      `Address to listen on, e.g. 127.0.0.1 (one interface) or 0.0.0.0 (all)${defaultAddress === undefined ? '' : `; ${defaultAddress} by default, as Flume`}.`,
-    ),
+    bind: defaultAddress === undefined ? address.describe(`${BIND_TEXT}.`) : address.default(defaultAddress).describe(`${BIND_TEXT}; ${defaultAddress} by default, as Flume.`),
   };
 }
 

@@ -17,8 +17,7 @@ import { BadRequest, blobEvent, charsetOf, jsonEvents, type Charset } from './ha
 export const httpSourceOptions = z
   .strictObject({
     ...nameOption('httpSource'),
-    // Typed as what it is: bindOption's return type does not tell a defaulted address from a required one.
-    ...(bindOption('0.0.0.0') as { bind: z.ZodDefault<z.ZodString> }),
+    ...bindOption('0.0.0.0'),
     ...portOption,
     handler: z
       .enum(['JSON', 'BLOB'])
