@@ -82,6 +82,9 @@ export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } fro
 export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';
 export { kafkaSink, type KafkaSinkOptions } from './sinks/kafkaSink.js';
 export { fileRollSink, type FileRollSinkOptions } from './sinks/fileRollSink.js';
+export { hdfsSink, type HdfsSinkOptions } from './sinks/hdfs/hdfsSink.js';
+export { createSerializer, flumeSerializerName, type EventSerializer, type SerializerName, type SerializerOptions } from './serializers/eventSerializer.js';
+export { AVRO_EVENT_SCHEMA, type AvroCodecName } from './serializers/avroEventSerializer.js';
 export { httpSink, type HttpSinkOptions } from './sinks/httpSink.js';
 export { avroSink, type AvroSinkOptions } from './sinks/avroSink.js';
 export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js';

@@ -26,6 +26,7 @@ import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
 import { kafkaSink } from '../sinks/kafkaSink.js';
 import { fileRollSink } from '../sinks/fileRollSink.js';
+import { hdfsSink } from '../sinks/hdfs/hdfsSink.js';
 import { failoverSink } from '../sinks/failoverSink.js';
 import { loadBalanceSink } from '../sinks/loadBalanceSink.js';
 import { competingSinks } from './competingSinks.js';
@@ -90,6 +91,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   observerSink,
   kafkaSink,
   fileRollSink,
+  hdfsSink,
   httpSink,
   avroSink,
   competingSinks,

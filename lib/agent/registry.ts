@@ -17,7 +17,6 @@ const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
   ],
   channel: ['jdbc', 'org.apache.flume.channel.jdbc.jdbcchannel'],
   sink: [
-    'hdfs',
     'irc',
     'thrift',
     'hbase',
@@ -26,7 +25,6 @@ const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
     'morphline_solr',
     'hive',
     'elasticsearch',
-    'org.apache.flume.sink.hdfs.hdfseventsink',
     'org.apache.flume.sink.irc.ircsink',
     'org.apache.flume.sink.thriftsink',
     'org.apache.flume.sink.hbase.hbasesink',

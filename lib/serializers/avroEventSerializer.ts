@@ -71,6 +71,10 @@ export function avroEventSerializer(options: AvroEventSerializerOptions): EventS
   };
   return {
     header,
+    check(event: FlumeEvent): void {
+      let problem = '';
+      if (!eventType.isValid(event, { errorHook: (path) => (problem ||= path.join('.') || 'the event') })) throw new RangeError(`${problem} is not what an Avro Event holds (string headers, bytes body)`);
+    },
     serialize(events: readonly FlumeEvent[]): Buffer {
       const out: Buffer[] = [];
       let records: Buffer[] = [];

@@ -22,6 +22,8 @@ export interface EventSerializer {
   readonly header: Buffer;
   /** The bytes `events` add to the file, as complete units. Throws when an event cannot be written (a header that is not a string, for Avro). */
   serialize(events: readonly FlumeEvent[]): Buffer;
+  /** Throws, saying why, when `serialize` would throw on this event (so a batch can be refused before any of it is written). */
+  check?(event: FlumeEvent): void;
 }
 
 export interface SerializerOptions {

@@ -101,10 +101,16 @@ const LONG_MIN = -(2n ** 63n);
 const LONG_MAX = 2n ** 63n - 1n;
 
 /** Java's `Long.valueOf` of a header: an optional sign and decimal digits within a long; undefined otherwise. */
-export function parseJavaLong(text: string): number | undefined {
+export function parseJavaLongExact(text: string): bigint | undefined {
   if (!/^[+-]?\d+$/.test(text)) return undefined;
   const v = BigInt(text);
-  return v < LONG_MIN || v > LONG_MAX ? undefined : Number(v);
+  return v < LONG_MIN || v > LONG_MAX ? undefined : v;
+}
+
+/** `parseJavaLongExact` as a number of milliseconds (exact within ±2^53, far past any date). */
+export function parseJavaLong(text: string): number | undefined {
+  const v = parseJavaLongExact(text);
+  return v === undefined ? undefined : Number(v);
 }
 
 /** The template with each escape replaced for an event with these headers. */

@@ -100,3 +100,11 @@ describe('event serializers (shared by file_roll and hdfs)', () => {
     expect(flumeSerializerName('org.example.Mine$Builder')).toBe('org.example.Mine$Builder');
   });
 });
+
+describe('avro_event check', () => {
+  it('names what is wrong before serialize would throw', () => {
+    const s = createSerializer('avro_event');
+    expect(() => s.check!({ headers: { a: 5 as unknown as string }, body: Buffer.from('x') })).toThrow(/headers\.a is not what an Avro Event holds/);
+    expect(() => s.check!(event('fine', { a: 'b' }))).not.toThrow();
+  });
+});

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFlumeJars } from '../../../../scripts/flume.js';
 import { runToEnd } from '../../../../scripts/service.js';
-import { escapeTokens, EscapeError, parseEscapes, parseJavaLong, resolveHostNames, type EscapeContext } from '../../../../lib/sinks/hdfs/bucketPath.js';
+import { escapeTokens, EscapeError, parseEscapes, parseJavaLong, parseJavaLongExact, resolveHostNames, type EscapeContext } from '../../../../lib/sinks/hdfs/bucketPath.js';
 import { formatJava, localTime, localZone, resolveZone, roundDown, type RoundUnit } from '../../../../lib/sinks/hdfs/javaTime.js';
 import { flumeEnv } from '../../../support/flume.js';
 
@@ -157,7 +157,8 @@ describe('bucketPath escapes', () => {
   it("parseJavaLong accepts what Long.valueOf does", () => {
     expect(parseJavaLong('+17')).toBe(17);
     expect(parseJavaLong('-0017')).toBe(-17);
-    expect(parseJavaLong('9223372036854775807')).toBe(9223372036854775807);
+    expect(parseJavaLongExact('9223372036854775807')).toBe(9223372036854775807n);
+    expect(parseJavaLongExact('-9223372036854775808')).toBe(-9223372036854775808n);
     for (const bad of ['', ' 1', '1.0', '0x10', '9223372036854775808', '1e3']) expect(parseJavaLong(bad)).toBeUndefined();
   });
 
