@@ -2,7 +2,8 @@
  * Real Apache Flume 1.11.0 agents from Maven Central jars, for the interoperability tests and the
  * network bench.
  *
- *   npm run flume:fetch   (node dist/scripts/flume.js fetch) only fetches the jars; CI does this first
+ *   npm run flume:fetch   (node dist/scripts/flume.js fetch) only fetches the jars (the agent's, then the
+ *                         agent's with the HDFS sink and Hadoop's client); CI does this first
  *
  *   const agent = await startFlumeAgent({ conf: 'a1.sources = r1 …' });
  *   await agent.waitForLog(/Avro source r1 started/);
@@ -16,6 +17,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HADOOP_VERSION } from './hdfs.js';
 import { fetchedLine, fetchJars, isCached, type MavenSet } from './maven.js';
 import { checkTools, dataDir, findUp, runMain, startJava } from './service.js';
 
@@ -38,14 +40,32 @@ export const FLUME_JARS: MavenSet = {
   boms: ['io.netty:netty-bom:4.1.72.Final'],
 };
 
-/** The jars are cached: an agent can start without Maven. */
-export function flumeJarsCached(): boolean {
-  return isCached(FLUME_JARS);
+/**
+ * The agent with Flume's HDFS sink: `flume-hdfs-sink` (its Hadoop dependencies are optional, so Hadoop's
+ * shaded client jars of the test cluster's version come beside it: hadoop-client-api has FileSystem,
+ * SequenceFile and the codecs, hadoop-client-runtime their dependencies). A set of its own, cached apart,
+ * so the plain agent's cache stays valid.
+ */
+export const FLUME_HDFS_JARS: MavenSet = {
+  ...FLUME_JARS,
+  version: `${FLUME_VERSION}-hdfs-${HADOOP_VERSION}`,
+  title: `Flume ${FLUME_VERSION} with its HDFS sink (Hadoop ${HADOOP_VERSION} client)`,
+  artifacts: [
+    ...FLUME_JARS.artifacts,
+    `org.apache.flume.flume-ng-sinks:flume-hdfs-sink:${FLUME_VERSION}`,
+    `org.apache.hadoop:hadoop-client-api:${HADOOP_VERSION}`,
+    `org.apache.hadoop:hadoop-client-runtime:${HADOOP_VERSION}`,
+  ],
+};
+
+/** The jars are cached: an agent can start without Maven (`hdfs`: the set with the HDFS sink). */
+export function flumeJarsCached(hdfs = false): boolean {
+  return isCached(hdfs ? FLUME_HDFS_JARS : FLUME_JARS);
 }
 
-/** The folder of Flume's jars, fetched with Maven when missing. */
-export async function ensureFlumeJars(log?: (line: string) => void): Promise<string> {
-  return (await fetchJars(FLUME_JARS, log ? { log } : {})).libsDir;
+/** The folder of Flume's jars (`hdfs`: with the HDFS sink), fetched with Maven when missing. */
+export async function ensureFlumeJars(log?: (line: string) => void, hdfs = false): Promise<string> {
+  return (await fetchJars(hdfs ? FLUME_HDFS_JARS : FLUME_JARS, log ? { log } : {})).libsDir;
 }
 
 export interface FlumeAgent {
@@ -70,13 +90,19 @@ export interface AgentOptions {
   jvmArgs?: readonly string[];
   /** Folders to create in the agent's temp folder first (file_roll needs its directory). */
   mkdirs?: readonly string[];
+  /** Run with Flume's HDFS sink and Hadoop's client on the classpath (FLUME_HDFS_JARS). */
+  hdfs?: boolean;
+  /** Classpath entries before Flume's jars, e.g. a folder with Hadoop's core-site.xml. */
+  classpath?: readonly string[];
+  /** Java system properties (`-Dk=v`), e.g. Flume's `flume.monitoring.type`/`flume.monitoring.port`. */
+  systemProperties?: Readonly<Record<string, string>>;
 }
 
 /** Starts `java … org.apache.flume.node.Application` on a temp conf; the JVM dies with this process. */
 export async function startFlumeAgent(options: AgentOptions): Promise<FlumeAgent> {
   const what = `Flume ${FLUME_VERSION} agent`;
   checkTools(what);
-  const libsDir = await ensureFlumeJars();
+  const libsDir = await ensureFlumeJars(undefined, options.hdfs ?? false);
   const dir = await dataDir(undefined, 'flume');
   try {
     const confFile = join(dir.path, 'agent.conf');
@@ -84,10 +110,14 @@ export async function startFlumeAgent(options: AgentOptions): Promise<FlumeAgent
     writeFileSync(confFile, options.conf.replace(/\{\{dir\}\}/g, dir.path));
     const java = await startJava({
       what,
-      classpath: [join(findUp(import.meta.url, 'flume/log4j2.xml'), '..'), join(libsDir, '*')],
+      classpath: [join(findUp(import.meta.url, 'flume/log4j2.xml'), '..'), ...(options.classpath ?? []), join(libsDir, '*')],
       mainClass: 'org.apache.flume.node.Application',
       args: ['-n', options.agentName ?? 'a1', '-f', confFile, '--no-reload-conf'],
-      jvmArgs: [`-Xmx${options.heapMb ?? 256}m`, ...(options.jvmArgs ?? ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'])],
+      jvmArgs: [
+        `-Xmx${options.heapMb ?? 256}m`,
+        ...(options.jvmArgs ?? ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1']),
+        ...Object.entries(options.systemProperties ?? {}).map(([k, v]) => `-D${k}=${v}`),
+      ],
       cwd: dir.path,
       logFile: join(dir.path, 'agent.log'),
       readyTimeoutMs: 120_000,
@@ -117,5 +147,5 @@ runMain(import.meta.url, 'flume', async ({ command }) => {
     process.exitCode = 2;
     return;
   }
-  console.log(fetchedLine(FLUME_JARS, await fetchJars(FLUME_JARS, { log: (l) => console.log(l) })));
+  for (const set of [FLUME_JARS, FLUME_HDFS_JARS]) console.log(fetchedLine(set, await fetchJars(set, { log: (l) => console.log(l) })));
 });
