@@ -242,7 +242,15 @@ async function agent(argv: string[]): Promise<number> {
     });
   };
   // Without reload nothing could start a new source, so an agent whose sources all ended finishes.
-  running = runAgent(loaded.topology, { finishWhenSourcesEnd: !args.reload, onFatal });
+  try {
+    running = runAgent(loaded.topology, { finishWhenSourcesEnd: !args.reload, onFatal });
+  } catch (error) {
+    // A component refused what it was given when built (a key store it cannot read): one line at its key.
+    const at = locateFailure(loaded.topology, error, firstFile);
+    say(at ? formatDiagnostic(at) : `rxflume: agent failed to start: ${describeError(error)}`);
+    await monitor?.close();
+    return error instanceof FlumeError && error.code === 'FLUME_CONFIG' ? 2 : 1;
+  }
   const agent = running;
   state = 'running';
 

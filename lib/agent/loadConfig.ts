@@ -1,4 +1,4 @@
-import { describeError, FlumeError } from '../core/errors.js';
+import { ConfigError, describeError, FlumeError } from '../core/errors.js';
 import { isSecretKey, secretsIn } from '../core/secrets.js';
 import { components } from './components.js';
 import { buildTopology, type Topology } from './build.js';
@@ -77,6 +77,8 @@ export function locateFailure(t: Topology, error: unknown, file: string): Diagno
 }
 
 function optionOf(p: Planned, error: unknown): string | undefined {
+  // A component that refused its options when built names them: `r1.keystore`.
+  if (error instanceof ConfigError) return error.issues[0]?.path.split('.')[1];
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     const { path: failedPath, code } = e as NodeJS.ErrnoException;
     if (typeof failedPath === 'string') {

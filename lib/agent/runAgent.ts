@@ -93,7 +93,14 @@ export function runAgent(initial: Topology, options: RunAgentOptions = {}): Runn
     counters = next;
   };
 
-  start(initial);
+  try {
+    start(initial);
+  } catch (error) {
+    // A component refused to be built: what was already started (a channel holding its files open) is released.
+    finish();
+    channels.tearDown();
+    throw error;
+  }
 
   let stopping: Promise<void> | undefined;
   return {

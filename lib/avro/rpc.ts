@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import type { SecureVersion } from 'node:tls';
 import { constants as zlibConstants, createDeflate, createInflate } from 'node:zlib';
 
 // ---- the protocol ------------------------------------------------------------------------------
@@ -57,22 +56,6 @@ export const AVRO_SOURCE_PROTOCOL = JSON.stringify({
 
 /** MD5 of `AVRO_SOURCE_PROTOCOL` (`86aadae2…`): the hash Flume's clients and servers know. */
 export const AVRO_SOURCE_PROTOCOL_HASH = createHash('md5').update(AVRO_SOURCE_PROTOCOL, 'utf8').digest();
-
-// ---- TLS ---------------------------------------------------------------------------------------
-
-/** Flume's `exclude-protocols` values. */
-export const TLS_PROTOCOLS = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-export type TlsProtocol = (typeof TLS_PROTOCOLS)[number];
-
-/** [min, max] TLS versions left after the exclusions, or undefined when not a contiguous range. */
-export function protocolRange(excluded: readonly TlsProtocol[]): [SecureVersion, SecureVersion] | undefined {
-  const names: SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-  const allowed = names.map((p) => !excluded.includes(p));
-  const first = allowed.indexOf(true);
-  const last = allowed.lastIndexOf(true);
-  if (first < 0 || allowed.slice(first, last + 1).includes(false)) return undefined;
-  return [names[first]!, names[last]!];
-}
 
 // ---- compression -------------------------------------------------------------------------------
 

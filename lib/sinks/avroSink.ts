@@ -18,9 +18,7 @@ import {
   FrameDecoder,
   NONE,
   Reader,
-  TLS_PROTOCOLS,
   encodeFrame,
-  protocolRange,
   readEnumResponse,
   readHandshakeResponse,
   writeCallHeader,
@@ -28,6 +26,7 @@ import {
   zlibStream,
   type Frame,
 } from '../avro/rpc.js';
+import { excludeProtocolsOption, protocolRange, protocolRangeIssues } from '../tls/protocols.js';
 import { nameOption } from '../core/options.js';
 import { Backoff, exponential } from '../core/backoff.js';
 
@@ -58,7 +57,7 @@ export const avroSinkOptions = z
     ssl: z.boolean().default(false).describe('Connect with TLS.'),
     trustAllCerts: z.boolean().default(false).describe("Accept any server certificate (Flume trust-all-certs): testing only."),
     sslCaFile: z.string().min(1).optional().describe("PEM CA certificate(s) to trust instead of Node's default CAs (with ssl)."),
-    excludeProtocols: z.array(z.enum(TLS_PROTOCOLS)).default(['SSLv3']).describe('TLS protocol versions refused (Flume exclude-protocols).'),
+    ...excludeProtocolsOption,
     truststore: z.string().optional().describe(`Flume's Java truststore: not supported, use ${TRUSTSTORE_HINT}.`),
     truststorePassword: z.string().optional().describe('Not supported (see truststore).'),
     truststoreType: z.string().optional().describe('Not supported (see truststore).'),
@@ -71,9 +70,7 @@ export const avroSinkOptions = z
     for (const key of ['truststore', 'truststorePassword', 'truststoreType'] as const) {
       if (v[key] !== undefined) ctx.issues.push({ code: 'custom', path: [key], message: TRUSTSTORE_HINT, input: v[key] });
     }
-    if (v.ssl && protocolRange(v.excludeProtocols) === undefined) {
-      ctx.issues.push({ code: 'custom', path: ['excludeProtocols'], message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3', input: v.excludeProtocols });
-    }
+    for (const issue of protocolRangeIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
   });
 
 export type AvroSinkOptions = z.input<typeof avroSinkOptions>;

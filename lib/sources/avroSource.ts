@@ -1,14 +1,13 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../tls/serverTls.js';
+import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../tls/serverTls.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, maxInFlightOption, nameOption, portOption } from '../core/options.js';
-import { DEFAULT_MAX_BUFFERS, TLS_PROTOCOLS, protocolRange } from '../avro/rpc.js';
+import { DEFAULT_MAX_BUFFERS } from '../avro/rpc.js';
 import { Budget, Slots } from './avroSource/budget.js';
 import { ClientProtocols } from './avroSource/clientProtocols.js';
 import { serveConnection, type ConnectionContext } from './avroSource/connection.js';
@@ -31,10 +30,6 @@ export const avroSourceOptions = z
     compressionLevel: z.number().int().min(0).max(9).default(6).describe('zlib level of the answers with deflate.'),
     ssl: z.boolean().default(false).describe('Serve TLS with sslKeyFile and sslCertFile, or keystore.'),
     ...serverTlsOptions,
-    excludeProtocols: z
-      .array(z.enum(TLS_PROTOCOLS))
-      .default(['SSLv3'])
-      .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
     ipFilter: z.boolean().default(false).describe('Apply ipFilterRules to every new connection.'),
     ipFilterRules: z
       .string()
@@ -80,11 +75,6 @@ export const avroSourceOptions = z
   .check((ctx) => {
     const v = ctx.value;
     for (const issue of serverTlsIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
-    if (v.ssl) {
-      if (protocolRange(v.excludeProtocols) === undefined) {
-        ctx.issues.push({ code: 'custom', path: ['excludeProtocols'], message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3', input: v.excludeProtocols });
-      }
-    }
     if (v.maxBufferedBytes < v.maxMessageBytes) {
       ctx.issues.push({ code: 'custom', path: ['maxBufferedBytes'], message: `at least maxMessageBytes (${v.maxMessageBytes}), or the largest message could never be taken`, input: v.maxBufferedBytes });
     }
@@ -181,6 +171,8 @@ export const avroSourceSpec = defineComponent({
  */
 export const avroSource = component(avroSourceSpec, function avroSource(options: AvroSourceOptions): Observable<Batch> & HasMetrics {
   const opts = parseOptions(avroSourceSpec, options);
+  // Key store and certificate files are read now: a bad one is a configuration error naming its option.
+  const secureContext = opts.ssl ? serverSecureContext(opts, opts.name).context : undefined;
   const metrics = new ComponentCounters('SOURCE', opts.name);
   for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount', 'ConnectionRejectedCount']) metrics.set(key, 0);
   const rules = opts.ipFilter ? parseRules(opts.ipFilterRules) : [];
@@ -197,23 +189,6 @@ export const avroSource = component(avroSourceSpec, function avroSource(options:
       subscriber.error(new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause }));
     };
 
-    let secureContext: SecureContext | undefined;
-    if (opts.ssl) {
-      const range = protocolRange(opts.excludeProtocols)!;
-      let identity: ReturnType<typeof serverCredentials>;
-      try {
-        identity = serverCredentials(opts);
-      } catch (error) {
-        fail((error as Error).message, error);
-        return;
-      }
-      try {
-        secureContext = createSecureContext({ ...identity, minVersion: range[0], maxVersion: range[1] });
-      } catch (error) {
-        fail(`bad TLS key, certificate or keystore password: ${(error as Error).message}`, error);
-        return;
-      }
-    }
     const context: ConnectionContext = {
       options: opts,
       metrics,

@@ -2,14 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { protocolRange, TLS_PROTOCOLS } from '../../avro/rpc.js';
 import { createBatch, type Batch } from '../../core/batch.js';
 import { component, defineComponent, parseOptions } from '../../core/config.js';
 import { ComponentError, FlumeError, isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../../core/options.js';
-import { serverCredentials, serverTlsIssues, serverTlsOptions } from '../../tls/serverTls.js';
+import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../../tls/serverTls.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../listen.js';
 import { EventArrayScan } from './eventArrayScan.js';
 import { BadRequest, blobEvent, charsetOf, jsonEvents, type Charset } from './handlers.js';
@@ -74,10 +73,6 @@ export const httpSourceOptions = z
       .describe('A whole request (headers and body) must arrive within this many ms; slower ones are answered 408 and closed (at least headersTimeoutMs).'),
     ssl: z.boolean().default(false).describe('Serve HTTPS with sslKeyFile and sslCertFile, or keystore.'),
     ...serverTlsOptions,
-    excludeProtocols: z
-      .array(z.enum(TLS_PROTOCOLS))
-      .default(['SSLv3'])
-      .describe('TLS protocol versions refused (Flume exclude-protocols); the rest must be a contiguous range.'),
     ...onListeningOption,
   })
   .check((ctx) => {
@@ -85,16 +80,6 @@ export const httpSourceOptions = z
     for (const issue of serverTlsIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
     if (v.requestTimeoutMs < v.headersTimeoutMs) {
       ctx.issues.push({ code: 'custom', path: ['requestTimeoutMs'], message: `at least headersTimeoutMs (${v.headersTimeoutMs})`, input: v.requestTimeoutMs });
-    }
-    if (v.ssl) {
-      if (protocolRange(v.excludeProtocols) === undefined) {
-        ctx.issues.push({
-          code: 'custom',
-          path: ['excludeProtocols'],
-          message: 'exclusions leaving a contiguous, non-empty range of TLSv1…TLSv1.3',
-          input: v.excludeProtocols,
-        });
-      }
     }
   });
 
@@ -194,6 +179,8 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  */
 export const httpSource = component(httpSourceSpec, function httpSource(options: HttpSourceOptions): Observable<Batch> & HasMetrics {
   const opts = parseOptions(httpSourceSpec, options);
+  // Key store and certificate files are read now: a bad one is a configuration error naming its option.
+  const tls = opts.ssl ? serverSecureContext(opts, opts.name).options : undefined;
   const metrics = new ComponentCounters('SOURCE', opts.name);
   for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount']) metrics.set(key, 0);
 
@@ -327,21 +314,8 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
       connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(opts.headersTimeoutMs / 2))),
     };
     let server: Server;
-    if (opts.ssl) {
-      const range = protocolRange(opts.excludeProtocols)!;
-      let identity: ReturnType<typeof serverCredentials>;
-      try {
-        identity = serverCredentials(opts);
-      } catch (error) {
-        fail((error as Error).message, error);
-        return;
-      }
-      try {
-        server = createTlsServer({ ...identity, ...limits, minVersion: range[0], maxVersion: range[1] }, handle);
-      } catch (error) {
-        fail(`bad TLS key, certificate or keystore password: ${(error as Error).message}`, error);
-        return;
-      }
+    if (tls) {
+      server = createTlsServer({ ...tls, ...limits }, handle);
       server.on('tlsClientError', () => metrics.inc('GenericProcessingFail'));
     } else {
       server = createServer(limits, handle);

@@ -128,6 +128,34 @@ a1.sinks.k1.channel = c1
     }
   });
 
+  it('a key store that exists but cannot be read as one: the agent names its key at start, exit 2, and leaves nothing running', async () => {
+    const bogus = tmp.write('bogus.p12', 'not a key store');
+    const file = tmp.write(
+      'keystore.properties',
+      `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = http
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = 0
+a1.sources.r1.channels = c1
+a1.sources.r1.ssl = true
+a1.sources.r1.keystore = ${bogus}
+a1.sources.r1.keystore-password = PLANTED-kspw-Zq7x
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = ${tmp.dir}/ks-checkpoint
+a1.channels.c1.dataDirs = ${tmp.dir}/ks-data
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+`,
+    );
+    expect((await runCli(['validate', '-n', 'a1', '-f', file])).code).toBe(0);
+    const r = await runCli(['agent', '-n', 'a1', '-f', file], 30_000);
+    const all = expectContract(r);
+    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(9|10): error: a1\\.sources\\.r1\\.keystore(-password)?: r1\\.keystore(Password)?: expected`, 'm'));
+    expect(all).not.toContain('PLANTED-kspw-Zq7x');
+  });
+
   it('an output directory that does not exist yet but can be created passes', async () => {
     mkdirSync(join(tmp.dir, 'parent'), { recursive: true });
     const file = tmp.write('creatable.properties', netcatToLogger(0).replace('a1.sinks.k1.type = logger', `a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = ${tmp.dir}/parent/a/b`));

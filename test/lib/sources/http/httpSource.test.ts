@@ -418,21 +418,18 @@ describe('httpSource over TLS', () => {
     await waitFor(() => sink.events.length === 1, 'event');
     subscription!.unsubscribe();
 
-    const wrong = await new Promise<unknown>((resolve) => {
-      subscription = httpSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: join(dir, 'server.p12'), keystorePassword: 'nope' }).subscribe({ error: resolve });
-    });
-    expect((wrong as FlumeError).message).toMatch(/bad TLS key, certificate or keystore password/);
-    const jks = await new Promise<unknown>((resolve) => {
-      subscription = httpSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: join(dir, 'server.jks'), keystorePassword: 'changeit' }).subscribe({ error: resolve });
-    });
-    expect((jks as FlumeError).code).toBe('FLUME_SOURCE_FAILED');
-    expect((jks as FlumeError).message).toMatch(/is a JKS file.*keytool -importkeystore -srckeystore .*server\.jks .*-deststoretype PKCS12/);
+    // Read when the source is built: a wrong password or a JKS file is a configuration error naming the option.
+    expect(() => httpSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: join(dir, 'server.p12'), keystorePassword: 'nope' })).toThrow(
+      /^httpSource\.keystorePassword: expected the keystore's password, received mac verify failure/,
+    );
+    expect(() => httpSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: join(dir, 'server.jks'), keystorePassword: 'changeit' })).toThrow(
+      /^httpSource\.keystore: expected a readable PKCS#12 keystore, or PEM key and certificate files, received keystore .*server\.jks is a JKS file.*keytool -importkeystore -srckeystore .*server\.jks .*-deststoretype PKCS12/,
+    );
   });
 
-  it('fails with FLUME_SOURCE_FAILED when the key file is missing', async () => {
-    const error = await new Promise<unknown>((resolve) => {
-      subscription = httpSource({ bind: '127.0.0.1', port: 0, ssl: true, sslKeyFile: join(dir, 'missing.pem'), sslCertFile: join(dir, 'cert.pem') }).subscribe({ error: resolve });
-    });
-    expect((error as FlumeError).code).toBe('FLUME_SOURCE_FAILED');
+  it('a missing key file is a ConfigError when the source is built, naming the option and the file', () => {
+    const build = () => httpSource({ bind: '127.0.0.1', port: 0, ssl: true, sslKeyFile: join(dir, 'missing.pem'), sslCertFile: join(dir, 'cert.pem') });
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/^httpSource\.sslKeyFile: expected .* received cannot read the TLS key .*missing\.pem: ENOENT/);
   });
 });
