@@ -162,8 +162,9 @@ export const avroSourceSpec = defineComponent({
  * Delivery: `OK` means stored in the channel; anything else means nothing of that call was. Event
  * bodies are views of the received message, not copies (unless the bodies are under half of it, so a
  * small event does not keep a large message alive). Unsubscribing closes the server and every
- * connection; a port that cannot be bound or unreadable TLS files fail the source with
- * `FLUME_SOURCE_FAILED`.
+ * connection; a port that cannot be bound fails the source with `FLUME_SOURCE_FAILED`. TLS files are
+ * read when the source is built: a missing or unreadable one, a JKS store or a wrong password throws
+ * `ConfigError` naming the option.
  *
  * @example
  * // Flume agent: a1.sinks.k1.type = avro, hostname = this host, port = 41414

@@ -167,8 +167,9 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  * `GenericProcessingFail` (500, refused connections, TLS failures), `OpenConnectionCount`.
  *
  * TLS: `sslKeyFile`/`sslCertFile` (PEM) or Flume's `keystore` as a PKCS#12 file (a JKS one is
- * refused with the keytool command converting it; keystore keys are ignored without ssl, as Flume); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. Unreadable files or
- * a port that cannot be bound fail the source with `FLUME_SOURCE_FAILED`. Unsubscribing closes the
+ * refused with the keytool command converting it; keystore keys are ignored without ssl, as Flume); `excludeProtocols` (default SSLv3) narrows Node's TLS versions. The files are read
+ * when the source is built (a bad one throws `ConfigError` naming the option); a port that cannot be
+ * bound fails the source with `FLUME_SOURCE_FAILED`. Unsubscribing closes the
  * server and every connection.
  *
  * Delivery: a 200 means stored in the channel; anything else means nothing of the request was.
