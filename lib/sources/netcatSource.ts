@@ -6,9 +6,9 @@ import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../core/options.js';
-import { connectionPump, listenTcp, maxConnectionsOption, onListeningOption } from './listen.js';
+import { connectionPump, listenTcp, maxConnectionsOption, onListeningOption } from '../net/listen.js';
 
-export type { ListeningCallback } from './listen.js';
+export type { ListeningCallback } from '../net/listen.js';
 
 export const netcatSourceOptions = z.strictObject({
   ...nameOption('netcatSource'),

@@ -4,7 +4,7 @@ import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../core/options.js';
-import { onListeningOption, udpSource } from './listen.js';
+import { onListeningOption, udpSource } from '../net/listen.js';
 
 export const netcatUdpSourceOptions = z.strictObject({
   ...nameOption('netcatUdpSource'),

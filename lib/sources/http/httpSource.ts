@@ -9,7 +9,7 @@ import type { FlumeEvent } from '../../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../../core/options.js';
 import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../../tls/serverTls.js';
-import { listenTcp, maxConnectionsOption, onListeningOption } from '../listen.js';
+import { listenTcp, maxConnectionsOption, onListeningOption } from '../../net/listen.js';
 import { EventArrayScan } from './eventArrayScan.js';
 import { BadRequest, blobEvent, charsetOf, jsonEvents, type Charset } from './handlers.js';
 

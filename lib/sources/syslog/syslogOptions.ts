@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { backoffFlumeKeys, backoffOptions } from '../../core/backoff.js';
 import type { FlumeKeyMapping } from '../../core/config.js';
 import { bindOption } from '../../core/options.js';
-import { maxConnectionsOption, onListeningOption } from '../listen.js';
+import { maxConnectionsOption, onListeningOption } from '../../net/listen.js';
 import { keepFieldsFromFlume } from './syslogParser.js';
 
 const FIELD = z.enum(['priority', 'version', 'timestamp', 'hostname']);

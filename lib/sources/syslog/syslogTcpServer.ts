@@ -6,7 +6,7 @@ import { createBatch, type Batch } from '../../core/batch.js';
 import { isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import type { ComponentCounters } from '../../core/metrics.js';
-import { connectionPump, listenTcp, type ListeningCallback, type Listener } from '../listen.js';
+import { connectionPump, listenTcp, type ListeningCallback, type Listener } from '../../net/listen.js';
 import { parseSyslog, SyslogFramer, type Frame, type KeepFields } from './syslogParser.js';
 
 /** What the TCP syslog sources share: one listening port and its connections. */

@@ -5,7 +5,7 @@ import type { Batch } from '../../core/batch.js';
 import { component, defineComponent, parseOptions } from '../../core/config.js';
 import { ComponentCounters, type HasMetrics } from '../../core/metrics.js';
 import { nameOption, portOption } from '../../core/options.js';
-import { udpSource } from '../listen.js';
+import { udpSource } from '../../net/listen.js';
 import { syslogFlumeKeys, syslogOptions } from './syslogOptions.js';
 import { parseSyslog, SYSLOG_STATUS } from './syslogParser.js';
 /** Reverse lookups remembered per sender IP, at most. */

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { connect, createServer, type Socket } from 'node:net';
 import { FlumeError } from '../../../lib/core/errors.js';
 import { ComponentCounters } from '../../../lib/core/metrics.js';
-import { bindUdp, listenTcp, type Listener } from '../../../lib/sources/listen.js';
+import { bindUdp, listenTcp, type Listener } from '../../../lib/net/listen.js';
 import { listening, waitFor } from '../../support/net.js';
 
 const open: Listener[] = [];
