@@ -10,6 +10,7 @@ import { createSink, type Sink } from '../core/sink.js';
 import { nameOption } from '../core/options.js';
 import { AVRO_EVENT_SCHEMA } from '../serializers/avroEventSerializer.js';
 import { createSerializer, flumeSerializerName, type EventSerializer } from '../serializers/eventSerializer.js';
+import { syncDir } from '../fs/syncDir.js';
 
 export { flumeSerializerName };
 
@@ -154,7 +155,7 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         }
       }
-      if (opts.fsync) await syncDirectory(opts.directory);
+      if (opts.fsync) await syncDir(opts.directory);
     } catch (error) {
       counters.inc('ConnectionFailedCount');
       throw failed(`cannot open a file in ${opts.directory}`, error);
@@ -235,17 +236,6 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
   );
 });
 
-async function syncDirectory(directory: string): Promise<void> {
-  const dir = await open(directory, 'r');
-  try {
-    await dir.sync();
-  } catch (error) {
-    // Some platforms refuse fsync on a directory; the file's own fsync still holds.
-    if (!(error instanceof Error && /EINVAL|EPERM|EISDIR/.test((error as NodeJS.ErrnoException).code ?? ''))) throw error;
-  } finally {
-    await dir.close();
-  }
-}
 
 function rollTimeStamp(d: Date): string {
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');

@@ -1,5 +1,6 @@
-import { closeSync, constants, fdatasyncSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { syncDirSync } from '../../fs/syncDir.js';
 
 /**
  * spooldirSource's progress: the file being read and the byte offset up to which its events (and
@@ -43,7 +44,7 @@ export class Tracker {
     const buf = Buffer.alloc(2 * SLOT);
     const n = readSync(this.fd, buf, 0, buf.length, 0);
     if (n === 0) {
-      syncDir(dirname(this.path)); // a new file: its name must survive a power loss as its slots will
+      syncDirSync(dirname(this.path)); // a new file: its name must survive a power loss as its slots will
       return undefined;
     }
     let best: (TrackerState & { seq: number }) | undefined;
@@ -83,18 +84,6 @@ export class Tracker {
   }
 }
 
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some file systems refuse fsync on a directory.
-  }
-}
 
 function readSlot(bytes: Buffer): (TrackerState & { seq: number }) | undefined {
   const text = bytes.toString('utf8').trimEnd();

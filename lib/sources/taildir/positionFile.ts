@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { asyncScheduler, interval, type Subscription } from 'rxjs';
+import { syncDir, syncDirSync } from '../../fs/syncDir.js';
 
 /** One entry of Flume's taildir position file: `pos` is the byte offset of the last committed data. */
 export interface PositionEntry {
@@ -156,7 +157,7 @@ export function writePositionFile(path: string, entries: readonly PositionEntry[
             if (!keep()) return unlink(tmp, () => resolve());
             rename(tmp, path, (error) => {
               if (error) return unlink(tmp, () => reject(error));
-              syncDir(dirname(path), resolve);
+              syncDir(dirname(path)).then(resolve, resolve);
             });
           });
         });
@@ -165,25 +166,7 @@ export function writePositionFile(path: string, entries: readonly PositionEntry[
   });
 }
 
-function syncDirSync(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename itself is still atomic.
-  }
-}
 
-function syncDir(dir: string, done: () => void): void {
-  open(dir, 'r', (error, fd) => {
-    if (error) return done();
-    fsync(fd, () => close(fd, () => done()));
-  });
-}
 
 /** What a PositionWriter reports: each failed write, and the first success after failures. */
 export interface PositionWriterEvents {

@@ -13,6 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from './crc32.js';
 import { crashPoint } from './crashPoints.js';
+import { syncDir } from '../../../lib/fs/syncDir.js';
 
 export const CHECKPOINT_FILE = 'checkpoint';
 export const CHECKPOINT_TMP = 'checkpoint.tmp';
@@ -148,16 +149,3 @@ async function writeFully(file: fs.FileHandle, buf: Buffer, position: number): P
   }
 }
 
-/** Makes created, renamed or deleted entries of `dir` durable. Not every platform can sync a directory. */
-export async function syncDir(dir: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(dir, 'r');
-    await handle.sync();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw error;
-  } finally {
-    await handle?.close();
-  }
-}

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { asyncScheduler } from 'rxjs';
 import { describeError } from '../../../lib/core/errors.js';
-import { syncDir } from './checkpoint.js';
+import { syncDir } from '../../../lib/fs/syncDir.js';
 import { SEGMENT_HEADER_BYTES, segmentHeader } from './format.js';
 import type { SegmentFile } from './recovery.js';
 import { SegmentReader } from './segmentReader.js';

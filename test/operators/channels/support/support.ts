@@ -67,7 +67,7 @@ export function collect(channel: OperatorFunction<Batch, Batch>, source: Observa
 }
 
 /**
- * Transpiles lib/core and the channel sources (no type check) into a temporary directory that plain
+ * Transpiles lib/core, lib/fs and the channel sources (no type check) into a temporary directory that plain
  * `node` children can import, with node_modules linked. Cheaper and independent of other work than a
  * full `npm run build` into dist/.
  */
@@ -75,7 +75,7 @@ export async function buildForChildren(): Promise<string> {
   const ts = (await import('typescript')).default;
   const root = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
   const out = await tempDir('rxflume-fc-build-');
-  const dirsToBuild = ['lib/core', 'operators/channels', 'operators/channels/durableLog'];
+  const dirsToBuild = ['lib/core', 'lib/fs', 'operators/channels', 'operators/channels/durableLog'];
   for (const rel of dirsToBuild) {
     await fs.mkdir(path.join(out, rel), { recursive: true });
     for (const name of await fs.readdir(path.join(root, rel))) {
