@@ -80,7 +80,7 @@ a1.channels.c1.capacity = -1
 a1.channels.c2.type = memory
 a1.sinks.k1.type = loger
 a1.sinks.k1.channel = c1
-a1.sinks.k2.type = hdfs
+a1.sinks.k2.type = hbase
 a1.sinks.k2.channel = c1
 a1.sinks.k3.type = null
 `);
@@ -92,7 +92,7 @@ a1.sinks.k3.type = null
         expect.stringMatching(/^agent\.properties:11: error: a1\.channels\.c1\.capacity: expected integer ≥ 1, received -1/),
         expect.stringMatching(/^agent\.properties:12: warning: a1\.channels\.c2: no source or sink uses this channel/),
         expect.stringMatching(/^agent\.properties:13: error: a1\.sinks\.k1\.type: unknown sink type `loger` \(did you mean `logger`\?\)/),
-        expect.stringMatching(/^agent\.properties:15: error: a1\.sinks\.k2\.type: sink type `hdfs` is a Flume type rxflume does not support yet/),
+        expect.stringMatching(/^agent\.properties:15: error: a1\.sinks\.k2\.type: sink type `hbase` is a Flume type rxflume does not support yet/),
         expect.stringMatching(/a1\.sinks\.k3\.channel: a sink needs `channel`/),
       ]),
     );

@@ -32,7 +32,7 @@ describe('planComponent', () => {
       { severity: 'error', line: 1, key: `${at}type`, message: 'unknown sink processor type `failovr` (did you mean `failover`?); supported: default, failover, load_balance' },
     ]);
     expect(plan({ kind: 'channel', name: 'c1', keyPrefix: 'a1.channels.c1.', props: new Map() }).diagnostics[0]).toMatchObject({ line: 99, key: 'a1.channels.c1.type', message: expect.stringMatching(/^missing `type`; expected one of memory, /) });
-    expect(plan({ kind: 'sink', name: 'k1', keyPrefix: 'a1.sinks.k1.', props: props('a1.sinks.k1.', ['type', 'hdfs']) }).diagnostics[0]!.message).toMatch(/^sink type `hdfs` is a Flume type rxflume does not support yet/);
+    expect(plan({ kind: 'sink', name: 'k1', keyPrefix: 'a1.sinks.k1.', props: props('a1.sinks.k1.', ['type', 'hbase']) }).diagnostics[0]!.message).toMatch(/^sink type `hbase` is a Flume type rxflume does not support yet/);
   });
 
   it('reports a bad entry of a record option at its own property', () => {

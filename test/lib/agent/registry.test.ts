@@ -15,7 +15,8 @@ describe('Registry', () => {
   it('lists the first type of each component of a kind, and knows the Flume types it does not support', () => {
     expect(registry.typesOf('selector')).toEqual(['replicating', 'multiplexing', 'load_balancing']);
     expect(registry.typesOf('sinkProcessor')).toEqual(['default', 'failover', 'load_balance']);
-    expect(registry.isUnsupported('sink', 'HDFS')).toBe(true);
+    expect(registry.isUnsupported('sink', 'HBase')).toBe(true);
+    expect(registry.isUnsupported('sink', 'hdfs')).toBe(false);
     expect(registry.isUnsupported('selector', 'hdfs')).toBe(false);
   });
 });

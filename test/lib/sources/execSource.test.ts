@@ -184,7 +184,7 @@ describe('execSource', () => {
   });
 
   it('a non-retriable nack ends the source with that error', async () => {
-    const fatal = new FlumeError('FLUME_SINK_FAILED', 'bad data');
+    const fatal = new FlumeError('FLUME_BAD_EVENT', 'bad data');
     const r = run({ command: 'seq 1 5' }, (b) => b.nack(fatal));
     await waitFor(() => r.state.error !== undefined, 'the error');
     expect(r.state.error).toBe(fatal);

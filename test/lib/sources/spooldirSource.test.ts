@@ -373,7 +373,7 @@ describe('spooldirSource', () => {
 
   it('a non-retriable nack ends the source and leaves the file', async () => {
     write('f.log', 'a\n');
-    const fatal = new FlumeError('FLUME_SINK_FAILED', 'poison');
+    const fatal = new FlumeError('FLUME_BAD_EVENT', 'poison');
     const r = spool({}, (b) => b.nack(fatal));
     await waitFor(() => r.state.error !== undefined, 'the error');
     expect(r.state.error).toBe(fatal);
