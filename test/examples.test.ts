@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentOf, buildDist, cli, ephemeralPorts, limiter, root, startAndStop } from './support/examples.js';
 
 const run = promisify(execFile);
+/** An example writing to HDFS: test/examples.hdfs.test.ts runs it against the run's HDFS (which starts for test files named so). */
+const writesToHdfs = (path: string): boolean => /^\S+\.type\s*=\s*hdfs$/m.test(readFileSync(path, 'utf8'));
 const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.properties'));
-const unsupported = new Set(['unsupported-hdfs.properties']);
 
 beforeAll(() => {
   buildDist();
@@ -23,14 +24,7 @@ describe('examples/', () => {
   });
 
   for (const file of examples) {
-    if (unsupported.has(file)) {
-      it(`${file} is rejected, naming the unsupported type`, async () => {
-        const err = await run(process.execPath, [cli, 'validate', '-n', 'a1', '-f', join('examples', file)], { cwd: root }).catch((e: { code: number; stderr: string }) => e);
-        expect(err).toMatchObject({ code: 2 });
-        expect((err as { stderr: string }).stderr).toMatch(/sink type `hdfs` is a Flume type rxflume does not support yet/);
-      });
-      continue;
-    }
+    if (writesToHdfs(join(root, 'examples', file))) continue;
     it(`${file} validates, starts and stops cleanly`, async () => {
       const { stdout } = await run(process.execPath, [cli, 'validate', '-n', 'a1', '-f', join('examples', file)], { cwd: root });
       expect(stdout).toMatch(/^agent a1\n/);
@@ -57,7 +51,7 @@ describe('examples/', () => {
 // ---- examples/flume-ug: every agent configuration of the Flume 1.11 User Guide -------------------------
 
 const ugDir = join(root, 'examples/flume-ug');
-const ugExamples = readdirSync(ugDir).filter((f) => f.endsWith('.properties'));
+const ugExamples = readdirSync(ugDir).filter((f) => f.endsWith('.properties') && !writesToHdfs(join(ugDir, f)));
 const ugUnsupported = readdirSync(join(ugDir, 'unsupported')).filter((f) => f.endsWith('.properties'));
 
 /**
@@ -72,6 +66,8 @@ const ugFlags: Record<string, string[]> = {
 const ugUnsupportedMessages: Record<string, RegExp> = {
   'sources-http.properties': /handler: expected one of "JSON" \| "BLOB", received "org\.example\.rest\.RestHandler"/,
   'channels-file-encryption.properties': /file channel encryption is not supported yet/,
+  // The schema-configurable AvroEventSerializer$Builder: rejected at its schemaURL key (only avro_event, TEXT and HEADER_AND_TEXT exist).
+  'serializers-avro-schema.properties': /a1\.sinks\.k1\.serializer\.schemaURL: /,
 };
 
 const examplesRoot = '/tmp/rxflume-examples';
@@ -100,7 +96,7 @@ describe.concurrent('examples/flume-ug (the Flume User Guide)', () => {
 
   it('holds the examples', ({ expect }) => {
     expect(ugExamples.length).toBeGreaterThanOrEqual(30);
-    expect(ugUnsupported.length).toBeGreaterThanOrEqual(20);
+    expect(ugUnsupported.length).toBeGreaterThanOrEqual(19);
   });
 
   for (const file of ugExamples) {
