@@ -1,0 +1,419 @@
+/**
+ * The HDFS sink against Apache Flume 1.11.0's, on one real single-node HDFS (scripts/hdfs.ts,
+ * MiniDFSCluster) started once for the run. Each case — hdfs.fileType SequenceFile and DataStream,
+ * hdfs.batchSize 100 and 1000 — runs the SAME Flume properties file on Flume (java, its HDFS sink over
+ * Hadoop's DFS client, hdfs.path hdfs://…) and on rxflume (`node dist/lib/agent/cli.js agent …`, over
+ * WebHDFS; `webHdfsUrl` in the file, which Flume ignores), one after the other:
+ *
+ *   StressSource (N events of SIZE bytes, batches of B) → memory channel (transactionCapacity B)
+ *     → hdfs sink (batchSize B; no roll by time or count, 128 MB files)
+ *
+ * Both agents expose Flume's JSON metrics (`-Dflume.monitoring.type=http -Dflume.monitoring.port=…`),
+ * polled every POLL_MS: the clock starts at the first answer that has SINK.k1 (so JVM and node start-up
+ * are not counted; they are reported apart) and stops when its EventDrainSuccessCount reaches N, or at
+ * --max-seconds (then the rate is of the events drained so far and the row says "partial"). Peak RSS is
+ * the agent process's VmHWM (/proc/<pid>/status: the JVM's or node's, whole process), CPU its
+ * utime + stime over the window. After each agent stops (SIGTERM: files closed and renamed) the bytes in
+ * the case's HDFS directory are summed as a check, and the directory is removed for the next agent.
+ *
+ *   npm run build && npm run bench:hdfs [-- --events N] [--quick] [--size BYTES] [--max-seconds S]
+ *       [--batches 100,1000] [--types SequenceFile,DataStream] [--agents flume,rxflume]
+ *       [--flume-heap MB] [--set key=value]… [--hdfs-conf key=value]…
+ *   --set adds a line to the shared properties file (e.g. --set a1.channels.c1.maxInFlight=4; Flume
+ *   ignores keys it does not know); --hdfs-conf configures the cluster (e.g.
+ *   --hdfs-conf dfs.client.block.write.locateFollowingBlock.initial.delay.ms=10).
+ *
+ * Needs java and Flume's jars with its HDFS sink (npm run flume:fetch) and Hadoop's (npm run hdfs:fetch).
+ * Everything listens on 127.0.0.1; the agents, the cluster and the temp folders go away on exit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FLUME_VERSION, flumeJarsCached, startFlumeAgent, type FlumeAgent } from '../scripts/flume.js';
+import { HADOOP_VERSION, startHdfs, type Hdfs } from '../scripts/hdfs.js';
+import { checkTools, freePort, sleep, tail } from '../scripts/service.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    size: { type: 'string', default: '500' },
+    'max-seconds': { type: 'string' },
+    batches: { type: 'string', default: '100,1000' },
+    types: { type: 'string', default: 'SequenceFile,DataStream' },
+    agents: { type: 'string', default: 'flume,rxflume' },
+    'flume-heap': { type: 'string', default: '512' },
+    set: { type: 'string', multiple: true, default: [] },
+    'hdfs-conf': { type: 'string', multiple: true, default: [] },
+  },
+  strict: true,
+});
+
+const QUICK = flags.quick;
+/** Events per case: 1,000,000 is 15–25 s of Flume's HDFS sink on a 2-core machine (40–65k events/s measured). */
+const EVENTS = Number(flags.events ?? (QUICK ? 20_000 : 1_000_000));
+const SIZE = Number(flags.size);
+const MAX_SECONDS = Number(flags['max-seconds'] ?? (QUICK ? 30 : 120));
+const BATCHES = flags.batches.split(',').map(Number);
+const FILE_TYPES = flags.types.split(',');
+const AGENTS = flags.agents.split(',') as AgentKind[];
+const FLUME_HEAP_MB = Number(flags['flume-heap']);
+const EXTRA = flags.set;
+/** More Hadoop configuration of the cluster (its NameNode, DataNode and the DataNode's own DFS client). */
+const HDFS_CONF = Object.fromEntries(flags['hdfs-conf'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const POLL_MS = 50;
+/** How long an agent may take to answer its first metrics request with the sink in it. */
+const START_TIMEOUT_MS = 120_000;
+const ROLL_SIZE = 128 * 1024 * 1024;
+
+type AgentKind = 'flume' | 'rxflume';
+
+interface Result {
+  fileType: string;
+  batch: number;
+  agent: AgentKind;
+  events: number;
+  /** Drained within the window (all N unless partial). */
+  drained: number;
+  partial: boolean;
+  seconds: number;
+  eventsPerSec: number;
+  mbPerSec: number;
+  peakRssMB: number;
+  cpuSeconds: number;
+  /** Spawn to the first metrics answer with the sink in it. */
+  startSeconds: number;
+  /** Bytes and files in the case's directory once the agent stopped. */
+  hdfsBytes: number;
+  hdfsFiles: number;
+}
+
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+/** /proc/<pid>: peak RSS (VmHWM) in MB and CPU seconds (utime + stime); zeros once the process is gone. */
+function procStats(pid: number): { peakRssMB: number; cpuSeconds: number } {
+  try {
+    const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { peakRssMB: round(hwm / 1024, 1), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 };
+  } catch {
+    return { peakRssMB: 0, cpuSeconds: 0 };
+  }
+}
+
+/** The properties file both agents run, byte for byte. */
+function properties(hdfs: Hdfs, fileType: string, batch: number): string {
+  return [
+    'a1.sources = r1',
+    'a1.channels = c1',
+    'a1.sinks = k1',
+    'a1.sources.r1.type = org.apache.flume.source.StressSource',
+    `a1.sources.r1.size = ${SIZE}`,
+    // Successful puts, not generated events: a put refused by a full channel is not re-sent by a
+    // StressSource, and would leave fewer than N events to drain.
+    `a1.sources.r1.maxSuccessfulEvents = ${EVENTS}`,
+    `a1.sources.r1.batchSize = ${batch}`,
+    'a1.sources.r1.channels = c1',
+    'a1.channels.c1.type = memory',
+    `a1.channels.c1.capacity = ${Math.max(10_000, batch * 10)}`,
+    `a1.channels.c1.transactionCapacity = ${batch}`,
+    'a1.sinks.k1.type = hdfs',
+    'a1.sinks.k1.channel = c1',
+    `a1.sinks.k1.hdfs.path = ${hdfs.uri}${caseDir(fileType, batch)}`,
+    `a1.sinks.k1.hdfs.fileType = ${fileType}`,
+    `a1.sinks.k1.hdfs.batchSize = ${batch}`,
+    'a1.sinks.k1.hdfs.rollInterval = 0',
+    'a1.sinks.k1.hdfs.rollCount = 0',
+    `a1.sinks.k1.hdfs.rollSize = ${ROLL_SIZE}`,
+    'a1.sinks.k1.hdfs.minBlockReplicas = 1',
+    // rxflume only (Flume ignores it): where WebHDFS is; Flume's DFS client uses hdfs.path's RPC port.
+    `a1.sinks.k1.webHdfsUrl = ${hdfs.webhdfs}`,
+    ...EXTRA.map((kv) => kv.replace('=', ' = ')),
+    '',
+  ].join('\n');
+}
+
+const caseDir = (fileType: string, batch: number) => `/bench/${fileType}-${batch}`;
+
+async function webHdfs(hdfs: Hdfs, method: string, path: string, op: string): Promise<unknown> {
+  const response = await fetch(`${hdfs.webhdfs}/webhdfs/v1${path}?op=${op}&user.name=${encodeURIComponent(hdfs.superuser)}`, { method });
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`WebHDFS ${op} ${path}: HTTP ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** Bytes and files under `dir` (one level: the sink writes no subfolders here). */
+async function hdfsUsage(hdfs: Hdfs, dir: string): Promise<{ bytes: number; files: number }> {
+  const listing = (await webHdfs(hdfs, 'GET', dir, 'LISTSTATUS')) as { FileStatuses: { FileStatus: Array<{ length: number; type: string }> } } | undefined;
+  const files = listing?.FileStatuses.FileStatus.filter((f) => f.type === 'FILE') ?? [];
+  return { bytes: files.reduce((sum, f) => sum + f.length, 0), files: files.length };
+}
+
+/** A running agent under measurement: its pid, its metrics port, and how to stop it. */
+interface Running {
+  pid: number;
+  monitorPort: number;
+  exited(): string | undefined;
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function startFlume(conf: string, monitorPort: number, hdfs: Hdfs): Promise<Running> {
+  const agent: FlumeAgent = await startFlumeAgent({
+    conf,
+    hdfs: true,
+    heapMb: FLUME_HEAP_MB,
+    // The JVM's own defaults (G1, tiered JIT), as a production agent runs, not the quick-start flags.
+    jvmArgs: [],
+    // Hadoop's client configuration of this cluster: fs.defaultFS, replication 1 (one DataNode).
+    classpath: [hdfs.confDir],
+    systemProperties: { 'flume.monitoring.type': 'http', 'flume.monitoring.port': String(monitorPort) },
+  });
+  const pid = agent.pid;
+  if (pid === undefined) throw new Error('the Flume agent exited at once');
+  return {
+    pid,
+    monitorPort,
+    exited: () => (agent.pid === undefined ? 'exited' : undefined),
+    log: () => agent.log(),
+    stop: () => agent.stop(),
+  };
+}
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'agent', 'cli.js');
+
+async function startRxflume(conf: string, monitorPort: number, dir: string): Promise<Running> {
+  const confFile = join(dir, 'agent.conf');
+  const logFile = join(dir, 'rxflume.log');
+  writeFileSync(confFile, conf);
+  const fd = openSync(logFile, 'w');
+  let child: ChildProcess;
+  try {
+    // The agent stays up after its source ended (configuration reload on, checked hourly), as Flume does.
+    const args = [CLI, 'agent', '-n', 'a1', '-f', confFile, '-i', '3600', '-Dflume.monitoring.type=http', `-Dflume.monitoring.port=${monitorPort}`, '--log-level', 'warn', '--quiet'];
+    child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  children.add(child);
+  let exitedWith: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitedWith = signal ?? `code ${code}`;
+      children.delete(child);
+      resolve();
+    }),
+  );
+  return {
+    pid: child.pid!,
+    monitorPort,
+    exited: () => exitedWith,
+    log: async () => readFileSync(logFile, 'utf8'),
+    async stop() {
+      if (exitedWith === undefined) {
+        child.kill('SIGTERM');
+        const timeout = sleep(40_000).then(() => 'timeout' as const);
+        if ((await Promise.race([exited, timeout])) === 'timeout') {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+    },
+  };
+}
+
+/** rxflume agents alive, killed if the bench dies. */
+const children = new Set<ChildProcess>();
+
+/** EventDrainSuccessCount of SINK.k1, or undefined while the agent does not answer or has no sink yet. */
+async function drained(port: number): Promise<number | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+    if (!response.ok) return undefined;
+    const metrics = (await response.json()) as Record<string, Record<string, string | number>>;
+    const sink = metrics['SINK.k1'];
+    return sink === undefined ? undefined : Number(sink['EventDrainSuccessCount'] ?? 0);
+  } catch {
+    return undefined;
+  }
+}
+
+async function runCase(hdfs: Hdfs, kind: AgentKind, fileType: string, batch: number, tmp: string): Promise<Result> {
+  const conf = properties(hdfs, fileType, batch);
+  const dir = caseDir(fileType, batch);
+  await webHdfs(hdfs, 'DELETE', dir, 'DELETE&recursive=true');
+  const monitorPort = await freePort();
+  const spawned = performance.now();
+  const agent = kind === 'flume' ? await startFlume(conf, monitorPort, hdfs) : await startRxflume(conf, monitorPort, mkdtempSync(join(tmp, 'rxflume-')));
+  try {
+    // Bounded: START_TIMEOUT_MS to the first answer, then MAX_SECONDS of measurement.
+    let first: { t: number; n: number } | undefined;
+    const startDeadline = spawned + START_TIMEOUT_MS;
+    while (first === undefined) {
+      if (agent.exited()) throw new Error(`${kind} agent exited (${agent.exited()}) before it served metrics:\n${tail(await agent.log(), 40)}`);
+      if (performance.now() > startDeadline) throw new Error(`${kind} agent served no SINK.k1 metrics within ${START_TIMEOUT_MS} ms:\n${tail(await agent.log(), 40)}`);
+      const n = await drained(monitorPort);
+      if (n !== undefined) first = { t: performance.now(), n };
+      else await sleep(POLL_MS);
+    }
+    const cpu0 = procStats(agent.pid).cpuSeconds;
+    let last = first;
+    const deadline = first.t + MAX_SECONDS * 1000;
+    while (last.n < EVENTS && last.t < deadline) {
+      if (agent.exited()) throw new Error(`${kind} agent exited (${agent.exited()}) after ${last.n} of ${EVENTS} events:\n${tail(await agent.log(), 40)}`);
+      await sleep(POLL_MS);
+      const n = await drained(monitorPort);
+      if (n !== undefined) last = { t: performance.now(), n };
+    }
+    const stats = procStats(agent.pid);
+    const seconds = (last.t - first.t) / 1000;
+    const count = last.n - first.n;
+    const perSec = seconds > 0 ? count / seconds : 0;
+    const partial = last.n < EVENTS;
+    await agent.stop();
+    const usage = await hdfsUsage(hdfs, dir);
+    if (!partial && usage.bytes < EVENTS * SIZE) console.error(`!!! ${kind} ${fileType}/${batch}: ${usage.bytes} bytes in ${dir}, fewer than the ${EVENTS * SIZE} body bytes drained`);
+    return {
+      fileType,
+      batch,
+      agent: kind,
+      events: EVENTS,
+      drained: last.n,
+      partial,
+      seconds: round(seconds, 2),
+      eventsPerSec: Math.round(perSec),
+      mbPerSec: round((perSec * SIZE) / 1e6, 2),
+      peakRssMB: stats.peakRssMB,
+      cpuSeconds: round(stats.cpuSeconds - cpu0, 2),
+      startSeconds: round((first.t - spawned) / 1000, 1),
+      hdfsBytes: usage.bytes,
+      hdfsFiles: usage.files,
+    };
+  } finally {
+    await agent.stop();
+    await webHdfs(hdfs, 'DELETE', dir, 'DELETE&recursive=true').catch(() => undefined);
+  }
+}
+
+function table(header: string[], rows: unknown[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells: unknown[]) => cells.map((c, i) => String(c).padStart(widths[i]!)).join('  ');
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  checkTools(`Flume ${FLUME_VERSION} / Hadoop ${HADOOP_VERSION}`);
+  if (AGENTS.includes('flume') && !flumeJarsCached(true)) console.error(`Flume ${FLUME_VERSION} jars with its HDFS sink are not cached: fetching them (or run npm run flume:fetch)`);
+  const tmp = mkdtempSync(join(tmpdir(), 'rxflume-bench-hdfs-'));
+  let hdfs: Hdfs | undefined;
+  const cleanup = async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await hdfs?.close().catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const load0 = loadavg();
+    // The JVM's defaults (G1, tiered JIT) for a cluster that is measured through, not the quick-start flags.
+    hdfs = await startHdfs({ jvmArgs: [], conf: HDFS_CONF, log: (l) => console.error(l) });
+    await webHdfs(hdfs, 'PUT', '/bench', 'MKDIRS');
+    console.log(
+      `HDFS ${HADOOP_VERSION} (MiniDFSCluster, 1 DataNode) on ${hdfs.uri}, WebHDFS ${hdfs.webhdfs}; ` +
+        `${EVENTS.toLocaleString('en-US')} events of ${SIZE} bytes per case (StressSource → memory → hdfs sink, no roll), at most ${MAX_SECONDS} s each`,
+    );
+    console.log(`flume: Apache Flume ${FLUME_VERSION}, HDFS sink over Hadoop's DFS client, -Xmx${FLUME_HEAP_MB}m, JVM defaults; rxflume: node ${process.version}, hdfsSink over WebHDFS`);
+    if (EXTRA.length > 0) console.log(`extra properties: ${EXTRA.join(', ')}`);
+    if (flags['hdfs-conf'].length > 0) console.log(`cluster configuration: ${flags['hdfs-conf'].join(', ')}`);
+    console.log(`load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+    const results: Result[] = [];
+    for (const fileType of FILE_TYPES) {
+      for (const batch of BATCHES) {
+        for (const kind of AGENTS) {
+          const r = await runCase(hdfs, kind, fileType, batch, tmp);
+          console.error(`${fileType}/${batch} ${kind}: ${r.eventsPerSec} events/s, ${r.peakRssMB} MB peak RSS${r.partial ? ` (partial: ${r.drained} of ${r.events} in ${r.seconds} s)` : ''}`);
+          results.push(r);
+        }
+      }
+    }
+    const load1 = loadavg();
+
+    console.log(
+      '\nper agent (rate over the window from the first metrics answer to the Nth event drained; ' +
+        'peak RSS = VmHWM of the agent process; CPU = its utime+stime over the window)',
+    );
+    table(
+      ['fileType', 'batch', 'agent', 'events', 'seconds', 'events/s', 'MB/s', 'peak RSS MB', 'CPU s', 'start s', 'HDFS files', 'HDFS MB', ''],
+      results.map((r) => [
+        r.fileType,
+        r.batch,
+        r.agent,
+        r.drained,
+        r.seconds,
+        r.eventsPerSec.toLocaleString('en-US'),
+        r.mbPerSec,
+        r.peakRssMB,
+        r.cpuSeconds,
+        r.startSeconds,
+        r.hdfsFiles,
+        round(r.hdfsBytes / 1e6, 1),
+        r.partial ? 'partial' : '',
+      ]),
+    );
+    const ratios = FILE_TYPES.flatMap((fileType) =>
+      BATCHES.map((batch) => {
+        const f = results.find((r) => r.agent === 'flume' && r.fileType === fileType && r.batch === batch);
+        const x = results.find((r) => r.agent === 'rxflume' && r.fileType === fileType && r.batch === batch);
+        const speed = f && x && f.eventsPerSec > 0 ? round(x.eventsPerSec / f.eventsPerSec, 2) : null;
+        const rss = f && x && f.peakRssMB > 0 ? round(x.peakRssMB / f.peakRssMB, 2) : null;
+        const cpu = f && x && f.cpuSeconds > 0 && x.cpuSeconds > 0 ? round(x.cpuSeconds / x.drained / (f.cpuSeconds / f.drained), 2) : null;
+        return { fileType, batch, speedRatio: speed, rssRatio: rss, cpuPerEventRatio: cpu, meetsTarget: speed !== null && rss !== null && speed >= 1.5 && rss <= 0.5 };
+      }),
+    );
+    if (AGENTS.length === 2) {
+      console.log('\nrxflume / flume (target: events/s ≥ 1.5×, peak RSS ≤ 0.5×)');
+      table(
+        ['fileType', 'batch', 'events/s ×', 'peak RSS ×', 'CPU/event ×', 'target'],
+        ratios.map((r) => [r.fileType, r.batch, r.speedRatio ?? '-', r.rssRatio ?? '-', r.cpuPerEventRatio ?? '-', r.meetsTarget ? 'met' : 'not met']),
+      );
+    }
+    console.log(`load average after: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      JSON.stringify({
+        bench: 'hdfs',
+        node: process.version,
+        flume: FLUME_VERSION,
+        hadoop: HADOOP_VERSION,
+        events: EVENTS,
+        bodyBytes: SIZE,
+        maxSeconds: MAX_SECONDS,
+        flumeHeapMb: FLUME_HEAP_MB,
+        extra: EXTRA,
+        hdfsConf: HDFS_CONF,
+        loadBefore: load0.map((l) => round(l, 2)),
+        loadAfter: load1.map((l) => round(l, 2)),
+        target: { speedRatio: 1.5, rssRatio: 0.5 },
+        results,
+        ratios,
+      }),
+    );
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
