@@ -32,6 +32,7 @@ import type { FlumeEvent } from '../../core/event.js';
 import type { ComponentLogger } from '../../core/log.js';
 import type { ComponentCounters } from '../../core/metrics.js';
 import type { WebHdfsClient } from '../../hdfs/webHdfsClient.js';
+import { WebHdfsError } from '../../hdfs/webHdfsError.js';
 import { EscapeError, escapeTokens, usesHost, type EscapeContext, type HostNames, type Token } from './bucketPath.js';
 import { createFileWriter, type FileWriter, type FileWriterOptions } from './fileWriters.js';
 import { invalidHdfsPath, normalize } from './hdfsLocation.js';
@@ -391,8 +392,11 @@ export class BucketWriters {
   }
 
   private async unchanged(file: OpenFile, mark: Mark, error: unknown): Promise<boolean> {
-    // A timeout may still be writing; a lease is held by a writer we cannot see: never reuse those files.
-    if (error instanceof FlumeError && (error.code === 'FLUME_HDFS_TIMEOUT' || error.code === 'FLUME_HDFS_LEASE')) return false;
+    // Only a request HDFS refused, or one that never connected, is over: after a reset or a timeout the
+    // DataNode may still be finishing the write, and a lease is held by a writer we cannot see.
+    if (!(error instanceof WebHdfsError) || error.code === 'FLUME_HDFS_TIMEOUT' || error.code === 'FLUME_HDFS_LEASE') return false;
+    const refused = error.status !== undefined || (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
+    if (!refused) return false;
     try {
       const status = await this.o.client.stat(file.tmp);
       return mark.created ? status !== undefined && status.length === mark.length : status === undefined;
@@ -403,18 +407,31 @@ export class BucketWriters {
 
   /** An abandoned file: cut back to what was acked (deleted when nothing was), then closed. */
   private async repair(file: OpenFile, mark: Mark): Promise<void> {
-    const status = await this.o.client.stat(file.tmp);
-    if (status === undefined) return;
+    if ((await this.o.client.stat(file.tmp)) === undefined) return;
     if (!mark.created) {
       await this.o.client.delete(file.tmp);
       return;
     }
+    await this.ensureClosed(file.tmp);
+    const status = await this.o.client.stat(file.tmp);
+    if (status === undefined) return;
     if (status.length > mark.length) {
       await this.truncateTo(file.tmp, mark.length);
     } else if (status.length < mark.length) {
       this.o.log('error', `${file.tmp} is ${status.length} bytes, shorter than the ${mark.length} bytes acked into it; closing it as it is`);
     }
     await this.renameToFinal(file);
+  }
+
+  /**
+   * Makes sure no writer holds the file open. A DataNode that died (or restarted) in the middle of a
+   * request leaves the file under construction with its lease, unreadable past its last complete block;
+   * WebHDFS has no recoverLease, but an empty APPEND does the same: refused with FLUME_HDFS_LEASE while the
+   * lease is held (HDFS starts recovering it once the 60 s soft limit passed; the caller retries), and
+   * once it goes through, the file is closed.
+   */
+  private async ensureClosed(path: string): Promise<void> {
+    await this.o.client.append(path, Buffer.alloc(0));
   }
 
   /**
@@ -547,28 +564,37 @@ export class BucketWriters {
     const dir = normalize(lastSlash >= 0 ? `${bucket.dir}/${bucket.prefix.slice(0, lastSlash)}` : bucket.dir);
     const base = bucket.prefix.slice(lastSlash + 1);
     const pattern = new RegExp(`^${escapeForRegExp(`${this.o.inUsePrefix}${base}.`)}(\\d+)${escapeForRegExp(`${this.o.extension}${this.o.inUseSuffix}`)}$`);
+    // The files to recover are chosen once: closing one (lease recovery) gives it a new modification time.
+    let pending: Array<{ tmp: string; final: string }> | undefined;
     this.runInBackground(`${dir}/${this.o.inUsePrefix}${base}.*${this.o.extension}${this.o.inUseSuffix}`, 'repair', async () => {
-      let entries;
-      try {
-        entries = await this.o.client.listStatus(dir);
-      } catch (error) {
-        if (error instanceof FlumeError && error.code === 'FLUME_HDFS_NOT_FOUND') return;
-        throw error;
+      if (pending === undefined) {
+        let entries;
+        try {
+          entries = await this.o.client.listStatus(dir);
+        } catch (error) {
+          if (error instanceof FlumeError && error.code === 'FLUME_HDFS_NOT_FOUND') return;
+          throw error;
+        }
+        pending = [];
+        for (const entry of entries) {
+          const match = pattern.exec(entry.pathSuffix);
+          // Files this run wrote are newer than its start; older ones were left by a crash.
+          if (entry.type === 'FILE' && match && entry.modificationTime < this.startedAt) pending.push(this.namesIn(dir, base, Number(match[1])));
+        }
       }
-      for (const entry of entries) {
-        const match = pattern.exec(entry.pathSuffix);
-        // Files this run wrote are newer than its start; older ones were left by a crash.
-        if (entry.type !== 'FILE' || !match || entry.modificationTime >= this.startedAt) continue;
-        const { tmp, final } = this.namesIn(dir, base, Number(match[1]));
-        const valid = await validLength(this.o.client, tmp, entry.length, this.o.tail);
+      for (let file = pending[0]; file !== undefined; pending.shift(), file = pending[0]) {
+        if ((await this.o.client.stat(file.tmp)) === undefined) continue;
+        await this.ensureClosed(file.tmp);
+        const length = (await this.o.client.stat(file.tmp))?.length ?? 0;
+        const valid = await validLength(this.o.client, file.tmp, length, this.o.tail);
         if (valid === 0) {
-          await this.o.client.delete(tmp);
-          this.o.log('warn', `recovered ${tmp}: nothing complete in it, deleted`);
+          await this.o.client.delete(file.tmp);
+          this.o.log('warn', `recovered ${file.tmp}: nothing complete in it, deleted`);
           continue;
         }
-        if (valid < entry.length) await this.truncateTo(tmp, valid);
-        const renamed = await this.renameToFinal({ tmp, final });
-        this.o.log('info', `recovered ${tmp} (left in use by an earlier run) as ${renamed}${valid < entry.length ? `, cut from ${entry.length} to ${valid} bytes at its last complete unit` : ''}`);
+        if (valid < length) await this.truncateTo(file.tmp, valid);
+        const renamed = await this.renameToFinal(file);
+        this.o.log('info', `recovered ${file.tmp} (left in use by an earlier run) as ${renamed}${valid < length ? `, cut from ${length} to ${valid} bytes at its last complete unit` : ''}`);
       }
     });
   }
