@@ -15,6 +15,7 @@ import { closest, pathOption, type FlumeMapped, type FlumeProblem } from '../cor
 import { ConfigError } from '../core/errors.js';
 import { displayValue } from '../core/secrets.js';
 import { jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain } from '../tls/keystore.js';
+import { kafkaOption } from './client.js';
 
 // ---- the options -------------------------------------------------------------------------------
 
@@ -47,6 +48,15 @@ export const securityOption = {
     .boolean()
     .default(true)
     .describe("Check that the broker's certificate names the host connected to (false = Kafka's ssl.endpoint.identification.algorithm empty, Flume's ssl.disableTLSHostnameVerification=true)."),
+};
+
+/** How a component's Kafka clients name themselves and secure their connections: the same keys on sources, sinks and channels. */
+export const kafkaConnectionOptions = {
+  clientId: kafkaOption.clientId,
+  ssl: kafkaOption.ssl,
+  sslStores: securityOption.sslStores,
+  sslVerifyHostname: securityOption.sslVerifyHostname,
+  sasl: kafkaOption.sasl,
 };
 
 type StoreType = z.output<typeof storeType>;

@@ -7,7 +7,7 @@ import { component, defineComponent, parseOptions, type FlumeKeyMapping } from '
 import { ComponentError, describeError } from '../core/errors.js';
 import { componentLogger, loggerOption, RateLimitedLog } from '../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import type { Sink } from '../core/sink.js';
+import { closedSignal, type Sink } from '../core/sink.js';
 import { nameOption } from '../core/options.js';
 import { Backoff, backoffOf, backoffOptions } from '../core/backoff.js';
 
@@ -92,8 +92,7 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
   const backoffs = new Backoff(backoffOf(opts));
   let pending = 0;
   let finished = false;
-  let resolveClosed!: () => void;
-  const closed = new Promise<void>((r) => (resolveClosed = r));
+  const { closed, resolve: resolveClosed } = closedSignal();
   const idle = (): void => {
     if (finished && pending === 0) resolveClosed();
   };

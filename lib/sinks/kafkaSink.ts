@@ -10,10 +10,10 @@ import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionF
 import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord, type TopicRecords } from '../kafka/producer.js';
 import {
   headerMapFromFlume,
+  kafkaConnectionOptions,
   resolveSsl,
   securityFromFlume,
   securityKeysOf,
-  securityOption,
   unsupportedPassThrough,
 } from '../kafka/security.js';
 
@@ -76,11 +76,7 @@ export const kafkaSinkOptions = z.strictObject({
     .boolean()
     .default(false)
     .describe('Record value = the Avro AvroFlumeEvent datum (headers and body), as Flume writes it; otherwise the body alone.'),
-  clientId: kafkaOption.clientId,
-  ssl: kafkaOption.ssl,
-  sslStores: securityOption.sslStores,
-  sslVerifyHostname: securityOption.sslVerifyHostname,
-  sasl: kafkaOption.sasl,
+  ...kafkaConnectionOptions,
   connectionTimeoutMs: kafkaOption.connectionTimeoutMs,
   requestTimeoutMs: z.number().int().min(1).default(30_000).describe('Time for the broker to answer a request, including the acks wait.'),
   retries: z

@@ -8,7 +8,7 @@ import { asyncScheduler } from 'rxjs';
 import { createBatch, type Batch } from '../core/batch.js';
 import { ComponentError, ConfigError, isRetriable, toError, type ConfigIssue } from '../core/errors.js';
 import { ComponentCounters, metricsOf, withMetrics, type HasMetrics } from '../core/metrics.js';
-import type { Sink } from '../core/sink.js';
+import { closedSignal, type Sink } from '../core/sink.js';
 
 /** Sinks of a group: by name, or a list (named by their metrics name, else `sink1`, `sink2`, …). */
 export type SinkMembers = readonly Sink[] | Readonly<Record<string, Sink>>;
@@ -61,13 +61,7 @@ export function createGroup(name: string, members: readonly GroupMember[]) {
   let inFlight = 0;
   let ending: { error: unknown } | 'complete' | undefined;
   let forwarded = false;
-  let resolveClosed!: () => void;
-  let rejectClosed!: (e: unknown) => void;
-  const closed = new Promise<void>((resolve, reject) => {
-    resolveClosed = resolve;
-    rejectClosed = reject;
-  });
-  closed.catch(() => undefined);
+  const { closed, resolve: resolveClosed, reject: rejectClosed } = closedSignal();
 
   const forwardIfIdle = (): void => {
     if (!ending || forwarded || inFlight > 0) return;

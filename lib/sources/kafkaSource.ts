@@ -10,7 +10,7 @@ import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics
 import { maxInFlightOption, nameOption } from '../core/options.js';
 import { isEarliest, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
 import { kafkajsConsumer, startEngine, type InRecord } from '../kafka/consumer.js';
-import { headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../kafka/security.js';
+import { headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, kafkaConnectionOptions, unsupportedPassThrough } from '../kafka/security.js';
 
 export const kafkaSourceOptions = z
   .strictObject({
@@ -49,11 +49,7 @@ export const kafkaSourceOptions = z
       .boolean()
       .default(false)
       .describe('Where a group without committed offsets starts: the earliest record (true) or only new records (false, Flume\'s auto.offset.reset latest).'),
-    clientId: kafkaOption.clientId,
-    ssl: kafkaOption.ssl,
-    sslStores: securityOption.sslStores,
-    sslVerifyHostname: securityOption.sslVerifyHostname,
-    sasl: kafkaOption.sasl,
+    ...kafkaConnectionOptions,
     sessionTimeoutMs: kafkaOption.sessionTimeoutMs,
     heartbeatIntervalMs: kafkaOption.heartbeatIntervalMs,
     maxWaitTimeMs: z.number().int().min(0).default(500).describe('How long the broker holds a fetch waiting for records (Kafka fetch.max.wait.ms).'),

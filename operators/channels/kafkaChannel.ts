@@ -12,7 +12,7 @@ import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
 import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { kafkajsConsumer, startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
 import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord } from '../../lib/kafka/producer.js';
-import { resolveSsl, securityFromFlume, securityKeysOf, securityOption, unsupportedPassThrough } from '../../lib/kafka/security.js';
+import { resolveSsl, securityFromFlume, securityKeysOf, kafkaConnectionOptions, unsupportedPassThrough } from '../../lib/kafka/security.js';
 import { channelBackoff, channelBackoffOptions, channelEngine, type ChannelStore, type StoreHooks, type StorePut, type StoreTake } from './channelEngine.js';
 
 export const kafkaChannelOptions = z.strictObject({
@@ -61,11 +61,7 @@ export const kafkaChannelOptions = z.strictObject({
     .min(0)
     .default(5000)
     .describe('On unsubscribe, how long the take side stays in the group for the takes in flight to settle and be committed.'),
-  clientId: kafkaOption.clientId,
-  ssl: kafkaOption.ssl,
-  sslStores: securityOption.sslStores,
-  sslVerifyHostname: securityOption.sslVerifyHostname,
-  sasl: kafkaOption.sasl,
+  ...kafkaConnectionOptions,
   sessionTimeoutMs: kafkaOption.sessionTimeoutMs,
   heartbeatIntervalMs: kafkaOption.heartbeatIntervalMs,
   maxBytesPerPartition: kafkaOption.maxBytesPerPartition,
