@@ -19,51 +19,33 @@
  * escape, an escape that makes an invalid path, a body the format cannot hold) is refused alone, before
  * anything is written.
  *
- * **Closing** is a rename of the in-use name to the final one, in the background, retried with a
- * back-off growing to `retryIntervalMs`, `closeTries` times (0: until it succeeds or the sink stops).
- * Names are never reused: CREATE never overwrites, a taken name moves the counter on, and a taken final
- * name gets a `-<k>` suffix before the extension.
+ * **Closing** is a rename of the in-use name to the final one, in the background (fileRepair.ts, which
+ * also repairs abandoned files and recovers those a crash left in use). Names are never reused: CREATE
+ * never overwrites, a taken name moves the counter on, and a taken final name gets a `-<k>` suffix
+ * before the extension.
  */
 import { asyncScheduler, type Subscription } from 'rxjs';
-import { Backoff, exponential } from '../../core/backoff.js';
 import type { Batch } from '../../core/batch.js';
 import { ComponentError, describeError, FlumeError, type ErrorCode } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
-import type { ComponentLogger } from '../../core/log.js';
-import type { ComponentCounters } from '../../core/metrics.js';
-import type { WebHdfsClient } from '../../hdfs/webHdfsClient.js';
-import { WebHdfsError } from '../../hdfs/webHdfsError.js';
 import { EscapeError, escapeTokens, usesHost, type EscapeContext, type HostNames, type Token } from './bucketPath.js';
 import { createFileWriter, type FileWriter, type FileWriterOptions } from './fileWriters.js';
+import { FileRepair, type FileRepairOptions } from './fileRepair.js';
 import { invalidHdfsPath, normalize } from './hdfsLocation.js';
-import { validLength, type TailFormat } from './recovery.js';
 
-export interface BucketWritersOptions {
-  name: string;
-  client: WebHdfsClient;
+export interface BucketWritersOptions extends FileRepairOptions {
   pathTokens: readonly Token[];
   prefixTokens: readonly Token[];
   escape: Omit<EscapeContext, 'host'>;
   resolveHost: () => Promise<HostNames>;
-  /** The final name's ending: fileSuffix, else the codec's extension. */
-  extension: string;
-  inUsePrefix: string;
-  inUseSuffix: string;
   rollIntervalMs: number;
   rollSize: number;
   rollCount: number;
   idleTimeoutMs: number;
   maxOpenFiles: number;
-  closeTries: number;
-  retryIntervalMs: number;
-  callTimeoutMs: number;
   replication: number | undefined;
   maxConcurrentWrites: number;
-  recoverInUseFiles: boolean;
   writer: FileWriterOptions;
-  tail: TailFormat;
-  counters: ComponentCounters;
-  log: ComponentLogger;
 }
 
 interface Bucket {
@@ -131,8 +113,6 @@ async function settleAll<T, R>(items: readonly T[], limit: number, fn: (item: T)
   return out;
 }
 
-const escapeForRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 export class BucketWriters {
   private readonly buckets = new Map<string, Bucket>();
   private readonly checker: FileWriter;
@@ -140,15 +120,13 @@ export class BucketWriters {
   private running: Promise<void> | undefined;
   /** Files the running round writes. */
   private inRound = new Set<OpenFile>();
-  private readonly background = new Set<Promise<void>>();
-  private readonly wakers = new Set<() => void>();
-  private readonly recovered = new Set<string>();
+  /** Closes, repairs and recovers files in the background. */
+  private readonly repair: FileRepair;
   private host: Promise<HostNames> | undefined;
-  private stopping = false;
-  private readonly startedAt = Date.now();
 
   constructor(private readonly o: BucketWritersOptions) {
     this.checker = createFileWriter(o.writer);
+    this.repair = new FileRepair(o);
   }
 
   /** Writes the batch in the next round; resolves once its bytes are in HDFS, rejects when they are not. */
@@ -162,11 +140,10 @@ export class BucketWriters {
   /** After the last write: closes every open file (one attempt each for what still fails), then stops the timers. */
   async close(): Promise<void> {
     await this.running;
-    this.stopping = true;
+    this.repair.stop();
     for (const bucket of [...this.buckets.values()]) this.detach(bucket.file, true);
     this.buckets.clear();
-    for (const wake of this.wakers) wake();
-    while (this.background.size > 0) await Promise.all([...this.background]);
+    await this.repair.settled();
   }
 
   private async loop(): Promise<void> {
@@ -310,7 +287,7 @@ export class BucketWriters {
       bucket = { key: route.key, dir: route.dir, prefix: route.prefix, counter: Date.now(), file: undefined };
       this.buckets.set(route.key, bucket);
       if (this.buckets.size > this.o.maxOpenFiles) this.evict(roundBuckets);
-      this.recoverBucket(bucket);
+      this.repair.recoverBucket(bucket);
     }
     roundBuckets.add(bucket);
     return bucket;
@@ -330,8 +307,7 @@ export class BucketWriters {
   }
 
   private names(bucket: Bucket, counter: number): { tmp: string; final: string } {
-    const name = `${bucket.prefix}.${counter}${this.o.extension}`;
-    return { tmp: `${bucket.dir}/${this.o.inUsePrefix}${name}${this.o.inUseSuffix}`, final: `${bucket.dir}/${name}` };
+    return this.repair.namesIn(bucket.dir, bucket.prefix, counter);
   }
 
   private openFile(bucket: Bucket): OpenFile {
@@ -369,7 +345,7 @@ export class BucketWriters {
 
   /** After a failed round: `file` back to `mark`, kept when HDFS shows its request changed nothing, else abandoned to a repair. */
   private async rollBack(file: OpenFile, mark: Mark, result: PromiseSettledResult<void>): Promise<void> {
-    const keep = result.status === 'rejected' && (await this.unchanged(file, mark, result.reason));
+    const keep = result.status === 'rejected' && (await this.repair.unchanged(file, mark, result.reason));
     file.writer.restore(mark.writer);
     Object.assign(file, { created: mark.created, length: mark.length, events: mark.events, bodyBytes: mark.bodyBytes });
     if (keep) {
@@ -388,68 +364,7 @@ export class BucketWriters {
     if (file.bucket.file === file) file.bucket.file = undefined;
     file.rollTimer?.unsubscribe();
     file.idleTimer?.unsubscribe();
-    this.runInBackground(file.tmp, 'repair', () => this.repair(file, mark));
-  }
-
-  private async unchanged(file: OpenFile, mark: Mark, error: unknown): Promise<boolean> {
-    // Only a request HDFS refused, or one that never connected, is over: after a reset or a timeout the
-    // DataNode may still be finishing the write, and a lease is held by a writer we cannot see.
-    if (!(error instanceof WebHdfsError) || error.code === 'FLUME_HDFS_TIMEOUT' || error.code === 'FLUME_HDFS_LEASE') return false;
-    const refused = error.status !== undefined || (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED';
-    if (!refused) return false;
-    try {
-      const status = await this.o.client.stat(file.tmp);
-      return mark.created ? status !== undefined && status.length === mark.length : status === undefined;
-    } catch {
-      return false;
-    }
-  }
-
-  /** An abandoned file: cut back to what was acked (deleted when nothing was), then closed. */
-  private async repair(file: OpenFile, mark: Mark): Promise<void> {
-    if ((await this.o.client.stat(file.tmp)) === undefined) return;
-    if (!mark.created) {
-      await this.o.client.delete(file.tmp);
-      return;
-    }
-    await this.ensureClosed(file.tmp);
-    const status = await this.o.client.stat(file.tmp);
-    if (status === undefined) return;
-    if (status.length > mark.length) {
-      await this.truncateTo(file.tmp, mark.length);
-    } else if (status.length < mark.length) {
-      this.o.log('error', `${file.tmp} is ${status.length} bytes, shorter than the ${mark.length} bytes acked into it; closing it as it is`);
-    }
-    await this.renameToFinal(file);
-  }
-
-  /**
-   * Makes sure no writer holds the file open. A DataNode that died (or restarted) in the middle of a
-   * request leaves the file under construction with its lease, unreadable past its last complete block;
-   * WebHDFS has no recoverLease, but an empty APPEND does the same: refused with FLUME_HDFS_LEASE while the
-   * lease is held (HDFS starts recovering it once the 60 s soft limit passed; the caller retries), and
-   * once it goes through, the file is closed.
-   */
-  private async ensureClosed(path: string): Promise<void> {
-    await this.o.client.append(path, Buffer.alloc(0));
-  }
-
-  /**
-   * Cuts the file to `length`. A cut inside a block is finished by HDFS in the background (TRUNCATE
-   * answers false): wait until the file shows the new length, so what follows sees the cut file.
-   */
-  private async truncateTo(path: string, length: number): Promise<void> {
-    if (await this.o.client.truncate(path, length)) return;
-    const waitMs = Math.max(this.o.callTimeoutMs, 10_000);
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const status = await this.o.client.stat(path);
-      if (status === undefined || status.length === length) return;
-      if (Date.now() > deadline) {
-        throw new ComponentError('FLUME_HDFS_TIMEOUT', `${this.o.name}: ${path} was not cut to ${length} bytes within ${waitMs} ms (it is ${status.length})`, { component: this.o.name, retriable: true });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    this.repair.abandon(file, mark);
   }
 
   // ---- closing ----------------------------------------------------------------------------------
@@ -467,10 +382,7 @@ export class BucketWriters {
     file.idleTimer?.unsubscribe();
     file.rollTimer = file.idleTimer = undefined;
     if (!file.created) return;
-    this.runInBackground(file.tmp, 'close', async () => {
-      await this.renameToFinal(file);
-      this.o.counters.inc('ConnectionClosedCount');
-    });
+    this.repair.closeInBackground(file);
   }
 
   private requestClose(file: OpenFile): void {
@@ -482,125 +394,11 @@ export class BucketWriters {
   }
 
   private armTimers(file: OpenFile): void {
-    if (!file.created || this.stopping) return;
+    if (!file.created || this.repair.stopping) return;
     if (this.o.rollIntervalMs > 0 && !file.rollTimer) file.rollTimer = asyncScheduler.schedule(() => this.requestClose(file), this.o.rollIntervalMs);
     if (this.o.idleTimeoutMs > 0) {
       file.idleTimer?.unsubscribe();
       file.idleTimer = asyncScheduler.schedule(() => this.requestClose(file), this.o.idleTimeoutMs);
     }
-  }
-
-  /** Renames the in-use file to its final name; a taken final name gets `-<k>` before the extension. */
-  private async renameToFinal(file: { tmp: string; final: string }): Promise<string> {
-    if (file.tmp === file.final) return file.final;
-    for (let k = 0; k < 100; k++) {
-      const target = k === 0 ? file.final : `${file.final.slice(0, file.final.length - this.o.extension.length)}-${k}${this.o.extension}`;
-      if (await this.o.client.rename(file.tmp, target)) return target;
-      if ((await this.o.client.stat(file.tmp)) === undefined) {
-        // Gone: an earlier attempt did it and its answer was lost.
-        if ((await this.o.client.stat(target)) !== undefined) return target;
-        throw new ComponentError('FLUME_HDFS_NOT_FOUND', `${this.o.name}: ${file.tmp} disappeared before it was renamed to ${target}`, { component: this.o.name, retriable: false });
-      }
-      if ((await this.o.client.stat(target)) === undefined) {
-        throw new ComponentError('FLUME_HDFS_IO', `${this.o.name}: HDFS refused to rename ${file.tmp} to ${target}`, { component: this.o.name, retriable: true });
-      }
-    }
-    throw new ComponentError('FLUME_HDFS_EXISTS', `${this.o.name}: no free final name for ${file.tmp}`, { component: this.o.name, retriable: false });
-  }
-
-  /**
-   * Runs `task` until it succeeds: retried after a back-off from 1 s growing to retryIntervalMs,
-   * `closeTries` times in all (0: no limit); once the sink stops, one more attempt. What cannot be done
-   * is logged: the file stays in use, to be recovered at the next start.
-   */
-  private runInBackground(path: string, what: 'close' | 'repair', task: () => Promise<void>): void {
-    const backoff = new Backoff(exponential(Math.min(1000, this.o.retryIntervalMs), this.o.retryIntervalMs));
-    const run = async (): Promise<void> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await task();
-          if (attempt > 1) this.o.log('info', `${what} of ${path} succeeded after ${attempt} attempts`);
-          return;
-        } catch (error) {
-          if (what === 'close') this.o.counters.inc('ConnectionFailedCount');
-          const last = this.stopping || (this.o.closeTries > 0 && attempt >= this.o.closeTries);
-          if (last) {
-            this.o.log('warn', `${what} of ${path} failed (attempt ${attempt}), giving up: ${describeError(error)}; the file stays in use and is recovered at the next start`);
-            return;
-          }
-          if (attempt === 1) this.o.log('warn', `${what} of ${path} failed, retrying: ${describeError(error)}`);
-          await this.sleep(backoff.next());
-        }
-      }
-    };
-    const p: Promise<void> = run().finally(() => this.background.delete(p));
-    this.background.add(p);
-  }
-
-  /** Waits `ms`, or less when the sink stops. */
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const wake = (): void => {
-        timer.unsubscribe();
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const timer = asyncScheduler.schedule(wake, ms);
-      this.wakers.add(wake);
-    });
-  }
-
-  // ---- recovery of files a crash left in use ------------------------------------------------------
-
-  /** The first time this process writes to a bucket: its in-use files older than this start are cut to their last complete unit and renamed. */
-  private recoverBucket(bucket: Bucket): void {
-    if (!this.o.recoverInUseFiles || (this.o.inUsePrefix === '' && this.o.inUseSuffix === '') || this.recovered.has(bucket.key)) return;
-    const lastSlash = bucket.prefix.lastIndexOf('/');
-    // Flume puts inUsePrefix before a prefix's subdirectories too; such in-use files are not looked for.
-    if (lastSlash >= 0 && this.o.inUsePrefix !== '') return;
-    if (this.recovered.size >= 10_000) this.recovered.clear();
-    this.recovered.add(bucket.key);
-    const dir = normalize(lastSlash >= 0 ? `${bucket.dir}/${bucket.prefix.slice(0, lastSlash)}` : bucket.dir);
-    const base = bucket.prefix.slice(lastSlash + 1);
-    const pattern = new RegExp(`^${escapeForRegExp(`${this.o.inUsePrefix}${base}.`)}(\\d+)${escapeForRegExp(`${this.o.extension}${this.o.inUseSuffix}`)}$`);
-    // The files to recover are chosen once: closing one (lease recovery) gives it a new modification time.
-    let pending: Array<{ tmp: string; final: string }> | undefined;
-    this.runInBackground(`${dir}/${this.o.inUsePrefix}${base}.*${this.o.extension}${this.o.inUseSuffix}`, 'repair', async () => {
-      if (pending === undefined) {
-        let entries;
-        try {
-          entries = await this.o.client.listStatus(dir);
-        } catch (error) {
-          if (error instanceof FlumeError && error.code === 'FLUME_HDFS_NOT_FOUND') return;
-          throw error;
-        }
-        pending = [];
-        for (const entry of entries) {
-          const match = pattern.exec(entry.pathSuffix);
-          // Files this run wrote are newer than its start; older ones were left by a crash.
-          if (entry.type === 'FILE' && match && entry.modificationTime < this.startedAt) pending.push(this.namesIn(dir, base, Number(match[1])));
-        }
-      }
-      for (let file = pending[0]; file !== undefined; pending.shift(), file = pending[0]) {
-        if ((await this.o.client.stat(file.tmp)) === undefined) continue;
-        await this.ensureClosed(file.tmp);
-        const length = (await this.o.client.stat(file.tmp))?.length ?? 0;
-        const valid = await validLength(this.o.client, file.tmp, length, this.o.tail);
-        if (valid === 0) {
-          await this.o.client.delete(file.tmp);
-          this.o.log('warn', `recovered ${file.tmp}: nothing complete in it, deleted`);
-          continue;
-        }
-        if (valid < length) await this.truncateTo(file.tmp, valid);
-        const renamed = await this.renameToFinal(file);
-        this.o.log('info', `recovered ${file.tmp} (left in use by an earlier run) as ${renamed}${valid < length ? `, cut from ${length} to ${valid} bytes at its last complete unit` : ''}`);
-      }
-    });
-  }
-
-  private namesIn(dir: string, base: string, counter: number): { tmp: string; final: string } {
-    const name = `${base}.${counter}${this.o.extension}`;
-    return { tmp: `${dir}/${this.o.inUsePrefix}${name}${this.o.inUseSuffix}`, final: `${dir}/${name}` };
   }
 }
