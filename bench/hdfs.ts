@@ -23,6 +23,14 @@
  *   ignores keys it does not know); --hdfs-conf configures the cluster (e.g.
  *   --hdfs-conf dfs.client.block.write.locateFollowingBlock.initial.delay.ms=10).
  *
+ * What to expect: every WebHDFS APPEND closes the file, and the DataNode's own DFS client then often
+ * waits 400 ms (that delay.ms default, while the NameNode has not yet seen the DataNode's block
+ * report) before its complete() goes through — measured 25–50 ms or ≈430 ms per APPEND, whatever its
+ * size (50 KB–5 MB). Flume hflushes an open file and never pays it. So rxflume's rate here is bytes per
+ * request over that latency: the channel's maxInFlight (batches coalesced into one request) and that
+ * DataNode setting move it most. CPU/event ratios include the fixed cost of the POLL_MS metrics polling,
+ * which dominates in slow, partial cases.
+ *
  * Needs java and Flume's jars with its HDFS sink (npm run flume:fetch) and Hadoop's (npm run hdfs:fetch).
  * Everything listens on 127.0.0.1; the agents, the cluster and the temp folders go away on exit.
  */
