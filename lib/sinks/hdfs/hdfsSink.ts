@@ -211,6 +211,14 @@ export const hdfsSinkSpec = defineComponent({
  * `maxInFlight` lets several wait). The first time it writes to a bucket it closes the in-use files an
  * earlier run left there (`recoverInUseFiles`), cut to their last complete batch.
  *
+ * Throughput is bytes per request over the request's latency: every WebHDFS write closes the file, and
+ * the DataNode's own client then often waits 400 ms before the close goes through (its
+ * `dfs.client.block.write.locateFollowingBlock.initial.delay.ms`), which Flume, keeping its file open,
+ * never pays. On such a cluster one file takes a few writes a second: give the channel a `maxInFlight`
+ * of 8 or more and a `transactionCapacity` of 1000 or more so that each request carries many batches,
+ * and lower that delay in the DataNodes' `hdfs-site.xml` (10–50 ms) where you can (`npm run bench:hdfs`
+ * measures both).
+ *
  * Delivery: at-least-once. A batch is acked only once every file it went to has its bytes in HDFS; a
  * failed batch is nacked with nothing of it left in HDFS (files it changed are cut back or abandoned and
  * repaired), and the channel offers it again after its back-off; duplicates arise only from a crash
