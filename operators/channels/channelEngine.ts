@@ -20,7 +20,7 @@ import { maxInFlightOption } from '../../lib/core/options.js';
 export interface StorePut {
   /** The batch's events (a copy of its array, the store's to keep). */
   readonly events: FlumeEvent[];
-  /** Their body bytes (0 unless the channel counts bytes). */
+  /** Their weight against byteCapacity: the store's `weigh` (memory: 100-byte slots), else body bytes; 0 unless the channel counts bytes. */
   readonly bytes: number;
   /** Scheduler time it arrived. */
   readonly since: number;
@@ -45,6 +45,8 @@ export interface ChannelStore<T extends StoreTake = StoreTake> {
   rollback(take: T, error: Error): void;
   /** Events stored and not taken (ChannelSize). */
   size(): number;
+  /** What events weigh against byteCapacity (`StorePut.bytes`, `neverFits`); absent: their body bytes. */
+  weigh?(events: readonly FlumeEvent[]): number;
   /** Why a put of this size can never be stored, or undefined (absent: any size may be). */
   neverFits?(count: number, bytes: number): string | undefined;
   /** How full it is, for the keep-alive refusal. */
@@ -222,7 +224,7 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
         const n = events.length;
         metrics.inc('EventPutAttemptCount', n);
         if (n === 0) return batch.ack();
-        const bytes = countBytes ? bodyBytes(events) : 0;
+        const bytes = countBytes ? (store.weigh?.(events) ?? bodyBytes(events)) : 0;
         const never = n > maxPut ? `transactionCapacity ${maxPut}` : store.neverFits?.(n, bytes);
         if (never !== undefined) {
           // It can never fit: a source that retries it would stall without a word.

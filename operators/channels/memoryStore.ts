@@ -3,18 +3,79 @@
  * Flume releases space only at take commit) and optionally in body bytes: the memory channel's store
  * and the spillable channel's memory part. Events are kept as the chunks they arrived in: a put costs
  * one push, a take of a whole chunk no copy.
+ *
+ * Bytes are counted as Flume counts them: in slots of `slotBytes` (Flume's memory channel: 100; its
+ * spillable channel: `avgEventSize`). The store has floor(byteCapacity / slotBytes) slots, and fewer
+ * than one means no byte bound at all (Flume: `byteCapacity < 1` slot → Integer.MAX_VALUE). An event
+ * costs ceil(body length / slotBytes) slots, at least one (an empty body too); headers cost nothing.
  */
-import { bodyBytes, type FlumeEvent } from '../../lib/core/event.js';
+import { z } from 'zod';
+import { byteCapacityFromFlume, type FlumeMapped } from '../../lib/core/config.js';
+import type { FlumeEvent } from '../../lib/core/event.js';
 import type { ChannelStore, StoreHooks, StorePut, StoreTake } from './channelEngine.js';
+
+/** Flume's MemoryChannel.byteCapacitySlotSize. */
+export const MEMORY_SLOT_BYTES = 100;
+
+/** Slots a byte capacity gives: floor(byteCapacity / slotBytes), Infinity when unset or under one slot (Flume's rule). */
+export function byteSlots(byteCapacity: number | undefined, slotBytes = MEMORY_SLOT_BYTES): number {
+  if (byteCapacity === undefined) return Infinity;
+  const slots = Math.floor(byteCapacity / slotBytes);
+  return slots < 1 ? Infinity : slots;
+}
+
+const slots = (n: number): string => `${n} slot${n === 1 ? '' : 's'}`;
+
+/** What `byteCapacity` means for a store, for docs and messages: `2 slots of 100 body bytes` or `unbounded`. */
+export function describeByteCapacity(byteCapacity: number | undefined, slotBytes = MEMORY_SLOT_BYTES): string {
+  const n = byteSlots(byteCapacity, slotBytes);
+  return n === Infinity ? 'unbounded (under one slot)' : `${slots(n)} of ${slotBytes} body bytes`;
+}
+
+/** The `byteCapacity` option of the memory channel and of the spillable channel's memory part. */
+export function byteCapacityOption(slot: string, tooLarge: string) {
+  return z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      `Body bytes held in memory at most, counted as Flume counts them: in slots of ${slot}, floor(byteCapacity / slot) of them, ` +
+        'each event taking ceil(body length / slot) slots, at least one (headers are not counted). Unbounded when unset, 0 or under one slot, as in Flume ' +
+        `(whose byteCapacity less byteCapacityBufferPercentage becomes this option, cut to whole slots). ${tooLarge}`,
+    );
+}
+
+/**
+ * Flume's `byteCapacity` and `byteCapacityBufferPercentage` (default 20) as the `byteCapacity` option, with
+ * Flume's arithmetic: (int)(byteCapacity × (1 − percentage × .01) / slot) slots in doubles, the option being
+ * those slots × slot bytes; under one slot it is 0 (unbounded, as Flume's Integer.MAX_VALUE slots). The
+ * checks and pass-through of non-numbers are `byteCapacityFromFlume`'s.
+ */
+export function byteCapacityFromFlumeSlots(slotBytesOf: (props: ReadonlyMap<string, string>) => number = () => MEMORY_SLOT_BYTES) {
+  return (props: ReadonlyMap<string, string>): FlumeMapped => {
+    const mapped = byteCapacityFromFlume(props);
+    const raw = props.get('byteCapacity');
+    if (mapped.problems?.length || raw === undefined || typeof mapped.options['byteCapacity'] !== 'number') return mapped;
+    const pct = Number(props.get('byteCapacityBufferPercentage')?.trim() ?? 20);
+    const slot = slotBytesOf(props);
+    // Java's (int) cast: truncates, and saturates at Integer.MAX_VALUE.
+    const slots = Math.min(Math.trunc((Number(raw.trim()) * (1 - pct * 0.01)) / slot), 2 ** 31 - 1);
+    return { ...mapped, options: { ...mapped.options, byteCapacity: slots < 1 ? 0 : slots * slot } };
+  };
+}
 
 export interface MemoryStoreOptions {
   capacity: number;
-  /** Body bytes at most; unbounded when unset. */
+  /** Body bytes at most, counted in slots of `slotBytes`; unbounded when unset or under one slot. */
   byteCapacity?: number | undefined;
+  /** Bytes per slot (default 100, Flume's memory channel). */
+  slotBytes?: number | undefined;
   /** When a put does not fit: wait ('block'), or store what fits and count the rest in EventDroppedCount. */
   whenFull?: 'block' | 'dropNewest' | 'dropOldest' | undefined;
 }
 
+/** A take and the byte slots it holds until committed. */
 export type MemoryTake = StoreTake & { readonly events: FlumeEvent[]; readonly bytes: number };
 
 export class MemoryStore implements ChannelStore<MemoryTake> {
@@ -22,19 +83,36 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
   private headChunk = 0;
   private headOffset = 0;
   private queued = 0;
+  /** Byte slots of the queued events (0 while bytes are not counted). */
   private queuedBytes = 0;
   private taken = 0;
   private takenBytes = 0;
   private closed = false;
   private readonly countBytes: boolean;
+  /** Byte slots in all; Infinity when bytes are not bounded. */
   private readonly byteCapacity: number;
+  private readonly slotBytes: number;
 
   constructor(
     private readonly opts: MemoryStoreOptions,
     private readonly hooks: StoreHooks,
   ) {
-    this.countBytes = opts.byteCapacity !== undefined;
-    this.byteCapacity = opts.byteCapacity ?? Infinity;
+    this.slotBytes = opts.slotBytes ?? MEMORY_SLOT_BYTES;
+    this.byteCapacity = byteSlots(opts.byteCapacity, this.slotBytes);
+    this.countBytes = this.byteCapacity !== Infinity;
+  }
+
+  /** The byte slots these events take (0 when bytes are not bounded): the engine's `StorePut.bytes`. */
+  weigh(events: readonly FlumeEvent[]): number {
+    if (!this.countBytes) return 0;
+    let slots = 0;
+    for (let i = 0; i < events.length; i++) slots += this.slotsOf(events[i]!);
+    return slots;
+  }
+
+  /** Flume's ceil(estimateEventSize / slot size): the body only, an empty one counting as 1 byte. */
+  private slotsOf(event: FlumeEvent): number {
+    return this.countBytes ? Math.max(1, Math.ceil(event.body.length / this.slotBytes)) : 0;
   }
 
   neverFits(count: number, bytes: number): string | undefined {
@@ -71,14 +149,14 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
       if (this.countBytes) {
         let free = this.byteCapacity - this.queuedBytes - this.takenBytes;
         for (let i = 0; i < keep; i++) {
-          free -= events[i]!.body.length;
+          free -= this.slotsOf(events[i]!);
           if (free < 0) {
             keep = i;
             break;
           }
         }
       }
-      if (keep > 0) this.push(events.slice(0, keep), this.countBytes ? bodyBytes(events.slice(0, keep)) : 0);
+      if (keep > 0) this.push(events.slice(0, keep), this.weigh(events.slice(0, keep)));
       this.hooks.metrics.inc('EventDroppedCount', n - keep);
       this.hooks.settled(put, undefined, keep);
       return true;
@@ -88,16 +166,16 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
       while (this.queued > 0 && !this.fits(n, put.bytes)) {
         const [event] = this.takeFromHead(1);
         this.queued--;
-        if (this.countBytes) this.queuedBytes -= event!.body.length;
+        this.queuedBytes -= this.slotsOf(event!);
         dropped++;
       }
       // Taken events cannot be evicted; if they leave too little room, keep the newest of the put.
       let keep = events;
-      while (keep.length > 0 && !this.fits(keep.length, this.countBytes ? bodyBytes(keep) : 0)) {
+      while (keep.length > 0 && !this.fits(keep.length, this.weigh(keep))) {
         keep = keep.slice(1);
         dropped++;
       }
-      if (keep.length > 0) this.push(keep, this.countBytes ? bodyBytes(keep) : 0);
+      if (keep.length > 0) this.push(keep, this.weigh(keep));
       this.hooks.metrics.inc('EventDroppedCount', dropped);
       this.hooks.settled(put, undefined, keep.length);
       return true;
@@ -108,7 +186,7 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
   take(max: number): MemoryTake | undefined {
     if (this.queued === 0) return undefined;
     const events = this.takeFromHead(max);
-    const bytes = this.countBytes ? bodyBytes(events) : 0;
+    const bytes = this.weigh(events);
     this.queued -= events.length;
     this.queuedBytes -= bytes;
     this.taken += events.length;
@@ -178,8 +256,11 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
 
   describeFull(put: StorePut): string {
     return (
-      `capacity ${this.opts.capacity} events${this.opts.byteCapacity !== undefined ? ` / ${this.opts.byteCapacity} bytes` : ''}, ` +
-      `holding ${this.held()} events (put of ${put.events.length}); sinks are not keeping up or the channel is too small`
+      `capacity ${this.opts.capacity} events` +
+      (this.countBytes ? ` / byteCapacity ${this.opts.byteCapacity} (${describeByteCapacity(this.opts.byteCapacity, this.slotBytes)})` : '') +
+      `, holding ${this.held()} events` +
+      (this.countBytes ? ` in ${slots(this.queuedBytes + this.takenBytes)}` : '') +
+      ` (put of ${put.events.length}${this.countBytes ? ` in ${slots(put.bytes)}` : ''}); sinks are not keeping up or the channel is too small`
     );
   }
 
@@ -190,6 +271,8 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
     this.headChunk = 0;
     this.headOffset = 0;
     this.queued = 0;
+    this.queuedBytes = 0;
     this.taken = 0;
+    this.takenBytes = 0;
   }
 }

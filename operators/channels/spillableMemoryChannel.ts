@@ -1,14 +1,24 @@
 import { asyncScheduler, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
-import { byteCapacityFromFlume, component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
+import type { FlumeEvent } from '../../lib/core/event.js';
+import { component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
 import { loggerOption, type ComponentLogger } from '../../lib/core/log.js';
 import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
 import { channelBackoffOptions, channelEngine, type ChannelStore, type StorePut, type StoreTake } from './channelEngine.js';
 import { FILE_CHANNEL_COUNTERS, fileLogFlumeKeys, fileLogOptionsShape, resolveLogOptions } from './durableLog/options.js';
 import { FileStore, type FileTake } from './fileStore.js';
-import { MemoryStore, type MemoryTake } from './memoryStore.js';
+import { byteCapacityFromFlumeSlots, byteCapacityOption, MemoryStore, type MemoryTake } from './memoryStore.js';
+
+/** Flume's SpillableMemoryChannel defaultAvgEventSize: its byteCapacity slot. */
+const DEFAULT_AVG_EVENT_SIZE = 500;
+
+/** Flume's avgEventSize in a properties file, for the byteCapacity arithmetic (Flume: the default when not an integer). */
+function avgEventSizeOf(props: ReadonlyMap<string, string>): number {
+  const value = Number(props.get('avgEventSize')?.trim());
+  return Number.isInteger(value) && value >= 1 ? value : DEFAULT_AVG_EVENT_SIZE;
+}
 
 export const spillableMemoryChannelOptions = z
   .strictObject({
@@ -32,7 +42,13 @@ export const spillableMemoryChannelOptions = z
       .min(0)
       .default(3000)
       .describe('How long a put waits for memory before it spills to the overflow (Flume overflowTimeout).'),
-    byteCapacity: z.number().int().min(1).optional().describe('Body bytes held in memory at most; unbounded when unset. The overflow is bounded by overflowCapacity.'),
+    byteCapacity: byteCapacityOption('avgEventSize bytes', 'A put larger than all of it goes to the overflow at once (without one it is refused, FLUME_BATCH_TOO_LARGE); the overflow is bounded by overflowCapacity, not bytes.'),
+    avgEventSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(DEFAULT_AVG_EVENT_SIZE)
+      .describe('The slot size of byteCapacity in bytes (Flume avgEventSize).'),
     transactionCapacity: z.number().int().min(1).default(10_000).describe('Events per put (a larger batch is refused) and per take.'),
     keepAliveMs: z
       .number()
@@ -68,7 +84,7 @@ export const spillableMemoryChannelSpec = defineComponent({
   flumeTypes: ['SPILLABLEMEMORY', 'org.apache.flume.channel.SpillableMemoryChannel'],
   schema: spillableMemoryChannelOptions,
   flumeKeys: { overflowTimeout: { option: 'overflowTimeoutMs', convert: secondsToMs }, ...fileLogFlumeKeys },
-  fromFlume: byteCapacityFromFlume,
+  fromFlume: byteCapacityFromFlumeSlots(avgEventSizeOf),
 });
 
 /**
@@ -86,6 +102,10 @@ export const spillableMemoryChannelSpec = defineComponent({
  *   paced by the sink's acks (`maxInFlight`); a nack puts the events back at the head of the store
  *   they came from, redelivered after `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)`.
  * - Upstream completion drains both, then completes. Unsubscribing nacks waiting puts.
+ * - **Bytes** in memory are counted as Flume counts them, in slots of `avgEventSize` (default 500):
+ *   floor(byteCapacity / avgEventSize) slots, ceil(body length / avgEventSize) per event, at least
+ *   one, headers not counted; unset, 0 or under one slot means no byte bound. A put that does not fit
+ *   memory's bytes spills like one that does not fit its events.
  *
  * Delivery: at-least-once while the process lives. **A crash, a kill or an unsubscribe loses the
  * in-memory part** (up to `memoryCapacity` events, including those taken and not yet acked), as in
@@ -117,7 +137,7 @@ export const spillableMemoryChannel = component(spillableMemoryChannelSpec, func
       new SpillableStore(
         opts,
         log.logger,
-        new MemoryStore({ capacity: opts.memoryCapacity, byteCapacity: opts.byteCapacity }, hooks),
+        new MemoryStore({ capacity: opts.memoryCapacity, byteCapacity: opts.byteCapacity, slotBytes: opts.avgEventSize }, hooks),
         spills ? new FileStore({ ...log, capacity: opts.overflowCapacity, byteCapacity: undefined, cacheBytes: 0 }, hooks) : undefined,
       ),
   );
@@ -146,6 +166,10 @@ class SpillableStore implements ChannelStore<SpillTake> {
 
   open(): Promise<void> | void {
     return this.overflow?.open();
+  }
+
+  weigh(events: readonly FlumeEvent[]): number {
+    return this.memory.weigh(events);
   }
 
   neverFits(count: number, bytes: number): string | undefined {

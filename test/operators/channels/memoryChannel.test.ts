@@ -166,12 +166,12 @@ describe('memoryChannel — put and take', () => {
     expect(big.nacked[0]).toMatchObject({ code: 'FLUME_BATCH_TOO_LARGE', retriable: false });
   });
 
-  it('bounds body bytes with byteCapacity', () => {
-    const h = harness(memoryChannel({ capacity: 100, byteCapacity: 10, keepAliveMs: 0 }));
-    expect(h.put('12345', '123').acked).toBe(1);
+  it('bounds body bytes with byteCapacity, in 100-byte slots (see memoryChannel.byteCapacity.test.ts)', () => {
+    const h = harness(memoryChannel({ capacity: 100, byteCapacity: 300, keepAliveMs: 0 }));
+    expect(h.put('1'.repeat(150), '123').acked).toBe(1);
     expect(h.put('123').nacked[0]).toBeInstanceOf(ChannelFullError);
     h.takes[0]!.ack();
-    expect(h.put('1234567890').acked).toBe(1);
+    expect(h.put('1'.repeat(300)).acked).toBe(1);
   });
 
   it('nack puts the events back at the head, before later puts, in order', () => {

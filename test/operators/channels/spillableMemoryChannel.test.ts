@@ -117,13 +117,13 @@ describe('spillableMemoryChannel — marbles (memory only)', () => {
     });
   });
 
-  it('bounds memory bytes with byteCapacity', () => {
-    const h = harness(memoryOnly({ byteCapacity: 10, keepAliveMs: 0 }));
+  it('bounds memory bytes with byteCapacity, in avgEventSize slots', () => {
+    const h = harness(memoryOnly({ byteCapacity: 30, avgEventSize: 10, keepAliveMs: 0 }));
     subs.push(h.sub);
-    expect(h.put('12345', '123').acked).toBe(1);
+    expect(h.put('12345678901', '123').acked).toBe(1);
     expect(h.put('123').nacked[0]).toBeInstanceOf(ChannelFullError);
     h.takes[0]!.ack();
-    expect(h.put('1234567890').acked).toBe(1);
+    expect(h.put('1'.repeat(30)).acked).toBe(1);
   });
 });
 
