@@ -4,7 +4,7 @@
  *
  *   npm run hdfs:up      starts one in the background and prints its hdfs:// URI and WebHDFS URL
  *   npm run hdfs:down    stops it and removes its data
- *   npm run hdfs:fetch   only fetches the jars (CI does this before the tests)
+ *   npm run hdfs:fetch   only fetches the jars (CI does this before the tests), HttpFS's too (scripts/httpfs.ts)
  *
  * Options of `up`/`down`: `--port N` (NameNode RPC, default 18020 or `$RXFLUME_HDFS_PORT`),
  * `--http-port N` (NameNode HTTP = WebHDFS, default 19870 or `$RXFLUME_HDFS_HTTP_PORT`).
@@ -104,7 +104,8 @@ export interface Hdfs {
 
 const xmlEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function configurationXml(properties: Record<string, string>): string {
+/** A Hadoop configuration file (core-site.xml, …) holding `properties`. */
+export function configurationXml(properties: Record<string, string>): string {
   const entries = Object.entries(properties).map(([k, v]) => `  <property><name>${xmlEscape(k)}</name><value>${xmlEscape(v)}</value></property>`);
   return `<?xml version="1.0"?>\n<configuration>\n${entries.join('\n')}\n</configuration>\n`;
 }
@@ -366,9 +367,13 @@ runMain(import.meta.url, 'hdfs', async ({ command, value }) => {
       return;
     case 'down':
       return hdfsDown(port);
-    case 'fetch':
+    case 'fetch': {
       console.log(fetchedLine(HDFS_JARS, await ensureHdfsJars((l) => console.log(l))));
+      // The HttpFS gateway the HttpFS tests run in front of the cluster (scripts/httpfs.ts), a jar set of its own.
+      const { HTTPFS_JARS, ensureHttpFsJars } = await import('./httpfs.js');
+      console.log(fetchedLine(HTTPFS_JARS, await ensureHttpFsJars((l) => console.log(l))));
       return;
+    }
     default:
       console.error('usage: node dist/scripts/hdfs.js up|down|fetch [--port N] [--http-port N]');
       process.exitCode = 2;

@@ -9,6 +9,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { HADOOP_VERSION, startHdfs } from '../../scripts/hdfs.js';
+import { httpfsProxyUserConf } from '../../scripts/httpfs.js';
 import type { HdfsTestEnv } from './hdfs.js';
 import { compileHadoopReader } from './hdfsReader.js';
 import { serviceGlobalSetup } from './serviceGlobalSetup.js';
@@ -23,7 +24,8 @@ export default function setup(project: TestProject): Promise<(() => Promise<void
     provide: (env) => project.provide('hdfs', env),
     without: (outcome) => ({ cluster: null, ...outcome }),
     async start() {
-      const hdfs = await startHdfs();
+      // HttpFS's login user (`httpfs`, not the superuser) may impersonate, for the HttpFS tests (scripts/httpfs.ts).
+      const hdfs = await startHdfs({ conf: httpfsProxyUserConf() });
       let readerClasses: string;
       try {
         readerClasses = await compileHadoopReader(hdfs.libsDir);
