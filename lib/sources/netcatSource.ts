@@ -19,7 +19,9 @@ export const netcatSourceOptions = z.strictObject({
     .int()
     .min(2)
     .default(512)
-    .describe('Longest line in bytes, newline included; a longer one is answered FAILED and skipped.'),
+    .describe(
+      'Longest line in characters as Flume counts them (UTF-16 code units of the UTF-8 text: 1 for `é`, 2 for an emoji), newline included; a longer one is answered FAILED and the connection closed.',
+    ),
   ackEveryEvent: z.boolean().default(true).describe('Answer `OK\\n` for every stored line; failures are answered either way.'),
   batchSize: z
     .number()
@@ -48,6 +50,64 @@ interface Item {
   reject?: string;
 }
 
+/** How long a connection the source hung up on (over-long line, undecodable bytes) may go on sending, discarded, before it is destroyed. */
+const HANG_UP_LINGER_MS = 5000;
+
+/**
+ * Measures a connection's current line as Flume's reader sees it: the bytes decoded as strict UTF-8
+ * (Java's decoder, REPORT on malformed input: overlong forms, surrogates, past U+10FFFF, truncated
+ * sequences), counted in UTF-16 code units (a 4-byte sequence is 2). Fed piece by piece, so a
+ * character split between reads is counted once.
+ */
+class LineMeter {
+  private units = 0;
+  private need = 0;
+  private seen = 0;
+  private lo = 0x80;
+  private hi = 0xbf;
+
+  /**
+   * Feeds bytes of the line (without its newline): `long` once the line holds `max` units (no room
+   * left for the newline), `bad` at the first byte the decoder rejects, whichever comes first.
+   */
+  feed(bytes: Buffer, max: number): 'ok' | 'long' | 'bad' {
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (this.need === 0) {
+        if (b < 0x80) this.units++;
+        else if (b >= 0xc2 && b <= 0xdf) this.need = 1;
+        else if (b >= 0xe0 && b <= 0xef) {
+          this.need = 2;
+          if (b === 0xe0) this.lo = 0xa0;
+          else if (b === 0xed) this.hi = 0x9f;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+          this.need = 3;
+          if (b === 0xf0) this.lo = 0x90;
+          else if (b === 0xf4) this.hi = 0x8f;
+        } else return 'bad';
+      } else {
+        if (b < this.lo || b > this.hi) return 'bad';
+        this.lo = 0x80;
+        this.hi = 0xbf;
+        if (++this.seen < this.need) continue;
+        this.units += this.need === 3 ? 2 : 1;
+        this.need = this.seen = 0;
+      }
+      if (this.units >= max) return 'long';
+    }
+    return 'ok';
+  }
+
+  /** At the line's newline: false if a character was left unfinished. Starts the next line. */
+  endLine(): boolean {
+    const complete = this.need === 0;
+    this.units = this.need = this.seen = 0;
+    this.lo = 0x80;
+    this.hi = 0xbf;
+    return complete;
+  }
+}
+
 /**
  * Flume's netcat source: a TCP server on `bind:port` where every `\n`-terminated line is one event
  * whose body is the line's bytes without the `\n` (a `\r` before it is kept, as in Flume).
@@ -58,12 +118,20 @@ interface Item {
  * `ChannelFullError` from a full channel). While a connection's batch is unsettled the socket is not
  * read (`socket.pause()`), so a full channel pushes back on the client through TCP; what was read is
  * split into lines only a batch at a time, so a connection holds at most one read chunk, one line
- * and `batchSize` events; a client that does not read its answers is not read until it does.
+ * (up to 3 bytes per char of `maxLineLength`) and `batchSize` events; a client that does not read
+ * its answers is not read until it does.
  * Connections past `maxConnections` are closed at once.
  *
- * A line longer than `maxLineLength` bytes (newline included) is answered
- * `FAILED: Event exceeds the maximum length (N chars, including newline)\n`, counted in
- * `EventReadFail` and skipped up to its newline; unlike Flume the connection stays open. Counters:
+ * Lines are read as Flume reads them, as UTF-8 text; the body is the line's bytes. `maxLineLength`
+ * counts characters as Java does, in UTF-16 code units (`é` is 1, an emoji 2), newline included. A
+ * longer line is answered `FAILED: Event exceeds the maximum length (N chars, including newline)\n`
+ * (with or without `ackEveryEvent`) and the connection is closed: the rest of what the client sent
+ * is discarded, as in Flume. Bytes that are not UTF-8 (a stray `0xff`, a truncated or overlong
+ * sequence, an encoded surrogate, past U+10FFFF) close the connection too, without an answer for
+ * their line, as Flume's decoder does; unlike Flume, the lines before them are always stored and
+ * answered. Both are counted in `EventReadFail`. The source closes its side once the answers before
+ * are written; what the client sends after that is read and discarded, and the connection destroyed
+ * 5 s later if the client has not closed it. Counters:
  * `EventReceivedCount`, `EventAcceptedCount`, `ChannelWriteFail` (events of nacked batches),
  * `OpenConnectionCount`, `GenericProcessingFail` (socket errors).
  *
@@ -86,7 +154,10 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
     const serve = (socket: Socket): void => {
       let partial: Buffer[] = [];
       let partialBytes = 0;
-      let discarding = false;
+      const meter = new LineMeter();
+      // Over-long line or undecodable bytes: nothing more is read; hang up once the answers are out.
+      let stopped = false;
+      let hungUp = false;
       // Read but not yet split: lines are split only as the queue has room, so a chunk of a
       // million short lines costs its bytes, not a million waiting events.
       let unsplit: Buffer | undefined;
@@ -100,21 +171,22 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
 
       /** Splits `unsplit` into the queue until it holds a batch. */
       const split = (): void => {
-        while (unsplit !== undefined && queue.length < opts.batchSize) {
+        while (unsplit !== undefined && queue.length < opts.batchSize && !stopped) {
           const chunk = unsplit;
           const nl = chunk.indexOf(10);
           const end = nl < 0 ? chunk.length : nl;
           const piece = chunk.subarray(0, end);
           unsplit = nl < 0 || nl + 1 === chunk.length ? undefined : chunk.subarray(nl + 1);
-          if (discarding) {
-            if (nl >= 0) discarding = false;
-          } else if (partialBytes + piece.length + 1 > opts.maxLineLength) {
-            // Over-long (even if the newline comes next): answer once, then drop bytes up to its newline.
+          let verdict = meter.feed(piece, opts.maxLineLength);
+          if (verdict === 'ok' && nl >= 0 && !meter.endLine()) verdict = 'bad';
+          if (verdict !== 'ok') {
+            // Over-long (even if the newline comes next) or undecodable: Flume's handler ends the connection here.
             metrics.inc('EventReadFail');
-            queue.push({ reject: tooLong });
+            if (verdict === 'long') queue.push({ reject: tooLong });
+            stopped = true;
+            unsplit = undefined;
             partial = [];
             partialBytes = 0;
-            discarding = nl < 0;
           } else if (nl >= 0) {
             const body = partialBytes === 0 ? Buffer.from(piece) : Buffer.concat([...partial, piece]);
             partial = [];
@@ -128,12 +200,24 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
         }
       };
 
+      /** Closes our side once every answer is written; what the client still sends is read and discarded for a while. */
+      const hangUp = (): void => {
+        socket.resume();
+        if (hungUp) return;
+        hungUp = true;
+        socket.end();
+        const linger = setTimeout(() => socket.destroy(), HANG_UP_LINGER_MS);
+        linger.unref();
+        socket.once('close', () => clearTimeout(linger));
+      };
+
       const pump = connectionPump(
         (budget) => drain(budget),
         () => {
           if (closed || socket.destroyed) return false;
           // A client not reading its answers is not read either: they would pile up here.
           if (inFlight || queue.length > 0 || unsplit !== undefined || socket.writableNeedDrain) socket.pause();
+          else if (stopped) hangUp();
           else if (ended) socket.end();
           else socket.resume();
           return true;
@@ -187,6 +271,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
       };
 
       socket.on('data', (chunk: Buffer) => {
+        if (stopped) return;
         // Paused sockets may still deliver what they had read.
         unsplit = unsplit === undefined ? chunk : Buffer.concat([unsplit, chunk]);
         pump();

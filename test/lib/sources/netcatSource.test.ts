@@ -39,13 +39,28 @@ describe('netcatSource', () => {
     await waitFor(() => counters.get('OpenConnectionCount') === 0, 'connection closed');
   });
 
-  it('keeps the bytes of non-UTF-8 lines', async () => {
+  it('keeps the bytes of UTF-8 lines as they came (BOM, NUL, multi-byte)', async () => {
     const { sink, port } = start();
     const c = await client(await port);
-    c.socket.write(Buffer.from([0xff, 0x00, 0xfe, 0x0a]));
+    const line = Buffer.from('\ufeffé€😀\u0000x', 'utf8');
+    c.socket.write(Buffer.concat([line, Buffer.from('\n')]));
     await waitFor(() => sink.events.length === 1, 'one event');
-    expect([...sink.events[0]!.body]).toEqual([0xff, 0x00, 0xfe]);
+    expect(sink.events[0]!.body.equals(line)).toBe(true);
     c.socket.destroy();
+  });
+
+  it('closes the connection at bytes that are not UTF-8, with no answer for their line, as Flume', async () => {
+    for (const bad of [[0xff], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
+      const { sink, port, counters } = start();
+      const c = await client(await port);
+      // The lines before them, even in the same write, are stored and answered (Flume may lose those).
+      c.socket.write(Buffer.concat([Buffer.from('ok\nab'), Buffer.from(bad), Buffer.from('cd\nnever\n')]));
+      await c.closed;
+      expect(c.received(), bad.join()).toBe('OK\n');
+      expect(sink.events.map((e) => e.body.toString())).toEqual(['ok']);
+      expect(counters.get('EventReadFail')).toBe(1);
+      subscription!.unsubscribe();
+    }
   });
 
   it('answers nothing for stored lines with ackEveryEvent false', async () => {
@@ -58,18 +73,49 @@ describe('netcatSource', () => {
     c.socket.destroy();
   });
 
-  it('rejects an over-long line, counts it, and keeps serving the connection', async () => {
+  it('counts maxLineLength in UTF-16 units, newline included, as Flume', async () => {
     const { sink, port, counters } = start({ maxLineLength: 10 });
     const c = await client(await port);
-    c.socket.write('123456789\n'); // 10 bytes with newline: fits
-    c.socket.write('1234567890\n'); // 11: too long
-    c.socket.write('x'.repeat(5000));
-    c.socket.write('y'.repeat(5000) + '\nok\n');
-    const failed = 'FAILED: Event exceeds the maximum length (10 chars, including newline)\n';
-    await waitFor(() => c.received() === `OK\n${failed}${failed}OK\n`, 'answers');
-    expect(sink.events.map((e) => e.body.toString())).toEqual(['123456789', 'ok']);
+    // 10 chars each with the newline: 10, 19 and 14 bytes.
+    c.socket.write('123456789\n' + 'é'.repeat(9) + '\n' + '😀'.repeat(4) + 'a\n');
+    // A character split between writes is counted once.
+    c.socket.write(Buffer.from('12345678é\n').subarray(0, 9));
+    await sleep(20);
+    c.socket.write(Buffer.from('12345678é\n').subarray(9));
+    await waitFor(() => c.received() === 'OK\nOK\nOK\nOK\n', 'four OKs');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['123456789', 'é'.repeat(9), '😀'.repeat(4) + 'a', '12345678é']);
+    // 10 chars before the newline: one too many, and an emoji straddling the limit is too.
+    for (const line of ['1234567890', '12345678😀']) {
+      const d = await client(await port);
+      d.socket.write(`${line}\nnot read\n`);
+      await d.closed;
+      expect(d.received()).toBe('FAILED: Event exceeds the maximum length (10 chars, including newline)\n');
+    }
     expect(counters.get('EventReadFail')).toBe(2);
+    expect(sink.events).toHaveLength(4);
     c.socket.destroy();
+  });
+
+  it('answers an over-long line FAILED and hangs up, discarding the rest, as Flume (also with ackEveryEvent false)', async () => {
+    for (const ackEveryEvent of [true, false]) {
+      const { sink, port, counters } = start({ maxLineLength: 10, ackEveryEvent });
+      const c = await client(await port);
+      let serverEnded = false;
+      c.socket.on('end', () => (serverEnded = true));
+      c.socket.write('first\n');
+      c.socket.write('x'.repeat(5000)); // no newline yet: rejected as soon as 10 chars are there
+      const failed = 'FAILED: Event exceeds the maximum length (10 chars, including newline)\n';
+      await waitFor(() => serverEnded, 'the server hanging up');
+      expect(c.received()).toBe(`${ackEveryEvent ? 'OK\n' : ''}${failed}`);
+      // What the client still sends is read and thrown away; the connection closes when it is done.
+      c.socket.write('y'.repeat(100_000) + '\nok\n');
+      c.socket.end();
+      await c.closed;
+      expect(sink.events.map((e) => e.body.toString())).toEqual(['first']);
+      expect(counters.get('EventReadFail')).toBe(1);
+      await waitFor(() => counters.get('OpenConnectionCount') === 0, 'connection gone');
+      subscription!.unsubscribe();
+    }
   });
 
   it('answers a half-closed client before closing', async () => {
