@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { concat, Subject } from 'rxjs';
+import { concat, ReplaySubject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Batch } from '../../../../lib/core/batch.js';
+import { createBatch, type Batch } from '../../../../lib/core/batch.js';
 import { metricsOf } from '../../../../lib/core/metrics.js';
 import { pipe, type Pipeline } from '../../../../lib/core/pipe.js';
 import { WebHdfsClient } from '../../../../lib/hdfs/webHdfsClient.js';
@@ -31,6 +31,8 @@ interface Run {
   sink: ReturnType<typeof hdfsSink>;
   logs: string[];
   drained(): number;
+  /** Sends events numbered `from` … `from+count-1` after the sequence, in batches of BATCH. */
+  push(from: number, count: number): void;
   /** Ends the source, so the pipeline drains and the sink closes. */
   finish(): Promise<void>;
 }
@@ -38,7 +40,8 @@ interface Run {
 /** Numbered events (bodies "0" … "total-1") through a memory channel into a DataStream TEXT sink; the source stays open until `finish`. */
 function run(hdfs: Hdfs, dir: string, total: number, replication?: number): Run {
   const logs: string[] = [];
-  const release = new Subject<Batch>();
+  // Replays what was pushed before the sequence ended and concat subscribed to it.
+  const release = new ReplaySubject<Batch>();
   const sink = hdfsSink({
     path: `${hdfs.webhdfs}${dir}`,
     user: hdfs.superuser,
@@ -61,6 +64,12 @@ function run(hdfs: Hdfs, dir: string, total: number, replication?: number): Run 
     sink,
     logs,
     drained: () => metricsOf(sink)!.get('EventDrainSuccessCount'),
+    push(from, count) {
+      for (let i = from; i < from + count; i += BATCH) {
+        const n = Math.min(BATCH, from + count - i);
+        release.next(createBatch(Array.from({ length: n }, (_, k) => ({ headers: {}, body: Buffer.from(String(i + k)) }))));
+      }
+    },
     async finish() {
       release.complete();
       await pipeline.done;
@@ -174,9 +183,12 @@ describe.skipIf(env.skip)(`hdfsSink through NameNode restarts, kills and safe mo
   it('safe mode: writes are refused as FLUME_HDFS_SAFE_MODE and retried; delivered once it is left', async () => {
     const TOTAL = 1000;
     const dir = '/faults/safemode';
-    const r = run(hdfs, dir, TOTAL);
+    // The first 200 are written before safe mode, the rest only once it is on: nothing can slip through
+    // while the dfsadmin JVM starts on a loaded machine.
+    const r = run(hdfs, dir, 200);
     await until(() => r.drained() >= 200, 120_000, 'the first events');
     await mustRun(dfsAdmin(hdfs, ['-safemode', 'enter']), 'safemode enter');
+    r.push(200, TOTAL - 200);
     await until(() => r.logs.some((l) => /FLUME_HDFS_SAFE_MODE|SafeModeException/.test(l)), 60_000, 'a safe-mode refusal');
     const stuck = r.drained();
     await new Promise((resolve) => setTimeout(resolve, 1500));
