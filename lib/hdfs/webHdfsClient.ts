@@ -116,7 +116,8 @@ export class WebHdfsClient {
   async create(path: string, data: Uint8Array, options: CreateOptions = {}): Promise<void> {
     await this.write('CREATE', 'PUT', path, data, {
       overwrite: options.overwrite ?? false,
-      permission: options.permission,
+      // Hadoop's default for a new file under umask 022, as Flume's files get; HttpFS would make it 755.
+      permission: options.permission ?? '644',
       replication: options.replication,
       blocksize: options.blockSize,
       buffersize: options.bufferSize,

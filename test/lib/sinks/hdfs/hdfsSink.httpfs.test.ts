@@ -189,10 +189,9 @@ describe.skipIf(env.skip)(`hdfsSink through HttpFS ${HTTPFS_VERSION}${env.note}`
     expect((await client.open(files[0]!.path)).toString()).toBe('event 1\n');
   }, 60_000);
 
-  // A difference found here: the sink sends no `permission` on CREATE, and the defaults differ —
-  // the NameNode's WebHDFS 644, HttpFS 755 (HttpFSFileSystem.DEFAULT_PERMISSION, with umask 000 forced).
-  // This pins what happens today; once the client sends permission=644, expect 644 through both.
-  it('known difference: files created through HttpFS are 755 where the NameNode makes them 644 (no permission is sent)', async (ctx) => {
+  // Without an explicit permission the gateways differ: the NameNode's WebHDFS makes a file 644, HttpFS
+  // 755 (HttpFSFileSystem.DEFAULT_PERMISSION, umask 000 forced). The client sends Hadoop's 644.
+  it('files are 644 through both gateways, as Hadoop makes them under umask 022 (HttpFS alone would make them 755)', async (ctx) => {
     const { hdfs, url } = setup(ctx);
     const permissions = async (base: string, gateway: 'httpfs' | 'namenode') => {
       const dir = `${root}/permission-${gateway}`;
@@ -202,6 +201,6 @@ describe.skipIf(env.skip)(`hdfsSink through HttpFS ${HTTPFS_VERSION}${env.note}`
       return (await listFiles(client, dir)).map((f) => f.permission);
     };
     expect(await permissions(hdfs.webhdfs, 'namenode')).toEqual(['644']);
-    expect(await permissions(url, 'httpfs')).toEqual(['755']);
+    expect(await permissions(url, 'httpfs')).toEqual(['644']);
   }, 60_000);
 });
