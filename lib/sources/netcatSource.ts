@@ -127,9 +127,9 @@ class LineMeter {
  * longer line is answered `FAILED: Event exceeds the maximum length (N chars, including newline)\n`
  * (with or without `ackEveryEvent`) and the connection is closed: the rest of what the client sent
  * is discarded, as in Flume. Bytes that are not UTF-8 (a stray `0xff`, a truncated or overlong
- * sequence, an encoded surrogate, past U+10FFFF) close the connection too, without an answer for
- * their line, as Flume's decoder does; unlike Flume, the lines before them are always stored and
- * answered. Both are counted in `EventReadFail`. The source closes its side once the answers before
+ * sequence, an encoded surrogate, past U+10FFFF) close the connection too, as Flume's decoder does,
+ * but answered `FAILED: Event is not valid UTF-8\n` first (Flume closes without a word), and the
+ * lines before them are always stored and answered (Flume may lose them unanswered). Both are counted in `EventReadFail`. The source closes its side once the answers before
  * are written; what the client sends after that is read and discarded, and the connection destroyed
  * 5 s later if the client has not closed it. Counters:
  * `EventReceivedCount`, `EventAcceptedCount`, `ChannelWriteFail` (events of nacked batches),
@@ -147,6 +147,7 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
   const metrics = new ComponentCounters('SOURCE', opts.name);
   metrics.set('OpenConnectionCount', 0);
   const tooLong = `FAILED: Event exceeds the maximum length (${opts.maxLineLength} chars, including newline)\n`;
+  const notUtf8 = 'FAILED: Event is not valid UTF-8\n';
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
@@ -182,7 +183,8 @@ export const netcatSource = component(netcatSourceSpec, function netcatSource(op
           if (verdict !== 'ok') {
             // Over-long (even if the newline comes next) or undecodable: Flume's handler ends the connection here.
             metrics.inc('EventReadFail');
-            if (verdict === 'long') queue.push({ reject: tooLong });
+            // Flume closes without a word on undecodable bytes; the client is told why before the same close.
+            queue.push({ reject: verdict === 'long' ? tooLong : notUtf8 });
             stopped = true;
             unsplit = undefined;
             partial = [];

@@ -2,7 +2,8 @@
  * Fuzzing netcatSource with bytes from outside: whatever a client sends, in whatever pieces, each
  * line follows Flume's rules — within maxLineLength UTF-16 units (newline included) it becomes
  * exactly one event and is answered OK; a longer one is answered FAILED and the connection closes;
- * bytes that are not UTF-8 close it without an answer — and the source never fails.
+ * bytes that are not UTF-8 are answered FAILED and close it too (Flume closes without a word) — and the
+ * source never fails.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -21,6 +22,7 @@ afterEach(() => {
 
 const MAX = 16;
 const FAILED = `FAILED: Event exceeds the maximum length (${MAX} chars, including newline)\n`;
+const NOT_UTF8 = 'FAILED: Event is not valid UTF-8\n';
 
 /** A line read as Java reads it, byte by byte (WHATWG's strict decoder rejects what Java's does): too long first, or undecodable first? */
 function verdict(line: Buffer, terminated: boolean): 'ok' | 'long' | 'bad' {
@@ -54,6 +56,7 @@ function model(wire: Buffer): { answers: string; events: string[] } {
     const line = wire.subarray(start, nl < 0 ? wire.length : nl);
     const v = verdict(line, nl >= 0);
     if (v === 'long') answers += FAILED;
+    if (v === 'bad') answers += NOT_UTF8;
     if (v !== 'ok' || nl < 0) break;
     answers += 'OK\n';
     events.push(line.toString('hex'));

@@ -49,14 +49,14 @@ describe('netcatSource', () => {
     c.socket.destroy();
   });
 
-  it('closes the connection at bytes that are not UTF-8, with no answer for their line, as Flume', async () => {
+  it('answers FAILED and closes the connection at bytes that are not UTF-8 (Flume closes without an answer)', async () => {
     for (const bad of [[0xff], [0xe2, 0x82], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
       const { sink, port, counters } = start();
       const c = await client(await port);
       // The lines before them, even in the same write, are stored and answered (Flume may lose those).
       c.socket.write(Buffer.concat([Buffer.from('ok\nab'), Buffer.from(bad), Buffer.from('cd\nnever\n')]));
       await c.closed;
-      expect(c.received(), bad.join()).toBe('OK\n');
+      expect(c.received(), bad.join()).toBe('OK\nFAILED: Event is not valid UTF-8\n');
       expect(sink.events.map((e) => e.body.toString())).toEqual(['ok']);
       expect(counters.get('EventReadFail')).toBe(1);
       subscription!.unsubscribe();
