@@ -8,7 +8,7 @@ import { ComponentError, toError } from '../core/errors.js';
 import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { nameOption } from '../core/options.js';
-import { AVRO_EVENT_SCHEMA } from '../serializers/avroEventSerializer.js';
+import { AVRO_CODECS, AVRO_EVENT_SCHEMA } from '../serializers/avroEventSerializer.js';
 import { createSerializer, flumeSerializerName, type EventSerializer } from '../serializers/eventSerializer.js';
 import { syncDir } from '../fs/syncDir.js';
 
@@ -33,7 +33,7 @@ export const fileRollSinkOptions = z.strictObject({
     .min(32)
     .default(2_048_000)
     .describe('avro_event: largest uncompressed block; each batch is written as its own block(s) (Flume serializer.syncIntervalBytes).'),
-  compressionCodec: z.enum(['null', 'deflate']).default('null').describe('avro_event: block codec (Flume serializer.compressionCodec).'),
+  compressionCodec: z.enum(AVRO_CODECS).default('null').describe('avro_event: block codec (Flume serializer.compressionCodec).'),
   batchSize: z
     .number()
     .int()
