@@ -5,8 +5,10 @@
  * Lines end at `\n` (not part of the body; a `\r` before it is kept, as Flume's LineDeserializer
  * does). A line longer than `maxChars` characters is cut into pieces of `maxChars` characters, each
  * its own event, as Flume does. Characters are counted as Java counts them (UTF-16 code units), so a
- * 4-byte UTF-8 character counts 2; a piece never ends inside a character's bytes. Unlike Flume, a
- * line of exactly k × `maxChars` characters gives k events, not k plus an empty one.
+ * 4-byte UTF-8 character counts 2; a piece never ends inside a character's bytes (Flume splits a
+ * surrogate pair there, each half becoming `?`). As in Flume, a line of exactly k × `maxChars`
+ * characters followed by `\n` gives k events and an empty one (the `\n` after a full piece ends an
+ * empty line); at the end of the file without `\n` it gives k.
  *
  * Only ASCII-compatible charsets (UTF-8, ISO-8859-1, US-ASCII) are supported: their `\n` is byte
  * 0x0A and never occurs inside another character.
@@ -35,10 +37,15 @@ export function splitLines(buf: Buffer, maxChars: number, utf8: boolean, final: 
     const lineEnd = nl === -1 ? len : nl;
     // Whether more bytes of this line may still come (then a cut needs a byte after it to be sure).
     const open = nl === -1 && !final;
-    // Characters ≤ bytes, so only a line with more bytes than maxChars can be too long.
-    while (lineEnd - pos > maxChars) {
+    // Characters ≤ bytes, so only a line with at least maxChars bytes can reach the limit.
+    while (lineEnd - pos >= maxChars) {
       const cut = utf8 ? cutUtf8(buf, pos, lineEnd, maxChars, open) : pos + maxChars;
-      if (cut < 0 || cut >= lineEnd) break;
+      if (cut < 0) break; // fewer than maxChars characters, or not known yet
+      if (cut >= lineEnd) {
+        // Exactly maxChars characters: Flume stops reading there, and the `\n` after them makes an
+        // empty event of its own. At the end of the file, or with more bytes to come, nothing is cut.
+        if (nl === -1) break;
+      }
       out.push({ start: pos, end: cut, next: cut });
       pos = cut;
     }
@@ -56,8 +63,9 @@ export function splitLines(buf: Buffer, maxChars: number, utf8: boolean, final: 
 }
 
 /**
- * The offset after the first `maxUnits` UTF-16 units of `buf[from, to)`, or `to` when it holds no
- * more, or -1 when that cannot be known yet because the bytes stop inside a character (`open`).
+ * The offset after the first `maxUnits` UTF-16 units of `buf[from, to)` (`to` when it holds exactly
+ * that many), or before a surrogate pair that would pass the limit, or -2 when it holds fewer, or -1
+ * when that cannot be known yet because the bytes stop inside a character (`open`).
  * Bytes that are not valid UTF-8 count one unit each, as a decoder's replacement characters would.
  */
 function cutUtf8(buf: Buffer, from: number, to: number, maxUnits: number, open: boolean): number {
@@ -96,5 +104,5 @@ function cutUtf8(buf: Buffer, from: number, to: number, maxUnits: number, open: 
     units += u;
     p += size;
   }
-  return to;
+  return units === maxUnits ? to : -2;
 }

@@ -106,7 +106,9 @@ export const spooldirSourceSpec = defineComponent({
  * Flume's spooling directory source: ingests files dropped, complete, into `spoolDir`. Files are
  * taken one at a time (`consumeOrder`), read as lines (`deserializer: 'LINE'`, a line longer than
  * `maxLineLength` characters cut into several events, the `\n` not part of the body, a last line
- * without one included) or whole (`'BLOB'`, `maxBlobLength` bytes per event). Bodies are the file's
+ * without one included; as Flume, a line of exactly k × `maxLineLength` characters followed by `\n`
+ * gives k events and an empty one) or whole (`'BLOB'`, `maxBlobLength` bytes per event). A file
+ * that gives no event at all (an empty file) gives one with an empty body, as Flume. Bodies are the file's
  * exact bytes. Hidden files and directories, files ending in `fileSuffix`, names not matching
  * `includePattern` or matching `ignorePattern`, and the tracker directory are skipped.
  *
@@ -159,8 +161,9 @@ export const spooldirSourceSpec = defineComponent({
  * completed name that already exists (`a.log.COMPLETED`) fails it too ("file name re-used"), as
  * do a missing spool directory and an unreadable tracker.
  *
- * Differences from Flume: a line of exactly k × `maxLineLength` characters gives k events (Flume adds
- * an empty one); a piece never ends inside a character. Not supported: the AVRO deserializer,
+ * Differences from Flume: a piece never ends inside a character (Flume cuts a surrogate pair at the
+ * limit, each half becoming `?`; here the pair starts the next piece); a file resumed after a restart
+ * with nothing left to send gives no empty event (Flume's gives one). Not supported: the AVRO deserializer,
  * `trackingPolicy: tracker_dir`, `decodeErrorPolicy` (bytes are passed as they are), `outputCharset`
  * (no transcoding), UTF-16 and other charsets that are not ASCII-compatible. Patterns use JavaScript
  * regex syntax. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
@@ -377,6 +380,11 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         if (!current.exhausted) {
           const batch = await current.nextBatch(opts.batchSize, stopped);
           if (batch) return polled(progress.sent(batch.events, batch.end));
+          // As Flume, a file that gives no event at all (an empty file) gives one with an empty body.
+          if (current.exhausted && current.events === 0 && current.committed === 0 && !closed) {
+            current.events = 1;
+            return polled(progress.sent([{ headers: read.headers(current), body: Buffer.alloc(0) }], current.size));
+          }
           continue;
         }
         if (progress.unsettled > 0) {

@@ -317,13 +317,13 @@ describe('spooldirSource', () => {
     expect((r.state.error as Error).message).toMatch(/spool directory .*nope cannot be read: ENOENT/);
   });
 
-  it('BLOB makes one event of a whole file, exact bytes; maxBlobLength splits larger files; empty files complete', async () => {
+  it('BLOB makes one event of a whole file, exact bytes; maxBlobLength splits larger files; an empty file gives one empty event', async () => {
     const bytes = Buffer.from([0, 1, 2, 0x0a, 0xff, 0xfe, 0x0d, 0x0a, 9, 10]);
     write('a.bin', bytes, 1_000);
     write('b.bin', Buffer.alloc(0), 2_000);
     const whole = spool({ deserializer: 'BLOB' });
     await waitFor(() => existsSync(join(dir, 'b.bin.COMPLETED')), 'both files');
-    expect(whole.acked.map((b) => Buffer.from(b, 'latin1'))).toEqual([bytes]);
+    expect(whole.acked.map((b) => Buffer.from(b, 'latin1'))).toEqual([bytes, Buffer.alloc(0)]);
     whole.subscription.unsubscribe();
 
     write('c.bin', bytes);
@@ -343,13 +343,38 @@ describe('spooldirSource', () => {
     write('long.log', 'abcdefghijkl\nabc\néééééé😀é\n', 1_000);
     const utf8 = spool({ maxLineLength: 3 });
     await waitFor(() => existsSync(join(dir, 'long.log.COMPLETED')), 'long.log');
-    expect(utf8.acked.map((l) => Buffer.from(l, 'latin1').toString('utf8'))).toEqual(['abc', 'def', 'ghi', 'jkl', 'abc', 'ééé', 'ééé', '😀é']);
+    // As Flume: the \n right after a full piece ends an empty line of its own.
+    expect(utf8.acked.map((l) => Buffer.from(l, 'latin1').toString('utf8'))).toEqual(['abc', 'def', 'ghi', 'jkl', '', 'abc', '', 'ééé', 'ééé', '😀é', '']);
     utf8.subscription.unsubscribe();
 
     write('latin.log', 'ééé\n', 2_000);
     const latin1 = spool({ maxLineLength: 4, inputCharset: 'ISO-8859-1' });
     await waitFor(() => existsSync(join(dir, 'latin.log.COMPLETED')), 'latin.log');
     expect(latin1.acked.map((l) => Buffer.from(l, 'latin1'))).toEqual([Buffer.from('éé'), Buffer.from('é')]);
+  });
+
+  it('an empty file gives one event with an empty body, with the file headers (as Flume)', async () => {
+    write('a.log', 'one\n', 1_000);
+    write('b.log', '', 2_000);
+    write('c.log', '\n', 3_000);
+    const r = spool({ basenameHeader: true });
+    await waitFor(() => existsSync(join(dir, 'c.log.COMPLETED')), 'all three');
+    expect(r.acked).toEqual(['one', '', '']);
+    expect(r.headers.map((h) => h['basename'])).toEqual(['a.log', 'b.log', 'c.log']);
+    expect(files()).toEqual(['.flumespool', 'a.log.COMPLETED', 'b.log.COMPLETED', 'c.log.COMPLETED']);
+  });
+
+  it('maxLineLength boundary as Flume: exactly k × max characters then \n gives k events and an empty one; at the end of the file, k', async () => {
+    write('a.log', '12345678\nabc\n1234567812345678\n1234567\r\n', 1_000);
+    write('b.log', '12345678', 2_000);
+    write('c.log', '1234😀😀\n😀😀😀😀😀\n', 3_000);
+    const r = spool({ maxLineLength: 8 });
+    await waitFor(() => existsSync(join(dir, 'c.log.COMPLETED')), 'all three');
+    expect(r.acked.map((l) => Buffer.from(l, 'latin1').toString('utf8'))).toEqual([
+      '12345678', '', 'abc', '12345678', '12345678', '', '1234567\r', '',
+      '12345678',
+      '1234😀😀', '', '😀😀😀😀', '😀',
+    ]);
   });
 
   it('a long line resumed in the middle after a restart continues with the same pieces', async () => {
