@@ -29,6 +29,8 @@ export class TailFile {
   mtimeMs = 0;
   /** Seen at a path matching its group in the last scan; false once renamed away or deleted. */
   matched = true;
+  /** Its leaving a matching name was counted as a rotation: being found under another name is not a second one. */
+  leftCounted = false;
   /** Its last link is gone (fstat nlink 0): read what is left, then release it. */
   deleted = false;
   /** The last complete batch may have left lines in the scanner's buffer. */

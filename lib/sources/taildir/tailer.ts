@@ -199,11 +199,14 @@ export class Tailer {
         if (file && (seen.has(file) || file.released)) continue;
         seen.add(file ?? (file = this.track(st, path, m.group, this.startPosition(st, startup))));
         if (file.path !== path || !file.matched) {
-          this.metrics.inc('FileRotatedCount'); // renamed to another matching name, or back
+          // Renamed to another matching name, or back. A scan that listed the directory just before the
+          // rename and stat'ed just after saw the file leave and counted it then.
+          if (!file.leftCounted) this.metrics.inc('FileRotatedCount');
           file.path = path;
           file.group = m.group;
           file.matched = true;
         }
+        file.leftCounted = false;
         file.failed = false;
         file.size = st.size;
         file.mtimeMs = st.mtimeMs;
@@ -224,9 +227,11 @@ export class Tailer {
       if (file.fd === undefined) {
         const found = await this.follow(file);
         if (left) this.metrics.inc(found ? 'FileRotatedCount' : 'FileDeletedCount');
+        file.leftCounted = left && found;
         if (!(found && file.unread && (await this.open(file)))) this.release(file);
       } else if (left) {
         this.metrics.inc(file.deleted ? 'FileDeletedCount' : 'FileRotatedCount');
+        file.leftCounted = !file.deleted;
       }
     }
     this.closeIdle();
