@@ -24,6 +24,8 @@ export interface StorePut {
   readonly bytes: number;
   /** Scheduler time it arrived. */
   readonly since: number;
+  /** `reofferAfterMs` has passed for it: its timer fired (timers may fire a millisecond before the clock says so). */
+  readonly reofferDue?: boolean;
 }
 
 /** Events handed to the sink in one take; a store adds what it needs to commit or roll them back. */
@@ -134,6 +136,7 @@ interface Put extends StorePut {
   readonly batch: Batch;
   keepAlive: Subscription | undefined;
   reoffer: Subscription | undefined;
+  reofferDue?: boolean;
 }
 
 const noop = (): void => undefined;
@@ -251,7 +254,10 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
         if (opts.keepAliveMs === 0) return expire(put);
         put.keepAlive = asyncScheduler.schedule(() => expire(put), opts.keepAliveMs);
         if (opts.reofferAfterMs !== undefined && opts.reofferAfterMs < opts.keepAliveMs) {
-          put.reoffer = asyncScheduler.schedule(() => drain(), opts.reofferAfterMs);
+          put.reoffer = asyncScheduler.schedule(() => {
+            put.reofferDue = true;
+            drain();
+          }, opts.reofferAfterMs);
         }
       };
 

@@ -185,7 +185,7 @@ class SpillableStore implements ChannelStore<SpillTake> {
     if (!this.overflow) return false;
     // Memory gets overflowTimeoutMs to make room before the put goes to disk (unless it can never fit there).
     const couldFitMemory = this.memory.neverFits(put.events.length, put.bytes) === undefined;
-    if (!spilling && couldFitMemory && asyncScheduler.now() - put.since < this.opts.overflowTimeoutMs) return false;
+    if (!spilling && couldFitMemory && !put.reofferDue && asyncScheduler.now() - put.since < this.opts.overflowTimeoutMs) return false;
     return this.overflow.offer(put);
   }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY, map, type Subscription } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { asyncScheduler, EMPTY, map, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { Batch } from '../../../lib/core/batch.js';
 import { ChannelFullError, ConfigError, type FlumeError } from '../../../lib/core/errors.js';
@@ -128,6 +128,27 @@ describe('spillableMemoryChannel — marbles (memory only)', () => {
 });
 
 describe('spillableMemoryChannel — overflow', () => {
+  it('spills once overflowTimeoutMs passed even when the clock reads a millisecond short as its timer fires', async () => {
+    const d = await spillDirs();
+    const channel = spillableMemoryChannel({ ...d, ...quiet, minimumRequiredSpace: 0, memoryCapacity: 4, transactionCapacity: 2, overflowTimeoutMs: 30, keepAliveMs: 2000 });
+    const h = harness(channel);
+    subs.push(h.sub);
+    const first = h.put(1, 2);
+    await until(() => first.acked === 1, 'the open');
+    expect(h.put(3, 4).acked).toBe(1);
+    // Node may run a timer when Date.now() says 29 of its 30 ms went by; a clock lagging by 1 ms makes that certain.
+    const spilled = h.put(5, 6);
+    const now = asyncScheduler.now.bind(asyncScheduler);
+    const lagging = vi.spyOn(asyncScheduler, 'now').mockImplementation(() => now() - 1);
+    try {
+      await until(() => spilled.acked + spilled.nacked.length > 0, 'the spill or the keep-alive', 5000);
+      expect(spilled.nacked).toEqual([]);
+      expect(spilled.acked).toBe(1);
+    } finally {
+      lagging.mockRestore();
+    }
+  });
+
   it('spills to disk after overflowTimeoutMs, keeps order across memory and overflow, and drains both', async () => {
     const d = await spillDirs();
     const channel = spillableMemoryChannel({ ...d, ...quiet, minimumRequiredSpace: 0, memoryCapacity: 4, transactionCapacity: 2, overflowTimeoutMs: 30 });
