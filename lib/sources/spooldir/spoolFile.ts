@@ -3,7 +3,7 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FlumeEvent } from '../../core/event.js';
 import type { Candidate } from './candidates.js';
-import { splitLines, type LinePiece } from './lines.js';
+import { lineBody, malformedAt, splitLines, type LineCodec, type LinePiece } from './lines.js';
 import type { TrackerState } from './tracker.js';
 
 /** Bytes read from a file at a time (LINE): the most read ahead of what is sent. */
@@ -15,8 +15,11 @@ export interface ReadRules {
   blob: boolean;
   maxBlobLength: number;
   maxLineLength: number;
-  utf8: boolean;
+  /** LINE: the input and output charsets and the decodeErrorPolicy. */
+  codec: LineCodec;
   headers(file: SpoolFile): Record<string, string>;
+  /** The error for malformed bytes at `offset` under decodeErrorPolicy FAIL. */
+  malformed(file: SpoolFile, offset: number): Error;
   /** The error for a file that changed, was replaced or removed while read (`what` says which). */
   changed(file: SpoolFile, what: string): Error;
 }
@@ -37,6 +40,8 @@ export class SpoolFile implements Candidate {
   private head = 0;
   /** Everything read and split. */
   private done = false;
+  /** The offset of the first piece with malformed bytes (FAIL): nothing is parsed past it. */
+  private bad: number | undefined;
   /** Its handle is closed (completion under way). */
   private released = false;
   private readonly pieces: LinePiece[] = [];
@@ -91,7 +96,7 @@ export class SpoolFile implements Candidate {
 
   /** Everything is read and sent. */
   get exhausted(): boolean {
-    return this.done && this.head >= this.parsed.length;
+    return this.done && this.bad === undefined && this.head >= this.parsed.length;
   }
 
   /** Throws `rules.changed` when the file is not the one opened any more. */
@@ -111,6 +116,8 @@ export class SpoolFile implements Candidate {
   /** The next batch of at most `max` events and the offset after its last; undefined when none is left (or `stopped()`). */
   async nextBatch(max: number, stopped: () => boolean): Promise<{ events: FlumeEvent[]; end: number } | undefined> {
     while (this.parsed.length - this.head < max && !this.done && !stopped()) await this.readMore(stopped);
+    // As Flume, the batch that would hold the malformed line fails whole.
+    if (this.bad !== undefined && this.parsed.length - this.head < max && !stopped()) throw this.rules.malformed(this, this.bad);
     const n = Math.min(max, this.parsed.length - this.head);
     if (n === 0 || stopped()) return undefined;
     const events = this.parsed.slice(this.head, this.head + n);
@@ -134,6 +141,7 @@ export class SpoolFile implements Candidate {
 
   private async readMore(stopped: () => boolean): Promise<void> {
     const { blob } = this.rules;
+    if (this.bad !== undefined) return;
     if (this.readPos >= this.size) {
       if (!blob) this.addLines(this.carry, this.readPos - this.carry.length, true);
       this.carry = EMPTY;
@@ -158,17 +166,23 @@ export class SpoolFile implements Candidate {
     }
     const data = this.carry.length > 0 ? Buffer.concat([this.carry, buf]) : buf;
     const consumed = this.addLines(data, this.readPos - data.length, this.readPos === this.size);
-    this.carry = data.subarray(consumed);
+    this.carry = this.bad === undefined ? data.subarray(consumed) : EMPTY;
     if (this.readPos === this.size && this.carry.length === 0) this.done = true;
   }
 
   private addLines(data: Buffer, base: number, final: boolean): number {
     const pieces = this.pieces;
     pieces.length = 0;
-    const consumed = splitLines(data, this.rules.maxLineLength, this.rules.utf8, final, pieces);
+    const consumed = splitLines(data, this.rules.maxLineLength, this.rules.codec, final, pieces);
     for (const p of pieces) {
-      // A copy, so an event does not pin the whole read chunk.
-      this.parsed.push({ headers: this.rules.headers(this), body: Buffer.from(data.subarray(p.start, p.end)) });
+      // A copy (or a transcoded one), so an event does not pin the whole read chunk.
+      const body = lineBody(data, p.start, p.end, this.rules.codec);
+      if (body === undefined) {
+        this.bad = base + p.start + malformedAt(data.subarray(p.start, p.end), this.rules.codec.input);
+        this.done = true;
+        return consumed;
+      }
+      this.parsed.push({ headers: this.rules.headers(this), body });
       this.ends.push(base + p.next);
     }
     return consumed;

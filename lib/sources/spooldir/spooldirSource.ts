@@ -11,9 +11,27 @@ import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metr
 import { maxInFlightOption, nameOption } from '../../core/options.js';
 import { pollSource, type PolledBatch } from '../../core/pollSource.js';
 import { listCandidates, pickCandidate, type Candidate, type CandidateRules } from './candidates.js';
+import type { InputCharset } from './lines.js';
 import { Progress, type Sent } from './progress.js';
 import { inside, SpoolFile, type ReadRules } from './spoolFile.js';
 import { Tracker, type TrackerState } from './tracker.js';
+
+/** The charsets LINE reads and writes (Java's names, and Node's). */
+const CHARSETS = ['UTF-8', 'ISO-8859-1', 'US-ASCII', 'utf8', 'latin1', 'ascii'] as const;
+type CharsetOption = (typeof CHARSETS)[number];
+
+/** Java's aliases of the supported charsets to their canonical names; anything else is left for validation to refuse. */
+function charsetName(value: string): string {
+  const v = value.toUpperCase();
+  if (v === 'UTF8') return 'UTF-8';
+  if (v === 'LATIN1' || v === 'ISO8859_1' || v === 'ISO-LATIN-1' || v === 'ISO_8859_1' || v === 'ISO8859-1') return 'ISO-8859-1';
+  if (v === 'ASCII' || v === 'US_ASCII' || v === 'ASCII7') return 'US-ASCII';
+  return v;
+}
+
+function canonical(c: CharsetOption): InputCharset {
+  return c === 'utf8' ? 'UTF-8' : c === 'latin1' ? 'ISO-8859-1' : c === 'ascii' ? 'US-ASCII' : c;
+}
 
 /** Receives completed files and warnings. */
 export type SpooldirLogger = ComponentLogger;
@@ -52,9 +70,23 @@ export const spooldirSourceOptions = z.strictObject({
   recursiveDirectorySearch: z.boolean().default(false).describe('Also read files in sub-directories (not hidden or ignored ones).'),
   batchSize: z.number().int().min(1).default(100).describe('Events per batch, at most; a batch holds events of one file.'),
   inputCharset: z
-    .enum(['UTF-8', 'ISO-8859-1', 'US-ASCII', 'utf8', 'latin1', 'ascii'])
+    .enum(CHARSETS)
     .default('UTF-8')
-    .describe('How LINE counts characters for maxLineLength; bodies stay the bytes of the file. ASCII-compatible charsets only.'),
+    .describe(
+      'LINE: the charset the file is decoded with (characters counted for maxLineLength, bodies re-encoded in outputCharset). ' +
+        'ASCII-compatible charsets only: UTF-8, ISO-8859-1, US-ASCII (UTF-16 and others are refused).',
+    ),
+  outputCharset: z
+    .enum(CHARSETS)
+    .default('UTF-8')
+    .describe('LINE: the charset of the bodies (Flume deserializer.outputCharset); a character it cannot hold becomes `?`.'),
+  decodeErrorPolicy: z
+    .enum(['FAIL', 'REPLACE', 'IGNORE'])
+    .default('FAIL')
+    .describe(
+      "LINE: bytes not valid in inputCharset. 'FAIL' stops the source (the batch holding them is not sent, the file left as it is); " +
+        "'REPLACE' puts U+FFFD for each malformed sequence; 'IGNORE' leaves them out.",
+    ),
   deserializer: z
     .enum(['LINE', 'BLOB'])
     .default('LINE')
@@ -92,7 +124,9 @@ export const spooldirSourceSpec = defineComponent({
     maxBackoff: 'maxBackoffMs',
     deletePolicy: { option: 'deletePolicy', convert: lower },
     consumeOrder: { option: 'consumeOrder', convert: lower },
-    inputCharset: { option: 'inputCharset', convert: (v) => v.toUpperCase() },
+    inputCharset: { option: 'inputCharset', convert: charsetName },
+    'deserializer.outputCharset': { option: 'outputCharset', convert: charsetName },
+    decodeErrorPolicy: { option: 'decodeErrorPolicy', convert: (v) => v.toUpperCase() },
     deserializer: {
       option: 'deserializer',
       convert: (v) => (/BlobDeserializer/.test(v) ? 'BLOB' : v.toUpperCase() === 'LINE' ? 'LINE' : v),
@@ -108,8 +142,12 @@ export const spooldirSourceSpec = defineComponent({
  * `maxLineLength` characters cut into several events, the `\n` not part of the body, a last line
  * without one included; as Flume, a line of exactly k × `maxLineLength` characters followed by `\n`
  * gives k events and an empty one) or whole (`'BLOB'`, `maxBlobLength` bytes per event). A file
- * that gives no event at all (an empty file) gives one with an empty body, as Flume. Bodies are the file's
- * exact bytes. Hidden files and directories, files ending in `fileSuffix`, names not matching
+ * that gives no event at all (an empty file) gives one with an empty body, as Flume. LINE decodes
+ * the file with `inputCharset` and its bodies are the text in `outputCharset` (UTF-8 both by
+ * default: then the file's exact bytes); bytes not valid in `inputCharset` fail the source
+ * (`decodeErrorPolicy: 'FAIL'`, Flume's default: the batch holding them is not sent, the file is
+ * left as it is, `EventReadFail` counted), become U+FFFD (`'REPLACE'`, one per malformed sequence,
+ * counted as a character) or are left out (`'IGNORE'`). BLOB bodies are the file's exact bytes. Hidden files and directories, files ending in `fileSuffix`, names not matching
  * `includePattern` or matching `ignorePattern`, and the tracker directory are skipped.
  *
  * Symbolic links: nothing outside `spoolDir` is ever renamed or deleted. A link to a file is read
@@ -164,8 +202,8 @@ export const spooldirSourceSpec = defineComponent({
  * Differences from Flume: a piece never ends inside a character (Flume cuts a surrogate pair at the
  * limit, each half becoming `?`; here the pair starts the next piece); a file resumed after a restart
  * with nothing left to send gives no empty event (Flume's gives one). Not supported: the AVRO deserializer,
- * `trackingPolicy: tracker_dir`, `decodeErrorPolicy` (bytes are passed as they are), `outputCharset`
- * (no transcoding), UTF-16 and other charsets that are not ASCII-compatible. Patterns use JavaScript
+ * `trackingPolicy: tracker_dir`, UTF-16 and other charsets that are not ASCII-compatible (refused
+ * by validation, naming the value). Patterns use JavaScript
  * regex syntax. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
  *
  * @example
@@ -202,7 +240,15 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
       blob: opts.deserializer === 'BLOB',
       maxBlobLength: opts.maxBlobLength,
       maxLineLength: opts.maxLineLength,
-      utf8: opts.inputCharset === 'UTF-8' || opts.inputCharset === 'utf8',
+      codec: { input: canonical(opts.inputCharset), output: canonical(opts.outputCharset), policy: opts.decodeErrorPolicy },
+      malformed: (f, offset) => {
+        metrics.inc('EventReadFail');
+        return failure(
+          `${f.path}: bytes at offset ${offset} are not valid ${canonical(opts.inputCharset)} (decodeErrorPolicy FAIL). ` +
+            `It is left as it is, with the offset of its acked events (${f.committed}) in ${tracker.path}; ` +
+            'fix or move it away, or choose decodeErrorPolicy REPLACE or IGNORE',
+        );
+      },
       headers: (f) => {
         const h: Record<string, string> = {};
         if (opts.fileHeader) h[opts.fileHeaderKey] = f.path;

@@ -7,7 +7,7 @@ import type { Subscription } from 'rxjs';
 import type { Batch } from '../../../lib/core/batch.js';
 import { ComponentError, ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
-import { splitLines, type LinePiece } from '../../../lib/sources/spooldir/lines.js';
+import { lineBody, splitLines, type LineCodec, type LinePiece } from '../../../lib/sources/spooldir/lines.js';
 import { spooldirSource, type SpooldirSourceOptions } from '../../../lib/sources/spooldir/spooldirSource.js';
 import { Tracker, TRACKER_FILE } from '../../../lib/sources/spooldir/tracker.js';
 
@@ -332,11 +332,75 @@ describe('spooldirSource', () => {
     expect(pieces.acked.map((b) => Buffer.from(b, 'latin1'))).toEqual([bytes.subarray(0, 4), bytes.subarray(4, 8), bytes.subarray(8)]);
   });
 
-  it('LINE keeps bytes as they are: \\r, empty lines, invalid UTF-8, a last line without newline', async () => {
-    write('x.log', Buffer.concat([Buffer.from('a\r\n\n'), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('last')]));
+  it('LINE keeps \\r, empty lines, a last line without newline', async () => {
+    write('x.log', Buffer.concat([Buffer.from('a\r\n\n'), Buffer.from('é😀\n'), Buffer.from('last')]));
     const r = spool();
     await waitFor(() => existsSync(join(dir, 'x.log.COMPLETED')), 'x.log');
-    expect(r.acked.map((l) => Buffer.from(l, 'latin1').toString('hex'))).toEqual(['610d', '', 'fffe', Buffer.from('last').toString('hex')]);
+    expect(r.acked.map((l) => Buffer.from(l, 'latin1').toString('hex'))).toEqual(['610d', '', Buffer.from('é😀').toString('hex'), Buffer.from('last').toString('hex')]);
+  });
+
+  // What a real Flume 1.11.0 agent does with this file (test/interop/spooldir.test.ts compares).
+  const malformed = Buffer.concat([Buffer.from('ok1\nbad'), Buffer.from([0xff, 0xfe]), Buffer.from('x\nok2\n'), Buffer.from([0xc3]), Buffer.from('\n')]);
+
+  it('decodeErrorPolicy FAIL (the default): the batch holding malformed bytes is not sent, the source fails naming the file and offset, the file stays', async () => {
+    write('before.log', 'fine\n', 1_000);
+    write('bad.log', malformed, 2_000);
+    const r = spool({ batchSize: 100 });
+    await waitFor(() => r.state.error !== undefined, 'the error');
+    expect((r.state.error as FlumeError).code).toBe('FLUME_SOURCE_FAILED');
+    expect((r.state.error as Error).message).toMatch(/bad\.log: bytes at offset 7 are not valid UTF-8 \(decodeErrorPolicy FAIL\)/);
+    expect(r.acked).toEqual(['fine']);
+    expect(existsSync(join(dir, 'bad.log'))).toBe(true);
+    expect(r.counter('EventReadFail')).toBe(1);
+  });
+
+  it('decodeErrorPolicy FAIL with smaller batches: the batches before the malformed line are sent', async () => {
+    write('bad.log', malformed);
+    const r = spool({ batchSize: 1 });
+    await waitFor(() => r.state.error !== undefined, 'the error');
+    expect(r.acked).toEqual(['ok1']);
+  });
+
+  it('decodeErrorPolicy REPLACE puts U+FFFD for each malformed sequence, IGNORE leaves them out (bodies in UTF-8)', async () => {
+    write('bad.log', malformed);
+    const replace = spool({ decodeErrorPolicy: 'REPLACE' });
+    await waitFor(() => existsSync(join(dir, 'bad.log.COMPLETED')), 'bad.log');
+    expect(replace.acked.map((l) => Buffer.from(l, 'latin1').toString('utf8'))).toEqual(['ok1', 'bad\ufffd\ufffdx', 'ok2', '\ufffd']);
+    replace.subscription.unsubscribe();
+    write('bad2.log', malformed);
+    const ignore = spool({ decodeErrorPolicy: 'IGNORE' });
+    await waitFor(() => existsSync(join(dir, 'bad2.log.COMPLETED')), 'bad2.log');
+    expect(ignore.acked).toEqual(['ok1', 'badx', 'ok2', '']);
+  });
+
+  it('counts replaced characters for maxLineLength, ignored ones not', async () => {
+    const line = Buffer.concat([Buffer.from('ab'), Buffer.from([0xff, 0xff]), Buffer.from('cdef\n')]);
+    write('r.log', line, 1_000);
+    const replace = spool({ decodeErrorPolicy: 'REPLACE', maxLineLength: 4 });
+    await waitFor(() => existsSync(join(dir, 'r.log.COMPLETED')), 'r.log');
+    expect(replace.acked.map((l) => Buffer.from(l, 'latin1').toString('utf8'))).toEqual(['ab\ufffd\ufffd', 'cdef', '']);
+    replace.subscription.unsubscribe();
+    write('i.log', line, 2_000);
+    const ignore = spool({ decodeErrorPolicy: 'IGNORE', maxLineLength: 4 });
+    await waitFor(() => existsSync(join(dir, 'i.log.COMPLETED')), 'i.log');
+    expect(ignore.acked).toEqual(['abcd', 'ef']);
+  });
+
+  it('inputCharset ISO-8859-1 and US-ASCII: bodies re-encoded in outputCharset (UTF-8 by default), as Flume', async () => {
+    write('l.log', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a, 0x80, 0xff, 0x0a]), 1_000);
+    const latin1 = spool({ inputCharset: 'ISO-8859-1' });
+    await waitFor(() => existsSync(join(dir, 'l.log.COMPLETED')), 'l.log');
+    expect(latin1.acked.map((l) => Buffer.from(l, 'latin1').toString('hex'))).toEqual(['636166c3a9', 'c280c3bf']);
+    latin1.subscription.unsubscribe();
+    write('a.log', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a, 0x41, 0x0a]), 2_000);
+    const ascii = spool({ inputCharset: 'US-ASCII', decodeErrorPolicy: 'REPLACE' });
+    await waitFor(() => existsSync(join(dir, 'a.log.COMPLETED')), 'a.log');
+    expect(ascii.acked.map((l) => Buffer.from(l, 'latin1').toString('hex'))).toEqual(['636166efbfbd', '41']);
+    ascii.subscription.unsubscribe();
+    write('o.log', 'café €\n', 3_000);
+    const out = spool({ outputCharset: 'ISO-8859-1' });
+    await waitFor(() => existsSync(join(dir, 'o.log.COMPLETED')), 'o.log');
+    expect(out.acked.map((l) => Buffer.from(l, 'latin1').toString('hex'))).toEqual(['636166e9203f']);
   });
 
   it('cuts lines longer than maxLineLength characters into several events, counting characters by inputCharset', async () => {
@@ -350,7 +414,8 @@ describe('spooldirSource', () => {
     write('latin.log', 'ééé\n', 2_000);
     const latin1 = spool({ maxLineLength: 4, inputCharset: 'ISO-8859-1' });
     await waitFor(() => existsSync(join(dir, 'latin.log.COMPLETED')), 'latin.log');
-    expect(latin1.acked.map((l) => Buffer.from(l, 'latin1'))).toEqual([Buffer.from('éé'), Buffer.from('é')]);
+    // Four Latin-1 characters (the bytes of 'éé' in UTF-8), each re-encoded in UTF-8.
+    expect(latin1.acked.map((l) => Buffer.from(l, 'latin1'))).toEqual([Buffer.from('Ã©Ã©'), Buffer.from('Ã©')]);
   });
 
   it('an empty file gives one event with an empty body, with the file headers (as Flume)', async () => {
@@ -448,6 +513,15 @@ describe('spooldirSource', () => {
     expect(convert('deserializer.maxLineLength', '4096')).toBe(4096);
     expect(convert('deletePolicy', 'IMMEDIATE')).toBe('immediate');
     expect(convert('consumeOrder', 'YOUNGEST')).toBe('youngest');
+    expect(convert('decodeErrorPolicy', 'replace')).toBe('REPLACE');
+    expect(convert('inputCharset', 'latin1')).toBe('ISO-8859-1');
+    expect(convert('inputCharset', 'utf8')).toBe('UTF-8');
+    expect(convert('deserializer.outputCharset', 'ascii')).toBe('US-ASCII');
+  });
+
+  it('refuses charsets that are not ASCII-compatible, naming the value', () => {
+    expect(() => spooldirSource({ spoolDir: dir, inputCharset: 'UTF-16' as never })).toThrow(/inputCharset.*UTF-16/s);
+    expect(() => spooldirSource({ spoolDir: dir, outputCharset: 'UTF-16LE' as never })).toThrow(/outputCharset.*UTF-16LE/s);
   });
 });
 
@@ -479,7 +553,7 @@ describe('spooldir tracker', () => {
 });
 
 describe('splitLines', () => {
-  const pieces = (buf: Buffer, max: number, utf8: boolean, cuts: number[]): string[] => {
+  const pieces = (buf: Buffer, max: number, utf8: LineCodec, cuts: number[]): string[] => {
     // Feed the bytes in chunks cut at `cuts`, carrying the unconsumed rest, as the source does.
     const out: string[] = [];
     let carry = Buffer.alloc(0);
@@ -511,10 +585,15 @@ describe('splitLines', () => {
       { maxLength: 60 },
     )
     .map((parts) => Buffer.from(parts.flat()));
+  const codecs = fc.constantFrom<LineCodec>(
+    ...(['FAIL', 'REPLACE', 'IGNORE'] as const).flatMap((policy) =>
+      (['UTF-8', 'ISO-8859-1', 'US-ASCII'] as const).map((input) => ({ input, output: 'UTF-8' as const, policy })),
+    ),
+  );
 
   it('does not depend on how the bytes are chunked', () => {
     fc.assert(
-      fc.property(bytes, fc.integer({ min: 1, max: 8 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 6 }), (buf, max, utf8, cuts) => {
+      fc.property(bytes, fc.integer({ min: 1, max: 8 }), codecs, fc.array(fc.nat(), { maxLength: 6 }), (buf, max, utf8, cuts) => {
         expect(pieces(buf, max, utf8, cuts)).toEqual(pieces(buf, max, utf8, []));
       }),
     );
@@ -522,7 +601,7 @@ describe('splitLines', () => {
 
   it('loses no byte, keeps no \\n in a body, and respects maxChars (whole characters)', () => {
     fc.assert(
-      fc.property(bytes, fc.integer({ min: 1, max: 8 }), fc.boolean(), (buf, max, utf8) => {
+      fc.property(bytes, fc.integer({ min: 1, max: 8 }), codecs, (buf, max, utf8) => {
         const found: LinePiece[] = [];
         expect(splitLines(buf, max, utf8, true, found)).toBe(buf.length);
         let at = 0;
@@ -531,8 +610,11 @@ describe('splitLines', () => {
           const body = buf.subarray(p.start, p.end);
           expect(body.includes(0x0a)).toBe(false);
           if (p.next > p.end) expect(buf[p.end]).toBe(0x0a);
-          if (!utf8) expect(body.length).toBeLessThanOrEqual(max);
-          else {
+          if (utf8.input === 'ISO-8859-1') expect(body.length).toBeLessThanOrEqual(max);
+          else if (utf8.input === 'US-ASCII') {
+            const units = [...body].filter((b) => b < 0x80 || utf8.policy !== 'IGNORE').length;
+            expect(units).toBeLessThanOrEqual(max);
+          } else {
             const text = body.toString('utf8');
             // A valid body never splits a character; its UTF-16 length is within max unless it is one wide character.
             if (!text.includes('\ufffd')) expect(text.length <= max || [...text].length === 1).toBe(true);

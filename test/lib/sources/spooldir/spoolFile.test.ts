@@ -14,9 +14,10 @@ const rules = (over: Partial<ReadRules> = {}): ReadRules => ({
   blob: false,
   maxBlobLength: 100,
   maxLineLength: 100,
-  utf8: true,
+  codec: { input: 'UTF-8', output: 'UTF-8', policy: 'FAIL' },
   headers: (f) => ({ file: f.name }),
   changed: (f, what) => new Error(`${f.name} ${what}`),
+  malformed: (f, offset) => new Error(`${f.name} malformed at ${offset}`),
   ...over,
 });
 
