@@ -2,14 +2,15 @@
  * The spooling directory source against a real Apache Flume 1.11.0 agent: the same spooldir →
  * memory → file_roll configuration runs on both, over identical spool files (an empty file, lines
  * at and over maxLineLength with multi-byte characters, CRLF, no trailing newline, malformed UTF-8
- * under each decodeErrorPolicy, Latin-1 and US-ASCII input, consumeOrder youngest), and the files
+ * under each decodeErrorPolicy, Latin-1 and US-ASCII input, consumeOrder youngest, trackingPolicy
+ * tracker_dir), and the files
  * file_roll wrote must hold the same bytes. Only the roll files' names differ legitimately (they are
  * concatenated in name order, one per sink). One documented difference is asserted as such: a
  * surrogate pair at the limit (Flume cuts it, each half becoming `?`; rxflume starts the next piece
  * with the pair). Skipped when java/mvn are missing, unless RXFLUME_REQUIRE_FLUME=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAgentConfigTexts } from '../../lib/agent/loadConfig.js';
@@ -30,6 +31,8 @@ interface Case {
   files: Array<[string, string | Buffer, number?]>;
   /** The source fails (decodeErrorPolicy FAIL): nothing is completed. */
   fails?: boolean;
+  /** trackingPolicy tracker_dir: completion is a mark in .flumespool, the files stay. */
+  marks?: boolean;
 }
 
 const cases: Record<string, Case> = {
@@ -77,6 +80,14 @@ const cases: Record<string, Case> = {
     ],
   },
   fail: { props: {}, files: [['bad', malformed]], fails: true },
+  trackerDir: {
+    props: { trackingPolicy: 'tracker_dir' },
+    files: [
+      ['t1', 'one\n'],
+      ['t2', ''],
+    ],
+    marks: true,
+  },
   pair: { props: { 'deserializer.maxLineLength': String(MAX) }, files: [['p', '1234567😀z\n']] },
 };
 
@@ -106,7 +117,9 @@ function prepare(base: string): void {
 }
 
 const completed = (base: string, n: string): boolean =>
-  readdirSync(join(base, `spool_${n}`)).filter((f) => !f.startsWith('.') && !f.endsWith('.COMPLETED')).length === 0;
+  cases[n]!.marks
+    ? cases[n]!.files.every(([name]) => existsSync(join(base, `spool_${n}`, '.flumespool', `${name}.COMPLETED`)))
+    : readdirSync(join(base, `spool_${n}`)).filter((f) => !f.startsWith('.') && !f.endsWith('.COMPLETED')).length === 0;
 
 /** What file_roll wrote for case `n`: its files in name order, concatenated. */
 const output = (base: string, n: string): Buffer => {
@@ -193,6 +206,13 @@ describe.skipIf(env.skip)(`spooldir against Apache Flume 1.11.0${env.note}`, () 
     expect(readdirSync(join(flumeBase, 'spool_fail'))).toContain('bad');
     expect(readdirSync(join(oursBase, 'spool_fail'))).toContain('bad');
     expect(String(fatal['fail'])).toMatch(/bad: bytes at offset 7 are not valid UTF-8 \(decodeErrorPolicy FAIL\)/);
+  });
+
+  it('trackerDir: both leave the files and mark them in .flumespool with empty files', () => {
+    for (const base of [flumeBase, oursBase]) {
+      expect(readdirSync(join(base, 'spool_trackerDir')).sort()).toEqual(['.flumespool', 't1', 't2']);
+      for (const name of ['t1', 't2']) expect(readFileSync(join(base, 'spool_trackerDir', '.flumespool', `${name}.COMPLETED`)).length).toBe(0);
+    }
   });
 
   it('pair (documented difference): Flume cuts a surrogate pair at the limit into two `?`, rxflume keeps it whole', () => {

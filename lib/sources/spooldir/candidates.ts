@@ -10,6 +10,8 @@ export interface CandidateRules {
   include: RegExp;
   ignore: RegExp;
   recursive: boolean;
+  /** trackingPolicy tracker_dir: whether the file (relative path) is marked completed in the tracker directory. */
+  completed?: (rel: string) => boolean;
   /** Told of each symbolic link to a directory met while searching recursively (it is not searched). */
   onLinkedDirectory?: (path: string) => void;
 }
@@ -64,7 +66,9 @@ export async function listCandidates(rules: CandidateRules): Promise<Candidate[]
         isFile = target?.isFile() ?? false;
       }
       if (!isFile || name.endsWith(rules.fileSuffix) || !rules.include.test(name) || rules.ignore.test(name)) continue;
-      out.push({ path, rel: relative(rules.spoolDir, path).split(sep).join('/'), name });
+      const rel = relative(rules.spoolDir, path).split(sep).join('/');
+      if (rules.completed?.(rel)) continue;
+      out.push({ path, rel, name });
     }
   };
   await walk(rules.spoolDir);

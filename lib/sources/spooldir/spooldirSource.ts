@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { asyncScheduler, Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../core/batch.js';
@@ -62,6 +62,13 @@ export const spooldirSourceOptions = z.strictObject({
     .min(1)
     .default('.flumespool')
     .describe('Where progress is kept (rxflume-spooldir.json); relative to spoolDir unless absolute. One source per tracker directory.'),
+  trackingPolicy: z
+    .enum(['rename', 'tracker_dir'])
+    .default('rename')
+    .describe(
+      "deletePolicy never: 'rename' marks a completed file by renaming it with fileSuffix; 'tracker_dir' leaves it as it is and creates " +
+        'an empty file trackerDir/<its path under spoolDir><fileSuffix> instead (files so marked are not read again).',
+    ),
   consumeOrder: z
     .enum(['oldest', 'youngest', 'random'])
     .default('oldest')
@@ -124,6 +131,7 @@ export const spooldirSourceSpec = defineComponent({
     maxBackoff: 'maxBackoffMs',
     deletePolicy: { option: 'deletePolicy', convert: lower },
     consumeOrder: { option: 'consumeOrder', convert: lower },
+    trackingPolicy: { option: 'trackingPolicy', convert: lower },
     inputCharset: { option: 'inputCharset', convert: charsetName },
     'deserializer.outputCharset': { option: 'outputCharset', convert: charsetName },
     decodeErrorPolicy: { option: 'decodeErrorPolicy', convert: (v) => v.toUpperCase() },
@@ -167,7 +175,9 @@ export const spooldirSourceSpec = defineComponent({
  * in turn, so a torn write spoils only the newer one and a write needs no new space once both
  * exist) and fdatasync'ed before the ack returns (one small synchronous write per ack).
  * Only once every event of a file is acked is the file renamed with `fileSuffix` (or deleted, with
- * `deletePolicy: 'immediate'`) and the tracker cleared. A restart — a new subscription, or a new
+ * `deletePolicy: 'immediate'`; or, with `trackingPolicy: 'tracker_dir'`, left as it is and marked by
+ * an empty file `trackerDir/<its path under spoolDir><fileSuffix>`, as Flume 1.11, files so marked
+ * being skipped) and the tracker cleared. A restart — a new subscription, or a new
  * process after a crash — resumes the tracked file at that offset, before any other file: none is
  * lost, and only the batches unsettled at the stop come again (with `maxInFlight` > 1, also those
  * acked after a batch that was still unsettled). A nacked batch is re-sent, before anything else,
@@ -202,7 +212,7 @@ export const spooldirSourceSpec = defineComponent({
  * Differences from Flume: a piece never ends inside a character (Flume cuts a surrogate pair at the
  * limit, each half becoming `?`; here the pair starts the next piece); a file resumed after a restart
  * with nothing left to send gives no empty event (Flume's gives one). Not supported: the AVRO deserializer,
- * `trackingPolicy: tracker_dir`, UTF-16 and other charsets that are not ASCII-compatible (refused
+ * UTF-16 and other charsets that are not ASCII-compatible (refused
  * by validation, naming the value). Patterns use JavaScript
  * regex syntax. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
  *
@@ -229,6 +239,10 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     ignore: wholeName(opts.ignorePattern),
     recursive: opts.recursiveDirectorySearch,
   };
+  const trackerDirMarks = opts.trackingPolicy === 'tracker_dir' && opts.deletePolicy === 'never';
+  /** tracker_dir: the empty file that marks `rel` completed. */
+  const mark = (rel: string): string => join(trackerDir, ...rel.split('/')) + opts.fileSuffix;
+  if (trackerDirMarks) rules.completed = (rel) => existsSync(mark(rel));
   const log = componentLogger(opts.name, opts.logger);
   const failure = (message: string, cause?: unknown): ComponentError =>
     new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause });
@@ -340,7 +354,7 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
         resume = undefined;
         const rel = at.file!;
         const path = join(spoolDir, ...rel.split('/'));
-        const f = await openFile({ path, rel, name: basename(path) }, at);
+        const f = trackerDirMarks && existsSync(mark(rel)) ? undefined : await openFile({ path, rel, name: basename(path) }, at);
         if (closed) return undefined;
         if (f) {
           log('info', `resuming ${path} at byte ${at.pos} of ${at.size}`);
@@ -367,6 +381,21 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
           `cannot complete ${f.path}: its directory is no longer inside spoolDir ${spoolDir} (replaced by a symbolic link, or moved); ` +
             'nothing outside spoolDir is renamed or deleted: it is left as it is',
         );
+      }
+      if (trackerDirMarks) {
+        const dest = mark(f.rel);
+        if (existsSync(dest)) throw failure(`cannot complete ${f.path}: ${dest} exists (file name re-used); it is left as it is`);
+        try {
+          await mkdir(dirname(dest), { recursive: true });
+          await (await open(dest, 'wx')).close();
+        } catch (error) {
+          progress.failed('GenericProcessingFail', `cannot create ${dest} to mark ${f.path} completed, all of whose events are acked`, error);
+          return false;
+        }
+        progress.worked();
+        log('info', `${f.path}: ${f.events} events sent; marked completed by ${dest}`);
+        progress.record(CLEARED);
+        return true;
       }
       const dest = f.path + opts.fileSuffix;
       const immediate = opts.deletePolicy === 'immediate';

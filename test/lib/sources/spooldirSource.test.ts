@@ -418,6 +418,36 @@ describe('spooldirSource', () => {
     expect(latin1.acked.map((l) => Buffer.from(l, 'latin1'))).toEqual([Buffer.from('Ã©Ã©'), Buffer.from('Ã©')]);
   });
 
+  it('trackingPolicy tracker_dir: a completed file stays as it is, marked by an empty file in the tracker directory, and is not read again', async () => {
+    write('a.log', 'one\n', 1_000);
+    mkdirSync(join(dir, 'sub'));
+    write('sub/b.log', 'two\n', 2_000);
+    const first = spool({ trackingPolicy: 'tracker_dir', recursiveDirectorySearch: true });
+    await waitFor(() => existsSync(join(dir, '.flumespool', 'sub', 'b.log.COMPLETED')), 'both marks');
+    expect(first.acked).toEqual(['one', 'two']);
+    expect(readFileSync(join(dir, '.flumespool', 'a.log.COMPLETED')).length).toBe(0);
+    expect(files()).toEqual(['.flumespool', 'a.log', 'sub']);
+    expect(files(join(dir, 'sub'))).toEqual(['b.log']);
+    first.subscription.unsubscribe();
+    write('c.log', 'three\n', 3_000);
+    const second = spool({ trackingPolicy: 'tracker_dir', recursiveDirectorySearch: true });
+    await waitFor(() => existsSync(join(dir, '.flumespool', 'c.log.COMPLETED')), 'c.log');
+    await sleep(50);
+    expect(second.acked).toEqual(['three']);
+  });
+
+  it('trackingPolicy tracker_dir: a tracked file already marked (a crash after the mark) is not read again', async () => {
+    write('a.log', 'one\ntwo\n');
+    const first = spool({ trackingPolicy: 'tracker_dir', batchSize: 1 }, (b, n) => (n === 1 ? b.ack() : undefined));
+    await waitFor(() => first.deliveries.length === 2, 'two batches');
+    first.subscription.unsubscribe();
+    writeFileSync(join(dir, '.flumespool', 'a.log.COMPLETED'), '');
+    const second = spool({ trackingPolicy: 'tracker_dir' });
+    await waitFor(() => second.logs.some((l) => /starting afresh/.test(l)), 'the tracker cleared');
+    await sleep(50);
+    expect(second.acked).toEqual([]);
+  });
+
   it('an empty file gives one event with an empty body, with the file headers (as Flume)', async () => {
     write('a.log', 'one\n', 1_000);
     write('b.log', '', 2_000);
@@ -514,6 +544,7 @@ describe('spooldirSource', () => {
     expect(convert('deletePolicy', 'IMMEDIATE')).toBe('immediate');
     expect(convert('consumeOrder', 'YOUNGEST')).toBe('youngest');
     expect(convert('decodeErrorPolicy', 'replace')).toBe('REPLACE');
+    expect(convert('trackingPolicy', 'TRACKER_DIR')).toBe('tracker_dir');
     expect(convert('inputCharset', 'latin1')).toBe('ISO-8859-1');
     expect(convert('inputCharset', 'utf8')).toBe('UTF-8');
     expect(convert('deserializer.outputCharset', 'ascii')).toBe('US-ASCII');
