@@ -97,7 +97,7 @@ export const spooldirSourceOptions = z.strictObject({
   deserializer: z
     .enum(['LINE', 'BLOB'])
     .default('LINE')
-    .describe("'LINE': one event per line; 'BLOB': one event per file (per maxBlobLength bytes)."),
+    .describe("'LINE': one event per line; 'BLOB': one event per file (per maxBlobLength bytes). Flume's AVRO deserializer is not supported."),
   maxLineLength: z
     .number()
     .int()
@@ -155,8 +155,9 @@ export const spooldirSourceSpec = defineComponent({
  * default: then the file's exact bytes); bytes not valid in `inputCharset` fail the source
  * (`decodeErrorPolicy: 'FAIL'`, Flume's default: the batch holding them is not sent, the file is
  * left as it is, `EventReadFail` counted), become U+FFFD (`'REPLACE'`, one per malformed sequence,
- * counted as a character) or are left out (`'IGNORE'`). BLOB bodies are the file's exact bytes. Hidden files and directories, files ending in `fileSuffix`, names not matching
- * `includePattern` or matching `ignorePattern`, and the tracker directory are skipped.
+ * counted as a character) or are left out (`'IGNORE'`). BLOB bodies are the file's exact bytes.
+ * Hidden files and directories, files ending in `fileSuffix`, names not matching `includePattern`
+ * or matching `ignorePattern`, and the tracker directory are skipped.
  *
  * Symbolic links: nothing outside `spoolDir` is ever renamed or deleted. A link to a file is read
  * through the link, as Flume does, and completing it renames or removes the link itself, never its
@@ -176,7 +177,7 @@ export const spooldirSourceSpec = defineComponent({
  * exist) and fdatasync'ed before the ack returns (one small synchronous write per ack).
  * Only once every event of a file is acked is the file renamed with `fileSuffix` (or deleted, with
  * `deletePolicy: 'immediate'`; or, with `trackingPolicy: 'tracker_dir'`, left as it is and marked by
- * an empty file `trackerDir/<its path under spoolDir><fileSuffix>`, as Flume 1.11, files so marked
+ * an empty file `trackerDir/<its path under spoolDir><fileSuffix>` as in Flume 1.11, marked files
  * being skipped) and the tracker cleared. A restart — a new subscription, or a new
  * process after a crash — resumes the tracked file at that offset, before any other file: none is
  * lost, and only the batches unsettled at the stop come again (with `maxInFlight` > 1, also those
@@ -211,10 +212,9 @@ export const spooldirSourceSpec = defineComponent({
  *
  * Differences from Flume: a piece never ends inside a character (Flume cuts a surrogate pair at the
  * limit, each half becoming `?`; here the pair starts the next piece); a file resumed after a restart
- * with nothing left to send gives no empty event (Flume's gives one). Not supported: the AVRO deserializer,
- * UTF-16 and other charsets that are not ASCII-compatible (refused
- * by validation, naming the value). Patterns use JavaScript
- * regex syntax. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
+ * with nothing left to send gives no empty event (Flume's gives one). Not supported: the AVRO
+ * deserializer, UTF-16 and other charsets that are not ASCII-compatible (both refused by validation,
+ * naming the value). Patterns use JavaScript regex syntax. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
  *
  * @example
  * pipe(
