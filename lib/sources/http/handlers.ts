@@ -15,7 +15,7 @@ export function charsetOf(contentType: string | undefined): Charset {
   if (!m) return 'UTF-8';
   const c = m[1]!.toUpperCase();
   if (c === 'UTF-8' || c === 'UTF-16' || c === 'UTF-32') return c;
-  throw new Error(`Unsupported charset ${m[1]}: JSON handler supports UTF-8, UTF-16 and UTF-32 only.`);
+  throw new Error(`JSON handler supports UTF-8, UTF-16 and UTF-32 only (the request's charset is ${m[1]}).`);
 }
 
 /** Flume's JSONHandler: a JSON array of `{headers, body}` in the request's charset. */
@@ -58,6 +58,13 @@ export function blobEvent(req: IncomingMessage, body: Buffer): FlumeEvent {
   const query = new URL(req.url ?? '/', 'http://x').searchParams;
   for (const [key, value] of query) if (!(key in headers)) headers[key] = value;
   return { headers, body };
+}
+
+/** The first of `names` the request's query does not carry, or undefined. */
+export function missingParameter(req: IncomingMessage, names: readonly string[]): string | undefined {
+  if (names.length === 0) return undefined;
+  const query = new URL(req.url ?? '/', 'http://x').searchParams;
+  return names.find((name) => !query.has(name));
 }
 
 // Java's decoders: UTF-16/32 honour a BOM and default to big-endian.

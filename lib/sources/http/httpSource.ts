@@ -11,7 +11,7 @@ import { bindOption, nameOption, portOption } from '../../core/options.js';
 import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../../tls/serverTls.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../../net/listen.js';
 import { EventArrayScan } from './eventArrayScan.js';
-import { BadRequest, blobEvent, charsetOf, jsonEvents, type Charset } from './handlers.js';
+import { BadRequest, blobEvent, charsetOf, jsonEvents, missingParameter, type Charset } from './handlers.js';
 
 export const httpSourceOptions = z
   .strictObject({
@@ -22,6 +22,12 @@ export const httpSourceOptions = z
       .enum(['JSON', 'BLOB'])
       .default('JSON')
       .describe("'JSON': Flume's JSONHandler body `[{\"headers\": {…}, \"body\": \"…\"}]`; 'BLOB': the whole body is one event, query parameters its headers."),
+    mandatoryParameters: z
+      .array(z.string())
+      .default([])
+      .describe(
+        "BLOB only: query parameters every request must carry; one without them is answered 500 and nothing is put (Flume BLOBHandler's `mandatoryParameters`, comma-separated there).",
+      ),
     maxBodyBytes: z
       .number()
       .int()
@@ -89,6 +95,7 @@ const HANDLERS: Record<string, string> = {
   'org.apache.flume.source.http.jsonhandler': 'JSON',
   jsonhandler: 'JSON',
   json: 'JSON',
+  'org.apache.flume.source.http.blobhandler': 'BLOB',
   'org.apache.flume.sink.solr.morphline.blobhandler': 'BLOB',
   blobhandler: 'BLOB',
   blob: 'BLOB',
@@ -111,14 +118,17 @@ export const httpSourceSpec = defineComponent({
   },
   // Jetty's own settings and a custom handler's properties have nothing to act on here: named, not fatal.
   fromFlume: (props) => {
+    // Flume's core BLOBHandler splits mandatoryParameters (default "") with String.split(","): the
+    // default is one parameter with an empty name, so that every request without one is refused.
+    const coreBlob = props.get('handler')?.trim().toLowerCase() === 'org.apache.flume.source.http.blobhandler';
     const ignored = [...props.keys()].filter(
       (k) =>
         (/^(HttpConfiguration|ServerConnector|SslContextFactory|QueuedThreadPool)\./.test(k) && k !== 'ServerConnector.idleTimeout') ||
-        (k.startsWith('handler.') && k !== 'handler.maxBlobLength'),
+        (k.startsWith('handler.') && k !== 'handler.maxBlobLength' && !(coreBlob && k === 'handler.mandatoryParameters')),
     );
     return {
-      options: {},
-      consumed: ignored,
+      options: coreBlob ? { mandatoryParameters: javaSplit(props.get('handler.mandatoryParameters') ?? '', ',') } : {},
+      consumed: coreBlob ? [...ignored, 'handler.mandatoryParameters'] : ignored,
       problems: ignored.map((key) => ({
         key,
         severity: 'warning' as const,
@@ -128,8 +138,23 @@ export const httpSourceSpec = defineComponent({
   },
 });
 
+/** Java's `String.split(sep)`: an empty string is one empty part, trailing empty parts are dropped. */
+function javaSplit(text: string, sep: string): string[] {
+  if (text === '') return [''];
+  const parts = text.split(sep);
+  while (parts.length && parts[parts.length - 1] === '') parts.pop();
+  return parts;
+}
+
 /** Channel failures Flume's HTTPSource answers 503 (a ChannelException), whether or not a retry can help. */
 const CHANNEL_CODES = new Set(['FLUME_CHANNEL_FULL', 'FLUME_CHANNEL_CLOSED', 'FLUME_CHANNEL_IO', 'FLUME_BATCH_TOO_LARGE']);
+
+/** Flume's words for a handler failure (answered 500) and for a body it cannot read (400). */
+const HANDLER_FAILED = 'Deserializer threw unexpected exception. ';
+const BAD_JSON = 'Request has invalid JSON Syntax';
+function badRequest(message: string): string {
+  return `Bad request from client. ${BAD_JSON}: ${message.startsWith(`${BAD_JSON}: `) ? message.slice(BAD_JSON.length + 2) : message}`;
+}
 
 const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full. Consider increasing the channel capacity or make sure the sinks perform faster.';
 
@@ -142,7 +167,8 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  *   500, as Flume does) and each body string is encoded back to bytes in it (Java's encodings: UTF-16
  *   with a big-endian BOM, UTF-32 big-endian). Header values that are numbers or booleans become
  *   strings, a missing or null body is empty, other members are ignored (as Gson does).
- * - `BLOB` (Flume's BlobHandler): the whole body is one event; query parameters are its headers.
+ * - `BLOB` (Flume's BLOBHandler): the whole body is one event; query parameters are its headers (the
+ *   first value of a repeated one); a request missing one of `mandatoryParameters` is answered 500.
  *
  * A JSON body is scanned as it arrives, before anything is built: past `maxEventsPerRequest` events
  * it is answered 503 at once (the channel could not take it in one transaction), past
@@ -217,13 +243,23 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
         return;
       }
       let charset: Charset = 'UTF-8';
-      if (opts.handler === 'JSON') {
+      if (opts.handler === 'BLOB') {
+        const missing = missingParameter(req, opts.mandatoryParameters);
+        if (missing !== undefined) {
+          metrics.inc('EventReadFail');
+          res.setHeader('connection', 'close');
+          const why = missing === '' ? ' (a parameter with an empty name: Flume BLOBHandler\'s default mandatoryParameters)' : '';
+          answer(res, 500, `Deserializer threw unexpected exception. Please specify ${missing} parameter in the request.${why}\n`);
+          req.resume();
+          return;
+        }
+      } else {
         try {
           charset = charsetOf(req.headers['content-type']);
         } catch (error) {
           metrics.inc('GenericProcessingFail');
           res.setHeader('connection', 'close');
-          answer(res, 500, `${(error as Error).message}\n`);
+          answer(res, 500, `${HANDLER_FAILED}${(error as Error).message}\n`);
           req.resume();
           return;
         }
@@ -262,7 +298,10 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
           return refuse(503, `Source busy: ${buffered} request bytes held (maxBufferedBytes ${opts.maxBufferedBytes}); retry later.`, 'ChannelWriteFail');
         }
         const refusal = scan?.feed(chunk);
-        if (refusal) return refuse(refusal.status, refusal.status === 503 ? `${CHANNEL_FAILED} ${refusal.message}` : refusal.message, refusal.status === 503 ? 'ChannelWriteFail' : 'EventReadFail');
+        if (refusal) {
+          const text = refusal.status === 503 ? `${CHANNEL_FAILED} ${refusal.message}` : refusal.status === 400 ? badRequest(refusal.message) : refusal.message;
+          return refuse(refusal.status, text, refusal.status === 503 ? 'ChannelWriteFail' : 'EventReadFail');
+        }
         buffered += chunk.length;
         held += chunk.length;
         chunks.push(chunk);
@@ -278,10 +317,10 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
         } catch (error) {
           if (error instanceof BadRequest) {
             metrics.inc('EventReadFail');
-            answer(res, 400, `${error.message}\n`);
+            answer(res, 400, `${badRequest(error.message)}\n`);
           } else {
             metrics.inc('GenericProcessingFail');
-            answer(res, 500, `${(error as Error).message}\n`);
+            answer(res, 500, `${HANDLER_FAILED}${(error as Error).message}\n`);
           }
           return;
         }

@@ -153,6 +153,21 @@ describe('httpSource', () => {
     expect(sink.events[0]!.headers).toEqual({ host: 'h1', n: '2' });
   });
 
+  it("answers 500 to a BLOB request without one of mandatoryParameters (Flume BLOBHandler) and puts nothing", async () => {
+    const { sink, port, counters } = start({ handler: 'BLOB', mandatoryParameters: ['host', 'n'] });
+    const p = await port;
+    const missing = await post(p, 'x', {}, '/?host=h1');
+    expect(missing).toEqual({ status: 500, body: 'Deserializer threw unexpected exception. Please specify n parameter in the request.\n' });
+    expect((await post(p, 'y', {}, '/?n=1&host=h1&n=2')).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect(sink.events.map((e) => [e.headers, e.body.toString()])).toEqual([[{ n: '1', host: 'h1' }, 'y']]);
+    expect(counters.get('EventReadFail')).toBe(1);
+    // Flume's default ("" split on ",") asks for a parameter with an empty name.
+    subscription?.unsubscribe();
+    const flumeDefault = start({ handler: 'BLOB', mandatoryParameters: [''] });
+    expect((await post(await flumeDefault.port, 'z', {}, '/?a=1')).status).toBe(500);
+  });
+
   it('answers 503 when the channel is full; the retry succeeds later and nothing is lost', async () => {
     const { sink, port, counters } = start({}, memoryChannel({ capacity: 2, transactionCapacity: 2, keepAliveMs: 50 }));
     sink.hold = true;
@@ -368,6 +383,21 @@ describe('httpSource', () => {
     expect(httpSource.spec.flumeKeys!['ServerConnector.idleTimeout']).toBe('idleTimeoutMs');
     const mapped = httpSource.spec.fromFlume!(new Map([['ServerConnector.idleTimeout', '5000'], ['QueuedThreadPool.maxThreads', '10']]));
     expect(mapped.consumed).toEqual(['QueuedThreadPool.maxThreads']);
+  });
+
+  it("maps Flume's core BLOBHandler and its mandatoryParameters (Java's split, \"\" by default)", () => {
+    const core = 'org.apache.flume.source.http.BLOBHandler';
+    expect(httpSource.spec.flumeKeys!['handler']).toMatchObject({ option: 'handler' });
+    const convert = (httpSource.spec.flumeKeys!['handler'] as { convert: (v: string) => unknown }).convert;
+    expect(convert(core)).toBe('BLOB');
+    expect(convert('org.apache.flume.sink.solr.morphline.BlobHandler')).toBe('BLOB');
+    const map = (props: [string, string][]) => httpSource.spec.fromFlume!(new Map(props));
+    expect(map([['handler', core]])).toMatchObject({ options: { mandatoryParameters: [''] }, consumed: ['handler.mandatoryParameters'], problems: [] });
+    expect(map([['handler', core], ['handler.mandatoryParameters', 'a,,b,']]).options).toEqual({ mandatoryParameters: ['a', '', 'b'] });
+    // The morphline BlobHandler has no such key: named and ignored.
+    const morphline = map([['handler', 'org.apache.flume.sink.solr.morphline.BlobHandler'], ['handler.mandatoryParameters', 'a']]);
+    expect(morphline.options).toEqual({});
+    expect(morphline.problems!.map((p) => p.key)).toEqual(['handler.mandatoryParameters']);
   });
 });
 
