@@ -109,11 +109,12 @@ export class EventArrayScan {
     }
     if (this.expect === 'value') {
       this.expect = 'none';
+      // `null` (n) is left to the parse: Flume answers a null list or event 500, not 400.
       if (this.depth === 0) {
-        if (c !== 0x5b) return bad('expected an array of events.');
+        if (c !== 0x5b && c !== 0x6e) return bad('expected an array of events.');
       } else if (this.depth === 1) {
         if (++this.events > this.maxEvents) return { status: 503, message: `The request has more than ${this.maxEvents} events (maxEventsPerRequest).` };
-        if (c !== 0x7b) return { status: 400, message: `Event ${this.events - 1} is not an object.` };
+        if (c !== 0x7b && c !== 0x6e) return { status: 400, message: `Event ${this.events - 1} is not an object.` };
       } else if (++this.fields > this.maxFields) {
         return { status: 413, message: `The request's events have more than ${this.maxFields} fields (maxFieldsPerRequest).` };
       }

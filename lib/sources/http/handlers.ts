@@ -8,6 +8,12 @@ import type { FlumeEvent } from '../../core/event.js';
 /** Thrown for a body the handler cannot read: answered 400, nothing of the request is put. */
 export class BadRequest extends Error {}
 
+/**
+ * Thrown where Flume's JSONHandler fails on a null (an empty body, a body holding only `null`, a null
+ * event): Flume answers 500 (a NullPointerException), and so does rxflume, with a clear message.
+ */
+export class HandlerFailure extends Error {}
+
 export type Charset = 'UTF-8' | 'UTF-16' | 'UTF-32';
 
 export function charsetOf(contentType: string | undefined): Charset {
@@ -22,15 +28,26 @@ export function charsetOf(contentType: string | undefined): Charset {
 export function jsonEvents(raw: Buffer, charset: Charset): FlumeEvent[] {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decode(raw, charset));
+    const text = decode(raw, charset);
+    // Gson reads an empty document as a null list (its whitespace is these four characters).
+    if (/^[ \t\n\r]*$/.test(text)) throw new HandlerFailure('The request body holds no JSON value (Flume: a null event list).');
+    parsed = JSON.parse(text);
   } catch (error) {
+    if (error instanceof HandlerFailure) throw error;
     if (error instanceof BadRequest) throw error;
     throw new BadRequest(`Request has invalid JSON Syntax: ${(error as Error).message}`);
   }
+  if (parsed === null) throw new HandlerFailure('The request body is null (Flume: a null event list).');
   if (!Array.isArray(parsed)) throw new BadRequest('Request has invalid JSON Syntax: expected an array of events.');
   const events: FlumeEvent[] = new Array(parsed.length);
+  let nullAt: number | undefined;
   for (let i = 0; i < parsed.length; i++) {
     const item: unknown = parsed[i];
+    // Gson reads the whole list before Flume trips on a null event: a malformed later event is a 400.
+    if (item === null) {
+      nullAt ??= i;
+      continue;
+    }
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new BadRequest(`Event ${i} is not an object.`);
     const { headers: rawHeaders, body } = item as { headers?: unknown; body?: unknown };
     let headers: Record<string, string> = {};
@@ -49,6 +66,7 @@ export function jsonEvents(raw: Buffer, charset: Charset): FlumeEvent[] {
     if (body !== undefined && body !== null && typeof body !== 'string') throw new BadRequest(`Event ${i}: body is not a string.`);
     events[i] = { headers, body: encode(body ?? '', charset) };
   }
+  if (nullAt !== undefined) throw new HandlerFailure(`Event ${nullAt} is null.`);
   return events;
 }
 

@@ -180,7 +180,8 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  * Answers: **200** once the channel stored every event; **503** when the channel refused the batch
  * (full, closed, or more events than its `transactionCapacity`: Flume's ChannelException), when the
  * request has more than `maxEventsPerRequest` events, or when `maxBufferedBytes` are held for other
- * requests — the client should retry later; **500** for another failure or an unsupported charset;
+ * requests — the client should retry later; **500** for another failure, an unsupported charset,
+ * or a JSON body with no value, `null`, or a null event (where Flume's JSONHandler fails on a null);
  * **400** for a malformed body (nothing of that request is put); **413** for a body over
  * `maxBodyBytes` or with more than `maxFieldsPerRequest` values; **405** for other methods than
  * POST; **408** for headers slower than `headersTimeoutMs` or a request slower than
@@ -319,7 +320,8 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
             metrics.inc('EventReadFail');
             answer(res, 400, `${badRequest(error.message)}\n`);
           } else {
-            metrics.inc('GenericProcessingFail');
+            // Flume counts a handler's failure as a read failure too.
+            metrics.inc('EventReadFail');
             answer(res, 500, `${HANDLER_FAILED}${(error as Error).message}\n`);
           }
           return;

@@ -49,17 +49,29 @@ function post(port: number, body: Buffer | string): Promise<number> {
   });
 }
 
-/** What Flume's JSONHandler (Gson) makes of a UTF-8 body: 200 for an array of event objects, else 400. */
-function expected(body: Buffer): 200 | 400 {
+/**
+ * What Flume's JSONHandler (Gson) makes of a UTF-8 body: 200 for an array of event objects, 500 for
+ * no value, `null` or a null event (Flume's NullPointerException), else 400.
+ */
+function expected(body: Buffer): 200 | 400 | 500 {
+  const text = body.toString('utf8');
+  if (/^[ \t\n\r]*$/.test(text)) return 500;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return 400;
   }
+  if (parsed === null) return 500;
   if (!Array.isArray(parsed)) return 400;
+  let nullEvent = false;
   for (const item of parsed) {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) return 400;
+    // Gson reads the whole list first: a malformed event after a null one is still a 400.
+    if (item === null) {
+      nullEvent = true;
+      continue;
+    }
+    if (typeof item !== 'object' || Array.isArray(item)) return 400;
     const { headers, body: b } = item as { headers?: unknown; body?: unknown };
     if (headers !== undefined && headers !== null) {
       if (typeof headers !== 'object' || Array.isArray(headers)) return 400;
@@ -67,7 +79,7 @@ function expected(body: Buffer): 200 | 400 {
     }
     if (b !== undefined && b !== null && typeof b !== 'string') return 400;
   }
-  return 200;
+  return nullEvent ? 500 : 200;
 }
 
 const headerValue = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean());
@@ -127,7 +139,7 @@ describe('httpSource JSON bodies (property)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('answers every body as JSON.parse and the event shape say (200 or 400), never more, never throwing', async () => {
+  it('answers every body as JSON.parse and the event shape say (200, 400 or 500), never more, never throwing', async () => {
     const { port, errors, counters } = await start();
     await fc.assert(
       fc.asyncProperty(anyBody, async (body) => {

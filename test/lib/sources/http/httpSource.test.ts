@@ -153,6 +153,22 @@ describe('httpSource', () => {
     expect(sink.events[0]!.headers).toEqual({ host: 'h1', n: '2' });
   });
 
+  it("answers 500 where Flume's JSONHandler fails on a null: no value, null, a null event; nothing is put", async () => {
+    const { sink, port, counters } = start();
+    const p = await port;
+    const replies = [];
+    for (const body of ['', ' \r\n\t', 'null', ' null ', '[{"body":"a"},null]']) replies.push(await post(p, body, json));
+    expect(replies.map((r) => r.status)).toEqual([500, 500, 500, 500, 500]);
+    expect(replies[4]!.body).toBe('Deserializer threw unexpected exception. Event 1 is null.\n');
+    expect(replies[0]!.body).toBe('Deserializer threw unexpected exception. The request body holds no JSON value (Flume: a null event list).\n');
+    expect((await post(p, 'nul', json)).status).toBe(400);
+    expect((await post(p, '[null,[]]', json)).status).toBe(400);
+    expect((await post(p, '[{"body":"b"}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect(sink.events[0]!.body.toString()).toBe('b');
+    expect(counters.get('EventReadFail')).toBe(7);
+  });
+
   it("answers 500 to a BLOB request without one of mandatoryParameters (Flume BLOBHandler) and puts nothing", async () => {
     const { sink, port, counters } = start({ handler: 'BLOB', mandatoryParameters: ['host', 'n'] });
     const p = await port;
@@ -349,13 +365,13 @@ describe('httpSource', () => {
     );
   });
 
-  it('property: arbitrary bytes are answered 200 or 400 and the server keeps serving', async () => {
+  it('property: arbitrary bytes are answered 200 or 400 (500 when no value: Flume\'s null list) and the server keeps serving', async () => {
     const { port } = start();
     const p = await port;
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 64 }), async (bytes) => {
         const reply = await post(p, Buffer.from(bytes), json);
-        expect([200, 400]).toContain(reply.status);
+        expect(/^[ \t\n\r]*$/.test(Buffer.from(bytes).toString('utf8')) ? [500] : [200, 400]).toContain(reply.status);
       }),
       { numRuns: 40 },
     );
