@@ -59,6 +59,11 @@ export function jsonEvents(raw: Buffer, charset: Charset): FlumeEvent[] {
       for (const key of Object.keys(headers)) {
         const value: unknown = headers[key];
         if (typeof value === 'string') continue;
+        // Flume takes a null header value (Gson's map keeps it); an rxflume header is a string: dropped.
+        if (value === null) {
+          delete headers[key];
+          continue;
+        }
         if (typeof value !== 'number' && typeof value !== 'boolean') throw new BadRequest(`Event ${i}: header ${JSON.stringify(key)} is not a string.`);
         Object.defineProperty(headers, key, { value: String(value), enumerable: true, writable: true, configurable: true });
       }

@@ -166,7 +166,8 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  *   from `Content-Type` (`charset=UTF-8|UTF-16|UTF-32`, UTF-8 when absent; any other is answered
  *   500, as Flume does) and each body string is encoded back to bytes in it (Java's encodings: UTF-16
  *   with a big-endian BOM, UTF-32 big-endian). Header values that are numbers or booleans become
- *   strings, a missing or null body is empty, other members are ignored (as Gson does).
+ *   strings, a null one is dropped (Flume takes it), a missing or null body is empty, other members
+ *   are ignored (as Gson does).
  * - `BLOB` (Flume's BLOBHandler): the whole body is one event; query parameters are its headers (the
  *   first value of a repeated one); a request missing one of `mandatoryParameters` is answered 500.
  *

@@ -75,7 +75,7 @@ function expected(body: Buffer): 200 | 400 | 500 {
     const { headers, body: b } = item as { headers?: unknown; body?: unknown };
     if (headers !== undefined && headers !== null) {
       if (typeof headers !== 'object' || Array.isArray(headers)) return 400;
-      if (Object.values(headers).some((v) => !['string', 'number', 'boolean'].includes(typeof v))) return 400;
+      if (Object.values(headers).some((v) => v !== null && !['string', 'number', 'boolean'].includes(typeof v))) return 400;
     }
     if (b !== undefined && b !== null && typeof b !== 'string') return 400;
   }

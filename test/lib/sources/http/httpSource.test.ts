@@ -169,6 +169,15 @@ describe('httpSource', () => {
     expect(counters.get('EventReadFail')).toBe(7);
   });
 
+  it('takes a null header value, as Flume does, and drops that header', async () => {
+    const { sink, port } = start();
+    const p = await port;
+    expect((await post(p, '[{"headers":{"a":null,"b":"2","__proto__":null},"body":"nh"}]', json)).status).toBe(200);
+    await waitFor(() => sink.events.length === 1, 'event');
+    expect(sink.events[0]!.headers).toEqual({ b: '2' });
+    expect(Object.keys(sink.events[0]!.headers)).toEqual(['b']);
+  });
+
   it("answers 500 to a BLOB request without one of mandatoryParameters (Flume BLOBHandler) and puts nothing", async () => {
     const { sink, port, counters } = start({ handler: 'BLOB', mandatoryParameters: ['host', 'n'] });
     const p = await port;
