@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlumeEvent } from '../../../../lib/core/event.js';
 import { pipe } from '../../../../lib/core/pipe.js';
 import type { WebHdfsClient } from '../../../../lib/hdfs/webHdfsClient.js';
-import { hdfsSink, type HdfsSinkOptions } from '../../../../lib/sinks/hdfs/hdfsSink.js';
+import { hdfsSink } from '../../../../lib/sinks/hdfs/hdfsSink.js';
 import { sequenceSource } from '../../../../lib/sources/sequenceSource.js';
 import { memoryChannel } from '../../../../operators/channels/memoryChannel.js';
 import { dfsAdmin, fsShell, mustRun } from '../../../../scripts/hdfs.js';
 import { hadoopReadSequenceFiles, hdfsEnv, requireHdfs, uniquePath, type HdfsCluster } from '../../../support/hdfs.js';
-import { clientOf, counters, ev, finish, listFiles, pathOn, send, until } from './sinkSupport.js';
+import { clientOf, counters, ev, finish, listFiles, send, sinkOptions, until } from './sinkSupport.js';
 
 const env = hdfsEnv();
 
@@ -47,16 +47,7 @@ describe.skipIf(env.skip)(`hdfsSink refused by HDFS${env.note}`, () => {
   });
   afterAll(() => client?.close());
 
-  const options = (hdfs: HdfsCluster, dir: string, over: Partial<HdfsSinkOptions> = {}): HdfsSinkOptions => ({
-    path: pathOn(hdfs, dir),
-    user: hdfs.superuser,
-    rollCount: 0,
-    rollSize: 0,
-    rollIntervalS: 0,
-    retryIntervalS: 1,
-    logger: () => undefined,
-    ...over,
-  });
+  const options = sinkOptions;
 
   it('permission denied: FLUME_HDFS_PERMISSION naming the file, nothing written, and all delivered once the directory is opened', async () => {
     const hdfs = requireHdfs();

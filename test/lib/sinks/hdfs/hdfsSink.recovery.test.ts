@@ -16,8 +16,8 @@ import type { WebHdfsClient } from '../../../../lib/hdfs/webHdfsClient.js';
 import { hdfsSink, type HdfsSinkOptions } from '../../../../lib/sinks/hdfs/hdfsSink.js';
 import { freePort } from '../../../../scripts/service.js';
 import { buildDist, cli, root as repoRoot } from '../../../support/examples.js';
-import { fsCat, fsText, hadoopDecompress, hadoopReadSequenceFiles, hdfsEnv, requireHdfs, uniquePath, type HdfsCluster } from '../../../support/hdfs.js';
-import { clientOf, deliver, ev, listFiles, pathOn, until } from './sinkSupport.js';
+import { fsCat, fsText, hadoopDecompress, hadoopReadSequenceFiles, hdfsEnv, requireHdfs, uniquePath } from '../../../support/hdfs.js';
+import { clientOf, deliver, ev, listFiles, pathOn, sinkOptions, until } from './sinkSupport.js';
 
 const env = hdfsEnv();
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
@@ -33,16 +33,7 @@ describe.skipIf(env.skip)(`hdfsSink restart recovery${env.note}`, () => {
   });
   afterAll(() => client?.close());
 
-  const options = (hdfs: HdfsCluster, dir: string, over: Partial<HdfsSinkOptions> = {}): HdfsSinkOptions => ({
-    path: pathOn(hdfs, dir),
-    user: hdfs.superuser,
-    rollCount: 0,
-    rollSize: 0,
-    rollIntervalS: 0,
-    retryIntervalS: 1,
-    logger: () => undefined,
-    ...over,
-  });
+  const options = sinkOptions;
 
   /**
    * Run 1 writes `first` and "crashes" (its sink is dropped, never completed), leaving one in-use file, to

@@ -6,6 +6,7 @@ import type { FlumeEvent } from '../../../../lib/core/event.js';
 import { metricsOf, type MetricsSnapshot } from '../../../../lib/core/metrics.js';
 import type { Sink } from '../../../../lib/core/sink.js';
 import { WebHdfsClient, type FileStatus } from '../../../../lib/hdfs/webHdfsClient.js';
+import type { HdfsSinkOptions } from '../../../../lib/sinks/hdfs/hdfsSink.js';
 import type { HdfsCluster } from '../../../support/hdfs.js';
 
 /** Offers one batch to the sink; resolves 'ack' or the nack's error. */
@@ -63,6 +64,18 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 
 /** The sink's path for `dir` of the cluster, as a WebHDFS URL path (hdfs.path = http://host:port/dir). */
 export const pathOn = (hdfs: HdfsCluster, dir: string): string => `${hdfs.webhdfs}${dir}`;
+
+/** A sink on `dir` as the superuser that never rolls by itself and retries after 1 s, quiet; `over` changes any of it. */
+export const sinkOptions = (hdfs: HdfsCluster, dir: string, over: Partial<HdfsSinkOptions> = {}): HdfsSinkOptions => ({
+  path: pathOn(hdfs, dir),
+  user: hdfs.superuser,
+  rollCount: 0,
+  rollSize: 0,
+  rollIntervalS: 0,
+  retryIntervalS: 1,
+  logger: () => undefined,
+  ...over,
+});
 
 /** An event with a `timestamp` header (and `seq`), its body `body` or `event <i>`. */
 export function ev(i: number, headers: Record<string, string> = {}, body?: string | Buffer): FlumeEvent {
