@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, Subject, takeUntil, type Observer, type OperatorFunction, type Subscription } from 'rxjs';
 import type { Batch } from './batch.js';
+import { deferred } from './deferred.js';
 import { FlumeError } from './errors.js';
 import { ComponentCounters, metricsOf, type MetricsSnapshot } from './metrics.js';
 
@@ -105,13 +106,7 @@ export function pipe(source: Observable<Batch>, ...rest: [...Stage[], SinkLike])
   const stop$ = new Subject<void>();
   let finished = false;
 
-  let resolveDone!: () => void;
-  let rejectDone!: (e: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
-  });
-  done.catch(() => undefined);
+  const { promise: done, resolve: resolveDone, reject: rejectDone } = deferred();
   const settle = (error?: unknown): void => {
     if (finished) return;
     finished = true;

@@ -1,5 +1,6 @@
 import type { Observer } from 'rxjs';
 import type { Batch } from './batch.js';
+import { deferred } from './deferred.js';
 import { describeError } from './errors.js';
 import { componentLogger, RateLimitedLog, type ComponentLogger } from './log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from './metrics.js';
@@ -26,18 +27,6 @@ export interface SinkWriter {
 /** How a channel retries what a sink rolled back (Flume's SinkRunner back-off), for the failure log line. */
 const RETRY_PLAN = 'rolled back to the channel, which offers them again after a back-off of 1 s growing to 5 s';
 
-/** A sink's `closed` promise and its settlers. Nobody is obliged to await `closed`: its rejection alone never kills the process. */
-export function closedSignal(): { closed: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const closed = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  closed.catch(() => undefined);
-  return { closed, resolve, reject };
-}
-
 /**
  * Builds a `Sink` from a writer: acks a batch after `write` returned or resolved, nacks it with the
  * error when `write` threw or rejected, counts Flume's sink counters, and closes after the last write.
@@ -46,7 +35,7 @@ export function createSink(name: string, writer: SinkWriter, counters = new Comp
   let pending = 0;
   let finished = false;
   let whenIdle: (() => void) | undefined;
-  const { closed, resolve: resolveClosed, reject: rejectClosed } = closedSignal();
+  const { promise: closed, resolve: resolveClosed, reject: rejectClosed } = deferred();
   // Counters alone do not say why nothing arrives: the first failure of each kind is logged with its cause.
   const failures = new RateLimitedLog(componentLogger(name, writer.logger));
   let failing = false;

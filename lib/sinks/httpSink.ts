@@ -7,7 +7,8 @@ import { component, defineComponent, parseOptions, type FlumeKeyMapping } from '
 import { ComponentError, describeError } from '../core/errors.js';
 import { componentLogger, loggerOption, RateLimitedLog } from '../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { closedSignal, type Sink } from '../core/sink.js';
+import { deferred } from '../core/deferred.js';
+import type { Sink } from '../core/sink.js';
 import { nameOption } from '../core/options.js';
 import { Backoff, backoffOf, backoffOptions } from '../core/backoff.js';
 
@@ -92,7 +93,7 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
   const backoffs = new Backoff(backoffOf(opts));
   let pending = 0;
   let finished = false;
-  const { closed, resolve: resolveClosed } = closedSignal();
+  const { promise: closed, resolve: resolveClosed } = deferred();
   const idle = (): void => {
     if (finished && pending === 0) resolveClosed();
   };

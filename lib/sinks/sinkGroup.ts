@@ -8,7 +8,8 @@ import { asyncScheduler } from 'rxjs';
 import { createBatch, type Batch } from '../core/batch.js';
 import { ComponentError, ConfigError, isRetriable, toError, type ConfigIssue } from '../core/errors.js';
 import { ComponentCounters, metricsOf, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { closedSignal, type Sink } from '../core/sink.js';
+import { deferred } from '../core/deferred.js';
+import type { Sink } from '../core/sink.js';
 
 /** Sinks of a group: by name, or a list (named by their metrics name, else `sink1`, `sink2`, …). */
 export type SinkMembers = readonly Sink[] | Readonly<Record<string, Sink>>;
@@ -61,7 +62,7 @@ export function createGroup(name: string, members: readonly GroupMember[]) {
   let inFlight = 0;
   let ending: { error: unknown } | 'complete' | undefined;
   let forwarded = false;
-  const { closed, resolve: resolveClosed, reject: rejectClosed } = closedSignal();
+  const { promise: closed, resolve: resolveClosed, reject: rejectClosed } = deferred();
 
   const forwardIfIdle = (): void => {
     if (!ending || forwarded || inFlight > 0) return;
