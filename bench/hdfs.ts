@@ -43,6 +43,7 @@ import { parseArgs } from 'node:util';
 import { FLUME_VERSION, flumeJarsCached, startFlumeAgent, type FlumeAgent } from '../scripts/flume.js';
 import { HADOOP_VERSION, startHdfs, type Hdfs } from '../scripts/hdfs.js';
 import { checkTools, freePort, sleep, tail } from '../scripts/service.js';
+import { procStats } from './procStats.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -100,18 +101,6 @@ interface Result {
 }
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
-
-/** /proc/<pid>: peak RSS (VmHWM) in MB and CPU seconds (utime + stime); zeros once the process is gone. */
-function procStats(pid: number): { peakRssMB: number; cpuSeconds: number } {
-  try {
-    const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { peakRssMB: round(hwm / 1024, 1), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 };
-  } catch {
-    return { peakRssMB: 0, cpuSeconds: 0 };
-  }
-}
 
 /** The properties file both agents run, byte for byte. */
 function properties(hdfs: Hdfs, fileType: string, batch: number): string {

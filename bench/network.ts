@@ -41,6 +41,7 @@ import { httpSource } from '../lib/sources/http/httpSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
 import { FLUME_VERSION, flumeJarsCached, startFlumeAgent } from '../scripts/flume.js';
 import { checkTools, freePort } from '../scripts/service.js';
+import { procStats } from './procStats.js';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
 const SECONDS = Number(process.env['SECONDS'] ?? 3);
@@ -489,16 +490,6 @@ function flumeSkipReason(): string | undefined {
   } catch (error) {
     return (error as Error).message;
   }
-}
-
-/** /proc/<pid>: peak RSS (VmHWM) in MB and CPU seconds (utime + stime). */
-function procStats(pid: number): { peakRssMB: number; cpuSeconds: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
-  return { peakRssMB: round(hwm / 1024, 1), cpuSeconds: ticks / 100 };
 }
 
 interface FlumeAgent {
