@@ -25,7 +25,6 @@
  *                            AVRO_CONNS=1 connections (e.g. 1,4), HTTP_INFLIGHT=4, FLUME=0 to skip Flume)
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
