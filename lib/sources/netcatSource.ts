@@ -7,6 +7,7 @@ import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../core/options.js';
 import { connectionPump, listenTcp, maxConnectionsOption, onListeningOption } from '../net/listen.js';
+import { utf8Lead } from '../text/utf8.js';
 
 export type { ListeningCallback } from '../net/listen.js';
 
@@ -75,16 +76,13 @@ class LineMeter {
       const b = bytes[i]!;
       if (this.need === 0) {
         if (b < 0x80) this.units++;
-        else if (b >= 0xc2 && b <= 0xdf) this.need = 1;
-        else if (b >= 0xe0 && b <= 0xef) {
-          this.need = 2;
-          if (b === 0xe0) this.lo = 0xa0;
-          else if (b === 0xed) this.hi = 0x9f;
-        } else if (b >= 0xf0 && b <= 0xf4) {
-          this.need = 3;
-          if (b === 0xf0) this.lo = 0x90;
-          else if (b === 0xf4) this.hi = 0x8f;
-        } else return 'bad';
+        else {
+          const lead = utf8Lead(b);
+          if (lead === undefined) return 'bad';
+          this.need = lead.need;
+          this.lo = lead.lo;
+          this.hi = lead.hi;
+        }
       } else {
         if (b < this.lo || b > this.hi) return 'bad';
         this.lo = 0x80;

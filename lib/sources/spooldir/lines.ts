@@ -18,7 +18,8 @@
  * Only ASCII-compatible charsets (UTF-8, ISO-8859-1, US-ASCII) are supported: their `\n` is byte
  * 0x0A and never occurs inside another character.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
+import { utf8Lead } from '../../text/utf8.js';
 
 export type InputCharset = 'UTF-8' | 'ISO-8859-1' | 'US-ASCII';
 export type OutputCharset = 'UTF-8' | 'ISO-8859-1' | 'US-ASCII';
@@ -87,19 +88,11 @@ function step(buf: Buffer, p: number, to: number, open: boolean, input: InputCha
   if (b < 0x80) return { size: 1, units: 1 };
   if (input === 'ISO-8859-1') return { size: 1, units: 1 };
   if (input === 'US-ASCII') return { size: 1, units: -1 };
-  let need: number;
-  let lo = 0x80;
-  let hi = 0xbf;
-  if (b >= 0xc2 && b <= 0xdf) need = 1;
-  else if (b >= 0xe0 && b <= 0xef) {
-    need = 2;
-    if (b === 0xe0) lo = 0xa0;
-    if (b === 0xed) hi = 0x9f;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    need = 3;
-    if (b === 0xf0) lo = 0x90;
-    if (b === 0xf4) hi = 0x8f;
-  } else return { size: 1, units: -1 };
+  const lead = utf8Lead(b);
+  if (lead === undefined) return { size: 1, units: -1 };
+  const need = lead.need;
+  let lo = lead.lo;
+  let hi = lead.hi;
   for (let i = 1; i <= need; i++) {
     if (p + i >= to) return open ? { size: 0, units: 0 } : { size: i, units: -1 };
     const c = buf[p + i]!;
@@ -150,14 +143,7 @@ export function malformedAt(bytes: Buffer, input: InputCharset): number {
  */
 export function lineBody(buf: Buffer, start: number, end: number, codec: LineCodec): Buffer | undefined {
   const bytes = buf.subarray(start, end);
-  let plain = true; // all ASCII
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i]! >= 0x80) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return Buffer.from(bytes);
+  if (isAscii(bytes)) return Buffer.from(bytes);
   if (codec.input === 'UTF-8' && codec.output === 'UTF-8' && isUtf8(bytes)) return Buffer.from(bytes);
   // Decode to UTF-8 bytes, then to the output charset when that is not UTF-8.
   let utf8: Buffer;
