@@ -1,17 +1,30 @@
-// Prints the last line CI reads: "N passed, N failed". A test file that failed to load counts as failed.
+// Prints the last line CI reads: "N passed, N failed", over every report given (one per Node line).
+// A test file that failed to load counts as failed; a missing report counts as one failure.
 import { readFileSync } from 'node:fs';
 
-const file = process.argv[2];
-let report;
-try {
-  report = JSON.parse(readFileSync(file, 'utf8'));
-} catch (error) {
-  console.log(`no test report at ${file}: ${error.message}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let ok = true;
+for (const file of process.argv.slice(2)) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    console.log(`no test report at ${file}: ${error.message}`);
+    failed += 1;
+    ok = false;
+    continue;
+  }
+  const brokenFiles = report.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
+  const fileFailed = report.numFailedTests + brokenFiles;
+  const fileSkipped = report.numPendingTests + report.numTodoTests;
+  console.log(`${file}: ${report.numPassedTests} passed, ${fileFailed} failed${fileSkipped > 0 ? `, ${fileSkipped} skipped` : ''}`);
+  passed += report.numPassedTests;
+  failed += fileFailed;
+  skipped += fileSkipped;
+  if (!report.success) ok = false;
 }
-const brokenFiles = report.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
-const failed = report.numFailedTests + brokenFiles;
-if (report.numPendingTests + report.numTodoTests > 0) console.log(`${report.numPendingTests + report.numTodoTests} skipped`);
-console.log(`${report.numPassedTests} passed, ${failed} failed`);
-process.exit(failed > 0 || !report.success ? 1 : 0);
+if (skipped > 0) console.log(`${skipped} skipped`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || !ok ? 1 : 0);

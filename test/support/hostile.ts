@@ -13,6 +13,12 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { buildDist, cli, root } from './examples.js';
 
+/**
+ * The RSS an agent under attack must stay below (README, Limits and guarantees). Measured peaks: 225–280 MB
+ * on Node 20 and 22; 271–394 MB on Node 24, whose V8 and 64 KiB Buffer pool hold more.
+ */
+export const HOSTILE_CEILING_MB = 450;
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Resident and peak resident memory of a process, in MB (Linux /proc). */
