@@ -2,8 +2,9 @@
  * The HDFS sink against Apache Flume 1.11.0's, on one real single-node HDFS (scripts/hdfs.ts,
  * MiniDFSCluster) started once for the run. Each case — hdfs.fileType SequenceFile and DataStream,
  * hdfs.batchSize 100 and 1000 — runs the SAME Flume properties file on Flume (java, its HDFS sink over
- * Hadoop's DFS client, hdfs.path hdfs://…) and on rxflume (`node dist/lib/agent/cli.js agent …`, over
- * WebHDFS; `webHdfsUrl` in the file, which Flume ignores), one after the other:
+ * Hadoop's DFS client, hdfs.path hdfs://…), on rxflume over its native transport (`native`: the file
+ * plus `transport = native`: Hadoop RPC and DataNode pipelines, lib/hdfs/native) and on rxflume over
+ * WebHDFS (`rxflume`: the file plus `webHdfsUrl`), one after the other (Flume ignores both keys):
  *
  *   StressSource (N events of SIZE bytes, batches of B) → memory channel (transactionCapacity B)
  *     → hdfs sink (batchSize B; no roll by time or count, 128 MB files)
@@ -18,31 +19,34 @@
  *
  *   npm run build && npm run bench:hdfs [-- --events N] [--quick] [--size BYTES] [--max-seconds S]
  *       [--batches 100,1000] [--types SequenceFile,DataStream] [--agents flume,rxflume]
- *       [--flume-heap MB] [--set key=value]… [--hdfs-conf key=value]…
+ *       [--flume-heap MB] [--set key=value]… [--hdfs-conf key=value]… [--cpu-prof-dir DIR]
  *   --set adds a line to the shared properties file (e.g. --set a1.channels.c1.maxInFlight=4; Flume
  *   ignores keys it does not know); --hdfs-conf configures the cluster (e.g.
- *   --hdfs-conf dfs.client.block.write.locateFollowingBlock.initial.delay.ms=10).
+ *   --hdfs-conf dfs.client.block.write.locateFollowingBlock.initial.delay.ms=10); --cpu-prof-dir has
+ *   every rxflume agent write a V8 CPU profile there as it stops (bench:flume --cpu-prof passes it).
  *
  * What to expect: every WebHDFS APPEND closes the file, and the DataNode's own DFS client then often
  * waits 400 ms (that delay.ms default, while the NameNode has not yet seen the DataNode's block
  * report) before its complete() goes through — measured 25–50 ms or ≈430 ms per APPEND, whatever its
- * size (50 KB–5 MB). Flume hflushes an open file and never pays it. So rxflume's rate here is bytes per
- * request over that latency: the channel's maxInFlight (batches coalesced into one request) and that
- * DataNode setting move it most. CPU/event ratios include the fixed cost of the POLL_MS metrics polling,
+ * size (50 KB–5 MB). Flume hflushes an open file and never pays it. So rxflume's rate here is events
+ * in flight over that latency: the agent lets the channel hand the sink all it holds (maxInFlight =
+ * min(capacity, 20,000) / transactionCapacity: 100 batches here), so the channel's capacity and that DataNode
+ * setting move it most. The native transport keeps each file open and hflushes each round, as Flume
+ * does, so it pays a pipeline round trip per round instead. CPU/event ratios include the fixed cost of the POLL_MS metrics polling,
  * which dominates in slow, partial cases.
  *
  * Needs java and Flume's jars with its HDFS sink (npm run flume:fetch) and Hadoop's (npm run hdfs:fetch).
  * Everything listens on 127.0.0.1; the agents, the cluster and the temp folders go away on exit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FLUME_VERSION, flumeJarsCached, startFlumeAgent, type FlumeAgent } from '../scripts/flume.js';
+import { FLUME_VERSION, flumeJarsCached } from '../scripts/flume.js';
 import { HADOOP_VERSION, startHdfs, type Hdfs } from '../scripts/hdfs.js';
-import { checkTools, freePort, sleep, tail } from '../scripts/service.js';
+import { checkTools, sleep, tail } from '../scripts/service.js';
+import { counter, startAgent } from './agents.js';
+import { printJsonLine } from './jsonLine.js';
 import { procStats } from './procStats.js';
 
 const { values: flags } = parseArgs({
@@ -53,10 +57,11 @@ const { values: flags } = parseArgs({
     'max-seconds': { type: 'string' },
     batches: { type: 'string', default: '100,1000' },
     types: { type: 'string', default: 'SequenceFile,DataStream' },
-    agents: { type: 'string', default: 'flume,rxflume' },
+    agents: { type: 'string', default: 'flume,native,rxflume' },
     'flume-heap': { type: 'string', default: '512' },
     set: { type: 'string', multiple: true, default: [] },
     'hdfs-conf': { type: 'string', multiple: true, default: [] },
+    'cpu-prof-dir': { type: 'string' },
   },
   strict: true,
 });
@@ -78,7 +83,8 @@ const POLL_MS = 50;
 const START_TIMEOUT_MS = 120_000;
 const ROLL_SIZE = 128 * 1024 * 1024;
 
-type AgentKind = 'flume' | 'rxflume';
+/** rxflume: over WebHDFS; native: over Hadoop RPC and DataTransferProtocol. */
+type AgentKind = 'flume' | 'rxflume' | 'native';
 
 interface Result {
   fileType: string;
@@ -102,8 +108,8 @@ interface Result {
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
-/** The properties file both agents run, byte for byte. */
-function properties(hdfs: Hdfs, fileType: string, batch: number): string {
+/** The properties file the agents run, byte for byte but for one rxflume key (webHdfsUrl or transport). */
+function properties(hdfs: Hdfs, fileType: string, batch: number, kind: AgentKind): string {
   return [
     'a1.sources = r1',
     'a1.channels = c1',
@@ -127,8 +133,9 @@ function properties(hdfs: Hdfs, fileType: string, batch: number): string {
     'a1.sinks.k1.hdfs.rollCount = 0',
     `a1.sinks.k1.hdfs.rollSize = ${ROLL_SIZE}`,
     'a1.sinks.k1.hdfs.minBlockReplicas = 1',
-    // rxflume only (Flume ignores it): where WebHDFS is; Flume's DFS client uses hdfs.path's RPC port.
-    `a1.sinks.k1.webHdfsUrl = ${hdfs.webhdfs}`,
+    // rxflume only (Flume ignores them): over WebHDFS, where it is; or the native transport.
+    ...(kind === 'rxflume' ? [`a1.sinks.k1.webHdfsUrl = ${hdfs.webhdfs}`] : []),
+    ...(kind === 'native' ? ['a1.sinks.k1.transport = native'] : []),
     ...EXTRA.map((kv) => kv.replace('=', ' = ')),
     '',
   ].join('\n');
@@ -150,102 +157,15 @@ async function hdfsUsage(hdfs: Hdfs, dir: string): Promise<{ bytes: number; file
   return { bytes: files.reduce((sum, f) => sum + f.length, 0), files: files.length };
 }
 
-/** A running agent under measurement: its pid, its metrics port, and how to stop it. */
-interface Running {
-  pid: number;
-  monitorPort: number;
-  exited(): string | undefined;
-  log(): Promise<string>;
-  stop(): Promise<void>;
-}
-
-async function startFlume(conf: string, monitorPort: number, hdfs: Hdfs): Promise<Running> {
-  const agent: FlumeAgent = await startFlumeAgent({
-    conf,
-    hdfs: true,
-    heapMb: FLUME_HEAP_MB,
-    // The JVM's own defaults (G1, tiered JIT), as a production agent runs, not the quick-start flags.
-    jvmArgs: [],
-    // Hadoop's client configuration of this cluster: fs.defaultFS, replication 1 (one DataNode).
-    classpath: [hdfs.confDir],
-    systemProperties: { 'flume.monitoring.type': 'http', 'flume.monitoring.port': String(monitorPort) },
-  });
-  const pid = agent.pid;
-  if (pid === undefined) throw new Error('the Flume agent exited at once');
-  return {
-    pid,
-    monitorPort,
-    exited: () => (agent.pid === undefined ? 'exited' : undefined),
-    log: () => agent.log(),
-    stop: () => agent.stop(),
-  };
-}
-
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'agent', 'cli.js');
-
-async function startRxflume(conf: string, monitorPort: number, dir: string): Promise<Running> {
-  const confFile = join(dir, 'agent.conf');
-  const logFile = join(dir, 'rxflume.log');
-  writeFileSync(confFile, conf);
-  const fd = openSync(logFile, 'w');
-  let child: ChildProcess;
-  try {
-    // The agent stays up after its source ended (configuration reload on, checked hourly), as Flume does.
-    const args = [CLI, 'agent', '-n', 'a1', '-f', confFile, '-i', '3600', '-Dflume.monitoring.type=http', `-Dflume.monitoring.port=${monitorPort}`, '--log-level', 'warn', '--quiet'];
-    child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-  children.add(child);
-  let exitedWith: string | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exitedWith = signal ?? `code ${code}`;
-      children.delete(child);
-      resolve();
-    }),
-  );
-  return {
-    pid: child.pid!,
-    monitorPort,
-    exited: () => exitedWith,
-    log: async () => readFileSync(logFile, 'utf8'),
-    async stop() {
-      if (exitedWith === undefined) {
-        child.kill('SIGTERM');
-        const timeout = sleep(40_000).then(() => 'timeout' as const);
-        if ((await Promise.race([exited, timeout])) === 'timeout') {
-          child.kill('SIGKILL');
-          await exited;
-        }
-      }
-    },
-  };
-}
-
-/** rxflume agents alive, killed if the bench dies. */
-const children = new Set<ChildProcess>();
-
-/** EventDrainSuccessCount of SINK.k1, or undefined while the agent does not answer or has no sink yet. */
-async function drained(port: number): Promise<number | undefined> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
-    if (!response.ok) return undefined;
-    const metrics = (await response.json()) as Record<string, Record<string, string | number>>;
-    const sink = metrics['SINK.k1'];
-    return sink === undefined ? undefined : Number(sink['EventDrainSuccessCount'] ?? 0);
-  } catch {
-    return undefined;
-  }
-}
-
-async function runCase(hdfs: Hdfs, kind: AgentKind, fileType: string, batch: number, tmp: string): Promise<Result> {
-  const conf = properties(hdfs, fileType, batch);
+async function runCase(hdfs: Hdfs, kind: AgentKind, fileType: string, batch: number): Promise<Result> {
+  const conf = properties(hdfs, fileType, batch, kind);
   const dir = caseDir(fileType, batch);
   await webHdfs(hdfs, 'DELETE', dir, 'DELETE&recursive=true');
-  const monitorPort = await freePort();
   const spawned = performance.now();
-  const agent = kind === 'flume' ? await startFlume(conf, monitorPort, hdfs) : await startRxflume(conf, monitorPort, mkdtempSync(join(tmp, 'rxflume-')));
+  // Flume with its HDFS sink's jars and Hadoop's client configuration of this cluster (fs.defaultFS, replication 1).
+  const profile = flags['cpu-prof-dir'] ? { cpuProfDir: flags['cpu-prof-dir'] } : {};
+  const agent = await startAgent(kind === 'flume' ? 'flume' : 'rxflume', conf, { flume: { hdfs: true, heapMb: FLUME_HEAP_MB, classpath: [hdfs.confDir] }, ...profile });
+  const drained = async () => counter(agent, 'SINK.k1', 'EventDrainSuccessCount');
   try {
     // Bounded: START_TIMEOUT_MS to the first answer, then MAX_SECONDS of measurement.
     let first: { t: number; n: number } | undefined;
@@ -253,7 +173,7 @@ async function runCase(hdfs: Hdfs, kind: AgentKind, fileType: string, batch: num
     while (first === undefined) {
       if (agent.exited()) throw new Error(`${kind} agent exited (${agent.exited()}) before it served metrics:\n${tail(await agent.log(), 40)}`);
       if (performance.now() > startDeadline) throw new Error(`${kind} agent served no SINK.k1 metrics within ${START_TIMEOUT_MS} ms:\n${tail(await agent.log(), 40)}`);
-      const n = await drained(monitorPort);
+      const n = await drained();
       if (n !== undefined) first = { t: performance.now(), n };
       else await sleep(POLL_MS);
     }
@@ -263,7 +183,7 @@ async function runCase(hdfs: Hdfs, kind: AgentKind, fileType: string, batch: num
     while (last.n < EVENTS && last.t < deadline) {
       if (agent.exited()) throw new Error(`${kind} agent exited (${agent.exited()}) after ${last.n} of ${EVENTS} events:\n${tail(await agent.log(), 40)}`);
       await sleep(POLL_MS);
-      const n = await drained(monitorPort);
+      const n = await drained();
       if (n !== undefined) last = { t: performance.now(), n };
     }
     const stats = procStats(agent.pid);
@@ -309,7 +229,6 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'rxflume-bench-hdfs-'));
   let hdfs: Hdfs | undefined;
   const cleanup = async () => {
-    for (const child of children) child.kill('SIGKILL');
     await hdfs?.close().catch(() => undefined);
     rmSync(tmp, { recursive: true, force: true });
   };
@@ -328,7 +247,7 @@ async function main(): Promise<void> {
       `HDFS ${HADOOP_VERSION} (MiniDFSCluster, 1 DataNode) on ${hdfs.uri}, WebHDFS ${hdfs.webhdfs}; ` +
         `${EVENTS.toLocaleString('en-US')} events of ${SIZE} bytes per case (StressSource → memory → hdfs sink, no roll), at most ${MAX_SECONDS} s each`,
     );
-    console.log(`flume: Apache Flume ${FLUME_VERSION}, HDFS sink over Hadoop's DFS client, -Xmx${FLUME_HEAP_MB}m, JVM defaults; rxflume: node ${process.version}, hdfsSink over WebHDFS`);
+    console.log(`flume: Apache Flume ${FLUME_VERSION}, HDFS sink over Hadoop's DFS client, -Xmx${FLUME_HEAP_MB}m, JVM defaults; native / rxflume: node ${process.version}, hdfsSink over Hadoop RPC + DataTransferProtocol / over WebHDFS`);
     if (EXTRA.length > 0) console.log(`extra properties: ${EXTRA.join(', ')}`);
     if (flags['hdfs-conf'].length > 0) console.log(`cluster configuration: ${flags['hdfs-conf'].join(', ')}`);
     console.log(`load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
@@ -336,7 +255,7 @@ async function main(): Promise<void> {
     for (const fileType of FILE_TYPES) {
       for (const batch of BATCHES) {
         for (const kind of AGENTS) {
-          const r = await runCase(hdfs, kind, fileType, batch, tmp);
+          const r = await runCase(hdfs, kind, fileType, batch);
           console.error(`${fileType}/${batch} ${kind}: ${r.eventsPerSec} events/s, ${r.peakRssMB} MB peak RSS${r.partial ? ` (partial: ${r.drained} of ${r.events} in ${r.seconds} s)` : ''}`);
           results.push(r);
         }
@@ -366,27 +285,31 @@ async function main(): Promise<void> {
         r.partial ? 'partial' : '',
       ]),
     );
-    const ratios = FILE_TYPES.flatMap((fileType) =>
+    const ours = AGENTS.filter((a) => a !== 'flume');
+    const ratios = ours.flatMap((agent) =>
+      FILE_TYPES.flatMap((fileType) =>
       BATCHES.map((batch) => {
         const f = results.find((r) => r.agent === 'flume' && r.fileType === fileType && r.batch === batch);
-        const x = results.find((r) => r.agent === 'rxflume' && r.fileType === fileType && r.batch === batch);
+        const x = results.find((r) => r.agent === agent && r.fileType === fileType && r.batch === batch);
         const speed = f && x && f.eventsPerSec > 0 ? round(x.eventsPerSec / f.eventsPerSec, 2) : null;
         const rss = f && x && f.peakRssMB > 0 ? round(x.peakRssMB / f.peakRssMB, 2) : null;
         const cpu = f && x && f.cpuSeconds > 0 && x.cpuSeconds > 0 ? round(x.cpuSeconds / x.drained / (f.cpuSeconds / f.drained), 2) : null;
-        return { fileType, batch, speedRatio: speed, rssRatio: rss, cpuPerEventRatio: cpu, meetsTarget: speed !== null && rss !== null && speed >= 1.5 && rss <= 0.5 };
+        return { agent, fileType, batch, speedRatio: speed, rssRatio: rss, cpuPerEventRatio: cpu, meetsTarget: speed !== null && rss !== null && speed >= 1.5 && rss <= 0.5 };
       }),
+      ),
     );
-    if (AGENTS.length === 2) {
-      console.log('\nrxflume / flume (target: events/s ≥ 1.5×, peak RSS ≤ 0.5×)');
+    if (AGENTS.includes('flume') && ours.length > 0) {
+      console.log('\nrxflume (native, WebHDFS) / flume (target: events/s ≥ 1.5×, peak RSS ≤ 0.5×)');
       table(
-        ['fileType', 'batch', 'events/s ×', 'peak RSS ×', 'CPU/event ×', 'target'],
-        ratios.map((r) => [r.fileType, r.batch, r.speedRatio ?? '-', r.rssRatio ?? '-', r.cpuPerEventRatio ?? '-', r.meetsTarget ? 'met' : 'not met']),
+        ['agent', 'fileType', 'batch', 'events/s ×', 'peak RSS ×', 'CPU/event ×', 'target'],
+        ratios.map((r) => [r.agent, r.fileType, r.batch, r.speedRatio ?? '-', r.rssRatio ?? '-', r.cpuPerEventRatio ?? '-', r.meetsTarget ? 'met' : 'not met']),
       );
     }
     console.log(`load average after: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
-    console.log(
-      JSON.stringify({
-        bench: 'hdfs',
+    printJsonLine(
+      'hdfs',
+      results.map((r) => ({ ...r, case: `hdfs ${r.fileType}`, server: r.agent })),
+      {
         node: process.version,
         flume: FLUME_VERSION,
         hadoop: HADOOP_VERSION,
@@ -399,9 +322,8 @@ async function main(): Promise<void> {
         loadBefore: load0.map((l) => round(l, 2)),
         loadAfter: load1.map((l) => round(l, 2)),
         target: { speedRatio: 1.5, rssRatio: 0.5 },
-        results,
         ratios,
-      }),
+      },
     );
   } finally {
     process.off('SIGINT', onSignal);

@@ -133,6 +133,16 @@ const SERVER_LOG4J = [
   'log4j.logger.org.apache.hadoop.test.MiniDFSClusterManager=INFO',
   // Startup and shutdown report expected interruptions as errors; keep the log readable.
   'log4j.logger.org.apache.hadoop.metrics2=ERROR',
+  // RXFLUME_HDFS_DEBUG=1: what the DataNodes and the NameNode decide about blocks (recoveries, lengths, reports) in hdfs.log.
+  ...(process.env['RXFLUME_HDFS_DEBUG']
+    ? [
+        'log4j.logger.org.apache.hadoop.hdfs.server.datanode=INFO',
+        'log4j.logger.org.apache.hadoop.hdfs.server.datanode.DataNode.clienttrace=WARN',
+        'log4j.logger.org.apache.hadoop.hdfs.server.namenode.FSNamesystem=INFO',
+        'log4j.logger.org.apache.hadoop.hdfs.StateChange=INFO',
+        'log4j.logger.BlockStateChange=INFO',
+      ]
+    : []),
   '',
 ].join('\n');
 

@@ -1,6 +1,6 @@
 /**
  * Interop (issue #12): the same properties file run by Apache Flume 1.11.0's HDFS sink (Hadoop's client,
- * hdfs:// RPC) and by `rxflume agent` (WebHDFS) against the same HDFS, with the same input; Hadoop's own
+ * hdfs:// RPC) and by `rxflume agent` (over WebHDFS, and again over its native transport) against the same HDFS, with the same input; Hadoop's own
  * readers (SequenceFile.Reader, `fs -cat`, its codecs) decode every file each wrote, and the decoded
  * records, the file names' pattern and the file counts must be equal.
  *
@@ -16,9 +16,9 @@
  *   since they depend on how events were batched (a SequenceFile sync marker and a gzip member per batch:
  *   Flume's batches are hdfs.batchSize events, rxflume's the channel's takes; see
  *   docs/differences-from-flume.md), and HEADER_AND_TEXT's header order (below).
- * - The two confs differ only in hdfs.path's base directory (/…/flume vs /…/rxflume). The file also has
- *   `webHdfsUrl` for each sink: rxflume needs it because the test NameNode's HTTP port is not 9870 (the
- *   default it derives from an hdfs:// path); Flume ignores the key.
+ * - The confs differ only in hdfs.path's base directory (/…/flume, /…/rxflume, /…/native) and in one key
+ *   Flume ignores: `webHdfsUrl` (rxflume over WebHDFS needs it because the test NameNode's HTTP port is
+ *   not 9870, the default it derives from an hdfs:// path), or `transport = native`.
  * - Flume is stopped with SIGTERM once its monitoring JSON shows every event drained (it closes and
  *   renames its files on stop); rxflume's agent ends by itself once its seq sources are done.
  * Needs HDFS (RXFLUME_REQUIRE_HDFS) and Flume (RXFLUME_REQUIRE_FLUME); skipped without java/mvn otherwise.
@@ -138,8 +138,12 @@ const CASES: SinkCase[] = [
   },
 ];
 
-/** The agent conf; only `base` (the directory every hdfs.path starts with) differs between the two agents. */
-function agentConf(hdfs: HdfsCluster, base: string): string {
+/**
+ * The agent conf; only `base` (the directory every hdfs.path starts with) and how rxflume reaches HDFS
+ * differ between the agents: `webHdfsUrl` (WebHDFS) or `transport = native` (Hadoop RPC and DataNode
+ * pipelines, as Flume writes); Flume ignores both keys.
+ */
+function agentConf(hdfs: HdfsCluster, base: string, transport: 'webhdfs' | 'native' = 'webhdfs'): string {
   const lines: string[] = [
     `a1.sources = ${CASES.map((c) => `s${c.sink.slice(1)}`).join(' ')}`,
     `a1.channels = ${CASES.map((c) => `c${c.sink.slice(1)}`).join(' ')}`,
@@ -157,8 +161,8 @@ function agentConf(hdfs: HdfsCluster, base: string): string {
       type: 'hdfs',
       channel: `c${n}`,
       'hdfs.path': `${hdfs.uri}${base}/${c.dir}`,
-      // rxflume only (Flume ignores it): the NameNode's HTTP port, which an hdfs:// URI does not carry.
-      webHdfsUrl: hdfs.webhdfs,
+      // rxflume only (Flume ignores them): the NameNode's HTTP port, which an hdfs:// URI does not carry, or the native transport.
+      ...(transport === 'native' ? { transport: 'native' } : { webHdfsUrl: hdfs.webhdfs }),
       'hdfs.rollCount': String(ROLL_COUNT),
       'hdfs.rollSize': '0',
       'hdfs.rollInterval': '0',
@@ -277,13 +281,18 @@ function sortHeaders(line: string): string {
   return `{${m[1]!.split(', ').sort().join(', ')}} ${m[2]}`;
 }
 
+/** Flume, rxflume over WebHDFS, rxflume over the native transport. */
+const SIDES = ['flume', 'rxflume', 'native'] as const;
+type Side = (typeof SIDES)[number];
+
 describe.skipIf(skip)(`Flume 1.11.0's HDFS sink and rxflume's write the same files${hdfsE.note}${flumeE.note}`, () => {
   const work = scratch('rxflume-hdfs-interop-');
   let root = '';
   let flumeLog = '';
   let rxflume: CliResult | undefined;
-  const listed: Record<'flume' | 'rxflume', Listed[]> = { flume: [], rxflume: [] };
-  const decoded: Record<'flume' | 'rxflume', Map<string, Decoded[]>> = { flume: new Map(), rxflume: new Map() };
+  let native: CliResult | undefined;
+  const listed: Record<Side, Listed[]> = { flume: [], rxflume: [], native: [] };
+  const decoded: Record<Side, Map<string, Decoded[]>> = { flume: new Map(), rxflume: new Map(), native: new Map() };
 
   beforeAll(async () => {
     const hdfs = requireHdfs();
@@ -306,36 +315,42 @@ describe.skipIf(skip)(`Flume 1.11.0's HDFS sink and rxflume's write the same fil
         await agent.stop();
       }
     })();
-    const rxflumeRun = (async () => {
-      const conf = work.write('rxflume.properties', agentConf(hdfs, `${root}/rxflume`));
+    const run = async (side: 'rxflume' | 'native'): Promise<CliResult> => {
+      const conf = work.write(`${side}.properties`, agentConf(hdfs, `${root}/${side}`, side === 'native' ? 'native' : 'webhdfs'));
       const cli = startCli(['agent', '-n', 'a1', '-f', conf, '--no-reload-conf', '--quiet']);
       const timer = setTimeout(() => cli.child.kill('SIGTERM'), 120_000);
       try {
-        rxflume = await cli.exited;
+        return await cli.exited;
       } finally {
         clearTimeout(timer);
       }
+    };
+    const rxflumeRun = (async () => {
+      rxflume = await run('rxflume');
+      native = await run('native');
     })();
     const [f, r] = await Promise.allSettled([flumeRun, rxflumeRun]);
     if (f.status === 'rejected') throw f.reason;
     if (r.status === 'rejected') throw r.reason;
-    for (const side of ['flume', 'rxflume'] as const) {
+    for (const side of SIDES) {
       listed[side] = await listTree(hdfs, `${root}/${side}`);
       for (const c of CASES) decoded[side].set(c.sink, await decode(hdfs, `${root}/${side}`, c, listed[side]));
     }
-  }, 240_000);
+  }, 480_000);
 
   afterAll(() => work.cleanup());
 
-  it('both agents ran to the end: rxflume exited 0 by itself, Flume logged no error', () => {
+  it('the agents ran to the end: rxflume (WebHDFS and native) exited 0 by itself, Flume logged no error', () => {
     expect(rxflume?.code, `${rxflume?.stdout}${rxflume?.stderr}`).toBe(0);
+    expect(native?.code, `${native?.stdout}${native?.stderr}`).toBe(0);
     expect(flumeLog).not.toMatch(/ ERROR |Exception/);
   });
 
   it('every file is closed (no in-use .tmp left) and both wrote the same directories', () => {
-    for (const side of ['flume', 'rxflume'] as const) expect(listed[side].filter((f) => f.path.endsWith('.tmp')), side).toEqual([]);
-    const dirs = (side: 'flume' | 'rxflume') => [...new Set(listed[side].map((f) => f.path.replace(/\/[^/]*$/, '')))].sort();
+    for (const side of SIDES) expect(listed[side].filter((f) => f.path.endsWith('.tmp')), side).toEqual([]);
+    const dirs = (side: Side) => [...new Set(listed[side].map((f) => f.path.replace(/\/[^/]*$/, '')))].sort();
     expect(dirs('rxflume')).toEqual(dirs('flume'));
+    expect(dirs('native')).toEqual(dirs('flume'));
     expect(dirs('flume')).toEqual(CASES.map((c) => c.resolvedDir).sort());
   });
 
@@ -343,17 +358,20 @@ describe.skipIf(skip)(`Flume 1.11.0's HDFS sink and rxflume's write the same fil
     it(`${c.title}: same file names' pattern and count, same decoded records (Hadoop's readers)`, () => {
       const flume = decoded.flume.get(c.sink)!;
       const ours = decoded.rxflume.get(c.sink)!;
+      const oursNative = decoded.native.get(c.sink)!;
       const expected = expectedRecords(c);
       // Names: <prefix>.<counter><suffix>, counters consecutive from the bucket's creation time (ms).
-      for (const [side, files] of [['flume', flume], ['rxflume', ours]] as const) {
+      for (const [side, files] of [['flume', flume], ['rxflume', ours], ['native', oursNative]] as const) {
         expect(files.map((f) => f.pattern), side).toEqual(expected.map(() => `${c.prefix}.<n>${c.extension}`));
         expect(files.map((f) => f.counter - files[0]!.counter), side).toEqual(expected.map((_, i) => i));
         expect(Math.abs(files[0]!.counter - Date.now()), `${side}: the counter starts at the clock`).toBeLessThan(600_000);
       }
       // SequenceFile headers: key and value classes, compression and codec.
       if (c.kind === 'seq') expect(ours.map((f) => f.seq)).toEqual(flume.map((f) => f.seq));
+      if (c.kind === 'seq') expect(oursNative.map((f) => f.seq)).toEqual(flume.map((f) => f.seq));
       const norm = (files: Decoded[]) => files.map((f) => f.records.map(sortHeaders));
       expect(norm(ours)).toEqual(norm(flume));
+      expect(norm(oursNative)).toEqual(norm(flume));
       expect(norm(flume)).toEqual(expected.map((file) => file.map(sortHeaders)));
     });
   }

@@ -15,14 +15,14 @@ import { Backoff, exponential } from '../../core/backoff.js';
 import { ComponentError, describeError, FlumeError } from '../../core/errors.js';
 import type { ComponentLogger } from '../../core/log.js';
 import type { ComponentCounters } from '../../core/metrics.js';
-import type { WebHdfsClient } from '../../hdfs/webHdfsClient.js';
+import type { HdfsClient } from '../../hdfs/hdfsClient.js';
 import { WebHdfsError } from '../../hdfs/webHdfsError.js';
 import { normalize } from './hdfsLocation.js';
 import { validLength, type TailFormat } from './recovery.js';
 
 export interface FileRepairOptions {
   name: string;
-  client: WebHdfsClient;
+  client: HdfsClient;
   /** The final name's ending: fileSuffix, else the codec's extension. */
   extension: string;
   inUsePrefix: string;
@@ -78,6 +78,8 @@ export class FileRepair {
   /** Renames the file to its final name in the background. */
   closeInBackground(file: FileNames): void {
     this.runInBackground(file.tmp, 'close', async () => {
+      // A client keeping the file's stream open (native) completes it here, even when no rename follows.
+      await this.o.client.closeFile?.(file.tmp);
       await this.renameToFinal(file);
       this.o.counters.inc('ConnectionClosedCount');
     });
@@ -170,22 +172,25 @@ export class FileRepair {
 
   /**
    * Runs `task` until it succeeds: retried after a back-off from 1 s growing to retryIntervalMs,
-   * `closeTries` times in all (0: no limit); once the sink stops, one more attempt. What cannot be done
-   * is logged: the file stays in use, to be recovered at the next start.
+   * `closeTries` times in all (0: no limit); once the sink stops, one more attempt (also for an attempt
+   * that was running when it stopped). An error that is not retriable ends it at once. What cannot be
+   * done is logged: the file stays in use, to be recovered at the next start.
    */
   private runInBackground(path: string, what: 'close' | 'repair', task: () => Promise<void>): void {
     const backoff = new Backoff(exponential(Math.min(1000, this.o.retryIntervalMs), this.o.retryIntervalMs));
     const run = async (): Promise<void> => {
       for (let attempt = 1; ; attempt++) {
+        const afterStop = this.stopped;
         try {
           await task();
           if (attempt > 1) this.o.log('info', `${what} of ${path} succeeded after ${attempt} attempts`);
           return;
         } catch (error) {
           if (what === 'close') this.o.counters.inc('ConnectionFailedCount');
-          const last = this.stopped || (this.o.closeTries > 0 && attempt >= this.o.closeTries);
+          const hopeless = error instanceof FlumeError && !error.retriable;
+          const last = hopeless || afterStop || (this.o.closeTries > 0 && attempt >= this.o.closeTries);
           if (last) {
-            this.o.log('warn', `${what} of ${path} failed (attempt ${attempt}), giving up: ${describeError(error)}; the file stays in use and is recovered at the next start`);
+            this.o.log('warn', `${what} of ${path} failed (attempt ${attempt}), giving up${hopeless ? ' (not retriable)' : ''}: ${describeError(error)}; the file stays in use and is recovered at the next start`);
             return;
           }
           if (attempt === 1) this.o.log('warn', `${what} of ${path} failed, retrying: ${describeError(error)}`);

@@ -6,17 +6,18 @@
  * - SequenceFile (HDFSSequenceFile): LongWritable keys from the `timestamp` header (the clock when
  *   absent), BytesWritable (`writeFormat` Writable) or Text values of the bodies; with a codec, BLOCK
  *   compressed, one block per unit; without, NONE, each unit ended by a sync escape.
- * - DataStream (HDFSDataStream): the serializer's bytes (lib/serializers).
+ * - DataStream (HDFSDataStream): the serializer's bytes (lib/serializers, or a module's).
  * - CompressedStream (HDFSCompressedDataStream): the serializer's bytes of each unit as one complete
  *   compressed stream (a gzip member, a zlib stream, a bzip2 stream, snappy blocks), which Hadoop reads
  *   one after the other.
  *
  * `snapshot()`/`restore()` bracket a unit whose write failed: the writer forgets what it collected since.
  */
+import { FlumeError, toError } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import type { HadoopCodec } from '../../hdfs/codecs.js';
 import { SequenceFileWriter, type SequenceFileWriterState } from '../../hdfs/sequenceFile.js';
-import { createSerializer, type EventSerializer, type SerializerName, type SerializerOptions } from '../../serializers/eventSerializer.js';
+import type { EventSerializer } from '../../serializers/eventSerializer.js';
 import { parseJavaLongExact } from './bucketPath.js';
 
 export type FileType = 'SequenceFile' | 'DataStream' | 'CompressedStream';
@@ -25,8 +26,10 @@ export interface FileWriterOptions {
   fileType: FileType;
   codec?: HadoopCodec | undefined;
   writeFormat: 'Writable' | 'Text';
-  serializer: SerializerName;
-  serializerOptions: SerializerOptions;
+  /** DataStream and CompressedStream: a serializer for each new file (`serializerFactory`, options validated once). */
+  newSerializer: () => EventSerializer;
+  /** Its name, for the error when it fails. */
+  serializerName: string;
   now: () => number;
 }
 
@@ -83,7 +86,7 @@ function sequenceFileWriter(options: FileWriterOptions): FileWriter {
 }
 
 function streamWriter(options: FileWriterOptions): FileWriter {
-  const serializer: EventSerializer = createSerializer(options.serializer, options.serializerOptions);
+  const serializer: EventSerializer = options.newSerializer();
   const codec = options.fileType === 'CompressedStream' ? options.codec : undefined;
   let pending: FlumeEvent[] = [];
   let started = false;
@@ -98,7 +101,13 @@ function streamWriter(options: FileWriterOptions): FileWriter {
       const events = pending;
       pending = [];
       if (events.length === 0) return Buffer.alloc(0);
-      const body = serializer.serialize(events);
+      let body: Buffer;
+      try {
+        body = serializer.serialize(events);
+      } catch (error) {
+        // Offered again, it would fail again (file_roll's rule): not retriable.
+        throw new FlumeError('FLUME_BAD_EVENT', `cannot serialize the events as ${options.serializerName}: ${toError(error).message}`, { retriable: false, cause: error });
+      }
       const bytes = started || serializer.header.length === 0 ? body : Buffer.concat([serializer.header, body]);
       started = true;
       return codec ? codec.compress(bytes) : bytes;

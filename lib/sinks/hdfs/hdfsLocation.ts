@@ -1,40 +1,68 @@
 /**
- * Where an `hdfs.path` points: the WebHDFS address its requests go to and the path template inside
- * HDFS. Flume opens any Hadoop file system URI; over WebHDFS that is
+ * Where an `hdfs.path` points: how the sink talks to HDFS, the address, and the path template inside
+ * HDFS. Flume opens any Hadoop file system URI:
  *
- * - `hdfs://namenode[:rpcPort]/dir` → `http://namenode:9870` (the NameNode's default HTTP port; the RPC
- *   port says nothing about it), unless `webHdfsUrl` says where the NameNode's HTTP server is;
- * - `webhdfs://host:port/dir`, `swebhdfs://…`, `http(s)://host:port/dir` → that address;
- * - `/dir` (Hadoop's default file system) → `webHdfsUrl`, else `http://localhost:9870`;
+ * - `hdfs://namenode[:rpcPort]/dir` → WebHDFS at `webHdfsUrl`, else `http://namenode:9870` (the NameNode's
+ *   default HTTP port; the RPC port says nothing about it); with `transport: 'native'`, Hadoop's own
+ *   protocols instead (RPC to the NameNode on `rpcPort`, 8020 by default, and DataTransferProtocol to
+ *   the DataNodes), as Flume writes — opt-in (see hdfsSink.ts);
+ * - `webhdfs://host:port/dir`, `swebhdfs://…`, `http(s)://host:port/dir` → WebHDFS at that address;
+ * - `/dir` (Hadoop's default file system) → WebHDFS at `webHdfsUrl`, else `http://localhost:9870`;
  * - `dir` (relative) → `/user/<user>/dir`, Hadoop's working directory.
  *
  * `webHdfsUrl`, when given, is where every request goes. Escapes belong in the path, not in the address.
  */
+import { DEFAULT_RPC_PORT } from '../../hdfs/native/nativeHdfsClient.js';
 
 export const DEFAULT_WEBHDFS_PORT = 9870;
 
-export interface HdfsLocation {
-  /** `http(s)://host:port` of the NameNode's HTTP server (or HttpFS). */
-  url: string;
-  /** The absolute path template in HDFS, escapes not yet replaced, without a trailing slash. */
-  pathTemplate: string;
-}
+/** webhdfs (default) or native (an hdfs:// path only, no webHdfsUrl). */
+export type HdfsTransport = 'webhdfs' | 'native';
+
+export type HdfsLocation =
+  | {
+      transport: 'webhdfs';
+      /** `http(s)://host:port` of the NameNode's HTTP server (or HttpFS). */
+      url: string;
+      /** The absolute path template in HDFS, escapes not yet replaced, without a trailing slash. */
+      pathTemplate: string;
+    }
+  | {
+      transport: 'native';
+      /** `hdfs://host:port` of the NameNode's RPC server. */
+      url: string;
+      host: string;
+      port: number;
+      pathTemplate: string;
+    };
 
 /** Throws a RangeError naming what is wrong with the path. */
-export function hdfsLocation(path: string, options: { webHdfsUrl?: string | undefined; user: string }): HdfsLocation {
+export function hdfsLocation(path: string, options: { webHdfsUrl?: string | undefined; user: string; transport?: HdfsTransport | undefined }): HdfsLocation {
   const uri = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/]*)(.*)$/.exec(path.trim());
+  const transport = options.transport ?? 'webhdfs';
   let url: string | undefined = options.webHdfsUrl;
   let template: string;
+  if (transport === 'native' && (uri?.[1]?.toLowerCase() !== 'hdfs' || url !== undefined)) {
+    throw new RangeError('transport native needs an hdfs://namenode[:port]/… path and no webHdfsUrl');
+  }
   if (uri) {
     const scheme = uri[1]!.toLowerCase();
     const authority = uri[2]!;
     template = uri[3] || '/';
     if (authority.includes('%')) throw new RangeError(`escapes in the NameNode address (${authority}) are not supported; put them in the path`);
     if (authority === '' && url === undefined) throw new RangeError(`${path} names no NameNode; give hdfs://host/… or set webHdfsUrl`);
+    if (scheme === 'hdfs' && transport === 'native') {
+      const host = hostOf(authority);
+      const portText = authority.slice(authority.lastIndexOf('@') + 1 + host.length).replace(/^:/, '');
+      const port = portText === '' ? DEFAULT_RPC_PORT : Number(portText);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`${authority} has no valid NameNode RPC port`);
+      const bare = host.replace(/^\[|\]$/g, '');
+      return { transport: 'native', url: `hdfs://${host}:${port}`, host: bare, port, pathTemplate: normalize(template) };
+    }
     if (scheme === 'hdfs') url ??= `http://${hostOf(authority)}:${DEFAULT_WEBHDFS_PORT}`;
     else if (scheme === 'webhdfs' || scheme === 'http') url ??= `http://${authority}`;
     else if (scheme === 'swebhdfs' || scheme === 'https') url ??= `https://${authority}`;
-    else throw new RangeError(`${scheme}:// is not a file system rxflume writes to; it writes to HDFS over WebHDFS (hdfs://, webhdfs://, swebhdfs://, http(s)://)`);
+    else throw new RangeError(`${scheme}:// is not a file system rxflume writes to; it writes to HDFS (hdfs://, webhdfs://, swebhdfs://, http(s)://)`);
   } else {
     template = path.trim();
     if (template === '') throw new RangeError('the path is empty');
@@ -47,7 +75,7 @@ export function hdfsLocation(path: string, options: { webHdfsUrl?: string | unde
   } catch {
     throw new RangeError(`${url} is not a WebHDFS address (http(s)://host:port)`);
   }
-  return { url, pathTemplate: normalize(template) };
+  return { transport: 'webhdfs', url, pathTemplate: normalize(template) };
 }
 
 function hostOf(authority: string): string {

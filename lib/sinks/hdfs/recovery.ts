@@ -11,7 +11,7 @@
  * - TEXT / HEADER_AND_TEXT with appendNewline: every unit ends with a newline;
  * - CompressedStream, and text without newlines: no marker to find; kept as they are.
  */
-import type { WebHdfsClient } from '../../hdfs/webHdfsClient.js';
+import type { HdfsClient } from '../../hdfs/hdfsClient.js';
 import type { FileType } from './fileWriters.js';
 
 export interface TailFormat {
@@ -112,7 +112,7 @@ export function parseAvroHeader(bytes: Buffer): { length: number; sync: Buffer }
 }
 
 /** Where the last `needle` starts in [from, to) of the file, reading backwards a window at a time; −1 if nowhere. */
-async function findLast(client: WebHdfsClient, path: string, needle: Buffer, from: number, to: number): Promise<number> {
+async function findLast(client: HdfsClient, path: string, needle: Buffer, from: number, to: number): Promise<number> {
   let end = to;
   while (end - from >= needle.length) {
     const start = Math.max(from, end - WINDOW);
@@ -130,7 +130,7 @@ async function findLast(client: WebHdfsClient, path: string, needle: Buffer, fro
  * The length of the file's valid part: up to the end of its last complete unit (`length` when it ends
  * cleanly or the format has no marker; 0 when nothing in it is complete).
  */
-export async function validLength(client: WebHdfsClient, path: string, length: number, format: TailFormat): Promise<number> {
+export async function validLength(client: HdfsClient, path: string, length: number, format: TailFormat): Promise<number> {
   if (length === 0) return 0;
   const head = await client.open(path, { offset: 0, length: Math.min(length, 64 * 1024) });
   if (format.fileType === 'SequenceFile') {

@@ -1,21 +1,11 @@
 /** lib/hdfs/webHdfsClient.ts against the real HDFS: each operation, and each HDFS refusal as its stable code. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebHdfsClient } from '../../../lib/hdfs/webHdfsClient.js';
-import { WebHdfsError } from '../../../lib/hdfs/webHdfsError.js';
 import { dfsAdmin, mustRun } from '../../../scripts/hdfs.js';
 import { hdfsEnv, requireHdfs, uniquePath } from '../../support/hdfs.js';
+import { refusal } from '../../support/hdfsRefusal.js';
 
 const env = hdfsEnv();
-
-/** The WebHdfsError a promise rejects with (fails the test when it resolves or rejects with anything else). */
-async function refusal(promise: Promise<unknown>): Promise<WebHdfsError> {
-  const error = await promise.then(
-    () => expect.unreachable('expected a WebHdfsError'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WebHdfsError);
-  return error as WebHdfsError;
-}
 
 describe.skipIf(env.skip)(`WebHdfsClient against HDFS${env.note}`, () => {
   let root: WebHdfsClient;

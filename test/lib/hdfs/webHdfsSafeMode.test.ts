@@ -4,20 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebHdfsClient } from '../../../lib/hdfs/webHdfsClient.js';
-import { WebHdfsError } from '../../../lib/hdfs/webHdfsError.js';
 import { dfsAdmin, mustRun, startHdfs, type Hdfs } from '../../../scripts/hdfs.js';
 import { hdfsEnv, requireHdfs } from '../../support/hdfs.js';
+import { refusal } from '../../support/hdfsRefusal.js';
 
 const env = hdfsEnv();
-
-async function refusal(promise: Promise<unknown>): Promise<WebHdfsError> {
-  const error = await promise.then(
-    () => expect.unreachable('expected a WebHdfsError'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WebHdfsError);
-  return error as WebHdfsError;
-}
 
 describe.skipIf(env.skip)(`WebHdfsClient and safe mode${env.note}`, () => {
   let hdfs: Hdfs | undefined;

@@ -7,8 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebHdfsClient } from '../../../lib/hdfs/webHdfsClient.js';
-import { WebHdfsError } from '../../../lib/hdfs/webHdfsError.js';
 import { freePort } from '../../../scripts/service.js';
+import { refusal } from '../../support/hdfsRefusal.js';
 
 interface Seen {
   method: string;
@@ -55,15 +55,6 @@ const json = (res: http.ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 };
-
-async function refusal(promise: Promise<unknown>): Promise<WebHdfsError> {
-  const error = await promise.then(
-    () => expect.unreachable('expected a WebHdfsError'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(WebHdfsError);
-  return error as WebHdfsError;
-}
 
 describe('WebHdfsClient on the wire', () => {
   it('CREATE: step 1 bodiless with noredirect=true, user.name and doas; the bytes go once, to the Location, as application/octet-stream', async () => {

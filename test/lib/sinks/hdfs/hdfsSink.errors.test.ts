@@ -13,7 +13,7 @@ import { sequenceSource } from '../../../../lib/sources/sequenceSource.js';
 import { memoryChannel } from '../../../../operators/channels/memoryChannel.js';
 import { dfsAdmin, fsShell, mustRun } from '../../../../scripts/hdfs.js';
 import { hadoopReadSequenceFiles, hdfsEnv, requireHdfs, uniquePath, type HdfsCluster } from '../../../support/hdfs.js';
-import { clientOf, counters, ev, finish, listFiles, send, sinkOptions, until } from './sinkSupport.js';
+import { clientOf, counters, ev, finish, listFiles, send, sinkOptions, TRANSPORT, until } from './sinkSupport.js';
 
 const env = hdfsEnv();
 
@@ -56,7 +56,7 @@ describe.skipIf(env.skip)(`hdfsSink refused by HDFS${env.note}`, () => {
     const sink = hdfsSink(options(hdfs, dir, { user: 'eve' }));
     const refused = await send(sink, [ev(0)]);
     expect(refused).toMatchObject({ code: 'FLUME_HDFS_PERMISSION', retriable: false });
-    expect((refused as Error).message).toMatch(new RegExp(`hdfsSink: batch of 1 events rolled back, nothing of it left in HDFS: WebHDFS CREATE ${dir}/FlumeData\\.\\d+\\.tmp failed: AccessControlException: Permission denied: user=eve, access=WRITE`));
+    expect((refused as Error).message).toMatch(new RegExp(`hdfsSink: batch of 1 events rolled back, nothing of it left in HDFS: (WebHDFS CREATE|HDFS create) ${dir}/FlumeData\\.\\d+\\.tmp failed: AccessControlException: Permission denied: user=eve, access=WRITE`));
     expect(await listFiles(client, dir)).toEqual([]);
     // Through a channel: it keeps offering; once the directory is writable everything arrives, once.
     const running = pipeline(sink, 50);
@@ -76,7 +76,7 @@ describe.skipIf(env.skip)(`hdfsSink refused by HDFS${env.note}`, () => {
     const sink = hdfsSink(options(hdfs, dir));
     const refused = await send(sink, [ev(0)]);
     expect(refused).toMatchObject({ code: 'FLUME_HDFS_QUOTA' });
-    expect((refused as Error).message).toMatch(new RegExp(`CREATE ${dir}/FlumeData\\.\\d+\\.tmp failed: NSQuotaExceededException`));
+    expect((refused as Error).message).toMatch(new RegExp(`(CREATE|create) ${dir}/FlumeData\\.\\d+\\.tmp failed: NSQuotaExceededException`));
     const running = pipeline(sink, 30);
     await until(() => counters(sink)['EventWriteFail']! > 10, 30_000, 'more refusals');
     await mustRun(dfsAdmin(hdfs, ['-clrQuota', dir]), 'clrQuota');
@@ -134,7 +134,8 @@ describe.skipIf(env.skip)(`hdfsSink refused by HDFS${env.note}`, () => {
     const refused = await send(sink, split(10));
     expect(refused).toMatchObject({ code: 'FLUME_HDFS_PERMISSION' });
     // The file the batch did reach is cut back to its acked length and closed; the bucket goes on in a new file.
-    await until(async () => (await listFiles(client, `${dir}/open`)).some((f) => f.length === acked && !f.pathSuffix.endsWith('.tmp')), 30_000, 'the cut-back file to be closed');
+    // (WebHDFS shows an open file's completed blocks only: over the native transport `acked` reads 0; the bodies below show the cut.)
+    await until(async () => (await listFiles(client, `${dir}/open`)).some((f) => (TRANSPORT === 'native' || f.length === acked) && !f.pathSuffix.endsWith('.tmp')), 30_000, 'the cut-back file to be closed');
     await mustRun(fsShell(hdfs, ['-chmod', '777', `${dir}/locked`]), 'chmod');
     expect(await send(sink, split(10))).toBe('ack');
     await finish(sink);

@@ -62,12 +62,22 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
   }
 }
 
-/** The sink's path for `dir` of the cluster, as a WebHDFS URL path (hdfs.path = http://host:port/dir). */
-export const pathOn = (hdfs: HdfsCluster, dir: string): string => `${hdfs.webhdfs}${dir}`;
+/**
+ * Which transport the sink tests write with: WebHDFS by default, Hadoop's RPC and DataTransferProtocol
+ * with `RXFLUME_HDFS_TRANSPORT=native` (the same tests, run again over lib/hdfs/native).
+ */
+export const TRANSPORT: 'webhdfs' | 'native' = process.env['RXFLUME_HDFS_TRANSPORT'] === 'native' ? 'native' : 'webhdfs';
+
+/** The sink's path for `dir` of the cluster: http://host:port/dir (WebHDFS), or hdfs://host:rpcPort/dir under TRANSPORT native. */
+export const pathOn = (hdfs: HdfsCluster, dir: string): string => `${TRANSPORT === 'native' ? hdfs.uri : hdfs.webhdfs}${dir}`;
+
+/** The sink option that goes with pathOn: `transport: 'native'` under RXFLUME_HDFS_TRANSPORT=native. */
+export const TRANSPORT_OPTIONS: Partial<HdfsSinkOptions> = TRANSPORT === 'native' ? { transport: 'native' } : {};
 
 /** A sink on `dir` as the superuser that never rolls by itself and retries after 1 s, quiet; `over` changes any of it. */
 export const sinkOptions = (hdfs: HdfsCluster, dir: string, over: Partial<HdfsSinkOptions> = {}): HdfsSinkOptions => ({
   path: pathOn(hdfs, dir),
+  ...TRANSPORT_OPTIONS,
   user: hdfs.superuser,
   rollCount: 0,
   rollSize: 0,
