@@ -1,4 +1,5 @@
-import avro from 'avsc';
+import type * as Avsc from 'avsc';
+import { avsc } from './avsc.js';
 import type { FlumeEvent } from '../core/event.js';
 
 /**
@@ -16,22 +17,26 @@ export const AVRO_FLUME_EVENT_SCHEMA = {
   ],
 } as const;
 
-const writerType = avro.Type.forSchema(AVRO_FLUME_EVENT_SCHEMA as unknown as avro.Schema);
+// Built on first use, so that importing this module does not load avsc.
+let writer: Avsc.Type | undefined;
+const writerType = (): Avsc.Type => (writer ??= avsc().Type.forSchema(AVRO_FLUME_EVENT_SCHEMA as unknown as Avsc.Schema));
 
 // Avro writes map<string> exactly as an array of {key, value} string pairs (same blocks, same
 // counts), so this reader decodes the same bytes while letting us build the headers object
 // ourselves: avsc's map reader assigns `obj[key]`, which silently drops a `__proto__` header.
-const readerType = avro.Type.forSchema({
-  type: 'record',
-  name: 'AvroFlumeEventPairs',
-  fields: [
-    {
-      name: 'headers',
-      type: { type: 'array', items: { type: 'record', name: 'Header', fields: [{ name: 'key', type: 'string' }, { name: 'value', type: 'string' }] } },
-    },
-    { name: 'body', type: 'bytes' },
-  ],
-});
+let reader: Avsc.Type | undefined;
+const readerType = (): Avsc.Type =>
+  (reader ??= avsc().Type.forSchema({
+    type: 'record',
+    name: 'AvroFlumeEventPairs',
+    fields: [
+      {
+        name: 'headers',
+        type: { type: 'array', items: { type: 'record', name: 'Header', fields: [{ name: 'key', type: 'string' }, { name: 'value', type: 'string' }] } },
+      },
+      { name: 'body', type: 'bytes' },
+    ],
+  }));
 
 interface PairsDatum {
   headers: Array<{ key: string; value: string }>;
@@ -44,7 +49,7 @@ interface PairsDatum {
  * follows the object's key order; Java's follows its HashMap, and either order decodes the same).
  */
 export function encodeFlumeEvent(event: FlumeEvent): Buffer {
-  return writerType.toBuffer(event);
+  return writerType().toBuffer(event);
 }
 
 /**
@@ -55,7 +60,7 @@ export function decodeFlumeEvent(buf: Buffer | Uint8Array): FlumeEvent {
   const bytes = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   let datum: PairsDatum;
   try {
-    datum = readerType.fromBuffer(bytes) as PairsDatum;
+    datum = readerType().fromBuffer(bytes) as PairsDatum;
   } catch (error) {
     throw new Error(`not an AvroFlumeEvent datum (${bytes.length} bytes): ${(error as Error).message}`, { cause: error });
   }

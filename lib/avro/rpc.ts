@@ -1,13 +1,11 @@
 /**
  * What avroSource (server) and avroSink (client) share about Avro RPC as Flume speaks it: the
- * `AvroSourceProtocol` text and MD5, Avro's Netty framing, the handshake records, call and response
- * encoding, Netty's zlib layer and the TLS version range. Not a component: components never import
- * each other, so their common mechanism lives here; it imports only node built-ins.
+ * `AvroSourceProtocol` text and MD5, the Avro binary reader, the handshake records, and call and
+ * response encoding (the framing is in ./frames.ts, Netty's zlib layer in ./zlibStream.ts). Not a
+ * component: components never import each other, so their common mechanism lives here; it imports
+ * only node built-ins.
  */
 import { createHash } from 'node:crypto';
-import type { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
-import { constants as zlibConstants, createDeflate, createInflate } from 'node:zlib';
 
 // ---- the protocol ------------------------------------------------------------------------------
 
@@ -57,279 +55,135 @@ export const AVRO_SOURCE_PROTOCOL = JSON.stringify({
 /** MD5 of `AVRO_SOURCE_PROTOCOL` (`86aadae2…`): the hash Flume's clients and servers know. */
 export const AVRO_SOURCE_PROTOCOL_HASH = createHash('md5').update(AVRO_SOURCE_PROTOCOL, 'utf8').digest();
 
-// ---- compression -------------------------------------------------------------------------------
-
-/**
- * The socket as a zlib stream both ways, as Netty's JZlibDecoder/JZlibEncoder: what is written is
- * deflated and sync-flushed at once (one flush per write, so each message or TLS record leaves
- * whole); what arrives is inflated. A corrupt inbound stream calls `onCorrupt` when given (the
- * caller reports it, and zlib failures then close the stream without an error); without it the
- * stream is destroyed with the zlib error.
- */
-export function zlibStream(socket: Socket, level: number, onCorrupt?: () => void): Duplex {
-  const inflate = createInflate();
-  const deflate = createDeflate({ level });
-  const stream = new Duplex({
-    read() {
-      inflate.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      deflate.write(chunk);
-      deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => callback());
-    },
-    final(callback) {
-      deflate.end(() => callback());
-    },
-    destroy(error, callback) {
-      inflate.destroy();
-      deflate.destroy();
-      socket.destroy();
-      callback(error);
-    },
-  });
-  stream.on('error', () => undefined); // reported through onCorrupt, 'close' or the socket
-  socket.on('data', (c: Buffer) => {
-    if (!inflate.write(c)) socket.pause();
-  });
-  inflate.on('drain', () => socket.resume());
-  // The peer's zlib stream never gets a final block (sync flushes only): its end is just EOF.
-  socket.on('end', () => stream.push(null));
-  socket.on('close', () => stream.destroy());
-  inflate.on('data', (c: Buffer) => {
-    if (!stream.push(c)) inflate.pause();
-  });
-  inflate.on('end', () => stream.push(null));
-  inflate.on('error', (e) => (onCorrupt ? onCorrupt() : stream.destroy(e)));
-  deflate.on('data', (c: Buffer) => {
-    if (socket.writable) socket.write(c);
-  });
-  deflate.on('error', (e) => stream.destroy(onCorrupt ? undefined : e));
-  return stream;
-}
-
-// ---- framing -----------------------------------------------------------------------------------
-
-export interface Frame {
-  serial: number;
-  message: Buffer;
-}
-
-/** Estimated heap bytes of one kept buffer view and its array slot, beyond its bytes (measured ~110 on Node 20). */
-export const PART_COST = 128;
-/** Buffers per frame allowed when a decoder is given no limit (Java's 64 MiB message is ~8,200 buffers of 8 KiB). */
-export const DEFAULT_MAX_BUFFERS = 65_536;
-/** A single-buffer message sharing a chunk that is larger by more than this is copied out, so it does not keep the chunk alive. */
-const SHARED_CHUNK_SLACK = 8192;
-const EMPTY = Buffer.alloc(0);
-
-/** Bytes that are not Netty framing or exceed a limit; `serial` is set once the frame's header arrived. */
-export class FrameError extends Error {
-  constructor(
-    message: string,
-    readonly serial: number | undefined,
-  ) {
-    super(message);
-    this.name = 'FrameError';
-  }
-}
-
-/** Bytes received and not yet consumed, as a list of chunks (no quadratic concatenation). */
-class ByteQueue {
-  private chunks: Buffer[] = [];
-  /** Consumed bytes of chunks[0]. */
-  private offset = 0;
-  length = 0;
-
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.length += chunk.length;
-  }
-
-  /** The next big-endian int32 (callers check `length` first); no allocation. */
-  int32(): number {
-    const first = this.chunks[0]!;
-    if (first.length - this.offset >= 4) {
-      const v = first.readInt32BE(this.offset);
-      this.advance(first, 4);
-      return v;
-    }
-    let v = 0;
-    for (let i = 0; i < 4; i++) {
-      const chunk = this.chunks[0]!;
-      v = (v << 8) | chunk[this.offset]!;
-      this.advance(chunk, 1);
-    }
-    return v | 0;
-  }
-
-  /** The next `n` bytes, n > 0 (callers check `length` first): a view when they lie in one chunk, else a copy. */
-  take(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length - this.offset >= n) {
-      const out = first.subarray(this.offset, this.offset + n);
-      this.advance(first, n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let at = 0;
-    while (at < n) {
-      const chunk = this.chunks[0]!;
-      const k = Math.min(chunk.length - this.offset, n - at);
-      chunk.copy(out, at, this.offset, this.offset + k);
-      at += k;
-      this.advance(chunk, k);
-    }
-    return out;
-  }
-
-  private advance(chunk: Buffer, n: number): void {
-    this.length -= n;
-    this.offset += n;
-    if (this.offset === chunk.length) {
-      this.chunks.shift();
-      this.offset = 0;
-    }
-  }
-}
-
-/**
- * Avro's `NettyTransportCodec` framing: int32 serial, int32 buffer count, then count × (int32 length,
- * bytes); one frame is one message. Limits are checked as each header arrives, before anything is
- * kept: a buffer count over `maxBuffers`, or a length taking the message over `maxBytes`, throws a
- * `FrameError` (so does a negative count or length). Zero-length buffers cost nothing (not kept).
- *
- * `write` + `next` decode one frame at a time (what is not asked for stays raw bytes); `push` does both.
- */
-export class FrameDecoder {
-  private readonly queue = new ByteQueue();
-  private serial = 0;
-  /** Buffers still to read in the current frame; -1 while waiting for a header. */
-  private remaining = -1;
-  private partLength = -1;
-  private parts: Buffer[] = [];
-  private size = 0;
-  /** What the current frame's consumed bytes may keep alive: header and lengths (views share their chunks), parts and their views. */
-  private current = 0;
-
-  constructor(
-    readonly maxBytes: number,
-    readonly maxBuffers: number = DEFAULT_MAX_BUFFERS,
-  ) {}
-
-  /** Bytes held: received and not yet returned as frames, with the estimated cost of kept views. */
-  get held(): number {
-    return this.queue.length + this.current;
-  }
-
-  /** The serial of the frame being received, once its header arrived. */
-  get pendingSerial(): number | undefined {
-    return this.remaining < 0 ? undefined : this.serial;
-  }
-
-  write(chunk: Buffer): void {
-    this.queue.push(chunk);
-  }
-
-  /** The next whole frame, or undefined until more bytes arrive. Throws a FrameError on bad framing or a limit. */
-  next(): Frame | undefined {
-    if (this.remaining < 0) {
-      if (this.queue.length < 8) return undefined;
-      this.serial = this.queue.int32();
-      const count = this.queue.int32();
-      if (count < 0 || count > this.maxBuffers) {
-        throw new FrameError(`a frame of ${count} buffers (limit ${this.maxBuffers} per message)`, this.serial);
-      }
-      this.remaining = count;
-      this.size = 0;
-      this.current = 8;
-    }
-    while (this.remaining > 0) {
-      if (this.partLength < 0) {
-        if (this.queue.length < 4) return undefined;
-        this.partLength = this.queue.int32();
-        this.current += 4;
-        if (this.partLength < 0 || this.size + this.partLength > this.maxBytes) {
-          throw new FrameError(`a buffer of ${this.partLength} bytes after ${this.size} (limit ${this.maxBytes} per message)`, this.serial);
-        }
-      }
-      if (this.queue.length < this.partLength) return undefined;
-      if (this.partLength > 0) {
-        this.parts.push(this.queue.take(this.partLength));
-        this.size += this.partLength;
-        this.current += this.partLength + PART_COST;
-      }
-      this.partLength = -1;
-      this.remaining--;
-    }
-    const parts = this.parts;
-    let message: Buffer;
-    if (parts.length === 0) message = EMPTY;
-    else if (parts.length > 1) message = Buffer.concat(parts, this.size);
-    else message = parts[0]!.buffer.byteLength - parts[0]!.length > SHARED_CHUNK_SLACK ? Buffer.from(parts[0]!) : parts[0]!;
-    this.parts = [];
-    this.remaining = -1;
-    this.current = 0;
-    return { serial: this.serial, message };
-  }
-
-  /** Every whole frame the bytes so far complete. */
-  push(chunk: Buffer): Frame[] {
-    this.write(chunk);
-    const out: Frame[] = [];
-    for (let frame = this.next(); frame !== undefined; frame = this.next()) out.push(frame);
-    return out;
-  }
-}
-
-/** One message as a Netty frame (see FrameDecoder). */
-export function encodeFrame(serial: number, parts: readonly Buffer[]): Buffer {
-  let size = 8;
-  for (const p of parts) size += 4 + p.length;
-  const out = Buffer.allocUnsafe(size);
-  out.writeInt32BE(serial, 0);
-  out.writeInt32BE(parts.length, 4);
-  let at = 8;
-  for (const p of parts) {
-    out.writeInt32BE(p.length, at);
-    p.copy(out, at + 4);
-    at += 4 + p.length;
-  }
-  return out;
-}
-
 // ---- Avro binary -------------------------------------------------------------------------------
 
+type Utf8Slicing = Buffer & { utf8Slice(start: number, end: number): string };
+
 /**
- * Avro binary decoding of what this protocol needs. Every length and block count is checked against
- * the bytes left, so a hostile count cannot make it loop or allocate. `what` names the buffer in
- * errors ("truncated message").
+ * UTF-8 text of `buf[start, end)`. Node's own `utf8Slice` (what `toString` ends in; avsc calls it too)
+ * skips `toString`'s argument checks and encoding dispatch, which showed in profiles as much as the
+ * decoding itself for short header strings.
+ */
+const utf8: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Partial<Utf8Slicing>).utf8Slice === 'function'
+    ? (buf, start, end) => (buf as Utf8Slicing).utf8Slice(start, end)
+    : (buf, start, end) => buf.toString('utf8', start, end);
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Avro binary decoding of what this protocol needs, from one buffer or from the views a message
+ * arrived in (`FrameDecoder.nextViews`), in place: a value inside one view is read there (bytes as a
+ * view of it), one spanning views is copied out. Every length and block count is checked against the
+ * bytes left, so a hostile count cannot make it loop or allocate. `what` names the buffer in errors
+ * ("truncated message").
  */
 export class Reader {
-  pos = 0;
+  /** Bytes in all. */
+  readonly length: number;
+  private readonly views: readonly Buffer[];
+  /** The view being read, its index, where in it, and the absolute offset of its first byte. */
+  private view: Buffer;
+  private index = 0;
+  private at = 0;
+  private base = 0;
+
   constructor(
-    readonly buf: Buffer,
+    source: Buffer | readonly Buffer[],
     private readonly what = 'message',
-  ) {}
+  ) {
+    const views = Buffer.isBuffer(source) ? [source] : source.filter((v) => v.length > 0);
+    this.views = views.length > 0 ? views : [NO_BYTES];
+    let length = 0;
+    for (const v of this.views) length += v.length;
+    this.length = length;
+    this.view = this.views[0]!;
+  }
+
+  /** Bytes read so far; setting it moves there (0 ≤ pos ≤ length). */
+  get pos(): number {
+    return this.base + this.at;
+  }
+
+  set pos(to: number) {
+    if (to < 0 || to > this.length) throw new RangeError(`position ${to} outside 0..${this.length}`);
+    this.index = 0;
+    this.base = 0;
+    this.view = this.views[0]!;
+    while (to - this.base > this.view.length || (to - this.base === this.view.length && this.index < this.views.length - 1)) {
+      this.base += this.view.length;
+      this.view = this.views[++this.index]!;
+    }
+    this.at = to - this.base;
+  }
+
+  /** Bytes not read yet. */
+  get left(): number {
+    return this.length - this.base - this.at;
+  }
+
+  /** Moves to the next view once this one is read (the last view stays, at its end). */
+  private step(): void {
+    if (this.at === this.view.length && this.index < this.views.length - 1) {
+      this.base += this.view.length;
+      this.view = this.views[++this.index]!;
+      this.at = 0;
+    }
+  }
+
+  private byte(): number {
+    if (this.at >= this.view.length) throw new Error(`truncated ${this.what}`);
+    const b = this.view[this.at++]!;
+    this.step();
+    return b;
+  }
 
   long(): number {
     let n = 0;
     let scale = 1;
-    for (let i = 0; ; i++) {
-      if (this.pos >= this.buf.length) throw new Error(`truncated ${this.what}`);
-      if (i === 10) throw new Error('bad varint');
-      const b = this.buf[this.pos++]!;
-      n += (b & 0x7f) * scale;
-      scale *= 128;
-      if ((b & 0x80) === 0) break;
+    const view = this.view;
+    let at = this.at;
+    if (view.length - at > 10) {
+      // Within this view: no bounds or view checks per byte.
+      for (let i = 0; ; i++) {
+        if (i === 10) throw new Error('bad varint');
+        const b = view[at++]!;
+        n += (b & 0x7f) * scale;
+        scale *= 128;
+        if ((b & 0x80) === 0) break;
+      }
+      this.at = at;
+    } else {
+      for (let i = 0; ; i++) {
+        if (this.left === 0) throw new Error(`truncated ${this.what}`);
+        if (i === 10) throw new Error('bad varint');
+        const b = this.byte();
+        n += (b & 0x7f) * scale;
+        scale *= 128;
+        if ((b & 0x80) === 0) break;
+      }
     }
     return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
   }
 
+  /** The next `size` bytes: a view when they lie in one view, else a copy. */
   fixed(size: number): Buffer {
-    if (this.pos + size > this.buf.length) throw new Error(`truncated ${this.what}`);
-    const out = this.buf.subarray(this.pos, this.pos + size);
-    this.pos += size;
+    if (size > this.left) throw new Error(`truncated ${this.what}`);
+    const at = this.at;
+    const view = this.view;
+    if (view.length - at >= size) {
+      this.at = at + size;
+      this.step();
+      return view.subarray(at, at + size);
+    }
+    const out = Buffer.allocUnsafe(size);
+    for (let done = 0; done < size; ) {
+      const k = Math.min(this.view.length - this.at, size - done);
+      this.view.copy(out, done, this.at, this.at + k);
+      done += k;
+      this.at += k;
+      this.step();
+    }
     return out;
   }
 
@@ -343,21 +197,57 @@ export class Reader {
   skipBytes(): void {
     const n = this.long();
     if (n < 0) throw new Error(`negative length ${n}`);
-    if (this.pos + n > this.buf.length) throw new Error(`truncated ${this.what}`);
-    this.pos += n;
+    if (n > this.left) throw new Error(`truncated ${this.what}`);
+    for (let left = n; left > 0; ) {
+      const k = Math.min(this.view.length - this.at, left);
+      this.at += k;
+      left -= k;
+      this.step();
+    }
   }
 
   string(): string {
     const n = this.long();
     if (n < 0) throw new Error(`negative length ${n}`);
-    if (this.pos + n > this.buf.length) throw new Error(`truncated ${this.what}`);
-    const out = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return out;
+    if (n > this.left) throw new Error(`truncated ${this.what}`);
+    const at = this.at;
+    const view = this.view;
+    if (view.length - at >= n) {
+      this.at = at + n;
+      this.step();
+      return utf8(view, at, at + n);
+    }
+    return this.fixed(n).toString('utf8');
+  }
+
+  /**
+   * A string value that is likely `like` (the same header key or value as the previous event's): when
+   * its bytes are exactly that ASCII text, `like` itself is returned and no string is made.
+   */
+  stringLike(like: string | undefined): string {
+    if (like === undefined) return this.string();
+    const at = this.at;
+    const view = this.view;
+    const n = like.length;
+    // The length varint of a short string is one byte (2n); compare in place, else read as usual.
+    if (n < 64 && view.length - at > n && view[at] === n * 2) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = like.charCodeAt(i);
+        if (c > 0x7f || view[at + 1 + i] !== c) break;
+      }
+      if (i === n) {
+        this.at = at + 1 + n;
+        this.step();
+        return like;
+      }
+    }
+    return this.string();
   }
 
   boolean(): boolean {
-    return this.fixed(1)[0] !== 0;
+    if (this.left === 0) throw new Error(`truncated ${this.what}`);
+    return this.byte() !== 0;
   }
 
   /** The next block's item count (0 ends), bounded by the bytes left (each item takes at least one). */
@@ -367,7 +257,7 @@ export class Reader {
       n = -n;
       this.long(); // block size in bytes
     }
-    if (n > this.buf.length - this.pos) throw new Error(`block of ${n} items in ${this.buf.length - this.pos} bytes`);
+    if (n > this.left) throw new Error(`block of ${n} items in ${this.left} bytes`);
     return n;
   }
 }
@@ -456,9 +346,13 @@ export function writeCallHeader(name: string): Buffer {
   return Buffer.concat([Buffer.from([0x00]), zigzag(text.length), text]);
 }
 
-/** The message name of a call (its metadata skipped). */
-export function readCallHeader(r: Reader): string {
+/** The message name of a call (its metadata skipped); a name longer than `maxNameBytes` is refused unread. */
+export function readCallHeader(r: Reader, maxNameBytes = Infinity): string {
   skipMap(r);
+  const at = r.pos;
+  const n = r.long();
+  if (n > maxNameBytes) throw new Error(`a message name of ${n} bytes`);
+  r.pos = at;
   return r.string();
 }
 

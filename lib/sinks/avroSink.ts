@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
-import avro from 'avsc';
+import type * as Avsc from 'avsc';
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
@@ -10,22 +10,21 @@ import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { AVRO_FLUME_EVENT_SCHEMA } from '../avro/flumeEventAvro.js';
+import { avsc } from '../avro/avsc.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import {
   BOTH,
   CLIENT,
-  FrameDecoder,
   NONE,
   Reader,
-  encodeFrame,
   readEnumResponse,
   readHandshakeResponse,
   writeCallHeader,
   writeHandshakeRequest,
-  zlibStream,
-  type Frame,
 } from '../avro/rpc.js';
+import { FrameDecoder, encodeFrame, type Frame } from '../avro/frames.js';
+import { zlibStream } from '../avro/zlibStream.js';
 import { excludeProtocolsOption, protocolRange, protocolRangeIssues } from '../tls/protocols.js';
 import { nameOption } from '../core/options.js';
 import { Backoff, exponential } from '../core/backoff.js';
@@ -82,6 +81,7 @@ export const avroSinkSpec = defineComponent({
   kind: 'sink',
   summary: "Sends batches to a Flume Avro source with Avro RPC appendBatch; acked once the server answered OK (Flume avro sink).",
   flumeTypes: ['avro', 'org.apache.flume.sink.AvroSink'],
+  flumeChecksBatchSize: true, // Flume's AvroSink (AbstractRpcSink) implements BatchSizeSupported
   schema: avroSinkOptions,
   flumeKeys: {
     'batch-size': { option: 'batchSize', convert: Number },
@@ -99,7 +99,9 @@ export const avroSinkSpec = defineComponent({
   },
 });
 
-const eventsType = avro.Type.forSchema({ type: 'array', items: AVRO_FLUME_EVENT_SCHEMA } as unknown as avro.Schema);
+// Built on first use: importing this module (as the agent's registry does) does not load avsc.
+let eventsTypeBuilt: Avsc.Type | undefined;
+const eventsType = (): Avsc.Type => (eventsTypeBuilt ??= avsc().Type.forSchema({ type: 'array', items: AVRO_FLUME_EVENT_SCHEMA } as unknown as Avsc.Schema));
 const APPEND_BATCH = writeCallHeader('appendBatch');
 const PING = writeCallHeader('');
 
@@ -187,7 +189,7 @@ export const avroSink = component(avroSinkSpec, function avroSink(options: AvroS
       const chunk = events.length <= opts.batchSize ? events : events.slice(from, from + opts.batchSize);
       let status: string;
       try {
-        status = await conn.appendBatch(eventsType.toBuffer(chunk), opts.requestTimeoutMs);
+        status = await conn.appendBatch(eventsType().toBuffer(chunk), opts.requestTimeoutMs);
       } catch (error) {
         // A timeout or a broken connection: its state is unknown, start afresh (as Flume).
         drop(conn);
@@ -371,7 +373,7 @@ class Connection {
 
 /** The Status symbols of a server protocol, in its order (a CLIENT match tells us the server's). */
 function statusSymbols(text: string): readonly string[] {
-  const service = avro.Service.forProtocol(JSON.parse(text));
+  const service = avsc().Service.forProtocol(JSON.parse(text));
   const type = service.message('appendBatch')?.responseType as { symbols?: string[] } | undefined;
   if (!type?.symbols) throw new Error('the server protocol has no appendBatch returning an enum');
   return type.symbols;

@@ -7,14 +7,11 @@ import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, maxInFlightOption, nameOption, portOption } from '../core/options.js';
-import { DEFAULT_MAX_BUFFERS } from '../avro/rpc.js';
+import { DEFAULT_MAX_BUFFERS } from '../avro/frames.js';
 import { Budget, Slots } from './avroSource/budget.js';
 import { ClientProtocols } from './avroSource/clientProtocols.js';
 import { serveConnection, type ConnectionContext } from './avroSource/connection.js';
 import { RULE, parseRules, splitRules } from './avroSource/ipFilter.js';
-
-// Kept exported from here: the protocol text and framing were this component's API before lib/avro.
-export { AVRO_SOURCE_PROTOCOL, FrameDecoder, encodeFrame } from '../avro/rpc.js';
 
 const MiB = 1024 * 1024;
 
@@ -159,9 +156,10 @@ export const avroSourceSpec = defineComponent({
  * socket errors), `EventReadFail` (undecodable calls, bad framing, limits), `OpenConnectionCount`,
  * plus `ConnectionRejectedCount`.
  *
- * Delivery: `OK` means stored in the channel; anything else means nothing of that call was. Event
- * bodies are views of the received message, not copies (unless the bodies are under half of it, so a
- * small event does not keep a large message alive). Unsubscribing closes the server and every
+ * Delivery: `OK` means stored in the channel; anything else means nothing of that call was. Calls
+ * are decoded in place: event bodies are views of the chunks the call arrived in, not copies (a body
+ * spanning two chunks is copied, and all of a call's bodies are copied out when the chunks would keep
+ * more than twice their bytes alive, so a small event does not keep a large chunk alive). Unsubscribing closes the server and every
  * connection; a port that cannot be bound fails the source with `FLUME_SOURCE_FAILED`. TLS files are
  * read when the source is built: a missing or unreadable one, a JKS store or a wrong password throws
  * `ConfigError` naming the option.

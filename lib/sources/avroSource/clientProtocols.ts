@@ -3,7 +3,8 @@
  * which of their messages are wire-compatible with Flume's `AvroSourceProtocol`. Bounded in entries
  * and in the text it agrees to parse, since clients choose both.
  */
-import avro from 'avsc';
+import type * as Avsc from 'avsc';
+import { avsc } from '../../avro/avsc.js';
 import { AVRO_SOURCE_PROTOCOL, AVRO_SOURCE_PROTOCOL_HASH } from '../../avro/rpc.js';
 
 /** Cached protocols at most: clients choose the hashes, so an unbounded cache would be theirs to fill. */
@@ -18,7 +19,9 @@ export interface ClientProtocol {
   messages: ReadonlySet<string>;
 }
 
-const FLUME_SERVICE = avro.Service.forProtocol(JSON.parse(AVRO_SOURCE_PROTOCOL));
+// Parsed when a client first sends a protocol of its own: importing this module does not load avsc.
+let flumeServiceParsed: Avsc.Service | undefined;
+const flumeService = (): Avsc.Service => (flumeServiceParsed ??= avsc().Service.forProtocol(JSON.parse(AVRO_SOURCE_PROTOCOL)));
 const FLUME_CLIENT: ClientProtocol = { name: 'AvroSourceProtocol', messages: new Set(['append', 'appendBatch']) };
 
 export class ClientProtocols {
@@ -39,19 +42,19 @@ export class ClientProtocols {
 /** Which messages of a client protocol are wire-compatible with ours (same parameter and response schemas). */
 function parseClientProtocol(text: Buffer): ClientProtocol {
   if (text.length > MAX_PROTOCOL_BYTES) return { name: `a protocol of ${text.length} bytes (limit ${MAX_PROTOCOL_BYTES})`, messages: new Set() };
-  let service: avro.Service;
+  let service: Avsc.Service;
   try {
-    service = avro.Service.forProtocol(JSON.parse(text.toString('utf8')));
+    service = avsc().Service.forProtocol(JSON.parse(text.toString('utf8')));
   } catch {
     return { name: 'an unparseable protocol', messages: new Set() };
   }
   const messages = new Set<string>();
   for (const name of ['append', 'appendBatch']) {
     const theirs = service.message(name);
-    const ours = FLUME_SERVICE.message(name)!;
+    const ours = flumeService().message(name)!;
     if (!theirs) continue;
     const params = (m: typeof ours) =>
-      (m.requestType as avro.types.RecordType).fields.map((f) => f.type.fingerprint().toString('hex')).join(',');
+      (m.requestType as Avsc.types.RecordType).fields.map((f) => f.type.fingerprint().toString('hex')).join(',');
     if (params(theirs) === params(ours) && theirs.responseType.fingerprint().equals(ours.responseType.fingerprint())) messages.add(name);
   }
   return { name: service.name.slice(0, MAX_NAME_CHARS), messages };

@@ -14,32 +14,38 @@ import {
   AVRO_SOURCE_PROTOCOL_HASH,
   BOTH,
   CLIENT,
-  FrameDecoder,
   NONE,
   Reader,
   STATUS_FAILED,
   STATUS_OK,
-  encodeFrame,
+  readCallHeader,
   readHandshakeRequest,
-  skipMap,
   systemError,
   writeHandshakeResponse,
-  zlibStream,
-  type Frame,
-  type FrameError,
 } from '../../avro/rpc.js';
+import {
+  FrameDecoder,
+  PART_COST,
+  backingBytes,
+  encodeFrame,
+  type FrameError,
+  type FrameViews,
+} from '../../avro/frames.js';
+import { zlibStream } from '../../avro/zlibStream.js';
 import type { Budget, Slots } from './budget.js';
 import type { ClientProtocol, ClientProtocols } from './clientProtocols.js';
 import { NoRoom, TooManyEvents, readCall, scanCall } from './events.js';
 import { allowed, type Rule } from './ipFilter.js';
 
-/** Estimated heap bytes of a decoded frame waiting in a connection's queue, beyond its message. */
+/** Estimated heap bytes of a decoded frame waiting in a connection's queue, beyond its message and views. */
 const FRAME_COST = 192;
+/** What a received frame holds: its bytes, the views they stay in, the frame. */
+const frameCost = (frame: FrameViews): number => frame.size + frame.views.length * PART_COST + FRAME_COST;
 /** Answers not yet taken by a client, at most: past this its calls are not handled (nor its socket read) until it reads. */
 const WRITE_BACKLOG_BYTES = 1024 * 1024;
 /** How long a connection closed over a limit may take to flush its error answer before it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
-/** Longest message name read (Flume's are `append` and `appendBatch`). */
+/** Longest message name read (Flume's are `append` and `appendBatch`; error answers echo it). */
 const MAX_NAME_BYTES = 256;
 
 export interface ConnectionOptions {
@@ -73,7 +79,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
   let io: Duplex | undefined;
   let client: ClientProtocol | undefined;
   /** Frames decoded and not yet handled; the first is the one being handled. */
-  const queue: Frame[] = [];
+  const queue: FrameViews[] = [];
   let queuedBytes = 0;
   /** What this connection's emitted batch holds, and what it counts in the budget in all. */
   let flight = 0;
@@ -148,16 +154,17 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
 
   /** The next frame received, into the queue; false when none (or the connection was closed over a limit). */
   const decode = (): boolean => {
-    let frame: Frame | undefined;
+    let frame: FrameViews | undefined;
     try {
-      frame = decoder.next();
+      // In place: the call's events are read from the chunks it arrived in, their bodies views of them.
+      frame = decoder.nextViews();
     } catch (error) {
       reject((error as Error).message, (error as FrameError).serial);
       return false;
     }
     if (frame === undefined) return false;
     queue.push(frame);
-    queuedBytes += frame.message.length + FRAME_COST;
+    queuedBytes += frameCost(frame);
     if (queue.length > opts.maxPendingFrames) {
       reject(`more than ${opts.maxPendingFrames} calls waiting on one connection (maxPendingFrames)`, frame.serial);
       return false;
@@ -177,7 +184,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       if (dead) return;
       if (queue[0] === frame) {
         queue.shift();
-        queuedBytes -= frame.message.length + FRAME_COST;
+        queuedBytes -= frameCost(frame);
       }
       if (backlog() > WRITE_BACKLOG_BYTES) awaitingDrain = true;
     }
@@ -190,8 +197,8 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
   }
 
   /** Handles the frame at the head of the queue; false when its call must wait for room (it stays queued). */
-  const handle = (frame: Frame): boolean => {
-    const reader = new Reader(frame.message);
+  const handle = (frame: FrameViews): boolean => {
+    const reader = new Reader(frame.views);
     let leading: Buffer[] = [];
     if (client === undefined) {
       let known: ClientProtocol | undefined;
@@ -216,8 +223,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
     let single: boolean;
     let decoded: { events: FlumeEvent[]; cost: number };
     try {
-      skipMap(reader);
-      const name = readName(reader);
+      const name = readCallHeader(reader, MAX_NAME_BYTES);
       if (name === '') {
         send(frame.serial, leading); // a handshake ping
         return true;
@@ -227,13 +233,13 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       single = name === 'append';
       const start = reader.pos;
       try {
-        decoded = readCall(reader, single, opts.maxEventsPerBatch, budget.limit - budget.total);
+        decoded = readCall(reader, single, opts.maxEventsPerBatch, budget.limit - budget.total, backingBytes(frame.views));
       } catch (error) {
         if (!(error instanceof NoRoom)) throw error;
         reader.pos = start;
         const { cost } = scanCall(reader, single, opts.maxEventsPerBatch);
-        if (frame.message.length + FRAME_COST + cost > budget.limit) {
-          reject(`a call whose ${frame.message.length} bytes decode to ~${cost} more, past maxBufferedBytes (${budget.limit})`, frame.serial);
+        if (frameCost(frame) + cost > budget.limit) {
+          reject(`a call whose ${frame.size} bytes decode to ~${cost} more, past maxBufferedBytes (${budget.limit})`, frame.serial);
           return true;
         }
         if (!budget.shed(cost, holder)) {
@@ -246,7 +252,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
           return true;
         }
         reader.pos = start;
-        decoded = readCall(reader, single, opts.maxEventsPerBatch, Infinity);
+        decoded = readCall(reader, single, opts.maxEventsPerBatch, Infinity, backingBytes(frame.views));
       }
     } catch (error) {
       // More events than allowed is a limit, not a full channel: FAILED would have Flume's sink
@@ -271,10 +277,10 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       return true;
     }
     queue.shift();
-    queuedBytes -= frame.message.length + FRAME_COST;
+    queuedBytes -= frameCost(frame);
     busy = true;
     slots.used++;
-    flight = frame.message.length + FRAME_COST + cost;
+    flight = frameCost(frame) + cost;
     budget.inFlight += flight;
     account();
     const settle = (status: Buffer): void => {
@@ -343,13 +349,4 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
     },
     () => kill(),
   );
-}
-
-/** A call's message name, refused unread past MAX_NAME_BYTES (error answers echo it). */
-function readName(r: Reader): string {
-  const at = r.pos;
-  const n = r.long();
-  if (n > MAX_NAME_BYTES) throw new Error(`a message name of ${n} bytes`);
-  r.pos = at;
-  return r.string();
 }

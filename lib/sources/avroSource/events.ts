@@ -11,8 +11,12 @@ import type { Reader } from '../../avro/rpc.js';
 export const EVENT_COST = 256;
 /** Estimated heap bytes of one header entry beyond its bytes: two strings and the property (~60–110 measured). */
 export const HEADER_COST = 128;
-/** Bodies are copied out of a message larger than twice their total plus this, so a small event does not keep a large message alive in the channel. */
-const COMPACT_SLACK = 64 * 1024;
+/**
+ * Bodies are copied out when the memory their views keep alive (the received chunks, see
+ * `backingBytes`) is more than twice their total plus this, so a small event does not keep a large
+ * chunk alive in the channel (small calls sent back to back share 64 KiB chunks).
+ */
+const COMPACT_SLACK = 8 * 1024;
 
 /** More events than `maxEventsPerBatch`. */
 export class TooManyEvents extends Error {
@@ -40,10 +44,11 @@ export interface DecodedCall {
 }
 
 /**
- * Decodes the call's events (one for `append`, an array for `appendBatch`). Throws TooManyEvents past
- * `maxEvents`, NoRoom past `allowance`, or an Error on bytes that are not the protocol.
+ * Decodes the call's events (one for `append`, an array for `appendBatch`), bodies as views of what
+ * the reader reads (`pinned`: the bytes that keeps alive, `backingBytes` of its views). Throws
+ * TooManyEvents past `maxEvents`, NoRoom past `allowance`, or an Error on bytes that are not the protocol.
  */
-export function readCall(r: Reader, single: boolean, maxEvents: number, allowance: number): DecodedCall {
+export function readCall(r: Reader, single: boolean, maxEvents: number, allowance: number, pinned: number = r.length): DecodedCall {
   const d = new CallDecoder(maxEvents, allowance);
   const events: FlumeEvent[] = [];
   if (single) {
@@ -55,7 +60,7 @@ export function readCall(r: Reader, single: boolean, maxEvents: number, allowanc
       for (let i = 0; i < n; i++) events.push(d.event(r));
     }
   }
-  if (d.bodyBytes * 2 + COMPACT_SLACK < r.buf.length) compact(events, d.bodyBytes);
+  if (d.bodyBytes * 2 + COMPACT_SLACK < pinned) compact(events, d.bodyBytes);
   return { events, cost: d.cost };
 }
 
@@ -81,6 +86,8 @@ class CallDecoder {
   cost = 0;
   events = 0;
   bodyBytes = 0;
+  /** The previous event's header keys and values, by position. */
+  private readonly seen: string[] = [];
 
   constructor(
     private readonly maxEvents: number,
@@ -96,11 +103,14 @@ class CallDecoder {
 
   event(r: Reader): FlumeEvent {
     const headers: Record<string, string> = {};
+    const seen = this.seen;
+    let slot = 0;
     for (let n = r.block(); n > 0; n = r.block()) {
       this.charge(n * HEADER_COST);
-      for (let i = 0; i < n; i++) {
-        const key = r.string();
-        const value = r.string();
+      for (let i = 0; i < n; i++, slot += 2) {
+        // Events of a batch mostly repeat their header keys, and often values: the same strings are reused.
+        const key = (seen[slot] = r.stringLike(seen[slot]));
+        const value = (seen[slot + 1] = r.stringLike(seen[slot + 1]));
         // defineProperty: a `__proto__` header must stay an ordinary key.
         if (key === '__proto__') Object.defineProperty(headers, key, { value, enumerable: true, writable: true, configurable: true });
         else headers[key] = value;

@@ -1,187 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { FrameDecoder, FrameError, PART_COST, Reader, encodeFrame, type Frame } from '../../../lib/avro/rpc.js';
-import { MB, usedAfterGc } from './heap.js';
+import {
+  AVRO_SOURCE_PROTOCOL,
+  AVRO_SOURCE_PROTOCOL_HASH,
+  BOTH,
+  CLIENT,
+  NONE,
+  Reader,
+  STATUS_FAILED,
+  STATUS_OK,
+  readCallHeader,
+  readEnumResponse,
+  readHandshakeRequest,
+  readHandshakeResponse,
+  systemError,
+  writeCallHeader,
+  writeHandshakeRequest,
+  writeHandshakeResponse,
+  zigzag,
+} from '../../../lib/avro/rpc.js';
 
-/** A frame header: serial, buffer count. */
-function header(serial: number, count: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeInt32BE(serial, 0);
-  b.writeInt32BE(count, 4);
-  return b;
-}
-
-/** Writes `chunks` and takes frames one at a time, so frames before a bad one are kept; the error, if any, is returned. */
-function decodeAll(decoder: FrameDecoder, chunks: readonly Buffer[], onChunk?: (got: readonly Frame[], written: number) => void): { frames: Frame[]; error: unknown } {
-  const frames: Frame[] = [];
-  let written = 0;
-  try {
-    for (const chunk of chunks) {
-      decoder.write(chunk);
-      written += chunk.length;
-      for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
-      onChunk?.(frames, written);
-    }
-  } catch (error) {
-    return { frames, error };
-  }
-  return { frames, error: undefined };
-}
-
-function split(wire: Buffer, cuts: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < wire.length; i++) {
-    const n = cuts[i % cuts.length]!;
-    out.push(wire.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
-
-describe('FrameDecoder', () => {
-  it('refuses a frame announcing more buffers than maxBuffers at its header, with its serial, before reading any', () => {
-    const decoder = new FrameDecoder(64 * MB); // default maxBuffers (65,536)
-    // Within 64 MiB / 4 (what the count was once checked against), far over any real client's count.
-    expect(() => decoder.push(header(7, 1_000_000))).toThrow(FrameError);
-    const custom = new FrameDecoder(1024, 3);
-    expect(() => custom.push(header(9, 4))).toThrow(/4 buffers \(limit 3/);
-    expect(new FrameDecoder(1024, 3).push(Buffer.concat([header(1, 3), Buffer.alloc(12)]))).toEqual([{ serial: 1, message: Buffer.alloc(0) }]);
-    const e = (() => {
-      try {
-        new FrameDecoder(1024, 3).push(header(42, -1));
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    })();
-    expect(e).toBeInstanceOf(FrameError);
-    expect((e as FrameError).serial).toBe(42);
-  });
-
-  it('keeps nothing for zero-length buffers: a frame of 60,000 of them holds no memory while it arrives', () => {
-    const decoder = new FrameDecoder(64 * MB);
-    const before = usedAfterGc();
-    decoder.write(header(1, 60_001));
-    // 60,000 empty buffers in 64 KiB chunks, the last buffer still to come, so the frame stays open.
-    const zeros = Buffer.alloc(64 * 1024);
-    for (let left = 60_000 * 4; left > 0; left -= zeros.length) {
-      decoder.write(Buffer.from(zeros.subarray(0, Math.min(left, zeros.length))));
-      expect(decoder.next()).toBeUndefined();
-    }
-    const grown = usedAfterGc() - before;
-    expect(grown).toBeLessThan(2 * MB); // once one Buffer object each: ~12 MB
-    expect(decoder.held).toBe(8 + 60_000 * 4);
-    decoder.write(Buffer.from([0, 0, 0, 1, 0x61]));
-    expect(decoder.next()).toEqual({ serial: 1, message: Buffer.from('a') });
-    expect(decoder.held).toBe(0);
-  });
-
-  it('refuses a buffer taking the message past maxBytes at its length, before its bytes arrive', () => {
-    const decoder = new FrameDecoder(1000);
-    decoder.write(Buffer.concat([header(3, 2), Buffer.from([0, 0, 0x03, 0xe8]), Buffer.alloc(1000)]));
-    decoder.write(Buffer.from([0, 0, 0, 1]));
-    expect(() => decoder.next()).toThrow(/a buffer of 1 bytes after 1000 \(limit 1000/);
-  });
-
-  it('copies a small single-buffer message out of a large chunk, so the chunk can be freed', () => {
-    const decoder = new FrameDecoder(1 * MB);
-    const chunk = Buffer.concat([encodeFrame(5, [Buffer.from('hello')]), Buffer.alloc(100_000)]);
-    const [frame] = decoder.push(chunk);
-    expect(frame!.message.toString()).toBe('hello');
-    expect(frame!.message.buffer.byteLength).toBeLessThan(10_000);
-    // A frame filling most of its chunk stays a view (no copy on the hot path).
-    const big = encodeFrame(6, [Buffer.alloc(50_000, 1)]);
-    const [view] = new FrameDecoder(1 * MB).push(big);
-    expect(view!.message.buffer).toBe(big.buffer);
-  });
-
-  it('any split of encoded frames decodes to the same messages, and nothing is held after the last (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 4 })), { maxLength: 8 }),
-        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }),
-        (frames, cuts) => {
-          const wire = Buffer.concat(frames.map(([serial, parts]) => encodeFrame(serial, parts.map((p) => Buffer.from(p)))));
-          const decoder = new FrameDecoder(1 << 20);
-          const out: Frame[] = [];
-          for (const chunk of split(wire, cuts)) out.push(...decoder.push(chunk));
-          expect(out.map((f) => f.serial)).toEqual(frames.map(([s]) => s));
-          expect(out.map((f) => f.message.toString('hex'))).toEqual(frames.map(([, parts]) => Buffer.concat(parts.map((p) => Buffer.from(p))).toString('hex')));
-          expect(decoder.held).toBe(0);
-        },
-      ),
-    );
-  });
-
-  // Issue #19: this property once caught any error around its assertion and, fed random bytes, never
-  // decoded a frame. Its inputs are now frames (some over a limit), so the assertions always run.
-  it('frames within the limits decode exactly; the first over one throws a FrameError with its serial; held stays bounded (property)', () => {
-    const maxBytes = 200;
-    const maxBuffers = 6;
-    let decodedSome = 0;
-    let refused = 0;
-    const serial = fc.integer({ min: 0, max: 1000 });
-    const frame = fc.oneof(
-      fc.record({ serial, parts: fc.array(fc.integer({ min: 0, max: 70 }), { maxLength: 8 }) }),
-      // On the limits: maxBytes ± 1 in one or two buffers, maxBuffers or one more.
-      fc.record({ serial, parts: fc.constantFrom([maxBytes], [maxBytes + 1], [maxBytes - 1, 1], [maxBytes, 1], Array(maxBuffers).fill(1), Array(maxBuffers + 1).fill(0)) }),
-    );
-    fc.assert(
-      fc.property(fc.array(frame, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 8 }), (frames, cuts) => {
-        const firstBad = frames.findIndex((f) => f.parts.length > maxBuffers || f.parts.reduce((a, b) => a + b, 0) > maxBytes);
-        const encoded = frames.map((f) => encodeFrame(f.serial, f.parts.map((n) => Buffer.alloc(n, f.serial & 0xff))));
-        const wire = Buffer.concat(encoded);
-        const decoder = new FrameDecoder(maxBytes, maxBuffers);
-        const { frames: got, error } = decodeAll(decoder, split(wire, cuts), (sofar, written) => {
-          // What was sent and not returned as frames, plus the estimated cost of the views kept.
-          const returned = encoded.slice(0, sofar.length).reduce((a, b) => a + b.length, 0);
-          expect(decoder.held).toBeLessThanOrEqual(written - returned + maxBuffers * PART_COST);
-        });
-        const expected = firstBad < 0 ? frames : frames.slice(0, firstBad);
-        expect(got.map((f) => f.serial)).toEqual(expected.map((f) => f.serial));
-        expect(got.map((f) => f.message.length)).toEqual(expected.map((f) => f.parts.reduce((a, b) => a + b, 0)));
-        for (const f of got) expect(f.message.every((b) => b === (f.serial & 0xff))).toBe(true);
-        if (got.length > 0) decodedSome++;
-        if (firstBad < 0) {
-          expect(error).toBeUndefined();
-          expect(decoder.held).toBe(0);
-        } else {
-          refused++;
-          expect(error).toBeInstanceOf(FrameError);
-          expect((error as FrameError).serial).toBe(frames[firstBad]!.serial);
-        }
-      }),
-      { numRuns: 300 },
-    );
-    // The generator reaches both outcomes.
-    expect(decodedSome).toBeGreaterThan(50);
-    expect(refused).toBeGreaterThan(30);
-  });
-
-  it('bytes that are not framing give frames within the limits or a FrameError, never another error, and hold at most what was sent (property)', () => {
-    const maxBytes = 1024;
-    const maxBuffers = 16;
-    let framesSeen = 0;
-    // A plausible header (small or hostile counts and lengths) followed by arbitrary bytes.
-    const int32 = fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constantFrom(0, 1, maxBuffers, maxBuffers + 1, maxBytes, maxBytes + 1, -1));
-    const input = fc.tuple(fc.array(int32, { maxLength: 6 }), fc.uint8Array({ maxLength: 200 }));
-    fc.assert(
-      fc.property(input, fc.integer({ min: 1, max: 64 }), ([ints, tail], cut) => {
-        const head = Buffer.alloc(ints.length * 4);
-        ints.forEach((v, i) => head.writeInt32BE(v, i * 4));
-        const wire = Buffer.concat([head, Buffer.from(tail)]);
-        const decoder = new FrameDecoder(maxBytes, maxBuffers);
-        const { frames, error } = decodeAll(decoder, split(wire, [cut]));
-        if (error !== undefined) expect(error).toBeInstanceOf(FrameError);
-        for (const f of frames) expect(f.message.length).toBeLessThanOrEqual(maxBytes);
-        framesSeen += frames.length;
-        expect(decoder.held).toBeLessThanOrEqual(wire.length + maxBuffers * PART_COST);
-      }),
-      { numRuns: 500 },
-    );
-    expect(framesSeen).toBeGreaterThan(20);
-  });
-});
 
 describe('Reader', () => {
   it('checks every length against the bytes left', () => {
@@ -193,5 +31,160 @@ describe('Reader', () => {
     expect(r.string()).toBe('c');
     // A block count over the bytes left is refused before any item is read.
     expect(() => new Reader(Buffer.from([0xfe, 0xff, 0xff, 0xff, 0x0f])).block()).toThrow(/block of/);
+  });
+
+  /** An Avro long (zigzag varint), negative ones too. */
+  const long = (n: number): Buffer => varint(n < 0 ? -n * 2 - 1 : n * 2);
+  const varint = (v: number): Buffer => {
+    const out: number[] = [];
+    for (; v >= 0x80; v = Math.floor(v / 0x80)) out.push((v % 0x80) | 0x80);
+    out.push(v);
+    return Buffer.from(out);
+  };
+  type Value = { kind: 'long'; n: number } | { kind: 'string'; s: string; like: 'same' | 'other' | 'none' } | { kind: 'bytes'; b: Uint8Array } | { kind: 'skip'; b: Uint8Array } | { kind: 'boolean'; v: boolean };
+  const value: fc.Arbitrary<Value> = fc.oneof(
+    fc.record({ kind: fc.constant('long' as const), n: fc.integer({ min: -(2 ** 40), max: 2 ** 40 }) }),
+    fc.record({ kind: fc.constant('string' as const), s: fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'grapheme', maxLength: 8 })), like: fc.constantFrom('same' as const, 'other' as const, 'none' as const) }),
+    fc.record({ kind: fc.constant('bytes' as const), b: fc.uint8Array({ maxLength: 30 }) }),
+    fc.record({ kind: fc.constant('skip' as const), b: fc.uint8Array({ maxLength: 30 }) }),
+    fc.record({ kind: fc.constant('boolean' as const), v: fc.boolean() }),
+  );
+  const encode = (v: Value): Buffer => {
+    switch (v.kind) {
+      case 'long':
+        return long(v.n);
+      case 'string': {
+        const text = Buffer.from(v.s, 'utf8');
+        return Buffer.concat([zigzag(text.length), text]);
+      }
+      case 'bytes':
+      case 'skip':
+        return Buffer.concat([zigzag(v.b.length), v.b]);
+      case 'boolean':
+        return Buffer.from([v.v ? 1 : 0]);
+    }
+  };
+  const read = (r: Reader, v: Value): unknown => {
+    switch (v.kind) {
+      case 'long':
+        return r.long();
+      case 'string':
+        return v.like === 'none' ? r.string() : r.stringLike(v.like === 'same' ? v.s : `${v.s}x`);
+      case 'bytes':
+        return [...r.bytes()];
+      case 'skip':
+        return r.skipBytes();
+      case 'boolean':
+        return r.boolean();
+    }
+  };
+  const expected = (v: Value): unknown => (v.kind === 'long' ? v.n : v.kind === 'string' ? v.s : v.kind === 'bytes' ? [...v.b] : v.kind === 'skip' ? undefined : v.v);
+
+  it('reads the same values at the same positions from any split of the bytes into views, and refuses any truncation of them (property)', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 10 }).filter((cs) => cs.some((c) => c > 0)), fc.nat(), (values, cuts, cutAt) => {
+        const encoded = values.map(encode);
+        const whole = Buffer.concat(encoded);
+        // Views of every size, empty ones included, as a frame's parts and the chunks they came in give.
+        const views: Buffer[] = [];
+        for (let at = 0, i = 0; at < whole.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          views.push(whole.subarray(at, Math.min(whole.length, at + n)));
+          at += n;
+        }
+        const r = new Reader(views);
+        expect(r.length).toBe(whole.length);
+        let pos = 0;
+        for (const [i, v] of values.entries()) {
+          expect(read(r, v)).toEqual(expected(v));
+          pos += encoded[i]!.length;
+          expect(r.pos).toBe(pos);
+        }
+        expect(r.left).toBe(0);
+        // Moving back to any value's start reads it again.
+        const back = Math.min(cutAt % values.length, values.length - 1);
+        r.pos = encoded.slice(0, back).reduce((a, b) => a + b.length, 0);
+        expect(read(r, values[back]!)).toEqual(expected(values[back]!));
+        // The bytes of the last value cut short: an error, never a value.
+        const short = whole.length - 1 - (cutAt % encoded.at(-1)!.length);
+        const t = new Reader(views.map((v) => v.subarray(0, Math.max(0, Math.min(v.length, short - (v.byteOffset - whole.byteOffset))))));
+        for (const v of values.slice(0, -1)) read(t, v);
+        expect(() => read(t, values.at(-1)!)).toThrow(/truncated|block of/);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives bytes inside one view as a view of it, and copies bytes spanning views', () => {
+    // Buffers of their own (Buffer.from(array) would share Node's pool).
+    const own = (bytes: number[]) => Buffer.from(new Uint8Array(bytes).buffer);
+    const a = own([0x06, 1, 2, 3, 0x04, 4]);
+    const b = own([5]);
+    const r = new Reader([a, b]);
+    expect(r.bytes().buffer).toBe(a.buffer);
+    const spanning = r.bytes();
+    expect([...spanning]).toEqual([4, 5]);
+    expect(spanning.buffer).not.toBe(a.buffer);
+    expect(spanning.buffer).not.toBe(b.buffer);
+  });
+
+  it('stringLike returns the likely string only for the same ASCII bytes: a UTF-8 "é" is not the Latin-1 pair "Ã©"', () => {
+    const e = Buffer.concat([zigzag(2), Buffer.from('é', 'utf8')]);
+    expect(new Reader(e).stringLike('\u00c3\u00a9')).toBe('é');
+    const host = Buffer.concat([zigzag(4), Buffer.from('web1')]);
+    const like = 'web1';
+    expect(new Reader(host).stringLike(like)).toBe(like);
+    expect(new Reader(host).stringLike('web2')).toBe('web1');
+    expect(new Reader(host).stringLike('web')).toBe('web1');
+  });
+});
+
+describe('zigzag', () => {
+  it('encodes non-negative lengths as Avro longs the Reader reads back', () => {
+    for (const n of [0, 1, 63, 64, 127, 128, 300, 2 ** 31, 2 ** 40]) expect(new Reader(zigzag(n)).long()).toBe(n);
+    expect([...zigzag(1)]).toEqual([0x02]);
+    expect([...zigzag(64)]).toEqual([0x80, 0x01]);
+  });
+});
+
+describe('handshake', () => {
+  it('writes requests our own reader reads back, with the protocol text only when asked for', () => {
+    const short = readHandshakeRequest(new Reader(writeHandshakeRequest(false)));
+    expect(short.clientHash.equals(AVRO_SOURCE_PROTOCOL_HASH)).toBe(true);
+    expect(short.serverHash.equals(AVRO_SOURCE_PROTOCOL_HASH)).toBe(true);
+    expect(short.clientProtocol).toBeNull();
+    const long = readHandshakeRequest(new Reader(writeHandshakeRequest(true)));
+    expect(long.clientProtocol?.toString('utf8')).toBe(AVRO_SOURCE_PROTOCOL);
+  });
+
+  it('writes responses our own reader reads back: BOTH without the protocol, CLIENT and NONE with it', () => {
+    expect(readHandshakeResponse(new Reader(writeHandshakeResponse(BOTH)))).toEqual({ match: BOTH, serverProtocol: null });
+    for (const match of [CLIENT, NONE]) {
+      const r = new Reader(writeHandshakeResponse(match));
+      expect(readHandshakeResponse(r)).toEqual({ match, serverProtocol: AVRO_SOURCE_PROTOCOL });
+      expect(r.pos).toBe(r.length);
+    }
+  });
+
+  it("hashes the protocol text to Flume's AvroSourceProtocol MD5", () => {
+    expect(AVRO_SOURCE_PROTOCOL_HASH.toString('hex')).toMatch(/^86aadae2/);
+  });
+});
+
+describe('calls and responses', () => {
+  it('a call header gives back its message name', () => {
+    for (const name of ['', 'append', 'appendBatch', 'é']) expect(readCallHeader(new Reader(writeCallHeader(name)))).toBe(name);
+  });
+
+  it('refuses a message name longer than the bound it is given, unread', () => {
+    const header = writeCallHeader('x'.repeat(257));
+    expect(() => readCallHeader(new Reader(header), 256)).toThrow('a message name of 257 bytes');
+    expect(readCallHeader(new Reader(writeCallHeader('x'.repeat(256))), 256)).toHaveLength(256);
+  });
+
+  it('reads Status responses, and throws with the message of a system error', () => {
+    expect(readEnumResponse(new Reader(STATUS_OK))).toBe(0);
+    expect(readEnumResponse(new Reader(STATUS_FAILED))).toBe(1);
+    expect(() => readEnumResponse(new Reader(systemError('no room')))).toThrow('server error: no room');
   });
 });

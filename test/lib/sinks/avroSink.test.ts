@@ -10,7 +10,8 @@ import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import type { FlumeEvent } from '../../../lib/core/event.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { avroSink } from '../../../lib/sinks/avroSink.js';
-import { avroSource, FrameDecoder, encodeFrame, type AvroSourceOptions } from '../../../lib/sources/avroSource.js';
+import { FrameDecoder, encodeFrame } from '../../../lib/avro/frames.js';
+import { avroSource, type AvroSourceOptions } from '../../../lib/sources/avroSource.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
 import { listening, recordingSink, sleep, waitFor } from '../../support/net.js';
 

@@ -8,7 +8,9 @@ import { ConfigError } from '../../../lib/core/errors.js';
 import type { FlumeEvent } from '../../../lib/core/event.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { avroSink } from '../../../lib/sinks/avroSink.js';
-import { AVRO_SOURCE_PROTOCOL, FrameDecoder, avroSource, encodeFrame, type AvroSourceOptions } from '../../../lib/sources/avroSource.js';
+import { FrameDecoder, encodeFrame } from '../../../lib/avro/frames.js';
+import { AVRO_SOURCE_PROTOCOL } from '../../../lib/avro/rpc.js';
+import { avroSource, type AvroSourceOptions } from '../../../lib/sources/avroSource.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
 import { listening, recordingSink, sleep, waitFor } from '../../support/net.js';
 
@@ -249,7 +251,7 @@ describe('avroSource', () => {
     await waitFor(() => sink.events.length === 1, 'event after the bad stream');
   });
 
-  // Netty framing properties (FrameDecoder, including issue #19's frame-size property): test/lib/avro/rpc.test.ts.
+  // Netty framing properties (FrameDecoder, including issue #19's frame-size property): test/lib/avro/frames.test.ts.
 
   it('rejects bad options with a ConfigError naming each', () => {
     expect(() => avroSource({ bind: '127.0.0.1', port: 0, ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' })).toThrow(ConfigError);

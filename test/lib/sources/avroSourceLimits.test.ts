@@ -3,6 +3,7 @@
  * the budget across connections. Each over-limit client gets an error and is closed; others go on.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { smallBufferPool } from '../../support/bufferPool.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { MB, usedAfterGc } from '../avro/heap.js';
 import { HANDSHAKE, OK, PING, appendBatch, emptyEvents, errorText, frameHeader, int32, manyHeaders, rawClient, type RawClient } from './avroSource/client.js';
 import { startSource, type Running } from './avroSource/server.js';
 import { writeCallHeader, zigzag } from '../../../lib/avro/rpc.js';
+import { encodeFrame } from '../../../lib/avro/frames.js';
 
 const running: Running[] = [];
 const clients: RawClient[] = [];
@@ -49,6 +51,14 @@ async function stillServes(r: Running, serial = 1): Promise<void> {
   expect(await good.answer(serial, 5000)).toEqual(OK);
   await waitFor(() => r.sink.events.length === before + 1, 'the good event');
 }
+
+
+// Sizes below tell copies (Node's small-Buffer pool) from views of 64 KiB chunks: see bufferPool.ts.
+let restorePool: () => void;
+beforeAll(() => {
+  restorePool = smallBufferPool();
+});
+afterAll(() => restorePool());
 
 describe('avroSource limits', () => {
   it('refuses a frame announcing more than maxBuffersPerFrame buffers at its header: error, closed, nothing kept of its zero-length buffers', async () => {
@@ -225,6 +235,28 @@ describe('avroSource limits', () => {
     await waitFor(() => r.sink.events.length === 1, 'the event');
     expect(r.sink.events[0]!.body.toString()).toBe('small');
     expect(r.sink.events[0]!.body.buffer.byteLength).toBeLessThan(64 * 1024);
+  });
+
+  it('copies small bodies out of the chunk they share with other calls; a large call keeps its bodies as views of what it arrived in', async () => {
+    const r = await server();
+    const c = await connected(r.port);
+    // 600 one-event calls (~90 KB) sent back to back: the server reads them in chunks of up to 64 KiB.
+    const body = (i: number) => Buffer.from(`small event ${i} `.padEnd(100, '.'));
+    await c.send(Buffer.concat(Array.from({ length: 600 }, (_, i) => encodeFrame(i + 1, [appendBatch([{ headers: {}, body: body(i) }])]))));
+    await waitFor(() => r.sink.events.length === 600, 'the events');
+    expect(r.sink.events.map((e) => e.body.toString())).toEqual(Array.from({ length: 600 }, (_, i) => body(i).toString()));
+    // Copied out (into the 8 KiB pool), or views of a read small enough to keep (Node 26 reads in 8 KiB
+    // pieces here): never pinning more than the source's rule allows, 2 × the body + 8 KiB.
+    for (const e of r.sink.events) expect(e.body.buffer.byteLength).toBeLessThanOrEqual(2 * e.body.length + 8192);
+    // One call of 1,000 events of 200 bytes (~210 KB): its bodies stay views of the socket's reads (64 KiB at most), not of a joined copy.
+    const events = Array.from({ length: 1000 }, (_, i) => ({ headers: { n: String(i) }, body: Buffer.alloc(200, i % 256) }));
+    await c.frame(601, [appendBatch(events)]);
+    expect(await c.answer(601)).toEqual(OK);
+    await waitFor(() => r.sink.events.length === 1600, 'the large call');
+    const views = r.sink.events.slice(600).map((e) => e.body);
+    expect(views.map((b) => b[0])).toEqual(events.map((e) => e.body[0]));
+    for (const b of views) expect(b.buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect(new Set(views.map((b) => b.buffer)).size).toBeGreaterThan(1);
   });
 });
 

@@ -5,7 +5,8 @@
 import { connect, type Socket } from 'node:net';
 import { constants, createDeflate, createInflate } from 'node:zlib';
 import avro from 'avsc';
-import { AVRO_SOURCE_PROTOCOL_HASH, FrameDecoder, encodeFrame, writeCallHeader, zigzag } from '../../../../lib/avro/rpc.js';
+import { AVRO_SOURCE_PROTOCOL_HASH, writeCallHeader, zigzag } from '../../../../lib/avro/rpc.js';
+import { FrameDecoder, encodeFrame } from '../../../../lib/avro/frames.js';
 import { AVRO_FLUME_EVENT_SCHEMA } from '../../../../lib/avro/flumeEventAvro.js';
 import type { FlumeEvent } from '../../../../lib/core/event.js';
 
