@@ -1,47 +1,29 @@
-import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { asyncScheduler, Observable, type Subscription } from 'rxjs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { javaRegex, javaRegexOption } from '../../text/javaRegex.js';
 import type { Batch } from '../../core/batch.js';
 import { component, defineComponent, parseOptions, pathOption } from '../../core/config.js';
-import { ComponentError, FlumeError } from '../../core/errors.js';
+import { ComponentError, FlumeError, toError } from '../../core/errors.js';
 import { componentLogger, loggerOption, type ComponentLogger } from '../../core/log.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../core/options.js';
-import { pollSource, type PolledBatch } from '../../core/pollSource.js';
-import { listCandidates, pickCandidate, type Candidate, type CandidateRules } from './candidates.js';
-import type { InputCharset } from './lines.js';
-import { Progress, type Sent } from './progress.js';
-import { inside, SpoolFile, type ReadRules } from './spoolFile.js';
-import { Tracker, type TrackerState } from './tracker.js';
-
-/** The charsets LINE reads and writes (Java's names, and Node's). */
-const CHARSETS = ['UTF-8', 'ISO-8859-1', 'US-ASCII', 'utf8', 'latin1', 'ascii'] as const;
-type CharsetOption = (typeof CHARSETS)[number];
-
-/** Java's aliases of the supported charsets to their canonical names; anything else is left for validation to refuse. */
-function charsetName(value: string): string {
-  const v = value.toUpperCase();
-  if (v === 'UTF8') return 'UTF-8';
-  if (v === 'LATIN1' || v === 'ISO8859_1' || v === 'ISO-LATIN-1' || v === 'ISO_8859_1' || v === 'ISO8859-1') return 'ISO-8859-1';
-  if (v === 'ASCII' || v === 'US_ASCII' || v === 'ASCII7') return 'US-ASCII';
-  return v;
-}
-
-function canonical(c: CharsetOption): InputCharset {
-  return c === 'utf8' ? 'UTF-8' : c === 'latin1' ? 'ISO-8859-1' : c === 'ascii' ? 'US-ASCII' : c;
-}
+import { pollSource } from '../../core/pollSource.js';
+import type { CandidateRules } from './candidates.js';
+import { CHARSETS, charsetName } from './charsets.js';
+import { completeFile, marker, type CompletionOptions } from './completion.js';
+import { FileQueue } from './fileQueue.js';
+import { Progress } from './progress.js';
+import { readRules } from './readRules.js';
+import type { SpoolFile } from './spoolFile.js';
+import { SpoolReader } from './spoolReader.js';
+import { Tracker } from './tracker.js';
 
 /** Receives completed files and warnings. */
 export type SpooldirLogger = ComponentLogger;
 
 const regex = (fallback: string, what: string) =>
-  z
-    .string()
-    .refine(isRegex, { message: 'a valid regular expression' })
-    .default(fallback)
-    .describe(`${what} (JavaScript syntax, matched against the whole file name, as Java's matches()).`);
+  javaRegexOption().default(fallback).describe(`${what} (a Java regular expression, as Flume's, matched against the whole file name).`);
 
 export const spooldirSourceOptions = z.strictObject({
   ...nameOption('spooldirSource'),
@@ -125,6 +107,7 @@ export const spooldirSourceSpec = defineComponent({
   kind: 'source',
   summary: 'Ingests complete files dropped in a directory, renaming (or deleting) each once all its events are acked.',
   flumeTypes: ['spooldir', 'org.apache.flume.source.SpoolDirectorySource'],
+  flumeChecksBatchSize: true, // Flume's SpoolDirectorySource implements BatchSizeSupported
   schema: spooldirSourceOptions,
   flumeKeys: {
     pollDelay: 'pollDelayMs',
@@ -214,7 +197,8 @@ export const spooldirSourceSpec = defineComponent({
  * limit, each half becoming `?`; here the pair starts the next piece); a file resumed after a restart
  * with nothing left to send gives no empty event (Flume's gives one). Not supported: the AVRO
  * deserializer, UTF-16 and other charsets that are not ASCII-compatible (both refused by validation,
- * naming the value). Patterns use JavaScript regex syntax. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
+ * naming the value). `includePattern` and `ignorePattern` are Java regular expressions, translated with
+ * Java 17's meaning; a construct JavaScript cannot express is refused by validation, naming it. Events of a retried batch may arrive after later ones when `maxInFlight` > 1.
  *
  * @example
  * pipe(
@@ -239,250 +223,38 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     ignore: wholeName(opts.ignorePattern),
     recursive: opts.recursiveDirectorySearch,
   };
-  const trackerDirMarks = opts.trackingPolicy === 'tracker_dir' && opts.deletePolicy === 'never';
-  /** tracker_dir: the empty file that marks `rel` completed. */
-  const mark = (rel: string): string => join(trackerDir, ...rel.split('/')) + opts.fileSuffix;
-  if (trackerDirMarks) rules.completed = (rel) => existsSync(mark(rel));
+  /** tracker_dir: the empty file that marks a file completed. */
+  const mark = opts.trackingPolicy === 'tracker_dir' && opts.deletePolicy === 'never' ? marker(trackerDir, opts.fileSuffix) : undefined;
   const log = componentLogger(opts.name, opts.logger);
   const failure = (message: string, cause?: unknown): ComponentError =>
     new ComponentError('FLUME_SOURCE_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: false, cause });
 
   const source = new Observable<Batch>((subscriber) => {
+    const stop = new AbortController();
+    const signal = stop.signal;
     const progress = new Progress(new Tracker(trackerDir), opts, metrics, log);
-    const tracker = progress.tracker;
-    const read: ReadRules = {
-      blob: opts.deserializer === 'BLOB',
-      maxBlobLength: opts.maxBlobLength,
-      maxLineLength: opts.maxLineLength,
-      codec: { input: canonical(opts.inputCharset), output: canonical(opts.outputCharset), policy: opts.decodeErrorPolicy },
-      malformed: (f, offset) => {
-        metrics.inc('EventReadFail');
-        return failure(
-          `${f.path}: bytes at offset ${offset} are not valid ${canonical(opts.inputCharset)} (decodeErrorPolicy FAIL). ` +
-            `It is left as it is, with the offset of its acked events (${f.committed}) in ${tracker.path}; ` +
-            'fix or move it away, or choose decodeErrorPolicy REPLACE or IGNORE',
-        );
-      },
-      headers: (f) => {
-        const h: Record<string, string> = {};
-        if (opts.fileHeader) h[opts.fileHeaderKey] = f.path;
-        if (opts.basenameHeader) h[opts.basenameHeaderKey] = f.name;
-        return h;
-      },
-      changed: (f, what) => {
-        metrics.inc('EventReadFail');
-        return failure(
-          `${f.path} ${what}. Spooled files must not change: it is left as it is, with the offset of its acked events ` +
-            `(${f.committed}) in ${tracker.path}; move it away, or delete the tracker to read it again from its start`,
-        );
-      },
+    const read = readRules(opts, metrics, failure, progress.tracker.path);
+    const queue = new FileQueue({ spoolDir, trackerDir, rules, consumeOrder: opts.consumeOrder, read, progress, log, mark, failure, signal });
+    const completion: CompletionOptions = {
+      spoolDir,
+      realSpoolDir: () => queue.realSpoolDir,
+      fileSuffix: opts.fileSuffix,
+      deletePolicy: opts.deletePolicy,
+      mark,
+      progress,
+      log,
+      failure,
+      signal,
     };
-    const linkedDirs = new Set<string>(); // symlinked directories already warned about
-    const listRules: CandidateRules = {
-      ...rules,
-      onLinkedDirectory: (path) => {
-        if (linkedDirs.has(path)) return;
-        linkedDirs.add(path);
-        log('warn', `${path} is a symbolic link to a directory: not searched (only real sub-directories of spoolDir are)`);
-      },
-    };
-    let realSpoolDir = spoolDir;
-    const timers = new Set<Subscription>();
-    let closed = false;
-    let started = false;
-    let resume: TrackerState | undefined;
-    let current: SpoolFile | undefined;
-    let completion: Promise<boolean> | undefined; // a rename or delete under way
-    let wake: (() => void) | undefined;
-    const stopped = (): boolean => closed;
-
-    const sleep = (ms: number): Promise<void> =>
-      new Promise((done) => {
-        const timer = asyncScheduler.schedule(() => {
-          timers.delete(timer);
-          done();
-        }, ms);
-        timers.add(timer);
-      });
-    const signal = (): Promise<void> => new Promise((done) => (wake = done));
-    const notify = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const never = (): Promise<never> => new Promise<never>(() => undefined);
-
-    const start = (): void => {
-      started = true;
-      let isDir = false;
-      try {
-        isDir = statSync(spoolDir).isDirectory();
-      } catch (error) {
-        throw failure(`spool directory ${spoolDir} cannot be read: ${describe(error)}`, error);
-      }
-      if (!isDir) throw failure(`spoolDir ${spoolDir} is not a directory`);
-      realSpoolDir = realpathSync(spoolDir);
-      try {
-        mkdirSync(trackerDir, { recursive: true });
-        resume = tracker.open();
-      } catch (error) {
-        throw failure(`tracker ${tracker.path} cannot be used: ${describe(error)}; delete it to start over`, error);
-      }
-    };
-
-    const openFile = async (c: Candidate, at?: TrackerState): Promise<SpoolFile | undefined> => {
-      if (!(await inside(c, realSpoolDir))) {
-        log('warn', `${c.path} is not inside spoolDir ${spoolDir} (a directory on its way is a symbolic link, or gone): not read`);
-        return undefined;
-      }
-      const f = await SpoolFile.open(c, read, at?.pos);
-      if (f && closed) {
-        await f.release();
-        return undefined;
-      }
-      if (f && at && !f.is(at)) {
-        current = f; // closed on teardown
-        throw read.changed(f, 'has changed since it was partly read before the restart');
-      }
-      return f;
-    };
-
-    /** The tracked file first, then the next waiting one; `undefined` when none waits. */
-    const openNext = async (): Promise<SpoolFile | undefined> => {
-      if (resume) {
-        const at = resume;
-        resume = undefined;
-        const rel = at.file!;
-        const path = join(spoolDir, ...rel.split('/'));
-        const f = trackerDirMarks && existsSync(mark(rel)) ? undefined : await openFile({ path, rel, name: basename(path) }, at);
-        if (closed) return undefined;
-        if (f) {
-          log('info', `resuming ${path} at byte ${at.pos} of ${at.size}`);
-          return f;
-        }
-        log('info', `tracker names ${path}, which is gone (completed or removed); starting afresh`);
-        progress.record(CLEARED);
-      }
-      for (;;) {
-        const c = await pickCandidate(await listCandidates(listRules), opts.consumeOrder);
-        if (!c || closed) return undefined;
-        const f = await openFile(c);
-        if (f) return f;
-      }
-    };
-
-    /** Renames (or deletes) a fully acked file; false when that failed for now and is to be retried. */
-    const complete = async (f: SpoolFile): Promise<boolean> => {
-      await f.checkUnchanged();
-      await f.release();
-      if (closed) return false;
-      if (!(await inside(f, realSpoolDir))) {
-        throw failure(
-          `cannot complete ${f.path}: its directory is no longer inside spoolDir ${spoolDir} (replaced by a symbolic link, or moved); ` +
-            'nothing outside spoolDir is renamed or deleted: it is left as it is',
-        );
-      }
-      if (trackerDirMarks) {
-        const dest = mark(f.rel);
-        if (existsSync(dest)) throw failure(`cannot complete ${f.path}: ${dest} exists (file name re-used); it is left as it is`);
-        try {
-          await mkdir(dirname(dest), { recursive: true });
-          await (await open(dest, 'wx')).close();
-        } catch (error) {
-          progress.failed('GenericProcessingFail', `cannot create ${dest} to mark ${f.path} completed, all of whose events are acked`, error);
-          return false;
-        }
-        progress.worked();
-        log('info', `${f.path}: ${f.events} events sent; marked completed by ${dest}`);
-        progress.record(CLEARED);
-        return true;
-      }
-      const dest = f.path + opts.fileSuffix;
-      const immediate = opts.deletePolicy === 'immediate';
-      if (!immediate && existsSync(dest)) throw failure(`cannot complete ${f.path}: ${dest} exists (file name re-used); it is left as it is`);
-      try {
-        await (immediate ? rm(f.path) : rename(f.path, dest));
-      } catch (error) {
-        progress.failed('GenericProcessingFail', `cannot ${immediate ? 'delete' : 'rename'} ${f.path}, all of whose events are acked`, error);
-        return false;
-      }
-      progress.worked();
-      log('info', immediate ? `${f.path}: ${f.events} events sent; deleted` : `${f.path}: ${f.events} events sent; renamed to ${basename(dest)}`);
-      progress.record(CLEARED); // if this fails, the next poll retries it before sending anything
-      return true;
-    };
-
-    const polled = (sent: Sent): PolledBatch => ({
-      events: sent.events,
-      commit: () => {
-        if (closed) return;
-        const end = progress.acked(sent);
-        if (end !== undefined) {
-          current!.committed = end;
-          progress.record(current!.state());
-        }
-        notify();
-      },
-      rollback: () => {
-        if (closed) return;
-        progress.nacked(sent, asyncScheduler.now());
-        notify();
-      },
-    });
-
-    const next = async (): Promise<PolledBatch> => {
-      for (;;) {
-        if (closed) return never();
-        if (!started) start();
-        if (progress.behind && !progress.flush()) {
-          await sleep(progress.retryDelay);
-          continue;
-        }
-        const retry = progress.nextRetry(asyncScheduler.now());
-        if (retry) {
-          if (retry.wait > 0) {
-            await sleep(retry.wait);
-            continue;
-          }
-          progress.takeRetry();
-          return polled(retry.sent);
-        }
-        if (!current) {
-          current = await openNext();
-          if (!current) await sleep(opts.pollDelayMs);
-          continue;
-        }
-        if (!current.exhausted) {
-          const batch = await current.nextBatch(opts.batchSize, stopped);
-          if (batch) return polled(progress.sent(batch.events, batch.end));
-          // As Flume, a file that gives no event at all (an empty file) gives one with an empty body.
-          if (current.exhausted && current.events === 0 && current.committed === 0 && !closed) {
-            current.events = 1;
-            return polled(progress.sent([{ headers: read.headers(current), body: Buffer.alloc(0) }], current.size));
-          }
-          continue;
-        }
-        if (progress.unsettled > 0) {
-          await signal();
-          continue;
-        }
-        completion = complete(current);
-        const completed = await completion.finally(() => (completion = undefined));
-        if (!completed) {
-          if (closed) return never();
-          await sleep(progress.retryDelay);
-          continue;
-        }
-        current = undefined;
-      }
-    };
+    const complete = (f: SpoolFile): Promise<boolean> => completeFile(f, completion);
+    const reader = new SpoolReader({ batchSize: opts.batchSize, pollDelayMs: opts.pollDelayMs, queue, complete, progress, read, signal });
 
     const inner = pollSource(
       // Every failure reaching here is fatal: retrying cannot fix a changed file or a broken directory
       // (tracker writes, renames and deletes that fail are retried inside next()).
       () =>
-        next().catch((error: unknown) => {
-          throw error instanceof FlumeError ? error : failure(describe(error), error);
+        reader.next().catch((error: unknown) => {
+          throw error instanceof FlumeError ? error : failure(toError(error).message, error);
         }),
       // Back-off is ours (Flume's doubling); pollSource re-polls at once and poll() waits.
       { name: opts.name, maxInFlight: opts.maxInFlight, backoffSleepIncrementMs: 0, maxBackoffSleepMs: 0 },
@@ -490,38 +262,14 @@ export const spooldirSource = component(spooldirSourceSpec, function spooldirSou
     ).subscribe(subscriber);
 
     return () => {
-      closed = true;
+      stop.abort();
       inner.unsubscribe();
-      for (const t of timers) t.unsubscribe();
-      timers.clear();
-      wake = undefined;
-      current?.release().catch(() => undefined);
-      current = undefined;
-      // A rename already started must be recorded when it lands, or the tracker would go on naming a
-      // completed file (and take a new file of that name, inode, size and mtime for it).
-      const finish = (): void => progress.close();
-      if (completion) completion.then(finish, finish);
-      else finish();
+      reader.close();
     };
   });
   return withMetrics(source, metrics);
 });
 
-const CLEARED: TrackerState = { file: null, ino: '0', size: 0, mtimeNs: '0', pos: 0 };
-
-function isRegex(pattern: string): boolean {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function wholeName(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return javaRegex(pattern, { whole: true }).regex;
 }
