@@ -3,7 +3,7 @@ import { component, defineComponent, parseOptions } from '../../lib/core/config.
 import { ComponentError } from '../../lib/core/errors.js';
 import { interceptor, type Interceptor } from './interceptor.js';
 import { jodaDateParser } from './jodaDateParser.js';
-import { groupCount, javaRegex, javaRegexOption } from './javaRegex.js';
+import { javaRegex, javaRegexOption } from '../../lib/text/javaRegex.js';
 import { nameOption } from '../../lib/core/options.js';
 
 const MILLIS_CLASS = 'org.apache.flume.interceptor.regexextractorinterceptormillisserializer';
@@ -80,9 +80,11 @@ export const regexExtractorInterceptorSpec = defineComponent({
  * (read as UTF-8) and sets one header per group: group n goes through `serializers[n-1]` into the
  * header it names. The `default` serializer copies the group's text; `millis` parses it with the Joda
  * date pattern `pattern` (see `jodaDateParser`) into epoch milliseconds. Groups past the last
- * serializer are ignored, as are serializers past the last group (Flume accepts both); a group that
- * did not take part in the match sets nothing. A body without a match is left as it is. Headers are
- * set in place; nothing is dropped.
+ * serializer are ignored, as are serializers past the last group (Flume accepts both). A group that
+ * did not take part in the match (an optional group) is null in Java, and Flume stores that null as
+ * the header's value: rxflume removes the header instead (a header value is a string), so an earlier
+ * value is gone in both. A body without a match is left as it is. Headers are set in place; nothing
+ * is dropped. The regex is translated from Java's dialect by `javaRegex` (lib/text/javaRegex.ts).
  *
  * Delivery: the batch's transaction is passed on. Errors: an invalid regex, an unsupported date
  * pattern or a `millis` serializer without one is a `ConfigError`. A group text the date pattern
@@ -105,8 +107,9 @@ export const regexExtractorInterceptor = component(regexExtractorInterceptorSpec
   options?: RegexExtractorInterceptorOptions,
 ): Interceptor {
   const opts = parseOptions(regexExtractorInterceptorSpec, options);
-  const re = javaRegex(opts.regex);
-  const serializers = opts.serializers.slice(0, groupCount(re)).map(({ name: header, type, pattern }) => {
+  const java = javaRegex(opts.regex);
+  const re = java.regex;
+  const serializers = opts.serializers.slice(0, java.groupCount).map(({ name: header, type, pattern }) => {
     if (type === 'default') return { header, serialize: (s: string) => s };
     const parse = jodaDateParser(pattern!);
     return {
@@ -131,8 +134,12 @@ export const regexExtractorInterceptor = component(regexExtractorInterceptorSpec
       const m = re.exec(e.body.toString('utf8'));
       if (m === null) continue;
       for (let g = 0; g < serializers.length; g++) {
-        const value = m[g + 1];
-        if (value !== undefined) e.headers[serializers[g]!.header] = serializers[g]!.serialize(value);
+        const { header, serialize } = serializers[g]!;
+        const value = java.group(m, g + 1);
+        // Java's group() is null for a group that did not take part, and Flume puts that null in the
+        // header map, replacing any earlier value: a string map can only drop the header.
+        if (value === undefined) delete e.headers[header];
+        else e.headers[header] = serialize(value);
       }
     }
     return events;

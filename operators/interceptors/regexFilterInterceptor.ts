@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, keepEvents, type Interceptor } from './interceptor.js';
-import { javaRegex, javaRegexOption } from './javaRegex.js';
+import { javaRegex, javaRegexOption } from '../../lib/text/javaRegex.js';
 import { nameOption } from '../../lib/core/options.js';
 
 export const regexFilterInterceptorOptions = z.strictObject({
@@ -40,7 +40,7 @@ export const regexFilterInterceptor = component(regexFilterInterceptorSpec, func
     // Matches every body: no need to decode one.
     return interceptor(name, (events) => (excludeEvents ? [] : events));
   }
-  const re = javaRegex(regex);
+  const re = javaRegex(regex).regex;
   const keep = !excludeEvents;
   return interceptor(name, (events) => keepEvents(events, (e) => re.test(e.body.toString('utf8')) === keep));
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { interceptor, type Interceptor } from './interceptor.js';
-import { javaRegex, javaRegexOption } from './javaRegex.js';
+import { javaRegex, javaRegexOption } from '../../lib/text/javaRegex.js';
 import { nameOption } from '../../lib/core/options.js';
 
 export const removeHeaderInterceptorOptions = z.strictObject({
@@ -40,8 +40,8 @@ export const removeHeaderInterceptor = component(removeHeaderInterceptorSpec, fu
 ): Interceptor {
   const opts = parseOptions(removeHeaderInterceptorSpec, options);
   const { withName } = opts;
-  const list = opts.fromList === undefined ? undefined : new Set(split(opts.fromList, javaRegex(opts.fromListSeparator, { global: true })));
-  const matching = opts.matching === undefined ? undefined : javaRegex(opts.matching, { whole: true });
+  const list = opts.fromList === undefined ? undefined : new Set(split(opts.fromList, javaRegex(opts.fromListSeparator, { global: true }).regex));
+  const matching = opts.matching === undefined ? undefined : javaRegex(opts.matching, { whole: true }).regex;
 
   const remove = (e: FlumeEvent): void => {
     const headers = e.headers;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { interceptor, replaceEvents, type Interceptor } from './interceptor.js';
-import { groupCount, groupNames, javaRegex, javaRegexOption, regexProblem } from './javaRegex.js';
+import { javaRegex, javaRegexOption, type JavaRegex } from '../../lib/text/javaRegex.js';
 import { nameOption } from '../../lib/core/options.js';
 
 /** Java charset names (any case, as Flume takes them) and Node's names for the same encodings. */
@@ -38,9 +38,14 @@ export const searchReplaceInterceptorOptions = z
   })
   .check((ctx) => {
     const { searchPattern, replaceString } = ctx.value;
-    if (regexProblem(searchPattern) !== undefined) return;
+    let search: JavaRegex;
     try {
-      parseReplacement(replaceString, javaRegex(searchPattern));
+      search = javaRegex(searchPattern);
+    } catch {
+      return; // searchPattern's own check names the problem
+    }
+    try {
+      parseReplacement(replaceString, search);
     } catch (error) {
       ctx.issues.push({
         code: 'custom',
@@ -83,36 +88,53 @@ export const searchReplaceInterceptor = component(searchReplaceInterceptorSpec, 
   const encoding = CHARSETS[opts.charset.toLowerCase()]!;
   const search = javaRegex(opts.searchPattern, { global: true });
   const parts = parseReplacement(opts.replaceString, search);
-
-  let matched = false;
-  // args: the match, each group, offset, input, then the named groups when the pattern has some.
-  const replacer = (...args: unknown[]): string => {
-    matched = true;
-    let s = '';
-    for (const part of parts) {
-      if (typeof part === 'string') s += part;
-      else if (typeof part === 'number') s += (args[part] as string | undefined) ?? '';
-      else s += (args[args.length - 1] as Record<string, string | undefined>)[part.name] ?? '';
-    }
-    return s;
-  };
   const rewrite = (e: FlumeEvent): FlumeEvent => {
-    matched = false;
-    const after = e.body.toString(encoding).replace(search, replacer);
-    return matched ? { headers: e.headers, body: Buffer.from(after, encoding) } : e;
+    const before = e.body.toString(encoding);
+    const after = replaceAll(before, search, parts);
+    return after === undefined ? e : { headers: e.headers, body: Buffer.from(after, encoding) };
   };
   return interceptor(opts.name, (events) => replaceEvents(events, rewrite));
 });
 
-type ReplacementPart = string | number | { name: string };
+type ReplacementPart = string | number;
+
+/**
+ * Java's `Matcher.replaceAll`: every `find()` from the end of the previous match (one UTF-16 unit
+ * further after an empty match), each replaced by `parts`; undefined when nothing matched. Unlike
+ * Java, an empty match never splits a surrogate pair.
+ */
+export function replaceAll(text: string, search: JavaRegex, parts: readonly ReplacementPart[]): string | undefined {
+  const re = search.regex;
+  let out = '';
+  let last = 0;
+  let from = 0;
+  let matched = false;
+  while (from <= text.length) {
+    re.lastIndex = from;
+    const m = re.exec(text);
+    if (m === null) break;
+    if (m.index < from || (m[0] === '' && isLowSurrogate(text, m.index))) {
+      // An empty match inside a surrogate pair: Java matches there and splits the pair (each half
+      // written as '?'); JavaScript steps back to the pair's start. Neither: go on after the pair.
+      from = Math.max(from, m.index) + 1;
+      continue;
+    }
+    matched = true;
+    const end = m.index + m[0].length;
+    out += text.slice(last, m.index);
+    for (const part of parts) out += typeof part === 'string' ? part : (search.group(m, part) ?? '');
+    last = end;
+    from = end === m.index ? end + 1 : end;
+  }
+  return matched ? out + text.slice(last) : undefined;
+}
 
 /**
  * Java's `Matcher.appendReplacement` syntax: `\x` is the literal x, `$n` a group (digits are taken
  * while they still name an existing group), `${name}` a named group. Throws on what Java rejects.
  */
-export function parseReplacement(replacement: string, search: RegExp): ReplacementPart[] {
-  const count = groupCount(search);
-  const names = new Set(groupNames(search));
+export function parseReplacement(replacement: string, search: JavaRegex): ReplacementPart[] {
+  const count = search.groupCount;
   const parts: ReplacementPart[] = [];
   let literal = '';
   const flush = (): void => {
@@ -132,9 +154,10 @@ export function parseReplacement(replacement: string, search: RegExp): Replaceme
         const end = replacement.indexOf('}', i);
         if (end < 0) throw new Error("named capturing group is missing trailing '}'");
         const name = replacement.slice(i + 1, end);
-        if (!names.has(name)) throw new Error(`no group with name {${name}}`);
+        const n = search.groupNames.get(name);
+        if (n === undefined) throw new Error(`no group with name {${name}}`);
         flush();
-        parts.push({ name });
+        parts.push(n);
         i = end + 1;
         continue;
       }
@@ -155,6 +178,12 @@ export function parseReplacement(replacement: string, search: RegExp): Replaceme
   }
   flush();
   return parts;
+}
+
+function isLowSurrogate(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  const before = text.charCodeAt(i - 1);
+  return c >= 0xdc00 && c <= 0xdfff && before >= 0xd800 && before <= 0xdbff;
 }
 
 function digit(c: string | undefined): number {

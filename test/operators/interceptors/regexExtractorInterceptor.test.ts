@@ -23,6 +23,18 @@ describe('regexExtractorInterceptor', () => {
     expect(through(two, events('1:2:3.4foobar5'))[0]!.headers).toEqual({ one: '1', two: '2' });
   });
 
+  it('removes the header of a group that did not take part (Java null, which Flume stores in its place)', () => {
+    const op = regexExtractorInterceptor({ regex: '(\\w+)(?:=(\\d+))?', serializers: [{ name: 'key' }, { name: 'value' }] });
+    const [withValue, without] = through(op, [event('a=1'), event('b', { value: 'earlier' })]);
+    expect(withValue!.headers).toEqual({ key: 'a', value: '1' });
+    expect(without!.headers).toEqual({ key: 'b' });
+  });
+
+  it('numbers groups as Java does around atomic groups and possessive quantifiers', () => {
+    const op = regexExtractorInterceptor({ regex: '(?>(\\p{L}+))\\s++(\\d++)', serializers: [{ name: 'word' }, { name: 'n' }] });
+    expect(through(op, events('prix été  42'))[0]!.headers).toEqual({ word: 'été', n: '42' });
+  });
+
   it('parses dates to epoch ms with the millis serializer', () => {
     const op = regexExtractorInterceptor({
       regex: '^(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d)\\S* (\\w+)',

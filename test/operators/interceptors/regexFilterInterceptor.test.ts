@@ -31,14 +31,24 @@ describe('regexFilterInterceptor', () => {
     expect(metricsOf(op)!.snapshot()).toMatchObject({ EventReceivedCount: 3, EventDroppedCount: 1 });
   });
 
+  it('runs Java-only syntax with Java meaning: possessive, atomic, ASCII \\w, Unicode \\b, scoped flags', () => {
+    const keep = (regex: string, ...bodies: string[]): string[] => through(regexFilterInterceptor({ regex }), events(...bodies)).map((e) => text(e));
+    expect(keep('^[a-z]*+z', 'abcz', 'zz')).toEqual([]);
+    expect(keep('(?>ab|a)c', 'abc', 'ac')).toEqual(['abc', 'ac']);
+    expect(keep('^\\w+$', 'naive', 'naïve')).toEqual(['naive']);
+    expect(keep('\\bété\\b', 'un été chaud', 'unété')).toEqual(['un été chaud']);
+    expect(keep('(?i)error', 'ERROR', 'Error')).toEqual(['ERROR', 'Error']);
+    expect(keep('(?i)école', 'ÉCOLE', 'éCOLE')).toEqual(['éCOLE']);
+  });
+
   it("reads Java's $ as matching before a final newline", () => {
     expect(through(regexFilterInterceptor({ regex: 'done$' }), [event('job done\n')])).toHaveLength(1);
   });
 
   it('rejects an invalid or Java-only regex, naming the option', () => {
     expect(() => regexFilterInterceptor({ regex: 'a**' })).toThrow(ConfigError);
-    expect(() => regexFilterInterceptor({ regex: 'a**' })).toThrow(/^regexFilterInterceptor\.regex: expected a valid Java regular expression \(Nothing to repeat\)/);
-    expect(() => regexFilterInterceptor({ regex: '\\Gx' })).toThrow(/unsupported Java escape \\G/);
+    expect(() => regexFilterInterceptor({ regex: 'a**' })).toThrow(/^regexFilterInterceptor\.regex: expected a Java regular expression rxflume can run \(dangling meta character '\*' at index 2\), received "a\*\*"/);
+    expect(() => regexFilterInterceptor({ regex: 'x\\p{InGreek}' })).toThrow(/regexFilterInterceptor\.regex: .*Unicode blocks \(\\p\{InGreek\}\) cannot be expressed in JavaScript at index 1\), received "x/);
     expect(regexFilterInterceptor.spec.flumeTypes).toContain('regex_filter');
   });
 });

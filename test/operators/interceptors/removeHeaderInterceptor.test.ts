@@ -31,7 +31,7 @@ describe('removeHeaderInterceptor', () => {
   it('rejects an invalid regex, naming the option', () => {
     expect(() => removeHeaderInterceptor({ matching: 'tmp(' })).toThrow(ConfigError);
     expect(() => removeHeaderInterceptor({ matching: 'tmp(' })).toThrow(
-      'removeHeaderInterceptor.matching: expected a valid Java regular expression (Unterminated group), received "tmp("',
+      'removeHeaderInterceptor.matching: expected a Java regular expression rxflume can run (unclosed group at index 4), received "tmp("',
     );
     expect(() => removeHeaderInterceptor({ fromListSeparator: '[' })).toThrow(/removeHeaderInterceptor\.fromListSeparator/);
   });

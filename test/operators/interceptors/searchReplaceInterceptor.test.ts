@@ -18,6 +18,14 @@ describe('searchReplaceInterceptor', () => {
     expect(replace('x', '$0$0', 'axb')).toBe('axxb');
     expect(replace('(a)|b', '[$1]', 'ab')).toBe('[a][]');
     expect(replace('x*', '-', 'abc')).toBe('-a-b-c-');
+    expect(replace('x*', '-', 'a😀')).toBe('-a-😀-'); // Java would split the pair
+  });
+
+  it('translates Java-only patterns, group numbers kept', () => {
+    expect(replace('(?>(\\w))(\\w)*+', '$2$1', 'ab cd')).toBe('ba dc');
+    expect(replace('\\bé', 'E', 'é été')).toBe('E Eté');
+    expect(replace('(?iu)straße', 'street', 'STRASSE STRAẞE')).toBe('STRASSE street');
+    expect(replace('\\Q$1\\E', '\\$2', 'cost $1')).toBe('cost $2');
   });
 
   it('keeps a body without a match byte for byte, and never mutates a body', () => {
