@@ -1,7 +1,9 @@
 // core
 export { event, text, toBuffer, isFlumeEvent, bodyBytes, type FlumeEvent, type EventBody } from './core/event.js';
 export { createBatch, deriveBatch, isBatch, type Batch, type Settlement } from './core/batch.js';
-export { pipe, type Pipeline, type Stage, type SinkLike, type StopOptions } from './core/pipe.js';
+export { pipe, type Pipeline, type PipelineStopResult, type PipeOptions, type Stage, type SinkLike, type StopOptions, type StopResult } from './core/pipe.js';
+export { mergeSources, type MergedSources } from './core/mergeSources.js';
+export type { UnsettledStage } from './core/unsettled.js';
 export { createSink, type Sink, type SinkWriter } from './core/sink.js';
 export {
   ComponentCounters,
@@ -80,10 +82,13 @@ export { spillableMemoryChannel, type SpillableMemoryChannelOptions } from '../o
 export { nullSink, type NullSinkOptions } from './sinks/nullSink.js';
 export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } from './sinks/loggerSink.js';
 export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';
+export { consumerSink, type ConsumerSinkOptions, type ConsumerHandler, type HandlerResult } from './sinks/consumerSink.js';
+export { batchIterator, type BatchIterator, type BatchIteratorOptions } from './sinks/batchIterator.js';
 export { kafkaSink, type KafkaSinkOptions } from './sinks/kafkaSink.js';
 export { fileRollSink, type FileRollSinkOptions } from './sinks/fileRollSink.js';
 export { hdfsSink, type HdfsSinkOptions } from './sinks/hdfs/hdfsSink.js';
-export { createSerializer, flumeSerializerName, type EventSerializer, type SerializerName, type SerializerOptions } from './serializers/eventSerializer.js';
+export { createSerializer, defineSerializer, flumeSerializerName, isSerializerDefinition, serializerFactory, type EventSerializer, type SerializerDefinition, type SerializerName, type SerializerOptions, type SerializerSpec } from './serializers/eventSerializer.js';
+export { defineHttpHandler, isHttpHandlerDefinition, type HttpBodyReader, type HttpHandler, type HttpHandlerDefinition, type HttpHandlerSpec, type Refusal as HttpRefusal } from './sources/http/handlers.js';
 export { AVRO_EVENT_SCHEMA, type AvroCodecName } from './serializers/avroEventSerializer.js';
 export { httpSink, type HttpSinkOptions } from './sinks/httpSink.js';
 export { avroSink, type AvroSinkOptions } from './sinks/avroSink.js';
@@ -91,6 +96,7 @@ export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js'
 export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanceSink.js';
 
 // operators: routing (Flume channel selectors)
+export { selector, type ChannelSelector, type BoundSelector, type Route } from '../operators/routing/channelSelector.js';
 export { fanOut, fanOutStats, type FanOutOptions, type FanOutStats } from '../operators/routing/fanOut.js';
 export { replicating, type ReplicatingOptions } from '../operators/routing/replicating.js';
 export { multiplexing, type MultiplexingOptions } from '../operators/routing/multiplexing.js';

@@ -33,6 +33,20 @@ export interface ComponentSpec<S extends z.ZodType = z.ZodType> {
    * the property keys it consumed; the agent maps the remaining keys as usual.
    */
   fromFlume?: (props: ReadonlyMap<string, string>) => FlumeMapped;
+  /**
+   * A sink that writes the batches it holds together, in one request (hdfs, whose every request pays a
+   * fixed latency): the events it wants in hand at once. The agent lets its channel hand it that many
+   * (at most the channel's capacity), unless the configuration sets the channel's `maxInFlight`.
+   */
+  takesAhead?: number;
+  /**
+   * Flume 1.11 compares batch size with transaction capacity only where its class implements
+   * BatchSizeSupported (a source or sink: this one's `batchSize`) and the channel's implements
+   * TransactionCapacitySupported (a channel: its `transactionCapacity`) — defaults included — and drops
+   * the source or sink whose batch is larger. True where Flume's class implements it; the agent then
+   * refuses such a configuration.
+   */
+  flumeChecksBatchSize?: boolean;
 }
 
 /** A problem a `fromFlume` found at a key: an error unless `severity` says 'warning' (the configuration still runs). */

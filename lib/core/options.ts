@@ -37,3 +37,15 @@ export function bindOption(defaultAddress?: string): { bind: z.ZodString | z.Zod
 export const portOption = {
   port: z.number().int().min(0).max(65535).describe('Port to listen on; 0 picks a free one (see onListening).'),
 };
+
+/** The batch size a sink expects, which only sorts its batches into BatchCompleteCount and BatchUnderflowCount (Flume's sink counters). */
+export function expectedBatchSizeOption(flumeKey?: string) {
+  return {
+    batchSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(100)
+      .describe(`Expected batch size: smaller batches count as BatchUnderflowCount, others as BatchCompleteCount${flumeKey ? ` (Flume ${flumeKey})` : ''}.`),
+  };
+}

@@ -2,16 +2,11 @@ import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
-import { nameOption } from '../core/options.js';
+import { expectedBatchSizeOption, nameOption } from '../core/options.js';
 
 export const nullSinkOptions = z.strictObject({
   ...nameOption('nullSink'),
-  batchSize: z
-    .number()
-    .int()
-    .min(1)
-    .default(100)
-    .describe('Expected batch size: smaller batches count as BatchUnderflowCount, others as BatchCompleteCount (Flume batchSize).'),
+  ...expectedBatchSizeOption('batchSize'),
 });
 
 export type NullSinkOptions = z.input<typeof nullSinkOptions>;
@@ -21,6 +16,7 @@ export const nullSinkSpec = defineComponent({
   kind: 'sink',
   summary: 'Discards every event and acks at once (Flume null sink); for benchmarks and tests.',
   flumeTypes: ['null', 'org.apache.flume.sink.NullSink'],
+  flumeChecksBatchSize: true, // Flume's NullSink implements BatchSizeSupported
   schema: nullSinkOptions,
 });
 

@@ -6,16 +6,11 @@ import { ComponentError, isRetriable, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
-import { nameOption } from '../core/options.js';
+import { expectedBatchSizeOption, nameOption } from '../core/options.js';
 
 export const observerSinkOptions = z.strictObject({
   ...nameOption('observerSink'),
-  batchSize: z
-    .number()
-    .int()
-    .min(1)
-    .default(100)
-    .describe('Expected batch size: smaller batches count as BatchUnderflowCount, others as BatchCompleteCount.'),
+  ...expectedBatchSizeOption(),
 });
 
 export type ObserverSinkOptions = z.input<typeof observerSinkOptions>;

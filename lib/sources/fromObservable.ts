@@ -1,4 +1,4 @@
-import type { Observable, Subscription } from 'rxjs';
+import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { backoffOptions } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
@@ -40,7 +40,7 @@ export type ObservableItem = EventBody | FlumeEvent;
 export const fromObservableSpec = defineComponent({
   name: 'fromObservable',
   kind: 'source',
-  summary: "Turns an application's Observable of strings, Buffers or events into batches, with a bounded buffer.",
+  summary: "Turns an app's Observable (bounded buffer) or AsyncIterable (read as there is room) into batches.",
   flumeTypes: [],
   schema: fromObservableOptions,
 });
@@ -51,7 +51,10 @@ export const fromObservableSpec = defineComponent({
  * `batchSize`, or as a partial batch `batchTimeoutMs` after its first item arrived. At most
  * `maxInFlight` batches are unsettled; meanwhile items wait in a buffer of at most `bufferLimit`.
  *
- * An Observable cannot be slowed down, so a full buffer is a decision (`whenFull`):
+ * An AsyncIterable (an async generator, a Node Readable, an event stream of the app's) is read only while
+ * there is room: the next item is asked for once the previous one is queued and the source is not
+ * paused, so a fast producer waits for the sink and nothing overflows or is dropped — the choice for
+ * backpressure. An Observable cannot be slowed down, so for it a full buffer is a decision (`whenFull`):
  * - `'error'` (default): the source fails at once with `ComponentError` `FLUME_SOURCE_OVERFLOW`
  *   (non-retriable); the items still in the buffer are discarded with it.
  * - `'dropNewest'` / `'dropOldest'`: the arriving / the oldest waiting item is discarded and counted in
@@ -64,7 +67,7 @@ export const fromObservableSpec = defineComponent({
  * buffer is flushed and the source completes once every batch was acked; when it errors, or emits
  * something that is not an event body (`FLUME_SOURCE_FAILED`, counted in `EventReadFail`), the same
  * flush and wait happen before the error is passed on. Unsubscribing unsubscribes from the app's
- * Observable and stops the timers.
+ * Observable (or ends the iteration: the iterator's `return()`, a generator's `finally`) and stops the timers.
  *
  * @example
  * const lines$ = new Subject<string>();
@@ -72,39 +75,101 @@ export const fromObservableSpec = defineComponent({
  * lines$.next('hello');
  * lines$.complete();
  * await pipeline.done;
+ *
+ * @example
+ * // Pulled: the file is read only as fast as the sink acks.
+ * const lines = readline.createInterface({ input: fs.createReadStream('events.log') });
+ * await pipe(fromObservable(lines), memoryChannel({ capacity: 10_000 }), kafkaSink({ ... })).done;
  */
 export const fromObservable = component(fromObservableSpec, function fromObservable(
-  input$: Observable<ObservableItem>,
+  input$: Observable<ObservableItem> | AsyncIterable<ObservableItem>,
   options?: FromObservableOptions,
 ): Observable<Batch> & HasMetrics {
   const opts = parseOptions(fromObservableSpec, options);
   const metrics = new ComponentCounters('SOURCE', opts.name);
   return bufferedSource(
     (feed) => {
-      let upstream: Subscription | undefined;
       let done = false;
       const end = (error?: unknown): void => {
+        if (done) return;
         done = true;
-        upstream?.unsubscribe();
+        stop();
         feed.end(error);
       };
-      upstream = input$.subscribe({
-        next: (item) => {
-          if (done) return;
-          if (isFlumeEvent(item)) feed.push(item);
-          else if (typeof item === 'string' || item instanceof Uint8Array) feed.push(event(item));
-          else {
-            metrics.inc('EventReadFail');
-            const message = `${opts.name}: cannot make an event of ${describeValue(item)}; emit strings, Buffers, Uint8Arrays or { headers, body } events`;
-            end(new ComponentError('FLUME_SOURCE_FAILED', message, { component: opts.name, retriable: false }));
+      /** Queues one item; false once the source ended on an item that is not an event body. */
+      const take = (item: unknown): boolean => {
+        if (isFlumeEvent(item)) feed.push(item);
+        else if (typeof item === 'string' || item instanceof Uint8Array) feed.push(event(item));
+        else {
+          metrics.inc('EventReadFail');
+          const message = `${opts.name}: cannot make an event of ${describeValue(item)}; emit strings, Buffers, Uint8Arrays or { headers, body } events`;
+          end(new ComponentError('FLUME_SOURCE_FAILED', message, { component: opts.name, retriable: false }));
+          return false;
+        }
+        return true;
+      };
+      let stop = (): void => undefined;
+      if (isObservable(input$)) {
+        let upstream: Subscription | undefined;
+        stop = () => upstream?.unsubscribe();
+        upstream = input$.subscribe({
+          next: (item) => {
+            if (!done) take(item);
+          },
+          error: end,
+          complete: () => end(),
+        });
+        // The app's Observable may have ended, or overflowed, synchronously, before `upstream` was assigned.
+        if (done) upstream.unsubscribe();
+        return { close: stop };
+      }
+      // Pulled: the next item is asked for only while the mechanism does not pause us (a full batch waiting).
+      const iterator = input$[Symbol.asyncIterator]();
+      let paused = false;
+      let wake: (() => void) | undefined;
+      let finished = false;
+      stop = () => {
+        done = true;
+        wake?.();
+        // Ends the app's iteration (a generator's finally runs), unless the iterator finished by itself.
+        if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+      };
+      let sinceYield = 0;
+      void (async () => {
+        try {
+          while (!done) {
+            while (paused && !done) await new Promise<void>((resolve) => (wake = resolve));
+            if (done) return;
+            const next = await iterator.next();
+            if (done) return;
+            if (next.done) {
+              finished = true;
+              end();
+              return;
+            }
+            if (!take(next.value)) return;
+            // An iterable that never waits would keep this loop in microtasks for ever: let timers and I/O run each batch.
+            if (++sinceYield >= opts.batchSize) {
+              sinceYield = 0;
+              await new Promise<void>((resolve) => setImmediate(resolve));
+            }
           }
+        } catch (error) {
+          finished = true;
+          end(error);
+        }
+      })();
+      return {
+        pause: () => {
+          paused = true;
         },
-        error: end,
-        complete: () => end(),
-      });
-      // The app's Observable may have ended, or overflowed, synchronously, before `upstream` was assigned.
-      if (done) upstream.unsubscribe();
-      return { close: () => upstream?.unsubscribe() };
+        resume: () => {
+          paused = false;
+          wake?.();
+          wake = undefined;
+        },
+        close: stop,
+      };
     },
     {
       ...bufferOptionsOf(opts),

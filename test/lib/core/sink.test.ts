@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createBatch } from '../../../lib/core/batch.js';
+import { deferred } from '../../../lib/core/deferred.js';
 import { event, type FlumeEvent } from '../../../lib/core/event.js';
 import { ComponentCounters, metricsOf } from '../../../lib/core/metrics.js';
 import { createSink } from '../../../lib/core/sink.js';
@@ -8,16 +9,6 @@ function tracked(events: readonly FlumeEvent[]) {
   const calls: Array<'ack' | Error> = [];
   const batch = createBatch(events, { onAck: () => calls.push('ack'), onNack: (e) => calls.push(e) });
   return { batch, calls };
-}
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 const events = (n: number): FlumeEvent[] => Array.from({ length: n }, (_, i) => event(`e${i}`));

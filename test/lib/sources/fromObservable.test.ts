@@ -235,6 +235,64 @@ describe('fromObservable', () => {
     expect(written).toEqual(Array.from({ length: 500 }, (_, i) => String(i)));
   });
 
+  it('reads an AsyncIterable only as there is room: a producer far faster than the sink is never far ahead, nothing overflows or is lost', async () => {
+    const TOTAL = 5000;
+    let pulled = 0;
+    let aheadMax = 0;
+    const written: string[] = [];
+    async function* produce(): AsyncGenerator<string> {
+      for (let i = 0; i < TOTAL; i++) {
+        pulled++;
+        aheadMax = Math.max(aheadMax, pulled - written.length);
+        yield String(i);
+      }
+    }
+    // A buffer limit far below TOTAL: an Observable this fast would overflow it (FLUME_SOURCE_OVERFLOW).
+    const pipeline = pipe(
+      fromObservable(produce(), { batchSize: 10, batchTimeoutMs: 5, bufferLimit: 20, backoffSleepIncrementMs: 1 }),
+      memoryChannel({ capacity: 40, transactionCapacity: 10, keepAliveMs: 1 }),
+      createSink('slow', {
+        write: async (b) => {
+          await new Promise((r) => setTimeout(r, 1));
+          written.push(...bodies(b));
+        },
+      }),
+    );
+    await pipeline.done;
+    expect(written).toEqual(Array.from({ length: TOTAL }, (_, i) => String(i)));
+    // Ahead of the sink by at most: the channel's capacity, its batch in the sink, the source's batches in flight and its buffer.
+    expect(aheadMax).toBeLessThanOrEqual(40 + 10 + 10 + 20 + 1);
+  });
+
+  it('ends an AsyncIterable on unsubscribe (a generator\'s finally runs), and fails on an item that is not an event body', async () => {
+    let finallyRan = false;
+    async function* endless(): AsyncGenerator<string> {
+      try {
+        for (let i = 0; ; i++) yield String(i);
+      } finally {
+        finallyRan = true;
+      }
+    }
+    const got: string[] = [];
+    const sub = fromObservable(endless(), { batchSize: 5, batchTimeoutMs: 5 }).subscribe((b) => {
+      got.push(...bodies(b));
+      b.ack();
+    });
+    await expect.poll(() => got.length).toBeGreaterThan(20);
+    sub.unsubscribe();
+    await expect.poll(() => finallyRan).toBe(true);
+
+    async function* bad(): AsyncGenerator<unknown> {
+      yield 'ok';
+      yield 42;
+    }
+    const failed = await new Promise<unknown>((resolve) =>
+      fromObservable(bad() as AsyncIterable<ObservableItem>, { batchSize: 5, batchTimeoutMs: 5 }).subscribe({ next: (b) => b.ack(), error: resolve }),
+    );
+    expect(failed).toBeInstanceOf(ComponentError);
+    expect((failed as ComponentError).code).toBe('FLUME_SOURCE_FAILED');
+  });
+
   it('delivers every item exactly once, in order, when nothing is nacked or dropped (property)', () => {
     fc.assert(
       fc.property(
