@@ -19,6 +19,7 @@ import { sequenceSource } from '../lib/sources/sequenceSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
 import { mapEvents } from '../operators/interceptors/mapEvents.js';
 import { startBroker } from '../scripts/kafka.js';
+import { printJsonLine } from './jsonLine.js';
 
 const EVENTS = Number(process.env['EVENTS'] ?? 300_000);
 const BATCH = Number(process.env['BATCH'] ?? 1000);
@@ -142,9 +143,13 @@ async function main(): Promise<void> {
     };
     const bestRatio = summary('best  ', piped[0]!, bares[0]!);
     const medianRatio = summary('median', median(piped), median(bares));
-    console.log(
-      JSON.stringify({ bench: 'kafka', bare: bares[0], pipeline: piped[0], ratio: bestRatio, medianRatio, batch: BATCH, inFlight: IN_FLIGHT, partitions: PARTITIONS }),
-    );
+    // One result per case, its median round (best and every round beside it); both cases run in
+    // this process, so neither has a peak RSS of its own.
+    const summarised = (rs: Result[]) => {
+      const { case: name, ...m } = median(rs);
+      return { case: name, server: name === 'bare' ? 'kafkajs' : 'rxflume', batch: BATCH, ...m, peakRssMB: null, bestEventsPerSec: rs[0]!.eventsPerSec, runsEventsPerSec: rs.map((r) => r.eventsPerSec) };
+    };
+    printJsonLine('kafka', [summarised(bares), summarised(piped)], { node: process.version, inFlight: IN_FLIGHT, partitions: PARTITIONS, rounds: ROUNDS, ratio: bestRatio, medianRatio });
   } finally {
     await broker.close();
   }

@@ -2,20 +2,34 @@
  * What kafkaSource, kafkaChannel and kafkaSink share about the Kafka client: the option schemas of
  * the connection (so the three document and validate them alike), Flume key conversions, building
  * the kafkajs client (with the snappy codec), and reading kafkajs errors. Not a component: components
- * never import each other, so their common mechanism lives here; it imports only kafkajs, kafkajs-snappy and zod.
+ * never import each other, so their common mechanism lives here; it imports only lib/core, zod, and
+ * kafkajs and kafkajs-snappy when first used.
  */
-import { CompressionTypes, Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
-import { createRequire } from 'node:module';
+import type * as Kafkajs from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
+import { lazyRequire } from '../core/lazyRequire.js';
 
-// kafkajs ships gzip only. Snappy (Flume's and Kafka's common choice) comes from kafkajs-snappy (pure
-// JS, over snappyjs), registered once for every kafkajs client of the process: producers compress
-// with it, consumers read snappy batches written by Java producers (xerial framing included).
-// (CompressionCodecs is not among the names Node finds in kafkajs's CommonJS exports: required here.)
-const require = createRequire(import.meta.url);
-const { CompressionCodecs } = require('kafkajs') as typeof import('kafkajs');
-CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy') as () => unknown;
+const loadKafkajs = lazyRequire<typeof Kafkajs>('kafkajs', 'Kafka components');
+const loadSnappy = lazyRequire<() => unknown>('kafkajs-snappy', 'Kafka components');
+let snappyRegistered = false;
+
+/**
+ * kafkajs, loaded when the first Kafka client or producer is built (not when a Kafka component's module
+ * is imported). kafkajs ships gzip only; Snappy (Flume's and Kafka's common choice) comes from
+ * kafkajs-snappy (pure JS, over snappyjs), registered here once for every kafkajs client of the
+ * process: producers compress with it, consumers read snappy batches written by Java producers
+ * (xerial framing included).
+ */
+export function kafkajs(): typeof Kafkajs {
+  const k = loadKafkajs();
+  if (!snappyRegistered) {
+    k.CompressionCodecs[k.CompressionTypes.Snappy] = loadSnappy();
+    snappyRegistered = true;
+  }
+  return k;
+}
 
 /** A comma-separated Flume list (kafka.bootstrap.servers, kafka.topics) as an array. */
 export const splitList = (value: string): string[] =>
@@ -56,13 +70,8 @@ export const kafkaOption = {
   retryBackoffMs: z.number().int().min(1).default(300).describe('First client retry delay; doubles per retry.'),
 };
 
-const LOG_LEVELS = {
-  nothing: KafkaLogLevel.NOTHING,
-  error: KafkaLogLevel.ERROR,
-  warn: KafkaLogLevel.WARN,
-  info: KafkaLogLevel.INFO,
-  debug: KafkaLogLevel.DEBUG,
-} as const;
+/** kafkajs's logLevel member of each option value. */
+const LOG_LEVELS = { nothing: 'NOTHING', error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' } as const;
 
 /** What the kafkajs client is built from. */
 export interface KafkaClientConfig {
@@ -87,13 +96,14 @@ export function clientRetry(opts: KafkaClientConfig): { retries: number; initial
 }
 
 export function kafkaClient(opts: KafkaClientConfig, brokers: string[]): Kafka {
+  const { Kafka, logLevel } = kafkajs();
   return new Kafka({
     clientId: opts.clientId,
     brokers,
     connectionTimeout: opts.connectionTimeoutMs,
     requestTimeout: opts.requestTimeoutMs,
     retry: clientRetry(opts),
-    logLevel: LOG_LEVELS[opts.logLevel],
+    logLevel: logLevel[LOG_LEVELS[opts.logLevel]],
     ...(opts.ssl !== undefined ? { ssl: opts.ssl as ConnectionOptions | boolean } : {}),
     ...(opts.sasl !== undefined ? { sasl: opts.sasl as never } : {}),
   });

@@ -1,11 +1,12 @@
 /**
- * The consumer side shared by kafkaSource and kafkaChannel's take side: a kafkajs group member
- * behind a small interface, and the engine turning its records into batches with per-partition
- * ordered-ack commits, hold-and-resend on nack, pause/resume, rebalance epochs and a stop grace.
- * Not a component: components never import each other, so their common mechanism lives here; it
- * imports only lib/core, ./client.js, rxjs and kafkajs.
+ * The consumer side shared by kafkaSource and kafkaChannel's take side: the engine turning a group
+ * member's records into batches with per-partition ordered-ack commits, hold-and-resend on nack,
+ * pause/resume, rebalance epochs and a stop grace, and the small interface it needs of the member
+ * (implemented over kafkajs in ./kafkajsConsumer.ts). Not a component: components never import each
+ * other, so their common mechanism lives here; it imports only lib/core, ./client.js, rxjs and
+ * kafkajs's types.
  */
-import type { Consumer, IHeaders, Kafka } from 'kafkajs';
+import type { IHeaders } from 'kafkajs';
 import { asyncScheduler, type Subscription } from 'rxjs';
 import { createBatch, type Batch } from '../core/batch.js';
 import { ComponentError, isRetriable, toError, type ErrorCode } from '../core/errors.js';
@@ -41,7 +42,7 @@ export interface ConsumerHandlers {
   crashed(error: Error, restarting: boolean): void;
 }
 
-/** One group member. Swapping kafkajs for another client means rewriting this. */
+/** One group member (over kafkajs: ./kafkajsConsumer.ts; another client means another implementation of this). */
 export interface ConsumerClient {
   /** Connects, subscribes and starts fetching; rejects when that fails. */
   start(handlers: ConsumerHandlers): Promise<void>;
@@ -50,83 +51,6 @@ export interface ConsumerClient {
   resume(topics: readonly string[]): void;
   /** Stops fetching and leaves the group. */
   stop(): Promise<void>;
-}
-
-/** What the kafkajs consumer is built from (the client itself comes from `kafkaClient`). */
-export interface ConsumerConfig {
-  groupId: string;
-  fromBeginning: boolean;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  maxWaitTimeMs: number;
-  maxBytesPerPartition: number;
-  retries: number;
-  retryBackoffMs: number;
-}
-
-export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Array<string | RegExp>): ConsumerClient {
-  const retry = { retries: opts.retries, initialRetryTime: opts.retryBackoffMs };
-  let consumer: Consumer | undefined;
-  // A stop while start is under way waits for it: kafkajs's disconnect during run()'s first join
-  // does nothing (the runner is not running yet), and the join then goes on, fetching for ever.
-  let starting: Promise<void> | undefined;
-  let stopping = false;
-  const startOnce = async (h: ConsumerHandlers): Promise<void> => {
-    const c = kafka.consumer({
-      groupId: opts.groupId,
-      sessionTimeout: opts.sessionTimeoutMs,
-      heartbeatInterval: opts.heartbeatIntervalMs,
-      maxWaitTimeInMs: opts.maxWaitTimeMs,
-      maxBytesPerPartition: opts.maxBytesPerPartition,
-      allowAutoTopicCreation: false,
-      retry,
-    });
-    consumer = c;
-    c.on(c.events.GROUP_JOIN, (e) => h.assigned(e.payload.memberAssignment));
-    c.on(c.events.FETCH, (e) => h.fetched(e.payload.duration));
-    c.on(c.events.CRASH, (e) => h.crashed(e.payload.error, e.payload.restart));
-    await c.connect();
-    if (stopping) return;
-    await c.subscribe({ topics, fromBeginning: opts.fromBeginning });
-    if (stopping) return;
-    await c.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        if (!isRunning() || isStale()) return;
-        if (batch.messages.length > 0) h.records(batch.topic, batch.partition, batch.messages);
-        // Only the in-memory fetch position moves; the committed offset is ours to move.
-        resolveOffset(batch.lastOffset());
-        await heartbeat();
-      },
-    });
-  };
-  return {
-    async start(h) {
-      stopping = false;
-      const run = startOnce(h);
-      starting = run;
-      try {
-        await run;
-      } finally {
-        if (starting === run) starting = undefined;
-      }
-    },
-    async commit(offsets) {
-      await consumer?.commitOffsets(offsets.map((o) => ({ ...o })));
-    },
-    pause(topics) {
-      consumer?.pause(topics.map((topic) => ({ topic })));
-    },
-    resume(topics) {
-      consumer?.resume(topics.map((topic) => ({ topic })));
-    },
-    async stop() {
-      stopping = true;
-      await starting?.catch(() => undefined);
-      await consumer?.disconnect();
-    },
-  };
 }
 
 const isUnknownTopic = (error: unknown): boolean => hasErrorType(error, 'UNKNOWN_TOPIC_OR_PARTITION');

@@ -2,9 +2,10 @@
  * The producer side shared by kafkaSink and kafkaChannel's put side: a kafkajs producer behind the
  * little they need of it, one lazily opened connection that is dropped when it breaks (the next send
  * opens a new one), and the partition of an event. Not a component: components never import each
- * other, so their common mechanism lives here; it imports only kafkajs.
+ * other, so their common mechanism lives here; it imports only kafkajs (through ./client.ts, when first used).
  */
-import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
+import { kafkajs } from './client.js';
 
 export interface OutRecord {
   key: string | null;
@@ -40,11 +41,13 @@ export interface ProducerConfig {
   allowAutoTopicCreation?: boolean | undefined;
 }
 
-const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy } as const;
+/** kafkajs's CompressionTypes member of each option value. */
+const COMPRESSION = { none: 'None', gzip: 'GZIP', snappy: 'Snappy' } as const;
 
 /** Opens kafkajs producers of `kafka` with `cfg`. */
 export function kafkajsProducer(kafka: Kafka, cfg: ProducerConfig): () => ProducerClient {
-  const compression = COMPRESSION[cfg.compression ?? 'none'];
+  const { CompressionTypes, Partitioners } = kafkajs();
+  const compression = CompressionTypes[COMPRESSION[cfg.compression ?? 'none']];
   return () => {
     // Not idempotent: kafkajs then serialises every request per broker; duplicates on retry are the
     // at-least-once price anyway. DefaultPartitioner is Java's murmur2, so keys land as with Flume.

@@ -402,7 +402,9 @@ export function headerMapFromFlume(props: ReadonlyMap<string, string>): FlumeMap
     if (flumeName === '' || kafkaName === '') problems.push({ key, message: 'expected header.<flumeHeader> = <kafkaHeaderName>, both non-empty' });
     else headerMap[flumeName] = kafkaName;
   }
-  return { options: consumed.length > 0 && problems.length === 0 ? { headerMap } : {}, consumed, problems };
+  // Without header.* keys Flume 1.11 copies no header either way (checked against it): neither do we.
+  if (consumed.length === 0) return { options: { copyHeaders: false }, consumed, problems };
+  return { options: problems.length === 0 ? { headerMap } : {}, consumed, problems };
 }
 
 /**

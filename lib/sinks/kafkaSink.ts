@@ -162,6 +162,7 @@ export const kafkaSinkSpec = defineComponent({
   kind: 'sink',
   summary: 'Produces each batch to Kafka and acks it once the broker confirmed every record (Flume KafkaSink).',
   flumeTypes: ['org.apache.flume.sink.kafka.KafkaSink'],
+  flumeChecksBatchSize: true, // Flume's KafkaSink implements BatchSizeSupported
   schema: kafkaSinkOptions,
   flumeKeys,
   // Security (kafka.producer.security.protocol, ssl.*, sasl.*), compression, Flume 1.11's

@@ -1,6 +1,7 @@
 import type { IHeaders } from 'kafkajs';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
+import { javaRegex, javaRegexOption } from '../text/javaRegex.js';
 import type { Batch } from '../core/batch.js';
 import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import { combineFromFlume, component, defineComponent, parseOptions } from '../core/config.js';
@@ -9,7 +10,8 @@ import { decodeFlumeEvent } from '../avro/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { maxInFlightOption, nameOption } from '../core/options.js';
 import { isEarliest, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
-import { kafkajsConsumer, startEngine, type InRecord } from '../kafka/consumer.js';
+import { startEngine, type InRecord } from '../kafka/consumer.js';
+import { kafkajsConsumer } from '../kafka/kafkajsConsumer.js';
 import { headerMapFromFlume, resolveSsl, securityFromFlume, securityKeysOf, kafkaConnectionOptions, unsupportedPassThrough } from '../kafka/security.js';
 
 export const kafkaSourceOptions = z
@@ -20,11 +22,10 @@ export const kafkaSourceOptions = z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .optional()
       .describe('Topics read (an array or a comma-separated string). Exactly one of topics and topicPattern.'),
-    topicPattern: z
-      .string()
+    topicPattern: javaRegexOption()
       .min(1)
       .optional()
-      .describe('Regular expression of the topics read (Flume kafka.topics.regex); matched against the topics existing when the source subscribes.'),
+      .describe('Java regular expression matching the whole name of the topics read (Flume kafka.topics.regex); matched against the topics existing when the source subscribes.'),
     groupId: z.string().min(1).default('flume').describe('Consumer group: sources in one group share the partitions.'),
     batchSize: z.number().int().min(1).default(1000).describe('Events per batch at most.'),
     batchDurationMs: z
@@ -104,6 +105,7 @@ export const kafkaSourceSpec = defineComponent({
   kind: 'source',
   summary: 'Consumes Kafka topics in a consumer group; commits offsets only after the batches holding them were acked (Flume Kafka source).',
   flumeTypes: ['kafka', 'org.apache.flume.source.kafka.KafkaSource'],
+  flumeChecksBatchSize: true, // Flume's KafkaSource implements BatchSizeSupported
   schema: kafkaSourceOptions,
   flumeKeys,
   // Security (kafka.consumer.security.protocol, ssl.*, sasl.*), Flume 1.11's header.<flume>=<kafka>,
@@ -171,7 +173,7 @@ export const kafkaSource = component(kafkaSourceSpec, function kafkaSource(optio
   opts.ssl = resolveSsl(opts);
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   const topics: Array<string | RegExp> =
-    opts.topicPattern !== undefined ? [new RegExp(opts.topicPattern)] : typeof opts.topics === 'string' ? splitList(opts.topics) : opts.topics!;
+    opts.topicPattern !== undefined ? [javaRegex(opts.topicPattern, { whole: true }).regex] : typeof opts.topics === 'string' ? splitList(opts.topics) : opts.topics!;
   const counters = new ComponentCounters('SOURCE', opts.name);
   for (const key of ['KafkaEventGetTimer', 'KafkaCommitTimer', 'KafkaEmptyCount']) counters.set(key, 0);
   const toEvent = eventBuilder(opts);

@@ -10,7 +10,8 @@ import { loggerOption } from '../../lib/core/log.js';
 import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
 import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
-import { kafkajsConsumer, startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
+import { startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
+import { kafkajsConsumer } from '../../lib/kafka/kafkajsConsumer.js';
 import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord } from '../../lib/kafka/producer.js';
 import { resolveSsl, securityFromFlume, securityKeysOf, kafkaConnectionOptions, unsupportedPassThrough } from '../../lib/kafka/security.js';
 import { channelBackoff, channelBackoffOptions, channelEngine, type ChannelStore, type StoreHooks, type StorePut, type StoreTake } from './channelEngine.js';
@@ -24,14 +25,14 @@ export const kafkaChannelOptions = z.strictObject({
   parseAsFlumeEvent: z
     .boolean()
     .default(true)
-    .describe("Records are Avro AvroFlumeEvent datums (headers and body), as Flume's KafkaChannel stores them; otherwise the body alone (headers are not kept)."),
+    .describe("Records are Avro AvroFlumeEvent datums (headers and body), as Flume's KafkaChannel stores them; otherwise the body alone (headers are not kept; a record key comes back as the `key` header)."),
   transactionCapacity: z.number().int().min(1).default(1000).describe('Events per take at most.'),
   pollTimeoutMs: z
     .number()
     .int()
     .min(0)
     .default(500)
-    .describe('How long a fetch waits for records, and a take smaller than transactionCapacity waits for more (Flume pollTimeout).'),
+    .describe('How long a fetch waits for records, and a take smaller than transactionCapacity waits for more (Flume kafka.pollTimeout).'),
   ...maxInFlightOption('takes wait for the sink to settle one'),
   keepAliveMs: z
     .number()
@@ -53,7 +54,7 @@ export const kafkaChannelOptions = z.strictObject({
   fromBeginning: z
     .boolean()
     .default(true)
-    .describe("Where a group without committed offsets starts taking: the earliest record (default, so nothing put before the first take is skipped) or only new ones (Flume's auto.offset.reset latest)."),
+    .describe("Where a group without committed offsets starts taking: the earliest record (default, as Flume's channel: nothing put before the first take is skipped) or only new ones (Flume's auto.offset.reset latest)."),
   ...channelBackoffOptions,
   stopGraceMs: z
     .number()
@@ -80,6 +81,8 @@ const flumeKeys = {
   'kafka.topic': 'topic',
   'kafka.consumer.group.id': 'groupId',
   groupId: 'groupId',
+  // Flume 1.11 reads kafka.pollTimeout (KafkaChannelConfiguration.POLL_TIMEOUT); its User Guide says pollTimeout, which it ignores: both are taken here.
+  'kafka.pollTimeout': 'pollTimeoutMs',
   pollTimeout: 'pollTimeoutMs',
   'keep-alive': { option: 'keepAliveMs', convert: secondsToMs },
   'kafka.consumer.auto.offset.reset': { option: 'fromBeginning', convert: isEarliest },
@@ -124,7 +127,8 @@ export const kafkaChannelSpec = defineComponent({
  *   with Flume's KafkaChannel (and with kafkaSink's `useFlumeEventFormat`); otherwise the body alone.
  * - **Take**: a member of consumer group `groupId` reads the topic and emits batches of up to
  *   `transactionCapacity` events (a smaller one after `pollTimeoutMs`) while fewer than `maxInFlight`
- *   are unsettled. Offsets are committed only after the take holding them and every earlier take of
+ *   are unsettled. A record's key becomes the event's `key` header, as in Flume (without
+ *   `parseAsFlumeEvent` it is the only header). Offsets are committed only after the take holding them and every earlier take of
  *   its partition were acked; a nacked take is held and emitted again after min(n ×
  *   backoffSleepIncrementMs, maxBackoffSleepMs), and no commit passes it meanwhile.
  * - **Completion**: when upstream completes (or errors), every put is settled, then the channel keeps
@@ -134,9 +138,10 @@ export const kafkaChannelSpec = defineComponent({
  * Delivery: at-least-once, across restarts. What was put and not taken (or taken and not acked) is
  * taken after a restart by a channel in the same group, from the committed offsets. **Duplicates
  * are possible** — a put retried after a lost confirmation, takes in flight at a restart or a
- * rebalance (Flume: "duplicate events when the agent first starts up") — **loss is not**. Unlike
- * Flume, a group without committed offsets starts from the earliest record (`fromBeginning`), so
- * events put before the take side first joined are not skipped.
+ * rebalance (Flume: "duplicate events when the agent first starts up") — **loss is not**. As in
+ * Flume (its channel's `auto.offset.reset` default is `earliest`), a group without committed offsets
+ * starts from the earliest record (`fromBeginning`), so events put before the take side first joined
+ * are not skipped.
  *
  * Errors: a topic that does not exist (nothing is auto-created) or a record that is not an
  * AvroFlumeEvent with `parseAsFlumeEvent` ends the stream with `FLUME_CHANNEL_CLOSED`; a bad
@@ -207,8 +212,12 @@ class KafkaStore implements ChannelStore<KafkaTake> {
     const clientConfig = { ...opts, maxWaitTimeMs: opts.pollTimeoutMs, retryBackoffMs: opts.clientRetryBackoffMs };
     this.kafka = kafkaClient(clientConfig, brokers);
     this.producer = new ProducerConnection(kafkajsProducer(this.kafka, { acks: -1, timeoutMs: opts.keepAliveMs, allowAutoTopicCreation: false }));
-    const toEvent = (_topic: string, _partition: number, record: InRecord): FlumeEvent =>
-      opts.parseAsFlumeEvent ? decodeFlumeEvent(record.value ?? EMPTY) : { headers: {}, body: record.value ?? EMPTY };
+    const toEvent = (_topic: string, _partition: number, record: InRecord): FlumeEvent => {
+      const event = opts.parseAsFlumeEvent ? decodeFlumeEvent(record.value ?? EMPTY) : { headers: {}, body: record.value ?? EMPTY };
+      // Flume's take sets the `key` header to the record key (either format): a keyed put without
+      // parseAsFlumeEvent comes back keyed, and so does a keyed record another producer wrote.
+      return record.key === null ? event : { ...event, headers: { ...event.headers, key: record.key.toString('utf8') } };
+    };
     this.consumer = startEngine(
       {
         name: opts.name,

@@ -1,14 +1,15 @@
 /**
  * Snappy end to end on the run's broker: kafkaSink with `compression: 'snappy'` (kafkajs-snappy,
- * registered by lib/kafka/client.ts) produces compressed record batches, which kafkaSource reads back
- * intact — bodies, the headers of `headerMap` renamed — decompressing them with the same codec.
+ * registered by lib/kafka/client.ts when kafkajs is first loaded) produces compressed record batches,
+ * which kafkaSource reads back intact — bodies, the headers of `headerMap` renamed — decompressing
+ * them with the same codec.
  */
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { createBatch } from '../../../lib/core/batch.js';
 import { text, type FlumeEvent } from '../../../lib/core/event.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import type { Sink } from '../../../lib/core/sink.js';
+import { kafkajs } from '../../../lib/kafka/client.js';
 import { kafkaSink } from '../../../lib/sinks/kafkaSink.js';
 import { observerSink } from '../../../lib/sinks/observerSink.js';
 import { kafkaSource } from '../../../lib/sources/kafkaSource.js';
@@ -20,9 +21,9 @@ interface Codec {
   decompress(buffer: Buffer): Promise<Buffer>;
 }
 
-/** Counts the snappy codec's uses: the kafkajs instance lib/kafka/client.ts registered it in is this one (one CommonJS module cache). */
+/** Counts the snappy codec's uses, in the kafkajs instance lib/kafka/client.ts loads and registers it in. */
 function countSnappy(): { compressed: number; decompressed: number; restore: () => void } {
-  const codecs = (createRequire(import.meta.url)('kafkajs') as { CompressionCodecs: Record<number, (() => Codec) | undefined> }).CompressionCodecs;
+  const codecs = (kafkajs() as unknown as { CompressionCodecs: Record<number, (() => Codec) | undefined> }).CompressionCodecs;
   const original = codecs[2];
   if (original === undefined) throw new Error('no snappy codec registered in kafkajs');
   const counts = {

@@ -233,7 +233,7 @@ describe.skipIf(kafka.skip)(`kafkaSource against a real broker${kafka.note}`, ()
     const options = { brokers: bootstrap, topics: topic, groupId, fromBeginning: true, batchSize: 200, batchDurationMs: 100, ...quiet };
 
     let first = 0;
-    let stopping: Promise<void> | undefined;
+    let stopping: Promise<unknown> | undefined;
     const p1: Pipeline = pipe(kafkaSource(options), memoryChannel({ capacity: 1000, transactionCapacity: 200 }), observerSink((e) => {
       counts[Number(text(e))]!++;
       // Stop mid-stream: the source stops reading, the channel drains what it already stored.

@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { event, text, type FlumeEvent } from '../../../lib/core/event.js';
-import { decodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
+import { decodeFlumeEvent, encodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import { kafkaSink } from '../../../lib/sinks/kafkaSink.js';
 import { observerSink } from '../../../lib/sinks/observerSink.js';
 import { sequenceSource } from '../../../lib/sources/sequenceSource.js';
 import { kafkaChannel, kafkaChannelSpec, type KafkaChannelOptions } from '../../../operators/channels/kafkaChannel.js';
-import { consumeRecords, createTopic, kafkaEnv, requireKafka, uniqueTopic, waitFor, withAdmin } from '../../support/kafka.js';
+import { consumeRecords, createTopic, kafkaEnv, requireKafka, testKafka, uniqueTopic, waitFor, withAdmin } from '../../support/kafka.js';
 
 describe('kafkaChannel options', () => {
   it('validates options at call time, naming every bad one', () => {
@@ -36,6 +36,8 @@ describe('kafkaChannel options', () => {
     expect(keys['kafka.topic']).toBe('topic');
     expect(keys['kafka.consumer.group.id']).toBe('groupId');
     expect(keys['pollTimeout']).toBe('pollTimeoutMs');
+    // What Flume 1.11 actually reads (KafkaChannelConfiguration.POLL_TIMEOUT); its User Guide's pollTimeout it ignores.
+    expect(keys['kafka.pollTimeout']).toBe('pollTimeoutMs');
     expect(convert('keep-alive', '3')).toBe(3000);
     expect(convert('kafka.consumer.auto.offset.reset', 'latest')).toBe(false);
     expect(kafkaChannelSpec.schema.parse({ brokers: 'x:1' })).toMatchObject({ topic: 'flume-channel', groupId: 'flume', parseAsFlumeEvent: true, pollTimeoutMs: 500 });
@@ -173,6 +175,29 @@ describe.skipIf(kafka.skip)(`kafkaChannel against a real broker${kafka.note}`, (
     await consumeRecords(bootstrap, topic2, 2, (rs) => records.push(...rs.map((r) => ({ key: r.message.key?.toString(), event: decodeFlumeEvent(r.message.value!) }))));
     expect(records.map((r) => r.event)).toEqual(sent);
     expect(records[1]!.key).toBe('k2');
+  }, 90_000);
+
+  it("a record's key comes back as the `key` header, with parseAsFlumeEvent or without (Flume's take)", async () => {
+    const bootstrap = requireKafka();
+    const topic = await createTopic(bootstrap, 'chan-key');
+    // Another producer's records: keyed and not; a Kafka header named `key` is not a Flume header.
+    const producer = testKafka(bootstrap).producer();
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ key: 'k1', value: 'a' }, { value: 'b', headers: { key: 'kh' } }] });
+    await producer.disconnect();
+    const raw: FlumeEvent[] = [];
+    await pipe(EMPTY as Observable<Batch>, kafkaChannel({ brokers: bootstrap, topic, groupId: uniqueTopic('g'), parseAsFlumeEvent: false, pollTimeoutMs: 100, ...quiet }), observerSink((e) => raw.push(e))).done;
+    expect(raw).toEqual([event('a', { key: 'k1' }), event('b', {})]);
+
+    // With parseAsFlumeEvent the record key wins over a `key` inside the datum, as in Flume.
+    const topic2 = await createTopic(bootstrap, 'chan-key-avro');
+    const p2 = testKafka(bootstrap).producer();
+    await p2.connect();
+    await p2.send({ topic: topic2, acks: -1, messages: [{ key: 'rk', value: encodeFlumeEvent(event('c', { key: 'inner', h: 'v' })) }] });
+    await p2.disconnect();
+    const avro: FlumeEvent[] = [];
+    await pipe(EMPTY as Observable<Batch>, kafkaChannel({ brokers: bootstrap, topic: topic2, groupId: uniqueTopic('g'), pollTimeoutMs: 100, ...quiet }), observerSink((e) => avro.push(e))).done;
+    expect(avro).toEqual([event('c', { key: 'rk', h: 'v' })]);
   }, 90_000);
 
   it('a non-integer partition header nacks the put with FLUME_BAD_EVENT, not retriable: retrying cannot help', async () => {

@@ -1,0 +1,84 @@
+/**
+ * The kafkajs side of the consumer engine (./consumer.ts): a kafkajs group member behind the
+ * engine's `ConsumerClient` interface. Swapping kafkajs for another client means rewriting this
+ * file only. Not a component; it imports only kafkajs and ./consumer.ts's types.
+ */
+import type { Consumer, Kafka } from 'kafkajs';
+import type { ConsumerClient, ConsumerHandlers } from './consumer.js';
+
+/** What the kafkajs consumer is built from (the client itself comes from `kafkaClient`). */
+export interface ConsumerConfig {
+  groupId: string;
+  fromBeginning: boolean;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  maxWaitTimeMs: number;
+  maxBytesPerPartition: number;
+  retries: number;
+  retryBackoffMs: number;
+}
+
+export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Array<string | RegExp>): ConsumerClient {
+  const retry = { retries: opts.retries, initialRetryTime: opts.retryBackoffMs };
+  let consumer: Consumer | undefined;
+  // A stop while start is under way waits for it: kafkajs's disconnect during run()'s first join
+  // does nothing (the runner is not running yet), and the join then goes on, fetching for ever.
+  let starting: Promise<void> | undefined;
+  let stopping = false;
+  const startOnce = async (h: ConsumerHandlers): Promise<void> => {
+    const c = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      maxWaitTimeInMs: opts.maxWaitTimeMs,
+      maxBytesPerPartition: opts.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry,
+    });
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, (e) => h.assigned(e.payload.memberAssignment));
+    c.on(c.events.FETCH, (e) => h.fetched(e.payload.duration));
+    c.on(c.events.CRASH, (e) => h.crashed(e.payload.error, e.payload.restart));
+    await c.connect();
+    if (stopping) return;
+    await c.subscribe({ topics, fromBeginning: opts.fromBeginning });
+    if (stopping) return;
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (!isRunning() || isStale()) return;
+        if (batch.messages.length > 0) h.records(batch.topic, batch.partition, batch.messages);
+        // Only the in-memory fetch position moves; the committed offset is ours to move.
+        resolveOffset(batch.lastOffset());
+        await heartbeat();
+      },
+    });
+  };
+  return {
+    async start(h) {
+      stopping = false;
+      const run = startOnce(h);
+      starting = run;
+      try {
+        await run;
+      } finally {
+        if (starting === run) starting = undefined;
+      }
+    },
+    async commit(offsets) {
+      await consumer?.commitOffsets(offsets.map((o) => ({ ...o })));
+    },
+    pause(topics) {
+      consumer?.pause(topics.map((topic) => ({ topic })));
+    },
+    resume(topics) {
+      consumer?.resume(topics.map((topic) => ({ topic })));
+    },
+    async stop() {
+      stopping = true;
+      await starting?.catch(() => undefined);
+      await consumer?.disconnect();
+    },
+  };
+}

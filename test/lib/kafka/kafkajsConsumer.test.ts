@@ -1,0 +1,171 @@
+import type { Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import type { ConsumerHandlers, InRecord } from '../../../lib/kafka/consumer.js';
+import { kafkajsConsumer, type ConsumerConfig } from '../../../lib/kafka/kafkajsConsumer.js';
+
+const EVENTS = { GROUP_JOIN: 'consumer.group_join', FETCH: 'consumer.fetch', CRASH: 'consumer.crash' } as const;
+
+type EachBatch = (payload: {
+  batch: { topic: string; partition: number; messages: InRecord[]; lastOffset(): string };
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  isRunning(): boolean;
+  isStale(): boolean;
+}) => Promise<void>;
+
+/** A kafkajs client whose consumer records every call; `connect` waits for `connected` when given. */
+function fakeKafka(connected?: Promise<void>) {
+  const calls: Array<[string, unknown?]> = [];
+  const listeners = new Map<string, (e: { payload: unknown }) => void>();
+  let eachBatch: EachBatch | undefined;
+  let config: unknown;
+  const consumer = {
+    events: EVENTS,
+    on: (event: string, listener: (e: { payload: unknown }) => void) => void listeners.set(event, listener),
+    connect: async () => {
+      calls.push(['connect']);
+      await connected;
+    },
+    subscribe: async (s: unknown) => void calls.push(['subscribe', s]),
+    run: async (r: { autoCommit: boolean; eachBatchAutoResolve: boolean; eachBatch: EachBatch }) => {
+      calls.push(['run', { autoCommit: r.autoCommit, eachBatchAutoResolve: r.eachBatchAutoResolve }]);
+      eachBatch = r.eachBatch;
+    },
+    commitOffsets: async (o: unknown) => void calls.push(['commitOffsets', o]),
+    pause: (t: unknown) => void calls.push(['pause', t]),
+    resume: (t: unknown) => void calls.push(['resume', t]),
+    disconnect: async () => void calls.push(['disconnect']),
+  };
+  const kafka = {
+    consumer: (c: unknown) => {
+      config = c;
+      return consumer;
+    },
+  } as unknown as Kafka;
+  return {
+    kafka,
+    calls,
+    config: () => config,
+    emit: (event: string, payload: unknown) => listeners.get(event)!({ payload }),
+    eachBatch: () => eachBatch!,
+  };
+}
+
+const CONFIG: ConsumerConfig = {
+  groupId: 'g',
+  fromBeginning: true,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3000,
+  maxWaitTimeMs: 500,
+  maxBytesPerPartition: 1 << 20,
+  retries: 4,
+  retryBackoffMs: 100,
+};
+
+function recording() {
+  const seen: Array<[string, ...unknown[]]> = [];
+  const handlers: ConsumerHandlers = {
+    records: (topic, partition, records) => void seen.push(['records', topic, partition, records.map((r) => r.offset)]),
+    assigned: (a) => void seen.push(['assigned', a]),
+    fetched: (ms) => void seen.push(['fetched', ms]),
+    crashed: (error, restarting) => void seen.push(['crashed', error.message, restarting]),
+  };
+  return { seen, handlers };
+}
+
+const message = (offset: string): InRecord => ({ key: null, value: Buffer.from('x'), offset, timestamp: '0' });
+
+describe('kafkajsConsumer', () => {
+  it('builds the kafkajs consumer from its config, subscribes and runs without auto-commit', async () => {
+    const k = fakeKafka();
+    await kafkajsConsumer(k.kafka, CONFIG, ['t', /^u/]).start(recording().handlers);
+    expect(k.config()).toEqual({
+      groupId: 'g',
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+      maxWaitTimeInMs: 500,
+      maxBytesPerPartition: 1 << 20,
+      allowAutoTopicCreation: false,
+      retry: { retries: 4, initialRetryTime: 100 },
+    });
+    expect(k.calls).toEqual([
+      ['connect'],
+      ['subscribe', { topics: ['t', /^u/], fromBeginning: true }],
+      ['run', { autoCommit: false, eachBatchAutoResolve: false }],
+    ]);
+  });
+
+  it("hands each batch's records over, moves only the fetch position, and heart-beats; stale batches are left alone", async () => {
+    const k = fakeKafka();
+    const { seen, handlers } = recording();
+    await kafkajsConsumer(k.kafka, CONFIG, ['t']).start(handlers);
+    const resolved: string[] = [];
+    let beats = 0;
+    const run = (messages: InRecord[], running = true, stale = false) =>
+      k.eachBatch()({
+        batch: { topic: 't', partition: 2, messages, lastOffset: () => (messages.at(-1)?.offset ?? '9') },
+        resolveOffset: (o) => void resolved.push(o),
+        heartbeat: async () => void beats++,
+        isRunning: () => running,
+        isStale: () => stale,
+      });
+    await run([message('7'), message('8')]);
+    await run([]);
+    await run([message('10')], false);
+    await run([message('11')], true, true);
+    expect(seen).toEqual([['records', 't', 2, ['7', '8']]]);
+    expect(resolved).toEqual(['8', '9']);
+    expect(beats).toBe(2);
+    expect(k.calls.filter(([c]) => c === 'commitOffsets')).toEqual([]);
+  });
+
+  it('passes group joins, fetches and crashes on to the handlers', async () => {
+    const k = fakeKafka();
+    const { seen, handlers } = recording();
+    await kafkajsConsumer(k.kafka, CONFIG, ['t']).start(handlers);
+    k.emit(EVENTS.GROUP_JOIN, { memberAssignment: { t: [0, 1] } });
+    k.emit(EVENTS.FETCH, { duration: 12 });
+    k.emit(EVENTS.CRASH, { error: new Error('boom'), restart: true });
+    expect(seen).toEqual([
+      ['assigned', { t: [0, 1] }],
+      ['fetched', 12],
+      ['crashed', 'boom', true],
+    ]);
+  });
+
+  it('commits, pauses and resumes in kafkajs terms', async () => {
+    const k = fakeKafka();
+    const c = kafkajsConsumer(k.kafka, CONFIG, ['t']);
+    await c.commit([{ topic: 't', partition: 0, offset: '5' }]); // before start: nothing to do
+    c.pause(['t']);
+    expect(k.calls).toEqual([]);
+    await c.start(recording().handlers);
+    await c.commit([{ topic: 't', partition: 0, offset: '5' }]);
+    c.pause(['t', 'u']);
+    c.resume(['t']);
+    await c.stop();
+    expect(k.calls.slice(3)).toEqual([
+      ['commitOffsets', [{ topic: 't', partition: 0, offset: '5' }]],
+      ['pause', [{ topic: 't' }, { topic: 'u' }]],
+      ['resume', [{ topic: 't' }]],
+      ['disconnect'],
+    ]);
+  });
+
+  it('a stop while start is under way waits for it, and the start goes no further than it got', async () => {
+    let connect!: () => void;
+    const k = fakeKafka(new Promise<void>((done) => (connect = done)));
+    const c = kafkajsConsumer(k.kafka, CONFIG, ['t']);
+    const starting = c.start(recording().handlers);
+    await expect.poll(() => k.calls.length).toBe(1);
+    let stopped = false;
+    const stopping = c.stop().then(() => (stopped = true));
+    await new Promise((later) => setTimeout(later, 20));
+    expect(stopped).toBe(false);
+    expect(k.calls).toEqual([['connect']]); // no disconnect yet: kafkajs would ignore it during the first join
+    connect();
+    await starting;
+    await stopping;
+    expect(k.calls).toEqual([['connect'], ['disconnect']]);
+  });
+});
