@@ -30,7 +30,9 @@ describe('examples/', () => {
       expect(stdout).toMatch(/^agent a1\n/);
       // Run a copy on ephemeral ports: a fixed example port may be taken on a shared machine.
       const copy = join(mkdtempSync(join(tmpdir(), 'rxflume-example-')), file);
-      writeFileSync(copy, readFileSync(join(root, 'examples', file), 'utf8').replace(/^(\S+\.port) = \d+$/gm, '$1 = 0'));
+      // Module types are relative to the example's folder, which the copy is not in.
+      const text = readFileSync(join(root, 'examples', file), 'utf8').replace(/^(\S+\.port) = \d+$/gm, '$1 = 0');
+      writeFileSync(copy, text.replace(/^(\S+\.type) = \.\//gm, `$1 = ${join(root, 'examples')}/`));
       const child = spawn(process.execPath, [cli, 'agent', '-n', 'a1', '-f', copy, '--no-reload-conf'], { cwd: root });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -66,12 +66,34 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
   const used = new Set<string>();
   const unknownChannel = (name: string) => `unknown channel \`${name}\`; declared channels: ${[...channelNames].join(', ') || 'none'}`;
 
+  /** An option's value and whether the configuration set it (else its default, or undefined when the options are invalid). */
+  const valueOf = (p: Planned, option: string, withDefault: boolean): { value: unknown; explicit: boolean } =>
+    p.options[option] !== undefined || !withDefault
+      ? { value: p.options[option], explicit: true }
+      : { value: (p.spec.schema.safeParse(p.options).data as Record<string, unknown> | undefined)?.[option], explicit: false };
+  /**
+   * batchSize ≤ the channel's transactionCapacity. Where Flume checks both classes (flumeChecksBatchSize)
+   * defaults count too: Flume 1.11 drops such a source or sink at start, with an error in its log, and
+   * the agent runs without it; rxflume refuses the configuration instead. Elsewhere only values the
+   * configuration sets are compared (Flume runs such a pair; rxflume's channel would refuse every put).
+   */
   const checkBatch = (owner: Planned, channel: string, at: { line: number; key: string }) => {
-    const batch = owner.options['batchSize'];
-    const txCap = channelPlans.get(channel)?.options['transactionCapacity'];
-    if (typeof batch === 'number' && typeof txCap === 'number' && batch > txCap) {
-      report('error', at, `batchSize ${batch} exceeds channel \`${channel}\`'s transactionCapacity ${txCap}; batch size must be ≤ transactionCapacity (Flume's rule)`);
-    }
+    const ch = channelPlans.get(channel);
+    if (!ch) return;
+    const flume = owner.spec.flumeChecksBatchSize === true && ch.spec.flumeChecksBatchSize === true;
+    const batch = valueOf(owner, 'batchSize', flume);
+    const txCap = valueOf(ch, 'transactionCapacity', flume);
+    if (typeof batch.value !== 'number' || typeof txCap.value !== 'number' || batch.value <= txCap.value) return;
+    const where = owner.locations.get('batchSize') ?? at;
+    const dflt = (v: { explicit: boolean }) => (v.explicit ? '' : ' (its default)');
+    const what = `batchSize ${batch.value}${dflt(batch)} exceeds channel \`${channel}\`'s transactionCapacity ${txCap.value}${dflt(txCap)}`;
+    report(
+      'error',
+      where,
+      flume
+        ? `${what}: Flume 1.11 drops this ${owner.spec.kind} at start ("Incompatible ${owner.spec.kind} and channel settings") and runs without it; set batchSize ≤ ${txCap.value} or the channel's transactionCapacity ≥ ${batch.value}`
+        : `${what}; batch size must be ≤ transactionCapacity (Flume's rule)`,
+    );
   };
 
   for (const c of config.components.sources.values()) {
@@ -91,7 +113,7 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
     const selector = planSelector(registry, report, c, keyOf(c, 'selector.'), channels);
     const interceptors = planInterceptors(registry, report, c, keyOf);
     if (p && selector && interceptors) {
-      for (const ch of channels) checkBatch(p, ch, p.options['batchSize'] !== undefined ? (c.props.get('batchSize') ?? channelsAt) : channelsAt);
+      for (const ch of channels) checkBatch(p, ch, channelsAt);
       limitRequestsToChannels(p, channels.map((ch) => channelPlans.get(ch)));
       topology.sources.push({ ...p, channels, selector, interceptors });
     }
@@ -110,7 +132,8 @@ export function buildTopology(config: AgentConfig, registry: Registry): { topolo
     }
     used.add(channelAt.value);
     if (p) {
-      checkBatch(p, channelAt.value, c.props.get('batchSize') ?? channelAt);
+      checkBatch(p, channelAt.value, channelAt);
+      if (p.spec.takesAhead) takeAheadFrom(channelPlans.get(channelAt.value), p.spec.takesAhead);
       topology.sinks.push({ ...p, channel: channelAt.value });
     }
   }
@@ -212,6 +235,20 @@ function planInterceptors(registry: Registry, report: Report, c: ComponentConfig
     else ok = false;
   }
   return ok ? out : undefined;
+}
+
+/**
+ * A sink that writes many batches per request gets `events` in hand (at most the channel's capacity) —
+ * as batches of transactionCapacity — instead of one batch at a time, unless the user set maxInFlight:
+ * one batch at a time would make every batch pay the request's fixed latency. Bounded in events, not
+ * by the capacity alone: a file channel's million events must not all come into memory at once.
+ */
+function takeAheadFrom(channel: Planned | undefined, events: number): void {
+  if (!channel || channel.options['maxInFlight'] !== undefined) return;
+  const parsed = channel.spec.schema.safeParse(channel.options).data as { maxInFlight?: unknown; capacity?: unknown; transactionCapacity?: unknown } | undefined;
+  const { maxInFlight, capacity, transactionCapacity } = parsed ?? {};
+  if (typeof maxInFlight !== 'number' || typeof capacity !== 'number' || typeof transactionCapacity !== 'number') return;
+  channel.options['maxInFlight'] = Math.max(maxInFlight, Math.ceil(Math.min(capacity, events) / transactionCapacity));
 }
 
 /**

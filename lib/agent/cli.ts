@@ -11,7 +11,9 @@ import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { timestampInterceptor } from '../../operators/interceptors/timestampInterceptor.js';
 import { hostInterceptor } from '../../operators/interceptors/hostInterceptor.js';
 import { staticInterceptor } from '../../operators/interceptors/staticInterceptor.js';
-import { pino, type Logger } from 'pino';
+import type * as Pino from 'pino';
+import type { Logger } from 'pino';
+import { lazyRequire } from '../core/lazyRequire.js';
 import { components } from './components.js';
 import { changed, defaultPollSeconds, readConfigTexts, uriProblems, type ConfigSources } from './configSources.js';
 import type { Diagnostic } from './diagnostic.js';
@@ -60,8 +62,15 @@ Examples:
   rxflume agent -n a1 -f base.properties -f site-overrides.properties
   rxflume demo --events 1000 --batch 100
 
+Memory: NODE_OPTIONS=--max-semi-space-size=2 (V8's young generation in 2 MB semi-spaces, not 16)
+takes about 30 MB off a light agent's RSS at no measured CPU cost; under heavier sinks (HDFS) it
+measured about 12% more CPU for 6% less RSS: measure your own pipeline before adopting it.
+
 Exit codes: 0 clean stop, 2 usage or configuration error, 1 runtime failure.
 `;
+
+/** pino only for `rxflume agent`: validate, components and demo never log through it. */
+const loadPino = lazyRequire<typeof Pino>('pino', 'the agent');
 
 /** Every secret the configuration holds is masked in whatever this process prints or logs. */
 const scrubber = new SecretScrubber();
@@ -80,8 +89,12 @@ async function demo(args: string[]): Promise<number> {
     args,
     options: { events: { type: 'string', default: '20' }, batch: { type: 'string', default: '5' } },
   });
-  const totalEvents = Number(values.events);
-  const batchSize = Number(values.batch);
+  const count = (flag: string, value: string, min: number) => {
+    if (!/^\s*\d+\s*$/.test(value) || Number(value) < min) throw new UsageError(`demo --${flag}: expected a whole number ≥ ${min}, received ${JSON.stringify(value)}`);
+    return Number(value);
+  };
+  const totalEvents = count('events', values.events, 0);
+  const batchSize = count('batch', values.batch, 1);
   console.log(`rxflume demo: sequence(${totalEvents}) → timestamp → host → static → memory channel → logger\n`);
   const pipeline = pipe(
     sequenceSource({ name: 'r1', totalEvents, batchSize }),
@@ -207,7 +220,7 @@ async function validate(argv: string[]): Promise<number> {
 
 async function agent(argv: string[]): Promise<number> {
   const args = parseAgentArgs(argv);
-  const log: Logger = pino({ level: args.logLevel, base: { agent: args.name }, hooks: { streamWrite: (line) => scrubber.scrub(line) } });
+  const log: Logger = loadPino().pino({ level: args.logLevel, base: { agent: args.name }, hooks: { streamWrite: (line) => scrubber.scrub(line) } });
   // Components' own warnings (a sink that keeps failing, a recovery report) go to the same log.
   setProcessLog((e) => log[e.level]({ component: e.component, ...e.fields }, e.message));
   const loaded = await load(args.sources, args.name, args.substitution);
@@ -302,10 +315,10 @@ async function agent(argv: string[]): Promise<number> {
     stopping = true;
     state = 'draining';
     log.info({ signal, drainTimeoutMs: args.drainTimeoutMs }, 'stopping: sources stop, channels drain to their sinks');
-    agent.stop({ timeoutMs: args.drainTimeoutMs }).catch((error: unknown) => {
+    void agent.stop({ timeoutMs: args.drainTimeoutMs }).then((result) => {
       // A component's failure rejects `done` too; it was reported, and the drain did finish.
-      if (!(error instanceof FlumeError && error.code === 'FLUME_STOP_TIMEOUT')) return;
-      log.error({ metrics: agent.metrics() }, `stop incomplete: ${describeError(error)}`);
+      if (!result.timedOut) return;
+      log.error({ metrics: agent.metrics() }, `stop incomplete: ${describeError(result.error)}`);
       process.exit(1);
     });
   };

@@ -51,7 +51,7 @@ export async function readAgentConfig(
   agent: string,
   file: string,
   substitution: SubstitutionOptions = {},
-): Promise<{ config: AgentConfig; diagnostics: Diagnostic[] }> {
+): Promise<{ config: AgentConfig; diagnostics: Diagnostic[]; agentMissing?: boolean }> {
   const texts = typeof text === 'string' ? [{ text, file }] : text;
   const diagnostics: Diagnostic[] = [];
   const config: AgentConfig = {
@@ -142,6 +142,7 @@ export async function readAgentConfig(
   if (entries.every((e) => !e.key.startsWith(`${agent}.`))) {
     const hint = config.otherAgents.length ? `; the file defines ${config.otherAgents.map((a) => `\`${a}\``).join(', ')}` : '';
     diagnostics.push({ severity: 'error', file, line: 0, key: '', message: `no configuration for agent \`${agent}\`${hint}` });
+    return { config, diagnostics, agentMissing: true };
   }
   return { config, diagnostics };
 }

@@ -6,6 +6,7 @@ import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
 import { readAgentConfig, type ConfigText } from './flumeConfig.js';
 import type { Planned } from './plan.js';
 import { parseProperties } from './properties.js';
+import { pluginsOf, withPlugins } from './plugins.js';
 import { Registry } from './registry.js';
 import type { SubstitutionOptions } from './substitute.js';
 
@@ -24,9 +25,11 @@ export interface LoadedConfig {
 export async function loadAgentConfigTexts(texts: readonly ConfigText[], agent: string, substitution: SubstitutionOptions = {}): Promise<LoadedConfig> {
   const first = texts[0]?.file ?? '(no configuration)';
   const read = await readAgentConfig(texts, agent, first, substitution);
-  const built = buildTopology(read.config, registry);
+  const plugins = await withPlugins(registry, read.config);
+  const built = buildTopology(read.config, plugins.registry);
   const order = new Map(texts.map((t, i) => [t.file, i]));
-  const diagnostics = [...read.diagnostics, ...built.diagnostics].sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line);
+  // A wrong -n is the one cause: what its empty topology lacks (channels, sources) would only repeat it.
+  const diagnostics = [...read.diagnostics, ...(read.agentMissing ? [] : [...plugins.diagnostics, ...built.diagnostics])].sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line);
   const secrets: string[] = [];
   // A reference naming a secret (`${env:DB_PASSWORD}`, `${f1['kafka_token']}`) makes its substituted value one, whatever key holds it.
   const secretRefs = new Set<string>();
@@ -93,21 +96,24 @@ function optionOf(p: Planned, error: unknown): string | undefined {
   return undefined;
 }
 
+/** A component's Flume type (for a module's component without one, its name), then the serializers or handlers it loads from modules. */
+const typeOf = (p: Planned): string => [p.spec.flumeTypes[0] ?? p.spec.name, ...pluginsOf(p.spec, p.options)].join(', ');
+
 export function describeTopology(t: Topology): string {
   const lines = [`agent ${t.agent}`];
   for (const s of t.sources) {
-    const chain = [`${s.name} (${s.spec.flumeTypes[0]})`, ...s.interceptors.map((i) => `${i.name} (${i.spec.flumeTypes[0]})`)].join(' → ');
-    const type = s.selector.spec.flumeTypes[0];
+    const chain = [`${s.name} (${typeOf(s)})`, ...s.interceptors.map((i) => `${i.name} (${typeOf(i)})`)].join(' → ');
+    const type = typeOf(s.selector);
     const o = s.selector.spec.schema.parse(s.selector.options) as { header?: string; policy?: string };
     const selector = type === 'multiplexing' ? ` [multiplexing on ${o.header}]` : type === 'load_balancing' ? ` [load_balancing ${o.policy}]` : s.channels.length > 1 ? ` [${type}]` : '';
     lines.push(`  source  ${chain} → ${s.channels.join(', ')}${selector}`);
   }
   for (const c of t.channels) {
     const opts = ['capacity', 'transactionCapacity'].filter((k) => c.options[k] !== undefined).map((k) => `${k}=${String(c.options[k])}`);
-    lines.push(`  channel ${c.name} (${c.spec.flumeTypes[0]})${opts.length ? ` ${opts.join(' ')}` : ''}`);
+    lines.push(`  channel ${c.name} (${typeOf(c)})${opts.length ? ` ${opts.join(' ')}` : ''}`);
   }
-  for (const k of t.sinks) lines.push(`  sink    ${k.channel} → ${k.name} (${k.spec.flumeTypes[0]})`);
-  for (const g of t.groups) lines.push(`  group   ${g.name} (${g.processor.spec.flumeTypes[0]}): ${g.sinks.join(', ')}`);
+  for (const k of t.sinks) lines.push(`  sink    ${k.channel} → ${k.name} (${typeOf(k)})`);
+  for (const g of t.groups) lines.push(`  group   ${g.name} (${typeOf(g.processor)}): ${g.sinks.join(', ')}`);
   return lines.join('\n');
 }
 

@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Gauge, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import { lazyRequire } from '../core/lazyRequire.js';
 import type { ComponentCounters } from '../core/metrics.js';
+
+/** prom-client is loaded only by an agent that serves metrics. */
+const promClient = lazyRequire<typeof PromClient>('prom-client', 'the monitoring server');
 
 export interface MonitorTarget {
   /** Counters of every running component (re-read on each request: a reload may replace them). */
@@ -32,8 +36,9 @@ export function flumeMetricsJson(counters: readonly ComponentCounters[]): Record
  * (200 only while running). Binds where it is told; the CLI's default is 127.0.0.1.
  */
 export async function startMonitorServer(target: MonitorTarget, port: number, host = '127.0.0.1'): Promise<MonitorServer> {
+  const { Gauge, Registry } = promClient();
   const registry = new Registry();
-  const gauges = new Map<string, Gauge>();
+  const gauges = new Map<string, PromClient.Gauge>();
   const refresh = () => {
     for (const g of gauges.values()) g.reset();
     for (const c of target.counters()) {

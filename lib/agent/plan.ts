@@ -50,6 +50,7 @@ export function planComponent(registry: Registry, report: Report, r: PlanRequest
     return undefined;
   }
   const factory = registry.find(r.kind, type);
+  if (!factory && registry.isFailedModule(r.kind, type)) return undefined;
   if (!factory) {
     const at = typeAt ?? { line: typeLine, key: `${r.keyPrefix}type` };
     if (registry.isUnsupported(r.kind, type)) {

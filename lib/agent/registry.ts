@@ -41,12 +41,30 @@ const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
 export class Registry {
   private readonly byType = new Map<string, AnyComponent>();
 
-  constructor(readonly components: readonly AnyComponent[]) {
+  /**
+   * @param modules Components loaded from modules (plugins.ts), by `kind:type` as written.
+   * @param failedModules `kind:type` of modules that could not serve, already reported.
+   */
+  constructor(
+    readonly components: readonly AnyComponent[],
+    private readonly modules: ReadonlyMap<string, AnyComponent> = new Map(),
+    private readonly failedModules: ReadonlySet<string> = new Set(),
+  ) {
     for (const c of components) for (const t of c.spec.flumeTypes) this.byType.set(`${c.spec.kind}:${t.toLowerCase()}`, c);
   }
 
+  /** This registry with components loaded from modules beside the built-in ones. */
+  with(modules: ReadonlyMap<string, AnyComponent>, failedModules: ReadonlySet<string>): Registry {
+    return modules.size === 0 && failedModules.size === 0 ? this : new Registry(this.components, modules, failedModules);
+  }
+
   find(kind: ComponentKind, type: string): AnyComponent | undefined {
-    return this.byType.get(`${kind}:${type.toLowerCase()}`);
+    return this.byType.get(`${kind}:${type.toLowerCase()}`) ?? this.modules.get(`${kind}:${type.trim()}`);
+  }
+
+  /** A module `type` that failed to load or export a component: reported already, nothing more to say. */
+  isFailedModule(kind: ComponentKind, type: string): boolean {
+    return this.failedModules.has(`${kind}:${type.trim()}`);
   }
 
   /** The first Flume type name of each component of the kind, in registry order. */

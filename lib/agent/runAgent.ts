@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import { FlumeError } from '../core/errors.js';
 import type { ComponentCounters, MetricsSnapshot } from '../core/metrics.js';
-import { PipelineCounters, stopWithin } from '../core/pipe.js';
+import { PipelineCounters, stopWithin, type StopResult } from '../core/pipe.js';
 import type { Topology } from './build.js';
 import { ChannelSet } from './channelSet.js';
 import { startTopology } from './startTopology.js';
@@ -9,8 +9,12 @@ import { startTopology } from './startTopology.js';
 export interface RunningAgent {
   /** Resolves once the agent stopped (or every source ended) and every channel drained to its sinks; rejects on a fatal error. */
   readonly done: Promise<void>;
-  /** Graceful: sources stop, channels drain to their sinks within `timeoutMs`, sinks close. */
-  stop(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Graceful: sources stop, channels drain to their sinks within `timeoutMs`, sinks close. Never
+   * rejects: the result says whether it drained or `timedOut` (the channels were then torn down), and
+   * carries `done`'s error if a component failed.
+   */
+  stop(options?: { timeoutMs?: number }): Promise<StopResult>;
   /**
    * Replaces the running topology, as Flume's reload: sources stop, then the new topology starts.
    * A channel whose type and options are unchanged keeps running with its content, and is handed to
@@ -102,7 +106,7 @@ export function runAgent(initial: Topology, options: RunAgentOptions = {}): Runn
     throw error;
   }
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<StopResult> | undefined;
   return {
     done,
     get counters() {

@@ -11,11 +11,13 @@
  *   `snappy` (raw snappy followed by the CRC-32 of the uncompressed block, big-endian).
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import avro from 'avsc';
+import type * as Avsc from 'avsc';
+import { z } from 'zod';
+import { avsc } from '../avro/avsc.js';
 import type { FlumeEvent } from '../core/event.js';
-import type { EventSerializer } from './eventSerializer.js';
+import { lazyRequire } from '../core/lazyRequire.js';
+import { defineSerializer, type EventSerializer } from './defineSerializer.js';
 
 export type AvroCodecName = 'null' | 'deflate' | 'snappy';
 
@@ -31,18 +33,22 @@ export const AVRO_EVENT_SCHEMA = {
   ],
 } as const;
 
-const require = createRequire(import.meta.url);
-const snappy = require('snappyjs') as { compress(input: Uint8Array): Uint8Array };
+const snappy = lazyRequire<{ compress(input: Uint8Array): Uint8Array }>('snappyjs', "the avro_event serializer's snappy codec");
 
-const eventType = avro.Type.forSchema(AVRO_EVENT_SCHEMA as unknown as avro.Schema);
-const metaType = avro.Type.forSchema({ type: 'map', values: 'bytes' });
-const longType = avro.Type.forSchema('long');
+// Built on first use: every agent imports this module (file_roll, hdfs), few write avro_event.
+let types: { event: Avsc.Type; meta: Avsc.Type; long: Avsc.Type } | undefined;
+const avroTypes = () =>
+  (types ??= {
+    event: avsc().Type.forSchema(AVRO_EVENT_SCHEMA as unknown as Avsc.Schema),
+    meta: avsc().Type.forSchema({ type: 'map', values: 'bytes' }),
+    long: avsc().Type.forSchema('long'),
+  });
 const MAGIC = Buffer.from('Obj\x01', 'latin1');
 
 function compress(codec: AvroCodecName, data: Buffer): Buffer {
   if (codec === 'deflate') return zlib.deflateRawSync(data);
   if (codec === 'snappy') {
-    const compressed = snappy.compress(data);
+    const compressed = snappy().compress(data);
     const out = Buffer.allocUnsafe(compressed.length + 4);
     out.set(compressed, 0);
     out.writeUInt32BE(zlib.crc32(data), compressed.length);
@@ -58,8 +64,10 @@ export interface AvroEventSerializerOptions {
   sync?: Uint8Array;
 }
 
-export function avroEventSerializer(options: AvroEventSerializerOptions): EventSerializer {
+/** One Avro container file's serializer: its header and sync marker, then blocks per batch. */
+export function avroEventFile(options: AvroEventSerializerOptions): EventSerializer {
   const sync = Buffer.from(options.sync ?? randomBytes(16));
+  const { event: eventType, meta: metaType, long: longType } = avroTypes();
   const header = Buffer.concat([
     MAGIC,
     metaType.toBuffer({ 'avro.schema': Buffer.from(JSON.stringify(AVRO_EVENT_SCHEMA)), 'avro.codec': Buffer.from(options.codec) }),
@@ -94,3 +102,13 @@ export function avroEventSerializer(options: AvroEventSerializerOptions): EventS
     },
   };
 }
+
+export const avroEventSerializer = defineSerializer({
+  name: 'avro_event',
+  flumeTypes: ['avro_event', 'org.apache.flume.serialization.FlumeEventAvroEventSerializer$Builder'],
+  schema: z.strictObject({
+    syncIntervalBytes: z.number().int().min(32).default(2_048_000).describe('Largest uncompressed block (Flume serializer.syncIntervalBytes).'),
+    compressionCodec: z.enum(AVRO_CODECS).default('null').describe('Block codec (Flume serializer.compressionCodec).'),
+  }),
+  create: ({ syncIntervalBytes, compressionCodec }) => avroEventFile({ syncIntervalBytes, codec: compressionCodec }),
+});

@@ -3,8 +3,10 @@
  * the headers (`{k1=v1, k2=v2}`, here in the headers' own order — Java's HashMap order is arbitrary), a
  * space, the body, and \n unless `appendNewline` is off. No header.
  */
+import { z } from 'zod';
 import type { FlumeEvent } from '../core/event.js';
-import type { EventSerializer } from './eventSerializer.js';
+import { defineSerializer } from './defineSerializer.js';
+import { appendNewlineOption } from './textSerializer.js';
 
 const NEWLINE = Buffer.from([0x0a]);
 const EMPTY = Buffer.alloc(0);
@@ -30,6 +32,9 @@ export function headerAndTextBytes(events: readonly FlumeEvent[], appendNewline:
   return Buffer.concat(parts);
 }
 
-export function headerAndTextSerializer(appendNewline: boolean): EventSerializer {
-  return { header: EMPTY, serialize: (events) => headerAndTextBytes(events, appendNewline) };
-}
+export const headerAndTextSerializer = defineSerializer({
+  name: 'HEADER_AND_TEXT',
+  flumeTypes: ['header_and_text', 'org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder'],
+  schema: z.strictObject(appendNewlineOption),
+  create: ({ appendNewline }) => ({ header: EMPTY, serialize: (events) => headerAndTextBytes(events, appendNewline) }),
+});

@@ -86,9 +86,11 @@ export async function startAndStop(file: string, agent: string, startTimeoutMs =
   let tail = '';
   // A logger sink fed by an endless source writes a lot: keep the markers and a bounded tail only.
   const onData = (d: Buffer) => {
-    tail = (tail + d.toString()).slice(-20_000);
-    started ||= tail.includes('"msg":"agent started"');
-    stopped ||= tail.includes('"msg":"agent stopped"');
+    // Look before cutting: one chunk can hold a marker and more than the tail's length after it.
+    const text = tail + d.toString();
+    started ||= text.includes('"msg":"agent started"');
+    stopped ||= text.includes('"msg":"agent stopped"');
+    tail = text.slice(-20_000);
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);

@@ -239,3 +239,42 @@ ${extra}`;
     expect((await load(base)).topology.sources[0]!.options).not.toHaveProperty('maxEventsPerRequest');
   });
 });
+
+describe('a sink that writes many batches per request gets as many as its channel holds', () => {
+  const hdfs = (extra: string) => `
+a1.sources = r1
+a1.channels = c1 c2 c3
+a1.sinks = k1 k2 k3
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1 c2 c3
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c2.type = file
+a1.channels.c2.checkpointDir = /tmp/rxflume-build-test/cp
+a1.channels.c2.dataDirs = /tmp/rxflume-build-test/data
+a1.channels.c3.type = memory
+a1.sinks.k1.type = hdfs
+a1.sinks.k1.hdfs.path = /flume/a
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = hdfs
+a1.sinks.k2.hdfs.path = /flume/b
+a1.sinks.k2.channel = c2
+a1.sinks.k3.type = null
+a1.sinks.k3.channel = c3
+${extra}`;
+  const inFlight = (topology: Awaited<ReturnType<typeof load>>['topology'], channel: string) => topology.channels.find((c) => c.name === channel)!.options['maxInFlight'];
+
+  it('the hdfs sink\'s channel hands out min(capacity, 20,000) events as batches; a null sink\'s keeps its default', async () => {
+    const { topology, messages } = await load(hdfs(''));
+    expect(messages).toEqual([]);
+    expect(inFlight(topology, 'c1')).toBe(100); // 10000 / 100
+    expect(inFlight(topology, 'c2')).toBe(2); // file: 20,000 of its 1,000,000 / 10,000, not the whole channel in memory
+    expect(inFlight(topology, 'c3')).toBeUndefined();
+  });
+
+  it('keeps a maxInFlight the user set', async () => {
+    const { topology } = await load(hdfs('a1.channels.c1.maxInFlight = 3\na1.channels.c1.transactionCapacity = 1000'));
+    expect(inFlight(topology, 'c1')).toBe(3);
+    expect(inFlight((await load(hdfs('a1.channels.c1.transactionCapacity = 3000'))).topology, 'c1')).toBe(4); // ceil(10000 / 3000)
+  });
+});

@@ -47,6 +47,25 @@ function expectContract(r: { code: number | null; stdout: string; stderr: string
 }
 
 describe('command-line and start errors', () => {
+  it('demo --events or --batch that is not a whole number is a usage error naming it, before anything runs', async () => {
+    for (const [args, said] of [
+      [['--events', 'abc'], 'demo --events: expected a whole number ≥ 0, received "abc"'],
+      [['--batch', '0'], 'demo --batch: expected a whole number ≥ 1, received "0"'],
+    ] as const) {
+      const r = await runCli(['demo', ...args]);
+      expect(expectContract(r)).toContain(said);
+      expect(r.stdout).not.toContain('sequence(');
+    }
+  });
+
+  it('a wrong -n is reported once, as the root cause, without what its empty topology lacks', async () => {
+    const file = tmp.write('ok.properties', netcatToLogger(0));
+    const r = await runCli(['agent', '-n', 'zz', '-f', file]);
+    const all = expectContract(r);
+    expect(all).toContain('no configuration for agent `zz`; the file defines `a1`');
+    expect(all.match(/error:/g)).toHaveLength(1);
+  });
+
   it('--monitor-port out of range is a usage error naming the flag', async () => {
     const file = tmp.write('ok.properties', netcatToLogger(0));
     const r = await runCli(['agent', '-n', 'a1', '-f', file, '--monitor-port', '99999']);

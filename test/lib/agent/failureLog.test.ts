@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDist } from '../../support/examples.js';
-import { scratch, startCli } from '../../support/cli.js';
+import { scratch, seqToAvro, startCli } from '../../support/cli.js';
 
 const tmp = scratch('rxflume-failure-log-');
 let tls: TlsServer;
@@ -25,17 +25,6 @@ afterAll(() => {
   tmp.cleanup();
 });
 
-const seqToAvro = (extra: string) => `a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = seq
-a1.sources.r1.totalEvents = 20
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.sinks.k1.type = avro
-a1.sinks.k1.channel = c1
-a1.sinks.k1.hostname = 127.0.0.1
-${extra}`;
 
 interface LogLine {
   level: number;

@@ -1,0 +1,109 @@
+/**
+ * Heavy dependencies load only when something that needs them is built or started (issue #12's memory,
+ * #15's start-up): the agent's registry imports every component, so one eager `import … from 'kafkajs'`
+ * in any of them would put it in every agent. Each process here reports the CommonJS packages it
+ * loaded (kafkajs, avsc, pino and prom-client are all CommonJS) through a `--require` preload that
+ * writes the module cache's paths at exit.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCli, scratch } from '../../support/cli.js';
+import { buildDist, root } from '../../support/examples.js';
+import { netcatSend } from '../../support/net.js';
+import { freePort } from '../../../scripts/service.js';
+
+const HEAVY = ['kafkajs', 'kafkajs-snappy', 'snappyjs', 'avsc', 'pino', 'prom-client'];
+
+const dir = scratch('rxflume-lazy-');
+let preload = '';
+let runs = 0;
+
+/** The environment of a process that writes the heavy packages it loaded to a file of its own; and that file. */
+function probed(): { env: NodeJS.ProcessEnv; loaded: () => string[] } {
+  const out = `${dir.dir}/loaded-${++runs}.json`;
+  const env = { ...process.env, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --require ${preload}`, LOADED_OUT: out };
+  const loaded = () => {
+    const files = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    return HEAVY.filter((name) => files.some((f) => f.includes(`/node_modules/${name}/`)));
+  };
+  return { env, loaded };
+}
+
+/** Runs agent a1 of `lines` until it has started (and its netcat source answered one line, if `send`), then stops it. */
+async function agentLoads(lines: string[], port: number, send: boolean, flags: string[] = []): Promise<string[]> {
+  const conf = dir.write(`agent-${runs + 1}.properties`, [...lines, ''].join('\n'));
+  const { env, loaded } = probed();
+  const agent = startCli(['agent', '-n', 'a1', '-f', conf, '--no-reload-conf', '--quiet', ...flags], env);
+  try {
+    await agent.waitFor(/agent started/, 60_000);
+    if (send) expect(await netcatSend(port, ['one event'])).toEqual(['OK']);
+  } finally {
+    const result = await agent.stop();
+    expect(result.code, result.stderr).toBe(0);
+  }
+  return loaded();
+}
+
+const netcat = (port: number) => [
+  'a1.sources = r1',
+  'a1.channels = c1',
+  'a1.sources.r1.type = netcat',
+  'a1.sources.r1.bind = 127.0.0.1',
+  `a1.sources.r1.port = ${port}`,
+  'a1.sources.r1.channels = c1',
+  'a1.channels.c1.type = memory',
+];
+
+beforeAll(() => {
+  buildDist();
+  preload = dir.write(
+    'report-loaded.cjs',
+    "process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_OUT, JSON.stringify(Object.keys(require.cache))));\n",
+  );
+}, 120_000);
+
+afterAll(() => dir.cleanup());
+
+describe('lazy loading of heavy dependencies', () => {
+  it("import 'rxflume' loads neither kafkajs nor prom-client nor pino", async () => {
+    const { env, loaded } = probed();
+    await promisify(execFile)(process.execPath, ['--input-type=module', '-e', "await import('rxflume');"], { cwd: root, env });
+    const got = loaded();
+    expect(got).not.toContain('kafkajs');
+    expect(got).not.toContain('kafkajs-snappy');
+    expect(got).not.toContain('prom-client');
+    expect(got).not.toContain('pino');
+    expect(got).not.toContain('avsc');
+  });
+
+  it('an agent on netcat → memory → null never loads kafkajs or prom-client; pino, which it logs through, it does', async () => {
+    const port = await freePort();
+    const got = await agentLoads([...netcat(port), 'a1.sinks = k1', 'a1.sinks.k1.type = null', 'a1.sinks.k1.channel = c1'], port, true);
+    expect(got).toContain('pino');
+    expect(got).not.toContain('kafkajs');
+    expect(got).not.toContain('kafkajs-snappy');
+    expect(got).not.toContain('prom-client');
+    expect(got).not.toContain('avsc');
+  }, 90_000);
+
+  it('an agent with a Kafka sink loads kafkajs and its snappy codec, and with --monitor-port prom-client', async () => {
+    const port = await freePort();
+    // Built, not used: the sink would connect on its first batch, and none comes.
+    const got = await agentLoads(
+      [
+        ...netcat(port),
+        'a1.sinks = k1',
+        'a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink',
+        `a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:${await freePort()}`,
+        'a1.sinks.k1.kafka.topic = t',
+        'a1.sinks.k1.channel = c1',
+      ],
+      port,
+      false,
+      ['--monitor-port', '0'],
+    );
+    expect(got).toEqual(expect.arrayContaining(['kafkajs', 'kafkajs-snappy', 'prom-client', 'pino']));
+  }, 90_000);
+});
