@@ -1,20 +1,74 @@
 /**
- * Flume's two HTTP handlers: JSONHandler (an array of events in the request's charset, with Java's
- * decoding and encoding of UTF-16 and UTF-32) and BlobHandler.
+ * HTTP handlers: what turns one POST into events (Flume's `HTTPSourceHandler`). Flume's two — JSONHandler
+ * (its body read by EventArrayScan as it arrives, as Gson reads it) and BLOBHandler — are made with
+ * `defineHttpHandler`, as a module's handler is (`a1.sources.r1.handler = ./plugins/csv.js`, its
+ * options `handler.*`).
+ *
+ * A handler's `read(request)` is called when a POST's headers arrived and returns a reader of its
+ * body, or a refusal answered at once without reading the body (a refusal's status and text are what
+ * the client gets; nothing of that request is put):
+ *
+ * - 400 is answered `Bad request from client. <message>` (Flume's HTTPBadRequestException);
+ * - 500 `Deserializer threw unexpected exception. <message>`, as is anything the handler throws;
+ * - 503 is the channel's answer (retry later); 413 the message alone.
+ *
+ * A reader with `feed` sees each chunk as it arrives (and may refuse early); without it the source
+ * holds the body, up to the source's `maxBodyBytes`, and hands it to `end`.
  */
 import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
 import type { FlumeEvent } from '../../core/event.js';
+import { EventArrayScan, type Charset, type Refusal } from './eventArrayScan.js';
 
-/** Thrown for a body the handler cannot read: answered 400, nothing of the request is put. */
-export class BadRequest extends Error {}
+export type { Charset, Refusal };
 
-/**
- * Thrown where Flume's JSONHandler fails on a null (an empty body, a body holding only `null`, a null
- * event): Flume answers 500 (a NullPointerException), and so does rxflume, with a clear message.
- */
-export class HandlerFailure extends Error {}
+/** One POST's body, read by a handler. */
+export interface HttpBodyReader {
+  /** The next chunk of the body: a refusal answers the request at once (the rest is not read). */
+  feed?(chunk: Buffer): Refusal | undefined;
+  /** The body ended: the request's events (put as one transaction), or a refusal. `body` is the whole body without `feed`, else empty. */
+  end(body: Buffer): FlumeEvent[] | Refusal;
+}
 
-export type Charset = 'UTF-8' | 'UTF-16' | 'UTF-32';
+export interface HttpHandler {
+  /** A reader for one POST, given its method, URL and headers; or a refusal, answered before its body is read. */
+  read(request: IncomingMessage): HttpBodyReader | Refusal;
+}
+
+export interface HttpHandlerSpec<S extends z.ZodType = z.ZodType> {
+  /** Its name in messages and in `rxflume validate`. */
+  name: string;
+  /** Flume's names for it (short names, class names), matched case-insensitively; a module's needs none. */
+  flumeTypes?: readonly string[];
+  /** Its options: Flume's `handler.*` properties, validated (and coerced from text) by this schema. */
+  schema: S;
+  /** The handler of one source, from validated options. */
+  create: (options: z.output<S>) => HttpHandler;
+}
+
+/** An HTTP handler definition, as `defineHttpHandler` returns it. */
+export interface HttpHandlerDefinition<S extends z.ZodType = z.ZodType> extends HttpHandlerSpec<S> {
+  readonly kind: 'httpHandler';
+  readonly flumeTypes: readonly string[];
+}
+
+/** Declares an HTTP handler: what the http source accepts as its `handler`. */
+export function defineHttpHandler<S extends z.ZodType>(spec: HttpHandlerSpec<S>): HttpHandlerDefinition<S> {
+  return Object.freeze({ ...spec, kind: 'httpHandler' as const, flumeTypes: spec.flumeTypes ?? [] });
+}
+
+/** Whether `value` has the shape `defineHttpHandler` gives (a module's export is checked by shape, not origin). */
+export function isHttpHandlerDefinition(value: unknown): value is HttpHandlerDefinition {
+  const v = value as Partial<HttpHandlerDefinition> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    v.kind === 'httpHandler' &&
+    typeof v.name === 'string' &&
+    typeof v.create === 'function' &&
+    typeof (v.schema as { safeParse?: unknown } | undefined)?.safeParse === 'function'
+  );
+}
 
 export function charsetOf(contentType: string | undefined): Charset {
   const m = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '');
@@ -22,57 +76,6 @@ export function charsetOf(contentType: string | undefined): Charset {
   const c = m[1]!.toUpperCase();
   if (c === 'UTF-8' || c === 'UTF-16' || c === 'UTF-32') return c;
   throw new Error(`JSON handler supports UTF-8, UTF-16 and UTF-32 only (the request's charset is ${m[1]}).`);
-}
-
-/** Flume's JSONHandler: a JSON array of `{headers, body}` in the request's charset. */
-export function jsonEvents(raw: Buffer, charset: Charset): FlumeEvent[] {
-  let parsed: unknown;
-  try {
-    const text = decode(raw, charset);
-    // Gson reads an empty document as a null list (its whitespace is these four characters).
-    if (/^[ \t\n\r]*$/.test(text)) throw new HandlerFailure('The request body holds no JSON value (Flume: a null event list).');
-    parsed = JSON.parse(text);
-  } catch (error) {
-    if (error instanceof HandlerFailure) throw error;
-    if (error instanceof BadRequest) throw error;
-    throw new BadRequest(`Request has invalid JSON Syntax: ${(error as Error).message}`);
-  }
-  if (parsed === null) throw new HandlerFailure('The request body is null (Flume: a null event list).');
-  if (!Array.isArray(parsed)) throw new BadRequest('Request has invalid JSON Syntax: expected an array of events.');
-  const events: FlumeEvent[] = new Array(parsed.length);
-  let nullAt: number | undefined;
-  for (let i = 0; i < parsed.length; i++) {
-    const item: unknown = parsed[i];
-    // Gson reads the whole list before Flume trips on a null event: a malformed later event is a 400.
-    if (item === null) {
-      nullAt ??= i;
-      continue;
-    }
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new BadRequest(`Event ${i} is not an object.`);
-    const { headers: rawHeaders, body } = item as { headers?: unknown; body?: unknown };
-    let headers: Record<string, string> = {};
-    if (rawHeaders !== undefined && rawHeaders !== null) {
-      if (typeof rawHeaders !== 'object' || Array.isArray(rawHeaders)) throw new BadRequest(`Event ${i}: headers is not an object.`);
-      // JSON.parse made a plain object of own data properties (a `__proto__` key included): kept as
-      // it is, only non-string values are rewritten (defineProperty keeps `__proto__` an ordinary key).
-      headers = rawHeaders as Record<string, string>;
-      for (const key of Object.keys(headers)) {
-        const value: unknown = headers[key];
-        if (typeof value === 'string') continue;
-        // Flume takes a null header value (Gson's map keeps it); an rxflume header is a string: dropped.
-        if (value === null) {
-          delete headers[key];
-          continue;
-        }
-        if (typeof value !== 'number' && typeof value !== 'boolean') throw new BadRequest(`Event ${i}: header ${JSON.stringify(key)} is not a string.`);
-        Object.defineProperty(headers, key, { value: String(value), enumerable: true, writable: true, configurable: true });
-      }
-    }
-    if (body !== undefined && body !== null && typeof body !== 'string') throw new BadRequest(`Event ${i}: body is not a string.`);
-    events[i] = { headers, body: encode(body ?? '', charset) };
-  }
-  if (nullAt !== undefined) throw new HandlerFailure(`Event ${nullAt} is null.`);
-  return events;
 }
 
 /** Flume's BlobHandler: the whole body is one event, the query parameters its headers. */
@@ -90,47 +93,118 @@ export function missingParameter(req: IncomingMessage, names: readonly string[])
   return names.find((name) => !query.has(name));
 }
 
-// Java's decoders: UTF-16/32 honour a BOM and default to big-endian.
-function decode(raw: Buffer, charset: Charset): string {
-  if (charset === 'UTF-8') return raw.toString('utf8');
-  if (charset === 'UTF-16') {
-    if (raw.length % 2) throw new BadRequest('Request body is not valid UTF-16.');
-    if (raw[0] === 0xff && raw[1] === 0xfe) return raw.subarray(2).toString('utf16le');
-    const start = raw[0] === 0xfe && raw[1] === 0xff ? 2 : 0;
-    const le = Buffer.from(raw.subarray(start));
-    le.swap16();
-    return le.toString('utf16le');
-  }
-  if (raw.length % 4) throw new BadRequest('Request body is not valid UTF-32.');
-  let littleEndian = false;
-  let start = 0;
-  if (raw.length >= 4 && raw.readUInt32BE(0) === 0xfeff) start = 4;
-  else if (raw.length >= 4 && raw.readUInt32LE(0) === 0xfeff) {
-    start = 4;
-    littleEndian = true;
-  }
-  const points: number[] = [];
-  for (let i = start; i < raw.length; i += 4) {
-    const cp = littleEndian ? raw.readUInt32LE(i) : raw.readUInt32BE(i);
-    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new BadRequest('Request body is not valid UTF-32.');
-    points.push(cp);
-  }
-  let out = '';
-  for (let i = 0; i < points.length; i += 8192) out += String.fromCodePoint(...points.slice(i, i + 8192));
-  return out;
+/** The JSON handler's options, which the http source also takes as its own. */
+export const jsonHandlerOptions = {
+  maxEventsPerRequest: z
+    .number()
+    .int()
+    .min(1)
+    .default(10_000)
+    .describe(
+      "Most events one JSON request may carry; give the channel's transactionCapacity. A request with more is answered 503 as soon as the count is passed while reading, as Flume answers a batch its channel cannot take.",
+    ),
+  maxFieldsPerRequest: z
+    .number()
+    .int()
+    .min(1)
+    .default(200_000)
+    .describe(
+      'Most JSON values inside the events of one request (one per header, per body, per value nested in a field Flume ignores); past it the request is answered 413 while reading. Bounds memory: a header costs far more in memory than on the wire.',
+    ),
+};
+
+/** The BLOB handler's option, which the http source also takes as its own. */
+export const blobHandlerOptions = {
+  mandatoryParameters: z
+    .array(z.string())
+    .default([])
+    .describe(
+      "BLOB only: query parameters every request must carry; one without them is answered 500 and nothing is put (Flume BLOBHandler's `mandatoryParameters`, comma-separated there).",
+    ),
+};
+
+const BAD_JSON = 'Request has invalid JSON Syntax';
+
+/** The JSON reader's 400s in Flume's words (JSONHandler's HTTPBadRequestException). */
+function jsonRefusal(refusal: Refusal): Refusal {
+  if (refusal.status !== 400) return refusal;
+  return { status: 400, message: `${BAD_JSON}: ${refusal.message.startsWith(`${BAD_JSON}: `) ? refusal.message.slice(BAD_JSON.length + 2) : refusal.message}` };
 }
 
-// Java's String.getBytes: UTF-16 writes a big-endian BOM then big-endian units; UTF-32 is big-endian.
-function encode(text: string, charset: Charset): Buffer {
-  if (charset === 'UTF-8') return Buffer.from(text, 'utf8');
-  if (charset === 'UTF-16') {
-    if (text === '') return Buffer.alloc(0);
-    const units = Buffer.from(text, 'utf16le');
-    units.swap16();
-    return Buffer.concat([Buffer.from([0xfe, 0xff]), units]);
-  }
-  const points = Array.from(text, (ch) => ch.codePointAt(0)!);
-  const out = Buffer.alloc(points.length * 4);
-  points.forEach((cp, i) => out.writeUInt32BE(cp, i * 4));
-  return out;
-}
+/**
+ * Flume's JSONHandler: a JSON array of `{"headers": {…}, "body": "…"}` in the request's charset
+ * (an unsupported one throws, answered 500), scanned as it arrives within the request bounds.
+ */
+export const jsonHandler = defineHttpHandler({
+  name: 'JSON',
+  flumeTypes: ['JSON', 'JSONHandler', 'org.apache.flume.source.http.JSONHandler'],
+  schema: z.strictObject(jsonHandlerOptions),
+  create: (options) => ({
+    read(request) {
+      const scan = new EventArrayScan(charsetOf(request.headers['content-type']), options.maxEventsPerRequest, options.maxFieldsPerRequest);
+      return {
+        feed: (chunk) => {
+          const refusal = scan.feed(chunk);
+          return refusal && jsonRefusal(refusal);
+        },
+        end: () => {
+          const result = scan.end();
+          return Array.isArray(result) ? result : jsonRefusal(result);
+        },
+      };
+    },
+  }),
+});
+
+/** Flume's BLOBHandler: the whole body is one event, the query parameters its headers (the first value of a repeated one). */
+export const blobHandler = defineHttpHandler({
+  name: 'BLOB',
+  flumeTypes: ['BLOB', 'BlobHandler', 'org.apache.flume.source.http.BLOBHandler', 'org.apache.flume.sink.solr.morphline.BlobHandler'],
+  schema: z.strictObject(blobHandlerOptions),
+  create: (options) => ({
+    read(request) {
+      const missing = missingParameter(request, options.mandatoryParameters);
+      if (missing !== undefined) {
+        const why = missing === '' ? " (a parameter with an empty name: Flume BLOBHandler's default mandatoryParameters)" : '';
+        return { status: 500, message: `Please specify ${missing} parameter in the request.${why}` };
+      }
+      return { end: (body) => [blobEvent(request, body)] };
+    },
+  }),
+});
+
+export const HTTP_HANDLER_NAMES = ['JSON', 'BLOB'] as const;
+
+export type HttpHandlerName = (typeof HTTP_HANDLER_NAMES)[number];
+
+/** The built-in handlers by name. */
+export const HTTP_HANDLERS: Readonly<Record<HttpHandlerName, HttpHandlerDefinition>> = {
+  JSON: jsonHandler as HttpHandlerDefinition,
+  BLOB: blobHandler as HttpHandlerDefinition,
+};
+
+const BY_FLUME_NAME = new Map<string, HttpHandlerName>();
+for (const name of HTTP_HANDLER_NAMES) for (const n of HTTP_HANDLERS[name].flumeTypes) BY_FLUME_NAME.set(n.toLowerCase(), name);
+
+/** Flume's handler names are case-insensitive and may be class names; anything else is returned as it is, for the schema to name. */
+export const flumeHandlerName = (value: string): string => BY_FLUME_NAME.get(value.trim().toLowerCase()) ?? value;
+
+/**
+ * The http source's option naming its handler: a built-in's name or a definition (a module's, which the
+ * agent loads where the property names one). Its options go in `handlerOptions`.
+ */
+export const handlerOption = (description: string) => ({
+  handler: z
+    .custom<HttpHandlerName | HttpHandlerDefinition>((v) => HTTP_HANDLER_NAMES.includes(v as HttpHandlerName) || isHttpHandlerDefinition(v), {
+      // Where a module was meant, the agent names the module's problem; here the built-ins are what is expected.
+      message: `one of ${HTTP_HANDLER_NAMES.map((n) => JSON.stringify(n)).join(' | ')}`,
+    })
+    .default('JSON')
+    // The agent's plugin loader reads this: the property may name a module, its sub-keys go to handlerOptions.
+    .meta({ plugin: 'httpHandler', optionsIn: 'handlerOptions' })
+    .describe(description),
+  handlerOptions: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("A custom handler's options (Flume handler.* for it), validated by its schema; the built-ins take the source's own options."),
+});

@@ -4,52 +4,30 @@ import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { createBatch, type Batch } from '../../core/batch.js';
 import { component, defineComponent, parseOptions } from '../../core/config.js';
-import { ComponentError, FlumeError, isRetriable } from '../../core/errors.js';
+import { ComponentError, describeError, FlumeError, isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../../core/options.js';
 import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../../tls/serverTls.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../../net/listen.js';
-import { EventArrayScan } from './eventArrayScan.js';
-import { BadRequest, blobEvent, charsetOf, jsonEvents, missingParameter, type Charset } from './handlers.js';
+import { blobHandlerOptions, flumeHandlerName, handlerOption, HTTP_HANDLERS, jsonHandlerOptions, type HttpBodyReader, type Refusal } from './handlers.js';
 
 export const httpSourceOptions = z
   .strictObject({
     ...nameOption('httpSource'),
     ...bindOption('0.0.0.0'),
     ...portOption,
-    handler: z
-      .enum(['JSON', 'BLOB'])
-      .default('JSON')
-      .describe("'JSON': Flume's JSONHandler body `[{\"headers\": {…}, \"body\": \"…\"}]`; 'BLOB': the whole body is one event, query parameters its headers."),
-    mandatoryParameters: z
-      .array(z.string())
-      .default([])
-      .describe(
-        "BLOB only: query parameters every request must carry; one without them is answered 500 and nothing is put (Flume BLOBHandler's `mandatoryParameters`, comma-separated there).",
-      ),
+    ...handlerOption(
+      "'JSON': Flume's JSONHandler body `[{\"headers\": {…}, \"body\": \"…\"}]`; 'BLOB': the whole body is one event, query parameters its headers; or a handler made with defineHttpHandler (in a configuration, a module: `handler = ./lines.js`).",
+    ),
+    ...blobHandlerOptions,
     maxBodyBytes: z
       .number()
       .int()
       .min(1)
       .default(16 * 1024 * 1024)
       .describe('Largest request body; a larger one is answered 413 (16 MiB by default).'),
-    maxEventsPerRequest: z
-      .number()
-      .int()
-      .min(1)
-      .default(10_000)
-      .describe(
-        "Most events one JSON request may carry; give the channel's transactionCapacity. A request with more is answered 503 as soon as the count is passed while reading, as Flume answers a batch its channel cannot take.",
-      ),
-    maxFieldsPerRequest: z
-      .number()
-      .int()
-      .min(1)
-      .default(200_000)
-      .describe(
-        'Most JSON values inside the events of one request (one per header, per body, per value nested in a field Flume ignores); past it the request is answered 413 while reading. Bounds memory: a header costs far more in memory than on the wire.',
-      ),
+    ...jsonHandlerOptions,
     maxBufferedBytes: z
       .number()
       .int()
@@ -91,16 +69,6 @@ export const httpSourceOptions = z
 
 export type HttpSourceOptions = z.input<typeof httpSourceOptions>;
 
-const HANDLERS: Record<string, string> = {
-  'org.apache.flume.source.http.jsonhandler': 'JSON',
-  jsonhandler: 'JSON',
-  json: 'JSON',
-  'org.apache.flume.source.http.blobhandler': 'BLOB',
-  'org.apache.flume.sink.solr.morphline.blobhandler': 'BLOB',
-  blobhandler: 'BLOB',
-  blob: 'BLOB',
-};
-
 export const httpSourceSpec = defineComponent({
   name: 'httpSource',
   kind: 'source',
@@ -108,7 +76,7 @@ export const httpSourceSpec = defineComponent({
   flumeTypes: ['http', 'org.apache.flume.source.http.HTTPSource'],
   schema: httpSourceOptions,
   flumeKeys: {
-    handler: { option: 'handler', convert: (v) => HANDLERS[v.trim().toLowerCase()] ?? v },
+    handler: { option: 'handler', convert: flumeHandlerName },
     'handler.maxBlobLength': { option: 'maxBodyBytes', convert: Number },
     ssl: { option: 'ssl', convert: (v) => v.trim().toLowerCase() === 'true' },
     'exclude-protocols': { option: 'excludeProtocols', convert: (v) => v.split(/[\s,]+/).filter(Boolean) },
@@ -132,7 +100,7 @@ export const httpSourceSpec = defineComponent({
       problems: ignored.map((key) => ({
         key,
         severity: 'warning' as const,
-        message: key.startsWith('handler.') ? 'ignored: only a custom handler class reads it, and rxflume has the JSON and BLOB handlers' : "ignored: a Jetty setting, and rxflume's HTTP server is Node's",
+        message: key.startsWith('handler.') ? 'ignored: the JSON and BLOB handlers read no such property (a handler module named by `handler` reads its own)' : "ignored: a Jetty setting, and rxflume's HTTP server is Node's",
       })),
     };
   },
@@ -149,12 +117,26 @@ function javaSplit(text: string, sep: string): string[] {
 /** Channel failures Flume's HTTPSource answers 503 (a ChannelException), whether or not a retry can help. */
 const CHANNEL_CODES = new Set(['FLUME_CHANNEL_FULL', 'FLUME_CHANNEL_CLOSED', 'FLUME_CHANNEL_IO', 'FLUME_BATCH_TOO_LARGE']);
 
-/** Flume's words for a handler failure (answered 500) and for a body it cannot read (400). */
+/** Flume's words for a handler failure (answered 500). */
 const HANDLER_FAILED = 'Deserializer threw unexpected exception. ';
-const BAD_JSON = 'Request has invalid JSON Syntax';
-function badRequest(message: string): string {
-  return `Bad request from client. ${BAD_JSON}: ${message.startsWith(`${BAD_JSON}: `) ? message.slice(BAD_JSON.length + 2) : message}`;
+
+/** Flume's words for what a handler refused: a bad request (HTTPBadRequestException), a failure, the channel's refusal. */
+function refusalText(refusal: Refusal): string {
+  if (refusal.status === 503) return `${CHANNEL_FAILED} ${refusal.message}`;
+  if (refusal.status === 400) return `Bad request from client. ${refusal.message}`;
+  if (refusal.status === 500) return `${HANDLER_FAILED}${refusal.message}`;
+  return refusal.message;
 }
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a custom handler returned is an event: built-in handlers make them so, a module's is checked. */
+function isEvent(e: unknown): boolean {
+  const { headers, body } = (e ?? {}) as Partial<FlumeEvent>;
+  return Buffer.isBuffer(body) && typeof headers === 'object' && headers !== null && Object.values(headers).every((v) => typeof v === 'string');
+}
+
+const isRefusal = (r: HttpBodyReader | Refusal): r is Refusal => typeof (r as Partial<Refusal>).status === 'number';
 
 const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full. Consider increasing the channel capacity or make sure the sinks perform faster.';
 
@@ -165,11 +147,20 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  * - `JSON` (Flume's JSONHandler): a JSON array of `{"headers": {…}, "body": "…"}`. The charset comes
  *   from `Content-Type` (`charset=UTF-8|UTF-16|UTF-32`, UTF-8 when absent; any other is answered
  *   500, as Flume does) and each body string is encoded back to bytes in it (Java's encodings: UTF-16
- *   with a big-endian BOM, UTF-32 big-endian). Header values that are numbers or booleans become
- *   strings, a null one is dropped (Flume takes it), a missing or null body is empty, other members
- *   are ignored (as Gson does).
+ *   with a big-endian BOM, UTF-32 big-endian). The body is read as Flume's Gson reads it, in lenient
+ *   mode: `'` or `"` strings, unquoted names and values, `=`/`=>` for `:`, `;` for `,`, `//`, `/* *\/`
+ *   and `#` comments, the `)]}'` prefix, an empty array slot as null; whitespace only after the array.
+ *   A body or header value that is a number, boolean or unquoted literal becomes its text (booleans
+ *   lower-case); headers may be an object or an array of `[name, value]` pairs; a header repeated
+ *   after a non-null value is a 400 (Gson's map); a null header value is dropped (Flume takes it); a
+ *   missing or null body is empty; other members are ignored.
  * - `BLOB` (Flume's BLOBHandler): the whole body is one event; query parameters are its headers (the
  *   first value of a repeated one); a request missing one of `mandatoryParameters` is answered 500.
+ * - a handler made with `defineHttpHandler` (in a configuration, a module named by `handler`, its
+ *   options `handler.*`), with `handlerOptions`, validated when the source is built. It reads each
+ *   request's headers, then its body (as it arrives, or whole within `maxBodyBytes`), and returns
+ *   the events or a refusal (400, 413, 500, 503) answered as Flume answers it; what it throws is a
+ *   500, and so is an event that is not `{ headers: { [name]: string }, body: Buffer }`.
  *
  * A JSON body is scanned as it arrives, before anything is built: past `maxEventsPerRequest` events
  * it is answered 503 at once (the channel could not take it in one transaction), past
@@ -182,7 +173,8 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  * (full, closed, or more events than its `transactionCapacity`: Flume's ChannelException), when the
  * request has more than `maxEventsPerRequest` events, or when `maxBufferedBytes` are held for other
  * requests — the client should retry later; **500** for another failure, an unsupported charset,
- * or a JSON body with no value, `null`, or a null event (where Flume's JSONHandler fails on a null);
+ * or a JSON body with no value, `null`, a null event or header name, or a `\u` escape that is not
+ * hexadecimal (where Flume's JSONHandler fails with other than a syntax error);
  * **400** for a malformed body (nothing of that request is put); **413** for a body over
  * `maxBodyBytes` or with more than `maxFieldsPerRequest` values; **405** for other methods than
  * POST; **408** for headers slower than `headersTimeoutMs` or a request slower than
@@ -208,6 +200,19 @@ const CHANNEL_FAILED = 'Error appending event to channel. Channel might be full.
  */
 export const httpSource = component(httpSourceSpec, function httpSource(options: HttpSourceOptions): Observable<Batch> & HasMetrics {
   const opts = parseOptions(httpSourceSpec, options);
+  // A built-in handler takes the source's own options; a custom one its handlerOptions (validated now).
+  const custom = typeof opts.handler !== 'string';
+  const handlerDef = typeof opts.handler === 'string' ? HTTP_HANDLERS[opts.handler] : opts.handler;
+  const handler = handlerDef.create(
+    parseOptions(
+      handlerDef,
+      opts.handler === 'JSON'
+        ? { maxEventsPerRequest: opts.maxEventsPerRequest, maxFieldsPerRequest: opts.maxFieldsPerRequest }
+        : opts.handler === 'BLOB'
+          ? { mandatoryParameters: opts.mandatoryParameters }
+          : (opts.handlerOptions ?? {}),
+    ),
+  );
   // Key store and certificate files are read now: a bad one is a configuration error naming its option.
   const tls = opts.ssl ? serverSecureContext(opts, opts.name).options : undefined;
   const metrics = new ComponentCounters('SOURCE', opts.name);
@@ -244,29 +249,26 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
         req.resume();
         return;
       }
-      let charset: Charset = 'UTF-8';
-      if (opts.handler === 'BLOB') {
-        const missing = missingParameter(req, opts.mandatoryParameters);
-        if (missing !== undefined) {
-          metrics.inc('EventReadFail');
-          res.setHeader('connection', 'close');
-          const why = missing === '' ? ' (a parameter with an empty name: Flume BLOBHandler\'s default mandatoryParameters)' : '';
-          answer(res, 500, `Deserializer threw unexpected exception. Please specify ${missing} parameter in the request.${why}\n`);
-          req.resume();
-          return;
-        }
-      } else {
-        try {
-          charset = charsetOf(req.headers['content-type']);
-        } catch (error) {
-          metrics.inc('GenericProcessingFail');
-          res.setHeader('connection', 'close');
-          answer(res, 500, `${HANDLER_FAILED}${(error as Error).message}\n`);
-          req.resume();
-          return;
-        }
+      // The handler sees the headers first: it may refuse before any of the body is read.
+      let reader: HttpBodyReader | Refusal;
+      try {
+        reader = handler.read(req);
+      } catch (error) {
+        metrics.inc('GenericProcessingFail');
+        res.setHeader('connection', 'close');
+        answer(res, 500, `${HANDLER_FAILED}${describeError(error)}\n`);
+        req.resume();
+        return;
       }
-      const scan = opts.handler === 'JSON' ? new EventArrayScan(charset, opts.maxEventsPerRequest, opts.maxFieldsPerRequest) : undefined;
+      if (isRefusal(reader)) {
+        metrics.inc('EventReadFail');
+        res.setHeader('connection', 'close');
+        answer(res, reader.status, `${refusalText(reader)}\n`);
+        req.resume();
+        return;
+      }
+      const body = reader;
+      const feed = body.feed?.bind(body);
       const chunks: Buffer[] = [];
       let size = 0;
       let held = 0;
@@ -299,32 +301,34 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
         if (buffered > held && buffered + chunk.length > opts.maxBufferedBytes) {
           return refuse(503, `Source busy: ${buffered} request bytes held (maxBufferedBytes ${opts.maxBufferedBytes}); retry later.`, 'ChannelWriteFail');
         }
-        const refusal = scan?.feed(chunk);
-        if (refusal) {
-          const text = refusal.status === 503 ? `${CHANNEL_FAILED} ${refusal.message}` : refusal.status === 400 ? badRequest(refusal.message) : refusal.message;
-          return refuse(refusal.status, text, refusal.status === 503 ? 'ChannelWriteFail' : 'EventReadFail');
-        }
+        const refusal = feed?.(chunk);
+        if (refusal) return refuse(refusal.status, refusalText(refusal), refusal.status === 503 ? 'ChannelWriteFail' : 'EventReadFail');
+        // A reader fed as the body arrives (JSON's) builds the events as it goes: only others keep the bytes.
         buffered += chunk.length;
         held += chunk.length;
-        chunks.push(chunk);
+        if (!feed) chunks.push(chunk);
       });
       req.on('error', () => undefined);
       req.on('end', () => {
         if (refused || closed) return;
-        let events: FlumeEvent[];
+        let result: FlumeEvent[] | Refusal;
         try {
-          const body = Buffer.concat(chunks, size);
-          chunks.length = 0;
-          events = opts.handler === 'JSON' ? jsonEvents(body, charset) : [blobEvent(req, body)];
+          result = body.end(feed ? EMPTY : Buffer.concat(chunks, size));
         } catch (error) {
-          if (error instanceof BadRequest) {
-            metrics.inc('EventReadFail');
-            answer(res, 400, `${badRequest(error.message)}\n`);
-          } else {
-            // Flume counts a handler's failure as a read failure too.
-            metrics.inc('EventReadFail');
-            answer(res, 500, `${HANDLER_FAILED}${(error as Error).message}\n`);
-          }
+          result = { status: 500, message: describeError(error) };
+        }
+        chunks.length = 0;
+        if (!Array.isArray(result)) {
+          // Flume counts a handler's failure (500) as a read failure too.
+          metrics.inc('EventReadFail');
+          answer(res, result.status, `${refusalText(result)}\n`);
+          return;
+        }
+        const events = result;
+        const bad = custom ? events.findIndex((e) => !isEvent(e)) : -1;
+        if (bad >= 0) {
+          metrics.inc('GenericProcessingFail');
+          answer(res, 500, `${HANDLER_FAILED}handler ${handlerDef.name} returned event ${bad}, which is not { headers: { [name]: string }, body: Buffer }\n`);
           return;
         }
         metrics.inc('AppendBatchReceivedCount');

@@ -58,6 +58,28 @@ describe('httpSink', () => {
     expect(metricsOf(sink)!.get('EventDrainSuccessCount')).toBe(0);
   });
 
+  it('counts EventDrainSuccessCount by incrementMetrics overrides, then by 2XX or defaultIncrementMetrics (Flume incrementMetrics.<status>)', async () => {
+    const { url } = await endpoint([404, 409, 202, 200]);
+    const sink = httpSink({ endpoint: url, rollback: { '4XX': false }, backoff: { '4XX': false }, incrementMetrics: { '404': true, '200': false } });
+    const rec = batchOf(['a', 'b', 'c', 'd']);
+    sink.next(rec.batch);
+    await waitFor(() => rec.acked === 1, 'ack');
+    // 404: overridden to count; 409: not 2XX, defaultIncrementMetrics false; 202: 2XX; 200: overridden not to.
+    expect(metricsOf(sink)!.get('EventDrainSuccessCount')).toBe(2);
+    sink.complete();
+    await sink.closed;
+
+    server!.close();
+    const again = await endpoint([409]);
+    const counting = httpSink({ endpoint: again.url, rollback: { '409': false }, backoff: { '409': false }, defaultIncrementMetrics: true });
+    const one = batchOf(['x']);
+    counting.next(one.batch);
+    await waitFor(() => one.acked === 1, 'ack');
+    expect(metricsOf(counting)!.get('EventDrainSuccessCount')).toBe(1);
+    const { options } = httpSink.spec.fromFlume!(new Map([['incrementMetrics.404', 'true'], ['incrementMetrics.2xx', 'false']]));
+    expect(options).toEqual({ incrementMetrics: { '404': true, '2XX': false } });
+  });
+
   it('nacks when the endpoint is unreachable', async () => {
     const { url } = await endpoint([200]);
     server!.close();

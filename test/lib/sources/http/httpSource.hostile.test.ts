@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { freePort, latenciesWhile, memoryOf, sleep, slowClients, startAgent, until, type AgentProcess } from '../../../support/hostile.js';
+import { freePort, latenciesWhile, memoryOf, sleep, slowClients, startAgent, until, type AgentProcess, HOSTILE_CEILING_MB } from '../../../support/hostile.js';
 
-const CEILING_MB = 300;
+const CEILING_MB = HOSTILE_CEILING_MB;
 const GOOD_WITHIN_MS = 5000;
 
 const config = (port: number, extra = '') => `
