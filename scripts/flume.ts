@@ -2,8 +2,9 @@
  * Real Apache Flume 1.11.0 agents from Maven Central jars, for the interoperability tests and the
  * network bench.
  *
- *   npm run flume:fetch   (node dist/scripts/flume.js fetch) only fetches the jars (the agent's, then the
- *                         agent's with the HDFS sink and Hadoop's client); CI does this first
+ *   npm run flume:fetch   (node dist/scripts/flume.js fetch) only fetches the jars (the agent's, the
+ *                         agent's with the HDFS sink and Hadoop's client, and the UUID interceptor's);
+ *                         CI does this first
  *
  *   const agent = await startFlumeAgent({ conf: 'a1.sources = r1 …' });
  *   await agent.waitForLog(/Avro source r1 started/);
@@ -15,10 +16,10 @@
  * org.apache.flume.node.Application -n a1 -f <conf> --no-reload-conf` under scripts/service.ts; Flume
  * 1.11.0 starts on JDK 17 without extra flags, and flume/log4j2.xml logs its lifecycle lines to stdout.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HADOOP_VERSION } from './hdfs.js';
-import { fetchedLine, fetchJars, isCached, type MavenSet } from './maven.js';
+import { fetchedLine, fetchJars, isCached, libsDirOf, type MavenSet } from './maven.js';
 import { checkTools, dataDir, findUp, runMain, startJava } from './service.js';
 
 export const FLUME_VERSION = '1.11.0';
@@ -57,6 +58,77 @@ export const FLUME_HDFS_JARS: MavenSet = {
     `org.apache.hadoop:hadoop-client-runtime:${HADOOP_VERSION}`,
   ],
 };
+
+/**
+ * Flume's UUID interceptor (`org.apache.flume.sink.solr.morphline.UUIDInterceptor`) ships in the
+ * morphline Solr sink's jar, which the agent's jars leave out. The class needs only flume-ng-core, so the
+ * jar alone goes on an agent's classpath, without the sink's Kite/Solr dependencies.
+ */
+export const FLUME_UUID_INTERCEPTOR_JAR: MavenSet = {
+  service: 'flume',
+  version: `${FLUME_VERSION}-morphline`,
+  title: `Flume ${FLUME_VERSION} UUID interceptor`,
+  artifacts: [`org.apache.flume.flume-ng-sinks:flume-ng-morphline-solr-sink:${FLUME_VERSION}`],
+  intransitive: true,
+};
+
+/**
+ * Flume's taildir source ships in its own jar (`flume-taildir-source`), which the agent's jars leave
+ * out; it needs only flume-ng-core's classes (Gson and Guava come with them), so the jar alone goes on
+ * an agent's classpath.
+ */
+export const FLUME_TAILDIR_JAR: MavenSet = {
+  service: 'flume',
+  version: `${FLUME_VERSION}-taildir`,
+  title: `Flume ${FLUME_VERSION} taildir source`,
+  artifacts: [`org.apache.flume.flume-ng-sources:flume-taildir-source:${FLUME_VERSION}`],
+  intransitive: true,
+};
+
+/**
+ * Flume's HTTP sink and Kafka source and sink, which the agent's jars leave out: fetched with their
+ * dependencies (kafka-clients 2.7.2 and its codecs) into a cache of their own; only the jars the agent's
+ * set lacks go on a classpath (flumeExtraJars), so Flume's own versions stay the ones loaded.
+ */
+export const FLUME_SINK_JARS: MavenSet = {
+  service: 'flume',
+  version: `${FLUME_VERSION}-http-kafka`,
+  title: `Flume ${FLUME_VERSION} HTTP sink, Kafka source and sink`,
+  artifacts: [
+    `org.apache.flume.flume-ng-sinks:flume-http-sink:${FLUME_VERSION}`,
+    `org.apache.flume.flume-ng-sinks:flume-ng-kafka-sink:${FLUME_VERSION}`,
+    `org.apache.flume.flume-ng-sources:flume-kafka-source:${FLUME_VERSION}`,
+  ],
+  boms: FLUME_JARS.boms ?? [],
+};
+
+/**
+ * Flume's Kafka channel (`org.apache.flume.channel.kafka.KafkaChannel`) ships in its own jar, which the
+ * agent's jars leave out; its dependencies (kafka-clients, kafka_2.13, flume-shared-kafka) are those of
+ * the Kafka source and sink, so the jar alone goes on a classpath beside `flumeExtraJars(FLUME_SINK_JARS)`.
+ */
+export const FLUME_KAFKA_CHANNEL_JAR: MavenSet = {
+  service: 'flume',
+  version: `${FLUME_VERSION}-kafka-channel`,
+  title: `Flume ${FLUME_VERSION} Kafka channel`,
+  artifacts: [`org.apache.flume.flume-ng-channels:flume-kafka-channel:${FLUME_VERSION}`],
+  intransitive: true,
+};
+
+/** The jars of `set` that the agent's own libs lack, for an agent's classpath; fetched with Maven when missing. */
+export async function flumeExtraJars(set: MavenSet): Promise<string[]> {
+  const { libsDir } = await fetchJars(set);
+  const agent = new Set(readdirSync(libsDirOf(FLUME_JARS)));
+  return readdirSync(libsDir)
+    .filter((f) => f.endsWith('.jar') && !agent.has(f))
+    .map((f) => join(libsDir, f));
+}
+
+/** The path of a one-jar set's jar (FLUME_UUID_INTERCEPTOR_JAR, FLUME_TAILDIR_JAR, FLUME_KAFKA_CHANNEL_JAR), fetched with Maven when missing. */
+export async function flumeJarPath(set: MavenSet): Promise<string> {
+  const { libsDir } = await fetchJars(set);
+  return join(libsDir, set.artifacts[0]!.split(':').slice(1).join('-') + '.jar');
+}
 
 /** The jars are cached: an agent can start without Maven (`hdfs`: the set with the HDFS sink). */
 export function flumeJarsCached(hdfs = false): boolean {
@@ -147,5 +219,5 @@ runMain(import.meta.url, 'flume', async ({ command }) => {
     process.exitCode = 2;
     return;
   }
-  for (const set of [FLUME_JARS, FLUME_HDFS_JARS]) console.log(fetchedLine(set, await fetchJars(set, { log: (l) => console.log(l) })));
+  for (const set of [FLUME_JARS, FLUME_HDFS_JARS, FLUME_UUID_INTERCEPTOR_JAR, FLUME_TAILDIR_JAR, FLUME_SINK_JARS, FLUME_KAFKA_CHANNEL_JAR]) console.log(fetchedLine(set, await fetchJars(set, { log: (l) => console.log(l) })));
 });

@@ -25,6 +25,8 @@ export interface MavenSet {
   artifacts: readonly string[];
   /** BOMs (`groupId:artifactId:version`) imported to pin the versions of transitive dependencies. */
   boms?: readonly string[];
+  /** Only the artifacts' own jars, none of their dependencies (a class taken out of a large module). */
+  intransitive?: boolean;
 }
 
 export interface Jars {
@@ -79,7 +81,7 @@ export function pomXml(set: MavenSet, libsDir: string): string {
   <packaging>pom</packaging>
   <properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>${boms}
   <dependencies>
-${set.artifacts.map((a) => `    ${dependency(a)}`).join('\n')}
+${set.artifacts.map((a) => `    ${dependency(a, set.intransitive ? '<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>' : '')}`).join('\n')}
   </dependencies>
   <build>
     <directory>${xml(join(libsDir, '..', 'maven-target'))}</directory>

@@ -9,7 +9,7 @@ import { ComponentCounters, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { nameOption } from '../core/options.js';
 import { AVRO_CODECS, AVRO_EVENT_SCHEMA } from '../serializers/avroEventSerializer.js';
-import { createSerializer, flumeSerializerName, type EventSerializer } from '../serializers/eventSerializer.js';
+import { flumeSerializerName, serializerFactory, serializerOption, type EventSerializer } from '../serializers/eventSerializer.js';
 import { syncDir } from '../fs/syncDir.js';
 
 export { flumeSerializerName };
@@ -22,10 +22,9 @@ export const fileRollSinkOptions = z.strictObject({
     .min(0)
     .default(30)
     .describe('Seconds between rolls to a new file; 0 = never roll, one file per run (Flume sink.rollInterval). Fractions allowed.'),
-  serializer: z
-    .enum(['TEXT', 'HEADER_AND_TEXT', 'avro_event'])
-    .default('TEXT')
-    .describe("Event format: the body (TEXT), Java's headers map then the body (HEADER_AND_TEXT), or an Avro container file (avro_event)."),
+  ...serializerOption(
+    "Event format: the body (TEXT), Java's headers map then the body (HEADER_AND_TEXT), an Avro container file (avro_event), or a serializer made with defineSerializer (in a configuration, a module: `sink.serializer = ./csv.js`).",
+  ),
   appendNewline: z.boolean().default(true).describe('TEXT and HEADER_AND_TEXT: end each event with \\n (Flume serializer.appendNewline).'),
   syncIntervalBytes: z
     .number()
@@ -56,6 +55,7 @@ export const fileRollSinkSpec = defineComponent({
   kind: 'sink',
   summary: 'Writes events to files in a local directory, rolling to a new file every interval (Flume file_roll sink).',
   flumeTypes: ['file_roll', 'org.apache.flume.sink.RollingFileSink'],
+  flumeChecksBatchSize: true, // Flume's RollingFileSink implements BatchSizeSupported
   schema: fileRollSinkOptions,
   flumeKeys: {
     'sink.directory': 'directory',
@@ -89,7 +89,10 @@ export const FILE_ROLL_AVRO_SCHEMA = AVRO_EVENT_SCHEMA;
  *   order — Java's HashMap order is arbitrary), a space, the body and `\n`; `avro_event` writes an
  *   Avro object container file of records `Event { headers: map<string>, body: bytes }` (the schema
  *   of Flume's `FlumeEventAvroEventSerializer`), readable by avro-tools, one block (or more, past
- *   `syncIntervalBytes`) per batch, so every acked batch is a complete block on disk.
+ *   `syncIntervalBytes`) per batch, so every acked batch is a complete block on disk. A serializer
+ *   made with `defineSerializer` (in a configuration, a module named by `sink.serializer`, its
+ *   options `sink.serializer.*`) gets `serializerOptions`, validated when the sink is built; one that
+ *   throws nacks the batch as non-retriable.
  * - **Rolling** happens on the interval even while a batch is being written (the roll waits for
  *   it). Unlike Flume, an interval without events leaves no empty file: files are opened by a batch.
  * - **Failures**: a failed write truncates the file back to its last complete batch, closes it and
@@ -109,6 +112,12 @@ export const FILE_ROLL_AVRO_SCHEMA = AVRO_EVENT_SCHEMA;
  */
 export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(options: FileRollSinkOptions): Sink & HasMetrics {
   const opts = parseOptions(fileRollSinkSpec, options);
+  // A built-in takes the sink's own options; a custom serializer its serializerOptions (validated now).
+  const newSerializer = serializerFactory(
+    opts.serializer,
+    typeof opts.serializer === 'string' ? { appendNewline: opts.appendNewline, syncIntervalBytes: opts.syncIntervalBytes, compressionCodec: opts.compressionCodec } : opts.serializerOptions,
+  );
+  const serializerName = typeof opts.serializer === 'string' ? opts.serializer : opts.serializer.name;
   const counters = new ComponentCounters('SINK', opts.name);
   const seriesTimestamp = Date.now();
   let index = 0;
@@ -185,15 +194,12 @@ export const fileRollSink = component(fileRollSinkSpec, function fileRollSink(op
     }, period);
   };
 
-  const newSerializer = (): EventSerializer =>
-    createSerializer(opts.serializer, { appendNewline: opts.appendNewline, syncIntervalBytes: opts.syncIntervalBytes, compressionCodec: opts.compressionCodec });
-
   const serialize = (batch: Batch, file: { size: number; serializer: EventSerializer }): Buffer => {
     try {
       const bytes = file.serializer.serialize(batch.events);
       return file.size === 0 && file.serializer.header.length > 0 ? Buffer.concat([file.serializer.header, bytes]) : bytes;
     } catch (error) {
-      throw failed(`cannot serialize a batch as ${opts.serializer}`, error, false);
+      throw failed(`cannot serialize a batch as ${serializerName}`, error, false);
     }
   };
 

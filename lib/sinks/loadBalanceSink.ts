@@ -49,7 +49,9 @@ interface Member extends GroupMember {
 
 // Flume's OrderSelector: min(maxTimeOut, 1 s × 2^n) after n consecutive failures, n at most 16.
 const EXP_BACKOFF_COUNTER_LIMIT = 16;
-const CONSIDER_SEQUENTIAL_RANGE_MS = 2000;
+// Flume's CONSIDER_SEQUENTIAL_RANGE: a failure within an hour (plus the last back-off) of the previous
+// one escalates the back-off, whatever succeeded in between.
+const CONSIDER_SEQUENTIAL_RANGE_MS = 3_600_000;
 const FIRST_BACKOFF_MS = 2000;
 
 /**
@@ -61,7 +63,8 @@ const FIRST_BACKOFF_MS = 2000;
  *
  * With `backoff`, a failed member is left out of the order until `now + min(maxTimeOutMs, 2^n s)`,
  * n counting its consecutive failures (Flume's `OrderSelector`: a failure within the last back-off
- * + 2 s counts as consecutive, n is capped at 16, otherwise n restarts at 1). When every member is
+ * + 1 hour counts as consecutive, successes in between or not; n is capped at 16, otherwise n
+ * restarts at 1). When every member is
  * backed off, a batch is nacked at once. Without `backoff` every member is always tried. Timing
  * follows the RxJS `asyncScheduler` clock.
  *
@@ -101,7 +104,7 @@ export const loadBalanceSink = component(loadBalanceSinkSpec, function loadBalan
   const informFailure = (m: Member): void => {
     if (!opts.backoff) return;
     const now = asyncScheduler.now();
-    // A failure within the last back-off + 2 s is consecutive (a first failure never is: lastFail is -∞).
+    // A failure within the last back-off + 1 h is consecutive (a first failure never is: lastFail is -∞).
     if (backoffDelay(policy, m.sequentialFails) + CONSIDER_SEQUENTIAL_RANGE_MS > now - m.lastFail) {
       if (m.sequentialFails < EXP_BACKOFF_COUNTER_LIMIT) m.sequentialFails++;
     } else {

@@ -60,7 +60,9 @@ export const loggerSinkSpec = defineComponent({
  * The first `maxBytesToLog` body bytes print as upper-case hex, 16 per row padded to full width,
  * then as text with every byte outside printable ASCII (0x20–0x7E) as `.`. Past 16 bytes Flume's
  * dump goes on in rows prefixed by their offset (`\n00000010 …`), kept here. Flume prints an
- * exception message for `maxBytesToLog = 0`; here it shows no body bytes, like an empty body.
+ * exception message for `maxBytesToLog = 0`; here it shows no body bytes, like an empty body. A Flume
+ * 1.11 agent never applies `maxBytesToLog` (its lines show 16 bytes whatever it is set to: compared by
+ * test/interop/loggerSink.test.ts); this sink honours it.
  *
  * A stream `output` gets one write per batch; the batch is acked once the stream's write callback
  * reported success (for a file: written to the OS), nacked with `FLUME_SINK_FAILED` on a write error —

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { asyncScheduler, type Observable, type Subscription } from 'rxjs';
-import split2 from 'split2';
 import { z } from 'zod';
 import { backoffFlumeKeys, backoffOptions } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
@@ -48,6 +47,7 @@ export const execSourceSpec = defineComponent({
   kind: 'source',
   summary: "Runs a command and emits its stdout lines; the command blocks while the pipeline is full.",
   flumeTypes: ['exec', 'org.apache.flume.source.ExecSource'],
+  flumeChecksBatchSize: true, // Flume's ExecSource implements BatchSizeSupported
   schema: execSourceOptions,
   flumeKeys: {
     restartThrottle: 'restartThrottleMs',
@@ -60,8 +60,8 @@ export const execSourceSpec = defineComponent({
 /**
  * Flume's exec source: runs `command` (split on whitespace into argv, or given whole to `shell`; it
  * is never evaluated otherwise) and makes each line of its stdout an event whose body is the line's
- * bytes, without the `\n` (nor a `\r` before it); a last line without a newline counts too. Lines are
- * read with `split2` and sent in batches of `batchSize`, a partial batch `batchTimeoutMs` after its
+ * bytes, without its end — `\n`, `\r\n` or a lone `\r`, the ends of Java's `readLine`, which Flume
+ * reads with; a last line without an end counts too. Lines are sent in batches of `batchSize`, a partial batch `batchTimeoutMs` after its
  * first line was read.
  *
  * Backpressure: while `maxInFlight` batches are unsettled and the next batch is full, stdout is not
@@ -146,9 +146,7 @@ export const execSource = component(execSourceSpec, function execSource(options:
           done = true;
           ended(startError);
         };
-        const out = split2(/\r?\n/, (line: string): FlumeEvent => ({ headers: {}, body: Buffer.from(line, 'latin1') }), {
-          decodeStrings: false,
-        }) as Transform;
+        const out = javaLines((line): FlumeEvent => ({ headers: {}, body: Buffer.from(line, 'latin1') }));
         lines = out;
         // latin1 maps each byte to one char and back, so bodies are the exact bytes written.
         proc.stdout!.setEncoding('latin1');
@@ -161,7 +159,7 @@ export const execSource = component(execSourceSpec, function execSource(options:
           if (exited && child === proc) finish();
         });
         if (opts.logStdErr && proc.stderr) {
-          const err = split2(/\r?\n/, { decodeStrings: false }) as Transform;
+          const err = javaLines((line) => line);
           errLines = err;
           proc.stderr.setEncoding('latin1');
           proc.stderr.on('error', () => undefined);
@@ -220,6 +218,40 @@ export const execSource = component(execSourceSpec, function execSource(options:
     metrics,
   );
 });
+
+/**
+ * Splits latin1 text into lines as Java's `BufferedReader.readLine` does (Flume reads the command's
+ * output with it): a line ends at `\n`, `\r\n` or a lone `\r`, also when the `\r` and the `\n` come in
+ * different chunks; a last line without an end is emitted at the end. Emits `map(line)` per line.
+ */
+function javaLines<T>(map: (line: string) => T): Transform {
+  let tail = '';
+  // The previous chunk ended with \r: a \n opening this one ends nothing more.
+  let skipLF = false;
+  return new Transform({
+    decodeStrings: false,
+    readableObjectMode: true,
+    transform(chunk: string, _encoding, callback) {
+      let from = skipLF && chunk.charCodeAt(0) === 10 ? 1 : 0;
+      skipLF = false;
+      const ends = /\r\n?|\n/g;
+      ends.lastIndex = from;
+      for (let m = ends.exec(chunk); m; m = ends.exec(chunk)) {
+        this.push(map(tail + chunk.slice(from, m.index)));
+        tail = '';
+        from = ends.lastIndex;
+        if (from === chunk.length && m[0] === '\r') skipLF = true;
+      }
+      tail += chunk.slice(from);
+      callback();
+    },
+    flush(callback) {
+      if (tail !== '') this.push(map(tail));
+      tail = '';
+      callback();
+    },
+  });
+}
 
 function words(text: string): string[] {
   return text.trim().split(/\s+/);

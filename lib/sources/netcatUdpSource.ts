@@ -35,12 +35,16 @@ export const netcatUdpSourceSpec = defineComponent({
   summary: 'Listens on UDP; each datagram (up to its first newline) is an event (Flume netcatudp).',
   flumeTypes: ['netcatudp', 'org.apache.flume.source.NetcatUdpSource'],
   schema: netcatUdpSourceOptions,
+  // Flume 1.11's source reads the header's name from `remoteAddress` (its User Guide says
+  // `remoteAddressHeader`, which it ignores): a config that works on Flume names it so.
+  flumeKeys: { remoteAddress: 'remoteAddressHeader' },
 });
 
 /**
  * Flume's netcat UDP source: every datagram received on `bind:port` (udp6 for an IPv6 address) is
  * one event whose body is the datagram's bytes up to its first `\n` (the rest is ignored, as in
- * Flume), with the sender's address in `remoteAddressHeader` when set.
+ * Flume), with the sender's address in `remoteAddressHeader` when set (Flume key `remoteAddress`, the
+ * one Flume 1.11 reads; `remoteAddressHeader`, the key its User Guide gives, is taken too).
  *
  * Datagrams that arrive while a batch is unsettled are gathered into the next batch (at most
  * `batchSize`); one batch is in flight at a time. UDP cannot push back: beyond `maxBufferedEvents`

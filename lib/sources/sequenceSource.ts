@@ -27,6 +27,7 @@ export const sequenceSourceSpec = defineComponent({
   kind: 'source',
   summary: 'Generates events with bodies "0", "1", "2", …; nacked numbers are re-sent (Flume seq).',
   flumeTypes: ['seq', 'org.apache.flume.source.SequenceGeneratorSource'],
+  flumeChecksBatchSize: true, // Flume's SequenceGeneratorSource implements BatchSizeSupported
   schema: sequenceSourceOptions,
   flumeKeys: {
     // Flume's default is Long.MAX_VALUE, beyond what a JS number counts exactly: treat it as unbounded.

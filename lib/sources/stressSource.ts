@@ -36,6 +36,7 @@ export const stressSourceSpec = defineComponent({
   kind: 'source',
   summary: 'Load generator: events of `size` random bytes, up to optional limits (Flume StressSource).',
   flumeTypes: ['org.apache.flume.source.StressSource'],
+  flumeChecksBatchSize: true, // Flume's StressSource implements BatchSizeSupported
   schema: stressSourceOptions,
   flumeKeys: {
     maxTotalEvents: { option: 'maxTotalEvents', convert: limit },

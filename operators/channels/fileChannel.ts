@@ -25,6 +25,7 @@ export const fileChannelSpec = defineComponent({
   kind: 'channel',
   summary: 'Durable channel on a write-ahead log with checkpoints: what it acked survives kill -9 (Flume file channel).',
   flumeTypes: ['file', 'org.apache.flume.channel.file.FileChannel'],
+  flumeChecksBatchSize: true, // Flume's FileChannel implements TransactionCapacitySupported
   schema: fileChannelOptions,
   flumeKeys: { 'keep-alive': { option: 'keepAliveMs', convert: secondsToMs }, ...fileLogFlumeKeys },
   fromFlume: (props) => {
@@ -71,6 +72,9 @@ export const fileChannelSpec = defineComponent({
  *   file and offset; the channel opens either way. On a read-only or unwritable disk (EROFS,
  *   EACCES) it opens and delivers what it holds; puts are nacked with a retriable
  *   `FLUME_CHANNEL_IO` error, and takes that cannot be recorded are delivered again after a restart.
+ * - **Flume's directories**: the log's format is rxflume's own; Apache Flume's file channel cannot be
+ *   read. Directories holding it (`checkpoint.meta`, `inflightputs`, `log-<n>.meta`, …) are refused at
+ *   open with a non-retriable `FLUME_CHANNEL_IO` error, before anything is created, locked or read there.
  * - **Lock**: `in_use.lock` in every directory stops a second channel, in this or another process,
  *   from opening them; opening then fails with a non-retriable `FLUME_CHANNEL_IO` error naming the
  *   holder. It is a kernel lock (flock(2), taken through util-linux or busybox `flock`, one spawn per

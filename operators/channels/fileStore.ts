@@ -11,6 +11,7 @@ import type { ChannelStore, StoreHooks, StorePut, StoreTake } from './channelEng
 import { Checkpointer } from './durableLog/checkpointer.js';
 import { encodePut, encodeTake, putFrameSize } from './durableLog/format.js';
 import { acquireLocks, LockHeldError, markClosing } from './durableLog/lock.js';
+import { refuseFlumeStore } from './durableLog/refuseFlumeStore.js';
 import type { ResolvedLogOptions } from './durableLog/options.js';
 import { PieceQueue, type TakenPieces } from './durableLog/pieceQueue.js';
 import { decodePiece, splitAround, type Piece } from './durableLog/pieces.js';
@@ -78,6 +79,8 @@ export class FileStore implements ChannelStore<FileTake> {
   private async doOpen(): Promise<void> {
     const { opts } = this;
     const started = Date.now();
+    // Before anything is created or locked there: Flume's own lock file and segments stay as they are.
+    await refuseFlumeStore(opts.name, opts.checkpointDir, opts.dataDirs);
     for (const dir of this.dirs) await fs.mkdir(dir, { recursive: true });
     try {
       this.releaseLocks = await acquireLocks(this.dirs, { logger: opts.logger });

@@ -28,6 +28,7 @@ export const memoryChannelSpec = defineComponent({
   kind: 'channel',
   summary: 'Bounded in-memory buffer between source and sink transactions (Flume memory channel).',
   flumeTypes: ['memory', 'org.apache.flume.channel.MemoryChannel'],
+  flumeChecksBatchSize: true, // Flume's MemoryChannel implements TransactionCapacitySupported
   schema: memoryChannelOptions,
   flumeKeys: { 'keep-alive': { option: 'keepAliveMs', convert: secondsToMs } },
   fromFlume: byteCapacityFromFlumeSlots(),

@@ -2,7 +2,7 @@ import { asyncScheduler, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
-import { component, defineComponent, parseOptions, secondsToMs } from '../../lib/core/config.js';
+import { combineFromFlume, component, defineComponent, parseOptions, secondsToMs, type FlumeMapped } from '../../lib/core/config.js';
 import { loggerOption, type ComponentLogger } from '../../lib/core/log.js';
 import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
@@ -77,14 +77,39 @@ export const spillableMemoryChannelOptions = z
 
 export type SpillableMemoryChannelOptions = z.input<typeof spillableMemoryChannelOptions>;
 
+/**
+ * Flume's spillable channel sets its overflow's `keep-alive` to 0 whatever the file says, and a put that
+ * fits neither part fails after waiting `overflowTimeout` (once more for the overflow): so a Flume file
+ * gets `keepAliveMs` = `overflowTimeout`, and a `keep-alive` key is taken with a warning that it changes
+ * nothing.
+ */
+function flumeKeepAlive(props: ReadonlyMap<string, string>): FlumeMapped {
+  const timeout = props.get('overflowTimeout')?.trim();
+  const keepAliveMs = timeout !== undefined && /^\d+$/.test(timeout) ? secondsToMs(timeout) : undefined;
+  const options = keepAliveMs === undefined ? {} : { keepAliveMs };
+  if (!props.has('keep-alive')) return { options, consumed: [] };
+  return {
+    options,
+    consumed: ['keep-alive'],
+    problems: [
+      {
+        key: 'keep-alive',
+        severity: 'warning',
+        message: "Flume's spillable memory channel ignores keep-alive (it forces its overflow's to 0): a put that fits neither memory nor the overflow waits overflowTimeout, then fails; so does this one",
+      },
+    ],
+  };
+}
+
 export const spillableMemoryChannelSpec = defineComponent({
   name: 'spillableMemoryChannel',
   kind: 'channel',
   summary: 'Memory channel that spills to an on-disk overflow when full; a crash loses the in-memory part (Flume SPILLABLEMEMORY).',
   flumeTypes: ['SPILLABLEMEMORY', 'org.apache.flume.channel.SpillableMemoryChannel'],
+  flumeChecksBatchSize: true, // Flume's SpillableMemoryChannel (a FileChannel) implements TransactionCapacitySupported
   schema: spillableMemoryChannelOptions,
   flumeKeys: { overflowTimeout: { option: 'overflowTimeoutMs', convert: secondsToMs }, ...fileLogFlumeKeys },
-  fromFlume: byteCapacityFromFlumeSlots(avgEventSizeOf),
+  fromFlume: (props) => combineFromFlume(props, byteCapacityFromFlumeSlots(avgEventSizeOf), flumeKeepAlive),
 });
 
 /**

@@ -7,12 +7,9 @@
  * Skipped when java/mvn are missing, unless RXFLUME_REQUIRE_FLUME=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { buildDist } from '../support/examples.js';
-import { scratch, startCli, type CliResult } from '../support/cli.js';
-import { flumeEnv, startFlumeAgent } from '../support/flume.js';
+import { scratch, type CliResult } from '../support/cli.js';
+import { flumeEnv } from '../support/flume.js';
+import { rolledHeaderAndText, runSideBySide } from '../support/sideBySide.js';
 
 const env = flumeEnv();
 const EVENTS = 5;
@@ -43,23 +40,9 @@ a1.sinks.k1.sink.serializer = header_and_text
 a1.sinks.k1.channel = c1
 `;
 
-/** header_and_text lines (`{k=v, k=v} body`) as header maps with the body, polling until `count` are there. */
-async function rolled(dir: string, count: number, timeoutMs = 60_000): Promise<Record<string, string>[]> {
-  let lines: string[] = [];
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const files = await readdir(dir).catch(() => []);
-    lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('').split('\n').filter(Boolean);
-    if (lines.length >= count || Date.now() > until) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return lines.map((line) => {
-    const m = /^\{(.*)\} (.*)$/.exec(line);
-    if (!m) throw new Error(`not a header_and_text line: ${line}`);
-    const headers = Object.fromEntries(m[1]!.split(', ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    return { ...headers, body: m[2]! };
-  });
-}
+/** The events file_roll wrote, each as its header map with the body. */
+const rolled = async (dir: string): Promise<Record<string, string>[]> =>
+  (await rolledHeaderAndText(dir, { count: EVENTS, timeoutMs: 60_000 })).map(({ headers, body }) => ({ ...headers, body }));
 
 describe.skipIf(env.skip)(`hostInterceptor as Flume 1.11.0's host interceptor${env.note}`, () => {
   const work = scratch('rxflume-host-interop-');
@@ -68,30 +51,7 @@ describe.skipIf(env.skip)(`hostInterceptor as Flume 1.11.0's host interceptor${e
   let cli: CliResult | undefined;
 
   beforeAll(async () => {
-    const flumeRun = (async () => {
-      const agent = await startFlumeAgent({ conf: conf('{{dir}}/out'), mkdirs: ['out'] });
-      try {
-        flume = await rolled(join(agent.dir, 'out'), EVENTS);
-      } finally {
-        await agent.stop();
-      }
-    })();
-    const oursRun = (async () => {
-      buildDist();
-      const out = join(work.dir, 'out');
-      mkdirSync(out);
-      const run = startCli(['agent', '-n', 'a1', '-f', work.write('agent.properties', conf(out)), '--no-reload-conf', '--quiet']);
-      const timer = setTimeout(() => run.child.kill('SIGTERM'), 60_000);
-      try {
-        ours = await rolled(out, EVENTS);
-        cli = await run.stop();
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
-    const [f, r] = await Promise.allSettled([flumeRun, oursRun]);
-    if (f.status === 'rejected') throw f.reason;
-    if (r.status === 'rejected') throw r.reason;
+    ({ flume, rxflume: ours, cli } = await runSideBySide({ work, conf, collect: rolled, timeoutMs: 60_000 }));
   }, 180_000);
 
   afterAll(() => work.cleanup());

@@ -40,6 +40,12 @@ describe('scripts/maven pom and cache folder', () => {
     expect(() => pomXml({ ...SET, artifacts: ['a:b'] }, '/x')).toThrow(/not a Maven groupId:artifactId:version: a:b/);
   });
 
+  it('an intransitive set excludes every dependency of its artifacts', () => {
+    const exclusions = '<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>';
+    expect(pomXml({ ...SET, artifacts: ['e:f:4'], intransitive: true }, '/x')).toContain(`<version>4</version>${exclusions}</dependency>`);
+    expect(pomXml({ ...SET, artifacts: ['e:f:4'] }, '/x')).not.toContain('<exclusions>');
+  });
+
   it('caches under RXFLUME_<SERVICE>_CACHE, else XDG_CACHE_HOME/rxflume/<service>', () => {
     vi.stubEnv('RXFLUME_PROBE_CACHE', '/somewhere/probe');
     expect(serviceCacheDir('probe')).toBe('/somewhere/probe');

@@ -79,6 +79,12 @@ describe('scripts/service tools and folders', () => {
     expect(startFailure(new Error('port in use'), 'the probe', 'RXFLUME_REQUIRE_PROBE')).toEqual({ failure: 'the probe did not start: port in use' });
   });
 
+  it('freePort never hands out the same port twice (the kernel alone repeats one within a few hundred calls)', async () => {
+    const ports: number[] = [];
+    for (let i = 0; i < 500; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+  });
+
   it('keeps a given data folder, removes a temp one; finds repository files from the module', async () => {
     const given = mkdtempSync(join(tmpdir(), 'rxflume-service-test-'));
     const kept = await dataDir(join(given, 'sub'), 'probe');

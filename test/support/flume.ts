@@ -4,7 +4,7 @@
  *   const env = flumeEnv();                     // skip when java/mvn are missing (unless RXFLUME_REQUIRE_FLUME=1)
  *   describe.skipIf(env.skip)(`…${env.note}`, () => { … await startFlumeAgent({ conf }) … });
  */
-import { checkTools, startFailure } from '../../scripts/service.js';
+import { checkTools, freePort, startFailure } from '../../scripts/service.js';
 import { FLUME_VERSION, flumeJarsCached } from '../../scripts/flume.js';
 
 export { FLUME_VERSION, startFlumeAgent, type AgentOptions, type FlumeAgent } from '../../scripts/flume.js';
@@ -25,4 +25,11 @@ export function flumeEnv(): FlumeEnv {
     const outcome = startFailure(error, `Flume ${FLUME_VERSION}`, 'RXFLUME_REQUIRE_FLUME');
     return 'skipReason' in outcome ? { skip: true, note: ` [skipped: ${outcome.skipReason}]` } : { skip: false, note: '' };
   }
+}
+
+/** `n` free ports, distinct (freePort never hands one out twice). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  return ports;
 }

@@ -76,3 +76,33 @@ export async function client(port: number, host = '127.0.0.1'): Promise<Client> 
   });
   return { socket, received: () => Buffer.concat(chunks).toString(), closed };
 }
+
+/**
+ * Sends `lines` to a netcat source on one connection, each ended by \n (with `oneByOne`, each after the
+ * previous one's answer), connecting again until the source listens (60 s); returns the first word of
+ * each answer (`OK`, `FAILED`).
+ */
+export async function netcatSend(port: number, lines: string[], oneByOne = false): Promise<string[]> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const c = await client(port);
+      const answered = async (n: number): Promise<void> => {
+        const limit = Date.now() + 15_000;
+        while (c.received().split('\n').length <= n && Date.now() < limit) await sleep(5);
+      };
+      if (oneByOne)
+        for (const [i, x] of lines.entries()) {
+          c.socket.write(`${x}\n`);
+          await answered(i + 1);
+        }
+      else c.socket.write(lines.map((x) => `${x}\n`).join(''));
+      await answered(lines.length);
+      c.socket.destroy();
+      return c.received().split('\n').slice(0, -1).map((a) => a.split(':')[0]!);
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await sleep(200);
+    }
+  }
+}

@@ -22,6 +22,7 @@ export const multiportSyslogTcpSourceSpec = defineComponent({
   kind: 'source',
   summary: 'Syslog over TCP on several ports at once, with the port in a header (Flume multiport_syslogtcp).',
   flumeTypes: ['multiport_syslogtcp', 'org.apache.flume.source.MultiportSyslogTCPSource'],
+  flumeChecksBatchSize: true, // Flume's MultiportSyslogTCPSource implements BatchSizeSupported
   schema: multiportSyslogTcpSourceOptions,
   flumeKeys: {
     ...syslogTcpFlumeKeys,
@@ -31,10 +32,14 @@ export const multiportSyslogTcpSourceSpec = defineComponent({
 
 /**
  * Flume's multiport syslog TCP source: `syslogTcpSource` listening on every port of `ports`, with
- * the local port in `portHeader` when set. Parsing, framing (newline or octet-counted), batching,
- * back-pressure and retry on a full channel are those of `syslogTcpSource`. Bodies stay bytes, so
- * Flume's `charset.default` / `charset.port.<p>` are not needed and not accepted; `readBufferBytes`
- * and `numProcessors` have no equivalent.
+ * the local port in `portHeader` when set. Framing (newline or octet-counted), batching,
+ * back-pressure and retry on a full channel are those of `syslogTcpSource`; parsing too, with the
+ * differences of Flume's multiport parser: the headers are `Priority` and `Version` (capitalised), a
+ * nil timestamp (`-`) is stamped with the time of arrival, a nil host name is kept (`host: -`), and
+ * a message it cannot read (no valid `<PRI>`, or a header that does not parse) carries only
+ * `flume.syslog.status: Invalid`. Bodies stay bytes, so Flume's `charset.default` /
+ * `charset.port.<p>` are not needed and not accepted; `readBufferBytes` and `numProcessors` have no
+ * equivalent.
  *
  * Delivery: at-least-once from the moment a message is read, while the process lives.
  *
@@ -49,7 +54,7 @@ export const multiportSyslogTcpSource = component(multiportSyslogTcpSourceSpec, 
   metrics.set('OpenConnectionCount', 0);
   const source = new Observable<Batch>((subscriber) => {
     const sockets = new Set<Socket>();
-    const servers = opts.ports.map((port) => serveSyslogTcp({ ...opts, port }, subscriber, metrics, sockets, () => asyncScheduler.now()));
+    const servers = opts.ports.map((port) => serveSyslogTcp({ ...opts, port, multiport: true }, subscriber, metrics, sockets, () => asyncScheduler.now()));
     return () => {
       for (const server of servers) server.close();
     };

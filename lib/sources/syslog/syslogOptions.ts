@@ -7,11 +7,23 @@ import { keepFieldsFromFlume } from './syslogParser.js';
 
 const FIELD = z.enum(['priority', 'version', 'timestamp', 'hostname']);
 
+/** What Flume's syslogudp takes of a datagram, whatever its `eventSize` says. */
+const UDP_EVENT_SIZE = 65_536;
+
 /** The options every syslog source declares, spread into its schema. */
 export function syslogOptions(transport: 'tcp' | 'udp') {
   return {
     ...bindOption(),
-    eventSize: z.number().int().min(1).default(2500).describe('Largest message in bytes (at least 10); longer ones are cut and flagged Incomplete.'),
+    eventSize: z
+      .number()
+      .int()
+      .min(1)
+      .default(transport === 'tcp' ? 2500 : UDP_EVENT_SIZE)
+      .describe(
+        transport === 'tcp'
+          ? 'Largest message in bytes (at least 10); longer ones are cut and flagged Incomplete.'
+          : "Largest message in bytes (at least 10); longer ones are cut and flagged Incomplete. Flume's syslogudp always takes 65536 and ignores its eventSize key, and so does a Flume configuration here.",
+      ),
     keepFields: z
       .union([z.enum(['none', 'all']), z.array(FIELD)])
       .default('none')
@@ -46,6 +58,12 @@ export const syslogTcpOptions = {
 export const syslogFlumeKeys: Readonly<Record<string, FlumeKeyMapping>> = {
   host: 'bind',
   keepFields: { option: 'keepFields', convert: keepFieldsFromFlume },
+};
+
+/** Flume's syslogudp reads no `eventSize`: the key is taken and ignored, as Flume does. */
+export const syslogUdpFlumeKeys: Readonly<Record<string, FlumeKeyMapping>> = {
+  ...syslogFlumeKeys,
+  eventSize: { option: 'eventSize', convert: () => UDP_EVENT_SIZE },
 };
 
 export const syslogTcpFlumeKeys: Readonly<Record<string, FlumeKeyMapping>> = { ...syslogFlumeKeys, ...backoffFlumeKeys };

@@ -18,8 +18,15 @@ export interface ParseOptions {
   keepFields: KeepFields;
   /** The frame was cut at eventSize: flagged `flume.syslog.status: Incomplete`. */
   incomplete?: boolean;
-  /** Epoch ms "now", for the year of RFC 3164 stamps. */
+  /** Epoch ms "now", for the year of RFC 3164 stamps (and the nil timestamp, with `multiport`). */
   now: number;
+  /**
+   * Flume's multiport source parses with its own `SyslogParser`: headers `Priority` and `Version`
+   * (capitalised), the nil timestamp `-` stamped with now, the nil host name kept as `host: -`, and a
+   * message it cannot read (no valid PRI, or a header that does not parse) carries only
+   * `flume.syslog.status: Invalid`.
+   */
+  multiport?: boolean | undefined;
 }
 
 export const SYSLOG_STATUS = 'flume.syslog.status';
@@ -48,28 +55,34 @@ export function keepFieldsFromFlume(value: string): KeepFields {
  * One syslog message (a frame without its delimiter) as Flume's event: headers `Facility`,
  * `Severity`, `priority`, `version`, `timestamp` (epoch ms), `host`, and `flume.syslog.status`
  * (`Invalid` when the priority is missing, malformed or above 191, or the timestamp names a date or
- * time that does not exist; `Incomplete` when cut at eventSize). The body is the message after the
- * header (with the kept fields before it), or the whole frame when it is invalid or its header does
- * not parse. Never throws.
+ * time that does not exist; `Incomplete` when cut at eventSize). An RFC 3164 stamp whose month is no
+ * English month name leaves the timestamp out, the rest parsed (Flume's SimpleDateFormat fails there).
+ * The body is the message after the header (with the kept fields before it), or the whole frame when
+ * it is invalid or its header does not parse. Never throws.
  */
 export function parseSyslog(frame: Buffer, options: ParseOptions): FlumeEvent {
+  const multiport = options.multiport === true;
   const pri = priorityOf(frame);
-  if (pri === undefined || pri > MAX_PRIORITY) return invalid(frame);
+  if (pri === undefined || pri > MAX_PRIORITY) return invalid(frame, multiport);
   const headers: Record<string, string> = { Facility: String(Math.floor(pri / 8)), Severity: String(pri % 8) };
   let body = frame;
   const text = frame.toString('latin1');
   const m5424 = RFC5424.exec(text);
   const m = m5424 ?? RFC3164.exec(text);
+  if (!m && multiport) return invalid(frame, multiport);
   if (m) {
     const [head, priority, version, stamp, host] = m as unknown as [string, string, string | undefined, string | undefined, string | undefined];
-    headers['priority'] = priority;
-    if (version) headers['version'] = version;
+    headers[multiport ? 'Priority' : 'priority'] = priority;
+    if (version) headers[multiport ? 'Version' : 'version'] = version;
     if (stamp !== undefined) {
       const ms = m5424 ? parse5424(stamp) : parse3164(stamp, options.now);
-      if (ms === undefined) return invalid(frame);
-      headers['timestamp'] = String(ms);
-    }
+      if (ms === undefined) return invalid(frame, multiport);
+      // A month name Java does not know: Flume parses the rest and leaves the timestamp out.
+      if (ms !== null) headers['timestamp'] = String(ms);
+    } else if (multiport && m5424) headers['timestamp'] = String(options.now);
+    // Flume's multiport parser takes the nil host name `-` as the name.
     if (host) headers['host'] = host;
+    else if (multiport) headers['host'] = '-';
     const keep = options.keepFields;
     if (keep !== 'all') {
       body = frame.subarray(head.length);
@@ -88,9 +101,9 @@ export function parseSyslog(frame: Buffer, options: ParseOptions): FlumeEvent {
   return { headers, body };
 }
 
-/** Flume's shape for what it cannot read: no fields, the whole frame as body. */
-function invalid(frame: Buffer): FlumeEvent {
-  return { headers: { Facility: '0', Severity: '0', [SYSLOG_STATUS]: 'Invalid' }, body: frame };
+/** Flume's shape for what it cannot read: the whole frame as body (multiport: no Facility/Severity either). */
+function invalid(frame: Buffer, multiport: boolean): FlumeEvent {
+  return { headers: multiport ? { [SYSLOG_STATUS]: 'Invalid' } : { Facility: '0', Severity: '0', [SYSLOG_STATUS]: 'Invalid' }, body: frame };
 }
 
 /** The `<PRI>` value, or undefined when the frame does not start with 1–3 digits in angle brackets. */
@@ -147,14 +160,16 @@ function parse5424(stamp: string): number | undefined {
 
 /**
  * `MMM d HH:mm:ss` in local time, in the year that puts it within 11 months before to 1 month after
- * now (Flume's window); undefined when no such date or time exists in that year.
+ * now (Flume's window); undefined when no such date or time exists in that year, null when the month
+ * is not an English month name.
  */
-function parse3164(stamp: string, now: number): number | undefined {
+function parse3164(stamp: string, now: number): number | null | undefined {
   const m = /^([A-Z][a-z][a-z])\s{1,2}(\d{1,2})\s(\d{2}):(\d{2}):(\d{2})$/.exec(stamp);
   if (!m) return undefined;
   const month = MONTHS.indexOf(m[1]!);
+  if (month < 0) return null;
   const [day, h, mi, s] = [m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number];
-  if (month < 0 || day < 1 || day > 31 || !validTime(h, mi, s)) return undefined;
+  if (day < 1 || day > 31 || !validTime(h, mi, s)) return undefined;
   const at = (year: number, monthShift = 0): number => epoch(false, year, month + 1 + monthShift, day, h, mi, s, 0);
   let year = new Date(now).getUTCFullYear();
   const t = at(year);
@@ -196,6 +211,7 @@ export class SyslogFramer {
       switch (this.mode) {
         case 'start': {
           const b = chunk[i]!;
+          // An empty line is no message (Flume skips it too).
           if (b === 0x0a) i++;
           else if (b >= 0x31 && b <= 0x39) {
             this.mode = 'digits';
@@ -272,6 +288,6 @@ export class SyslogFramer {
     const bytes = Buffer.concat(this.parts, this.size);
     this.parts = [];
     this.size = 0;
-    if (bytes.length > 0 || this.mode === 'octets') out.push({ bytes, incomplete });
+    out.push({ bytes, incomplete });
   }
 }

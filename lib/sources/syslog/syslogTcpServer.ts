@@ -7,7 +7,7 @@ import { isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import type { ComponentCounters } from '../../core/metrics.js';
 import { connectionPump, listenTcp, type ListeningCallback, type Listener } from '../../net/listen.js';
-import { parseSyslog, SyslogFramer, type Frame, type KeepFields } from './syslogParser.js';
+import { parseSyslog, SYSLOG_STATUS, SyslogFramer, type Frame, type KeepFields, type ParseOptions } from './syslogParser.js';
 
 /** What the TCP syslog sources share: one listening port and its connections. */
 export interface SyslogTcpOptions {
@@ -22,6 +22,8 @@ export interface SyslogTcpOptions {
   clientHostnameHeader?: string | undefined;
   /** Header naming the local port the message came in on (multiport's portHeader). */
   portHeader?: string | undefined;
+  /** Parse as Flume's multiport source does (`ParseOptions.multiport`). */
+  multiport?: boolean | undefined;
   backoffSleepIncrementMs: number;
   maxBackoffSleepMs: number;
   onListening?: ListeningCallback | undefined;
@@ -57,6 +59,7 @@ export function serveSyslogTcp(
     const backoff = new Backoff(policy);
     let retry: Subscription | undefined;
     const ip = socket.remoteAddress ?? '';
+    const localPort = String(socket.localPort);
     // Reverse DNS once per connection; events wait for it only when the header is wanted.
     let hostname: string | undefined = opts.clientHostnameHeader ? undefined : '';
     if (hostname === undefined) {
@@ -112,20 +115,24 @@ export function serveSyslogTcp(
     /** Frames what it can into the queue and sends one batch when none is in flight; returns its size. */
     const step = (): number => {
       if (!inFlight && hostname !== undefined) {
-        const t = now();
+        // One parse options object and one count per batch.
+        const parse: ParseOptions = { keepFields: opts.keepFields, now: now(), multiport: opts.multiport };
+        let invalid = 0;
         while (unframed !== undefined && queue.length < opts.batchSize) {
           const used = framer.push(unframed, frames, opts.batchSize - queue.length);
           unframed = used < unframed.length ? unframed.subarray(used) : undefined;
           for (const frame of frames) {
-            const event = parseSyslog(frame.bytes, { keepFields: opts.keepFields, incomplete: frame.incomplete, now: t });
-            if (event.headers['flume.syslog.status'] === 'Invalid') metrics.inc('EventReadFail');
+            parse.incomplete = frame.incomplete;
+            const event = parseSyslog(frame.bytes, parse);
+            if (event.headers[SYSLOG_STATUS] === 'Invalid') invalid++;
             if (opts.clientIPHeader) event.headers[opts.clientIPHeader] = ip;
             if (opts.clientHostnameHeader) event.headers[opts.clientHostnameHeader] = hostname;
-            if (opts.portHeader) event.headers[opts.portHeader] = String(socket.localPort);
+            if (opts.portHeader) event.headers[opts.portHeader] = localPort;
             queue.push(event);
           }
           frames.length = 0;
         }
+        if (invalid > 0) metrics.inc('EventReadFail', invalid);
       }
       if (inFlight || queue.length === 0) return 0;
       const events = queue.length <= opts.batchSize ? queue : queue.slice(0, opts.batchSize);

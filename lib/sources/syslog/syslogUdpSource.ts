@@ -6,7 +6,7 @@ import { component, defineComponent, parseOptions } from '../../core/config.js';
 import { ComponentCounters, type HasMetrics } from '../../core/metrics.js';
 import { nameOption, portOption } from '../../core/options.js';
 import { udpSource } from '../../net/listen.js';
-import { syslogFlumeKeys, syslogOptions } from './syslogOptions.js';
+import { syslogOptions, syslogUdpFlumeKeys } from './syslogOptions.js';
 import { parseSyslog, SYSLOG_STATUS } from './syslogParser.js';
 /** Reverse lookups remembered per sender IP, at most. */
 const HOSTNAME_CACHE = 1024;
@@ -31,14 +31,18 @@ export const syslogUdpSourceSpec = defineComponent({
   summary: 'Syslog over UDP (RFC 3164/5424): one datagram is one event with Flume syslog headers.',
   flumeTypes: ['syslogudp', 'org.apache.flume.source.SyslogUDPSource'],
   schema: syslogUdpSourceOptions,
-  flumeKeys: syslogFlumeKeys,
+  flumeKeys: syslogUdpFlumeKeys,
 });
 
 /**
  * Flume's syslog UDP source: every datagram on `bind:port` (Flume's `host`; udp6 for an IPv6
- * address) is one message (up to its first `\n`, at most `eventSize` bytes, longer ones flagged
- * `Incomplete`), parsed into Flume's headers exactly as `syslogTcpSource` does; invalid messages
- * are kept, flagged `flume.syslog.status: Invalid` and counted in `EventReadFail`.
+ * address) is one message (newlines before it skipped, up to the next `\n`, at most `eventSize` bytes,
+ * longer ones flagged `Incomplete`; a datagram of nothing but newlines is dropped and counted in
+ * `EventReadFail`). `eventSize` is 65536 by default, the size Flume's syslogudp sets (it ignores its
+ * `eventSize` key, and so does a Flume configuration here); Flume 1.11 itself reads only the first
+ * 2048 bytes of a datagram (Netty's default buffer) and drops the rest unflagged, which rxflume does
+ * not. The message is parsed into Flume's headers exactly as `syslogTcpSource` does; invalid
+ * messages are kept, flagged `flume.syslog.status: Invalid` and counted in `EventReadFail`.
  *
  * Datagrams arriving while a batch is unsettled are gathered into the next batch (one in flight).
  * UDP cannot push back: beyond `maxBufferedEvents` waiting datagrams new ones are dropped
@@ -65,12 +69,19 @@ export const syslogUdpSource = component(syslogUdpSourceSpec, function syslogUdp
         metrics.inc('EventDroppedCount');
         return;
       }
-      const nl = msg.indexOf(10);
-      const end = Math.min(nl < 0 ? msg.length : nl, maxSize);
+      // As Flume: newlines before the message are skipped; a datagram with nothing else is dropped.
+      let start = 0;
+      while (msg[start] === 10) start++;
+      if (start === msg.length) {
+        metrics.inc('EventReadFail');
+        return;
+      }
+      const nl = msg.indexOf(10, start);
+      const end = Math.min(nl < 0 ? msg.length : nl, start + maxSize);
       // Copied when shorter, so that a waiting event holds at most eventSize bytes, not its datagram.
-      const event = parseSyslog(end === msg.length ? msg : Buffer.from(msg.subarray(0, end)), {
+      const event = parseSyslog(start === 0 && end === msg.length ? msg : Buffer.from(msg.subarray(start, end)), {
         keepFields: opts.keepFields,
-        incomplete: end === maxSize,
+        incomplete: end - start === maxSize,
         now: asyncScheduler.now(),
       });
       if (event.headers[SYSLOG_STATUS] === 'Invalid') metrics.inc('EventReadFail');

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
+import { javaRegex } from '../../text/javaRegex.js';
 
 /** A Flume file group: a directory and a regex over the names of the files in it. */
 export interface FileGroup {
@@ -11,7 +12,7 @@ export interface FileGroup {
 }
 
 /**
- * Flume's `filegroups.<name> = /dir/regex`: the part after the last `/` is a regex that must match
+ * Flume's `filegroups.<name> = /dir/regex`: the part after the last `/` is a Java regex that must match
  * a whole file name; the directory is literal. Returns the problem as text when the spec is bad.
  */
 export function parseFileGroup(name: string, spec: string, headers: Readonly<Record<string, string>> = {}): FileGroup | string {
@@ -20,9 +21,9 @@ export function parseFileGroup(name: string, spec: string, headers: Readonly<Rec
   const regex = basename(spec);
   if (regex === '' || spec.endsWith('/')) return 'a path ending in a file name regex, not a directory';
   try {
-    return { name, dir, pattern: new RegExp(`^(?:${regex})$`), headers };
+    return { name, dir, pattern: javaRegex(regex, { whole: true }).regex, headers };
   } catch (error) {
-    return `a valid regex after the last "/" (${(error as Error).message})`;
+    return `a Java regular expression rxflume can run after the last "/" (${(error as Error).message})`;
   }
 }
 

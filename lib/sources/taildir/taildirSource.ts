@@ -115,6 +115,7 @@ export const taildirSourceSpec = defineComponent({
   kind: 'source',
   summary: 'Tails files matching per-group regexes, by inode, with a Flume position file: nothing lost or repeated across rotation and restarts.',
   flumeTypes: ['TAILDIR', 'org.apache.flume.source.taildir.TaildirSource'],
+  flumeChecksBatchSize: true, // Flume's TaildirSource implements BatchSizeSupported
   schema: taildirSourceOptions,
   flumeKeys: {
     // `filegroups = f1 f2`, `filegroups.<fg>` and `headers.<fg>.<key>` are nested keys the agent assembles.

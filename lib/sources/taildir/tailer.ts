@@ -1,4 +1,4 @@
-import { watch, type FSWatcher, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { asyncScheduler, interval, type Subscription } from 'rxjs';
 import { backoffDelay, backoffOf } from '../../core/backoff.js';
@@ -8,6 +8,7 @@ import type { ComponentLogger } from '../../core/log.js';
 import type { ComponentCounters } from '../../core/metrics.js';
 import type { PolledBatch, PollResult } from '../../core/pollSource.js';
 import { GroupMatcher, type FileGroup } from './fileGroups.js';
+import { DirectoryWatchers } from './directoryWatchers.js';
 import { FileEvents, type FileEventsOptions } from './fileEvents.js';
 import type { LineScannerOptions } from './lineScanner.js';
 import { PositionWriter, readPositionFile, type PositionEntry } from './positionFile.js';
@@ -43,7 +44,7 @@ const never = new Promise<never>(() => undefined);
 export class Tailer {
   private readonly files = new Map<number, TailFile>();
   private readonly matchers: GroupMatcher[];
-  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly watchers = new DirectoryWatchers(() => this.hint());
   private readonly subscriptions: Subscription[] = [];
   /** Rolled-back batches, re-sent first with the same events (and so the same offsets). */
   private readonly retries: PolledBatch[] = [];
@@ -113,8 +114,7 @@ export class Tailer {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.subscriptions) s.unsubscribe();
-    for (const w of this.watchers.values()) w.close();
-    this.watchers.clear();
+    this.watchers.close();
     for (const f of this.files.values()) f.closeSync();
     this.metrics.set('OpenFileCount', 0);
     this.positions.close();
@@ -414,20 +414,7 @@ export class Tailer {
   }
 
   private watchDirectories(): void {
-    for (const dir of new Set(this.opts.groups.map((g) => g.dir))) {
-      if (this.watchers.has(dir)) continue;
-      try {
-        const watcher = watch(dir, { persistent: false }, () => this.hint());
-        // A removed directory ends its watcher; the periodic scan carries on and watches it again.
-        watcher.on('error', () => {
-          watcher.close();
-          if (this.watchers.get(dir) === watcher) this.watchers.delete(dir);
-        });
-        this.watchers.set(dir, watcher);
-      } catch {
-        // Not watchable (missing now, or no inotify left): the periodic scan still finds changes.
-      }
-    }
+    this.watchers.watch(this.opts.groups.map((g) => g.dir));
   }
 
   /** The position file and its temp files, should a group's pattern match them: never tailed. */

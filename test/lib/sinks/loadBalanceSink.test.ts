@@ -66,12 +66,39 @@ describe('loadBalanceSink', () => {
     });
   });
 
-  it('with backoff a failure long after the last one restarts at 2 s; maxTimeOutMs caps the back-off', () => {
+  it("with backoff a failure within an hour of the last one is consecutive, successes in between or not (Flume's OrderSelector)", () => {
+    scheduler().run(({ flush }) => {
+      const flaky = member('ack');
+      const good = member('ack');
+      const g = loadBalanceSink({ flaky: flaky.sink, good: good.sink }, { backoff: true });
+      const triedFlakyAt: number[] = [];
+      const send = (t: number, fail: boolean) =>
+        at(t, () => {
+          flaky.behaviour = fail ? 'nack' : 'ack';
+          const before = flaky.got.length;
+          // Two batches: round robin puts flaky first in one of them whatever the head.
+          g.next(sent().batch);
+          g.next(sent().batch);
+          if (flaky.got.length > before) triedFlakyAt.push(t);
+        });
+      // fails at 0 (out 2 s); at 10 s it is back and succeeds; it fails again at 60 s: 60 s after the
+      // last failure is within the hour, so this is its second consecutive failure: out 4 s, not 2.
+      send(0, true);
+      send(10_000, false);
+      send(60_000, true);
+      send(62_500, false);
+      send(64_001, false);
+      flush();
+      expect(triedFlakyAt).toEqual([0, 10_000, 60_000, 64_001]);
+    });
+  });
+
+  it('with backoff a failure more than an hour after the last one restarts at 2 s; maxTimeOutMs caps the back-off', () => {
     scheduler().run(({ flush }) => {
       const bad = member('nack');
       const g = loadBalanceSink({ bad: bad.sink }, { backoff: true, maxTimeOutMs: 3000 });
       const triedBadAt: number[] = [];
-      for (const t of [0, 2001, 5001, 8001, 60_000, 61_999, 62_001]) {
+      for (const t of [0, 2001, 5001, 8001, 3_700_000, 3_701_999, 3_702_001]) {
         at(t, () => {
           const before = bad.got.length;
           g.next(sent().batch);
@@ -79,7 +106,7 @@ describe('loadBalanceSink', () => {
         });
       }
       flush();
-      expect(triedBadAt).toEqual([0, 2001, 5001, 8001, 60_000, 62_001]);
+      expect(triedBadAt).toEqual([0, 2001, 5001, 8001, 3_700_000, 3_702_001]);
     });
   });
 

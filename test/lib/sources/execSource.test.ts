@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,14 @@ describe('execSource', () => {
       Buffer.from('é', 'utf8').toString('hex'),
       Buffer.from('last').toString('hex'),
     ]);
+  });
+
+  it("a lone \\r ends a line too, as Java's readLine (Flume's) ends it, also when the \\n of a \\r\\n comes in a later write", async () => {
+    const script = join(dir, 'cr.mjs');
+    writeFileSync(script, "process.stdout.write('a\\r'); setTimeout(() => process.stdout.write('\\nb\\rc\\r\\r\\nd\\r'), 200);");
+    const r = run({ command: `${node} ${script}` });
+    await waitFor(() => r.state.completed, 'completion');
+    expect(r.acked).toEqual(['a', 'b', 'c', '', 'd']);
   });
 
   it('sends a partial batch batchTimeoutMs after its first line, while the command still runs', async () => {

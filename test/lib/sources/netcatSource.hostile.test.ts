@@ -2,16 +2,16 @@
  * netcat (TCP) and netcatudp under hostile clients, in a real agent (child process, default source
  * options): slow senders, floods of lines whose answers are never read, endless lines, truncated and
  * garbage connections, oversized and garbage datagrams — while a good client's line is answered OK
- * (TCP) or stored (UDP) within 5 s, the agent stays alive and under 300 MB RSS.
+ * (TCP) or stored (UDP) within 5 s, the agent stays alive and under the RSS ceiling (HOSTILE_CEILING_MB).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, latenciesWhile, memoryOf, sleep, slowClients, startAgent, until, type AgentProcess } from '../../support/hostile.js';
+import { freePort, latenciesWhile, memoryOf, sleep, slowClients, startAgent, until, type AgentProcess, HOSTILE_CEILING_MB } from '../../support/hostile.js';
 
-const CEILING_MB = 300;
+const CEILING_MB = HOSTILE_CEILING_MB;
 const GOOD_WITHIN_MS = 5000;
 
 /** Sends a line on a fresh connection; resolves with what came back once an answer line arrived (or 'timeout' after 20 s). */

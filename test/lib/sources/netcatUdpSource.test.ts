@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import type { Subscription } from 'rxjs';
+import { loadAgentConfigTexts } from '../../../lib/agent/loadConfig.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { netcatUdpSource, type NetcatUdpSourceOptions } from '../../../lib/sources/netcatUdpSource.js';
@@ -91,5 +92,13 @@ describe('netcatUdpSource', () => {
   it('validates its options', () => {
     expect(() => netcatUdpSource({ port: 1 } as NetcatUdpSourceOptions)).toThrow(ConfigError);
     expect(netcatUdpSource.spec.flumeTypes).toContain('netcatudp');
+  });
+
+  it("reads the header's name from Flume 1.11's key `remoteAddress`, and from the User Guide's `remoteAddressHeader`", async () => {
+    for (const key of ['remoteAddress', 'remoteAddressHeader']) {
+      const text = `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = netcatudp\na1.sources.r1.bind = 127.0.0.1\na1.sources.r1.port = 0\na1.sources.r1.${key} = ip\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n`;
+      const loaded = await loadAgentConfigTexts([{ file: 'udp.conf', text }], 'a1');
+      expect(loaded.diagnostics.map((d) => d.message)).toEqual([]);
+    }
   });
 });

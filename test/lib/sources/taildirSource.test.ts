@@ -522,7 +522,8 @@ describe('taildirSource: backpressure and lifecycle', () => {
     expect(watches()).toBe(before.watches + 1);
     expect(timers()).toBeGreaterThan(before.timers);
     t.subscription.unsubscribe();
-    await waitFor(() => openLogs() === 0 && watches() === before.watches && timers() === before.timers, 'everything released');
+    // At most the timers there were before: one of the runtime's own may have ended meanwhile (seen on Node 26).
+    await waitFor(() => openLogs() === 0 && watches() === before.watches && timers() <= before.timers, 'everything released');
     expect(t.metrics()['OpenFileCount']).toBe(0);
   });
 

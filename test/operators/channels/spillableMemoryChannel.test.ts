@@ -238,6 +238,12 @@ describe('spillableMemoryChannel — overflow', () => {
     );
     const m = spillableMemoryChannelSpec.flumeKeys!['overflowTimeout']!;
     expect(typeof m === 'object' && m.option === 'overflowTimeoutMs' && m.convert('3')).toBe(3000);
+    // Flume forces its overflow's keep-alive to 0 and fails a put that fits nowhere after overflowTimeout.
+    const mapped = spillableMemoryChannelSpec.fromFlume!(new Map([['overflowTimeout', '0'], ['keep-alive', '5']]));
+    expect(mapped.options).toEqual({ keepAliveMs: 0 });
+    expect(mapped.consumed).toEqual(['keep-alive']);
+    expect(mapped.problems).toEqual([expect.objectContaining({ key: 'keep-alive', severity: 'warning', message: expect.stringMatching(/ignores keep-alive/) })]);
+    expect(spillableMemoryChannelSpec.fromFlume!(new Map([['overflowTimeout', '2']]))).toEqual({ options: { keepAliveMs: 2000 }, consumed: [], problems: [] });
     expect(spillableMemoryChannelSpec.flumeTypes).toContain('SPILLABLEMEMORY');
   });
 });

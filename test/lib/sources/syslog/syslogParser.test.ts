@@ -87,7 +87,7 @@ describe('parseSyslog', () => {
   });
 
   it('flags impossible RFC 3164 dates Invalid', () => {
-    for (const stamp of ['Feb 30 10:00:00', 'Apr 31 10:00:00', 'Jan 32 10:00:00', 'Jan  0 10:00:00', 'Foo 11 10:00:00', 'Jan 11 24:00:00', 'Jan 11 10:60:00', 'Jan 11 10:00:60', 'Feb 29 10:00:00']) {
+    for (const stamp of ['Feb 30 10:00:00', 'Apr 31 10:00:00', 'Jan 32 10:00:00', 'Jan  0 10:00:00', 'Jan 11 24:00:00', 'Jan 11 10:60:00', 'Jan 11 10:00:60', 'Feb 29 10:00:00']) {
       const bad = `<34>${stamp} mymachine su: x`;
       const e = parseSyslog(Buffer.from(bad), { keepFields: 'none', now: Date.UTC(2023, 5, 15) });
       expect(e.headers, stamp).toEqual({ Facility: '0', Severity: '0', 'flume.syslog.status': 'Invalid' });
@@ -182,5 +182,35 @@ describe('SyslogFramer', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('parseSyslog, as Flume 1.11 does it (differential suite: test/interop/syslog.test.ts)', () => {
+  it('an RFC 3164 stamp with a month name Java does not know: parsed, without a timestamp header', () => {
+    const e = parse('<13>Foo 12 10:00:00 host msg');
+    expect(e.headers).toEqual({ Facility: '1', Severity: '5', priority: '13', host: 'host' });
+    expect(e.body.toString()).toBe('msg');
+  });
+
+  it("multiport (Flume's SyslogParser): Priority and Version headers, the nil timestamp is now", () => {
+    const e = parseSyslog(Buffer.from('<165>1 - host app msg'), { keepFields: 'none', now, multiport: true });
+    expect(e.headers).toEqual({ Facility: '20', Severity: '5', Priority: '165', Version: '1', timestamp: String(now), host: 'host' });
+    expect(e.body.toString()).toBe('app msg');
+    const r3164 = parseSyslog(Buffer.from('<34>Jun  5 01:02:03 h x'), { keepFields: 'none', now, multiport: true });
+    expect(r3164.headers).toEqual({ Facility: '4', Severity: '2', Priority: '34', timestamp: String(new Date(2024, 5, 5, 1, 2, 3).getTime()), host: 'h' });
+  });
+
+  it('multiport: the nil host name is kept as the header host = -', () => {
+    const e = parseSyslog(Buffer.from('<165>1 2003-10-11T22:14:15.003Z - app msg'), { keepFields: 'none', now, multiport: true });
+    expect(e.headers['host']).toBe('-');
+    expect(parse('<165>1 2003-10-11T22:14:15.003Z - app msg').headers['host']).toBeUndefined();
+  });
+
+  it('multiport: what it cannot read carries only flume.syslog.status Invalid, a header that does not parse too', () => {
+    for (const text of ['no priority', '<13>Feb  5 17:32:18 nohost', '<13>hello world', '<192>1 - h m']) {
+      const e = parseSyslog(Buffer.from(text), { keepFields: 'none', now, multiport: true });
+      expect(e.headers, text).toEqual({ 'flume.syslog.status': 'Invalid' });
+      expect(e.body.toString()).toBe(text);
+    }
   });
 });

@@ -167,7 +167,7 @@ describe('syslogTcpSource', () => {
 });
 
 describe('multiportSyslogTcpSource', () => {
-  it('listens on every port and names the port in a header', async () => {
+  it("listens on every port and names the port in a header; parses as Flume's multiport parser (Priority, Version)", async () => {
     const ports: number[] = [];
     const source = multiportSyslogTcpSource({ bind: '127.0.0.1', ports: [0, 0], portHeader: 'port', onListening: (a) => ports.push(a.port) });
     const sink = recordingSink();
@@ -180,6 +180,8 @@ describe('multiportSyslogTcpSource', () => {
     await waitFor(() => sink.events.length === 2, 'two events');
     const got = sink.events.map((e) => [e.headers['port'], e.body.toString()]).sort();
     expect(got).toEqual(ports.map((p) => [String(p), `to ${p}`]).sort());
+    const { port, ...headers } = sink.events[0]!.headers;
+    expect(headers).toEqual({ Facility: '1', Severity: '5', Priority: '13', Version: '1', timestamp: expect.stringMatching(/^\d+$/), host: 'h' });
   });
 });
 
@@ -207,9 +209,32 @@ describe('syslogUdpSource', () => {
     sender.close();
   });
 
+  it('as Flume: skips newlines before the message, drops a datagram with none, and takes 64 KiB by default', async () => {
+    const l = listening();
+    const source = syslogUdpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
+    const sink = recordingSink();
+    subscription = source.pipe(memoryChannel()).subscribe(sink);
+    const p = await l.port;
+    const sender = createSocket('udp4');
+    const send = (m: string | Buffer) => new Promise<void>((r) => sender.send(m, p, '127.0.0.1', () => r()));
+    await send('\n\n<13>1 - host a\n\n<13>1 - host b\n');
+    await send('\n');
+    await send(Buffer.alloc(0));
+    const long = `<13>1 - host ${'x'.repeat(3000)}`;
+    await send(long);
+    await waitFor(() => sink.events.some((e) => e.body.toString().startsWith('x')), 'the long datagram');
+    expect(sink.events.map((e) => e.body.toString())).toEqual(['a', 'x'.repeat(3000)]);
+    expect(sink.events[1]!.headers['flume.syslog.status']).toBeUndefined();
+    expect(metricsOf(source)!.get('EventReadFail')).toBe(2);
+    // Flume's syslogudp reads no eventSize: every datagram is taken up to 65536 bytes.
+    const eventSize = syslogUdpSource.spec.flumeKeys!['eventSize'] as { convert: (v: string) => unknown };
+    expect(eventSize.convert('100')).toBe(65_536);
+    sender.close();
+  });
+
   it('keeps at most eventSize bytes of each waiting datagram, not the whole datagram', async () => {
     const l = listening();
-    const source = syslogUdpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1000 });
+    const source = syslogUdpSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening, batchSize: 1000, eventSize: 2500 });
     const sink = recordingSink();
     sink.hold = true;
     subscription = source.subscribe(sink);

@@ -25,7 +25,16 @@ describe('parseFileGroup', () => {
   it('explains what is wrong', () => {
     expect(parseFileGroup('f', 'logs/app.log')).toMatch(/absolute path/);
     expect(parseFileGroup('f', '/var/log/')).toMatch(/file name regex/);
-    expect(parseFileGroup('f', '/var/log/(')).toMatch(/valid regex/);
+    expect(parseFileGroup('f', '/var/log/(')).toMatch(/Java regular expression/);
+    expect(parseFileGroup('f', '/var/log/\\p{InGreek}')).toMatch(/Unicode blocks/);
+  });
+
+  it('reads the file name part as a Java regex (possessive, ASCII \\w, inline flags)', () => {
+    const group = parseFileGroup('f', '/var/log/(?i)\\w++\\.log') as FileGroup;
+    expect(group.pattern.test('app.log')).toBe(true);
+    expect(group.pattern.test('APP.LOG')).toBe(true);
+    expect(group.pattern.test('été.log')).toBe(false);
+    expect(group.pattern.test('app.log.1')).toBe(false);
   });
 });
 
