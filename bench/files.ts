@@ -18,6 +18,7 @@ import { pipe } from '../lib/core/pipe.js';
 import { nullSink } from '../lib/sinks/nullSink.js';
 import { taildirSource, taildirSourceOptions } from '../lib/sources/taildir/taildirSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
+import { printJsonLine } from './jsonLine.js';
 
 /** Bytes per read in every case: the source's default unless READ_BYTES says otherwise. */
 const READ_BYTES = Number(process.env['READ_BYTES'] ?? taildirSourceOptions.shape.readBufferBytes.parse(undefined));
@@ -185,16 +186,11 @@ async function main(): Promise<void> {
     console.log(`median of ${ROUNDS} runs per case, each in its own process`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
-    console.log(
-      JSON.stringify({
-        bench: 'files',
-        node: process.version,
-        fileBytes: size,
-        readBytes: READ_BYTES,
-        rounds: ROUNDS,
-        targets: { linesPerSec: 1_500_000, vsPlain: 0.7, peakRssMB: 200 },
-        results,
-      }),
+    // A line is an event: linesPerSec is the case's eventsPerSec.
+    printJsonLine(
+      'files',
+      results.map((r) => ({ ...r, batch: r.batchSize, eventsPerSec: r.linesPerSec })),
+      { node: process.version, fileBytes: size, readBytes: READ_BYTES, rounds: ROUNDS, targets: { linesPerSec: 1_500_000, vsPlain: 0.7, peakRssMB: 200 } },
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@
  *
  * Every case runs as two child processes, a server and a client (one core each on a 2-core machine),
  * so the server's peak RSS and CPU are its own. The client sends pre-encoded payloads (~200-byte
- * bodies, two headers): for Avro, a minimal client on lib/avro/rpc.ts framing (handshake, then one
+ * bodies, two headers): for Avro, a minimal client on lib/avro/rpc.ts and frames.ts (handshake, then one
  * appendBatch at a time per connection, as Flume's avro sink and NettyAvroRpcClient do); for HTTP, a
  * keep-alive `http.Agent` with HTTP_INFLIGHT POSTs in flight. After the client stops, the server must
  * confirm it received exactly the events the client had answered OK (source EventAcceptedCount and
@@ -22,14 +22,17 @@
  *
  *   npm run bench:network   (BATCHES=1,100,1000 events per call, SECONDS=3 per case including
  *                            WARMUP=0.5 not counted, ROUNDS=3 runs per case (median reported),
- *                            AVRO_CONNS=1 connections (e.g. 1,4), HTTP_INFLIGHT=4, FLUME=0 to skip Flume)
+ *                            AVRO_CONNS=1 connections (e.g. 1,4), HTTP_INFLIGHT=4, FLUME=0 to skip Flume,
+ *                            CASES=avro/rxflume,… only these, CPU_PROF_DIR=dir: a .cpuprofile per
+ *                            rxflume/baseline server process, for Chrome DevTools or speedscope)
  */
 import { spawn } from 'node:child_process';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
-import { FrameDecoder, Reader, encodeFrame, readEnumResponse, readHandshakeResponse, writeCallHeader, writeHandshakeRequest, NONE } from '../lib/avro/rpc.js';
+import { Reader, readEnumResponse, readHandshakeResponse, writeCallHeader, writeHandshakeRequest, NONE } from '../lib/avro/rpc.js';
+import { FrameDecoder, encodeFrame } from '../lib/avro/frames.js';
 import type { FlumeEvent } from '../lib/core/event.js';
 import { AVRO_FLUME_EVENT_SCHEMA } from '../lib/avro/flumeEventAvro.js';
 import { metricsOf } from '../lib/core/metrics.js';
@@ -40,6 +43,7 @@ import { httpSource } from '../lib/sources/http/httpSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
 import { FLUME_VERSION, flumeJarsCached, startFlumeAgent } from '../scripts/flume.js';
 import { checkTools, freePort } from '../scripts/service.js';
+import { printJsonLine } from './jsonLine.js';
 import { procStats } from './procStats.js';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 3);
@@ -51,6 +55,8 @@ const HTTP_INFLIGHT = Number(process.env['HTTP_INFLIGHT'] ?? 4);
 const FLUME = process.env['FLUME'] !== '0';
 /** Only these cases, e.g. CASES=avro/rxflume,avro/baseline (all by default). */
 const CASES = process.env['CASES']?.split(',');
+/** A folder: the rxflume and baseline server processes write a V8 CPU profile there (node --cpu-prof). */
+const CPU_PROF_DIR = process.env['CPU_PROF_DIR'];
 const BODY_BYTES = 200;
 
 type Proto = 'avro' | 'http';
@@ -281,7 +287,7 @@ const HANDSHAKE_BOTH = Buffer.from([0x00, 0x00, 0x00, 0x00]); // match BOTH, no 
 /**
  * The Avro baseline: Netty frames parsed in one growing buffer per connection (each byte copied once),
  * the first call of a connection answered as a handshake, then every appendBatch's events walked
- * (header and body lengths skipped, no objects) and answered OK. Independent of lib/avro/rpc.ts.
+ * (header and body lengths skipped, no objects) and answered OK. Independent of lib/avro.
  */
 function baselineAvroServer(): { server: ReturnType<typeof createNetServer>; events: number } {
   const state = { server: createNetServer(), events: 0 };
@@ -452,7 +458,9 @@ async function client(spec: Spec, port: number | Promise<number>, env: Record<st
 }
 
 async function nodeServerCase(spec: Spec & { server: 'rxflume' | 'baseline' }): Promise<[ClientReport, ServerReport]> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', spec.proto, spec.server, String(spec.batch)], {
+  const name = `${spec.proto}-${spec.server}-batch${spec.batch}-${spec.conns}conn`;
+  const profile = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), '--server', spec.proto, spec.server, String(spec.batch)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -472,6 +480,8 @@ async function nodeServerCase(spec: Spec & { server: 'rxflume' | 'baseline' }): 
     const sent = await client(spec, port);
     child.send({ expected: sent.events, from: sent.windowFrom, to: sent.windowTo });
     const server = (await next()) as ServerReport;
+    // A profile is written as the process exits on its own (it does once its report is sent).
+    if (CPU_PROF_DIR && child.exitCode === null) await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
     return [sent, server];
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -702,7 +712,7 @@ async function main(): Promise<void> {
   const line = (cells: unknown[]) => cells.map((c, i) => String(c).padStart(widths[i]!)).join('  ');
   console.log(`avroSource / httpSource → memory channel → null sink, ${BODY_BYTES}-byte bodies + 2 headers; MB/s counts body bytes`);
   console.log(
-    `client (own process): avro = minimal client on lib/avro/rpc.ts framing, pre-encoded appendBatch, one call in flight per connection; ` +
+    `client (own process): avro = minimal client on lib/avro/rpc.ts and frames.ts, pre-encoded appendBatch, one call in flight per connection; ` +
       `http = keep-alive http.Agent, pre-serialized JSON body, ${HTTP_INFLIGHT} POSTs in flight`,
   );
   console.log('baselines: avro = plain net server framing the calls, walking the events and answering OK; http = http.createServer + JSON.parse + 200');
@@ -710,7 +720,7 @@ async function main(): Promise<void> {
   console.log(`median of ${ROUNDS} runs per case, ${SECONDS} s each (first ${WARMUP} s not counted), server and client each in their own process; ${round((Date.now() - startedAt) / 1000, 0)} s total`);
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  console.log(JSON.stringify({ bench: 'network', node: process.version, bodyBytes: BODY_BYTES, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, flume: skipFlume ?? FLUME_VERSION, results }));
+  printJsonLine('network', results, { node: process.version, bodyBytes: BODY_BYTES, seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, flume: skipFlume ?? FLUME_VERSION });
   if (results.some((r) => r.mismatch)) {
     console.error('!!!!! COUNT MISMATCH in at least one case: see above !!!!!');
     process.exitCode = 1;

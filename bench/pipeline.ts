@@ -12,6 +12,7 @@ import { sequenceSource } from '../lib/sources/sequenceSource.js';
 import { nullSink } from '../lib/sinks/nullSink.js';
 import { timestampInterceptor } from '../operators/interceptors/timestampInterceptor.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
+import { printJsonLine } from './jsonLine.js';
 
 type Case = 'baseline' | 'pipeline';
 
@@ -79,7 +80,11 @@ async function main(): Promise<void> {
   console.log('sequence → [timestamp → memory channel →] null sink   (baseline: sequence → null sink)');
   console.log(line(header));
   for (const r of rows) console.log(line(r));
-  console.log(JSON.stringify({ bench: 'pipeline', node: process.version, results }));
+  printJsonLine(
+    'pipeline',
+    results.map((r) => ({ ...r, batch: r.batchSize })),
+    { node: process.version },
+  );
 }
 
 main().catch((error: unknown) => {
