@@ -1,37 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
-import { connect as tlsConnect, type SecureVersion } from 'node:tls';
-import type * as Avsc from 'avsc';
-import { asyncScheduler, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import { ComponentError } from '../core/errors.js';
-import type { FlumeEvent } from '../core/event.js';
-import { AVRO_FLUME_EVENT_SCHEMA } from '../avro/flumeEventAvro.js';
-import { avsc } from '../avro/avsc.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
-import {
-  BOTH,
-  CLIENT,
-  NONE,
-  Reader,
-  readEnumResponse,
-  readHandshakeResponse,
-  writeCallHeader,
-  writeHandshakeRequest,
-} from '../avro/rpc.js';
-import { FrameDecoder, encodeFrame, type Frame } from '../avro/frames.js';
-import { zlibStream } from '../avro/zlibStream.js';
+import { AvroRpcEndpoint } from '../avro/avroRpcConnection.js';
 import { excludeProtocolsOption, protocolRange, protocolRangeIssues } from '../tls/protocols.js';
 import { nameOption } from '../core/options.js';
-import { Backoff, exponential } from '../core/backoff.js';
 
 const TRUSTSTORE_HINT = 'a PEM CA file in sslCaFile, or trustAllCerts (Java truststores are not supported; export them with keytool/openssl)';
-/** Largest answer accepted from a server; Status answers are a few bytes. */
-const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export const avroSinkOptions = z
   .strictObject({
@@ -99,12 +76,6 @@ export const avroSinkSpec = defineComponent({
   },
 });
 
-// Built on first use: importing this module (as the agent's registry does) does not load avsc.
-let eventsTypeBuilt: Avsc.Type | undefined;
-const eventsType = (): Avsc.Type => (eventsTypeBuilt ??= avsc().Type.forSchema({ type: 'array', items: AVRO_FLUME_EVENT_SCHEMA } as unknown as Avsc.Schema));
-const APPEND_BATCH = writeCallHeader('appendBatch');
-const PING = writeCallHeader('');
-
 /**
  * Flume's Avro sink: sends every batch to an Avro source (a Flume agent's `avro` source, or
  * rxflume's `avroSource`) at `hostname:port` as `appendBatch` calls of Flume's `AvroSourceProtocol`
@@ -138,243 +109,21 @@ const PING = writeCallHeader('');
 export const avroSink = component(avroSinkSpec, function avroSink(options: AvroSinkOptions): Sink & HasMetrics {
   const opts = parseOptions(avroSinkSpec, options);
   const metrics = new ComponentCounters('SINK', opts.name);
-  const range = protocolRange(opts.excludeProtocols);
-  let ca: Buffer | undefined;
-  let connection: Connection | undefined;
-  let connecting: Promise<Connection> | undefined;
-  const reconnect = new Backoff(exponential(opts.reconnectBackoffMs, opts.maxReconnectBackoffMs));
-  let nextAttemptAt = 0;
-  let chain: Promise<void> = Promise.resolve();
-
-  const failure = (message: string, cause?: unknown): ComponentError =>
-    new ComponentError('FLUME_SINK_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: true, cause });
-
-  const drop = (conn: Connection): void => {
-    if (connection === conn) connection = undefined;
-    if (conn.close()) metrics.inc('ConnectionClosedCount');
-  };
-
-  const open = async (): Promise<Connection> => {
-    const now = asyncScheduler.now();
-    if (now < nextAttemptAt) throw failure(`not connected to ${opts.hostname}:${opts.port}; next attempt in ${nextAttemptAt - now} ms`);
-    try {
-      if (opts.ssl && opts.sslCaFile && ca === undefined) ca = readFileSync(opts.sslCaFile);
-      const conn = await Connection.open(opts, ca, range);
-      reconnect.reset();
-      metrics.inc('ConnectionCreatedCount');
-      conn.onClose = () => {
-        if (connection === conn) connection = undefined;
-      };
-      return conn;
-    } catch (error) {
-      metrics.inc('ConnectionFailedCount');
-      nextAttemptAt = asyncScheduler.now() + reconnect.next();
-      throw failure(`cannot connect to ${opts.hostname}:${opts.port}: ${(error as Error).message}`, error);
-    }
-  };
-
-  const current = async (): Promise<Connection> => {
-    if (connection && opts.resetConnectionIntervalS > 0 && asyncScheduler.now() - connection.openedAt >= opts.resetConnectionIntervalS * 1000) {
-      drop(connection);
-    }
-    if (connection && !connection.closed) return connection;
-    connecting ??= open().finally(() => (connecting = undefined));
-    connection = await connecting;
-    return connection;
-  };
-
-  const send = async (events: readonly FlumeEvent[]): Promise<void> => {
-    for (let from = 0; from < events.length; from += opts.batchSize) {
-      const conn = await current();
-      const chunk = events.length <= opts.batchSize ? events : events.slice(from, from + opts.batchSize);
-      let status: string;
-      try {
-        status = await conn.appendBatch(eventsType().toBuffer(chunk), opts.requestTimeoutMs);
-      } catch (error) {
-        // A timeout or a broken connection: its state is unknown, start afresh (as Flume).
-        drop(conn);
-        throw failure(`appendBatch of ${chunk.length} events to ${opts.hostname}:${opts.port} failed: ${(error as Error).message}`, error);
-      }
-      if (status !== 'OK') throw failure(`${opts.hostname}:${opts.port} answered ${status} to appendBatch of ${chunk.length} events`);
-    }
-  };
-
+  const endpoint = new AvroRpcEndpoint(
+    { ...opts, tlsRange: protocolRange(opts.excludeProtocols) },
+    {
+      counters: metrics,
+      failure: (message, cause) => new ComponentError('FLUME_SINK_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: true, cause }),
+    },
+  );
   const sink = createSink(
     opts.name,
     {
       batchSize: opts.batchSize,
-      write(batch: Batch): Promise<void> {
-        const result = chain.then(() => send(batch.events));
-        chain = result.catch(() => undefined);
-        return result;
-      },
-      async close() {
-        await chain;
-        if (connection) drop(connection);
-      },
+      write: (batch: Batch): Promise<void> => endpoint.appendBatch(batch.events),
+      close: () => endpoint.close(),
     },
     metrics,
   );
   return withMetrics(sink, metrics);
 });
-
-// ---- one connection ----------------------------------------------------------------------------
-
-interface Pending {
-  resolve(message: Buffer): void;
-  reject(error: Error): void;
-  timer: Subscription;
-}
-
-type ParsedOptions = z.output<typeof avroSinkOptions>;
-
-class Connection {
-  readonly openedAt = asyncScheduler.now();
-  closed = false;
-  onClose: (() => void) | undefined;
-  private serial = 0;
-  private readonly pending = new Map<number, Pending>();
-  private readonly decoder = new FrameDecoder(MAX_RESPONSE_BYTES);
-  private statuses: readonly string[] = ['OK', 'FAILED', 'UNKNOWN'];
-
-  /** `io` carries the frames (the socket, or TLS and/or zlib layered on it); `socket` is the TCP connection. */
-  private constructor(
-    private readonly io: Duplex,
-    private readonly socket: Socket,
-  ) {
-    io.on('data', (c: Buffer) => this.onBytes(c));
-    io.on('error', (e: Error) => this.fail(e));
-    io.on('close', () => this.fail(new Error('connection closed by the server')));
-    socket.on('error', (e) => this.fail(e));
-    socket.on('close', () => this.fail(new Error('connection closed by the server')));
-  }
-
-  /** Connects and completes the handshake within connectTimeoutMs. */
-  static open(opts: ParsedOptions, ca: Buffer | undefined, range: [SecureVersion, SecureVersion] | undefined): Promise<Connection> {
-    return new Promise<Connection>((resolve, reject) => {
-      let conn: Connection | undefined;
-      let io: Duplex | undefined;
-      const socket = netConnect({ host: opts.hostname, port: opts.port });
-      socket.setNoDelay(true);
-      const timer = asyncScheduler.schedule(() => abort(new Error(`no connection and handshake within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
-      const abort = (error: Error): void => {
-        timer.unsubscribe();
-        if (conn) conn.close();
-        else {
-          io?.destroy();
-          socket.destroy();
-        }
-        reject(error);
-      };
-      const onError = (e: Error): void => abort(e);
-      const ready = (stream: Duplex): void => {
-        stream.off('error', onError);
-        socket.off('error', onError);
-        conn = new Connection(stream, socket);
-        conn.handshake().then(
-          () => {
-            timer.unsubscribe();
-            resolve(conn!);
-          },
-          (e: Error) => abort(e),
-        );
-      };
-      socket.once('error', onError);
-      socket.once('connect', () => {
-        // Flume's Netty pipeline: zlib next to the socket, TLS inside it, then the frames.
-        const stream = opts.compressionType === 'deflate' ? zlibStream(socket, opts.compressionLevel) : socket;
-        if (!opts.ssl) return ready(stream);
-        const secure = tlsConnect({
-          socket: stream as Socket,
-          ...(/^[\d.:]+$/.test(opts.hostname) ? {} : { servername: opts.hostname }),
-          rejectUnauthorized: !opts.trustAllCerts,
-          ...(ca ? { ca } : {}),
-          ...(range ? { minVersion: range[0], maxVersion: range[1] } : {}),
-        });
-        io = secure;
-        secure.once('error', onError);
-        secure.once('secureConnect', () => ready(secure));
-      });
-    });
-  }
-
-  /** Java's Requestor sends the handshake with the first call; a ping first keeps calls handshake-free. */
-  private async handshake(): Promise<void> {
-    for (const withProtocol of [false, true]) {
-      const reply = new Reader(await this.call([writeHandshakeRequest(withProtocol), PING], undefined), 'answer');
-      const { match, serverProtocol } = readHandshakeResponse(reply);
-      if (match === NONE) continue;
-      if (match !== BOTH && match !== CLIENT) throw new Error(`bad handshake match ${match}`);
-      if (serverProtocol !== null) this.statuses = statusSymbols(serverProtocol);
-      return;
-    }
-    throw new Error('the server does not accept our protocol (handshake NONE twice)');
-  }
-
-  /** One appendBatch call: resolves with the Status symbol, rejects on a system error, timeout or lost connection. */
-  async appendBatch(events: Buffer, timeoutMs: number): Promise<string> {
-    const index = readEnumResponse(new Reader(await this.call([APPEND_BATCH, events], timeoutMs), 'answer'));
-    return this.statuses[index] ?? `status #${index}`;
-  }
-
-  private call(parts: readonly Buffer[], timeoutMs: number | undefined): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new Error('connection closed'));
-    const serial = this.serial++ | 0;
-    return new Promise<Buffer>((resolve, reject) => {
-      const timer =
-        timeoutMs === undefined
-          ? (undefined as unknown as Subscription)
-          : asyncScheduler.schedule(() => {
-              this.pending.delete(serial);
-              reject(new Error(`no answer within ${timeoutMs} ms`));
-            }, timeoutMs);
-      this.pending.set(serial, { resolve, reject, timer });
-      this.io.write(encodeFrame(serial, parts));
-    });
-  }
-
-  private onBytes(chunk: Buffer): void {
-    let frames: Frame[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (error) {
-      this.fail(error as Error);
-      return;
-    }
-    for (const frame of frames) {
-      const pending = this.pending.get(frame.serial);
-      if (!pending) continue; // answered after its timeout
-      this.pending.delete(frame.serial);
-      pending.timer?.unsubscribe();
-      pending.resolve(frame.message);
-    }
-  }
-
-  private fail(error: Error): void {
-    if (!this.closed) this.close();
-    for (const [serial, pending] of this.pending) {
-      this.pending.delete(serial);
-      pending.timer?.unsubscribe();
-      pending.reject(error);
-    }
-  }
-
-  /** Closes the socket; true the first time. */
-  close(): boolean {
-    if (this.closed) return false;
-    this.closed = true;
-    this.io.destroy();
-    this.socket.destroy();
-    this.fail(new Error('connection closed'));
-    this.onClose?.();
-    return true;
-  }
-}
-
-/** The Status symbols of a server protocol, in its order (a CLIENT match tells us the server's). */
-function statusSymbols(text: string): readonly string[] {
-  const service = avsc().Service.forProtocol(JSON.parse(text));
-  const type = service.message('appendBatch')?.responseType as { symbols?: string[] } | undefined;
-  if (!type?.symbols) throw new Error('the server protocol has no appendBatch returning an enum');
-  return type.symbols;
-}
