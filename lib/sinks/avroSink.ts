@@ -5,53 +5,27 @@ import { ComponentError } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { AvroRpcEndpoint } from '../avro/avroRpcConnection.js';
-import { excludeProtocolsOption, protocolRange, protocolRangeIssues } from '../tls/protocols.js';
+import { avroRpcFlumeKeys, avroRpcIssues, avroRpcOptions } from '../avro/avroRpcOptions.js';
+import { protocolRange } from '../tls/protocols.js';
 import { nameOption } from '../core/options.js';
-
-const TRUSTSTORE_HINT = 'a PEM CA file in sslCaFile, or trustAllCerts (Java truststores are not supported; export them with keytool/openssl)';
 
 export const avroSinkOptions = z
   .strictObject({
     ...nameOption('avroSink'),
     hostname: z.string().min(1).describe('Host of the Avro source (a Flume agent or rxflume avroSource).'),
     port: z.number().int().min(1).max(65535).describe('Port of the Avro source.'),
-    batchSize: z
-      .number()
-      .int()
-      .min(1)
-      .default(100)
-      .describe('Events per appendBatch call; a larger channel batch is sent as several calls, acked after the last (Flume batch-size).'),
-    connectTimeoutMs: z.number().int().min(1).default(20_000).describe('Longest wait for the TCP/TLS connection and the Avro handshake (Flume connect-timeout).'),
-    requestTimeoutMs: z.number().int().min(1).default(20_000).describe('Longest wait for the answer of one call (Flume request-timeout).'),
+    ...avroRpcOptions('a larger channel batch is sent as several calls, acked after the last'),
     resetConnectionIntervalS: z
       .number()
       .min(0)
       .default(0)
       .describe('Reconnect after this many seconds, e.g. to rebalance behind a load balancer; 0 never (Flume reset-connection-interval).'),
-    compressionType: z.enum(['none', 'deflate']).default('none').describe("'deflate': the connection is a zlib stream (Netty ZlibEncoder/Decoder); must match the source."),
-    compressionLevel: z.number().int().min(0).max(9).default(6).describe('zlib level with deflate (Flume compression-level).'),
-    ssl: z.boolean().default(false).describe('Connect with TLS.'),
-    trustAllCerts: z.boolean().default(false).describe("Accept any server certificate (Flume trust-all-certs): testing only."),
-    sslCaFile: z.string().min(1).optional().describe("PEM CA certificate(s) to trust instead of Node's default CAs (with ssl)."),
-    ...excludeProtocolsOption,
-    truststore: z.string().optional().describe(`Flume's Java truststore: not supported, use ${TRUSTSTORE_HINT}.`),
-    truststorePassword: z.string().optional().describe('Not supported (see truststore).'),
-    truststoreType: z.string().optional().describe('Not supported (see truststore).'),
-    maxIoWorkers: z.number().int().min(1).optional().describe("Flume's Netty I/O thread count: accepted and ignored."),
-    reconnectBackoffMs: z.number().int().min(0).default(500).describe('After a failed connection, no new attempt for this long, doubling per failure.'),
-    maxReconnectBackoffMs: z.number().int().min(0).default(10_000).describe('Longest wait between connection attempts.'),
   })
   .check((ctx) => {
-    const v = ctx.value;
-    for (const key of ['truststore', 'truststorePassword', 'truststoreType'] as const) {
-      if (v[key] !== undefined) ctx.issues.push({ code: 'custom', path: [key], message: TRUSTSTORE_HINT, input: v[key] });
-    }
-    for (const issue of protocolRangeIssues(v)) ctx.issues.push({ code: 'custom', ...issue });
+    ctx.issues.push(...avroRpcIssues(ctx.value));
   });
 
 export type AvroSinkOptions = z.input<typeof avroSinkOptions>;
-
-const bool = (option: string) => ({ option, convert: (v: string) => v.trim().toLowerCase() === 'true' });
 
 export const avroSinkSpec = defineComponent({
   name: 'avroSink',
@@ -61,18 +35,8 @@ export const avroSinkSpec = defineComponent({
   flumeChecksBatchSize: true, // Flume's AvroSink (AbstractRpcSink) implements BatchSizeSupported
   schema: avroSinkOptions,
   flumeKeys: {
-    'batch-size': { option: 'batchSize', convert: Number },
-    'connect-timeout': { option: 'connectTimeoutMs', convert: Number },
-    'request-timeout': { option: 'requestTimeoutMs', convert: Number },
+    ...avroRpcFlumeKeys,
     'reset-connection-interval': { option: 'resetConnectionIntervalS', convert: Number },
-    'compression-type': { option: 'compressionType', convert: (v) => v.trim().toLowerCase() },
-    'compression-level': { option: 'compressionLevel', convert: Number },
-    ssl: bool('ssl'),
-    'trust-all-certs': bool('trustAllCerts'),
-    'exclude-protocols': { option: 'excludeProtocols', convert: (v) => v.split(/[\s,]+/).filter(Boolean) },
-    'truststore-password': 'truststorePassword',
-    'truststore-type': 'truststoreType',
-    maxIoWorkers: { option: 'maxIoWorkers', convert: Number },
   },
 });
 

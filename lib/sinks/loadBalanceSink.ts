@@ -1,10 +1,9 @@
-import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
-import { backoffDelay, exponential } from '../core/backoff.js';
 import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { HasMetrics } from '../core/metrics.js';
 import { nameOption } from '../core/options.js';
+import { OrderSelector } from '../core/orderSelector.js';
 import type { Sink } from '../core/sink.js';
 import { createGroup, memberList, type GroupMember, type SinkMembers } from './sinkGroup.js';
 
@@ -40,19 +39,6 @@ export const loadBalanceSinkSpec = defineComponent({
 });
 
 export type { SinkMembers } from './sinkGroup.js';
-
-interface Member extends GroupMember {
-  sequentialFails: number;
-  lastFail: number;
-  restoreAt: number;
-}
-
-// Flume's OrderSelector: min(maxTimeOut, 1 s × 2^n) after n consecutive failures, n at most 16.
-const EXP_BACKOFF_COUNTER_LIMIT = 16;
-// Flume's CONSIDER_SEQUENTIAL_RANGE: a failure within an hour (plus the last back-off) of the previous
-// one escalates the back-off, whatever succeeded in between.
-const CONSIDER_SEQUENTIAL_RANGE_MS = 3_600_000;
-const FIRST_BACKOFF_MS = 2000;
 
 /**
  * Flume's load-balancing sink processor as a sink. For each batch the selector orders the members —
@@ -90,60 +76,21 @@ export const loadBalanceSink = component(loadBalanceSinkSpec, function loadBalan
   options?: LoadBalanceSinkOptions,
 ): Sink & HasMetrics {
   const opts = parseOptions(loadBalanceSinkSpec, options);
-  const members: Member[] = memberList(opts.name, sinks).map(({ name, sink }) => ({
-    name,
-    sink,
-    sequentialFails: 0,
-    lastFail: -Infinity,
-    restoreAt: -Infinity,
-  }));
+  const members: GroupMember[] = memberList(opts.name, sinks);
   const group = createGroup(opts.name, members);
-  const policy = exponential(FIRST_BACKOFF_MS, opts.maxTimeOutMs);
-  let nextHead = 0;
+  const selector = new OrderSelector(members, opts);
 
-  const informFailure = (m: Member): void => {
-    if (!opts.backoff) return;
-    const now = asyncScheduler.now();
-    // A failure within the last back-off + 1 h is consecutive (a first failure never is: lastFail is -∞).
-    if (backoffDelay(policy, m.sequentialFails) + CONSIDER_SEQUENTIAL_RANGE_MS > now - m.lastFail) {
-      if (m.sequentialFails < EXP_BACKOFF_COUNTER_LIMIT) m.sequentialFails++;
-    } else {
-      m.sequentialFails = 1;
-    }
-    m.lastFail = now;
-    m.restoreAt = now + backoffDelay(policy, m.sequentialFails);
-  };
-
-  const order = (): Member[] => {
-    const now = asyncScheduler.now();
-    const active = opts.backoff ? members.filter((m) => m.restoreAt <= now) : members.slice();
-    const size = active.length;
-    if (size === 0) return active;
-    if (opts.selector === 'random') {
-      for (let i = size - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [active[i], active[j]] = [active[j]!, active[i]!];
-      }
-      return active;
-    }
-    // Flume's RoundRobinOrderSelector: the head advances by one per batch over the active members.
-    if (nextHead >= size) nextHead = 0;
-    const begin = nextHead++;
-    if (nextHead === size) nextHead = 0;
-    return active.map((_, i) => active[(begin + i) % size]!);
-  };
-
-  const attempt = (batch: Batch, candidates: Member[], k: number, lastError: Error | undefined): void => {
+  const attempt = (batch: Batch, candidates: GroupMember[], k: number, lastError: Error | undefined): void => {
     const m = candidates[k];
     if (!m) return group.fail(batch, 'all configured sinks have failed', lastError, 'every sink is backed off');
     group.send(m, batch, {
       ok: () => undefined,
       failed: (error) => {
-        informFailure(m);
+        selector.informFailure(m);
         attempt(batch, candidates, k + 1, error);
       },
     });
   };
 
-  return group.sink((batch) => attempt(batch, order(), 0, undefined));
+  return group.sink((batch) => attempt(batch, selector.order(), 0, undefined));
 });
