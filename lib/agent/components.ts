@@ -24,6 +24,8 @@ import { avroSink } from '../sinks/avroSink.js';
 import { nullSink } from '../sinks/nullSink.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
+import { consumerSink } from '../sinks/consumerSink.js';
+import { batchIterator } from '../sinks/batchIterator.js';
 import { kafkaSink } from '../sinks/kafkaSink.js';
 import { fileRollSink } from '../sinks/fileRollSink.js';
 import { hdfsSink } from '../sinks/hdfs/hdfsSink.js';
@@ -89,6 +91,8 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   nullSink,
   loggerSink,
   observerSink,
+  consumerSink,
+  batchIterator,
   kafkaSink,
   fileRollSink,
   hdfsSink,

@@ -19,4 +19,11 @@ describe('Registry', () => {
     expect(registry.isUnsupported('sink', 'hdfs')).toBe(false);
     expect(registry.isUnsupported('selector', 'hdfs')).toBe(false);
   });
+
+  it('holds the library-only sinks too, so each gets a reference page, and no Flume type finds them', () => {
+    const names = registry.components.map((c) => c.spec.name);
+    expect(names).toEqual(expect.arrayContaining(['fromObservable', 'observerSink', 'consumerSink', 'batchIterator']));
+    for (const name of ['consumerSink', 'batchIterator']) expect(registry.components.find((c) => c.spec.name === name)?.spec.flumeTypes).toEqual([]);
+    expect(registry.find('sink', 'consumerSink')).toBeUndefined();
+  });
 });
