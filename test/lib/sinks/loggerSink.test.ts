@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { Observable } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ComponentError, ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { event, type FlumeEvent } from '../../../lib/core/event.js';
@@ -208,13 +209,11 @@ describe('loggerSink', () => {
 
   it('rejects bad options with a ConfigError naming each of them', () => {
     expect(() => loggerSink({ maxBytesToLog: -1, output: 42 as never })).toThrow(ConfigError);
-    try {
-      loggerSink({ maxBytesToLog: -1, output: 42 as never });
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(['loggerSink.maxBytesToLog', 'loggerSink.output']);
-      expect((error as ConfigError).message).toContain('expected a writable stream or a (line: string) => void function');
-    }
+    const error = thrown(() => loggerSink({ maxBytesToLog: -1, output: 42 as never }));
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(['loggerSink.maxBytesToLog', 'loggerSink.output']);
+    expect((error as ConfigError).message).toContain('expected a writable stream or a (line: string) => void function');
     expect(loggerSink.spec.flumeTypes).toContain('logger');
   });
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import avro from 'avsc';
@@ -255,13 +256,10 @@ describe('avroSource', () => {
 
   it('rejects bad options with a ConfigError naming each', () => {
     expect(() => avroSource({ bind: '127.0.0.1', port: 0, ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' })).toThrow(ConfigError);
-    try {
-      avroSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: 'x.jks', keystoreType: 'PEM', sslCertFile: 'c', ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' });
-      expect.unreachable();
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining(['avroSource.keystoreType', 'avroSource.sslCertFile', 'avroSource.ipFilterRules']));
-    }
+    const error = thrown(() => avroSource({ bind: '127.0.0.1', port: 0, ssl: true, keystore: 'x.jks', keystoreType: 'PEM', sslCertFile: 'c', ipFilter: true, ipFilterRules: 'permit:ip:1.2.3.4' }));
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['avroSource.keystoreType', 'avroSource.sslCertFile', 'avroSource.ipFilterRules']));
     expect(avroSource.spec.flumeTypes).toContain('org.apache.flume.source.AvroSource');
     expect(() => avroSource({ bind: '127.0.0.1', port: 0, threads: 4 })).not.toThrow();
   });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,12 +256,10 @@ describe('execSource', () => {
 
   it('validates options, naming every bad one', () => {
     expect(() => execSource({ command: ' ', batchSize: 0, charset: 'UTF-16' as never })).toThrow(ConfigError);
-    try {
-      execSource({ command: ' ', batchSize: 0, charset: 'UTF-16' as never });
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining(['execSource.command', 'execSource.batchSize', 'execSource.charset']));
-    }
+    const error = thrown(() => execSource({ command: ' ', batchSize: 0, charset: 'UTF-16' as never }));
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['execSource.command', 'execSource.batchSize', 'execSource.charset']));
     expect(() => execSource({} as never)).toThrow(/execSource\.command/);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import fc from 'fast-check';
 import { catchError, concat, defer, EMPTY, from, map, mergeMap, of, Subject, timer, type Observable, type OperatorFunction } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
@@ -331,19 +332,12 @@ describe('fromObservable', () => {
   });
 
   it('rejects bad options naming each', () => {
-    try {
-      fromObservable(of('a'), { batchSize: 10, bufferLimit: 5, whenFull: 'drop' as 'error' });
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      const paths = (e as ConfigError).issues.map((i) => i.path);
-      expect(paths).toContain('fromObservable.whenFull');
-    }
-    try {
-      fromObservable(of('a'), { batchSize: 10, bufferLimit: 5 });
-      expect.unreachable();
-    } catch (e) {
-      expect((e as ConfigError).message).toBe('fromObservable.bufferLimit: expected integer ≥ batchSize (10), received 5');
-    }
+    const e = thrown(() => fromObservable(of('a'), { batchSize: 10, bufferLimit: 5, whenFull: 'drop' as 'error' }));
+    expect(e).toBeInstanceOf(ConfigError);
+    const paths = (e as ConfigError).issues.map((i) => i.path);
+    expect(paths).toContain('fromObservable.whenFull');
+    expect(thrown(() => fromObservable(of('a'), { batchSize: 10, bufferLimit: 5 }))).toMatchObject({
+      message: 'fromObservable.bufferLimit: expected integer ≥ batchSize (10), received 5',
+    });
   });
 });

@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { text, type FlumeEvent } from '../../../lib/core/event.js';
 import { encodeFlumeEvent } from '../../../lib/avro/flumeEventAvro.js';
@@ -20,14 +21,11 @@ const convert = (key: string, value: string): unknown => {
 describe('kafkaSource options', () => {
   it('validates options at call time, naming every bad one', () => {
     expect(() => kafkaSource({ brokers: 'x:1' } as KafkaSourceOptions)).toThrow(ConfigError);
-    try {
-      kafkaSource({ brokers: [], topics: ['a'], topicPattern: 'a.*', batchSize: 0, groupid: 'g' } as never);
-      expect.unreachable();
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path).sort();
-      expect(paths).toEqual(['kafkaSource.batchSize', 'kafkaSource.brokers', 'kafkaSource.groupid', 'kafkaSource.topics']);
-      expect((error as ConfigError).issues.find((i) => i.path === 'kafkaSource.groupid')!.suggestion).toBe('groupId');
-    }
+    const error = thrown(() => kafkaSource({ brokers: [], topics: ['a'], topicPattern: 'a.*', batchSize: 0, groupid: 'g' } as never));
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path).sort();
+    expect(paths).toEqual(['kafkaSource.batchSize', 'kafkaSource.brokers', 'kafkaSource.groupid', 'kafkaSource.topics']);
+    expect((error as ConfigError).issues.find((i) => i.path === 'kafkaSource.groupid')!.suggestion).toBe('groupId');
   });
 
   it("declares Flume's types, keys and defaults", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import fc from 'fast-check';
 import { tap, type Observable } from 'rxjs';
 import type { Batch } from '../../../lib/core/batch.js';
@@ -160,13 +161,11 @@ describe('sequenceSource', () => {
 
   it('rejects bad options with ConfigError naming each', () => {
     expect(() => sequenceSource({ batchSize: 0, totalEvents: -1 })).toThrow(ConfigError);
-    try {
-      sequenceSource({ batchSize: 0, totalEvents: -1 });
-    } catch (e) {
-      const paths = (e as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining(['sequenceSource.batchSize', 'sequenceSource.totalEvents']));
-      expect((e as ConfigError).message).toContain('sequenceSource.totalEvents: expected number ≥ 0, received -1');
-    }
+    const e = thrown(() => sequenceSource({ batchSize: 0, totalEvents: -1 }));
+    expect(e).toBeInstanceOf(ConfigError);
+    const paths = (e as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['sequenceSource.batchSize', 'sequenceSource.totalEvents']));
+    expect((e as ConfigError).message).toContain('sequenceSource.totalEvents: expected number ≥ 0, received -1');
     expect(() => sequenceSource({ totalEvents: Infinity })).not.toThrow();
   });
 

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -536,23 +537,19 @@ describe('spooldirSource', () => {
   });
 
   it('validates options, naming every bad one', () => {
-    try {
-      spooldirSource({ spoolDir: '', batchSize: 0, includePattern: '(', deletePolicy: 'later' as never, inputCharset: 'UTF-16' as never });
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      const issues = (error as ConfigError).issues;
-      expect(issues.map((i) => i.path)).toEqual(
-        expect.arrayContaining([
-          'spooldirSource.spoolDir',
-          'spooldirSource.batchSize',
-          'spooldirSource.includePattern',
-          'spooldirSource.deletePolicy',
-          'spooldirSource.inputCharset',
-        ]),
-      );
-      expect(issues.find((i) => i.path === 'spooldirSource.includePattern')!.expected).toMatch(/^a Java regular expression rxflume can run \(/);
-    }
+    const error = thrown(() => spooldirSource({ spoolDir: '', batchSize: 0, includePattern: '(', deletePolicy: 'later' as never, inputCharset: 'UTF-16' as never }));
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    expect(issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining([
+        'spooldirSource.spoolDir',
+        'spooldirSource.batchSize',
+        'spooldirSource.includePattern',
+        'spooldirSource.deletePolicy',
+        'spooldirSource.inputCharset',
+      ]),
+    );
+    expect(issues.find((i) => i.path === 'spooldirSource.includePattern')!.expected).toMatch(/^a Java regular expression rxflume can run \(/);
   });
 
   it("declares Flume's type names and maps Flume's keys and values", () => {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { take, type Observable } from 'rxjs';
 import type { Batch } from '../../../lib/core/batch.js';
 import { ComponentError, ConfigError } from '../../../lib/core/errors.js';
@@ -82,17 +83,13 @@ describe('stressSource', () => {
   });
 
   it('rejects bad options naming each', () => {
-    try {
-      stressSource({ size: -1, batchSize: 0, maxTotalEvents: 1.5 });
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      expect((e as ConfigError).issues.map((i) => i.path).sort()).toEqual([
-        'stressSource.batchSize',
-        'stressSource.maxTotalEvents',
-        'stressSource.size',
-      ]);
-    }
+    const e = thrown(() => stressSource({ size: -1, batchSize: 0, maxTotalEvents: 1.5 }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).issues.map((i) => i.path).sort()).toEqual([
+      'stressSource.batchSize',
+      'stressSource.maxTotalEvents',
+      'stressSource.size',
+    ]);
   });
 
   it('declares Flume StressSource and maps -1 limits to unbounded', () => {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { appendFileSync, mkdtempSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -284,12 +285,8 @@ describe('tailSource', () => {
   });
 
   it('rejects bad options naming each', () => {
-    try {
-      tailSource({ batchSize: 0 } as TailSourceOptions);
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      expect((e as ConfigError).issues.map((i) => i.path).sort()).toEqual(['tailSource.batchSize', 'tailSource.path']);
-    }
+    const e = thrown(() => tailSource({ batchSize: 0 } as TailSourceOptions));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).issues.map((i) => i.path).sort()).toEqual(['tailSource.batchSize', 'tailSource.path']);
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { execFile } from 'node:child_process';
 import {
   appendFileSync,
@@ -114,19 +115,17 @@ describe('taildirSource: options', () => {
         longLines: 'wrap',
       } as unknown as TaildirSourceOptions);
     expect(bad).toThrow(ConfigError);
-    try {
-      bad();
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(
-        expect.arrayContaining([
-          'taildirSource.filegroups.a',
-          'taildirSource.filegroups.b',
-          'taildirSource.batchSize',
-          'taildirSource.longLines',
-        ]),
-      );
-    }
+    const error = thrown(bad);
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'taildirSource.filegroups.a',
+        'taildirSource.filegroups.b',
+        'taildirSource.batchSize',
+        'taildirSource.longLines',
+      ]),
+    );
     expect(() => taildirSource({ filegroups: {} })).toThrow(/at least one file group/);
     expect(() => taildirSource({ filegroups: { a: '/tmp/x' }, headers: { b: { k: 'v' } } })).toThrow(/taildirSource\.headers\.b: expected a file group name \(a\)/);
   });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { jksDigest, jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain, readJks } from '../../../lib/tls/keystore.js';
 import { resolveSsl } from '../../../lib/kafka/security.js';
@@ -175,13 +176,9 @@ describe.skipIf(!hasKeytool)(`JKS reader on keytool's stores${hasKeytool ? '' : 
 
   it('names the option, the Kafka key and the path of a store it cannot use', () => {
     const error = (fn: () => unknown): ConfigError => {
-      try {
-        fn();
-      } catch (e) {
-        expect(e).toBeInstanceOf(ConfigError);
-        return e as ConfigError;
-      }
-      throw new Error('expected a ConfigError');
+      const e = thrown(fn);
+      expect(e).toBeInstanceOf(ConfigError);
+      return e as ConfigError;
     };
     const missing = error(() => resolveSsl({ name: 'k1', ssl: true, sslStores: { truststore: { location: '/path/to/truststore.jks', type: 'JKS' } } }));
     expect(missing.message).toBe(

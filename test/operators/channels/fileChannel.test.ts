@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { EMPTY, Observable, of, throwError, type Subscription } from 'rxjs';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ChannelFullError, ConfigError, FlumeError } from '../../../lib/core/errors.js';
@@ -442,15 +443,11 @@ describe('fileChannel — disk', () => {
 
 describe('fileChannel — options', () => {
   it('names every bad option', () => {
-    try {
-      fileChannel({ capacity: 0, transactonCapacity: 5, fsync: 'always' } as never);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      const paths = (error as ConfigError).issues.map((i) => i.path);
-      expect(paths).toEqual(expect.arrayContaining(['fileChannel.capacity', 'fileChannel.transactonCapacity', 'fileChannel.fsync']));
-      expect((error as ConfigError).issues.find((i) => i.path === 'fileChannel.transactonCapacity')!.suggestion).toBe('transactionCapacity');
-    }
+    const error = thrown(() => fileChannel({ capacity: 0, transactonCapacity: 5, fsync: 'always' } as never));
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['fileChannel.capacity', 'fileChannel.transactonCapacity', 'fileChannel.fsync']));
+    expect((error as ConfigError).issues.find((i) => i.path === 'fileChannel.transactonCapacity')!.suggestion).toBe('transactionCapacity');
     expect(() => fileChannel({ capacity: 10, transactionCapacity: 20 })).toThrow(/transactionCapacity: expected integer ≤ capacity \(10\)/);
   });
 

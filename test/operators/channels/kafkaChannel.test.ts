@@ -1,5 +1,6 @@
 import { EMPTY, Observable, concat, throwError, type Observer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../support/thrown.js';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { event, text, type FlumeEvent } from '../../../lib/core/event.js';
@@ -15,14 +16,11 @@ import { consumeRecords, createTopic, kafkaEnv, requireKafka, testKafka, uniqueT
 describe('kafkaChannel options', () => {
   it('validates options at call time, naming every bad one', () => {
     expect(() => kafkaChannel({} as KafkaChannelOptions)).toThrow(ConfigError);
-    try {
-      kafkaChannel({ brokers: 'x:1', transactionCapacity: 0, parseAsFlumeEvents: true } as never);
-      expect.unreachable();
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path).sort();
-      expect(paths).toEqual(['kafkaChannel.parseAsFlumeEvents', 'kafkaChannel.transactionCapacity']);
-      expect((error as ConfigError).issues.find((i) => i.path === 'kafkaChannel.parseAsFlumeEvents')!.suggestion).toBe('parseAsFlumeEvent');
-    }
+    const error = thrown(() => kafkaChannel({ brokers: 'x:1', transactionCapacity: 0, parseAsFlumeEvents: true } as never));
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((i) => i.path).sort();
+    expect(paths).toEqual(['kafkaChannel.parseAsFlumeEvents', 'kafkaChannel.transactionCapacity']);
+    expect((error as ConfigError).issues.find((i) => i.path === 'kafkaChannel.parseAsFlumeEvents')!.suggestion).toBe('parseAsFlumeEvent');
   });
 
   it("declares Flume's type, keys and defaults", () => {

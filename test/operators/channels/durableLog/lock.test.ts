@@ -232,17 +232,19 @@ describe('in_use.lock fallback judge (no flock)', () => {
     const d = await work();
     await fs.writeFile(path.join(d, 'in_use.lock'), content);
     const { logger, lines } = memoryLogger();
+    let release: () => void;
     try {
-      const release = await acquireLocks([d], { flockCommand: NO_FLOCK, logger });
-      const written = parseHolder(await fs.readFile(path.join(d, 'in_use.lock'), 'utf8'));
-      expect(written).toMatchObject({ pid: process.pid, startTime: startOf(process.pid), bootId: bootId() });
-      release();
-      await expect(fs.access(path.join(d, 'in_use.lock'))).rejects.toThrow();
-      expect(lines.some((l) => l.level === 'warn' && /no flock command/.test(l.message))).toBe(true);
-      return 'taken';
+      release = await acquireLocks([d], { flockCommand: NO_FLOCK, logger });
     } catch (error) {
       return error;
     }
+    // Assertions outside the catch, so a failing one is not returned as the refusal (issue #19).
+    const written = parseHolder(await fs.readFile(path.join(d, 'in_use.lock'), 'utf8'));
+    expect(written).toMatchObject({ pid: process.pid, startTime: startOf(process.pid), bootId: bootId() });
+    release();
+    await expect(fs.access(path.join(d, 'in_use.lock'))).rejects.toThrow();
+    expect(lines.some((l) => l.level === 'warn' && /no flock command/.test(l.message))).toBe(true);
+    return 'taken';
   }
 
   it('refuses a live process with its start time, and one of an older format naming a live pid', async () => {
