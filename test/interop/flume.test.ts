@@ -5,6 +5,7 @@
  * Skipped when java/mvn are missing, unless RXFLUME_REQUIRE_FLUME=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipOrFail } from '../support/keytool.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -218,14 +219,14 @@ ${tlsConf}`;
   }, 60_000);
 
   it('TLS + deflate: a Flume avro sink (ssl, trust-all-certs) delivers every event to avroSource (ssl, PEM)', async (ctx) => {
-    if (tlsWhy) ctx.skip(tlsWhy);
+    if (tlsWhy) skipOrFail(ctx, tlsWhy);
     await waitFor(() => tls.sink.events.length >= TLS_EVENTS, `${TLS_EVENTS} events over TLS`, 120_000);
     const bodies = tls.sink.events.map((e) => Number(e.body.toString())).sort((a, b) => a - b);
     expect(bodies).toEqual(Array.from({ length: TLS_EVENTS }, (_, i) => i));
   }, 150_000);
 
   it('TLS + deflate: avroSink (ssl, PEM CA) delivers every event to a Flume avro source (ssl, PKCS12 keystore)', async (ctx) => {
-    if (tlsWhy) ctx.skip(tlsWhy);
+    if (tlsWhy) skipOrFail(ctx, tlsWhy);
     const sink = avroSink({ name: 'to-flume-tls', hostname: 'localhost', port: tls.flumePort, ssl: true, sslCaFile: join(certDir, 'cert.pem'), compressionType: 'deflate' });
     const events: FlumeEvent[] = Array.from({ length: TLS_EVENTS }, (_, i) => ({ headers: {}, body: Buffer.from(`secure ${i}`) }));
     await new Promise<void>((resolve, reject) => sink.next(createBatch(events, { onAck: resolve, onNack: reject })));

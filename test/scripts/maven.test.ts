@@ -8,13 +8,14 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { requireTools } from '../support/keytool.js';
 import { fetchJars, isCached, pomXml, serviceCacheDir, type MavenSet } from '../../scripts/maven.js';
 import { checkTools, ToolsMissingError } from '../../scripts/service.js';
 
 const SET: MavenSet = { service: 'probe', version: '1', title: 'probe', artifacts: ['org.slf4j:slf4j-api:1.7.36'] };
 
 function toolsMissing(): string | undefined {
-  if (process.env['RXFLUME_REQUIRE_KAFKA'] === '1' || process.env['RXFLUME_REQUIRE_FLUME'] === '1') return undefined;
+  if (requireTools || process.env['RXFLUME_REQUIRE_KAFKA'] === '1' || process.env['RXFLUME_REQUIRE_FLUME'] === '1') return undefined;
   try {
     checkTools('scripts/maven tests', { maven: true });
     return undefined;

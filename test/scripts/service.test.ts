@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { requireTools } from '../support/keytool.js';
 import {
   canConnect,
   checkTools,
@@ -47,7 +48,7 @@ public class Svc {
 `;
 
 function jdkMissing(): string | undefined {
-  if (process.env['RXFLUME_REQUIRE_KAFKA'] === '1' || process.env['RXFLUME_REQUIRE_FLUME'] === '1') return undefined;
+  if (requireTools || process.env['RXFLUME_REQUIRE_KAFKA'] === '1' || process.env['RXFLUME_REQUIRE_FLUME'] === '1') return undefined;
   return spawnSync('javac', ['-version'], { stdio: 'ignore' }).error ? 'javac (a JDK) is not on the PATH' : undefined;
 }
 const missing = jdkMissing();

@@ -20,7 +20,7 @@ import { kafkaSource, kafkaSourceSpec } from '../../../lib/sources/kafkaSource.j
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
 import { freePort, startBroker, type Broker } from '../../../scripts/kafka.js';
 import { kafkaEnv, uniqueTopic, waitFor } from '../../support/kafka.js';
-import { hasKeytool, keytoolIn } from '../../support/keytool.js';
+import { keytool as keytoolEnv, keytoolIn } from '../../support/keytool.js';
 
 const kafka = kafkaEnv();
 
@@ -35,8 +35,8 @@ function deliver(sink: Sink, events: readonly FlumeEvent[]): Promise<void> {
   return new Promise((resolve, reject) => sink.next(createBatch(events, { onAck: resolve, onNack: reject })));
 }
 
-const skip = kafka.skip || !hasKeytool;
-const note = kafka.skip ? kafka.note : hasKeytool ? '' : ' [skipped: no keytool]';
+const skip = kafka.skip || keytoolEnv.skip;
+const note = kafka.skip ? kafka.note : keytoolEnv.note;
 
 describe.skipIf(skip)(`Kafka over TLS and SASL_SSL from Flume keys${note}`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'rxflume-kafka-tls-'));

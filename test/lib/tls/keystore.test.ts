@@ -15,7 +15,7 @@ import { thrown } from '../../support/thrown.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { jksDigest, jksTrustedCertificates, KeystoreError, pemCertificates, pemKeyAndChain, readJks } from '../../../lib/tls/keystore.js';
 import { resolveSsl } from '../../../lib/kafka/security.js';
-import { hasKeytool, keytoolIn } from '../../support/keytool.js';
+import { keytool as keytoolEnv, keytoolIn } from '../../support/keytool.js';
 
 
 const dir = mkdtempSync(join(tmpdir(), 'rxflume-keystore-'));
@@ -27,7 +27,7 @@ const keytool = keytoolIn(dir);
 let server: { pfx: Buffer; passphrase: string };
 
 beforeAll(() => {
-  if (!hasKeytool) return;
+  if (keytoolEnv.skip) return;
   const dname = (cn: string) => `CN=${cn},O=rxflume test`;
   // The CA.
   keytool('-genkeypair', '-keystore', 'ca.p12', '-storetype', 'PKCS12', '-storepass', 'capass', '-alias', 'ca', '-keyalg', 'RSA', '-keysize', '2048', '-dname', dname('rxflume test CA'), '-ext', 'bc:c', '-validity', '30');
@@ -65,7 +65,7 @@ function connect(port: number, ssl: Record<string, unknown>, host = 'localhost')
   });
 }
 
-describe.skipIf(!hasKeytool)(`JKS reader on keytool's stores${hasKeytool ? '' : ' [skipped: no keytool]'}`, () => {
+describe.skipIf(keytoolEnv.skip)(`JKS reader on keytool's stores${keytoolEnv.note}`, () => {
   it('reads the trusted certificate of a JKS trust store, the digest checked with the password', () => {
     const data = readFileSync(at('trust.jks'));
     const store = readJks(data, 'trustpass');

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { skipOrFail } from '../../../support/keytool.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -448,7 +449,7 @@ describe('httpSource over TLS', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves HTTPS with PEM files and honours excludeProtocols', async (ctx) => {
-    if (!ca) ctx.skip(why);
+    if (!ca) skipOrFail(ctx, why);
     const { sink, port } = start({ ssl: true, sslKeyFile: join(dir, 'key.pem'), sslCertFile: join(dir, 'cert.pem'), excludeProtocols: ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2'] });
     const p = await port;
     expect((await post(p, '[{"body":"secure"}]', json, '/', { ca: ca! })).status).toBe(200);
@@ -467,7 +468,7 @@ describe('httpSource over TLS', () => {
       keytool(['-genkeypair', '-alias', 'server', '-keyalg', 'RSA', '-keysize', '2048', '-dname', 'CN=localhost', '-validity', '1',
         '-keystore', join(dir, 'server.jks'), '-storetype', 'JKS', '-storepass', 'changeit', '-keypass', 'changeit']);
     } catch (error) {
-      ctx.skip(`keytool (JDK) could not make keystores: ${(error as Error).message}`);
+      skipOrFail(ctx, `keytool (JDK) could not make keystores: ${(error as Error).message}`);
     }
     const serverCa = execFileSync('cat', [join(dir, 'server.pem')]);
     // The file is named like Flume's examples and typed JKS (Flume's default): Java reads PKCS#12 under that type too.
