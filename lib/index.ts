@@ -94,6 +94,7 @@ export { httpSink, type HttpSinkOptions } from './sinks/httpSink.js';
 export { avroSink, type AvroSinkOptions } from './sinks/avroSink.js';
 export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js';
 export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanceSink.js';
+export { createRpcClient, rpcClientFromProperties, type RpcClient, type RpcClientOptions } from './client/rpcClient.js';
 
 // operators: routing (Flume channel selectors)
 export { selector, type ChannelSelector, type BoundSelector, type Route } from '../operators/routing/channelSelector.js';

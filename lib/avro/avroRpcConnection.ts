@@ -86,6 +86,16 @@ export class AvroRpcEndpoint {
     return (this.connection !== undefined && !this.connection.closed) || asyncScheduler.now() >= this.nextAttemptAt;
   }
 
+  /** True while a connection is open. */
+  get connected(): boolean {
+    return this.connection !== undefined && !this.connection.closed;
+  }
+
+  /** Opens the connection now, as Flume's clients do when built; rejects as a call would. */
+  async connect(): Promise<void> {
+    await this.current();
+  }
+
   /** Sends the events as appendBatch calls of at most batchSize, after every earlier send; resolves when all were answered OK. */
   appendBatch(events: readonly FlumeEvent[]): Promise<void> {
     return this.serialized(() => this.send(events));

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'FLUME_SOURCE_FAILED'
   | 'FLUME_INTERCEPTOR_FAILED'
   | 'FLUME_SINK_FAILED'
+  | 'FLUME_CLIENT_FAILED'
   | 'FLUME_STOP_TIMEOUT'
   | 'FLUME_STOPPED'
   | 'FLUME_BAD_EVENT'
@@ -75,6 +76,10 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   },
   FLUME_SINK_FAILED: {
     meaning: 'A sink could not deliver a batch (connection, write or broker failure); it is nacked and the channel offers it again after a back-off.',
+    retriable: true,
+  },
+  FLUME_CLIENT_FAILED: {
+    meaning: "The RPC client (createRpcClient) could not deliver an append or appendBatch to any host (Flume's EventDeliveryException); the events are still the caller's. Not retriable once the client is closed.",
     retriable: true,
   },
   FLUME_STOP_TIMEOUT: {
