@@ -7,7 +7,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { describeError } from '../../core/errors.js';
 import type { ComponentLogger } from '../../core/log.js';
+import { syncDir } from '../../fs/syncDir.js';
 import type { Progress } from './progress.js';
 import { inside, type SpoolFile } from './spoolFile.js';
 import type { TrackerState } from './tracker.js';
@@ -63,6 +65,7 @@ export async function completeFile(f: SpoolFile, o: CompletionOptions): Promise<
       progress.failed('GenericProcessingFail', `cannot create ${dest} to mark ${f.path} completed, all of whose events are acked`, error);
       return false;
     }
+    await durable(dirname(dest), f.path, log);
     progress.worked();
     log('info', `${f.path}: ${f.events} events sent; marked completed by ${dest}`);
     progress.record(CLEARED);
@@ -77,8 +80,18 @@ export async function completeFile(f: SpoolFile, o: CompletionOptions): Promise<
     progress.failed('GenericProcessingFail', `cannot ${immediate ? 'delete' : 'rename'} ${f.path}, all of whose events are acked`, error);
     return false;
   }
+  await durable(dirname(f.path), f.path, log);
   progress.worked();
   log('info', immediate ? `${f.path}: ${f.events} events sent; deleted` : `${f.path}: ${f.events} events sent; renamed to ${basename(dest)}`);
   progress.record(CLEARED); // if this fails, the next poll retries it before sending anything
   return true;
+}
+
+/**
+ * Syncs the directory of a completion (rename, delete or marker) before the tracker forgets the file:
+ * else a power loss could bring the file back under its old name with the tracker cleared, and the whole
+ * file would be read again. The completion is done either way; a failed sync is logged.
+ */
+async function durable(dir: string, file: string, log: ComponentLogger): Promise<void> {
+  await syncDir(dir).catch((error: unknown) => log('warn', `cannot sync ${dir} after completing ${file}: ${describeError(error)}`));
 }
