@@ -12,44 +12,50 @@ import { protocolRange } from '../tls/protocols.js';
 
 const HOST_PORT = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/;
 
-export const rpcClientOptions = z
-  .strictObject({
-    ...nameOption('rpcClient'),
-    hosts: z
-      .array(z.string().refine((v) => HOST_PORT.test(v), "'host:port', e.g. 'collector:41414'"))
-      .min(1)
-      .describe("Avro sources to send to, as 'host:port' (Flume hosts and hosts.<alias>); the order matters for failover."),
-    type: z
-      .enum(['default', 'failover', 'loadBalance'])
-      .default('default')
-      .describe("'default': one host; 'failover': the current host until it fails, then the next in order; 'loadBalance': spread over the hosts (Flume client.type default, default_failover, default_loadbalance)."),
-    ...avroRpcOptions('a longer list is sent as several calls, one at a time, and fails at the first call that fails'),
-    maxAttempts: z
-      .number()
-      .int()
-      .min(1)
-      .optional()
-      .describe('failover: hosts tried for one call before it fails; default the number of hosts (Flume max-attempts).'),
-    selector: z
-      .enum(['round_robin', 'random'])
-      .default('round_robin')
-      .describe('loadBalance: order in which hosts are tried for each call (Flume host-selector).'),
-    backoff: z
-      .boolean()
-      .default(false)
-      .describe('loadBalance: leave a failed host out for min(maxBackoffMs, 2^n s) after n consecutive failures (Flume backoff).'),
-    maxBackoffMs: z.number().int().min(1).default(30_000).describe('loadBalance: longest back-off of a failed host (Flume maxBackoff; its 0 means this default).'),
-  })
-  .check((ctx) => {
-    const v = ctx.value;
-    ctx.issues.push(...avroRpcIssues(v));
-    if (v.type === 'default' && v.hosts.length > 1) {
-      ctx.issues.push({ code: 'custom', path: ['hosts'], message: "one host for type 'default' (failover or loadBalance for several)", input: v.hosts });
-    }
-    if (v.type === 'loadBalance' && v.hosts.length < 2) {
-      ctx.issues.push({ code: 'custom', path: ['hosts'], message: "at least two hosts for type 'loadBalance' (as Flume)", input: v.hosts });
-    }
-  });
+/** The client's options, spread into the schemas of what builds a client (rpcClient, the pino transport). */
+export const rpcClientFields = {
+  ...nameOption('rpcClient'),
+  hosts: z
+    .array(z.string().refine((v) => HOST_PORT.test(v), "'host:port', e.g. 'collector:41414'"))
+    .min(1)
+    .describe("Avro sources to send to, as 'host:port' (Flume hosts and hosts.<alias>); the order matters for failover."),
+  type: z
+    .enum(['default', 'failover', 'loadBalance'])
+    .default('default')
+    .describe("'default': one host; 'failover': the current host until it fails, then the next in order; 'loadBalance': spread over the hosts (Flume client.type default, default_failover, default_loadbalance)."),
+  ...avroRpcOptions('a longer list is sent as several calls, one at a time, and fails at the first call that fails'),
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('failover: hosts tried for one call before it fails; default the number of hosts (Flume max-attempts).'),
+  selector: z
+    .enum(['round_robin', 'random'])
+    .default('round_robin')
+    .describe('loadBalance: order in which hosts are tried for each call (Flume host-selector).'),
+  backoff: z
+    .boolean()
+    .default(false)
+    .describe('loadBalance: leave a failed host out for min(maxBackoffMs, 2^n s) after n consecutive failures (Flume backoff).'),
+  maxBackoffMs: z.number().int().min(1).default(30_000).describe('loadBalance: longest back-off of a failed host (Flume maxBackoff; its 0 means this default).'),
+};
+
+/** The cross-option rules of rpcClientFields, for a schema's `.check`. */
+export function rpcClientIssues(v: z.output<z.ZodObject<typeof rpcClientFields>>): { code: 'custom'; path: string[]; message: string; input: unknown }[] {
+  const issues = avroRpcIssues(v);
+  if (v.type === 'default' && v.hosts.length > 1) {
+    issues.push({ code: 'custom', path: ['hosts'], message: "one host for type 'default' (failover or loadBalance for several)", input: v.hosts });
+  }
+  if (v.type === 'loadBalance' && v.hosts.length < 2) {
+    issues.push({ code: 'custom', path: ['hosts'], message: "at least two hosts for type 'loadBalance' (as Flume)", input: v.hosts });
+  }
+  return issues;
+}
+
+export const rpcClientOptions = z.strictObject(rpcClientFields).check((ctx) => {
+  ctx.issues.push(...rpcClientIssues(ctx.value));
+});
 
 export type RpcClientOptions = z.input<typeof rpcClientOptions>;
 
