@@ -138,11 +138,12 @@ async function agentCase(): Promise<AgentResult> {
   try {
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      agent.stdout.on('data', (chunk: Buffer) => {
+      // The log is on stderr (JSON lines, stderr being a pipe).
+      agent.stdout.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
+      agent.stderr.on('data', (chunk: Buffer) => {
         log += chunk.toString('utf8');
         if (log.includes('"agent started"')) resolve();
       });
-      agent.stderr.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
       agent.once('exit', (code) => reject(new Error(`agent exited (${code}) before it started:\n${log}`)));
     });
     const started = procStats(agent.pid!);

@@ -114,7 +114,7 @@ describe.concurrent('examples/flume-ug/kafka/secure as written', () => {
       const started = await agentSlot(() => runCli(['agent', '-n', agent, '-f', copy, '--no-reload-conf', '--quiet']));
       expect(started.code, started.stdout + started.stderr).toBe(2);
       expect(started.stderr).toMatch(TRUSTSTORE_MISSING);
-      expect(started.stdout).not.toContain('agent started');
+      expect(started.stdout + started.stderr).not.toContain('agent started');
     }, 60_000);
   }
 });

@@ -22,7 +22,10 @@ import { describeTopology, formatDiagnostic, loadAgentConfigTexts, locateFailure
 import { ENV_VAR_RESOLVER, type SubstitutionOptions } from './substitute.js';
 import { runAgent, type RunningAgent } from './runAgent.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
-import { statusLine } from './statusLine.js';
+import { StatusDisplay, statusLine } from './statusLine.js';
+import { colors, useColors } from './colors.js';
+import { prettyLogLine } from './prettyLog.js';
+import { closest } from '../core/config.js';
 
 const HELP = `rxflume — Apache Flume's model on RxJS
 
@@ -46,7 +49,9 @@ Agent options:
   --monitor-bind HOST        address of the monitoring server (default 127.0.0.1)
   --drain-timeout S          seconds channels may take to drain on stop (default 30)
   --log-level LEVEL          trace, debug, info (default), warn, error
-  --quiet                    no status line
+  --log-format FORMAT        pretty (one coloured line per entry; the default on a terminal) or
+                             json (pino's JSON lines; the default when stderr is not a terminal)
+  --quiet                    no status line (shown only when stderr is a terminal)
   -Dflume.monitoring.type=http -Dflume.monitoring.port=N   Flume's spelling of --monitor-port
   -DpropertiesImplementation=org.apache.flume.node.EnvVarResolverProperties
                              a bare \${NAME} in a value may also name an environment variable
@@ -66,6 +71,9 @@ Memory: NODE_OPTIONS=--max-semi-space-size=2 (V8's young generation in 2 MB semi
 takes about 30 MB off a light agent's RSS at no measured CPU cost; under heavier sinks (HDFS) it
 measured about 12% more CPU for 6% less RSS: measure your own pipeline before adopting it.
 
+Output: the logger sink's events go to stdout, the agent's log and the status line to stderr.
+Colours only on a terminal; NO_COLOR=1 turns them off, FORCE_COLOR=1 (or 0) forces them on (off).
+
 Exit codes: 0 clean stop, 2 usage or configuration error, 1 runtime failure.
 `;
 
@@ -74,7 +82,13 @@ const loadPino = lazyRequire<typeof Pino>('pino', 'the agent');
 
 /** Every secret the configuration holds is masked in whatever this process prints or logs. */
 const scrubber = new SecretScrubber();
-const say = (text: string, stream: NodeJS.WritableStream = process.stderr): void => void stream.write(`${scrubber.scrub(text)}\n`);
+/** Where stderr text goes: straight there, or above the agent's status line while it is shown. */
+let toStderr = (text: string): void => void process.stderr.write(text);
+const say = (text: string, stream: NodeJS.WritableStream = process.stderr): void => {
+  const line = `${scrubber.scrub(text)}\n`;
+  if (stream === process.stderr) toStderr(line);
+  else stream.write(line);
+};
 
 /** More than this many problems are summarised by their count: a wrong file should not scroll for pages. */
 const MAX_REPORTED = 100;
@@ -154,6 +168,7 @@ const agentArgs = {
   'monitor-bind': { type: 'string', default: '127.0.0.1' },
   'drain-timeout': { type: 'string', default: '30' },
   'log-level': { type: 'string', default: 'info' },
+  'log-format': { type: 'string' },
   quiet: { type: 'boolean', default: false },
 } as const;
 
@@ -177,6 +192,8 @@ function parseAgentArgs(argv: string[]) {
     if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new UsageError(`${flag}: expected a port number 0–65535, received ${JSON.stringify(value)}`);
     return n;
   };
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') throw new UsageError(`--log-format: expected json or pretty, received ${JSON.stringify(logFormat)}`);
   let monitorPort: number | undefined;
   if (values['monitor-port'] !== undefined) monitorPort = port('--monitor-port', values['monitor-port']);
   else if (props.get('flume.monitoring.type')?.toLowerCase() === 'http') monitorPort = port('-Dflume.monitoring.port', props.get('flume.monitoring.port') ?? '41414');
@@ -189,6 +206,7 @@ function parseAgentArgs(argv: string[]) {
     monitorBind: values['monitor-bind'],
     drainTimeoutMs: num('drain-timeout', values['drain-timeout'], 0) * 1000,
     logLevel: values['log-level'],
+    logFormat: logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json'),
     quiet: values.quiet,
     substitution: { systemProperties: props, envFallback: props.get('propertiesImplementation') === ENV_VAR_RESOLVER },
   };
@@ -220,7 +238,16 @@ async function validate(argv: string[]): Promise<number> {
 
 async function agent(argv: string[]): Promise<number> {
   const args = parseAgentArgs(argv);
-  const log: Logger = loadPino().pino({ level: args.logLevel, base: { agent: args.name }, hooks: { streamWrite: (line) => scrubber.scrub(line) } });
+  // Logs on stderr, so that stdout carries only what the pipeline writes there (a logger sink's events).
+  // A person at a terminal gets the status line below them, and the pretty form unless told otherwise.
+  const display = !args.quiet && process.stderr.isTTY ? new StatusDisplay(process.stderr) : undefined;
+  if (display) toStderr = (text) => display.print(text);
+  const paint = colors(useColors(process.stderr));
+  const format = args.logFormat === 'pretty' ? (line: string) => prettyLogLine(line, paint) : (line: string) => line;
+  const log: Logger = loadPino().pino(
+    { level: args.logLevel, base: { agent: args.name }, hooks: { streamWrite: (line) => scrubber.scrub(line) } },
+    { write: (line: string) => toStderr(format(line)) },
+  );
   // Components' own warnings (a sink that keeps failing, a recovery report) go to the same log.
   setProcessLog((e) => log[e.level]({ component: e.component, ...e.fields }, e.message));
   const loaded = await load(args.sources, args.name, args.substitution);
@@ -248,7 +275,8 @@ async function agent(argv: string[]): Promise<number> {
     failure = locateFailure(loaded.topology, error, firstFile);
     const line = failure ? formatDiagnostic(failure) : `agent failed: ${describeError(error)}`;
     log.error({ code: (error as FlumeError).code, component: (error as FlumeError).component }, line);
-    say(failure ? formatDiagnostic(failure) : `rxflume: ${line}`);
+    // Among JSON lines the plain one is what a person reads; the pretty log line already is that line.
+    if (args.logFormat === 'json') say(failure ? formatDiagnostic(failure) : `rxflume: ${line}`);
     // It may come while the agent is still being started: stop once the start has returned.
     setImmediate(() => {
       if (!stopping) shutdown('a component failed');
@@ -267,11 +295,10 @@ async function agent(argv: string[]): Promise<number> {
   const agent = running;
   state = 'running';
 
-  // A live status line only for a person watching a terminal; logs stay on stdout.
-  const status = !args.quiet && process.stderr.isTTY ? statusLine() : undefined;
-  const statusTimer = status
-    ? setInterval(() => process.stderr.write(`\r\x1b[2K${status(agent.counters, 1000)}`), 1000)
-    : undefined;
+  // Events a logger sink writes to the same terminal clear the status line too; it is drawn again on the next tick.
+  const unguard = display && process.stdout.isTTY ? display.guard(process.stdout) : undefined;
+  const status = statusLine(paint);
+  const statusTimer = display ? setInterval(() => display.update(status(agent.counters, 1000)), 1000) : undefined;
 
   let stopping = false;
   let current = loaded.texts;
@@ -335,14 +362,15 @@ async function agent(argv: string[]): Promise<number> {
     code = failure ? 2 : 1;
   }
   if (timer) clearInterval(timer);
-  if (statusTimer) {
-    clearInterval(statusTimer);
-    process.stderr.write('\n');
-  }
+  if (statusTimer) clearInterval(statusTimer);
+  unguard?.();
+  display?.close();
   log.info({ metrics: agent.metrics() }, 'agent stopped');
   await monitor?.close();
   return code;
 }
+
+const COMMANDS = ['agent', 'validate', 'demo', 'components', 'help'];
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -371,9 +399,11 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
       console.log(HELP);
       return command === undefined ? 2 : 0;
-    default:
-      console.error(`rxflume: unknown command '${command}'\n\n${HELP}`);
+    default: {
+      const near = closest(command, COMMANDS);
+      process.stderr.write(`rxflume: unknown command '${command}'${near ? `; did you mean '${near}'?` : ''}\n\n${HELP}`);
       return 2;
+    }
   }
 }
 

@@ -1,5 +1,6 @@
-import { takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, takeUntil, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { Batch } from '../core/batch.js';
+import { metricsOf } from '../core/metrics.js';
 import type { PipelineCounters } from '../core/pipe.js';
 import type { Sink } from '../core/sink.js';
 import type { ChannelSelector } from '../../operators/routing/channelSelector.js';
@@ -54,7 +55,15 @@ export function startTopology(topology: Topology, channels: ChannelSet, hooks: S
   for (const p of topology.sources) {
     const source = instantiate<Observable<Batch>>(p);
     counters.add(source);
-    let chain = source.pipe(takeUntil(hooks.stop$), tap({ error: hooks.fail, finalize: hooks.sourceEnded }));
+    // A source that ended says so in its counters (StopTime), for the status line and /metrics.
+    const ended = () => {
+      const c = metricsOf(source);
+      // One that ended while the topology was still being started has started all the same.
+      if (c && c.startTime === 0) c.startTime = asyncScheduler.now();
+      if (c && c.stopTime === 0) c.stopTime = asyncScheduler.now();
+      hooks.sourceEnded();
+    };
+    let chain = source.pipe(takeUntil(hooks.stop$), tap({ error: hooks.fail, finalize: ended }));
     for (const i of p.interceptors) {
       const op = instantiate<OperatorFunction<Batch, Batch>>(i);
       counters.add(op);

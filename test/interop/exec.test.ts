@@ -119,9 +119,9 @@ describe.skipIf(env.skip)(`exec source vs Apache Flume 1.11.0${env.note}`, () =>
   it('logStdErr: both log the stderr lines, and neither makes them events', () => {
     expect(flumeLog).toMatch(/StderrLogger\[1\] = 'to stderr'/);
     expect(flumeLog).toMatch(/StderrLogger\[2\] = 'more stderr'/);
-    // The CLI logs (pino, JSON lines) to its stdout.
-    expect(cli?.stdout).toMatch(/"msg":"stderr: to stderr"/);
-    expect(cli?.stdout).toMatch(/"msg":"stderr: more stderr"/);
+    // The CLI logs (pino, JSON lines when not on a terminal) to its stderr.
+    expect(cli?.stderr).toMatch(/"msg":"stderr: to stderr"/);
+    expect(cli?.stderr).toMatch(/"msg":"stderr: more stderr"/);
     expect(of(ours, 'stderr')).toEqual(['to stdout']);
   });
 });

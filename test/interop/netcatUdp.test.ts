@@ -111,7 +111,7 @@ describe.skipIf(env.skip)(`netcat UDP source vs Apache Flume 1.11.0${env.note}`,
   const bodies = (events: HeaderAndText[], src: string) => of(events, src).map((e) => e.body);
 
   it('Flume stored a datagram per event, up to its first newline', () => {
-    expect(cli?.stdout ?? '').not.toMatch(/"level":50/);
+    expect(cli?.stderr ?? '').not.toMatch(/"level":50/);
     expect(bodies(flume, 'plain').slice(0, 8)).toEqual(['hello', 'no newline', '', '', 'first', 'crlf\r', Buffer.from('é€😀').toString('latin1'), 'bad\xff\xfe']);
   });
 

@@ -76,7 +76,7 @@ a1.sinks.k1.channel = c1
 describe('rxflume agent (child process)', () => {
   it('serves Flume /metrics JSON, Prometheus and health while events flow, and stops gracefully on SIGTERM', async () => {
     const run = startAgent(seqToNull, '--monitor-port', '0', '--no-reload-conf');
-    const port = await waitFor(() => /"port":(\d+)/.exec(run.stdout())?.[1]);
+    const port = await waitFor(() => /"port":(\d+)/.exec(run.stderr())?.[1]);
     const base = `http://127.0.0.1:${port}`;
     const first = (await (await fetch(`${base}/metrics`)).json()) as Record<string, Record<string, string>>;
     expect(first['SOURCE.r1']).toMatchObject({ Type: 'SOURCE' });
@@ -92,7 +92,7 @@ describe('rxflume agent (child process)', () => {
 
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
-    const final = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as { msg: string; metrics: Record<string, Record<string, number>> };
+    const final = JSON.parse(run.stderr().trim().split('\n').at(-1)!) as { msg: string; metrics: Record<string, Record<string, number>> };
     expect(final.msg).toBe('agent stopped');
     // Graceful: whatever the source handed over was drained to the sink.
     expect(final.metrics['SINK.k1']!['EventDrainSuccessCount']).toBe(final.metrics['SOURCE.r1']!['EventAcceptedCount']);
@@ -132,14 +132,14 @@ a1.sinks.k1.channel = c1
 
   it('reloads a changed configuration while events flow, and keeps an invalid change from replacing it', async () => {
     const run = startAgent(seqToNull, '--reload-interval', '0.2', '--monitor-port', '0');
-    const port = await waitFor(() => /"port":(\d+)/.exec(run.stdout())?.[1]);
+    const port = await waitFor(() => /"port":(\d+)/.exec(run.stderr())?.[1]);
     const file = run.child.spawnargs[run.child.spawnargs.indexOf('-f') + 1]!;
     writeFileSync(file, seqToNull.replace('capacity = 10000', 'capacity = oops'));
-    await waitFor(() => (run.stdout().includes('configuration changed but is invalid') ? true : undefined));
+    await waitFor(() => (run.stderr().includes('configuration changed but is invalid') ? true : undefined));
     writeFileSync(file, seqToNull.replace('a1.sinks.k1.type = null', 'a1.sinks.k1.type = null\na1.sinks.k1.batchSize = 50'));
-    await waitFor(() => (run.stdout().includes('agent reloaded') ? true : undefined));
+    await waitFor(() => (run.stderr().includes('agent reloaded') ? true : undefined));
     // The old topology drained completely before the new one started: nothing it accepted was lost.
-    expect(run.stdout()).not.toContain('drain before reload incomplete');
+    expect(run.stderr()).not.toContain('drain before reload incomplete');
     const m = await waitFor(async () => {
       const got = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).json()) as Record<string, Record<string, string>>;
       return Number(got['SINK.k1']?.['EventDrainSuccessCount']) > 0 ? got : undefined;
@@ -394,7 +394,7 @@ a1.sinks.k1.channel = c1
     );
     expect(await run.exit).toBe(0);
     expect(readRolled(out)).toEqual(Array.from({ length: 5000 }, (_, i) => String(i)));
-    const final = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as { metrics: Record<string, Record<string, number>> };
+    const final = JSON.parse(run.stderr().trim().split('\n').at(-1)!) as { metrics: Record<string, Record<string, number>> };
     expect(final.metrics['CHANNEL.c1']!['ChannelSize']).toBe(0);
   }, 60_000);
 });
@@ -419,7 +419,7 @@ a1.channels.c1.capacity = 1000
 ${sink(dir)}a1.sinks.k1.channel = c1
 `;
     const run = startAgent(config(undefined), '--reload-interval', '0.2', '--monitor-port', '0');
-    const port = await waitFor(() => /"port":(\d+)/.exec(run.stdout())?.[1]);
+    const port = await waitFor(() => /"port":(\d+)/.exec(run.stderr())?.[1]);
     // All 300 events are stored in c1; the sink cannot write them.
     await waitFor(async () => {
       const m = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).json()) as Record<string, Record<string, string>>;
@@ -427,7 +427,7 @@ ${sink(dir)}a1.sinks.k1.channel = c1
     });
     const file = run.child.spawnargs[run.child.spawnargs.indexOf('-f') + 1]!;
     writeFileSync(file, config(out));
-    await waitFor(() => (run.stdout().includes('agent reloaded') ? true : undefined));
+    await waitFor(() => (run.stderr().includes('agent reloaded') ? true : undefined));
     // The kept channel hands its 300 events to the new sink; the restarted seq source adds 300 more.
     await waitFor(() => (readRolled(out).length >= 600 ? true : undefined), 30_000);
     run.child.kill('SIGTERM');

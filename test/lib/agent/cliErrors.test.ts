@@ -90,8 +90,13 @@ describe('command-line and start errors', () => {
     const file = tmp.write('taken.properties', netcatToLogger(takenPort));
     const r = await runCli(['agent', '-n', 'a1', '-f', file]);
     expectContract(r);
-    expect(r.stderr.trim()).toBe(`${file}:6: error: a1.sources.r1.port: r1: cannot listen on 127.0.0.1:${takenPort}: listen EADDRINUSE: address already in use 127.0.0.1:${takenPort}`);
-    expect(r.stdout).toContain('"msg":"agent stopped"');
+    // The log (JSON lines, stderr not being a terminal) says it once, and one plain line for a person.
+    const located = `${file}:6: error: a1.sources.r1.port: r1: cannot listen on 127.0.0.1:${takenPort}: listen EADDRINUSE: address already in use 127.0.0.1:${takenPort}`;
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.filter((l) => !l.startsWith('{'))).toEqual([located]);
+    expect(lines.filter((l) => l.startsWith('{') && (JSON.parse(l) as { msg: string }).msg === located)).toHaveLength(1);
+    expect(r.stderr).toContain('"msg":"agent stopped"');
+    expect(r.stdout).toBe('');
   });
 
   it('validate checks the paths a configuration names: a missing keystore, an output directory that cannot be created', async () => {

@@ -146,7 +146,7 @@ describe('custom components from modules', () => {
       rmSync(out, { recursive: true, force: true });
       // The source is finite: the agent may be done just as the signal arrives.
       expect(result.code === 0 || result.code === null).toBe(true);
-      const stopped = result.stdout.split('\n').find((l) => l.includes('"msg":"agent stopped"'));
+      const stopped = result.stderr.split('\n').find((l) => l.includes('"msg":"agent stopped"'));
       const metrics = (JSON.parse(stopped!) as { metrics: Record<string, Record<string, number>> }).metrics;
       expect(metrics['INTERCEPTOR.up']!['EventReceivedCount']).toBe(1000);
       expect(metrics['SINK.g1']!['EventDrainSuccessCount']).toBe(500);
@@ -309,7 +309,7 @@ describe('serializers and HTTP handlers from modules', () => {
       const result = await agent.stop();
       rmSync(out, { recursive: true, force: true });
       expect(result.code).toBe(0);
-      const stopped = result.stdout.split('\n').find((l) => l.includes('"msg":"agent stopped"'));
+      const stopped = result.stderr.split('\n').find((l) => l.includes('"msg":"agent stopped"'));
       const metrics = (JSON.parse(stopped!) as { metrics: Record<string, Record<string, number>> }).metrics;
       expect(metrics['SOURCE.r1']!['EventAcceptedCount']).toBe(4);
       expect(metrics['SOURCE.r1']!['EventReadFail']).toBe(2);
