@@ -5,7 +5,8 @@
  *   for each dependency and each of the library's modules, beside bare Node itself; with the time the
  *   import took and which heavy dependencies it pulled in (read from the CommonJS module cache: kafkajs,
  *   avsc, pino, prom-client and the others are all CommonJS);
- * - `import('rxflume')`: the public entry's import time, median of IMPORT_ROUNDS fresh processes;
+ * - `import('rxflume')`: the public entry's import time, median of IMPORT_ROUNDS fresh processes
+ *   (the core only: the rest is behind subpaths, lib/entries/, and loads on first use);
  * - `agent`: the CLI (`rxflume agent`) on netcat → memory → null — peak RSS (VmHWM) once it has started,
  *   and after AGENT_EVENTS lines were sent and each answered OK, with the CPU time those took (CPU
  *   rather than wall time: on a shared machine it moves far less with the neighbours' load).
@@ -95,7 +96,7 @@ function child<T>(args: string[]): T {
 function libraryModules(): string[] {
   const lib = join(dist, 'lib');
   const files = ['index.js', 'agent/components.js', 'agent/loadConfig.js', 'agent/runAgent.js', 'agent/monitorServer.js'].map((f) => join(lib, f));
-  for (const folder of ['core', 'kafka', 'avro', 'sources', 'sinks', 'serializers', 'hdfs']) {
+  for (const folder of ['core', 'entries', 'kafka', 'avro', 'sources', 'sinks', 'serializers', 'hdfs']) {
     for (const f of readdirSync(join(lib, folder)).sort()) if (f.endsWith('.js')) files.push(join(lib, folder, f));
   }
   files.push(join(dist, 'operators/channels/kafkaChannel.js'), join(dist, 'operators/channels/memoryChannel.js'));
@@ -146,6 +147,8 @@ async function agentCase(): Promise<AgentResult> {
       });
       agent.once('exit', (code) => reject(new Error(`agent exited (${code}) before it started:\n${log}`)));
     });
+    // 'agent started' comes once the sources were started; netcat listens a moment later (a host lookup).
+    await listening(port);
     const started = procStats(agent.pid!);
     await sendLines(port, AGENT_EVENTS);
     const after = procStats(agent.pid!);
@@ -170,6 +173,23 @@ async function agentCase(): Promise<AgentResult> {
 function currentRssMB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 102.4) / 10;
+}
+
+/** Resolves once `port` accepts a connection (tried every 50 ms, for 10 s at most). */
+async function listening(port: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (attempt === 200) throw new Error(`nothing listens on 127.0.0.1:${port} after 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Sends `count` lines on one connection and resolves once netcat answered each (OK or FAILED). */

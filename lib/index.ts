@@ -1,3 +1,7 @@
+// The core loads with `import 'rxflume'`. What needs a protocol, an external system or files loads on
+// first use (lib/entries/lazy.ts), or at once from its subpath: rxflume/kafka, rxflume/hdfs, rxflume/avro,
+// rxflume/http, rxflume/syslog, rxflume/netcat, rxflume/exec, rxflume/files.
+
 // core
 export { event, text, toBuffer, isFlumeEvent, bodyBytes, type FlumeEvent, type EventBody } from './core/event.js';
 export { createBatch, deriveBatch, isBatch, type Batch, type Settlement } from './core/batch.js';
@@ -42,19 +46,33 @@ export { bufferedSource, type BufferedSourceOptions, type Feed, type Producer } 
 export { sequenceSource, type SequenceSourceOptions } from './sources/sequenceSource.js';
 export { stressSource, type StressSourceOptions } from './sources/stressSource.js';
 export { fromObservable, type FromObservableOptions } from './sources/fromObservable.js';
-export { tailSource, type TailSourceOptions } from './sources/tailSource.js';
-export { taildirSource, type TaildirSourceOptions } from './sources/taildir/taildirSource.js';
-export { spooldirSource, type SpooldirSourceOptions } from './sources/spooldir/spooldirSource.js';
-export { execSource, type ExecSourceOptions } from './sources/execSource.js';
-export { kafkaSource, type KafkaSourceOptions } from './sources/kafkaSource.js';
-export { netcatSource, type NetcatSourceOptions } from './sources/netcatSource.js';
-export { netcatUdpSource, type NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
-export { httpSource, type HttpSourceOptions } from './sources/http/httpSource.js';
-export { avroSource, type AvroSourceOptions } from './sources/avroSource.js';
-export { syslogTcpSource, type SyslogTcpSourceOptions } from './sources/syslog/syslogTcpSource.js';
-export { syslogUdpSource, type SyslogUdpSourceOptions } from './sources/syslog/syslogUdpSource.js';
-export { multiportSyslogTcpSource, type MultiportSyslogTcpSourceOptions } from './sources/syslog/multiportSyslogTcpSource.js';
-export { parseSyslog } from './sources/syslog/syslogParser.js';
+export {
+  tailSource,
+  taildirSource,
+  spooldirSource,
+  execSource,
+  kafkaSource,
+  netcatSource,
+  netcatUdpSource,
+  httpSource,
+  avroSource,
+  syslogTcpSource,
+  syslogUdpSource,
+  multiportSyslogTcpSource,
+  parseSyslog,
+} from './entries/lazy.js';
+export type { TailSourceOptions } from './sources/tailSource.js';
+export type { TaildirSourceOptions } from './sources/taildir/taildirSource.js';
+export type { SpooldirSourceOptions } from './sources/spooldir/spooldirSource.js';
+export type { ExecSourceOptions } from './sources/execSource.js';
+export type { KafkaSourceOptions } from './sources/kafkaSource.js';
+export type { NetcatSourceOptions } from './sources/netcatSource.js';
+export type { NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
+export type { HttpSourceOptions } from './sources/http/httpSource.js';
+export type { AvroSourceOptions } from './sources/avroSource.js';
+export type { SyslogTcpSourceOptions } from './sources/syslog/syslogTcpSource.js';
+export type { SyslogUdpSourceOptions } from './sources/syslog/syslogUdpSource.js';
+export type { MultiportSyslogTcpSourceOptions } from './sources/syslog/multiportSyslogTcpSource.js';
 
 // operators: interceptors
 export { interceptor, keepEvents, replaceEvents, type Interceptor, type Rewrite } from '../operators/interceptors/interceptor.js';
@@ -74,9 +92,10 @@ export {
 
 // operators: channels
 export { memoryChannel, type MemoryChannelOptions } from '../operators/channels/memoryChannel.js';
-export { kafkaChannel, type KafkaChannelOptions } from '../operators/channels/kafkaChannel.js';
-export { fileChannel, type FileChannelOptions } from '../operators/channels/fileChannel.js';
-export { spillableMemoryChannel, type SpillableMemoryChannelOptions } from '../operators/channels/spillableMemoryChannel.js';
+export { kafkaChannel, fileChannel, spillableMemoryChannel } from './entries/lazy.js';
+export type { KafkaChannelOptions } from '../operators/channels/kafkaChannel.js';
+export type { FileChannelOptions } from '../operators/channels/fileChannel.js';
+export type { SpillableMemoryChannelOptions } from '../operators/channels/spillableMemoryChannel.js';
 
 // sinks
 export { nullSink, type NullSinkOptions } from './sinks/nullSink.js';
@@ -84,14 +103,17 @@ export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } fro
 export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';
 export { consumerSink, type ConsumerSinkOptions, type ConsumerHandler, type HandlerResult } from './sinks/consumerSink.js';
 export { batchIterator, type BatchIterator, type BatchIteratorOptions } from './sinks/batchIterator.js';
-export { kafkaSink, type KafkaSinkOptions } from './sinks/kafkaSink.js';
-export { fileRollSink, type FileRollSinkOptions } from './sinks/fileRollSink.js';
-export { hdfsSink, type HdfsSinkOptions } from './sinks/hdfs/hdfsSink.js';
-export { createSerializer, defineSerializer, flumeSerializerName, isSerializerDefinition, serializerFactory, type EventSerializer, type SerializerDefinition, type SerializerName, type SerializerOptions, type SerializerSpec } from './serializers/eventSerializer.js';
-export { defineHttpHandler, isHttpHandlerDefinition, type HttpBodyReader, type HttpHandler, type HttpHandlerDefinition, type HttpHandlerSpec, type Refusal as HttpRefusal } from './sources/http/handlers.js';
+export { kafkaSink, fileRollSink, hdfsSink, httpSink, avroSink } from './entries/lazy.js';
+export type { KafkaSinkOptions } from './sinks/kafkaSink.js';
+export type { FileRollSinkOptions } from './sinks/fileRollSink.js';
+export type { HdfsSinkOptions } from './sinks/hdfs/hdfsSink.js';
+export type { HttpSinkOptions } from './sinks/httpSink.js';
+export type { AvroSinkOptions } from './sinks/avroSink.js';
+export { createSerializer, flumeSerializerName, serializerFactory, defineHttpHandler, isHttpHandlerDefinition } from './entries/lazy.js';
+export { defineSerializer, isSerializerDefinition, type EventSerializer, type SerializerDefinition, type SerializerSpec } from './serializers/defineSerializer.js';
+export type { SerializerName, SerializerOptions } from './serializers/eventSerializer.js';
+export type { HttpBodyReader, HttpHandler, HttpHandlerDefinition, HttpHandlerSpec, Refusal as HttpRefusal } from './sources/http/handlers.js';
 export { AVRO_EVENT_SCHEMA, type AvroCodecName } from './serializers/avroEventSerializer.js';
-export { httpSink, type HttpSinkOptions } from './sinks/httpSink.js';
-export { avroSink, type AvroSinkOptions } from './sinks/avroSink.js';
 export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js';
 export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanceSink.js';
 export { createRpcClient, rpcClientFromProperties, type RpcClient, type RpcClientOptions } from './client/rpcClient.js';
