@@ -85,7 +85,9 @@ interface Line {
  * gauges `BufferedEventCount`, `BufferedByteCount`.
  */
 export async function pinoTransport(options: PinoTransportOptions): Promise<Transform & HasMetrics> {
-  const opts = parseOptions(SPEC, options);
+  // pino's worker adds its own keys to the options it passes on.
+  const { $context: _context, pinoWillSendConfig: _config, ...own } = (options ?? {}) as PinoTransportOptions & { $context?: unknown; pinoWillSendConfig?: unknown };
+  const opts = parseOptions(SPEC, own);
   const clientOptions = Object.fromEntries(Object.keys(rpcClientFields).map((k) => [k, opts[k as keyof typeof opts]]));
   const client = createRpcClient({ ...(clientOptions as RpcClientOptions), name: `${opts.name}.client` });
   const counters = new ComponentCounters('SINK', opts.name);
