@@ -336,6 +336,7 @@ async function agent(argv: string[]): Promise<number> {
 
   const shutdown = (signal: string) => {
     if (stopping && signal.startsWith('SIG')) {
+      display?.close();
       log.warn({ signal }, 'second signal: stopping at once');
       process.exit(1);
     }
@@ -345,6 +346,8 @@ async function agent(argv: string[]): Promise<number> {
     void agent.stop({ timeoutMs: args.drainTimeoutMs }).then((result) => {
       // A component's failure rejects `done` too; it was reported, and the drain did finish.
       if (!result.timedOut) return;
+      // Exiting here: the terminal keeps no status line under the shell's prompt.
+      display?.close();
       log.error({ metrics: agent.metrics() }, `stop incomplete: ${describeError(result.error)}`);
       process.exit(1);
     });
