@@ -169,8 +169,8 @@ describe('avroSink', () => {
   it('rejects bad options with a ConfigError and maps Flume keys', () => {
     expect(() => avroSink({ hostname: 'h', port: 1, truststore: 'x.jks', truststoreType: 'JKS' } as never)).toThrow(ConfigError);
     expect(() => avroSink({ hostname: 'h', port: 0 })).toThrow(ConfigError);
-    expect(avroSink.spec.flumeKeys?.['batch-size']).toBeDefined();
-    expect(avroSink.spec.flumeKeys?.['reset-connection-interval']).toBeDefined();
+    expect(avroSink.spec.flumeKeys?.['batch-size']).toEqual({ option: 'batchSize', convert: Number });
+    expect(avroSink.spec.flumeKeys?.['reset-connection-interval']).toEqual({ option: 'resetConnectionIntervalS', convert: Number });
     expect(avroSink.spec.flumeTypes).toContain('org.apache.flume.sink.AvroSink');
   });
 

@@ -60,7 +60,7 @@ describe('SpaceGuard', () => {
     probe.free = 4000;
     expect(g.ok()).toBe(false); // starts a probe
     await probesDone();
-    expect(g.outOfSpace()).toBeDefined();
+    expect(g.outOfSpace()?.code).toBe('ENOSPC'); // still out of space: 4000 of 4096 bytes free
     probe.free = 4096;
     expect(g.ok()).toBe(false);
     await probesDone();
