@@ -119,6 +119,14 @@ describe('pinoTransport', () => {
     expect(down.counters()).toMatchObject({ EventLostOnCloseCount: 3, BufferedEventCount: 0 });
   });
 
+  it("takes the keys pino's worker adds to the options ($context, pinoWillSendConfig)", async () => {
+    const s = await serve();
+    const options = { hosts: [`127.0.0.1:${s.port}`], lingerMs: 10, $context: { threadStreamVersion: '3.2.0' }, pinoWillSendConfig: true };
+    const t = await transport(options as PinoTransportOptions);
+    t.stream.write('{"level":30,"time":1,"msg":"from the worker"}\n');
+    await waitFor(() => s.sink.events.length === 1, 'the line');
+  });
+
   it('refuses bad options with their names', async () => {
     await expect(pinoTransport({ hosts: [] })).rejects.toThrow(/pino\.hosts/);
     await expect(pinoTransport({ hosts: ['h:1'], maxBufferedEvents: 0 })).rejects.toThrow(/pino\.maxBufferedEvents.*0/);
