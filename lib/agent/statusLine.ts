@@ -1,5 +1,7 @@
-import type { ComponentCounters } from '../core/metrics.js';
+import type { ComponentCounters, ComponentType } from '../core/metrics.js';
 import type { Colors } from './colors.js';
+
+const FLOW: readonly ComponentType[] = ['SOURCE', 'INTERCEPTOR', 'CHANNEL', 'SINK'];
 
 /**
  * One line summarising a running agent: events/s per source (accepted) and sink (drained) since the
@@ -10,7 +12,9 @@ export function statusLine(c?: Colors): (counters: readonly ComponentCounters[],
   const last = new Map<ComponentCounters, number>();
   return (counters, elapsedMs) => {
     const parts: string[] = [];
-    for (const counter of counters) {
+    // In the order events flow: sources, channels, sinks (the agent lists channels first).
+    const ordered = [...counters].sort((a, b) => FLOW.indexOf(a.type) - FLOW.indexOf(b.type));
+    for (const counter of ordered) {
       const key = counter.type === 'SOURCE' ? 'EventAcceptedCount' : counter.type === 'SINK' ? 'EventDrainSuccessCount' : undefined;
       if (counter.type === 'SOURCE' && counter.stopTime !== 0) {
         parts.push(`source ${counter.name} ${c ? c.yellow('finished') : 'finished'}`);

@@ -25,7 +25,6 @@ a1.sinks.k1.type = logger
 a1.sinks.k1.channel = c1
 `;
 
-// eslint-disable-next-line no-control-regex
 const ESCAPE = /\x1b\[/;
 const env = (vars: Record<string, string | undefined>): NodeJS.ProcessEnv => {
   const out: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...vars };

@@ -25,6 +25,13 @@ describe('statusLine: a source that ended', () => {
     r1.stopTime = 1;
     expect(statusLine()([r1, r2], 1000)).toBe('source r1 finished | r2 0 ev/s');
   });
+
+  it('lists sources, channels and sinks in the order events flow, whatever the order given', () => {
+    const c1 = new ComponentCounters('CHANNEL', 'c1');
+    c1.set('ChannelCapacity', 100);
+    const line = statusLine()([new ComponentCounters('SINK', 'k1'), c1, new ComponentCounters('SOURCE', 'r1')], 1000);
+    expect(line).toBe('r1 0 ev/s | c1 0% full | k1 0 ev/s');
+  });
 });
 
 /** A terminal stream that records each write. */
