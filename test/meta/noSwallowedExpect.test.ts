@@ -49,8 +49,11 @@ describe('the scanner for swallowed assertions', () => {
   });
 
   it('finds an expect in a promise chain before a .catch that does not rethrow', () => {
-    const planted = ['it("a", async () => {', '  await p.then((v) => expect(v).toBe(1))', '    .catch(() => undefined);', '});'].join('\n');
-    expect(findSwallowedExpects(planted)).toEqual([{ line: 3, kind: '.catch()' }]);
+    const planted = ['it("a", async () => {', '  await p.then((v) => expect(v).toBe(1))', '    .catch(() => undefined);', '  await q.catch((e) => expect(e).toBeInstanceOf(Error));', '});'].join('\n');
+    expect(findSwallowedExpects(planted)).toEqual([
+      { line: 3, kind: '.catch()' },
+      { line: 4, kind: 'catch-only' },
+    ]);
   });
 
   it('accepts a catch that rethrows or rejects, a try/finally, and a try that only captures the error', () => {

@@ -2,7 +2,8 @@
  * Finds assertions that can be swallowed (issue #19): an `expect` inside a `try` whose `catch` does not
  * rethrow, or inside the promise chain before a `.catch(handler)` that does not rethrow (an AssertionError
  * is an Error like any other, so such a catch can turn a failing assertion into a pass); and an `expect`
- * only in a `catch` (it runs only if the `try` throws: when nothing throws, nothing is asserted).
+ * only in a `catch` or a `.catch(handler)` (it runs only if something throws: when nothing does, nothing
+ * is asserted).
  *
  * A heuristic over the TypeScript syntax tree, not a proof: a catch containing any `throw` is trusted.
  */
@@ -60,6 +61,8 @@ export function findSwallowedExpects(source: string, fileName = 'file.ts'): Swal
       !rethrows(node.arguments[0]!)
     ) {
       found.push({ line: line(node.expression.name), kind: '.catch()' });
+    } else if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === 'catch' && node.arguments.length > 0 && contains(node.arguments[0]!, isExpectCall)) {
+      found.push({ line: line(node.expression.name), kind: 'catch-only' });
     }
     ts.forEachChild(node, visit);
   };
