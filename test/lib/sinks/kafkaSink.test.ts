@@ -32,13 +32,18 @@ async function readAll(bootstrap: string, topic: string, count: number): Promise
 describe('kafkaSink options', () => {
   it('validates options at call time, naming every bad one', () => {
     expect(() => kafkaSink({} as KafkaSinkOptions)).toThrow(ConfigError);
-    try {
-      kafkaSink({ brokers: [], acks: 2, compression: 'lz4', batchSiz: 5 } as never);
-    } catch (error) {
-      const paths = (error as ConfigError).issues.map((i) => i.path).sort();
-      expect(paths).toEqual(['kafkaSink.acks', 'kafkaSink.batchSiz', 'kafkaSink.brokers', 'kafkaSink.compression']);
-      expect((error as ConfigError).issues.find((i) => i.path === 'kafkaSink.batchSiz')!.suggestion).toBe('batchSize');
-    }
+    const bad = () => kafkaSink({ brokers: [], acks: 2, compression: 'lz4', batchSiz: 5 } as never);
+    expect(bad).toThrow(ConfigError);
+    expect(bad).toThrow(
+      expect.objectContaining({
+        issues: [
+          expect.objectContaining({ path: 'kafkaSink.brokers' }),
+          expect.objectContaining({ path: 'kafkaSink.acks' }),
+          expect.objectContaining({ path: 'kafkaSink.compression' }),
+          expect.objectContaining({ path: 'kafkaSink.batchSiz', suggestion: 'batchSize' }),
+        ],
+      }),
+    );
   });
 
   it("declares Flume's type and maps Flume's keys", () => {
@@ -293,6 +298,8 @@ describe.skipIf(kafka.skip)(`kafkaSink when the broker goes away mid-stream${kaf
         `${duplicates} duplicates, ${m['ConnectionFailedCount']} failed connections, ${m['RollbackCount']} rolled-back batches`,
     );
     expect(distinct).toBe(total);
-    expect(duplicates).toBeGreaterThanOrEqual(0);
+    // A duplicate is a batch the broker stored but whose answer the sink never had: one in flight when the
+    // broker was killed, or one timed out while it came back. At most maxInFlight batches of batchSize each time.
+    expect(duplicates).toBeLessThanOrEqual(2 * 2 * 1000);
   }, 600_000);
 });
