@@ -139,6 +139,16 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
   let recordsSinceFetch = true;
   const toCommit = new Map<string, TopicPartitionOffset>();
   let committing: Promise<void> | undefined;
+  /**
+   * Acks that moved a commit not confirmed yet. A rejoin restarts from the committed
+   * offsets, so all of them would come again: while a commit hangs or fails (the broker is away) no more
+   * than `maxInFlight` of them are let pile up — else duplicates would grow with the outage instead of
+   * staying within the batches in flight. A failed commit's offsets are tried again after back-off.
+   */
+  let unconfirmed = 0;
+  let commitFailed = false;
+  let commitRetry: Subscription | undefined;
+  const commitBackoff = new Backoff(linear(cfg.backoffStepMs, cfg.backoffMaxMs));
 
   const fail = (error: unknown): void => {
     if (closed) return;
@@ -155,39 +165,66 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
     backoffTimer = undefined;
     startTimer?.unsubscribe();
     startTimer = undefined;
+    commitRetry?.unsubscribe();
+    commitRetry = undefined;
   };
 
   const flushCommits = (): Promise<void> => {
     if (committing) return committing;
     if (toCommit.size === 0) return Promise.resolve();
+    const commitEpoch = epoch;
     committing = (async () => {
       while (toCommit.size > 0) {
         const offsets = [...toCommit.values()];
+        const covered = unconfirmed;
         toCommit.clear();
         const started = Date.now();
         try {
           await cfg.client.commit(offsets);
+          commitFailed = false;
+          if (commitEpoch === epoch) unconfirmed -= covered;
         } catch {
-          // Lost only as a commit: the records come back after a restart or rebalance (duplicates, never loss).
+          // Never a loss (the records come back after a rejoin, as duplicates); kept for a retry unless a
+          // later ack moved the partition on or a rejoin started over from the committed offsets.
           counters.inc('GenericProcessingFail');
+          if (commitEpoch !== epoch) break;
+          for (const o of offsets) if (!toCommit.has(`${o.topic}\u0000${o.partition}`)) toCommit.set(`${o.topic}\u0000${o.partition}`, o);
+          commitFailed = true;
+          break;
         } finally {
           counters.inc('KafkaCommitTimer', Date.now() - started);
         }
       }
     })().finally(() => {
       committing = undefined;
+      if (commitFailed) {
+        if (!left && !closed && commitRetry === undefined) {
+          commitRetry = asyncScheduler.schedule(() => {
+            commitRetry = undefined;
+            void flushCommits();
+          }, commitBackoff.next());
+        }
+        return;
+      }
+      commitBackoff.reset();
       // An ack that landed between the loop's last check and here must not wait for the next one.
       if (toCommit.size > 0) void flushCommits();
+      else pump();
     });
     return committing;
   };
 
+  /** One last try at every pending commit (stopping: no retry after it). */
   const settleCommits = async (): Promise<void> => {
-    while (committing || toCommit.size > 0) await flushCommits();
+    await committing;
+    commitRetry?.unsubscribe();
+    commitRetry = undefined;
+    await flushCommits();
   };
 
   /** Commits the end of each partition's acked prefix. */
   const advance = (taken: Taken): void => {
+    let moved = false;
     for (const r of taken.ranges) {
       const queue = tracks.get(r.key);
       if (!queue) continue;
@@ -196,8 +233,13 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
         const head = queue.shift()!;
         last = head.ranges.find((x) => x.key === r.key)!.last;
       }
-      if (last !== undefined) toCommit.set(r.key, { topic: r.topic, partition: r.partition, offset: (BigInt(last) + 1n).toString() });
+      if (last !== undefined) {
+        toCommit.set(r.key, { topic: r.topic, partition: r.partition, offset: (BigInt(last) + 1n).toString() });
+        moved = true;
+      }
     }
+    // Only an ack that moves a commit counts: one behind an unsettled batch must not hold that batch back.
+    if (moved) unconfirmed++;
     void flushCommits();
   };
 
@@ -269,7 +311,7 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
   };
 
   const pump = (): void => {
-    while (!closed && backoffTimer === undefined && inFlight < cfg.maxInFlight) {
+    while (!closed && backoffTimer === undefined && inFlight < cfg.maxInFlight && unconfirmed <= cfg.maxInFlight) {
       if (held.length > 0) {
         emit(held.shift()!);
         continue;
@@ -334,6 +376,11 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
       held = [];
       tracks = new Map();
       toCommit.clear();
+      unconfirmed = 0;
+      commitFailed = false;
+      commitRetry?.unsubscribe();
+      commitRetry = undefined;
+      commitBackoff.reset();
       due = false;
       durationTimer?.unsubscribe();
       durationTimer = undefined;

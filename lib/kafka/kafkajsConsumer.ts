@@ -21,6 +21,10 @@ export interface ConsumerConfig {
 export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Array<string | RegExp>): ConsumerClient {
   const retry = { retries: opts.retries, initialRetryTime: opts.retryBackoffMs };
   let consumer: Consumer | undefined;
+  // kafkajs's commitOffsets returns without committing while its runner is not running (after a crash,
+  // until it joined again): a commit then must fail, not pass for done, or the engine would let acked
+  // offsets pile up that the re-join then reads again.
+  let joined = false;
   // A stop while start is under way waits for it: kafkajs's disconnect during run()'s first join
   // does nothing (the runner is not running yet), and the join then goes on, fetching for ever.
   let starting: Promise<void> | undefined;
@@ -36,9 +40,17 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       retry,
     });
     consumer = c;
-    c.on(c.events.GROUP_JOIN, (e) => h.assigned(e.payload.memberAssignment));
+    c.on(c.events.GROUP_JOIN, (e) => {
+      joined = true;
+      h.assigned(e.payload.memberAssignment);
+    });
+    c.on(c.events.REBALANCING, () => (joined = false));
+    c.on(c.events.STOP, () => (joined = false));
     c.on(c.events.FETCH, (e) => h.fetched(e.payload.duration));
-    c.on(c.events.CRASH, (e) => h.crashed(e.payload.error, e.payload.restart));
+    c.on(c.events.CRASH, (e) => {
+      joined = false;
+      h.crashed(e.payload.error, e.payload.restart);
+    });
     await c.connect();
     if (stopping) return;
     await c.subscribe({ topics, fromBeginning: opts.fromBeginning });
@@ -67,7 +79,8 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       }
     },
     async commit(offsets) {
-      await consumer?.commitOffsets(offsets.map((o) => ({ ...o })));
+      if (!consumer || !joined) throw new Error('the consumer is not in its group (restarting): offsets not committed');
+      await consumer.commitOffsets(offsets.map((o) => ({ ...o })));
     },
     pause(topics) {
       consumer?.pause(topics.map((topic) => ({ topic })));

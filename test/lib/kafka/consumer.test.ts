@@ -205,4 +205,34 @@ describe('startEngine', () => {
     expect(state.commits.flat()).toEqual([{ topic: 't', partition: 0, offset: '2' }]);
     expect(state.stops).toBe(1);
   });
+
+  it('a failed commit is kept and tried again after back-off, and no more than maxInFlight acked batches wait on commits meanwhile', async () => {
+    const { state, client } = fakeClient();
+    let failing = true;
+    client.commit = async (offsets) => {
+      if (failing) throw new Error('coordinator away');
+      state.commits.push([...offsets]);
+    };
+    const { engine: e, batches, counters } = engine(client, { maxInFlight: 1, batchSize: 1 });
+    const h = await started(state);
+    h.assigned({ t: [0] });
+    h.records('t', 0, [record(0), record(1), record(2), record(3), record(4)]);
+    // Acked batch after batch while every commit fails: once maxInFlight + 1 acked batches wait, nothing more goes out.
+    for (let i = 0; i < 5 && batches[i]; i++) {
+      batches[i]!.ack();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    expect(batches.length).toBe(2);
+    expect(counters.snapshot()['GenericProcessingFail']).toBeGreaterThan(0);
+    // The coordinator returns: the kept offsets go out and the rest follows.
+    failing = false;
+    await expect.poll(() => state.commits.flat().at(-1)?.offset).toBe('2');
+    for (let i = 2; i < 5; i++) {
+      await expect.poll(() => batches.length).toBeGreaterThan(i);
+      batches[i]!.ack();
+    }
+    await expect.poll(() => state.commits.flat().at(-1)?.offset).toBe('5');
+    await e.stop();
+  });
 });

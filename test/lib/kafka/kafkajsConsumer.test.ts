@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { ConsumerHandlers, InRecord } from '../../../lib/kafka/consumer.js';
 import { kafkajsConsumer, type ConsumerConfig } from '../../../lib/kafka/kafkajsConsumer.js';
 
-const EVENTS = { GROUP_JOIN: 'consumer.group_join', FETCH: 'consumer.fetch', CRASH: 'consumer.crash' } as const;
+const EVENTS = {
+  GROUP_JOIN: 'consumer.group_join',
+  FETCH: 'consumer.fetch',
+  CRASH: 'consumer.crash',
+  REBALANCING: 'consumer.rebalancing',
+  STOP: 'consumer.stop',
+} as const;
 
 type EachBatch = (payload: {
   batch: { topic: string; partition: number; messages: InRecord[]; lastOffset(): string };
@@ -136,11 +142,20 @@ describe('kafkajsConsumer', () => {
   it('commits, pauses and resumes in kafkajs terms', async () => {
     const k = fakeKafka();
     const c = kafkajsConsumer(k.kafka, CONFIG, ['t']);
-    await c.commit([{ topic: 't', partition: 0, offset: '5' }]); // before start: nothing to do
+    // Before start, and until the member joined its group, a commit fails rather than pass for done.
+    await expect(c.commit([{ topic: 't', partition: 0, offset: '5' }])).rejects.toThrow(/not in its group/);
     c.pause(['t']);
     expect(k.calls).toEqual([]);
     await c.start(recording().handlers);
+    await expect(c.commit([{ topic: 't', partition: 0, offset: '4' }])).rejects.toThrow(/not in its group/);
+    k.emit(EVENTS.GROUP_JOIN, { memberAssignment: { t: [0] } });
     await c.commit([{ topic: 't', partition: 0, offset: '5' }]);
+    // kafkajs's commitOffsets does nothing while its runner restarts after a crash, or rebalances.
+    k.emit(EVENTS.CRASH, { error: new Error('boom'), restart: true });
+    await expect(c.commit([{ topic: 't', partition: 0, offset: '6' }])).rejects.toThrow(/not in its group/);
+    k.emit(EVENTS.GROUP_JOIN, { memberAssignment: { t: [0] } });
+    k.emit(EVENTS.REBALANCING, {});
+    await expect(c.commit([{ topic: 't', partition: 0, offset: '7' }])).rejects.toThrow(/not in its group/);
     c.pause(['t', 'u']);
     c.resume(['t']);
     await c.stop();
