@@ -73,3 +73,7 @@ export const spillableMemoryChannel = lazy(files, 'spillableMemoryChannel');
 export const createSerializer = lazy(files, 'createSerializer');
 export const serializerFactory = lazy(files, 'serializerFactory');
 export const flumeSerializerName = lazy(files, 'flumeSerializerName');
+
+const client = entry<typeof import('./client.js')>('./client.js');
+export const createRpcClient = lazy(client, 'createRpcClient');
+export const rpcClientFromProperties = lazy(client, 'rpcClientFromProperties');

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildDist, root } from '../../support/examples.js';
 
-const SUBPATHS = ['kafka', 'hdfs', 'avro', 'http', 'syslog', 'netcat', 'exec', 'files'];
+const SUBPATHS = ['kafka', 'hdfs', 'avro', 'http', 'syslog', 'netcat', 'exec', 'files', 'client'];
 
 /** Runs `body` (an ES module's text, after the hook is set) in a fresh Node; its stdout's last line, parsed. */
 async function child<T>(body: string): Promise<T> {
