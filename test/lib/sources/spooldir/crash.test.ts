@@ -10,6 +10,7 @@ import {
   kill,
   redelivered,
   repairTail,
+  CRASH_ROUNDS,
   seededRandom,
   sleep,
   startChild,
@@ -60,6 +61,7 @@ const trackerState = (trackerDir: string) => {
 describe('spooldirSource: SIGKILL at random points', () => {
   it('over several rounds, some while the spool directory is read-only: nothing lost, at most maxInFlight batches again per kill', async () => {
     const rnd = seededRandom();
+    console.log(`spooldir SIGKILL: seed ${rnd.seed} (replay with RXFLUME_CRASH_SEED=${rnd.seed})`);
     fs = await mountSmallFs(16 << 20);
     const spoolDir = join(fs.dir, 'spool');
     mkdirSync(spoolDir);
@@ -76,7 +78,7 @@ describe('spooldirSource: SIGKILL at random points', () => {
       expected.push(...lines);
     };
 
-    const rounds = 6;
+    const rounds = CRASH_ROUNDS;
     const report: string[] = [];
     let readOnly = false;
     for (let round = 0; round <= rounds; round++) {
@@ -125,10 +127,10 @@ describe('spooldirSource: SIGKILL at random points', () => {
       `spooldir SIGKILL (seed ${rnd.seed}): ${expected.length} lines in ${files} files, ${all.length} deliveries, ` +
         `lost ${lost.length}, duplicated ${all.length - seen.size}; batches sent again per kill: ${perKill.join(', ')}\n  ${report.join('\n  ')}`,
     );
-    expect(lost).toEqual([]);
-    expect(foreign).toEqual([]);
-    expect(again.get(rounds)).toBeUndefined(); // the last run was stopped cleanly
-    for (const n of perKill) expect(n).toBeLessThanOrEqual(maxInFlight);
+    expect(lost, `seed ${rnd.seed}`).toEqual([]);
+    expect(foreign, `seed ${rnd.seed}`).toEqual([]);
+    expect(again.get(rounds), `seed ${rnd.seed}`).toBeUndefined(); // the last run was stopped cleanly
+    perKill.forEach((n, round) => expect(n, `seed ${rnd.seed} round ${round}`).toBeLessThanOrEqual(maxInFlight));
     expect(readdirSync(spoolDir).sort()).toEqual(Array.from({ length: files }, (_, i) => `f${i}.log.COMPLETED`).sort());
   }, 300_000);
 

@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deliveries, kill, outSize, redelivered, repairTail, seededRandom, sleep, startChild, waitFor, type Child } from '../../../fixtures/taildir/rounds.js';
+import { CRASH_ROUNDS, deliveries, kill, outSize, redelivered, repairTail, seededRandom, sleep, startChild, waitFor, type Child } from '../../../fixtures/taildir/rounds.js';
 import { mountSmallFs, type SmallFs } from '../../../fixtures/taildir/smallFs.js';
 
 // taildirSource in a child process, killed with SIGKILL at random points over several rounds while a
@@ -44,6 +44,7 @@ const lines = (from: number, to: number) => Array.from({ length: to - from }, (_
 describe('taildirSource: SIGKILL at random points', () => {
   it('over several rounds with appends and rotations, some during ENOSPC: nothing lost, re-sent batches bounded per kill', async () => {
     const rnd = seededRandom();
+    console.log(`taildir SIGKILL: seed ${rnd.seed} (replay with RXFLUME_CRASH_SEED=${rnd.seed})`);
     fs = await mountSmallFs(1 << 20);
     const positionFile = join(fs.dir, 'state', 'taildir_position.json');
     const out = join(root, 'out.txt');
@@ -58,7 +59,7 @@ describe('taildirSource: SIGKILL at random points', () => {
       if (rnd.next() < 0.01) renameSync(app, `${app}.${++rotations}`); // still matches the group
     }, 10);
 
-    const rounds = 6;
+    const rounds = CRASH_ROUNDS;
     const report: string[] = [];
     let full = false;
     /** Per round, the output offset from which its batches were acked while positions could not be written. */
@@ -121,10 +122,10 @@ describe('taildirSource: SIGKILL at random points', () => {
         perKill.map((k) => `${k.sentAgain} (≤ ${2 * maxInFlight}${k.duringOutage ? ` + ${k.duringOutage} acked during the outage` : ''})`).join(', ') +
         `\n  ${report.join('\n  ')}`,
     );
-    perKill.forEach((k, round) => expect(k.sentAgain, `round ${round}`).toBeLessThanOrEqual(k.bound));
-    expect(lost).toBe(0);
-    expect(malformed).toEqual([]);
-    expect(again.get(rounds)).toBeUndefined();
+    perKill.forEach((k, round) => expect(k.sentAgain, `seed ${rnd.seed} round ${round}`).toBeLessThanOrEqual(k.bound));
+    expect(lost, `seed ${rnd.seed}`).toBe(0);
+    expect(malformed, `seed ${rnd.seed}`).toEqual([]);
+    expect(again.get(rounds), `seed ${rnd.seed}`).toBeUndefined();
   }, 400_000);
 
   it('EACCES: a state directory the process may not write: tailing goes on, positions are written once it may again', async () => {
