@@ -233,6 +233,8 @@ export async function pinoTransport(options: PinoTransportOptions): Promise<Tran
       if (opts.reportIntervalMs > 0) process.stderr.write(`rxflume/pino ${opts.name}: ${lost} log line(s) not delivered within closeTimeoutMs (${opts.closeTimeoutMs} ms) on close\n`);
     }
     report(true);
+    (timer as Subscription | undefined)?.unsubscribe(); // a retry scheduled by a send during the loop
+    timer = undefined;
     waiting.length = 0;
     bytes = 0;
     gauge();

@@ -85,7 +85,7 @@ describe('pinoTransport', () => {
     await waitFor(() => s.sink.events.length === 50, 'the 50 held lines');
     expect(s.sink.events.map((e) => JSON.parse(e.body.toString()).msg)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
     t.stream.write('{"level":30,"time":2,"msg":"after"}\n');
-    await waitFor(() => s.sink.events.length === 51, 'a new line');
+    await waitFor(() => s.sink.events.length === 51 && t.counters().EventDrainSuccessCount === 51, 'a new line, answered');
     expect(t.counters()).toMatchObject({ EventDrainSuccessCount: 51, BufferedEventCount: 0, BufferedByteCount: 0 });
   });
 
