@@ -119,7 +119,12 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   let chain: Promise<void> = Promise.resolve();
 
   type Send = (endpoint: AvroRpcEndpoint) => Promise<void>;
-  const strategy = opts.type === 'failover' ? failover(endpoints, opts.maxAttempts ?? endpoints.length, counters, failure) : opts.type === 'loadBalance' ? loadBalance(endpoints, opts, counters, failure) : (send: Send) => send(endpoints[0]!);
+  const strategy: (send: Send) => Promise<void> =
+    opts.type === 'failover'
+      ? failover(endpoints, opts.maxAttempts ?? endpoints.length, counters, failure)
+      : opts.type === 'loadBalance'
+        ? loadBalance(endpoints, opts, counters, failure)
+        : (send) => send(endpoints[0]!);
 
   const call = (count: number, send: Send): Promise<void> => {
     if (closed) return Promise.reject(failure('the client is closed', undefined, false));
