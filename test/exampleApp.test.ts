@@ -25,7 +25,9 @@ describe('examples/app', () => {
     buildDist();
     const ORDERS = 600;
     const LOGS = 150;
-    const { stdout } = await run(process.execPath, [join(app, 'app.ts')], { cwd: app, env: { ...process.env, ORDERS: String(ORDERS), LOGS: String(LOGS) }, timeout: 90_000 });
+    // Node strips types by default since 22.18; 22.12–22.17 need the flag.
+    const strip = (process.features as { typescript?: unknown }).typescript ? [] : ['--experimental-strip-types'];
+    const { stdout } = await run(process.execPath, [...strip, join(app, 'app.ts')], { cwd: app, env: { ...process.env, ORDERS: String(ORDERS), LOGS: String(LOGS) }, timeout: 90_000 });
     const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
     const summary = lines.at(-1)!.summary;
     expect(summary).toEqual({ outcome: 'ok', handled: { orders: ORDERS, logs: LOGS }, drained: true, received: { orders: ORDERS, logs: LOGS } });

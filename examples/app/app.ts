@@ -1,6 +1,7 @@
 /**
  * A small application built on rxflume, run with `node examples/app/app.ts` after `npm run build`
- * (Node ≥ 22.18 runs TypeScript directly; in your own app, `npm install rxflume pino`).
+ * (Node ≥ 22.18 runs TypeScript directly, 22.12–22.17 with --experimental-strip-types; in your own
+ * app, `npm install rxflume pino`).
  *
  * It plays both ends of a Flume setup in one process, to show each piece:
  *
