@@ -109,8 +109,10 @@ function render(raw: string): string[] {
 
 describe('rxflume agent in a pseudo-terminal', () => {
   it('draws the status line below the logs and events, never inside them, and says when a source finished', async () => {
-    // r1 ends at once; r2 prints events (stdout, the same terminal) and a line on stderr (logged) while the
-    // status line is up, then ends, and the agent with it.
+    // r1 ends at once. r2 waits for the test to have seen the status line, then prints an event (stdout, the
+    // same terminal) and a line on stderr (logged); once the status line is drawn again, the last event; then
+    // it ends, and the agent with it. Its waits are bounded (30 s each), as the test's are.
+    const go = (n: number) => `i=0; until [ -e '${tmp.dir}/go${n}' ] || [ $i -ge 600 ]; do sleep 0.05; i=$((i+1)); done`;
     const file = tmp.write(
       'exec.properties',
       `a1.sources = r1 r2
@@ -121,7 +123,7 @@ a1.sources.r1.command = echo first
 a1.sources.r1.channels = c1
 a1.sources.r2.type = exec
 a1.sources.r2.shell = /bin/sh -c
-a1.sources.r2.command = sleep 2.5; echo second; echo to-stderr >&2; sleep 1.5; echo third
+a1.sources.r2.command = ${go(1)}; echo second; echo to-stderr >&2; ${go(2)}; echo third
 a1.sources.r2.logStdErr = true
 a1.sources.r2.channels = c1
 a1.channels.c1.type = memory
@@ -133,13 +135,31 @@ a1.sinks.k1.channel = c1
     const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: root, env: env({ COLUMNS: '120' }), stdio: ['ignore', 'pipe', 'pipe'] });
     let raw = '';
     child.stdout.on('data', (d: Buffer) => (raw += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 80_000);
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    /** Resolves once `raw` from `from` on matches (checked every 50 ms, 30 s at most); returns where it matched. */
+    const seen = async (pattern: RegExp, from = 0): Promise<number> => {
+      for (let i = 0; i < 600; i++) {
+        const at = raw.slice(from).search(pattern);
+        if (at >= 0) return from + at;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no ${pattern} in the terminal's output within 30 s:\n${raw}`);
+    };
+    // The status line, saying that r1 finished.
+    const status = /\r\x1b\[2K[^\n]*source r1 [^\n]*finished/;
+    await seen(status);
+    tmp.write('go1', '');
+    // r2's logged stderr line and its event (a batch, sent when the exec source's batch timeout expires), then
+    // the status line drawn again below both.
+    const after = Math.max(await seen(/second \}/), await seen(/stderr: to-stderr/));
+    await seen(status, after + 1);
+    tmp.write('go2', '');
+    const code = await exited;
     clearTimeout(killer);
     expect(code, raw).toBe(0);
 
-    // The status line was drawn, with the source that ended; and every time it was cleared again.
-    expect(raw).toMatch(/\r\x1b\[2K[^\n]*source r1 .*finished/);
+    // Every time it was drawn, the status line was cleared again before anything else was written.
     const shown = render(raw);
     for (const line of shown) expect(line, JSON.stringify(shown)).not.toMatch(/ev\/s|% full|finished/);
     // Events and log lines each whole, on a line of their own.
@@ -147,5 +167,5 @@ a1.sinks.k1.channel = c1
     expect(events.map((l) => / (\w+) \}$/.exec(l)?.[1]).sort()).toEqual(['first', 'second', 'third']);
     expect(shown.filter((l) => l.includes('stderr: to-stderr'))).toEqual([expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} \w+ +r2 stderr: to-stderr$/)]);
     expect(shown.filter((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO {2}agent st(arted|opped)/.test(l))).toHaveLength(2);
-  }, 90_000);
+  }, 120_000);
 });
