@@ -11,9 +11,12 @@
  *     });
  *   });
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
-import { inject } from 'vitest';
-import type { KafkaMajor } from '../../scripts/kafka.js';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { startBroker, type Broker, type KafkaMajor } from '../../scripts/kafka.js';
 
 export interface KafkaTestEnv {
   /** `127.0.0.1:<port>` of the run's broker; null when there is none. */
@@ -54,6 +57,27 @@ export function requireKafka(): string {
   if (env.failure !== undefined) throw new Error(env.failure);
   if (env.bootstrap === null) throw new Error(`no Kafka broker: ${env.skipReason}`);
   return env.bootstrap;
+}
+
+/**
+ * A broker of the describe block's own, for tests that stop and restart it (SIGKILL, then `start()` on the
+ * same port and data) without disturbing any other test: started in beforeAll, closed and its data
+ * removed in afterAll. Call inside `describe.skipIf(kafka.skip)`; `broker()` in a test, after `requireKafka()`.
+ */
+export function ownBroker(prefix: string): { broker(): Broker } {
+  const env = kafkaEnv();
+  let broker: Broker | undefined;
+  let dataDir: string | undefined;
+  beforeAll(async () => {
+    if (env.failure !== undefined) return; // the test reports it
+    dataDir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+    broker = await startBroker({ dataDir, autoCreateTopics: false, ...(env.major ? { major: env.major } : {}) });
+  }, 240_000);
+  afterAll(async () => {
+    await broker?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }, 120_000);
+  return { broker: () => broker! };
 }
 
 export function testKafka(bootstrap: string): Kafka {

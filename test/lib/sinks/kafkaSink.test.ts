@@ -1,7 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBatch } from '../../../lib/core/batch.js';
 import { ConfigError, FlumeError } from '../../../lib/core/errors.js';
 import { event, type FlumeEvent } from '../../../lib/core/event.js';
@@ -12,8 +9,8 @@ import type { Sink } from '../../../lib/core/sink.js';
 import { kafkaSink, kafkaSinkSpec, type KafkaSinkOptions } from '../../../lib/sinks/kafkaSink.js';
 import { sequenceSource } from '../../../lib/sources/sequenceSource.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
-import { freePort, startBroker, type Broker } from '../../../scripts/kafka.js';
-import { consumeRecords, createTopic, kafkaEnv, requireKafka, topicRecordCount, waitFor, type ConsumedRecord } from '../../support/kafka.js';
+import { freePort } from '../../../scripts/kafka.js';
+import { consumeRecords, createTopic, kafkaEnv, ownBroker, requireKafka, topicRecordCount, waitFor, type ConsumedRecord } from '../../support/kafka.js';
 
 /** Hands one batch to the sink; resolves on ack, rejects with the nack's error. */
 function deliver(sink: Sink, events: readonly FlumeEvent[]): Promise<void> {
@@ -246,23 +243,13 @@ describe('kafkaSink with unreachable brokers', () => {
 });
 
 describe.skipIf(kafka.skip)(`kafkaSink when the broker goes away mid-stream${kafka.note}`, () => {
-  let broker: Broker | undefined;
-  let dataDir: string | undefined;
-  beforeAll(async () => {
-    if (kafka.failure !== undefined) return; // the test reports it
-    dataDir = await mkdtemp(join(tmpdir(), 'rxflume-kafka-fault-'));
-    // Its own broker, so stopping it disturbs no other test; restarted on the same port and data.
-    broker = await startBroker({ dataDir, autoCreateTopics: false, ...(kafka.major ? { major: kafka.major } : {}) });
-  }, 240_000);
-  afterAll(async () => {
-    await broker?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  }, 120_000);
+  // Its own broker, so stopping it disturbs no other test; restarted on the same port and data.
+  const own = ownBroker('rxflume-kafka-fault');
 
   it('loses nothing of 200k events when the broker is killed and restarted (duplicates counted)', async () => {
     requireKafka();
     const total = 200_000;
-    const b = broker!;
+    const b = own.broker();
     const topic = await createTopic(b.bootstrap, 'fault', 3);
     const pipeline = pipe(
       sequenceSource({ totalEvents: total, batchSize: 1000 }),

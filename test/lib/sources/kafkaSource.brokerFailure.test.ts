@@ -5,17 +5,13 @@
  * yet committed when the broker died — the batches in flight — and again when it came back (a rebalance
  * drops what was unacked).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Observer } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Batch } from '../../../lib/core/batch.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import { kafkaSource } from '../../../lib/sources/kafkaSource.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
-import { startBroker, type Broker } from '../../../scripts/kafka.js';
-import { createTopic, kafkaEnv, requireKafka, testKafka, uniqueTopic, waitFor } from '../../support/kafka.js';
+import { createTopic, kafkaEnv, ownBroker, requireKafka, testKafka, uniqueTopic, waitFor } from '../../support/kafka.js';
 
 const kafka = kafkaEnv();
 const TOTAL = 30_000;
@@ -47,22 +43,11 @@ function slowCountingSink(total: number, delayMs: number): Observer<Batch> & { c
 }
 
 describe.skipIf(kafka.skip)(`kafkaSource when the broker goes away mid-stream${kafka.note}`, () => {
-  let broker: Broker | undefined;
-  let dataDir: string | undefined;
-  beforeAll(async () => {
-    if (kafka.failure !== undefined) return; // the test reports it
-    dataDir = await mkdtemp(join(tmpdir(), 'rxflume-kafka-source-fault-'));
-    // Its own broker, so stopping it disturbs no other test.
-    broker = await startBroker({ dataDir, autoCreateTopics: false, ...(kafka.major ? { major: kafka.major } : {}) });
-  }, 240_000);
-  afterAll(async () => {
-    await broker?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  }, 120_000);
+  const own = ownBroker('rxflume-kafka-source-fault');
 
   it('loses no record when the broker is killed and restarted; duplicates within the batches in flight at each change', async () => {
     requireKafka();
-    const b = broker!;
+    const b = own.broker();
     const topic = await createTopic(b.bootstrap, 'source-fault', 3);
     const producer = testKafka(b.bootstrap).producer();
     await producer.connect();

@@ -8,17 +8,13 @@
  * while its consumer restarts, and takes going on while commits failed (lib/kafka/consumer.ts,
  * kafkajsConsumer.ts now fail such a commit, keep and retry it, and hold back new batches meanwhile).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Observer } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Batch } from '../../../lib/core/batch.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import { sequenceSource } from '../../../lib/sources/sequenceSource.js';
 import { kafkaChannel } from '../../../operators/channels/kafkaChannel.js';
-import { startBroker, type Broker } from '../../../scripts/kafka.js';
-import { createTopic, kafkaEnv, requireKafka, topicRecordCount, uniqueTopic, waitFor } from '../../support/kafka.js';
+import { createTopic, kafkaEnv, ownBroker, requireKafka, topicRecordCount, uniqueTopic, waitFor } from '../../support/kafka.js';
 
 const kafka = kafkaEnv();
 const TOTAL = 30_000;
@@ -27,22 +23,11 @@ const TAKE_BATCH = 500;
 const IN_FLIGHT = 2;
 
 describe.skipIf(kafka.skip)(`kafkaChannel when the broker goes away mid-stream${kafka.note}`, () => {
-  let broker: Broker | undefined;
-  let dataDir: string | undefined;
-  beforeAll(async () => {
-    if (kafka.failure !== undefined) return; // the test reports it
-    dataDir = await mkdtemp(join(tmpdir(), 'rxflume-kafka-channel-fault-'));
-    // Its own broker, so stopping it disturbs no other test.
-    broker = await startBroker({ dataDir, autoCreateTopics: false, ...(kafka.major ? { major: kafka.major } : {}) });
-  }, 240_000);
-  afterAll(async () => {
-    await broker?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  }, 120_000);
+  const own = ownBroker('rxflume-kafka-channel-fault');
 
   it('loses no event put when the broker is killed and restarted; duplicates within the puts and takes in flight at each change', async () => {
     requireKafka();
-    const b = broker!;
+    const b = own.broker();
     const topic = await createTopic(b.bootstrap, 'channel-fault', 3);
     const counts = new Uint16Array(TOTAL);
     let acked = 0;
