@@ -4,14 +4,22 @@
  * (header_and_text), events and headers compared; pino.transport({ target: rxflume/pino }) in a
  * worker thread → Flume and → an rxflume agent (the CLI, avro → file_roll). Both load dist/ (built here).
  * The receiving agents run in other processes: pino's end() blocks this thread until the worker is done.
+ * Flume's own Java client (RpcClientFactory, run from a probe source file) and rpcClientFromProperties,
+ * given the same client.properties, pick the same host for every call (load balancing with a dead
+ * host and back-off, failover past a dead first host).
  * Skipped when java/mvn are missing, unless RXFLUME_REQUIRE_FLUME=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, transport as pinoTransport } from 'pino';
-import { createRpcClient } from '../../lib/client/rpcClient.js';
+import { createRpcClient, rpcClientFromProperties } from '../../lib/client/rpcClient.js';
 import { event, type FlumeEvent } from '../../lib/core/event.js';
+import { avroSource } from '../../lib/sources/avroSource.js';
+import { memoryChannel } from '../../operators/channels/memoryChannel.js';
+import { ensureFlumeJars } from '../../scripts/flume.js';
+import { runJava } from '../support/javaProbe.js';
+import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
 import { startCli, scratch } from '../support/cli.js';
 import { buildDist, root } from '../support/examples.js';
 import { flumeEnv, freePort, freePorts, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
@@ -88,6 +96,96 @@ describe.skipIf(env.skip)(`RPC client and pino transport → Apache Flume 1.11.0
     const [a, b] = [await rolled(out(3), 50), await rolled(out(4), 50)];
     expect(a.map((e) => e.headers.call)).toEqual(['0', '2', '4', '6', '8'].flatMap((c) => Array<string>(10).fill(c)));
     expect(b.map((e) => e.headers.call)).toEqual(['1', '3', '5', '7', '9'].flatMap((c) => Array<string>(10).fill(c)));
+  });
+
+  describe("the same client.properties in Flume's Java client and in rpcClientFromProperties", () => {
+    const CALLS = 8;
+    /** Sends CALLS appendBatch calls of 3 events tagged with the call number, as rpcClient.test's twin below does. */
+    const PROBE = `
+import java.io.FileReader;
+import java.io.Reader;
+import java.util.*;
+import org.apache.flume.Event;
+import org.apache.flume.EventDeliveryException;
+import org.apache.flume.api.RpcClient;
+import org.apache.flume.api.RpcClientFactory;
+import org.apache.flume.event.EventBuilder;
+
+public class RpcClientProbe {
+  public static void main(String[] args) throws Exception {
+    Properties props = new Properties();
+    try (Reader r = new FileReader(args[0])) { props.load(r); }
+    RpcClient client = RpcClientFactory.getInstance(props);
+    for (int k = 0; k < Integer.parseInt(args[1]); k++) {
+      List<Event> batch = new ArrayList<>();
+      for (int i = 0; i < 3; i++) batch.add(EventBuilder.withBody(("call " + k + " event " + i).getBytes("UTF-8"), new HashMap<>(Map.of("call", String.valueOf(k)))));
+      try { client.appendBatch(batch); System.out.println("ok " + k); } catch (EventDeliveryException e) { System.out.println("failed " + k); }
+    }
+    client.close();
+  }
+}
+`;
+
+    /** Three hosts: rxflume avroSources, but the `dead` one's port is left unbound. */
+    async function hosts(dead: number): Promise<{ sinks: RecordingSink[]; props: Record<string, string>; stop(): void }> {
+      const sinks: RecordingSink[] = [];
+      const subs: { unsubscribe(): void }[] = [];
+      const addresses: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (i === dead) {
+          addresses.push(`127.0.0.1:${await freePort()}`);
+          continue;
+        }
+        const l = listening();
+        const sink = recordingSink();
+        subs.push(avroSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening }).pipe(memoryChannel()).subscribe(sink));
+        sinks.push(sink);
+        addresses.push(`127.0.0.1:${await l.port}`);
+      }
+      return {
+        sinks,
+        props: { hosts: 'h1 h2 h3', 'hosts.h1': addresses[0]!, 'hosts.h2': addresses[1]!, 'hosts.h3': addresses[2]!, 'connect-timeout': '5000' },
+        stop: () => subs.forEach((s) => s.unsubscribe()),
+      };
+    }
+
+    /** The calls each live host took, in order. */
+    const calls = (sinks: RecordingSink[]): string[][] => sinks.map((s) => [...new Set(s.events.map((e) => e.headers.call!))]);
+
+    for (const [what, dead, extra] of [
+      ['load_balance, round_robin, backoff, a dead second host', 1, { 'client.type': 'default_loadbalance', 'host-selector': 'round_robin', backoff: 'true' }],
+      ['load_balance, round_robin, no backoff, a dead second host', 1, { 'client.type': 'default_loadbalance', 'host-selector': 'round_robin' }],
+      ['failover, a dead first host', 0, { 'client.type': 'default_failover' }],
+    ] as const) {
+      it(what, async () => {
+        const java = await hosts(dead);
+        const ours = await hosts(dead);
+        const all = (h: { sinks: RecordingSink[] }) => () => h.sinks.reduce((n, s) => n + s.events.length, 0) === 3 * CALLS;
+        try {
+          const work = scratch('rxflume-rpc-probe-');
+          try {
+            writeFileSync(join(work.dir, 'client.properties'), Object.entries({ ...java.props, ...extra }).map(([k, v]) => `${k}=${v}`).join('\n'));
+            writeFileSync(join(work.dir, 'RpcClientProbe.java'), PROBE);
+            const libs = await ensureFlumeJars();
+            const run = await runJava(['-cp', `${libs}/*`, join(work.dir, 'RpcClientProbe.java'), join(work.dir, 'client.properties'), String(CALLS)], { timeoutMs: 120_000 });
+            expect(run.stdout.trim().split('\n'), run.stderr.slice(-2000)).toEqual(Array.from({ length: CALLS }, (_, k) => `ok ${k}`));
+          } finally {
+            work.cleanup();
+          }
+          const client = rpcClientFromProperties({ ...ours.props, ...extra });
+          for (let k = 0; k < CALLS; k++) await client.appendBatch([0, 1, 2].map((i) => event(`call ${k} event ${i}`, { call: String(k) })));
+          await client.close();
+          // Answered OK once the channel stored them; the recording sink takes them a moment later.
+          await waitFor(all(java), "the Java client's events");
+          await waitFor(all(ours), 'our events');
+          expect(calls(ours.sinks)).toEqual(calls(java.sinks));
+          expect(calls(java.sinks).flat()).toHaveLength(CALLS);
+        } finally {
+          java.stop();
+          ours.stop();
+        }
+      }, 180_000);
+    }
   });
 
   describe('pino.transport in a worker thread', () => {
