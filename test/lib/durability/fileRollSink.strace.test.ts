@@ -1,18 +1,15 @@
 /**
  * fileRollSink's `fsync` option (issue #19, item 1): with it, a batch is acked only once its bytes and
  * its file's directory entry are on disk; without it, once written (handed to the OS). Proven on the
- * system calls of a child process running netcat → fileRoll with no channel between, so that the
- * source's OK is written only after the sink acked the batch.
+ * system calls of a child process running netcat → fileRoll with no channel between
+ * (fixtures/netcatToSink.mjs), so that the source's OK is written only after the sink acked the batch.
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratch } from '../../support/cli.js';
 import { buildDist } from '../../support/examples.js';
-import { isSync, spawnTraced, type Trace } from '../../support/strace.js';
-import { feedNetcat, netcatAcks, strace, syncAfter, writesOf } from './support.js';
-
-const child = fileURLToPath(new URL('./fixtures/netcatToFileRoll.mjs', import.meta.url));
+import { isSync, type Trace } from '../../support/strace.js';
+import { feedNetcat, netcatAcks, strace, syncAfter, tracedNetcatToSink, writesOf } from './support.js';
 
 describe.skipIf(strace.skip)(`fileRollSink durability under strace${strace.note}`, () => {
   const tmp = scratch('rxflume-roll-strace-');
@@ -21,19 +18,13 @@ describe.skipIf(strace.skip)(`fileRollSink durability under strace${strace.note}
 
   async function run(name: string, mode: 'fsync' | 'plain'): Promise<{ trace: Trace; port: number; out: string }> {
     const out = join(tmp.dir, name);
-    const traced = spawnTraced(process.execPath, [child, out, mode], { outFile: join(tmp.dir, `${name}.strace`) });
+    const { traced, port } = await tracedNetcatToSink(join(tmp.dir, `${name}.strace`), 'fileRollSink', { directory: out, rollIntervalS: 0, fsync: mode === 'fsync' });
     try {
-      const until = Date.now() + 30_000;
-      let m: RegExpExecArray | null = null;
-      while (!(m = /PORT (\d+)/.exec(traced.output())) && Date.now() < until && traced.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-      expect(m, traced.output()).not.toBeNull();
-      const port = Number(m![1]);
       expect(await feedNetcat(port, 3, 30, 10)).toHaveLength(90);
-      await traced.stop();
-      return { trace: traced.trace(), port, out };
     } finally {
       await traced.stop();
     }
+    return { trace: traced.trace(), port, out };
   }
 
   it('fsync: every line answered OK was written to its file and that file synced, and the new file\'s directory synced, before the OK', async () => {

@@ -4,6 +4,7 @@
  * which sync covered it.
  */
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cli, root } from '../../support/examples.js';
 import { freePort } from '../../support/hostile.js';
 import { netcatSend, sleep } from '../../support/net.js';
@@ -83,6 +84,24 @@ export function writesOf(trace: Trace, body: string, path: RegExp): Syscall[] {
 /** The first successful sync of file instance `file` that began after line `after`. */
 export function syncAfter(trace: Trace, file: number, after: number): Syscall | undefined {
   return trace.calls.find((c) => isSync(c) && c.file === file && c.start > after);
+}
+
+const netcatToSink = fileURLToPath(new URL('./fixtures/netcatToSink.mjs', import.meta.url));
+
+/**
+ * Runs netcat → `sink` (an export of the library, e.g. fileRollSink) with no channel between, in a child
+ * process under strace writing to `outFile`: the source's OK then marks the sink's ack. Resolves once it listens.
+ */
+export async function tracedNetcatToSink(outFile: string, sink: string, options: object): Promise<{ traced: TracedProcess; port: number }> {
+  const traced = spawnTraced(process.execPath, [netcatToSink, sink, JSON.stringify(options)], { outFile });
+  const until = Date.now() + 30_000;
+  let m: RegExpExecArray | null = null;
+  while (!(m = /PORT (\d+)/.exec(traced.output())) && Date.now() < until && traced.child.exitCode === null) await sleep(20);
+  if (!m) {
+    await traced.stop();
+    throw new Error(`${sink} child did not listen:\n${traced.output()}`);
+  }
+  return { traced, port: Number(m[1]) };
 }
 
 /** A port for the netcat source. */
