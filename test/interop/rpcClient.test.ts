@@ -6,10 +6,11 @@
  * The receiving agents run in other processes: pino's end() blocks this thread until the worker is done.
  * Flume's own Java client (RpcClientFactory, run from a probe source file) and rpcClientFromProperties,
  * given the same client.properties, pick the same host for every call (load balancing with a dead
- * host and back-off, failover past a dead first host).
+ * host and back-off, failover past a dead first host, failover while hosts die and come back).
  * Skipped when java/mvn are missing, unless RXFLUME_REQUIRE_FLUME=1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino, transport as pinoTransport } from 'pino';
@@ -19,7 +20,7 @@ import { avroSource } from '../../lib/sources/avroSource.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
 import { ensureFlumeJars } from '../../scripts/flume.js';
 import { runJava } from '../support/javaProbe.js';
-import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
+import { listening, recordingSink, sleep, waitFor, type RecordingSink } from '../support/net.js';
 import { startCli, scratch } from '../support/cli.js';
 import { buildDist, root } from '../support/examples.js';
 import { flumeEnv, freePort, freePorts, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
@@ -30,6 +31,36 @@ const env = flumeEnv();
 const TRANSPORT = join(root, 'dist/lib/client/pinoTransport.js');
 const rolled = (dir: string, count: number): Promise<HeaderAndText[]> => rolledHeaderAndText(dir, { count, timeoutMs: 60_000 });
 const plain = (events: readonly FlumeEvent[]): HeaderAndText[] => events.map((e) => ({ headers: e.headers, body: e.body.toString() }));
+
+/** Flume's Java client: `java -cp <flume libs>/* RpcClientProbe.java client.properties <calls> [paced]` sends appendBatch calls of 3 events tagged with their call number. */
+const PROBE = `
+import java.io.FileReader;
+import java.io.Reader;
+import java.util.*;
+import org.apache.flume.Event;
+import org.apache.flume.EventDeliveryException;
+import org.apache.flume.api.RpcClient;
+import org.apache.flume.api.RpcClientFactory;
+import org.apache.flume.event.EventBuilder;
+
+public class RpcClientProbe {
+  public static void main(String[] args) throws Exception {
+    Properties props = new Properties();
+    try (Reader r = new FileReader(args[0])) { props.load(r); }
+    RpcClient client = RpcClientFactory.getInstance(props);
+    // With a third argument, each call waits for a line on stdin (the test changes the hosts in between).
+    java.io.BufferedReader paced = args.length > 2 ? new java.io.BufferedReader(new java.io.InputStreamReader(System.in)) : null;
+    for (int k = 0; k < Integer.parseInt(args[1]); k++) {
+      if (paced != null && paced.readLine() == null) break;
+      List<Event> batch = new ArrayList<>();
+      for (int i = 0; i < 3; i++) batch.add(EventBuilder.withBody(("call " + k + " event " + i).getBytes("UTF-8"), new HashMap<>(Map.of("call", String.valueOf(k)))));
+      try { client.appendBatch(batch); System.out.println("ok " + k); } catch (EventDeliveryException e) { System.out.println("failed " + k); }
+      System.out.flush();
+    }
+    client.close();
+  }
+}
+`;
 
 describe.skipIf(env.skip)(`RPC client and pino transport → Apache Flume 1.11.0${env.note}`, () => {
   let agent: FlumeAgent | undefined;
@@ -100,31 +131,6 @@ describe.skipIf(env.skip)(`RPC client and pino transport → Apache Flume 1.11.0
 
   describe("the same client.properties in Flume's Java client and in rpcClientFromProperties", () => {
     const CALLS = 8;
-    /** Sends CALLS appendBatch calls of 3 events tagged with the call number, as rpcClient.test's twin below does. */
-    const PROBE = `
-import java.io.FileReader;
-import java.io.Reader;
-import java.util.*;
-import org.apache.flume.Event;
-import org.apache.flume.EventDeliveryException;
-import org.apache.flume.api.RpcClient;
-import org.apache.flume.api.RpcClientFactory;
-import org.apache.flume.event.EventBuilder;
-
-public class RpcClientProbe {
-  public static void main(String[] args) throws Exception {
-    Properties props = new Properties();
-    try (Reader r = new FileReader(args[0])) { props.load(r); }
-    RpcClient client = RpcClientFactory.getInstance(props);
-    for (int k = 0; k < Integer.parseInt(args[1]); k++) {
-      List<Event> batch = new ArrayList<>();
-      for (int i = 0; i < 3; i++) batch.add(EventBuilder.withBody(("call " + k + " event " + i).getBytes("UTF-8"), new HashMap<>(Map.of("call", String.valueOf(k)))));
-      try { client.appendBatch(batch); System.out.println("ok " + k); } catch (EventDeliveryException e) { System.out.println("failed " + k); }
-    }
-    client.close();
-  }
-}
-`;
 
     /** Three hosts: rxflume avroSources, but the `dead` one's port is left unbound. */
     async function hosts(dead: number): Promise<{ sinks: RecordingSink[]; props: Record<string, string>; stop(): void }> {
@@ -187,6 +193,84 @@ public class RpcClientProbe {
       }, 180_000);
     }
   });
+
+  it("failover as Flume's FailoverRpcClient when hosts die and come back: next host in order, no fail-back", async () => {
+    // Before call k: kill or restart a host. h1 dies before call 2, is back before call 4; h2 dies before call 5.
+    const steps: Record<number, ['kill' | 'start', number]> = { 2: ['kill', 0], 4: ['start', 0], 5: ['kill', 1] };
+    const CALLS = 7;
+
+    /** Three avroSources on fixed ports; each index's calls kept across restarts. */
+    async function cluster() {
+      const ports = await freePorts(3);
+      const got: string[][] = [[], [], []];
+      const running: ({ unsubscribe(): void } | undefined)[] = [];
+      const start = async (i: number): Promise<void> => {
+        const l = listening();
+        running[i] = avroSource({ bind: '127.0.0.1', port: ports[i]!, onListening: l.onListening })
+          .pipe(memoryChannel())
+          .subscribe({ next: (b) => (got[i]!.push(...b.events.map((e) => e.headers.call!)), b.ack()), error: () => undefined, complete: () => undefined });
+        await l.port;
+      };
+      for (let i = 0; i < 3; i++) await start(i);
+      return {
+        props: { 'client.type': 'default_failover', hosts: 'h1 h2 h3', ...Object.fromEntries(ports.map((p, i) => [`hosts.h${i + 1}`, `127.0.0.1:${p}`])), 'connect-timeout': '5000' },
+        async step(k: number): Promise<void> {
+          const step = steps[k];
+          if (step?.[0] === 'kill') running[step[1]]!.unsubscribe();
+          if (step?.[0] === 'start') {
+            await start(step[1]);
+            // Past our reconnect back-off (500 ms after one failed connection; Flume has none), so
+            // only the failover order decides whether the restarted host is tried.
+            await sleep(1200);
+          }
+        },
+        calls: () => got.map((list) => [...new Set(list)]),
+        stop: () => running.forEach((r) => r?.unsubscribe()),
+      };
+    }
+
+    const java = await cluster();
+    const ours = await cluster();
+    const work = scratch('rxflume-rpc-failover-');
+    try {
+      const props = join(work.dir, 'client.properties');
+      writeFileSync(props, Object.entries(java.props).map(([k, v]) => `${k}=${v}`).join('\n'));
+      writeFileSync(join(work.dir, 'RpcClientProbe.java'), PROBE);
+      const child = spawn('java', ['-cp', `${await ensureFlumeJars()}/*`, join(work.dir, 'RpcClientProbe.java'), props, String(CALLS), 'paced'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const killer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      try {
+        for (let k = 0; k < CALLS; k++) {
+          await java.step(k);
+          child.stdin.write('go\n');
+          await waitFor(() => out.split('\n').filter(Boolean).length > k, `the Java client's call ${k}\n${err.slice(-2000)}`, 60_000);
+        }
+        child.stdin.end();
+      } finally {
+        clearTimeout(killer);
+      }
+      expect(out.trim().split('\n')).toEqual(Array.from({ length: CALLS }, (_, k) => `ok ${k}`));
+
+      const client = rpcClientFromProperties(ours.props);
+      for (let k = 0; k < CALLS; k++) {
+        await ours.step(k);
+        await client.appendBatch([0, 1, 2].map((i) => event(`call ${k} event ${i}`, { call: String(k) })));
+      }
+      await client.close();
+      const total = (c: { calls(): string[][] }) => () => c.calls().flat().length >= CALLS;
+      await waitFor(total(java), "the Java client's events");
+      await waitFor(total(ours), 'our events');
+      expect(ours.calls()).toEqual(java.calls());
+      expect(java.calls()).toEqual([['0', '1'], ['2', '3', '4'], ['5', '6']]);
+    } finally {
+      work.cleanup();
+      java.stop();
+      ours.stop();
+    }
+  }, 240_000);
 
   describe('pino.transport in a worker thread', () => {
     const logLines = async (hosts: string[], name: string, n: number): Promise<void> => {
