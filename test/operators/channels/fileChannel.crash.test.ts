@@ -5,25 +5,15 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { audit, drain as drainRun, kill, readOr, sleep, start as startRun, UNRECORDED_PUT_EVENTS, UNSETTLED_TAKE_EVENTS, withTimeout, type StartOptions } from './support/childSupport.js';
 import { seededRandom } from '../../fixtures/taildir/rounds.js';
-import { buildForChildren, tempDir } from './support/support.js';
+import { childBuild, tempDir } from './support/support.js';
 
-let build: string;
-const dirs: string[] = [];
+const { build, dirs } = childBuild();
 
-beforeAll(async () => {
-  build = await buildForChildren();
-  dirs.push(build);
-});
-
-afterAll(async () => {
-  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
-});
-
-const start = (work: string, mode: 'run' | 'drain', run: number, o: StartOptions = {}) => startRun(build, work, mode, run, o);
-const drain = (work: string, run: number) => drainRun(build, work, run);
+const start = (work: string, mode: 'run' | 'drain', run: number, o: StartOptions = {}) => startRun(build(), work, mode, run, o);
+const drain = (work: string, run: number) => drainRun(build(), work, run);
 
 describe('fileChannel under kill -9', () => {
   it('loses no acked event over 20 SIGKILLs at seeded random points; duplicates stay within what was unsettled at each kill', async () => {

@@ -8,22 +8,13 @@
  * memoryCapacity + one take put (the memory part); every event acked after that was spilled and arrives.
  */
 import { writeFileSync, rmSync } from 'node:fs';
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../fixtures/taildir/rounds.js';
 import { audit, drain, kill, readOr, sleep, start, withTimeout, type StartOptions } from './support/childSupport.js';
-import { buildForChildren, tempDir } from './support/support.js';
+import { childBuild, tempDir } from './support/support.js';
 
-let build: string;
-const dirs: string[] = [];
-beforeAll(async () => {
-  build = await buildForChildren();
-  dirs.push(build);
-});
-afterAll(async () => {
-  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
-});
+const { build, dirs } = childBuild();
 
 const MEMORY = 300;
 const TAKE = 100; // faultChild's transactionCapacity; its sink takes one batch at a time
@@ -49,7 +40,7 @@ describe('spillableMemoryChannel: SIGKILL with a spilled part', () => {
         options: { memoryCapacity: MEMORY, overflowCapacity: OVERFLOW },
         env: { CHILD_CHANNEL: 'spillable', CHILD_PAUSE_FILE: pause },
       };
-      const child = start(build, work, 'run', 0, o);
+      const child = start(build(), work, 'run', 0, o);
       await withTimeout(child.ready, 30_000, `round ${round} to start`);
       // Past the memory part (and the held take): somewhere in the spilled part.
       const target = rnd.int(MEMORY + TAKE + 200, MEMORY + TAKE + OVERFLOW - 500);
@@ -60,7 +51,7 @@ describe('spillableMemoryChannel: SIGKILL with a spilled part', () => {
       const ackedAtKill = await ackedSoFar(work);
       expect(ackedAtKill, `seed ${rnd.seed} round ${round}: the child acked too little before the kill`).toBeGreaterThanOrEqual(target);
       rmSync(pause);
-      await drain(build, work, 1, { options: o.options, env: { CHILD_CHANNEL: 'spillable' } });
+      await drain(build(), work, 1, { options: o.options, env: { CHILD_CHANNEL: 'spillable' } });
       const a = await audit(work);
       console.log(`round ${round}: ${a.acked} acked before the kill, ${a.missing.length} lost (memory part ≤ ${MEMORY}), ${a.redelivered + a.reput} duplicates`);
       expect(a.missing.length, `seed ${rnd.seed} round ${round}`).toBeLessThanOrEqual(MEMORY);

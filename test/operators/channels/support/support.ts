@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Subject, type Observable, type OperatorFunction, type Subscription } from 'rxjs';
+import { afterAll, beforeAll } from 'vitest';
 import type { Batch } from '../../../../lib/core/batch.js';
 import type { ComponentLogger } from '../../../../lib/core/log.js';
 import { batchOf, type Recorded } from '../../../support/batches.js';
@@ -91,4 +92,21 @@ export async function buildForChildren(): Promise<string> {
   await fs.writeFile(path.join(out, 'package.json'), '{"type":"module"}\n');
   await fs.symlink(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
   return out;
+}
+
+/**
+ * For a test file of child processes: `buildForChildren()` in beforeAll; in afterAll the build and every
+ * directory the tests pushed to `dirs` removed.
+ */
+export function childBuild(): { build: () => string; dirs: string[] } {
+  let build = '';
+  const dirs: string[] = [];
+  beforeAll(async () => {
+    build = await buildForChildren();
+    dirs.push(build);
+  });
+  afterAll(async () => {
+    for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+  });
+  return { build: () => build, dirs };
 }
