@@ -116,7 +116,8 @@ export type { HttpBodyReader, HttpHandler, HttpHandlerDefinition, HttpHandlerSpe
 export { AVRO_EVENT_SCHEMA, type AvroCodecName } from './serializers/avroEventSerializer.js';
 export { failoverSink, type FailoverSinkOptions } from './sinks/failoverSink.js';
 export { loadBalanceSink, type LoadBalanceSinkOptions } from './sinks/loadBalanceSink.js';
-export { createRpcClient, rpcClientFromProperties, type RpcClient, type RpcClientOptions } from './client/rpcClient.js';
+export { createRpcClient, rpcClientFromProperties } from './entries/lazy.js';
+export type { RpcClient, RpcClientOptions } from './client/rpcClient.js';
 
 // operators: routing (Flume channel selectors)
 export { selector, type ChannelSelector, type BoundSelector, type Route } from '../operators/routing/channelSelector.js';
