@@ -79,10 +79,10 @@ const client = createRpcClient({ hosts: [`127.0.0.1:${await ordersPort.port}`], 
 const orders = Array.from({ length: ORDERS }, (_, i) => event(JSON.stringify({ order: i, amount: (i % 7) + 1 }), { kind: 'order', id: String(i) }));
 for (let i = 0; i < orders.length; i += 250) await client.appendBatch(orders.slice(i, i + 250));
 
-// The pino transport, in pino's worker thread. `import.meta.resolve` finds the module the same way
-// the 'rxflume/pino' specifier does.
+// The pino transport, in pino's worker thread (pino resolves the target with require.resolve: the
+// package's './pino' export has a default condition for it).
 const logTransport = transport({
-  target: import.meta.resolve('rxflume/pino'),
+  target: 'rxflume/pino',
   options: { hosts: [`127.0.0.1:${await logsPort.port}`], batchSize: 50, lingerMs: 50, headers: { kind: 'log', app: 'example' } },
 });
 const logger = pino({ name: 'example-app' }, logTransport);
