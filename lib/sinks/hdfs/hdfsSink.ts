@@ -165,7 +165,7 @@ function unsupportedFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
 export const hdfsSinkSpec = defineComponent({
   name: 'hdfsSink',
   kind: 'sink',
-  summary: "Writes events into HDFS files (WebHDFS, or Hadoop's native RPC) — SequenceFile, text or compressed, bucketed by Flume's path escapes — acked once HDFS holds them (Flume hdfs sink).",
+  summary: "Writes events into HDFS files (WebHDFS or native RPC): SequenceFile, text or compressed, bucketed by Flume's path escapes, acked once HDFS holds them (Flume hdfs sink).",
   flumeTypes: ['hdfs', 'org.apache.flume.sink.hdfs.HDFSEventSink'],
   flumeChecksBatchSize: true, // Flume's HDFSEventSink implements BatchSizeSupported
   schema: hdfsSinkOptions,
