@@ -142,7 +142,10 @@ type Options = z.output<typeof kafkaSourceOptions>;
  * a re-sent batch may follow later ones. While a whole batch waits for a free slot the partitions
  * are paused (the member keeps heart-beating). On a rebalance, buffered and unacked work is dropped
  * and read again from the committed offsets by whoever owns the partition then: **duplicates are
- * possible after a rebalance, a restart or a crash, loss is not**. On unsubscribe the source stops
+ * possible after a rebalance, a restart or a crash, loss is not**. After a broker failure they stay
+ * within the batches in flight plus at most `maxInFlight + 1` acked batches whose commit was not yet
+ * confirmed: a failed commit is retried after back-off, and no new batch goes out meanwhile
+ * (test/lib/sources/kafkaSource.brokerFailure.test.ts). On unsubscribe the source stops
  * reading, stays in the group up to `stopGraceMs` for its batches in flight to settle (committing the
  * acked ones), then leaves.
  *

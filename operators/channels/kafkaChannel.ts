@@ -138,7 +138,10 @@ export const kafkaChannelSpec = defineComponent({
  * Delivery: at-least-once, across restarts. What was put and not taken (or taken and not acked) is
  * taken after a restart by a channel in the same group, from the committed offsets. **Duplicates
  * are possible** — a put retried after a lost confirmation, takes in flight at a restart or a
- * rebalance (Flume: "duplicate events when the agent first starts up") — **loss is not**. As in
+ * rebalance (Flume: "duplicate events when the agent first starts up") — **loss is not**. After a
+ * broker failure, take-side duplicates stay within the takes in flight plus at most `maxInFlight + 1`
+ * acked takes whose commit was not yet confirmed (a failed commit is retried; nothing new is taken
+ * meanwhile). As in
  * Flume (its channel's `auto.offset.reset` default is `earliest`), a group without committed offsets
  * starts from the earliest record (`fromBeginning`), so events put before the take side first joined
  * are not skipped.
