@@ -6,25 +6,15 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { audit, sleep, start, withTimeout } from './support/childSupport.js';
-import { buildForChildren, tempDir } from './support/support.js';
+import { childBuild, tempDir } from './support/support.js';
 
 const FULL_MS = Number(process.env['RXFLUME_FULL_CHANNEL_MS'] ?? 20_000);
 /** Growth of the heap and of Buffers outside it allowed while full (the channel itself holds pointers and a bounded cache). */
 const HEAP_GROWTH_BOUND = 32 * 2 ** 20;
 
-let build: string;
-const dirs: string[] = [];
-
-beforeAll(async () => {
-  build = await buildForChildren();
-  dirs.push(build);
-});
-
-afterAll(async () => {
-  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
-});
+const { build, dirs } = childBuild();
 
 interface Stats {
   heapUsed: number;
@@ -49,7 +39,7 @@ describe(`channels full for ${FULL_MS / 1000} s`, () => {
       const pause = path.join(work, 'pause');
       await fs.writeFile(pause, '');
       const total = full + 3000;
-      const child = start(build, work, 'run', 0, {
+      const child = start(build(), work, 'run', 0, {
         env: { CHILD_CHANNEL: kind, CHILD_PAUSE_FILE: pause, CHILD_STATS_MS: '500', CHILD_TOTAL_EVENTS: String(total) },
       });
       await withTimeout(child.ready, 30_000, 'the run to start');
