@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatch } from '../lib/core/batch.js';
 import type { FlumeEvent } from '../lib/core/event.js';
 import { avroSink } from '../lib/sinks/avroSink.js';
-import { avroSource } from '../lib/sources/avroSource.js';
 import { freePort } from '../scripts/service.js';
 import { agentOf, buildDist, cli, limiter, root } from './support/examples.js';
-import { startCli } from './support/cli.js';
-import { listening, netcatSend, recordingSink, sleep, waitFor } from './support/net.js';
+import { drained, markers, netcatOk, newCtx, runAgent, startReceiver, type Ctx, type Entry, type Logged, type Result } from './support/exampleRun.js';
+import { sleep, waitFor } from './support/net.js';
 
 const run = promisify(execFile);
 /** An example writing to HDFS: test/examples.hdfs.test.ts runs it against the run's HDFS (which starts for test files named so). */
@@ -42,62 +41,6 @@ const SEQ = 5;
 const seqBodies = Array.from({ length: SEQ }, (_, i) => String(i));
 const examplesRoot = '/tmp/rxflume-examples';
 
-/** One line of the logger sink: `Event: { headers:{k=v, …} body: <48 chars of hex> <text> }` (bodies ≤ 16 bytes). */
-interface Logged {
-  headers: Record<string, string>;
-  body: string;
-}
-function loggerEvents(stdout: string): Logged[] {
-  return stdout
-    .split('\n')
-    .map((l) => /^Event: \{ headers:\{(.*)\} body:(.*) \}$/.exec(l))
-    .filter((m) => m !== null)
-    .map(([, h = '', b = '']) => ({
-      headers: Object.fromEntries(h === '' ? [] : h.split(', ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-      body: b.slice(49),
-    }));
-}
-
-interface Ctx {
-  /** This example's directory: the copy's /tmp/rxflume-examples/ points here. */
-  dir: string;
-  /** The free ports the copy's sources listen on, in the order of the file. */
-  ports: number[];
-  /** Where an in-test receiver listens (avro or http), 0 without one. */
-  receiverPort: number;
-  stdout(): string;
-  logged(): Logged[];
-  /** Events the in-test Avro receiver acked. */
-  avro: FlumeEvent[];
-  /** Requests the in-test HTTP receiver answered 200. */
-  http: { contentType: string; body: string }[];
-}
-
-interface Result extends Ctx {
-  code: number | null;
-  /** The metrics the agent logs with `agent stopped`: `SINK.k1` → counters. */
-  metrics: Record<string, Record<string, number>>;
-  output: string;
-}
-
-interface Entry {
-  /** What the example needs before it starts (files it reads). */
-  before?(ctx: Ctx): void;
-  /** A receiver the test runs for the example's sink; `rewrite` points the copy at `receiverPort`. */
-  receiver?: 'avro' | 'http';
-  rewrite?(text: string, ctx: Ctx): string;
-  env?(ctx: Ctx): NodeJS.ProcessEnv;
-  flags?: string[];
-  /** Extra free ports (ctx.ports after the file's own). */
-  extraPorts?: number;
-  /** Input while it runs. */
-  feed?(ctx: Ctx): Promise<void>;
-  /** Everything arrived (polled while it runs); without it, the agent must stop by itself (a finite source). */
-  done?(ctx: Ctx): boolean;
-  check(result: Result): void | Promise<void>;
-}
-
-const drained = (r: Result, sink: string): number => r.metrics[`SINK.${sink}`]?.['EventDrainSuccessCount'] ?? -1;
 const files = (dir: string): string => (existsSync(dir) ? readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8')).join('') : '');
 const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '');
 /** The seq events, `count` of them, logged with the header checks. */
@@ -184,8 +127,6 @@ async function avroBatch(port: number, events: FlumeEvent[]): Promise<void> {
     await sleep(200);
   }
 }
-const netcatOk = async (port: number, bodies: string[]) => expect(await netcatSend(port, bodies, true)).toEqual(bodies.map(() => 'OK'));
-const markers = (prefix: string, n = 3) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** The example's sink written as `hostname`/`port` pointed at the test's receiver. */
 const avroTo = (text: string, ctx: Ctx) =>
@@ -479,31 +420,6 @@ function copyOf(text: string, ctx: Ctx, entry: Entry): string {
   return entry.rewrite ? entry.rewrite(copy, ctx) : copy;
 }
 
-/** Starts the receiver an entry names; resolves its port and the closer. */
-async function startReceiver(kind: Entry['receiver'], ctx: Ctx): Promise<() => Promise<void>> {
-  if (kind === 'avro') {
-    const sink = recordingSink();
-    const l = listening();
-    const sub = avroSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening }).subscribe({ next: (b) => sink.next(b) });
-    ctx.receiverPort = await l.port;
-    ctx.avro = sink.events;
-    return async () => sub.unsubscribe();
-  }
-  if (kind === 'http') {
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        if (req.url === '/someuri') ctx.http.push({ contentType: req.headers['content-type'] ?? '', body });
-        res.writeHead(req.url === '/someuri' ? 200 : 404).end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    ctx.receiverPort = (server.address() as { port: number }).port;
-    return () => new Promise((r) => server.close(() => r()));
-  }
-  return async () => undefined;
-}
 
 /** At most three agents at once: each is a Node process, and the machine is shared. */
 const agentSlot = limiter(3);
@@ -515,41 +431,13 @@ async function runExample(file: string, base: string): Promise<Result> {
   const dir = join(base, file.replace(/\W+/g, '-'));
   prepareLayout(dir);
   const portCount = [...text.matchAll(SOURCE_PORTS)].reduce((n, m) => n + m[2]!.trim().split(/\s+/).length, 0) + (entry.extraPorts ?? 0);
-  const ctx: Ctx = {
-    dir,
-    ports: await Promise.all(Array.from({ length: portCount }, () => freePort())),
-    receiverPort: 0,
-    stdout: () => '',
-    logged: () => loggerEvents(ctx.stdout()),
-    avro: [],
-    http: [],
-  };
+  const ctx = newCtx(dir, await Promise.all(Array.from({ length: portCount }, () => freePort())));
   const closeReceiver = await startReceiver(entry.receiver, ctx);
   try {
     const copy = join(dir, 'example.properties');
     writeFileSync(copy, copyOf(text, ctx, entry));
     entry.before?.(ctx);
-    return await agentSlot(async () => {
-      const agentRun = startCli(['agent', '-n', agent, '-f', copy, '--no-reload-conf', '--quiet', '--log-format', 'json', ...(entry.flags ?? [])], entry.env?.(ctx));
-      let ended = false;
-      void agentRun.exited.then(() => (ended = true));
-      let stdout = '';
-      agentRun.child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      ctx.stdout = () => stdout;
-      try {
-        await waitFor(() => ended || agentRun.output().includes('"msg":"agent started"'), `${file} to start`, 30_000);
-        expect(agentRun.output()).toContain('"msg":"agent started"');
-        await entry.feed?.(ctx);
-        const done = entry.done;
-        await waitFor(() => ended || (done !== undefined && done(ctx)), done ? `${file}'s events to arrive` : `${file} to finish its source`, 30_000);
-      } finally {
-        await agentRun.stop();
-      }
-      const { code, stderr } = await agentRun.exited;
-      const stopped = stderr.split('\n').find((l) => l.includes('"msg":"agent stopped"'));
-      const metrics = stopped ? (JSON.parse(stopped) as { metrics: Result['metrics'] }).metrics : {};
-      return { ...ctx, code, metrics, output: agentRun.output().slice(-20_000) };
-    });
+    return await agentSlot(() => runAgent(copy, agent, ctx, entry, file));
   } finally {
     await closeReceiver();
   }
