@@ -8,7 +8,7 @@
  * the events in them (text over WebHDFS, SequenceFiles with Hadoop's own SequenceFile.Reader).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +156,11 @@ beforeAll(() => buildDist(), 120_000);
 describe.concurrent('HDFS examples validate as written', () => {
   it('are all here', ({ expect }) => {
     for (const file of hdfsExamples) expect(readFileSync(join(examplesDir, file), 'utf8')).toMatch(/^\S+\.type\s*=\s*hdfs$/m);
+    // Every example writing to HDFS has its test here (test/examples.test.ts leaves them to this file).
+    const writing = ['', 'flume-ug/']
+      .flatMap((sub) => readdirSync(join(examplesDir, sub)).filter((f) => f.endsWith('.properties')).map((f) => `${sub}${f}`))
+      .filter((f) => /^\S+\.type\s*=\s*hdfs$/m.test(readFileSync(join(examplesDir, f), 'utf8')));
+    expect(writing.sort()).toEqual([...hdfsExamples].sort());
   });
   for (const file of hdfsExamples) {
     it(`${file} validates`, async ({ expect }) => {
