@@ -21,10 +21,12 @@ import { createBatch } from '../lib/core/batch.js';
 import type { FlumeEvent } from '../lib/core/event.js';
 import type { WebHdfsClient } from '../lib/hdfs/webHdfsClient.js';
 import { avroSink } from '../lib/sinks/avroSink.js';
+import { avroSource } from '../lib/sources/avroSource.js';
 import { freePort } from '../scripts/service.js';
 import { agentOf, buildDist, cli, limiter, root } from './support/examples.js';
 import { hadoopReadSequenceFiles, hdfsEnv, requireHdfs, uniquePath, type HdfsCluster } from './support/hdfs.js';
 import { clientOf, listFiles, until } from './lib/sinks/hdfs/sinkSupport.js';
+import { listening, recordingSink } from './support/net.js';
 
 const run = promisify(execFile);
 const env = hdfsEnv();
@@ -181,7 +183,12 @@ describe.skipIf(env.skip)(`HDFS examples write their events into HDFS${env.note}
   });
 
   /** Runs `file`'s copy on the cluster under a fresh directory: `feed` while it runs, then stop; resolves the files left under the directory. */
-  async function runExample(file: string, feed: (agent: RunningAgent, ports: number[], dir: string) => Promise<void>, portCount = 0) {
+  async function runExample(
+    file: string,
+    feed: (agent: RunningAgent, ports: number[], dir: string) => Promise<void>,
+    portCount = 0,
+    rewrite: (text: string) => string = (t) => t,
+  ) {
     const hdfs = requireHdfs();
     client ??= clientOf(hdfs);
     const dir = uniquePath(`example-${file.replace(/\W+/g, '-')}`);
@@ -189,7 +196,7 @@ describe.skipIf(env.skip)(`HDFS examples write their events into HDFS${env.note}
     const agent = agentOf(text);
     const ports = await Promise.all(Array.from({ length: portCount }, () => freePort()));
     const copy = join(base, file.replace(/\//g, '-'));
-    writeFileSync(copy, onCluster(text, hdfs, dir, `${copy}.channels`, ports));
+    writeFileSync(copy, rewrite(onCluster(text, hdfs, dir, `${copy}.channels`, ports)));
     return agentSlot(async () => {
       const running = await startAgent(copy, agent);
       let code: number | null;
@@ -271,24 +278,39 @@ describe.skipIf(env.skip)(`HDFS examples write their events into HDFS${env.note}
     for (const { key } of records) expect(Number(key.replace(/^long:/, ''))).toSatisfy((t: number) => t >= started && t <= Date.now());
     expect(records.map((r) => fromHex(r.value.replace(/^bytes:/, ''))).map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: SEQ_EVENTS }, (_, i) => i));
   }, 180_000);
-  it('flume-ug/config-multiplexing.properties: events whose State maps to the memory channel (CA, and the default) reach the HDFS sink', async () => {
+  it('flume-ug/config-multiplexing.properties: events by State: CA and the default to HDFS, AZ to the Avro forward sink, NY to both', async () => {
     const t0 = 1_700_000_000_000;
     const events: FlumeEvent[] = [
       { headers: { timestamp: String(t0), State: 'CA' }, body: Buffer.from('from California') },
       { headers: { timestamp: String(t0 + 1), State: 'TX' }, body: Buffer.from('unmapped: the default channel') },
       { headers: { timestamp: String(t0 + 2) }, body: Buffer.from('no State: the default channel') },
+      { headers: { timestamp: String(t0 + 3), State: 'AZ' }, body: Buffer.from('from Arizona') },
+      { headers: { timestamp: String(t0 + 4), State: 'NY' }, body: Buffer.from('from New York') },
     ];
-    const { hdfs, dir, files } = await runExample(
-      'flume-ug/config-multiplexing.properties',
-      async (_agent, [port], dir) => {
-        await avroBatch('127.0.0.1', port!, events);
-        await written(dir);
-      },
-      1,
-    );
-    expect(files.map((f) => f.path)).toEqual([expect.stringMatching(new RegExp(`^${dir}/flume/webdata/FlumeData\\.\\d+$`))]);
-    const [read] = await hadoopReadSequenceFiles(hdfs, [files[0]!.path]);
-    expect(read!.records).toEqual(events.map((e) => ({ key: `long:${e.headers['timestamp']}`, value: `bytes:${e.body.toString('hex')}` })));
+    // The guide's next tier, 10.1.1.100:10000, is an Avro source the test runs.
+    const forwarded = recordingSink();
+    const l = listening();
+    const receiver = avroSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening }).subscribe({ next: (b) => forwarded.next(b) });
+    try {
+      const receiverPort = await l.port;
+      const { hdfs, dir, files } = await runExample(
+        'flume-ug/config-multiplexing.properties',
+        async (_agent, [port], dir) => {
+          await avroBatch('127.0.0.1', port!, events);
+          await written(dir);
+          await until(async () => forwarded.events.length >= 2, 30_000, 'the AZ and NY events at the Avro receiver');
+        },
+        1,
+        (text) => text.replace(/^(\S+\.avro-forward-sink2\.hostname)\s*=.*$/m, '$1 = 127.0.0.1').replace(/^(\S+\.avro-forward-sink2\.port)\s*=.*$/m, `$1 = ${receiverPort}`),
+      );
+      expect(files.map((f) => f.path)).toEqual([expect.stringMatching(new RegExp(`^${dir}/flume/webdata/FlumeData\\.\\d+$`))]);
+      const [read] = await hadoopReadSequenceFiles(hdfs, [files[0]!.path]);
+      const toHdfs = events.filter((e) => e.headers['State'] !== 'AZ');
+      expect(read!.records).toEqual(toHdfs.map((e) => ({ key: `long:${e.headers['timestamp']}`, value: `bytes:${e.body.toString('hex')}` })));
+      expect(forwarded.events.map((e) => e.body.toString())).toEqual(['from Arizona', 'from New York']);
+    } finally {
+      receiver.unsubscribe();
+    }
   }, 120_000);
 
   it('flume-ug/serializers-avro-event.properties: the seq events as Flume Avro events in snappy-compressed Avro containers', async () => {
