@@ -17,16 +17,15 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBatch } from '../lib/core/batch.js';
 import type { FlumeEvent } from '../lib/core/event.js';
 import type { WebHdfsClient } from '../lib/hdfs/webHdfsClient.js';
-import { avroSink } from '../lib/sinks/avroSink.js';
 import { avroSource } from '../lib/sources/avroSource.js';
 import { freePort } from '../scripts/service.js';
 import { agentOf, buildDist, cli, limiter, root } from './support/examples.js';
 import { hadoopReadSequenceFiles, hdfsEnv, requireHdfs, uniquePath, type HdfsCluster } from './support/hdfs.js';
 import { clientOf, listFiles, until } from './lib/sinks/hdfs/sinkSupport.js';
 import { listening, recordingSink } from './support/net.js';
+import { avroBatch } from './support/exampleRun.js';
 
 const run = promisify(execFile);
 const env = hdfsEnv();
@@ -128,17 +127,6 @@ function netcatLine(port: number, line: string): Promise<string> {
   });
 }
 
-/** Sends the events to an Avro source as one appendBatch (rxflume's avroSink as the client); resolves once the source acked. */
-async function avroBatch(host: string, port: number, events: FlumeEvent[]): Promise<void> {
-  const client = avroSink({ hostname: host, port });
-  try {
-    const outcome = await new Promise<'ack' | Error>((resolve) => client.next(createBatch(events, { onAck: () => resolve('ack'), onNack: resolve })));
-    if (outcome !== 'ack') throw outcome;
-  } finally {
-    client.complete();
-    await client.closed;
-  }
-}
 
 /** The seq events 0 … SEQ_EVENTS-1 as Hadoop prints BytesWritable values. */
 const seqValues = (): string[] => Array.from({ length: SEQ_EVENTS }, (_, i) => `bytes:${hex(String(i))}`);
@@ -254,7 +242,7 @@ describe.skipIf(env.skip)(`HDFS examples write their events into HDFS${env.note}
     const { hdfs, dir, files } = await runExample(
       'flume-ug/config-avro-hdfs.properties',
       async (_agent, [port], dir) => {
-        await avroBatch('localhost', port!, bodies.map((b, i) => ({ headers: { timestamp: String(t0 + i) }, body: Buffer.from(b) })));
+        await avroBatch(port!, bodies.map((b, i) => ({ headers: { timestamp: String(t0 + i) }, body: Buffer.from(b) })), 'localhost');
         await written(dir);
       },
       1,
@@ -296,7 +284,7 @@ describe.skipIf(env.skip)(`HDFS examples write their events into HDFS${env.note}
       const { hdfs, dir, files } = await runExample(
         'flume-ug/config-multiplexing.properties',
         async (_agent, [port], dir) => {
-          await avroBatch('127.0.0.1', port!, events);
+          await avroBatch(port!, events);
           await written(dir);
           await until(async () => forwarded.events.length >= 2, 30_000, 'the AZ and NY events at the Avro receiver');
         },

@@ -17,12 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBatch } from '../lib/core/batch.js';
-import type { FlumeEvent } from '../lib/core/event.js';
-import { avroSink } from '../lib/sinks/avroSink.js';
 import { freePort } from '../scripts/service.js';
 import { agentOf, buildDist, cli, limiter, root } from './support/examples.js';
-import { drained, markers, netcatOk, newCtx, runAgent, startReceiver, type Ctx, type Entry, type Logged, type Result } from './support/exampleRun.js';
+import { avroBatch, drained, markers, netcatOk, newCtx, runAgent, startReceiver, type Ctx, type Entry, type Logged, type Result } from './support/exampleRun.js';
 import { sleep, waitFor } from './support/net.js';
 
 const run = promisify(execFile);
@@ -113,18 +110,6 @@ async function syslogUdp(port: number, markers: string[], ctx: Ctx, arrived: (n:
     }
   } finally {
     socket.close();
-  }
-}
-/** Sends the events to an Avro source as one appendBatch (rxflume's avroSink as the client), again until it listens. */
-async function avroBatch(port: number, events: FlumeEvent[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const client = avroSink({ hostname: '127.0.0.1', port, connectTimeoutMs: 2000 });
-    const outcome = await new Promise<'ack' | Error>((resolve) => client.next(createBatch(events, { onAck: () => resolve('ack'), onNack: resolve })));
-    client.complete();
-    await client.closed;
-    if (outcome === 'ack') return;
-    if (attempt >= 30) throw outcome;
-    await sleep(200);
   }
 }
 

@@ -5,10 +5,12 @@
  */
 import { createServer } from 'node:http';
 import { expect } from 'vitest';
+import { createBatch } from '../../lib/core/batch.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
+import { avroSink } from '../../lib/sinks/avroSink.js';
 import { avroSource } from '../../lib/sources/avroSource.js';
 import { startCli } from './cli.js';
-import { listening, netcatSend, recordingSink, waitFor } from './net.js';
+import { listening, netcatSend, recordingSink, sleep, waitFor } from './net.js';
 
 /** One line of the logger sink: `Event: { headers:{k=v, …} body: <48 chars of hex> <text> }` (bodies ≤ 16 bytes). */
 export interface Logged {
@@ -68,6 +70,19 @@ export interface Entry {
 export const drained = (r: Result, sink: string): number => r.metrics[`SINK.${sink}`]?.['EventDrainSuccessCount'] ?? -1;
 export const netcatOk = async (port: number, bodies: string[]) => expect(await netcatSend(port, bodies, true)).toEqual(bodies.map(() => 'OK'));
 export const markers = (prefix: string, n = 3) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** Sends the events to an Avro source as one appendBatch (rxflume's avroSink as the client), again until it listens. */
+export async function avroBatch(port: number, events: FlumeEvent[], host = '127.0.0.1'): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const client = avroSink({ hostname: host, port, connectTimeoutMs: 2000 });
+    const outcome = await new Promise<'ack' | Error>((resolve) => client.next(createBatch(events, { onAck: () => resolve('ack'), onNack: resolve })));
+    client.complete();
+    await client.closed;
+    if (outcome === 'ack') return;
+    if (attempt >= 30) throw outcome;
+    await sleep(200);
+  }
+}
 
 /** A context for an example's run in `dir`, its sources on `ports`. */
 export function newCtx(dir: string, ports: number[]): Ctx {
