@@ -284,7 +284,8 @@ async function agent(argv: string[]): Promise<number> {
   };
   // Without reload nothing could start a new source, so an agent whose sources all ended finishes.
   try {
-    running = runAgent(loaded.topology, { finishWhenSourcesEnd: !args.reload, onFatal });
+    const onListening = (source: string, a: { address: string; port: number }) => log.info({ source, address: a.address, port: a.port }, `source ${source} listening on ${a.address}:${a.port}`);
+    running = runAgent(loaded.topology, { finishWhenSourcesEnd: !args.reload, onFatal, onListening });
   } catch (error) {
     // A component refused what it was given when built (a key store it cannot read): one line at its key.
     const at = locateFailure(loaded.topology, error, firstFile);
@@ -354,7 +355,9 @@ async function agent(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // Logged once signals are handled, so whoever waits for this line may stop the agent at once.
+  // Logged once signals are handled and every network source listens (a client may connect as soon as
+  // it reads this line), so whoever waits for it may also stop the agent at once.
+  await Promise.race([agent.ready, agent.done.catch(() => undefined)]);
   log.info({ topology: describeTopology(loaded.topology) }, 'agent started');
 
   let code = 0;

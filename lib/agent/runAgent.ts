@@ -4,7 +4,7 @@ import type { ComponentCounters, MetricsSnapshot } from '../core/metrics.js';
 import { PipelineCounters, stopWithin, type StopResult } from '../core/pipe.js';
 import type { Topology } from './build.js';
 import { ChannelSet } from './channelSet.js';
-import { startTopology } from './startTopology.js';
+import { listenersOf, startTopology } from './startTopology.js';
 
 export interface RunningAgent {
   /** Resolves once the agent stopped (or every source ended) and every channel drained to its sinks; rejects on a fatal error. */
@@ -26,6 +26,11 @@ export interface RunningAgent {
   metrics(): Record<string, MetricsSnapshot>;
   /** Counters of every running component, for the monitoring server. */
   readonly counters: readonly ComponentCounters[];
+  /**
+   * Resolves once every network source of the first topology listens (at once when there is none),
+   * or the agent finished or failed first: until then a client may be refused.
+   */
+  readonly ready: Promise<void>;
 }
 
 export interface RunAgentOptions {
@@ -40,6 +45,8 @@ export interface RunAgentOptions {
    * stop. The CLI stops the agent then, rather than running on without that component.
    */
   onFatal?: (error: unknown) => void;
+  /** Called as each network source listens (multiport_syslogtcp: per port), on start and on reloads. */
+  onListening?: (source: string, address: { address: string; port: number }) => void;
 }
 
 /**
@@ -53,7 +60,10 @@ export function runAgent(initial: Topology, options: RunAgentOptions = {}): Runn
   let liveSources = 0;
   let replacing = false;
   let finished = false;
+  let resolveReady!: () => void;
+  const ready = new Promise<void>((resolve) => (resolveReady = resolve));
   const fail = (e: unknown): void => {
+    resolveReady();
     if (fatal !== undefined) return;
     fatal = e;
     options.onFatal?.(e);
@@ -71,6 +81,7 @@ export function runAgent(initial: Topology, options: RunAgentOptions = {}): Runn
   done.catch(() => undefined);
 
   const finish = () => {
+    resolveReady();
     if (finished) return;
     finished = true;
     stopSources.next();
@@ -78,12 +89,20 @@ export function runAgent(initial: Topology, options: RunAgentOptions = {}): Runn
     resolveFinished();
   };
 
+  let initialStart = true;
   const start = (topology: Topology) => {
     channels.update(topology.channels);
     const next = new PipelineCounters().add(...topology.channels.map((p) => channels.countersOf(p.name)));
     const stop$ = stopSources;
     liveSources = topology.sources.length;
+    let waiting = initialStart ? topology.sources.reduce((n, p) => n + listenersOf(p), 0) : 0;
+    initialStart = false;
+    if (waiting === 0) resolveReady();
     startTopology(topology, channels, {
+      listening: (source, address) => {
+        options.onListening?.(source, address);
+        if (waiting > 0 && --waiting === 0) resolveReady();
+      },
       counters: next,
       stop$,
       fail,
@@ -109,6 +128,7 @@ export function runAgent(initial: Topology, options: RunAgentOptions = {}): Runn
   let stopping: Promise<StopResult> | undefined;
   return {
     done,
+    ready,
     get counters() {
       return counters.all;
     },

@@ -19,6 +19,15 @@ export interface StartHooks {
   fail(error: unknown): void;
   /** A source ended: by itself, or through `stop$`. */
   sourceEnded(): void;
+  /** A network source is listening (multiport_syslogtcp: once per port). */
+  listening?(source: string, address: { address: string; port: number }): void;
+}
+
+/** How many times a planned source will say it listens: 0 for one that does not listen. */
+export function listenersOf(p: { spec: { schema: unknown }; options: Record<string, unknown> }): number {
+  const shape = (p.spec.schema as { shape?: Record<string, unknown> }).shape ?? {};
+  if (!('onListening' in shape)) return 0;
+  return Array.isArray(p.options['ports']) ? p.options['ports'].length : 1;
 }
 
 /**
@@ -53,7 +62,9 @@ export function startTopology(topology: Topology, channels: ChannelSet, hooks: S
   }
 
   for (const p of topology.sources) {
-    const source = instantiate<Observable<Batch>>(p);
+    // Network sources report their bound address, so the agent can say when it is ready for clients.
+    const listens = hooks.listening !== undefined && listenersOf(p) > 0;
+    const source = instantiate<Observable<Batch>>(listens ? { ...p, options: { ...p.options, onListening: (a: { address: string; port: number }) => hooks.listening!(p.name, a) } } : p);
     counters.add(source);
     // A source that ended says so in its counters (StopTime), for the status line and /metrics.
     const ended = () => {

@@ -10,7 +10,11 @@ import { replicating } from '../../../operators/routing/replicating.js';
 import type { Topology } from '../../../lib/agent/build.js';
 import type { Planned } from '../../../lib/agent/plan.js';
 import { runAgent } from '../../../lib/agent/runAgent.js';
+import { listenersOf } from '../../../lib/agent/startTopology.js';
 import { member } from '../sinks/groupSupport.js';
+import { createSocket } from 'node:dgram';
+import { netcatUdpSource } from '../../../lib/sources/netcatUdpSource.js';
+import { multiportSyslogTcpSource } from '../../../lib/sources/syslog/multiportSyslogTcpSource.js';
 
 const planned = (name: string, factory: unknown, options: Record<string, unknown>, spec: ComponentSpec = nullSink.spec): Planned => ({
   name,
@@ -95,5 +99,47 @@ describe('runAgent', () => {
     const agent = runAgent(topology(0, { k1: () => member().sink }, () => throwError(() => failure)), { finishWhenSourcesEnd: true, onFatal: (e) => fatal.push(e) });
     await expect(agent.done).rejects.toBe(failure);
     expect(fatal).toEqual([failure]);
+  });
+
+  it('ready resolves once every network source listens (multiport: every port), and a datagram sent then arrives', async () => {
+    const got: string[] = [];
+    const heard: string[] = [];
+    const base = topology(0, { k1: counting(got) });
+    const source = (name: string, factory: unknown, options: Record<string, unknown>, spec: ComponentSpec) => ({
+      ...planned(name, factory, { name, ...options }, spec),
+      channels: ['c1'],
+      selector: planned(name, replicating, {}, replicating.spec),
+      interceptors: [],
+    });
+    const sources = [
+      source('udp', netcatUdpSource, { bind: '127.0.0.1', port: 0 }, netcatUdpSource.spec),
+      source('multi', multiportSyslogTcpSource, { bind: '127.0.0.1', ports: [0, 0] }, multiportSyslogTcpSource.spec),
+    ];
+    expect(sources.map(listenersOf)).toEqual([1, 2]);
+    expect(listenersOf(base.sources[0]!)).toBe(0);
+    const agent = runAgent(
+      { ...base, sources },
+      { onListening: (name, a) => heard.push(`${name} ${a.address}:${a.port}`) },
+    );
+    await agent.ready;
+    expect(heard).toHaveLength(3);
+    expect(heard.filter((h) => h.startsWith('multi 127.0.0.1:'))).toHaveLength(2);
+    const udpPort = Number(heard.find((h) => h.startsWith('udp '))!.split(':')[1]);
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => socket.send('right after ready\n', udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+    socket.close();
+    await until(() => got.length === 1);
+    expect(got).toEqual(['right after ready']);
+    await agent.stop();
+  });
+
+  it('ready resolves at once without network sources, and when the agent fails before listening', async () => {
+    const quiet = runAgent(topology(5, { k1: counting([]) }), { finishWhenSourcesEnd: true });
+    await quiet.ready;
+    await quiet.done;
+    const failure = new Error('bind refused');
+    const failing = runAgent(topology(0, { k1: () => member().sink }, () => throwError(() => failure)), { finishWhenSourcesEnd: true });
+    await failing.ready;
+    await expect(failing.done).rejects.toBe(failure);
   });
 });
