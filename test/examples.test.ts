@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/service.js';
 import { agentOf, buildDist, cli, limiter, root } from './support/examples.js';
 import { avroBatch, drained, markers, netcatOk, newCtx, runAgent, startReceiver, type Ctx, type Entry, type Logged, type Result } from './support/exampleRun.js';
-import { sleep, waitFor } from './support/net.js';
+import { waitFor } from './support/net.js';
 
 const run = promisify(execFile);
 /** An example writing to HDFS: test/examples.hdfs.test.ts runs it against the run's HDFS (which starts for test files named so). */
@@ -59,31 +59,15 @@ async function post(port: number, path: string, body: string): Promise<number> {
     req.end(body);
   });
 }
-/** POSTs Flume JSON events to an http source, again until it listens (bounded). */
+// The feeders send once the agent logged `agent started`, which waits for every source to listen: no retry.
+/** POSTs Flume JSON events to an http source. */
 async function postEvents(port: number, events: { headers: Record<string, string>; body: string }[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      expect(await post(port, '/', JSON.stringify(events))).toBe(200);
-      return;
-    } catch (error) {
-      if (attempt >= 100 || (error as { code?: string }).code !== 'ECONNREFUSED') throw error;
-      await sleep(200);
-    }
-  }
+  expect(await post(port, '/', JSON.stringify(events))).toBe(200);
 }
-/** Syslog lines `<13>… host m<i>` over one TCP connection (again until the source listens): the bodies are the markers. */
+/** Syslog lines `<13>… host m<i>` over one TCP connection: the bodies are the markers. */
 async function syslogTcp(port: number, markers: string[], host = '127.0.0.1'): Promise<void> {
-  let socket = connect(port, host);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-      break;
-    } catch (error) {
-      if (attempt >= 100) throw error;
-      await sleep(200);
-      socket = connect(port, host);
-    }
-  }
+  const socket = connect(port, host);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.end(markers.map((m) => `<13>Jan  1 00:00:00 host ${m}\n`).join(''));
   await new Promise((r) => socket.once('close', r));
 }
@@ -92,16 +76,8 @@ async function syslogUdp(port: number, markers: string[], ctx: Ctx, arrived: (n:
   // The address family the source bound `host` to: localhost may be ::1.
   const { address, family } = await lookup(host);
   const type = family === 6 ? 'udp6' : 'udp4';
-  // `agent started` does not wait for the datagram socket's bind, and a datagram sent before it is lost:
-  // the source is ready once the test can no longer bind its address.
-  for (let attempt = 0; ; attempt++) {
-    const probe = createSocket(type);
-    const bound = await new Promise<boolean>((resolve) => probe.once('error', () => resolve(false)).bind(port, address, () => resolve(true)));
-    probe.close();
-    if (!bound) break;
-    if (attempt >= 300) throw new Error(`nothing bound ${address}:${port} (udp)`);
-    await sleep(100);
-  }
+  // Sent as soon as the agent logged `agent started`, which waits for every source's bind: a datagram
+  // sent before the bind would be lost.
   const socket = createSocket(type);
   try {
     for (const [i, m] of markers.entries()) {
