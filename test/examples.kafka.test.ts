@@ -101,12 +101,6 @@ const entries: Record<string, (bootstrap: string, topicNames: string[]) => Entry
 };
 
 /**
- * Guide examples rxflume rejects although Flume runs them: the reason is the validation error. Remove an
- * entry once the agent accepts the example; its tests then run.
- */
-const knownGaps: Record<string, string> = {};
-
-/**
  * The secured examples need a secured broker, which the tests do not run. The SASL ones use GSSAPI
  * (Kerberos), which kafkajs cannot speak: validation rejects them with that reason. All of them name a
  * trust store, /path/to/truststore.jks, that does not exist: validation says so at its key (Flume only
@@ -135,10 +129,6 @@ beforeAll(() => buildDist(), 120_000);
 
 describe.concurrent('examples/flume-ug/kafka validate as written', () => {
   for (const file of files) {
-    if (file in knownGaps) {
-      it.todo(`${file} validates — known gap: ${knownGaps[file]}`);
-      continue;
-    }
     it(`${file} validates`, async ({ expect }) => {
       const agent = agentOf(readFileSync(join(dir, file), 'utf8'));
       const { stdout } = await run(process.execPath, [cli, 'validate', '-n', agent, '-f', join(dir, file)], { cwd: root });
@@ -186,14 +176,10 @@ describe.skipIf(kafka.skip)(`examples/flume-ug/kafka run against a broker${kafka
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
   it('every example has an entry, and every entry an example', ({ expect }) => {
-    expect(Object.keys(entries).sort()).toEqual(files.filter((f) => !(f in knownGaps)).sort());
+    expect(Object.keys(entries).sort()).toEqual([...files].sort());
   });
 
   for (const file of files) {
-    if (file in knownGaps) {
-      it.todo(`${file} moves events — known gap: ${knownGaps[file]}`);
-      continue;
-    }
     it(`${file} moves events`, async ({ expect }) => {
       const bootstrap = requireKafka();
       const text = readFileSync(join(dir, file), 'utf8');
