@@ -80,15 +80,18 @@ export function scratch(prefix: string): { dir: string; write(name: string, text
   };
 }
 
-/** An agent whose seq source (20 events) feeds an avro sink to 127.0.0.1; `extra` adds its port and more. */
-export const seqToAvro = (extra: string) => `a1.sources = r1
+/** An agent whose seq source (20 events) feeds a memory channel and a sink k1 of `sinkType`; `extra` adds more keys. */
+export const seqTo = (sinkType: string, extra = '') => `a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
 a1.sources.r1.type = seq
 a1.sources.r1.totalEvents = 20
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
-a1.sinks.k1.type = avro
+a1.sinks.k1.type = ${sinkType}
 a1.sinks.k1.channel = c1
-a1.sinks.k1.hostname = 127.0.0.1
 ${extra}`;
+
+/** `seqTo` an avro sink to 127.0.0.1; `extra` adds its port and more. */
+export const seqToAvro = (extra: string) => seqTo('avro', `a1.sinks.k1.hostname = 127.0.0.1
+${extra}`);

@@ -9,7 +9,7 @@
 import type { Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { avroSource } from '../../../lib/sources/avroSource.js';
-import { scratch, seqToAvro, startCli, type RunningCli } from '../../support/cli.js';
+import { scratch, seqTo, seqToAvro, startCli, type RunningCli } from '../../support/cli.js';
 import { buildDist } from '../../support/examples.js';
 import { freePort } from '../../support/hostile.js';
 import { listening, recordingSink, waitFor, type RecordingSink } from '../../support/net.js';
@@ -64,16 +64,7 @@ async function pollJson(url: string, predicate: (body: Record<string, Record<str
   throw new Error(`${url} never satisfied the condition; last answer ${JSON.stringify(last)}`);
 }
 
-const nullSinkConf = `a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = seq
-a1.sources.r1.totalEvents = 20
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.sinks.k1.type = null
-a1.sinks.k1.channel = c1
-`;
+const nullSinkConf = seqTo('null');
 
 describe('rxflume agent --drain-timeout', () => {
   it('bounds the stop: with a sink that never answers, SIGTERM ends the agent after the drain timeout (exit 1), the events still unanswered', async () => {
