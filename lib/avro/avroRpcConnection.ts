@@ -2,8 +2,9 @@
  * The client side of Flume's Avro RPC, once: one connection (TCP, optional zlib and TLS, the
  * handshake, `append`/`appendBatch` calls with timeouts) and an endpoint that keeps one such
  * connection to a host — reconnecting with back-off, replacing it after a reset interval, splitting
- * a list into `batchSize` calls sent one at a time. avroSink and the RPC client (lib/client) both
- * send through it. It imports only lib/core and this folder.
+ * a list into `batchSize` calls sent one at a time (that lifecycle is lib/core/rpcEndpoint.ts, shared
+ * with the Thrift sink). avroSink and the RPC client (lib/client) both send through it. It imports
+ * only lib/core and this folder.
  */
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -11,9 +12,8 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect, type SecureVersion } from 'node:tls';
 import type * as Avsc from 'avsc';
 import { asyncScheduler, type Subscription } from 'rxjs';
-import { Backoff, exponential } from '../core/backoff.js';
 import type { FlumeEvent } from '../core/event.js';
-import type { ComponentCounters } from '../core/metrics.js';
+import { RpcEndpoint, type RpcEndpointTarget, type RpcOwner } from '../core/rpcEndpoint.js';
 import { avsc } from './avsc.js';
 import { AVRO_FLUME_EVENT_SCHEMA, encodeFlumeEvent } from './flumeEventAvro.js';
 import { FrameDecoder, encodeFrame, type Frame } from './frames.js';
@@ -24,13 +24,10 @@ import { zlibStream } from './zlibStream.js';
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 /** Where and how to connect: avroSink's options, or one host of the RPC client. */
-export interface AvroRpcTarget {
-  hostname: string;
-  port: number;
+export interface AvroRpcTarget extends RpcEndpointTarget {
   batchSize: number;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
-  resetConnectionIntervalS: number;
   compressionType: 'none' | 'deflate';
   compressionLevel: number;
   ssl: boolean;
@@ -38,16 +35,10 @@ export interface AvroRpcTarget {
   sslCaFile?: string | undefined;
   /** TLS versions allowed (from excludeProtocols), or any. */
   tlsRange?: [SecureVersion, SecureVersion] | undefined;
-  reconnectBackoffMs: number;
-  maxReconnectBackoffMs: number;
 }
 
 /** How the owner names a failure (its error class and code), and where it counts connections. */
-export interface AvroRpcOwner {
-  failure(message: string, cause?: unknown): Error;
-  /** Gets ConnectionCreatedCount, ConnectionClosedCount, ConnectionFailedCount. */
-  counters?: ComponentCounters | undefined;
-}
+export type AvroRpcOwner = RpcOwner;
 
 // Built on first use: importing this module (as the agent's registry does) does not load avsc.
 let eventsTypeBuilt: Avsc.Type | undefined;
@@ -57,43 +48,18 @@ const APPEND = writeCallHeader('append');
 const PING = writeCallHeader('');
 
 /**
- * One host's connection as Flume's NettyAvroRpcClient keeps it: opened on first use, closed and
- * reopened after a timeout or a lost connection (no new attempt for a doubling back-off after a
- * failed one: calls meanwhile fail at once), calls one at a time. An answer other than OK fails the
- * call but keeps the connection (it came over a healthy one).
+ * One host's connection as Flume's NettyAvroRpcClient keeps it, on the shared RpcEndpoint lifecycle
+ * (lib/core/rpcEndpoint.ts). An answer other than OK fails the call but keeps the connection (it came
+ * over a healthy one).
  */
-export class AvroRpcEndpoint {
-  private connection: AvroRpcConnection | undefined;
-  private connecting: Promise<AvroRpcConnection> | undefined;
-  private readonly reconnect: Backoff;
-  private nextAttemptAt = 0;
-  private chain: Promise<void> = Promise.resolve();
+export class AvroRpcEndpoint extends RpcEndpoint<AvroRpcConnection> {
   private ca: Buffer | undefined;
 
   constructor(
-    readonly target: AvroRpcTarget,
-    private readonly owner: AvroRpcOwner,
+    override readonly target: AvroRpcTarget,
+    owner: AvroRpcOwner,
   ) {
-    this.reconnect = new Backoff(exponential(target.reconnectBackoffMs, target.maxReconnectBackoffMs));
-  }
-
-  get address(): string {
-    return `${this.target.hostname}:${this.target.port}`;
-  }
-
-  /** False after a failed connection attempt, until its back-off is over (Flume's isActive is false then). */
-  get active(): boolean {
-    return (this.connection !== undefined && !this.connection.closed) || asyncScheduler.now() >= this.nextAttemptAt;
-  }
-
-  /** True while a connection is open. */
-  get connected(): boolean {
-    return this.connection !== undefined && !this.connection.closed;
-  }
-
-  /** Opens the connection now, as Flume's clients do when built; rejects as a call would. */
-  async connect(): Promise<void> {
-    await this.current();
+    super(target, owner);
   }
 
   /** Sends the events as appendBatch calls of at most batchSize, after every earlier send; resolves when all were answered OK. */
@@ -103,79 +69,26 @@ export class AvroRpcEndpoint {
 
   /** One event with Flume's `append` call. */
   append(event: FlumeEvent): Promise<void> {
-    return this.serialized(() => this.call('append', 1, (conn) => conn.append(encodeFlumeEvent(event), this.target.requestTimeoutMs)));
+    return this.serialized(() => this.ok('append', 1, (conn) => conn.append(encodeFlumeEvent(event), this.target.requestTimeoutMs)));
   }
 
-  /** Waits for the calls under way, then closes the connection. */
-  async close(): Promise<void> {
-    await this.chain;
-    if (this.connection) this.drop(this.connection);
-  }
-
-  /** Closes at once: calls under way fail. */
-  destroy(): void {
-    if (this.connection) this.drop(this.connection);
-  }
-
-  private serialized(run: () => Promise<void>): Promise<void> {
-    const result = this.chain.then(run);
-    this.chain = result.catch(() => undefined);
-    return result;
+  protected openConnection(): Promise<AvroRpcConnection> {
+    const t = this.target;
+    if (t.ssl && t.sslCaFile && this.ca === undefined) this.ca = readFileSync(t.sslCaFile);
+    return AvroRpcConnection.open(t, this.ca);
   }
 
   private async send(events: readonly FlumeEvent[]): Promise<void> {
     const size = this.target.batchSize;
     for (let from = 0; from < events.length; from += size) {
       const chunk = events.length <= size ? events : events.slice(from, from + size);
-      await this.call('appendBatch', chunk.length, (conn) => conn.appendBatch(eventsType().toBuffer(chunk), this.target.requestTimeoutMs));
+      await this.ok('appendBatch', chunk.length, (conn) => conn.appendBatch(eventsType().toBuffer(chunk), this.target.requestTimeoutMs));
     }
   }
 
-  private async call(what: string, count: number, run: (conn: AvroRpcConnection) => Promise<string>): Promise<void> {
-    const conn = await this.current();
-    let status: string;
-    try {
-      status = await run(conn);
-    } catch (error) {
-      // A timeout or a broken connection: its state is unknown, start afresh (as Flume).
-      this.drop(conn);
-      throw this.owner.failure(`${what} of ${count} events to ${this.address} failed: ${(error as Error).message}`, error);
-    }
+  private async ok(what: string, count: number, run: (conn: AvroRpcConnection) => Promise<string>): Promise<void> {
+    const status = await this.call(what, count, run);
     if (status !== 'OK') throw this.owner.failure(`${this.address} answered ${status} to ${what} of ${count} events`);
-  }
-
-  private drop(conn: AvroRpcConnection): void {
-    if (this.connection === conn) this.connection = undefined;
-    if (conn.close()) this.owner.counters?.inc('ConnectionClosedCount');
-  }
-
-  private async open(): Promise<AvroRpcConnection> {
-    const now = asyncScheduler.now();
-    if (now < this.nextAttemptAt) throw this.owner.failure(`not connected to ${this.address}; next attempt in ${this.nextAttemptAt - now} ms`);
-    try {
-      const t = this.target;
-      if (t.ssl && t.sslCaFile && this.ca === undefined) this.ca = readFileSync(t.sslCaFile);
-      const conn = await AvroRpcConnection.open(t, this.ca);
-      this.reconnect.reset();
-      this.owner.counters?.inc('ConnectionCreatedCount');
-      conn.onClose = () => {
-        if (this.connection === conn) this.connection = undefined;
-      };
-      return conn;
-    } catch (error) {
-      this.owner.counters?.inc('ConnectionFailedCount');
-      this.nextAttemptAt = asyncScheduler.now() + this.reconnect.next();
-      throw this.owner.failure(`cannot connect to ${this.address}: ${(error as Error).message}`, error);
-    }
-  }
-
-  private async current(): Promise<AvroRpcConnection> {
-    const reset = this.target.resetConnectionIntervalS;
-    if (this.connection && reset > 0 && asyncScheduler.now() - this.connection.openedAt >= reset * 1000) this.drop(this.connection);
-    if (this.connection && !this.connection.closed) return this.connection;
-    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
-    this.connection = await this.connecting;
-    return this.connection;
   }
 }
 
