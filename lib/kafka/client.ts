@@ -1,32 +1,31 @@
 /**
  * What kafkaSource, kafkaChannel and kafkaSink share about the Kafka client: the option schemas of
  * the connection (so the three document and validate them alike), Flume key conversions, building
- * the kafkajs client (with the snappy codec), and reading kafkajs errors. Not a component: components
- * never import each other, so their common mechanism lives here; it imports only lib/core, zod, and
- * kafkajs and kafkajs-snappy when first used.
+ * the kafkajs client (with the codecs of ./compression.ts), and reading kafkajs errors. Not a component:
+ * components never import each other, so their common mechanism lives here; it imports only lib/core,
+ * zod, and kafkajs when first used.
  */
 import type * as Kafkajs from 'kafkajs';
 import type { Kafka } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { lazyRequire } from '../core/lazyRequire.js';
+import { registerCodecs } from './compression.js';
 
 const loadKafkajs = lazyRequire<typeof Kafkajs>('kafkajs', 'Kafka components');
-const loadSnappy = lazyRequire<() => unknown>('kafkajs-snappy', 'Kafka components');
-let snappyRegistered = false;
+let codecsRegistered = false;
 
 /**
  * kafkajs, loaded when the first Kafka client or producer is built (not when a Kafka component's module
- * is imported). kafkajs ships gzip only; Snappy (Flume's and Kafka's common choice) comes from
- * kafkajs-snappy (pure JS, over snappyjs), registered here once for every kafkajs client of the
- * process: producers compress with it, consumers read snappy batches written by Java producers
- * (xerial framing included).
+ * is imported). kafkajs ships gzip only; snappy, lz4 and zstd (./compression.ts) are registered here
+ * once for every kafkajs client of the process: producers compress with them, consumers read batches
+ * Java producers wrote with them (snappy's xerial framing included).
  */
 export function kafkajs(): typeof Kafkajs {
   const k = loadKafkajs();
-  if (!snappyRegistered) {
-    k.CompressionCodecs[k.CompressionTypes.Snappy] = loadSnappy();
-    snappyRegistered = true;
+  if (!codecsRegistered) {
+    registerCodecs(k);
+    codecsRegistered = true;
   }
   return k;
 }

@@ -6,6 +6,7 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { kafkajs } from './client.js';
+import { KAFKAJS_COMPRESSION, type KafkaCompression } from './compression.js';
 
 export interface OutRecord {
   key: string | null;
@@ -32,7 +33,7 @@ export interface ProducerClient {
 export interface ProducerConfig {
   /** -1: every in-sync replica; 1: the leader; 0: none. */
   acks: -1 | 0 | 1;
-  compression?: 'none' | 'gzip' | 'snappy' | undefined;
+  compression?: KafkaCompression | undefined;
   /** Time for the broker to confirm a request (the acks wait included). */
   timeoutMs: number;
   /** The producer's own retry policy; the client's (kafkaClient) otherwise. */
@@ -41,13 +42,10 @@ export interface ProducerConfig {
   allowAutoTopicCreation?: boolean | undefined;
 }
 
-/** kafkajs's CompressionTypes member of each option value. */
-const COMPRESSION = { none: 'None', gzip: 'GZIP', snappy: 'Snappy' } as const;
-
 /** Opens kafkajs producers of `kafka` with `cfg`. */
 export function kafkajsProducer(kafka: Kafka, cfg: ProducerConfig): () => ProducerClient {
   const { CompressionTypes, Partitioners } = kafkajs();
-  const compression = CompressionTypes[COMPRESSION[cfg.compression ?? 'none']];
+  const compression = CompressionTypes[KAFKAJS_COMPRESSION[cfg.compression ?? 'none']];
   return () => {
     // Not idempotent: kafkajs then serialises every request per broker; duplicates on retry are the
     // at-least-once price anyway. DefaultPartitioner is Java's murmur2, so keys land as with Flume.

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
-import { combineFromFlume, component, defineComponent, parseOptions, type FlumeMapped, type FlumeProblem } from '../core/config.js';
+import { combineFromFlume, component, defineComponent, parseOptions, type FlumeMapped } from '../core/config.js';
 import { ComponentError, toError } from '../core/errors.js';
 import type { FlumeEvent } from '../core/event.js';
 import { encodeFlumeEvent } from '../avro/flumeEventAvro.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { createSink, type Sink } from '../core/sink.js';
 import { clientRetry, CONNECTION_ERRORS, errorChain, hasErrorType, isConnectionFailure, kafkaClient, kafkaOption, splitList } from '../kafka/client.js';
+import { checkCompression, COMPRESSION_KEY, compressionFromFlume, compressionOption } from '../kafka/compression.js';
 import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord, type TopicRecords } from '../kafka/producer.js';
 import {
   headerMapFromFlume,
@@ -47,10 +48,7 @@ export const kafkaSinkOptions = z.strictObject({
     .default(100)
     .describe("Expected events per batch (Flume flumeBatchSize): smaller ones count as BatchUnderflowCount. The channel's take size decides the real size."),
   acks: acksSchema.default('all').describe("Broker acknowledgements before a batch is acked: 'all' (= -1, every in-sync replica), 1 (the leader) or 0 (none: no delivery guarantee)."),
-  compression: z
-    .enum(['none', 'gzip', 'snappy'])
-    .default('none')
-    .describe('Record batch compression (Kafka compression.type): gzip (built into kafkajs) or snappy (kafkajs-snappy); lz4 and zstd are not supported.'),
+  compression: compressionOption,
   lingerMs: z
     .number()
     .int()
@@ -117,7 +115,6 @@ const flumeKeys = {
 } as const;
 
 const PRODUCER = ['kafka.producer.'];
-const COMPRESSION_KEY = 'kafka.producer.compression.type';
 
 const LINGER_KEY = 'kafka.producer.linger.ms';
 
@@ -141,20 +138,6 @@ function lingerFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
       },
     ],
   };
-}
-
-/** `kafka.producer.compression.type`: none, gzip, snappy; lz4 and zstd named as unsupported. */
-function compressionFromFlume(props: ReadonlyMap<string, string>): FlumeMapped {
-  const raw = props.get(COMPRESSION_KEY);
-  if (raw === undefined) return { options: {}, consumed: [], problems: [] };
-  const v = raw.trim().toLowerCase();
-  const problems: FlumeProblem[] = [];
-  if (v === 'lz4' || v === 'zstd') {
-    problems.push({ key: COMPRESSION_KEY, message: `${v} is not supported by rxflume's Kafka client (kafkajs has no ${v} codec without a native module); supported: none, gzip, snappy` });
-  } else if (v !== 'none' && v !== 'gzip' && v !== 'snappy') {
-    problems.push({ key: COMPRESSION_KEY, message: 'expected one of none, gzip, snappy (Kafka also has lz4 and zstd, which rxflume does not support)' });
-  }
-  return { options: problems.length === 0 ? { compression: v } : {}, consumed: [COMPRESSION_KEY], problems };
 }
 
 export const kafkaSinkSpec = defineComponent({
@@ -218,9 +201,10 @@ const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERROR
  * The stores are read when the component is built (a missing one is a ConfigError naming it);
  * GSSAPI (Kerberos) and OAUTHBEARER are configuration errors.
  *
- * Compression: `compression` gzip or snappy (Flume's `kafka.producer.compression.type`; lz4 and
- * zstd are reported as unsupported). `kafka.producer.linger.ms` is accepted with a warning that it
- * has no effect: every batch is produced at once, as Flume's KafkaSink flushes each transaction.
+ * Compression: `compression` gzip, snappy, lz4 or zstd (Flume's `kafka.producer.compression.type`),
+ * as Java consumers read them; zstd needs Node 22.15 or later. `kafka.producer.linger.ms` is
+ * accepted with a warning that it has no effect: every batch is produced at once, as Flume's
+ * KafkaSink flushes each transaction.
  *
  * @example
  * const pipeline = pipe(
@@ -233,6 +217,7 @@ const SINK_CONNECTION_ERRORS: ReadonlySet<string> = new Set([...CONNECTION_ERROR
 export const kafkaSink = component(kafkaSinkSpec, function kafkaSink(options: KafkaSinkOptions): Sink & HasMetrics {
   const opts = { ...parseOptions(kafkaSinkSpec, options) };
   opts.ssl = resolveSsl(opts);
+  checkCompression(opts.compression);
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   const counters = new ComponentCounters('SINK', opts.name);
   counters.set('RollbackCount', 0);

@@ -12,6 +12,7 @@ import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
 import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
 import { kafkajsConsumer } from '../../lib/kafka/kafkajsConsumer.js';
+import { checkCompression, COMPRESSION_KEY, compressionFromFlume, compressionOption } from '../../lib/kafka/compression.js';
 import { kafkajsProducer, partitionOf, ProducerConnection, type OutRecord } from '../../lib/kafka/producer.js';
 import { resolveSsl, securityFromFlume, securityKeysOf, kafkaConnectionOptions, unsupportedPassThrough } from '../../lib/kafka/security.js';
 import { channelBackoff, channelBackoffOptions, channelEngine, type ChannelStore, type StoreHooks, type StorePut, type StoreTake } from './channelEngine.js';
@@ -55,6 +56,7 @@ export const kafkaChannelOptions = z.strictObject({
     .boolean()
     .default(true)
     .describe("Where a group without committed offsets starts taking: the earliest record (default, as Flume's channel: nothing put before the first take is skipped) or only new ones (Flume's auto.offset.reset latest)."),
+  compression: compressionOption,
   ...channelBackoffOptions,
   stopGraceMs: z
     .number()
@@ -104,13 +106,14 @@ export const kafkaChannelSpec = defineComponent({
   flumeTypes: ['org.apache.flume.channel.kafka.KafkaChannel'],
   schema: kafkaChannelOptions,
   flumeKeys,
-  // Security under kafka.producer. and kafka.consumer. (which must agree), and a clear report of the
+  // Security under kafka.producer. and kafka.consumer. (which must agree), the producer's compression, and a clear report of the
   // kafka.producer.* / kafka.consumer.* keys kafkajs cannot honour.
   fromFlume: (props) =>
     combineFromFlume(
       props,
       (p) => securityFromFlume(p, BOTH),
-      (p) => unsupportedPassThrough(p, BOTH, [...Object.keys(flumeKeys), ...securityKeysOf(BOTH)], 'kafkaChannel'),
+      compressionFromFlume,
+      (p) => unsupportedPassThrough(p, BOTH, [...Object.keys(flumeKeys), COMPRESSION_KEY, ...securityKeysOf(BOTH)], 'kafkaChannel'),
     ),
 });
 
@@ -125,6 +128,8 @@ export const kafkaChannelSpec = defineComponent({
  *   partition is the `partitionIdHeader` header, else `defaultPartitionId`, else murmur2 of the key.
  *   With `parseAsFlumeEvent` (default) the value is the Avro `AvroFlumeEvent` datum, byte-compatible
  *   with Flume's KafkaChannel (and with kafkaSink's `useFlumeEventFormat`); otherwise the body alone.
+ *   `compression` (Flume's `kafka.producer.compression.type`): none, gzip, snappy, lz4 or zstd, as
+ *   for kafkaSink; the take side reads any of them, whoever wrote the topic.
  * - **Take**: a member of consumer group `groupId` reads the topic and emits batches of up to
  *   `transactionCapacity` events (a smaller one after `pollTimeoutMs`) while fewer than `maxInFlight`
  *   are unsettled. A record's key becomes the event's `key` header, as in Flume (without
@@ -171,6 +176,7 @@ export const kafkaChannelSpec = defineComponent({
 export const kafkaChannel = component(kafkaChannelSpec, function kafkaChannel(options: KafkaChannelOptions): OperatorFunction<Batch, Batch> & HasMetrics {
   const opts = { ...parseOptions(kafkaChannelSpec, options) };
   opts.ssl = resolveSsl(opts);
+  checkCompression(opts.compression);
   const brokers = typeof opts.brokers === 'string' ? splitList(opts.brokers) : opts.brokers;
   // The topic is the store: unbounded, and a put of any size is one produce request.
   return channelEngine(
@@ -214,7 +220,7 @@ class KafkaStore implements ChannelStore<KafkaTake> {
     // One client for both sides; its retry delay is clientRetryBackoffMs (the back-off options are the take redelivery's).
     const clientConfig = { ...opts, maxWaitTimeMs: opts.pollTimeoutMs, retryBackoffMs: opts.clientRetryBackoffMs };
     this.kafka = kafkaClient(clientConfig, brokers);
-    this.producer = new ProducerConnection(kafkajsProducer(this.kafka, { acks: -1, timeoutMs: opts.keepAliveMs, allowAutoTopicCreation: false }));
+    this.producer = new ProducerConnection(kafkajsProducer(this.kafka, { acks: -1, compression: opts.compression, timeoutMs: opts.keepAliveMs, allowAutoTopicCreation: false }));
     const toEvent = (_topic: string, _partition: number, record: InRecord): FlumeEvent => {
       const event = opts.parseAsFlumeEvent ? decodeFlumeEvent(record.value ?? EMPTY) : { headers: {}, body: record.value ?? EMPTY };
       // Flume's take sets the `key` header to the record key (either format): a keyed put without
