@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // A real Kafka broker for the Kafka tests, a real HDFS for the HDFS tests (each started only when the run includes one).
-    globalSetup: ['test/support/kafkaGlobalSetup.ts', 'test/support/hdfsGlobalSetup.ts'],
+    // A real Kafka broker for the Kafka tests, a real HDFS for the HDFS tests, a real ActiveMQ for the JMS tests (each started only when the run includes one).
+    globalSetup: ['test/support/kafkaGlobalSetup.ts', 'test/support/hdfsGlobalSetup.ts', 'test/support/activemqGlobalSetup.ts'],
   },
 });

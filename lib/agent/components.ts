@@ -9,6 +9,7 @@ import { taildirSource } from '../sources/taildir/taildirSource.js';
 import { spooldirSource } from '../sources/spooldir/spooldirSource.js';
 import { execSource } from '../sources/execSource.js';
 import { kafkaSource } from '../sources/kafkaSource.js';
+import { jmsSource } from '../sources/jmsSource.js';
 import { kafkaChannel } from '../../operators/channels/kafkaChannel.js';
 import { fileChannel } from '../../operators/channels/fileChannel.js';
 import { spillableMemoryChannel } from '../../operators/channels/spillableMemoryChannel.js';
@@ -63,6 +64,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   spooldirSource,
   execSource,
   kafkaSource,
+  jmsSource,
   netcatSource,
   netcatUdpSource,
   httpSource,

@@ -6,9 +6,7 @@ export type AnyComponent = Component<(...args: never[]) => unknown>;
 const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
   source: [
     'thrift',
-    'jms',
     'org.apache.flume.source.thriftsource',
-    'org.apache.flume.source.jms.jmssource',
     // Flume's own non-core sources (flume-sources, flume-legacy-sources), documented in its guide.
     'org.apache.flume.source.avrolegacy.avrolegacysource',
     'org.apache.flume.source.thriftlegacy.thriftlegacysource',
