@@ -22,6 +22,9 @@ import { multiportSyslogTcpSource } from '../sources/syslog/multiportSyslogTcpSo
 import { httpSink } from '../sinks/httpSink.js';
 import { avroSource } from '../sources/avroSource.js';
 import { avroSink } from '../sinks/avroSink.js';
+import { thriftSource } from '../sources/thriftSource.js';
+import { scribeSource } from '../sources/scribeSource.js';
+import { thriftSink } from '../sinks/thriftSink.js';
 import { nullSink } from '../sinks/nullSink.js';
 import { loggerSink } from '../sinks/loggerSink.js';
 import { observerSink } from '../sinks/observerSink.js';
@@ -69,6 +72,8 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   netcatUdpSource,
   httpSource,
   avroSource,
+  thriftSource,
+  scribeSource,
   syslogTcpSource,
   syslogUdpSource,
   multiportSyslogTcpSource,
@@ -100,6 +105,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   hdfsSink,
   httpSink,
   avroSink,
+  thriftSink,
   competingSinks,
   failoverSink,
   loadBalanceSink,

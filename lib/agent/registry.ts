@@ -5,18 +5,14 @@ export type AnyComponent = Component<(...args: never[]) => unknown>;
 /** Flume types rxflume knows of but does not implement: named as unsupported, never as unknown. */
 const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
   source: [
-    'thrift',
-    'org.apache.flume.source.thriftsource',
     // Flume's own non-core sources (flume-sources, flume-legacy-sources), documented in its guide.
     'org.apache.flume.source.avrolegacy.avrolegacysource',
     'org.apache.flume.source.thriftlegacy.thriftlegacysource',
-    'org.apache.flume.source.scribe.scribesource',
     'org.apache.flume.source.twitter.twittersource',
   ],
   channel: ['jdbc', 'org.apache.flume.channel.jdbc.jdbcchannel'],
   sink: [
     'irc',
-    'thrift',
     'hbase',
     'hbase2',
     'asynchbase',
@@ -24,7 +20,6 @@ const UNSUPPORTED: Partial<Record<ComponentKind, readonly string[]>> = {
     'hive',
     'elasticsearch',
     'org.apache.flume.sink.irc.ircsink',
-    'org.apache.flume.sink.thriftsink',
     'org.apache.flume.sink.hbase.hbasesink',
     'org.apache.flume.sink.hbase2.hbase2sink',
     'org.apache.flume.sink.hbase.asynchbasesink',

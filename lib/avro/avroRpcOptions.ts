@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { FlumeKeyMapping } from '../core/config.js';
+import { rpcEndpointOptions } from '../core/rpcEndpoint.js';
 import { excludeProtocolsOption, protocolRangeIssues, type TlsProtocol } from '../tls/protocols.js';
 
 const TRUSTSTORE_HINT = 'a PEM CA file in sslCaFile, or trustAllCerts (Java truststores are not supported; export them with keytool/openssl)';
@@ -12,9 +13,7 @@ const TRUSTSTORE_HINT = 'a PEM CA file in sslCaFile, or trustAllCerts (Java trus
 /** The connection options; `batchSizeText` says what a longer list becomes for this user. */
 export function avroRpcOptions(batchSizeText: string) {
   return {
-    batchSize: z.number().int().min(1).default(100).describe(`Events per appendBatch call; ${batchSizeText} (Flume batch-size).`),
-    connectTimeoutMs: z.number().int().min(1).default(20_000).describe('Longest wait for the TCP/TLS connection and the Avro handshake (Flume connect-timeout).'),
-    requestTimeoutMs: z.number().int().min(1).default(20_000).describe('Longest wait for the answer of one call (Flume request-timeout).'),
+    ...rpcEndpointOptions(batchSizeText),
     compressionType: z.enum(['none', 'deflate']).default('none').describe("'deflate': the connection is a zlib stream (Netty ZlibEncoder/Decoder); must match the source."),
     compressionLevel: z.number().int().min(0).max(9).default(6).describe('zlib level with deflate (Flume compression-level).'),
     ssl: z.boolean().default(false).describe('Connect with TLS.'),
@@ -25,8 +24,6 @@ export function avroRpcOptions(batchSizeText: string) {
     truststorePassword: z.string().optional().describe('Not supported (see truststore).'),
     truststoreType: z.string().optional().describe('Not supported (see truststore).'),
     maxIoWorkers: z.number().int().min(1).optional().describe("Flume's Netty I/O thread count: accepted and ignored."),
-    reconnectBackoffMs: z.number().int().min(0).default(500).describe('After a failed connection, no new attempt for this long, doubling per failure.'),
-    maxReconnectBackoffMs: z.number().int().min(0).default(10_000).describe('Longest wait between connection attempts.'),
   };
 }
 

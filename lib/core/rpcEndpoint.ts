@@ -7,6 +7,7 @@
  * a time, in order. A protocol supplies how to open a connection and what a call is.
  */
 import { asyncScheduler } from 'rxjs';
+import { z } from 'zod';
 import { Backoff, exponential } from './backoff.js';
 import type { ComponentCounters } from './metrics.js';
 
@@ -18,6 +19,20 @@ export interface RpcConnection {
   onClose: (() => void) | undefined;
   /** Closes the socket; true the first time. */
   close(): boolean;
+}
+
+/**
+ * The options of such a client, declared once (avroSink, thriftSink and the RPC client spread them);
+ * `batchSizeText` says what a longer list becomes for that user.
+ */
+export function rpcEndpointOptions(batchSizeText: string) {
+  return {
+    batchSize: z.number().int().min(1).default(100).describe(`Events per appendBatch call; ${batchSizeText} (Flume batch-size).`),
+    connectTimeoutMs: z.number().int().min(1).default(20_000).describe("Longest wait for the TCP/TLS connection and the protocol's handshake (Flume connect-timeout)."),
+    requestTimeoutMs: z.number().int().min(1).default(20_000).describe('Longest wait for the answer of one call (Flume request-timeout).'),
+    reconnectBackoffMs: z.number().int().min(0).default(500).describe('After a failed connection, no new attempt for this long, doubling per failure.'),
+    maxReconnectBackoffMs: z.number().int().min(0).default(10_000).describe('Longest wait between connection attempts.'),
+  };
 }
 
 export interface RpcEndpointTarget {

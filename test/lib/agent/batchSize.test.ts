@@ -51,8 +51,9 @@ describe("Flume's batch-size rule", () => {
         'source org.apache.flume.source.StressSource',
         'source org.apache.flume.source.kafka.KafkaSource',
         'source org.apache.flume.source.taildir.TaildirSource',
-        // BatchSizeSupported sinks (AbstractRpcSink: avro; HBase, Hive, Morphline, Thrift rxflume has not).
+        // BatchSizeSupported sinks (AbstractRpcSink: avro, thrift; HBase, Hive, Morphline rxflume has not).
         'sink org.apache.flume.sink.AvroSink',
+        'sink org.apache.flume.sink.ThriftSink',
         'sink org.apache.flume.sink.NullSink',
         'sink org.apache.flume.sink.RollingFileSink',
         'sink org.apache.flume.sink.hdfs.HDFSEventSink',

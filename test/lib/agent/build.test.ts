@@ -72,7 +72,7 @@ a1.sinks = k1 k2 k3
 a1.sources.r1.type = seq
 a1.sources.r1.batchSize = 500
 a1.sources.r1.channels = c1
-a1.sources.r2.type = thrift
+a1.sources.r2.type = org.apache.flume.source.twitter.TwitterSource
 a1.sources.r2.channels = c9
 a1.channels.c1.type = memory
 a1.channels.c1.transactionCapacty = 100
@@ -86,7 +86,7 @@ a1.sinks.k3.type = null
 `);
     expect(messages).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^agent\.properties:7: error: a1\.sources\.r2\.type: source type `thrift` is a Flume type rxflume does not support yet/),
+        expect.stringMatching(/^agent\.properties:7: error: a1\.sources\.r2\.type: source type `org\.apache\.flume\.source\.twitter\.TwitterSource` is a Flume type rxflume does not support yet/),
         expect.stringMatching(/^agent\.properties:8: error: a1\.sources\.r2\.channels: unknown channel `c9`/),
         expect.stringMatching(/^agent\.properties:10: error: a1\.channels\.c1\.transactionCapacty: unknown property .*did you mean `transactionCapacity`\?/),
         expect.stringMatching(/^agent\.properties:11: error: a1\.channels\.c1\.capacity: expected integer ≥ 1, received -1/),

@@ -1,0 +1,126 @@
+/**
+ * The server side of a framed Thrift service, once: what the Thrift and Scribe sources share. It
+ * serves one connection's calls in order, one at a time (Flume's clients wait for each answer), and
+ * does not read the connection while a call is being handled or its answers are not read, so a slow
+ * channel pushes back through TCP. Frames past `maxFrameBytes` are refused before they are buffered.
+ *
+ * Bad input never stops the server: bytes that are not framed Thrift of the configured protocol close
+ * that connection; a call to a method the service lacks is answered with a TApplicationException
+ * (as Thrift servers do) and the connection goes on; a call past the decoding limits is answered the
+ * same way and its connection closed. Each is counted in `EventReadFail`.
+ */
+import type { Duplex } from 'node:stream';
+import type * as ThriftTypes from 'thrift';
+import type { ComponentCounters } from '../core/metrics.js';
+import { APP_ERROR, M, encodeException, encodeMessage, frameReceiver, readMessage, type TProtocol, type ThriftProtocolName } from './codec.js';
+import { CallLimits, CallTooLarge } from './flumeProtocol.js';
+
+/**
+ * A method of the service: decodes its arguments from `input` (throwing on bad bytes or CallTooLarge),
+ * and gives the promise of its result writer (the `<name>_result` struct).
+ */
+export type ThriftMethod = (input: TProtocol, limits: CallLimits) => Promise<(out: TProtocol) => void>;
+
+export interface ThriftService {
+  protocol: ThriftProtocolName;
+  /** False for Flume's Scribe source, which answers with the old unversioned binary header. */
+  strictWrite?: boolean;
+  maxFrameBytes: number;
+  maxEventsPerBatch: number;
+  methods: Readonly<Record<string, ThriftMethod>>;
+  metrics: ComponentCounters;
+  /** True once the source was unsubscribed: nothing more is read or answered. */
+  closed(): boolean;
+}
+
+/** A decoded call may cost this many times its frame in estimated heap, at least 64 MiB. */
+const COST_PER_FRAME_BYTE = 4;
+
+/** Frames received while a call is handled, at most (Flume's clients send one at a time). */
+const MAX_QUEUED_FRAMES = 64;
+
+/** Serves the calls arriving on `io` (a TCP or TLS socket) until it closes. */
+export function serveThrift(io: Duplex, service: ThriftService): void {
+  const { metrics } = service;
+  const maxCost = Math.max(64 * 1024 * 1024, service.maxFrameBytes * COST_PER_FRAME_BYTE);
+  const queue: ThriftTypes.TTransport[] = [];
+  let busy = false;
+  let dead = false;
+
+  const kill = (): void => {
+    if (dead) return;
+    dead = true;
+    queue.length = 0;
+    io.destroy();
+  };
+  const badInput = (): void => {
+    metrics.inc('EventReadFail');
+    kill();
+  };
+  const reply = (frame: Buffer): boolean => io.write(frame);
+
+  const next = (): void => {
+    while (!busy && !dead && queue.length > 0) handle(queue.shift()!);
+    if (!busy && !dead && !service.closed()) io.resume();
+  };
+
+  const handle = (frame: ThriftTypes.TTransport): void => {
+    let call: ReturnType<typeof readMessage>;
+    try {
+      call = readMessage(service.protocol, frame);
+    } catch {
+      return badInput();
+    }
+    const { name, seqid } = call;
+    const method = Object.hasOwn(service.methods, name) ? service.methods[name] : undefined;
+    if (call.type !== M.CALL || method === undefined) {
+      metrics.inc('EventReadFail');
+      reply(encodeException(service.protocol, name, seqid, APP_ERROR.UNKNOWN_METHOD, `no method ${JSON.stringify(name)} here`, service.strictWrite));
+      return;
+    }
+    let result: Promise<(out: TProtocol) => void>;
+    try {
+      result = method(call.input, new CallLimits(service.maxEventsPerBatch, maxCost));
+    } catch (error) {
+      if (!(error instanceof CallTooLarge)) return badInput();
+      metrics.inc('EventReadFail');
+      io.end(encodeException(service.protocol, name, seqid, APP_ERROR.PROTOCOL_ERROR, error.message, service.strictWrite));
+      dead = true;
+      return;
+    }
+    busy = true;
+    io.pause();
+    const answer = (frame: Buffer): void => {
+      busy = false;
+      if (dead || service.closed()) return;
+      // Read on only once the answer left: a client that does not read its answers is not read either.
+      if (reply(frame)) next();
+      else io.once('drain', next);
+    };
+    result.then(
+      (write) => answer(encodeMessage(service.protocol, name, M.REPLY, seqid, (out) => write(out), service.strictWrite)),
+      (error: Error) => answer(encodeException(service.protocol, name, seqid, APP_ERROR.INTERNAL_ERROR, error.message, service.strictWrite)),
+    );
+  };
+
+  const receive = frameReceiver((frame) => {
+    if (dead) return;
+    if (queue.length >= MAX_QUEUED_FRAMES) return badInput();
+    queue.push(frame);
+  }, service.maxFrameBytes);
+
+  io.on('data', (chunk: Buffer) => {
+    if (dead) return;
+    try {
+      receive(chunk);
+    } catch {
+      return badInput(); // a negative or too large frame length
+    }
+    next();
+  });
+  io.on('error', () => {
+    if (!dead) metrics.inc('GenericProcessingFail');
+    kill();
+  });
+  io.once('close', kill);
+}
