@@ -22,6 +22,9 @@ import { describeTopology, formatDiagnostic, loadAgentConfigTexts, locateFailure
 import { ENV_VAR_RESOLVER, type SubstitutionOptions } from './substitute.js';
 import { runAgent, type RunningAgent } from './runAgent.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
+import { shapeOf } from './monitor/graph.js';
+import type { AgentInfo } from './monitor/liveFeed.js';
+import { top } from './top.js';
 import { StatusDisplay, statusLine } from './statusLine.js';
 import { colors, useColors } from './colors.js';
 import { prettyLogLine } from './prettyLog.js';
@@ -34,6 +37,7 @@ Usage:
   rxflume validate -n NAME -f FILE          print the topology it would run, or every error
   rxflume demo [--events N] [--batch N]     run the embedded example pipeline (no external service)
   rxflume components                        list every component with its Flume type names
+  rxflume top URL...                        live table of running agents (their --monitor-port URLs)
   rxflume --version | --help
 
 Agent options:
@@ -45,7 +49,8 @@ Agent options:
                              finishes once every source has ended by itself (e.g. seq with totalEvents)
   -i, --poll-interval S      seconds between checks for changes (default 30, or 300 with an http(s)
                              URI, as Flume); --reload-interval is the same
-  --monitor-port N           serve GET /metrics (Flume JSON), /metrics/prometheus and /health
+  --monitor-port N           serve GET /metrics (Flume JSON), /metrics/prometheus, /health and
+                             the live topology page at / (open it in a browser)
   --monitor-bind HOST        address of the monitoring server (default 127.0.0.1)
   --drain-timeout S          seconds channels may take to drain on stop (default 30)
   --log-level LEVEL          trace, debug, info (default), warn, error
@@ -246,8 +251,21 @@ async function agent(argv: string[]): Promise<number> {
   const format = args.logFormat === 'pretty' ? (line: string) => prettyLogLine(line, paint) : (line: string) => line;
   const log: Logger = loadPino().pino(
     { level: args.logLevel, base: { agent: args.name }, hooks: { streamWrite: (line) => scrubber.scrub(line) } },
-    { write: (line: string) => toStderr(format(line)) },
+    {
+      write: (line: string) => {
+        noteWarning(line);
+        toStderr(format(line));
+      },
+    },
   );
+  // The topology page's panel: the configuration read, the last reload and the last warnings.
+  const info: AgentInfo = { agent: args.name, configFiles: [...args.sources.uris, ...args.sources.files].map((f) => scrubber.scrub(f)), startedAt: Date.now(), warnings: [] };
+  function noteWarning(line: string): void {
+    const entry = JSON.parse(line) as { level: number; time: number; msg: string; errors?: string[] };
+    if (entry.level < 40) return;
+    info.warnings.push({ at: entry.time, level: entry.level >= 50 ? 'error' : 'warn', message: [entry.msg, ...(entry.errors ?? [])].join(': ') });
+    if (info.warnings.length > 10) info.warnings.shift();
+  }
   // Components' own warnings (a sink that keeps failing, a recovery report) go to the same log.
   setProcessLog((e) => log[e.level]({ component: e.component, ...e.fields }, e.message));
   const loaded = await load(args.sources, args.name, args.substitution);
@@ -256,12 +274,14 @@ async function agent(argv: string[]): Promise<number> {
   const firstFile = loaded.texts[0]?.file ?? '';
 
   let running: RunningAgent | undefined;
+  let topology = loaded.topology;
   let state: 'starting' | 'running' | 'draining' = 'starting';
   let monitor: MonitorServer | undefined;
   if (args.monitorPort !== undefined) {
     // Before any component starts: a port that cannot be had stops the agent with nothing to undo.
     try {
-      monitor = await startMonitorServer({ counters: () => running?.counters ?? [], state: () => state }, args.monitorPort, args.monitorBind);
+      const target = { counters: () => running?.counters ?? [], state: () => state, shape: () => shapeOf(topology), info: () => info };
+      monitor = await startMonitorServer(target, args.monitorPort, args.monitorBind);
     } catch (error) {
       say(`rxflume: monitoring server: cannot listen on ${args.monitorBind}:${args.monitorPort}: ${describeError(error)}`);
       return 2;
@@ -316,14 +336,18 @@ async function agent(argv: string[]): Promise<number> {
     const next = await loadAgentConfigTexts(read.texts, args.name, args.substitution);
     scrubber.add(next.secrets);
     if (!next.ok) {
+      info.lastReload = { at: Date.now(), ok: false, error: next.diagnostics.map(formatDiagnostic).join('; ') };
       log.error({ errors: next.diagnostics.map(formatDiagnostic) }, 'configuration changed but is invalid; the running topology stays');
       return;
     }
     // Sources stop; unchanged channels keep their content and are handed to the new sinks.
     try {
       agent.reload(next.topology);
+      topology = next.topology;
+      info.lastReload = { at: Date.now(), ok: true };
       log.info({ topology: describeTopology(next.topology) }, 'agent reloaded');
     } catch (error) {
+      info.lastReload = { at: Date.now(), ok: false, error: describeError(error) };
       log.error({ err: error }, 'reload failed');
     }
   };
@@ -376,7 +400,7 @@ async function agent(argv: string[]): Promise<number> {
   return code;
 }
 
-const COMMANDS = ['agent', 'validate', 'demo', 'components', 'help'];
+const COMMANDS = ['agent', 'validate', 'demo', 'components', 'top', 'help'];
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -393,6 +417,8 @@ async function main(argv: string[]): Promise<number> {
       return demo(rest);
     case 'components':
       return listComponents();
+    case 'top':
+      return top(rest);
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
