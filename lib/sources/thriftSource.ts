@@ -108,7 +108,8 @@ export const thriftSourceSpec = defineComponent({
  */
 export const thriftSource = component(thriftSourceSpec, function thriftSource(options: ThriftSourceOptions): Observable<Batch> & HasMetrics {
   const opts = parseOptions(thriftSourceSpec, options);
-  const secureContext = opts.ssl ? serverSecureContext(opts, opts.name).context : undefined;
+  // Read now: a bad key store or certificate is a configuration error naming its option.
+  const tlsOptions = opts.ssl ? serverSecureContext(opts, opts.name).options : undefined;
   const metrics = new ComponentCounters('SOURCE', opts.name);
   for (const key of ['AppendReceivedCount', 'AppendAcceptedCount', 'OpenConnectionCount']) metrics.set(key, 0);
 
@@ -150,8 +151,8 @@ export const thriftSource = component(thriftSourceSpec, function thriftSource(op
       closed: () => closed,
     };
     let server: Server;
-    if (secureContext) {
-      server = createTlsServer({ secureContext });
+    if (tlsOptions) {
+      server = createTlsServer(tlsOptions);
       server.on('secureConnection', (socket: TLSSocket) => serveThrift(socket, service));
       server.on('tlsClientError', () => metrics.inc('GenericProcessingFail'));
     } else {
