@@ -60,30 +60,33 @@ export function readLogArgs(input: TProtocol, limits: CallLimits): LogEntry[] | 
   return entries;
 }
 
-/** A whole `Log` call frame, as a Scribe client sends it. */
-export function encodeLog(protocol: ThriftProtocolName, seqid: number, entries: readonly LogEntry[]): Buffer {
-  return encodeMessage(protocol, 'Log', M.CALL, seqid, (out) => {
-    out.writeStructBegin('Log_args');
-    out.writeFieldBegin('messages', T.LIST as never, 1);
-    out.writeListBegin(T.STRUCT as never, entries.length);
-    for (const e of entries) {
-      out.writeStructBegin('LogEntry');
-      if (e.category !== undefined) {
-        out.writeFieldBegin('category', T.STRING as never, 1);
-        out.writeString(e.category);
-        out.writeFieldEnd();
-      }
-      if (e.message !== undefined) {
-        out.writeFieldBegin('message', T.STRING as never, 2);
-        out.writeBinary(e.message);
-        out.writeFieldEnd();
-      }
-      out.writeFieldStop();
-      out.writeStructEnd();
+/** A `Log` call's argument struct. */
+export function writeLogArgs(out: TProtocol, entries: readonly LogEntry[]): void {
+  out.writeStructBegin('Log_args');
+  out.writeFieldBegin('messages', T.LIST as never, 1);
+  out.writeListBegin(T.STRUCT as never, entries.length);
+  for (const e of entries) {
+    out.writeStructBegin('LogEntry');
+    if (e.category !== undefined) {
+      out.writeFieldBegin('category', T.STRING as never, 1);
+      out.writeString(e.category);
+      out.writeFieldEnd();
     }
-    out.writeListEnd();
-    out.writeFieldEnd();
+    if (e.message !== undefined) {
+      out.writeFieldBegin('message', T.STRING as never, 2);
+      out.writeBinary(e.message);
+      out.writeFieldEnd();
+    }
     out.writeFieldStop();
     out.writeStructEnd();
-  });
+  }
+  out.writeListEnd();
+  out.writeFieldEnd();
+  out.writeFieldStop();
+  out.writeStructEnd();
+}
+
+/** A whole `Log` call frame, as a Scribe client sends it. */
+export function encodeLog(protocol: ThriftProtocolName, seqid: number, entries: readonly LogEntry[]): Buffer {
+  return encodeMessage(protocol, 'Log', M.CALL, seqid, (out) => writeLogArgs(out, entries));
 }
