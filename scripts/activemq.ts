@@ -6,7 +6,8 @@
  *   npm run activemq:up      starts one in the background (AMQP 127.0.0.1:15672, STOMP :15613,
  *                            OpenWire :15616) and prints the amqp:// URL and how to stop it
  *   npm run activemq:down    stops it and removes its data
- *   node dist/scripts/activemq.js fetch    only fetches the jars (CI does this before the tests)
+ *   node dist/scripts/activemq.js fetch    only fetches the jars (CI does this before the tests), the
+ *                                          broker's and those Flume's JMS source needs (FLUME_JMS_JARS)
  *
  * Options of `up`/`down`: `--port N` (the AMQP port, default 15672 or `$RXFLUME_ACTIVEMQ_PORT`); with `up`,
  * `--stomp-port N` and `--openwire-port N` (15613 and 15616 beside the default AMQP port, else free ones).
@@ -18,6 +19,7 @@
  * console's `start` command takes the whole broker as a `broker:(…)?…` URI.
  */
 import { join } from 'node:path';
+import { FLUME_JARS, FLUME_VERSION } from './flume.js';
 import { fetchedLine, fetchJars, serviceCacheDir, type Jars, type MavenSet } from './maven.js';
 import { checkTools, dataDir as serviceDataDir, findUp, freePort, runMain, serviceDown, serviceUp, startJava, type StopOptions, type UpState } from './service.js';
 
@@ -40,6 +42,20 @@ export const ACTIVEMQ_JARS: MavenSet = {
     'org.apache.logging.log4j:log4j-core:2.24.3',
     'org.apache.logging.log4j:log4j-slf4j2-impl:2.24.3',
   ],
+};
+
+/**
+ * What Flume's own JMS source needs beside the agent's jars to read this broker, for the interop test:
+ * `flume-jms-source` and ActiveMQ's OpenWire client. Flume 1.11 is javax.jms, so the 5.18 client (the
+ * last javax one, `tcp://` to the 6.x broker); ActiveMQ 6's own client is jakarta.jms. Cached beside
+ * Flume's other sets; `node dist/scripts/activemq.js fetch` fetches it too.
+ */
+export const FLUME_JMS_JARS: MavenSet = {
+  service: 'flume',
+  version: `${FLUME_VERSION}-jms`,
+  title: `Flume ${FLUME_VERSION} JMS source with the ActiveMQ 5.18 client`,
+  artifacts: [`org.apache.flume.flume-ng-sources:flume-jms-source:${FLUME_VERSION}`, 'org.apache.activemq:activemq-client:5.18.7'],
+  boms: FLUME_JARS.boms ?? [],
 };
 
 /** Where jars (and `activemq:up` state) live: `$RXFLUME_ACTIVEMQ_CACHE`, else `$XDG_CACHE_HOME/rxflume/activemq`, else `~/.cache/rxflume/activemq`. */
@@ -221,6 +237,7 @@ runMain(import.meta.url, 'activemq', async ({ command, value }) => {
       return activemqDown(port);
     case 'fetch':
       console.log(fetchedLine(ACTIVEMQ_JARS, await ensureActiveMqJars({ log: (l) => console.log(l) })));
+      console.log(fetchedLine(FLUME_JMS_JARS, await fetchJars(FLUME_JMS_JARS, { log: (l) => console.log(l) })));
       return;
     default:
       console.error('usage: node dist/scripts/activemq.js up|down|fetch [--port N] [--stomp-port N] [--openwire-port N]');
