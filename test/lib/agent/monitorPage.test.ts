@@ -12,6 +12,15 @@ import { buildDist, root } from '../../support/examples.js';
 import { scratch, startCli, type RunningCli } from '../../support/cli.js';
 import { chromium, launchChromium, testOutput } from '../../support/chromium.js';
 
+// The callbacks below run in the page: its globals, typed as far as these checks read them (tsconfig has no DOM lib).
+interface PageElement {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  classList: { contains(name: string): boolean };
+}
+declare const document: { querySelector(selector: string): PageElement | null; getElementById(id: string): PageElement | null; activeElement: PageElement | null; body: PageElement };
+declare function getComputedStyle(element: PageElement): { backgroundColor: string };
+
 const config = `a1.sources = r1
 a1.channels = c1 c2
 a1.sinks = k1 k2 k3
