@@ -9,6 +9,9 @@ import { createBatch } from '../../lib/core/batch.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
 import { avroSink } from '../../lib/sinks/avroSink.js';
 import { avroSource } from '../../lib/sources/avroSource.js';
+import { thriftSink } from '../../lib/sinks/thriftSink.js';
+import { thriftSource } from '../../lib/sources/thriftSource.js';
+import type { Sink } from '../../lib/core/sink.js';
 import { startCli } from './cli.js';
 import { listening, netcatSend, recordingSink, sleep, waitFor } from './net.js';
 
@@ -39,6 +42,8 @@ export interface Ctx {
   logged(): Logged[];
   /** Events the in-test Avro receiver acked. */
   avro: FlumeEvent[];
+  /** Events the in-test Thrift receiver acked. */
+  thrift: FlumeEvent[];
   /** Requests the in-test HTTP receiver answered 200. */
   http: { contentType: string; body: string }[];
 }
@@ -54,7 +59,7 @@ export interface Entry {
   /** What the example needs before it starts (files it reads). */
   before?(ctx: Ctx): void;
   /** A receiver the test runs for the example's sink; `rewrite` points the copy at `receiverPort`. */
-  receiver?: 'avro' | 'http';
+  receiver?: 'avro' | 'thrift' | 'http';
   rewrite?(text: string, ctx: Ctx): string;
   env?(ctx: Ctx): NodeJS.ProcessEnv;
   flags?: string[];
@@ -72,12 +77,19 @@ export const netcatOk = async (port: number, bodies: string[]) => expect(await n
 export const markers = (prefix: string, n = 3) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** Sends the events to an Avro source as one appendBatch (rxflume's avroSink as the client), again until it listens. */
-export async function avroBatch(port: number, events: FlumeEvent[], host = '127.0.0.1'): Promise<void> {
+export const avroBatch = (port: number, events: FlumeEvent[], host = '127.0.0.1'): Promise<void> =>
+  rpcBatch(() => avroSink({ hostname: host, port, connectTimeoutMs: 2000 }), events);
+
+/** Sends the events to a Thrift source as one appendBatch (rxflume's thriftSink, compact), again until it listens. */
+export const thriftBatch = (port: number, events: FlumeEvent[]): Promise<void> =>
+  rpcBatch(() => thriftSink({ hostname: '127.0.0.1', port, connectTimeoutMs: 2000 }), events);
+
+async function rpcBatch(client: () => Sink, events: FlumeEvent[]): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const client = avroSink({ hostname: host, port, connectTimeoutMs: 2000 });
-    const outcome = await new Promise<'ack' | Error>((resolve) => client.next(createBatch(events, { onAck: () => resolve('ack'), onNack: resolve })));
-    client.complete();
-    await client.closed;
+    const sink = client();
+    const outcome = await new Promise<'ack' | Error>((resolve) => sink.next(createBatch(events, { onAck: () => resolve('ack'), onNack: resolve })));
+    sink.complete();
+    await sink.closed;
     if (outcome === 'ack') return;
     if (attempt >= 30) throw outcome;
     await sleep(200);
@@ -86,18 +98,19 @@ export async function avroBatch(port: number, events: FlumeEvent[], host = '127.
 
 /** A context for an example's run in `dir`, its sources on `ports`. */
 export function newCtx(dir: string, ports: number[]): Ctx {
-  const ctx: Ctx = { dir, ports, receiverPort: 0, stdout: () => '', logged: () => loggerEvents(ctx.stdout()), avro: [], http: [] };
+  const ctx: Ctx = { dir, ports, receiverPort: 0, stdout: () => '', logged: () => loggerEvents(ctx.stdout()), avro: [], thrift: [], http: [] };
   return ctx;
 }
 
 /** Starts the receiver an entry names; resolves its port and the closer. */
 export async function startReceiver(kind: Entry['receiver'], ctx: Ctx): Promise<() => Promise<void>> {
-  if (kind === 'avro') {
+  if (kind === 'avro' || kind === 'thrift') {
     const sink = recordingSink();
     const l = listening();
-    const sub = avroSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening }).subscribe({ next: (b) => sink.next(b) });
+    const source = (kind === 'avro' ? avroSource : thriftSource)({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
+    const sub = source.subscribe({ next: (b) => sink.next(b) });
     ctx.receiverPort = await l.port;
-    ctx.avro = sink.events;
+    ctx[kind] = sink.events;
     return async () => sub.unsubscribe();
   }
   if (kind === 'http') {
