@@ -4,7 +4,7 @@
  * server is down), finds every component in the graph, and watches rates move, c2 fill up and the
  * group fail while events are posted. A screenshot is left under the test output.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,11 +57,13 @@ describe.skipIf(chromium.skip)(`the topology page in Chromium${chromium.note}`, 
   let page: Page;
   let base: string;
   let sourcePort: string;
+  let file: string;
   const requested: string[] = [];
 
   beforeAll(async () => {
     buildDist();
-    agent = startCli(['agent', '-n', 'a1', '-f', tmp.write('agent.properties', config), '--monitor-port', '0', '--log-format', 'json', '--no-reload-conf', '--drain-timeout', '1']);
+    file = tmp.write('agent.properties', config);
+    agent = startCli(['agent', '-n', 'a1', '-f', file, '--monitor-port', '0', '--log-format', 'json', '--reload-interval', '0.2', '--drain-timeout', '1']);
     await agent.waitFor(/"msg":"agent started"/, 30_000);
     base = `http://127.0.0.1:${/"port":(\d+),"bind"/.exec(agent.output())![1]}`;
     sourcePort = /source r1 listening on 127\.0\.0\.1:(\d+)/.exec(agent.output())![1]!;
@@ -123,4 +125,13 @@ describe.skipIf(chromium.skip)(`the topology page in Chromium${chromium.note}`, 
     expect(dark).not.toBe(await page.evaluate(() => getComputedStyle(document.body).backgroundColor));
     await page.screenshot({ path: testOutput('monitor-topology-light.png'), fullPage: true });
   }, 90_000);
+
+  it('shows a refused reload with its error, and redraws the graph when a reload changes the topology', async () => {
+    writeFileSync(file, config.replace('a1.channels.c1.capacity = 1000', 'a1.channels.c1.capacity = lots'));
+    await page.waitForFunction(() => (document.getElementById('reload')?.textContent ?? '').includes('refused'), { timeout: 20_000 });
+    expect(await page.$eval('#reload', (e) => e.textContent)).toMatch(/refused: .*a1\.channels\.c1\.capacity: expected number, received "lots"/);
+    writeFileSync(file, `${config.replace('a1.sinks = k1 k2 k3', 'a1.sinks = k1 k2 k3 k4')}a1.sinks.k4.type = null\na1.sinks.k4.channel = c1\n`);
+    await page.waitForSelector('.node[data-id="SINK.k4"]', { timeout: 20_000 });
+    await page.waitForFunction(() => (document.getElementById('reload')?.textContent ?? '').endsWith('applied'), { timeout: 20_000 });
+  }, 60_000);
 });
