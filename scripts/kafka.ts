@@ -4,12 +4,15 @@
  *   npm run kafka:up      starts one on 127.0.0.1:19092 in the background (prints how to stop it)
  *   npm run kafka:down    stops it and removes its data
  *   node dist/scripts/kafka.js fetch    only fetches the jars (CI does this before the tests)
+ *   node dist/scripts/kafka.js cluster [--size 3]   a KRaft cluster in the foreground (RF = size,
+ *                         min.insync.replicas 2) on --port, --port + 1, …; Ctrl-C stops it
  *
  * Options of `up`/`down`: `--port N` (default 19092, or `$RXFLUME_KAFKA_PORT`), `--kafka4` (Kafka 4.x
  * instead of 3.9.x; or `RXFLUME_KAFKA_MAJOR=4`), `--no-auto-create` (auto.create.topics.enable=false),
  * `--partitions N` (num.partitions).
  *
- * Programmatic use (vitest global setup, benches, fault tests): `startBroker({ port, dataDir })`. The jars
+ * Programmatic use (vitest global setup, benches, fault tests): `startBroker({ port, dataDir })`, and
+ * `startCluster({ nodes })` for several brokers (each may run in its own network namespace). The jars
  * are fetched and cached by scripts/maven.ts (`$RXFLUME_KAFKA_CACHE`, else ~/.cache/rxflume/kafka); the
  * JVM runs under scripts/service.ts; the broker's properties templates are in kafka/.
  */
@@ -64,8 +67,16 @@ export async function ensureJars(options: { major?: KafkaMajor; log?: (line: str
 }
 
 export interface BrokerOptions {
-  /** Client port on 127.0.0.1; 0 (default) picks a free one. `kafka:up` uses 19092. */
+  /** Client port on `host`; 0 (default) picks a free one. `kafka:up` uses 19092. */
   port?: number;
+  /** Address both listeners bind and the broker advertises (default 127.0.0.1). */
+  host?: string;
+  /** KRaft node id (default 1). */
+  nodeId?: number;
+  /** `controller.quorum.voters` (default: this node alone). `startCluster` sets it for each member. */
+  voters?: string;
+  /** Network namespace (`ip netns`) the JVM runs in; `host` is then an address of that namespace. */
+  netns?: string;
   /** Controller (KRaft quorum) port; a free one by default. */
   controllerPort?: number;
   /**
@@ -93,7 +104,7 @@ export interface BrokerOptions {
 }
 
 export interface Broker {
-  /** `127.0.0.1:<port>`, what kafkajs `brokers` takes. */
+  /** `<host>:<port>`, what kafkajs `brokers` takes. */
   readonly bootstrap: string;
   readonly port: number;
   readonly controllerPort: number;
@@ -123,6 +134,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const jars = await ensureJars({ major, ...(options.log ? { log: options.log } : {}) });
   const port = options.port || (await freePort());
   const controllerPort = options.controllerPort || (await freePort());
+  const host = options.host ?? '127.0.0.1';
+  const nodeId = options.nodeId ?? 1;
   const data = await serviceDataDir(options.dataDir, 'kafka');
   try {
     const logDirs = join(data.path, 'kraft');
@@ -130,6 +143,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     const configDir = kafkaConfigDir();
     const template = readFileSync(join(configDir, 'server.properties'), 'utf8');
     const values: Record<string, string> = {
+      host,
+      nodeId: String(nodeId),
+      voters: options.voters ?? `${nodeId}@${host}:${controllerPort}`,
       port: String(port),
       controllerPort: String(controllerPort),
       logDirs,
@@ -147,7 +163,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       if (format.code !== 0) throw new Error(`formatting Kafka storage in ${logDirs} failed (exit ${format.code}):\n${tail(format.output, 30)}`);
     }
     const heap = options.heapMb ?? 512;
-    options.log?.(`starting ${what} on 127.0.0.1:${port}, data in ${data.path}`);
+    options.log?.(`starting ${what} on ${host}:${port}${options.netns ? ` in netns ${options.netns}` : ''}, data in ${data.path}`);
     const java = await startJava({
       what,
       classpath,
@@ -158,12 +174,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       // KafkaRaftServer's STARTED_MESSAGE (kafka/log4j*.properties keep that logger at INFO).
       readyLog: /Kafka Server started/,
       readyPort: port,
+      readyHost: host,
+      ...(options.netns ? { launcher: ['ip', 'netns', 'exec', options.netns] } : {}),
       ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
       ...(options.detached ? { detached: true } : {}),
     });
     let closed = false;
     return {
-      bootstrap: `127.0.0.1:${port}`,
+      bootstrap: `${host}:${port}`,
       port,
       controllerPort,
       dataDir: data.path,
@@ -190,6 +208,101 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     await data.remove();
     throw error;
   }
+}
+
+// ---- a cluster of brokers ---------------------------------------------------------------------
+
+/** Where one member of a cluster listens: an address (of its network namespace, with `netns`) and ports. */
+export interface ClusterNode {
+  host?: string;
+  /** Client port; a free one on 127.0.0.1 by default. */
+  port?: number;
+  controllerPort?: number;
+  netns?: string;
+}
+
+export interface ClusterOptions extends Pick<BrokerOptions, 'autoCreateTopics' | 'numPartitions' | 'properties' | 'major' | 'heapMb' | 'readyTimeoutMs' | 'log'> {
+  /** One entry per broker, node ids 1, 2, … in this order (default: `size` brokers on 127.0.0.1). */
+  nodes?: readonly ClusterNode[];
+  /** Brokers when `nodes` is not given (default 3). */
+  size?: number;
+  /** Each broker's state in `<dataDir>/broker-<id>` (kept on `close()`); absent: a temp folder `close()` removes. */
+  dataDir?: string;
+  /** `min.insync.replicas` (default 2, or 1 for a single broker): with acks=all, a write needs this many replicas. */
+  minInsyncReplicas?: number;
+}
+
+export interface Cluster {
+  /** `brokers[i]` is node id i + 1; each can be stopped (SIGKILL too) and started again alone. */
+  readonly brokers: readonly Broker[];
+  /** Every broker's `host:port`, comma-separated (Kafka's bootstrap.servers). */
+  readonly bootstrap: string;
+  /** The broker of a KRaft node id (what kafkajs metadata names as `leader`). */
+  broker(nodeId: number): Broker;
+  /** Stops every broker, then removes the data if `startCluster` created the folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a KRaft cluster: every broker is also a voter of the controller quorum, topics are created with
+ * replication factor = the cluster's size and `min.insync.replicas` 2, internal topics too. The brokers
+ * start together (a voter waits for its quorum); resolves once all accept clients.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const nodes: readonly ClusterNode[] = options.nodes ?? Array.from({ length: options.size ?? 3 }, () => ({}));
+  const size = nodes.length;
+  const placed = await Promise.all(
+    nodes.map(async (n) => ({
+      host: n.host ?? '127.0.0.1',
+      port: n.port || (await freePort()),
+      controllerPort: n.controllerPort || (await freePort()),
+      ...(n.netns ? { netns: n.netns } : {}),
+    })),
+  );
+  const voters = placed.map((n, i) => `${i + 1}@${n.host}:${n.controllerPort}`).join(',');
+  const minIsr = String(options.minInsyncReplicas ?? Math.min(2, size));
+  const replicated: Record<string, string> = {
+    'default.replication.factor': String(size),
+    'min.insync.replicas': minIsr,
+    'offsets.topic.replication.factor': String(size),
+    'transaction.state.log.replication.factor': String(size),
+    'transaction.state.log.min.isr': minIsr,
+    'share.coordinator.state.topic.replication.factor': String(size),
+    'share.coordinator.state.topic.min.isr': minIsr,
+  };
+  const data = await serviceDataDir(options.dataDir, 'kafka-cluster');
+  const started = await Promise.allSettled(
+    placed.map((n, i) =>
+      startBroker({
+        ...options,
+        ...n,
+        nodeId: i + 1,
+        voters,
+        dataDir: join(data.path, `broker-${i + 1}`),
+        properties: { ...replicated, ...options.properties },
+      }),
+    ),
+  );
+  const brokers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(brokers.map((b) => b.stop({ signal: 'SIGKILL' })));
+    await data.remove();
+    throw failed.reason;
+  }
+  return {
+    brokers,
+    bootstrap: brokers.map((b) => b.bootstrap).join(','),
+    broker(nodeId) {
+      const broker = brokers[nodeId - 1];
+      if (!broker) throw new Error(`no broker with node id ${nodeId} in a cluster of ${size}`);
+      return broker;
+    },
+    async close() {
+      await Promise.all(brokers.map((b) => b.stop()));
+      await data.remove();
+    },
+  };
 }
 
 // ---- npm run kafka:up / kafka:down -----------------------------------------------------------
@@ -244,11 +357,20 @@ runMain(import.meta.url, 'kafka', async ({ command, flag, value }) => {
       return;
     case 'down':
       return kafkaDown(port);
+    case 'cluster': {
+      // In the foreground, until Ctrl-C: brokers on --port, --port + 1, … of 127.0.0.1.
+      const size = Number(value('--size') ?? 3);
+      const cluster = await startCluster({ major, nodes: Array.from({ length: size }, (_, i) => ({ port: port + i })), log: (l) => console.log(l) });
+      console.log(`Kafka ${KAFKA_VERSIONS[major]} cluster of ${size} is ready: bootstrap ${cluster.bootstrap} (Ctrl-C stops it and removes its data)`);
+      await new Promise<void>((resolve) => ['SIGINT', 'SIGTERM'].forEach((signal) => process.once(signal, () => resolve())));
+      await cluster.close();
+      return;
+    }
     case 'fetch':
       console.log(fetchedLine(kafkaJars(major), await ensureJars({ major, log: (l) => console.log(l) })));
       return;
     default:
-      console.error('usage: node dist/scripts/kafka.js up|down|fetch [--port N] [--kafka4] [--no-auto-create] [--partitions N]');
+      console.error('usage: node dist/scripts/kafka.js up|down|cluster|fetch [--port N] [--kafka4] [--no-auto-create] [--partitions N] [--size N (cluster)]');
       process.exitCode = 2;
   }
 });

@@ -128,9 +128,9 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port that was not handed out already');
 }
 
-export function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolvePromise) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolvePromise(true);
@@ -155,8 +155,15 @@ export interface JavaOptions {
   logFile: string;
   /** Ready once the log (of this start) matches… */
   readyLog?: RegExp;
-  /** …and/or this port on 127.0.0.1 accepts connections. Neither: ready once spawned. */
+  /** …and/or this port on 127.0.0.1 (or `readyHost`) accepts connections. Neither: ready once spawned. */
   readyPort?: number;
+  /** Where `readyPort` is probed (default 127.0.0.1), e.g. the address of a network namespace. */
+  readyHost?: string;
+  /**
+   * A command that runs the JVM in its place, e.g. `['ip', 'netns', 'exec', 'ns1']`: it must exec java
+   * (keep the pid), as `ip netns exec` does, so that signals and the watchdog reach the JVM itself.
+   */
+  launcher?: readonly string[];
   /** Default 180 s: a busy 2-core machine starts a JVM slowly. On timeout the JVM is killed. */
   readyTimeoutMs?: number;
   /** In its own session, outliving this process (for `up`); no watchdog. */
@@ -235,7 +242,8 @@ export async function startJava(options: JavaOptions): Promise<JavaProcess> {
     logFrom = statSync(logFile).size;
     let proc: ChildProcess;
     try {
-      proc = spawn('java', command, { cwd: options.cwd, stdio: ['ignore', fd, fd], detached: options.detached ?? false });
+      const [program, ...prefix] = [...(options.launcher ?? []), 'java'];
+      proc = spawn(program!, [...prefix, ...command], { cwd: options.cwd, stdio: ['ignore', fd, fd], detached: options.detached ?? false });
     } finally {
       closeSync(fd);
     }
@@ -256,7 +264,7 @@ export async function startJava(options: JavaOptions): Promise<JavaProcess> {
     const { readyLog, readyPort } = options;
     try {
       await until(
-        async () => (!readyLog || readyLog.test(await log())) && (readyPort === undefined || (await canConnect(readyPort))),
+        async () => (!readyLog || readyLog.test(await log())) && (readyPort === undefined || (await canConnect(readyPort, options.readyHost))),
         'ready',
         readyTimeoutMs,
       );
@@ -285,8 +293,8 @@ export async function startJava(options: JavaOptions): Promise<JavaProcess> {
   return java;
 }
 
-/** A detached shell that SIGKILLs the JVM once this process is gone, however it died. */
-function startWatchdog(pid: number): ChildProcess {
+/** A detached shell that SIGKILLs process `pid` (a JVM, an agent) once this process is gone, however it died. */
+export function startWatchdog(pid: number): ChildProcess {
   const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -9 ${pid} 2>/dev/null`;
   const dog = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
   dog.unref();
