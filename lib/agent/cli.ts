@@ -24,7 +24,7 @@ import { runAgent, type RunningAgent } from './runAgent.js';
 import { startMonitorServer, type MonitorServer } from './monitorServer.js';
 import { shapeOf } from './monitor/graph.js';
 import type { AgentInfo } from './monitor/liveFeed.js';
-import { top } from './top.js';
+import { top, TopUsageError } from './top.js';
 import { StatusDisplay, statusLine } from './statusLine.js';
 import { colors, useColors } from './colors.js';
 import { prettyLogLine } from './prettyLog.js';
@@ -418,7 +418,9 @@ async function main(argv: string[]): Promise<number> {
     case 'components':
       return listComponents();
     case 'top':
-      return top(rest);
+      return top(rest).catch((error: unknown) => {
+        throw error instanceof TopUsageError ? new UsageError(error.message) : error;
+      });
     case '--version':
     case '-v': {
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -221,6 +221,4 @@ export async function top(argv: string[], out: NodeJS.WriteStream = process.stdo
 }
 
 /** A bad `top` argument: the CLI reports it as a usage error (exit 2). */
-export class TopUsageError extends Error {
-  readonly code = 'ERR_PARSE_ARGS_TOP';
-}
+export class TopUsageError extends Error {}

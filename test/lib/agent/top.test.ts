@@ -85,6 +85,12 @@ describe('rxflume top against a live monitor server', () => {
     expect(Number(/SINK\.k1 in=\S+ out=(\d+(?:\.\d+)?)(k?)\/s/.exec(last[1]!)?.[1])).toBeGreaterThan(0);
   }, 60_000);
 
+  it('refuses a bad argument as a usage error, naming it', async () => {
+    const r = await runCli(['top', url, '--interval', 'soon']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`rxflume: top --interval: expected seconds ≥ 0.05, received "soon"\nrun 'rxflume --help' for the options\n`);
+  }, 60_000);
+
   it('an agent that does not answer: its error, and exit code 1', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
