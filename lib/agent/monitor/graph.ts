@@ -122,6 +122,9 @@ export function layoutGraph(shape: TopologyShape): Graph {
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** Long names and types are cut to fit the box; its title and label keep them whole. */
+const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
 const KIND_LABEL: Record<NodeKind, string> = { source: 'source', interceptor: 'interceptor', selector: 'channel selector', channel: 'channel', group: 'sink group', sink: 'sink' };
 
 /**
@@ -153,7 +156,7 @@ export function graphSvg(graph: Graph, title: string): string {
       return (
         `<g class="node ${n.kind}" data-id="${escape(n.id)}" transform="translate(${n.x} ${n.y})" tabindex="0" role="img" aria-label="${escape(label)}">` +
         `<title>${escape(label)}</title><rect class="box" width="${w}" height="${h}" rx="6"/>` +
-        `<text class="name" x="8" y="17">${escape(n.name)}</text><text class="type" x="${w - 8}" y="17" text-anchor="end">${escape(n.type.length > 18 ? `${n.type.slice(0, 17)}…` : n.type)}</text>` +
+        `<text class="name" x="8" y="17">${escape(clip(n.name, 14))}</text><text class="type" x="${w - 8}" y="17" text-anchor="end">${escape(clip(n.type, 18 - Math.min(14, n.name.length)))}</text>` +
         `<text class="stat" data-stat="" x="8" y="35">${n.kind === 'selector' ? '' : '–'}</text>${spark}${bar}</g>`
       );
     })

@@ -66,6 +66,10 @@ describe('layoutGraph', () => {
     expect(svg.match(/tabindex="0"/g)).toHaveLength(11);
     expect(svg).toContain('aria-label="sink group g1 (failover)"');
     expect(svg.match(/class="bar"/g)).toHaveLength(2);
+    // A long name is cut in the box, whole in its title and label.
+    const long = graphSvg(layoutGraph({ ...shape, channels: [{ name: 'a-very-long-channel-name', type: 'memory' }], sinks: [], groups: [] }), 't');
+    expect(long).toContain('>a-very-long-c…</text>');
+    expect(long).toContain('<title>channel a-very-long-channel-name (memory)</title>');
   });
 });
 
