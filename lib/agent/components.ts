@@ -22,6 +22,7 @@ import { multiportSyslogTcpSource } from '../sources/syslog/multiportSyslogTcpSo
 import { httpSink } from '../sinks/httpSink.js';
 import { avroSource } from '../sources/avroSource.js';
 import { avroSink } from '../sinks/avroSink.js';
+import { ircSink } from '../sinks/ircSink.js';
 import { thriftSource } from '../sources/thriftSource.js';
 import { scribeSource } from '../sources/scribeSource.js';
 import { thriftSink } from '../sinks/thriftSink.js';
@@ -105,6 +106,7 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   hdfsSink,
   httpSink,
   avroSink,
+  ircSink,
   thriftSink,
   competingSinks,
   failoverSink,
