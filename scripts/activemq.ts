@@ -21,7 +21,7 @@
 import { join } from 'node:path';
 import { FLUME_JARS, FLUME_VERSION } from './flume.js';
 import { fetchedLine, fetchJars, serviceCacheDir, type Jars, type MavenSet } from './maven.js';
-import { checkTools, dataDir as serviceDataDir, findUp, freePort, runMain, serviceDown, serviceUp, startJava, type StopOptions, type UpState } from './service.js';
+import { checkTools, dataDir as serviceDataDir, findUp, freePort, javaService, runMain, serviceDown, serviceUp, startJava, type JavaService, type UpState } from './service.js';
 
 export const ACTIVEMQ_VERSION = '6.3.1';
 export const DEFAULT_AMQP_PORT = 15672;
@@ -87,7 +87,7 @@ export interface ActiveMqOptions {
   log?: (line: string) => void;
 }
 
-export interface ActiveMq {
+export interface ActiveMq extends JavaService {
   /** `amqp://127.0.0.1:<port>`, what jmsSource's `providerURL` takes. */
   readonly amqpUrl: string;
   readonly amqpPort: number;
@@ -95,15 +95,6 @@ export interface ActiveMq {
   /** `tcp://127.0.0.1:<port>`, for OpenWire clients (Flume's JMS source with activemq-client). */
   readonly openwireUrl: string;
   readonly dataDir: string;
-  readonly logFile: string;
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  /** Stops the JVM and waits for it to exit; the data stays, so `start()` brings the queues back. */
-  stop(options?: StopOptions): Promise<void>;
-  /** Starts it again on the same ports and data (after `stop()`), and waits until it is ready. */
-  start(): Promise<void>;
-  /** Stops it if running, then removes its data folder if `startActiveMq` created it. */
-  close(): Promise<void>;
 }
 
 /**
@@ -142,31 +133,13 @@ export async function startActiveMq(options: ActiveMqOptions = {}): Promise<Acti
       ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
       ...(options.detached ? { detached: true } : {}),
     });
-    let closed = false;
-    return {
+    return javaService(java, data, 'this broker', {
       amqpUrl: `amqp://127.0.0.1:${amqp}`,
       amqpPort: amqp,
       stompPort: stomp,
       openwireUrl: `tcp://127.0.0.1:${openwire}`,
       dataDir: data.path,
-      logFile: java.logFile,
-      get pid() {
-        return java.pid;
-      },
-      get running() {
-        return java.running;
-      },
-      stop: (stopOptions) => java.stop(stopOptions),
-      async start() {
-        if (closed) throw new Error('this broker was closed');
-        await java.start();
-      },
-      async close() {
-        closed = true;
-        await java.stop();
-        await data.remove();
-      },
-    };
+    });
   } catch (error) {
     await data.remove();
     throw error;

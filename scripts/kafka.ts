@@ -19,7 +19,7 @@
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fetchedLine, fetchJars, serviceCacheDir, type Jars, type MavenSet } from './maven.js';
-import { checkTools, dataDir as serviceDataDir, findUp, freePort, runMain, runToEnd, serviceDown, serviceUp, startJava, tail, type StopOptions, type UpState } from './service.js';
+import { checkTools, dataDir as serviceDataDir, findUp, freePort, javaService, runMain, runToEnd, serviceDown, serviceUp, startJava, tail, type JavaService, type StopOptions, type UpState } from './service.js';
 
 export { freePort, type StopOptions };
 
@@ -103,24 +103,13 @@ export interface BrokerOptions {
   log?: (line: string) => void;
 }
 
-export interface Broker {
+export interface Broker extends JavaService {
   /** `<host>:<port>`, what kafkajs `brokers` takes. */
   readonly bootstrap: string;
   readonly port: number;
   readonly controllerPort: number;
   readonly dataDir: string;
-  /** The broker's stdout/stderr. */
-  readonly logFile: string;
   readonly major: KafkaMajor;
-  /** The JVM's pid while running. */
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  /** Stops the JVM and waits for it to exit; the data stays, so `start()` can bring it back. */
-  stop(options?: StopOptions): Promise<void>;
-  /** Starts it again on the same ports and data (after `stop()`), and waits until it is ready. */
-  start(): Promise<void>;
-  /** Stops it if running, then removes its data folder if `startBroker` created it. */
-  close(): Promise<void>;
 }
 
 /**
@@ -179,31 +168,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       ...(options.readyTimeoutMs !== undefined ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
       ...(options.detached ? { detached: true } : {}),
     });
-    let closed = false;
-    return {
-      bootstrap: `${host}:${port}`,
-      port,
-      controllerPort,
-      dataDir: data.path,
-      logFile: java.logFile,
-      major,
-      get pid() {
-        return java.pid;
-      },
-      get running() {
-        return java.running;
-      },
-      stop: (stopOptions) => java.stop(stopOptions),
-      async start() {
-        if (closed) throw new Error('this broker was closed');
-        await java.start();
-      },
-      async close() {
-        closed = true;
-        await java.stop();
-        await data.remove();
-      },
-    };
+    return javaService(java, data, 'this broker', { bootstrap: `${host}:${port}`, port, controllerPort, dataDir: data.path, major });
   } catch (error) {
     await data.remove();
     throw error;

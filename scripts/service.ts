@@ -293,6 +293,47 @@ export async function startJava(options: JavaOptions): Promise<JavaProcess> {
   return java;
 }
 
+/** What a one-JVM service (a Kafka broker, ActiveMQ) hands out beside its addresses: the JVM, restartable on its data. */
+export interface JavaService {
+  /** The JVM's stdout/stderr. */
+  readonly logFile: string;
+  /** The JVM's pid while it runs. */
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  /** Stops the JVM and waits for it to exit; the data stays, so `start()` can bring it back. */
+  stop(options?: StopOptions): Promise<void>;
+  /** Starts it again with the same command line and data (after `stop()`), and waits until it is ready. */
+  start(): Promise<void>;
+  /** Stops it if running, then removes its data folder (when the service created it: `dataDir`'s `remove`). */
+  close(): Promise<void>;
+}
+
+/** `fields` (addresses, ports) with the `JavaService` of `java` on `data`; `what` names it in the error of a start after close. */
+export function javaService<F extends object>(java: JavaProcess, data: { remove(): Promise<void> }, what: string, fields: F): F & JavaService {
+  let closed = false;
+  const service: JavaService = {
+    logFile: java.logFile,
+    get pid() {
+      return java.pid;
+    },
+    get running() {
+      return java.running;
+    },
+    stop: (options) => java.stop(options),
+    async start() {
+      if (closed) throw new Error(`${what} was closed`);
+      await java.start();
+    },
+    async close() {
+      closed = true;
+      await java.stop();
+      await data.remove();
+    },
+  };
+  // Property descriptors, not a spread: pid and running stay live getters.
+  return Object.defineProperties({ ...fields }, Object.getOwnPropertyDescriptors(service)) as F & JavaService;
+}
+
 /** A detached shell that SIGKILLs process `pid` (a JVM, an agent) once this process is gone, however it died. */
 export function startWatchdog(pid: number): ChildProcess {
   const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; done; kill -9 ${pid} 2>/dev/null`;
