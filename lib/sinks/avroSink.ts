@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import { ComponentError } from '../core/errors.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
-import { createSink, type Sink } from '../core/sink.js';
+import type { HasMetrics } from '../core/metrics.js';
+import { rpcSink } from '../net/rpcSink.js';
+import type { Sink } from '../core/sink.js';
 import { AvroRpcEndpoint } from '../avro/avroRpcConnection.js';
 import { avroRpcFlumeKeys, avroRpcIssues, avroRpcOptions } from '../avro/avroRpcOptions.js';
 import { protocolRange } from '../tls/protocols.js';
@@ -72,22 +71,5 @@ export const avroSinkSpec = defineComponent({
  */
 export const avroSink = component(avroSinkSpec, function avroSink(options: AvroSinkOptions): Sink & HasMetrics {
   const opts = parseOptions(avroSinkSpec, options);
-  const metrics = new ComponentCounters('SINK', opts.name);
-  const endpoint = new AvroRpcEndpoint(
-    { ...opts, tlsRange: protocolRange(opts.excludeProtocols) },
-    {
-      counters: metrics,
-      failure: (message, cause) => new ComponentError('FLUME_SINK_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: true, cause }),
-    },
-  );
-  const sink = createSink(
-    opts.name,
-    {
-      batchSize: opts.batchSize,
-      write: (batch: Batch): Promise<void> => endpoint.appendBatch(batch.events),
-      close: () => endpoint.close(),
-    },
-    metrics,
-  );
-  return withMetrics(sink, metrics);
+  return rpcSink(opts.name, opts.batchSize, (owner) => new AvroRpcEndpoint({ ...opts, tlsRange: protocolRange(opts.excludeProtocols) }, owner));
 });

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions, pathOption } from '../core/config.js';
-import { ComponentError, ConfigError } from '../core/errors.js';
-import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
+import { ConfigError } from '../core/errors.js';
+import type { HasMetrics } from '../core/metrics.js';
 import { nameOption } from '../core/options.js';
 import { rpcEndpointOptions } from '../core/rpcEndpoint.js';
-import { createSink, type Sink } from '../core/sink.js';
+import { rpcSink } from '../net/rpcSink.js';
+import type { Sink } from '../core/sink.js';
 import { ThriftRpcEndpoint } from '../thrift/thriftRpcConnection.js';
 import { thriftFlumeKeys, thriftProtocolOption, unsupportedSecurityIssues, unsupportedSecurityOptions } from '../thrift/thriftOptions.js';
 import { KeystoreError, isJks, jksTrustedCertificates, pemCertificates } from '../tls/keystore.js';
@@ -133,22 +133,5 @@ function trustedCertificates(opts: { name: string; truststore: string; truststor
 export const thriftSink = component(thriftSinkSpec, function thriftSink(options: ThriftSinkOptions): Sink & HasMetrics {
   const opts = parseOptions(thriftSinkSpec, options);
   const ca = opts.ssl && opts.truststore !== undefined ? trustedCertificates({ ...opts, truststore: opts.truststore }) : undefined;
-  const metrics = new ComponentCounters('SINK', opts.name);
-  const endpoint = new ThriftRpcEndpoint(
-    { ...opts, ca, tlsRange: protocolRange(opts.excludeProtocols) },
-    {
-      counters: metrics,
-      failure: (message, cause) => new ComponentError('FLUME_SINK_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: true, cause }),
-    },
-  );
-  const sink = createSink(
-    opts.name,
-    {
-      batchSize: opts.batchSize,
-      write: (batch: Batch): Promise<void> => endpoint.appendBatch(batch.events),
-      close: () => endpoint.close(),
-    },
-    metrics,
-  );
-  return withMetrics(sink, metrics);
+  return rpcSink(opts.name, opts.batchSize, (owner) => new ThriftRpcEndpoint({ ...opts, ca, tlsRange: protocolRange(opts.excludeProtocols) }, owner));
 });

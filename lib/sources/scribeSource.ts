@@ -1,17 +1,16 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { createBatch, type Batch } from '../core/batch.js';
+import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
 import type { FlumeEvent } from '../core/event.js';
-import { isRetriable } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption } from '../core/options.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../net/listen.js';
 import { DEFAULT_MAX_FRAME_BYTES, type TProtocol } from '../thrift/codec.js';
 import { writeEnumResult } from '../thrift/flumeProtocol.js';
 import { RESULT_CODE, readLogArgs } from '../thrift/scribeProtocol.js';
-import { serveThrift } from '../thrift/thriftServer.js';
+import { offerCall, serveThrift } from '../thrift/thriftServer.js';
 
 /** Flume gives the default for a value ≤ 0. */
 const positiveOr = (fallback: number) => (v: string) => (Number(v) > 0 ? Number(v) : fallback);
@@ -88,24 +87,7 @@ export const scribeSource = component(scribeSourceSpec, function scribeSource(op
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
-    const offer = (events: FlumeEvent[]): Promise<number> =>
-      new Promise<number>((resolve) => {
-        metrics.inc('EventReceivedCount', events.length);
-        if (events.length === 0) return resolve(RESULT_CODE.OK);
-        subscriber.next(
-          createBatch(events, {
-            onAck: () => {
-              metrics.inc('AppendBatchAcceptedCount');
-              metrics.inc('EventAcceptedCount', events.length);
-              resolve(RESULT_CODE.OK);
-            },
-            onNack: (error) => {
-              metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
-              resolve(RESULT_CODE.TRY_LATER);
-            },
-          }),
-        );
-      });
+    const emit = (batch: Batch): void => subscriber.next(batch);
     const result = (code: number) => (out: TProtocol) => writeEnumResult(out, 'Log_result', code);
     const service = {
       protocol: 'binary' as const,
@@ -123,7 +105,7 @@ export const scribeSource = component(scribeSourceSpec, function scribeSource(op
             return Promise.resolve(result(RESULT_CODE.TRY_LATER));
           }
           const events = entries.map((e): FlumeEvent => ({ headers: e.category !== undefined ? { category: e.category } : {}, body: e.message! }));
-          return offer(events).then(result);
+          return offerCall(emit, metrics, events, 'AppendBatchAcceptedCount').then((ok) => result(ok ? RESULT_CODE.OK : RESULT_CODE.TRY_LATER));
         },
       },
       metrics,

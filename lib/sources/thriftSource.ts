@@ -2,16 +2,14 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
-import { createBatch, type Batch } from '../core/batch.js';
+import type { Batch } from '../core/batch.js';
 import { component, defineComponent, parseOptions } from '../core/config.js';
-import type { FlumeEvent } from '../core/event.js';
-import { isRetriable } from '../core/errors.js';
 import { ComponentCounters, withMetrics, type HasMetrics } from '../core/metrics.js';
 import { bindOption, nameOption, portOption } from '../core/options.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../net/listen.js';
 import { DEFAULT_MAX_FRAME_BYTES, type TProtocol } from '../thrift/codec.js';
 import { STATUS, readAppendArgs, writeEnumResult } from '../thrift/flumeProtocol.js';
-import { serveThrift, type ThriftMethod } from '../thrift/thriftServer.js';
+import { offerCall, serveThrift, type ThriftMethod } from '../thrift/thriftServer.js';
 import { thriftFlumeKeys, thriftProtocolOption, unsupportedSecurityIssues, unsupportedSecurityOptions } from '../thrift/thriftOptions.js';
 import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../tls/serverTls.js';
 
@@ -115,32 +113,14 @@ export const thriftSource = component(thriftSourceSpec, function thriftSource(op
 
   const source = new Observable<Batch>((subscriber) => {
     let closed = false;
-    /** One call's events as one batch: resolves with the Status to answer. */
-    const offer = (events: FlumeEvent[], accepted: string): Promise<number> =>
-      new Promise<number>((resolve) => {
-        metrics.inc('EventReceivedCount', events.length);
-        if (events.length === 0) return resolve(STATUS.OK);
-        subscriber.next(
-          createBatch(events, {
-            onAck: () => {
-              metrics.inc(accepted);
-              metrics.inc('EventAcceptedCount', events.length);
-              resolve(STATUS.OK);
-            },
-            onNack: (error) => {
-              metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
-              resolve(STATUS.FAILED);
-            },
-          }),
-        );
-      });
+    const emit = (batch: Batch): void => subscriber.next(batch);
     const method =
       (batch: boolean): ThriftMethod =>
       (input, limits) => {
         metrics.inc(batch ? 'AppendBatchReceivedCount' : 'AppendReceivedCount');
         const events = readAppendArgs(input, batch, limits);
         const name = batch ? 'appendBatch_result' : 'append_result';
-        return offer(events, batch ? 'AppendBatchAcceptedCount' : 'AppendAcceptedCount').then((status) => (out: TProtocol) => writeEnumResult(out, name, status));
+        return offerCall(emit, metrics, events, batch ? 'AppendBatchAcceptedCount' : 'AppendAcceptedCount').then((ok) => (out: TProtocol) => writeEnumResult(out, name, ok ? STATUS.OK : STATUS.FAILED));
       };
     const service = {
       protocol: opts.protocol,

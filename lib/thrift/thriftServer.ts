@@ -11,6 +11,9 @@
  */
 import type { Duplex } from 'node:stream';
 import type * as ThriftTypes from 'thrift';
+import { createBatch, type Batch } from '../core/batch.js';
+import { isRetriable } from '../core/errors.js';
+import type { FlumeEvent } from '../core/event.js';
 import type { ComponentCounters } from '../core/metrics.js';
 import { APP_ERROR, M, encodeException, encodeMessage, frameReceiver, readMessage, type TProtocol, type ThriftProtocolName } from './codec.js';
 import { CallLimits, CallTooLarge } from './flumeProtocol.js';
@@ -31,6 +34,31 @@ export interface ThriftService {
   metrics: ComponentCounters;
   /** True once the source was unsubscribed: nothing more is read or answered. */
   closed(): boolean;
+}
+
+/**
+ * One call's events as one batch (one transaction), emitted through `emit`: resolves true once it
+ * was acked (counted in `accepted` and EventAcceptedCount), false when it was nacked (ChannelWriteFail
+ * for a retriable error such as a full channel, else GenericProcessingFail). No events: true at once.
+ */
+export function offerCall(emit: (batch: Batch) => void, metrics: ComponentCounters, events: FlumeEvent[], accepted: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    metrics.inc('EventReceivedCount', events.length);
+    if (events.length === 0) return resolve(true);
+    emit(
+      createBatch(events, {
+        onAck: () => {
+          metrics.inc(accepted);
+          metrics.inc('EventAcceptedCount', events.length);
+          resolve(true);
+        },
+        onNack: (error) => {
+          metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
+          resolve(false);
+        },
+      }),
+    );
+  });
 }
 
 /** A decoded call may cost this many times its frame in estimated heap, at least 64 MiB. */
