@@ -93,6 +93,8 @@ describe.skipIf(chromium.skip)(`the topology page in Chromium${chromium.note}`, 
     expect([...ids].sort()).toEqual([...COMPONENTS].sort());
     expect(await page.$$eval('svg.topology .edge', (e) => e.length)).toBe(8);
     await page.waitForFunction(() => document.getElementById('connection')?.textContent === 'live');
+    // The first payload has been drawn (the stream sends the latest one as it opens).
+    await page.waitForFunction(() => document.body.getAttribute('data-updated') !== null);
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-id'))).toBe('SOURCE.r1');
     expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(/^source r1 \(http\)/);
