@@ -95,6 +95,7 @@ export const jmsSourceSpec = defineComponent({
   kind: 'source',
   summary: "Reads a JMS queue or topic over AMQP 1.0 (ActiveMQ and other brokers); messages are accepted only once the channel took their batch (Flume's JMS source).",
   flumeTypes: ['jms', 'org.apache.flume.source.jms.JMSSource'],
+  flumeChecksBatchSize: true, // Flume 1.11's JMSSource implements BatchSizeSupported
   schema: jmsSourceOptions,
   flumeKeys: {
     providerURL: 'providerUrl',

@@ -43,13 +43,14 @@ describe("Flume's batch-size rule", () => {
     const flagged = registry.components.filter((c) => c.spec.flumeChecksBatchSize === true).map((c) => `${c.spec.kind} ${c.spec.flumeTypes.find((t) => t.includes('.'))}`);
     expect(flagged.sort()).toEqual(
       [
-        // BatchSizeSupported sources (flume-ng-core, taildir, kafka source; JMS and Twitter rxflume has not).
+        // BatchSizeSupported sources (flume-ng-core, taildir, kafka and jms sources; Twitter rxflume has not).
         'source org.apache.flume.source.ExecSource',
         'source org.apache.flume.source.MultiportSyslogTCPSource',
         'source org.apache.flume.source.SequenceGeneratorSource',
         'source org.apache.flume.source.SpoolDirectorySource',
         'source org.apache.flume.source.StressSource',
         'source org.apache.flume.source.kafka.KafkaSource',
+        'source org.apache.flume.source.jms.JMSSource',
         'source org.apache.flume.source.taildir.TaildirSource',
         // BatchSizeSupported sinks (AbstractRpcSink: avro, thrift; HBase, Hive, Morphline rxflume has not).
         'sink org.apache.flume.sink.AvroSink',
