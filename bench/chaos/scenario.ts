@@ -1,0 +1,341 @@
+/**
+ * The tiered deployment under faults (issue #16): 3 edge agents → 2 collectors → a 3-broker Kafka
+ * cluster (RF 3, min.insync.replicas 2) → 1 consumer agent, each agent and broker in its own network
+ * namespace. While generators write numbered lines, faults are injected one after the other; after
+ * each, the run waits until every line written before its end has been delivered (its recovery time).
+ * At the end, every line must have arrived at least once; duplicates are counted.
+ *
+ * Used by `npm run chaos` (bench/chaos/run.ts, the long form) and test/chaos/tiered.chaos.test.ts (short).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { startCluster, type Cluster } from '../../scripts/kafka.js';
+import { sleep } from '../../scripts/service.js';
+import { chaosAgent, type ChaosAgent } from './agent.js';
+import { createLedger, startGenerator, type Generator, type Ledger } from './ledger.js';
+import { createNetwork, type Network } from './netns.js';
+import { collectorConf, consumerConf, edgeConf, KAFKA_PORT, TOPIC } from './topology.js';
+
+export type FaultKind = 'kill-collector' | 'kill-edge' | 'cut-link' | 'degrade-link' | 'kill-leader' | 'fill-disk' | 'stop-consumer';
+
+// kill-leader last: after it the consumer's Kafka source may stall (see docs/deploying.md), which would hide the others' figures.
+export const FAULT_KINDS: readonly FaultKind[] = ['kill-collector', 'kill-edge', 'cut-link', 'degrade-link', 'fill-disk', 'stop-consumer', 'kill-leader'];
+
+export interface ChaosOptions {
+  /** Lines per second per edge (default 200). */
+  rate?: number;
+  /** How long each fault lasts before it is repaired (default 5 s). */
+  holdMs?: number;
+  /** Rounds over every fault kind (default 1). */
+  rounds?: number;
+  /** Longest wait for the backlog of one fault to be delivered (default 90 s); past it the fault counts as not recovered. */
+  recoveryTimeoutMs?: number;
+  /** Longest wait for the last line at the end (default 120 s). */
+  drainTimeoutMs?: number;
+  /**
+   * The whole run's budget (default none): a fault's recovery wait is cut to what is left, and once it
+   * is spent no further fault is injected (those missing make the run fail), so teardown always runs.
+   */
+  budgetMs?: number;
+  /** Lines per file before rotation (default 2000). */
+  rotateLines?: number;
+  log?: (line: string) => void;
+}
+
+export interface FaultResult {
+  fault: FaultKind;
+  target: string;
+  detail: string;
+  holdMs: number;
+  /** From the start of the repair until every line written before it was delivered; null: not within the timeout. */
+  recoveryMs: number | null;
+  /** Duplicates counted during this fault and its recovery. */
+  duplicates: number;
+}
+
+export interface ChaosReport {
+  written: number;
+  delivered: number;
+  lost: number;
+  lostSample: string[];
+  duplicated: number;
+  /** Lines at the end that no generator wrote. */
+  foreign: number;
+  faults: FaultResult[];
+  /** Peak RSS (MB) of each agent over all its restarts. */
+  peakRssMB: Record<string, number>;
+  seconds: number;
+  /** Events per second delivered over the run. */
+  eventsPerSec: number;
+  /** Where the agents' and brokers' logs were kept, when a line was lost or a fault did not recover. */
+  logsDir?: string;
+}
+
+const EDGES = ['e1', 'e2', 'e3'] as const;
+const COLLECTORS = ['c1', 'c2'] as const;
+const BROKERS = ['k1', 'k2', 'k3'] as const;
+
+function mountTmpfs(dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+}
+
+/** Fills the file system of `dir` until a write fails for want of space; returns the filler's path. */
+function fillDisk(dir: string): string {
+  const file = join(dir, 'filler');
+  const fd = openSync(file, 'w');
+  const chunk = Buffer.alloc(1 << 20, 1);
+  try {
+    for (let i = 0; i < 100_000; i++) writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(intervalMs);
+  }
+}
+
+export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
+  const rate = options.rate ?? 200;
+  const holdMs = options.holdMs ?? 5000;
+  const rounds = options.rounds ?? 1;
+  const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 90_000;
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  // Bound in count: enough lines for every fault at most at its timeouts, and no more.
+  const maxLines = Math.ceil((rate * (rounds * FAULT_KINDS.length * (holdMs + recoveryTimeoutMs) + 600_000)) / 1000);
+
+  const root = mkdtempSync(join(tmpdir(), 'rxflume-chaos-'));
+  const mounts: string[] = [];
+  let net: Network | undefined;
+  let cluster: Cluster | undefined;
+  let generator: Generator | undefined;
+  const agents = new Map<string, ChaosAgent>();
+  // On a failure, what each agent and broker logged is copied out of the run's tmpfs before it goes.
+  const keepLogs = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'rxflume-chaos-logs-'));
+    for (const [name, a] of agents) writeFileSync(join(dir, `${name}.log`), a.log());
+    cluster?.brokers.forEach((b, i) => {
+      if (existsSync(b.logFile)) copyFileSync(b.logFile, join(dir, `k${i + 1}.log`));
+    });
+    return dir;
+  };
+  try {
+    // Everything on tmpfs: fsyncs of six agents and three brokers on one disk would measure the disk.
+    mountTmpfs(root, '4g');
+    mounts.unshift(root);
+    net = createNetwork();
+    const n = net;
+    BROKERS.forEach((b, i) => n.add(b, 11 + i));
+    COLLECTORS.forEach((c, i) => n.add(c, 21 + i));
+    EDGES.forEach((e, i) => n.add(e, 31 + i));
+    n.add('sink', 41);
+
+    log(`starting a Kafka cluster of ${BROKERS.length} in namespaces ${BROKERS.map((b) => n.host(b).netns).join(', ')}`);
+    cluster = await startCluster({
+      nodes: BROKERS.map((b) => ({ host: n.host(b).address, port: KAFKA_PORT, controllerPort: KAFKA_PORT + 1, netns: n.host(b).netns })),
+      dataDir: join(root, 'kafka'),
+      autoCreateTopics: false,
+      heapMb: 384,
+      log,
+    });
+    const kafka = new Kafka({ clientId: 'rxflume-chaos', brokers: cluster.bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: BROKERS.length }], waitForLeaders: false });
+      // kafkajs' waitForLeaders asks one broker, which may not know the topic yet: wait for every replica in sync instead.
+      const ready = await waitUntil(async () => {
+        try {
+          const meta = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+          return meta.topics[0]!.partitions.every((p) => p.leader >= 0 && p.isr.length === BROKERS.length);
+        } catch {
+          return false;
+        }
+      }, 60_000);
+      if (!ready) throw new Error(`topic ${TOPIC} had no leader and ${BROKERS.length} in-sync replicas on every partition within 60 s`);
+    } finally {
+      await admin.disconnect();
+    }
+
+    // The agents: collectors (c2's channel on a small disk of its own), consumer, edges.
+    const addAgent = (name: string, conf: (dir: string) => string) => {
+      const dir = join(root, name);
+      mkdirSync(dir, { recursive: true });
+      const agent = chaosAgent({ name, conf: conf(dir), dir, launcher: n.launcher(name), monitor: { host: n.host(name).address, port: 41414 } });
+      agents.set(name, agent);
+      return agent;
+    };
+    mountTmpfs(join(root, 'c2', 'channel'), '48m');
+    mounts.unshift(join(root, 'c2', 'channel'));
+    for (const c of COLLECTORS) addAgent(c, (dir) => collectorConf(dir, n.host(c).address, cluster!.bootstrap, 8 * 1024 * 1024));
+    const outDir = join(root, 'out');
+    addAgent('sink', (dir) => consumerConf(dir, outDir, cluster!.bootstrap));
+    // taildir refuses a file group whose folder does not exist.
+    for (const e of EDGES) mkdirSync(join(root, 'logs', e), { recursive: true });
+    for (const e of EDGES) addAgent(e, (dir) => edgeConf(dir, join(root, 'logs', e), COLLECTORS.map((c) => n.host(c).address)));
+    const agent = (name: string) => agents.get(name)!;
+    await Promise.all([...agents.values()].map((a) => a.start()));
+    log(`agents started: ${[...agents.keys()].join(', ')}`);
+
+    generator = startGenerator({ writers: EDGES, dir: join(root, 'logs'), rate, maxLines, rotateLines: options.rotateLines ?? 2000, lineBytes: 100 });
+    const gen = generator;
+    const ledger: Ledger = createLedger(outDir, EDGES, maxLines);
+    const caughtUp = (marks: Map<string, number>) => {
+      ledger.scan();
+      return EDGES.every((e) => ledger.deliveredPrefix(e) >= marks.get(e)!);
+    };
+    const marks = () => new Map<string, number>(EDGES.map((e) => [e, gen.written(e)]));
+    if (!(await waitUntil(() => caughtUp(new Map(EDGES.map((e) => [e, 1]))), 120_000))) throw new Error(`no line reached the end within 120 s`);
+    log(`first lines delivered after ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+    const faults: FaultResult[] = [];
+    const channelSizes = async () =>
+      (await Promise.all([...agents].map(async ([name, a]) => `${name} ${(await a.counter('CHANNEL.c1', 'ChannelSize')) ?? '?'}`))).join(', ');
+    const leaderOfPartition0 = async (): Promise<number> => {
+      const a = kafka.admin();
+      await a.connect();
+      try {
+        const meta = await a.fetchTopicMetadata({ topics: [TOPIC] });
+        return meta.topics[0]!.partitions.find((p) => p.partitionId === 0)!.leader;
+      } finally {
+        await a.disconnect();
+      }
+    };
+    const inject = async (fault: FaultKind, round: number): Promise<{ target: string; detail: string; repair: () => Promise<void> }> => {
+      switch (fault) {
+        case 'kill-collector': {
+          const target = COLLECTORS[round % 2]!;
+          await agent(target).kill();
+          return { target, detail: 'SIGKILL, restarted on the same channel', repair: () => agent(target).start() };
+        }
+        case 'kill-edge': {
+          const target = EDGES[(round + 1) % 3]!;
+          await agent(target).kill();
+          return { target, detail: 'SIGKILL, restarted: taildir resumes from its positions', repair: () => agent(target).start() };
+        }
+        case 'cut-link': {
+          const edge = EDGES[round % 3]!;
+          const collector = COLLECTORS[(round + 1) % 2]!;
+          n.cut(edge, n.host(collector).address);
+          return { target: `${edge}↔${collector}`, detail: 'nftables drop both ways', repair: async () => n.restore(edge, n.host(collector).address) };
+        }
+        case 'degrade-link': {
+          const target = EDGES[(round + 2) % 3]!;
+          const how = n.degrade(target, { delayMs: 200, lossPercent: 5 });
+          return { target, detail: how, repair: async () => n.clearDegradation(target) };
+        }
+        case 'kill-leader': {
+          const leader = await leaderOfPartition0();
+          const broker = cluster!.broker(leader);
+          await broker.stop({ signal: 'SIGKILL' });
+          return { target: `broker ${leader} (${BROKERS[leader - 1]})`, detail: 'SIGKILL of partition 0 leader, restarted', repair: () => broker.start() };
+        }
+        case 'fill-disk': {
+          const target = 'c2';
+          const c = agent(target);
+          const refused = async () => ((await c.counter('CHANNEL.c1', 'EventPutAttemptCount')) ?? 0) - ((await c.counter('CHANNEL.c1', 'EventPutSuccessCount')) ?? 0);
+          const before = await refused();
+          const filler = fillDisk(join(root, 'c2', 'channel'));
+          // The fault is real only once the channel refuses puts.
+          const seen = await waitUntil(async () => (await refused()) > before, 60_000);
+          return {
+            target,
+            detail: seen ? 'channel disk filled (tmpfs): puts refused' : 'channel disk filled, but no put was refused within 60 s',
+            repair: async () => rmSync(filler, { force: true }),
+          };
+        }
+        case 'stop-consumer': {
+          const target = 'sink';
+          await agent(target).stop();
+          return { target, detail: 'SIGTERM (graceful), restarted', repair: () => agent(target).start() };
+        }
+      }
+    };
+    for (let round = 0; round < rounds; round++) {
+      for (const fault of FAULT_KINDS) {
+        if (options.budgetMs !== undefined && Date.now() - started > options.budgetMs - holdMs) {
+          log(`budget of ${options.budgetMs} ms spent: ${fault} (round ${round + 1}) and later faults not run`);
+          break;
+        }
+        if (gen.done) throw new Error(`the generators reached their bound (${maxLines} lines each) before the faults ended`);
+        ledger.scan();
+        const duplicatesBefore = ledger.duplicated();
+        const { target, detail, repair } = await inject(fault, round);
+        log(`fault ${fault} on ${target}: ${detail}`);
+        await sleep(holdMs);
+        const repairStart = Date.now();
+        const due = marks();
+        await repair();
+        const left = options.budgetMs === undefined ? Infinity : options.budgetMs - (Date.now() - started);
+        const recovered = await waitUntil(() => caughtUp(due), Math.max(0, Math.min(recoveryTimeoutMs, left)));
+        const recoveryMs = recovered ? Date.now() - repairStart : null;
+        faults.push({ fault, target, detail, holdMs, recoveryMs, duplicates: ledger.duplicated() - duplicatesBefore });
+        if (!recovered) log(`  channel sizes: ${await channelSizes()}`);
+        log(`  repaired; ${recovered ? `backlog delivered ${(recoveryMs! / 1000).toFixed(1)} s after the repair began` : `NOT caught up within ${recoveryTimeoutMs} ms`}`);
+      }
+    }
+    gen.stop();
+    const final = marks();
+    const left = options.budgetMs === undefined ? Infinity : options.budgetMs - (Date.now() - started);
+    await waitUntil(() => caughtUp(final), Math.max(5000, Math.min(options.drainTimeoutMs ?? 120_000, left)));
+    // Late duplicates of a last redelivery land here too.
+    await sleep(1000);
+    ledger.scan();
+    const lost = ledger.lost((w) => final.get(w)!);
+    const seconds = (Date.now() - started) / 1000;
+    const report: ChaosReport = {
+      written: gen.totalWritten(),
+      delivered: ledger.delivered(),
+      lost: lost.count,
+      lostSample: lost.sample,
+      duplicated: ledger.duplicated(),
+      foreign: ledger.foreign,
+      faults,
+      peakRssMB: Object.fromEntries([...agents].map(([name, a]) => [name, a.peakRssMB])),
+      seconds,
+      eventsPerSec: Math.round(ledger.delivered() / seconds),
+    };
+    if (report.lost > 0 || faults.some((f) => f.recoveryMs === null)) report.logsDir = keepLogs();
+    return report;
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)} (agent and broker logs kept in ${keepLogs()})`, { cause: error });
+  } finally {
+    generator?.stop();
+    await Promise.all([...agents.values()].map((a) => a.stop(30_000)));
+    await cluster?.close();
+    net?.teardown();
+    for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The report as text: totals, one line per fault, peak RSS per agent. */
+export function formatReport(report: ChaosReport): string {
+  const lines = [
+    `written ${report.written}, delivered ${report.delivered}, lost ${report.lost}${report.lost ? ` (e.g. ${report.lostSample.join(', ')})` : ''}, duplicated ${report.duplicated}, foreign ${report.foreign}`,
+    `${report.seconds.toFixed(0)} s, ${report.eventsPerSec} events/s delivered on average`,
+    'fault            target           recovery  duplicates  how',
+    ...report.faults.map(
+      (f) =>
+        `${f.fault.padEnd(16)} ${f.target.padEnd(16)} ${(f.recoveryMs === null ? 'NONE' : `${(f.recoveryMs / 1000).toFixed(1)} s`).padStart(8)}  ${String(f.duplicates).padStart(10)}  ${f.detail}`,
+    ),
+    ...(report.logsDir ? [`logs kept in ${report.logsDir}`] : []),
+    `peak RSS (MB): ${Object.entries(report.peakRssMB)
+      .map(([name, mb]) => `${name} ${mb}`)
+      .join(', ')}`,
+  ];
+  return lines.join('\n');
+}
