@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipOrFail } from '../support/keytool.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subscription } from 'rxjs';
@@ -18,7 +17,7 @@ import { metricsOf } from '../../lib/core/metrics.js';
 import { avroSink } from '../../lib/sinks/avroSink.js';
 import { avroSource } from '../../lib/sources/avroSource.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
-import { startFlumeAgent, flumeEnv, freePort, type FlumeAgent } from '../support/flume.js';
+import { startFlumeAgent, flumeEnv, freePort, rolledLines, type FlumeAgent } from '../support/flume.js';
 import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
 
 const env = flumeEnv();
@@ -26,21 +25,6 @@ const SEQ_EVENTS = 2000;
 const SINK_EVENTS = 3000;
 const FULL_EVENTS = 500;
 const TLS_EVENTS = 500;
-
-/** Reads every line Flume's file_roll sink wrote into `dir`, polling until `count` are there. */
-async function rolledLines(dir: string, count: number): Promise<string[]> {
-  let lines: string[] = [];
-  const until = Date.now() + 60_000;
-  while (lines.length < count && Date.now() < until) {
-    const files = await readdir(dir);
-    lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8'))))
-      .join('')
-      .split('\n')
-      .filter(Boolean);
-    if (lines.length < count) await new Promise((r) => setTimeout(r, 200));
-  }
-  return lines;
-}
 
 describe.skipIf(env.skip)(`Apache Flume 1.11.0 interop${env.note}`, () => {
   let agent: FlumeAgent | undefined;

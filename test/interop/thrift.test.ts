@@ -8,7 +8,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subscription } from 'rxjs';
@@ -18,9 +17,9 @@ import { metricsOf } from '../../lib/core/metrics.js';
 import { thriftSink } from '../../lib/sinks/thriftSink.js';
 import { thriftSource } from '../../lib/sources/thriftSource.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
-import { flumeEnv, freePort, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
+import { flumeEnv, freePort, rolledLines, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
 import { keytoolIn, keytoolProblem, skipOrFail } from '../support/keytool.js';
-import { listening, recordingSink, sleep, waitFor, type RecordingSink } from '../support/net.js';
+import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
 
 const env = flumeEnv();
 const SEQ_EVENTS = 1000;
@@ -29,21 +28,6 @@ const FULL_EVENTS = 300;
 const TLS_EVENTS = 200;
 const PROTOCOLS = ['compact', 'binary'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
-
-/** Every line Flume's file_roll sink wrote into `dir`, polling until `count` are there. */
-async function rolledLines(dir: string, count: number): Promise<string[]> {
-  let lines: string[] = [];
-  const until = Date.now() + 60_000;
-  while (lines.length < count && Date.now() < until) {
-    const files = await readdir(dir);
-    lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8'))))
-      .join('')
-      .split('\n')
-      .filter(Boolean);
-    if (lines.length < count) await sleep(200);
-  }
-  return lines;
-}
 
 /** Sends the events through `sink` in channel-sized batches, each acked only once Flume answered OK. */
 async function sendAll(sink: ReturnType<typeof thriftSink>, events: FlumeEvent[]): Promise<void> {

@@ -4,6 +4,8 @@
  *   const env = flumeEnv();                     // skip when java/mvn are missing (unless RXFLUME_REQUIRE_FLUME=1)
  *   describe.skipIf(env.skip)(`…${env.note}`, () => { … await startFlumeAgent({ conf }) … });
  */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { checkTools, freePort, startFailure } from '../../scripts/service.js';
 import { FLUME_VERSION, flumeJarsCached } from '../../scripts/flume.js';
 
@@ -32,4 +34,19 @@ export async function freePorts(n: number): Promise<number[]> {
   const ports: number[] = [];
   for (let i = 0; i < n; i++) ports.push(await freePort());
   return ports;
+}
+
+/** Every line Flume's file_roll sinks wrote into `dir`, polling until `count` are there (60 s at most). */
+export async function rolledLines(dir: string, count: number): Promise<string[]> {
+  let lines: string[] = [];
+  const until = Date.now() + 60_000;
+  while (lines.length < count && Date.now() < until) {
+    const files = await readdir(dir);
+    lines = (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8'))))
+      .join('')
+      .split('\n')
+      .filter(Boolean);
+    if (lines.length < count) await new Promise((r) => setTimeout(r, 200));
+  }
+  return lines;
 }
