@@ -148,6 +148,8 @@ export function graphSvg(graph: Graph, title: string): string {
       return `<path class="edge" data-from="${escape(e.from)}" data-to="${escape(e.to)}" d="M${x1} ${y1} C${mid} ${y1} ${mid} ${y2} ${x2 - 4} ${y2}" marker-end="url(#arrow)"/>`;
     })
     .join('');
+  // A selector has no counters: its box names the channels it chooses among.
+  const targets = (id: string) => graph.edges.filter((e) => e.from === id).map((e) => byId.get(e.to)?.name ?? e.to).join(', ');
   const nodes = graph.nodes
     .map((n) => {
       const label = `${KIND_LABEL[n.kind]} ${n.name} (${n.type})`;
@@ -157,7 +159,7 @@ export function graphSvg(graph: Graph, title: string): string {
         `<g class="node ${n.kind}" data-id="${escape(n.id)}" transform="translate(${n.x} ${n.y})" tabindex="0" role="img" aria-label="${escape(label)}">` +
         `<title>${escape(label)}</title><rect class="box" width="${w}" height="${h}" rx="6"/>` +
         `<text class="name" x="8" y="17">${escape(clip(n.name, 14))}</text><text class="type" x="${w - 8}" y="17" text-anchor="end">${escape(clip(n.type, 18 - Math.min(14, n.name.length)))}</text>` +
-        `<text class="stat" data-stat="" x="8" y="35">${n.kind === 'selector' ? '' : '–'}</text>${spark}${bar}</g>`
+        `<text class="stat" data-stat="" x="8" y="35">${n.kind === 'selector' ? escape(clip(`→ ${targets(n.id)}`, 24)) : '–'}</text>${spark}${bar}</g>`
       );
     })
     .join('');

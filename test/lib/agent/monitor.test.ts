@@ -65,6 +65,8 @@ describe('layoutGraph', () => {
     expect(svg).not.toContain('<1>');
     expect(svg.match(/tabindex="0"/g)).toHaveLength(11);
     expect(svg).toContain('aria-label="sink group g1 (failover)"');
+    // A selector has no figures of its own: it names the channels it chooses among.
+    expect(graphSvg(layoutGraph(shape), 't')).toContain('<text class="stat" data-stat="" x="8" y="35">→ c1, c2</text>');
     expect(svg.match(/class="bar"/g)).toHaveLength(2);
     // A long name is cut in the box, whole in its title and label.
     const long = graphSvg(layoutGraph({ ...shape, channels: [{ name: 'a-very-long-channel-name', type: 'memory' }], sinks: [], groups: [] }), 't');
