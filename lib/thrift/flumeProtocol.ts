@@ -108,32 +108,43 @@ export function writeEvent(out: TProtocol, event: FlumeEvent): void {
   out.writeStructEnd();
 }
 
-/** The events of an `append` (one) or `appendBatch` (a list) call's argument struct. */
-export function readAppendArgs(input: TProtocol, batch: boolean, limits: CallLimits): FlumeEvent[] {
-  const struct = batch ? 'appendBatch_args' : 'append_args';
-  let events: FlumeEvent[] | undefined;
+/**
+ * A call's argument struct whose one field (id 1) is of `type`: `read` reads it; other fields are
+ * skipped. Undefined when the field is unset.
+ */
+export function readArgs<V>(input: TProtocol, type: number, read: () => V): V | undefined {
+  let value: V | undefined;
   input.readStructBegin();
   for (;;) {
     const f = input.readFieldBegin();
     if (f.ftype === T.STOP) break;
-    if (f.fid === 1 && !batch && f.ftype === T.STRUCT) {
-      limits.admitEvents(1);
-      events = [readEvent(input, limits)];
-    } else if (f.fid === 1 && batch && f.ftype === T.LIST) {
-      const list = input.readListBegin();
-      if (list.etype !== T.STRUCT && list.size > 0) throw new Error(`${struct}: events is a list of type ${list.etype}, not of structs`);
-      limits.admitEvents(list.size);
-      events = [];
-      for (let i = 0; i < list.size; i++) events.push(readEvent(input, limits));
-      input.readListEnd();
-    } else {
-      skip(input, f.ftype);
-    }
+    if (f.fid === 1 && f.ftype === type) value = read();
+    else skip(input, f.ftype);
     input.readFieldEnd();
   }
   input.readStructEnd();
   input.readMessageEnd();
-  if (events === undefined) throw missing(struct, batch ? 'events' : 'event');
+  return value;
+}
+
+/** A `list<struct>` whose items count as events against `limits` before they are made. */
+export function readStructList<V>(input: TProtocol, struct: string, limits: CallLimits, item: () => V): V[] {
+  const list = input.readListBegin();
+  if (list.etype !== T.STRUCT && list.size > 0) throw new Error(`${struct}: a list of type ${list.etype}, not of structs`);
+  limits.admitEvents(list.size);
+  const items: V[] = [];
+  for (let i = 0; i < list.size; i++) items.push(item());
+  input.readListEnd();
+  return items;
+}
+
+/** The events of an `append` (one) or `appendBatch` (a list) call's argument struct. */
+export function readAppendArgs(input: TProtocol, batch: boolean, limits: CallLimits): FlumeEvent[] {
+  const event = () => readEvent(input, limits);
+  const events = batch
+    ? readArgs(input, T.LIST, () => readStructList(input, 'appendBatch_args', limits, event))
+    : readArgs(input, T.STRUCT, () => (limits.admitEvents(1), [event()]));
+  if (events === undefined) throw missing(batch ? 'appendBatch_args' : 'append_args', batch ? 'events' : 'event');
   return events;
 }
 

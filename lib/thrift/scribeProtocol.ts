@@ -6,7 +6,7 @@
  * `getBytes()`, so the UTF-8 bytes on the wire are the body.
  */
 import { M, T, encodeMessage, skip, type TProtocol, type ThriftProtocolName } from './codec.js';
-import type { CallLimits } from './flumeProtocol.js';
+import { readArgs, readStructList, type CallLimits } from './flumeProtocol.js';
 
 export const RESULT_CODE = { OK: 0, TRY_LATER: 1 } as const;
 
@@ -38,26 +38,7 @@ function readLogEntry(input: TProtocol, limits: CallLimits): LogEntry {
 
 /** The entries of a `Log` call; undefined when the list is unset. */
 export function readLogArgs(input: TProtocol, limits: CallLimits): LogEntry[] | undefined {
-  let entries: LogEntry[] | undefined;
-  input.readStructBegin();
-  for (;;) {
-    const f = input.readFieldBegin();
-    if (f.ftype === T.STOP) break;
-    if (f.fid === 1 && f.ftype === T.LIST) {
-      const list = input.readListBegin();
-      if (list.etype !== T.STRUCT && list.size > 0) throw new Error(`Log_args: messages is a list of type ${list.etype}, not of structs`);
-      limits.admitEvents(list.size);
-      entries = [];
-      for (let i = 0; i < list.size; i++) entries.push(readLogEntry(input, limits));
-      input.readListEnd();
-    } else {
-      skip(input, f.ftype);
-    }
-    input.readFieldEnd();
-  }
-  input.readStructEnd();
-  input.readMessageEnd();
-  return entries;
+  return readArgs(input, T.LIST, () => readStructList(input, 'Log_args', limits, () => readLogEntry(input, limits)));
 }
 
 /** A `Log` call's argument struct. */

@@ -29,6 +29,10 @@ const TLS_EVENTS = 200;
 const PROTOCOLS = ['compact', 'binary'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
+/** A Flume memory channel's lines. */
+const memory = (name: string, capacity = 10_000, transactionCapacity = 1000): string =>
+  `a1.channels.${name}.type = memory\na1.channels.${name}.capacity = ${capacity}\na1.channels.${name}.transactionCapacity = ${transactionCapacity}\n`;
+
 /** Sends the events through `sink` in channel-sized batches, each acked only once Flume answered OK. */
 async function sendAll(sink: ReturnType<typeof thriftSink>, events: FlumeEvent[]): Promise<void> {
   for (let i = 0; i < events.length; i += 250) {
@@ -87,10 +91,7 @@ a1.sinks.k7.truststore = ${join(certDir, 'trust.jks')}
 a1.sinks.k7.truststore-password = changeit
 a1.sinks.k7.truststore-type = JKS
 a1.sinks.k7.channel = c7
-a1.channels.c7.type = memory
-a1.channels.c7.capacity = 10000
-a1.channels.c7.transactionCapacity = 1000
-a1.sources.r6.type = thrift
+${memory('c7')}a1.sources.r6.type = thrift
 a1.sources.r6.bind = 127.0.0.1
 a1.sources.r6.port = ${flumePorts.tls}
 a1.sources.r6.ssl = true
@@ -102,10 +103,7 @@ a1.sinks.k6.type = file_roll
 a1.sinks.k6.sink.directory = {{dir}}/out-tls
 a1.sinks.k6.sink.rollInterval = 0
 a1.sinks.k6.channel = c6
-a1.channels.c6.type = memory
-a1.channels.c6.capacity = 10000
-a1.channels.c6.transactionCapacity = 1000
-`;
+${memory('c6')}`;
     }
     flumePorts.compact = await freePort();
     flumePorts.binary = await freePort();
@@ -175,22 +173,7 @@ a1.sinks.k5.port = ${ours['full']}
 a1.sinks.k5.batch-size = 100
 a1.sinks.k5.channel = c5
 
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.channels.c2.type = memory
-a1.channels.c2.capacity = 10000
-a1.channels.c2.transactionCapacity = 1000
-a1.channels.c3.type = memory
-a1.channels.c3.capacity = 10000
-a1.channels.c3.transactionCapacity = 1000
-a1.channels.c4.type = memory
-a1.channels.c4.capacity = 10000
-a1.channels.c4.transactionCapacity = 1000
-a1.channels.c5.type = memory
-a1.channels.c5.capacity = 1000
-a1.channels.c5.transactionCapacity = 100
-${tlsConf}`;
+${['c1', 'c2', 'c3', 'c4'].map((c) => memory(c)).join('')}${memory('c5', 1000, 100)}${tlsConf}`;
     agent = await startFlumeAgent({ conf, mkdirs: ['out-compact', 'out-binary', 'out-tls'] });
     const thriftSources = tls.why ? 2 : 3;
     let log = '';
@@ -230,12 +213,10 @@ ${tlsConf}`;
       // header_and_text: Java's Map.toString of the headers, a space, the body.
       const seen = new Set<number>();
       for (const line of lines) {
-        const m = /^\{(.*)\} (event (\d+) (compact|binary) ünïcödé)$/.exec(line);
-        expect(m, line).not.toBeNull();
-        const n = Number(m![3]);
-        const headers = Object.fromEntries(m![1]!.split(', ').map((kv) => kv.split('=') as [string, string]));
-        expect(headers).toEqual({ n: String(n), kind: n % 2 ? 'odd' : 'even' });
-        expect(m![4]).toBe(protocol);
+        const [, map = '', body] = /^\{(.*)\} (.*)$/.exec(line) ?? [];
+        const headers = Object.fromEntries(map.split(', ').map((kv) => kv.split('=')));
+        const n = Number(headers['n']);
+        expect({ headers, body }, line).toEqual({ headers: { n: String(n), kind: n % 2 ? 'odd' : 'even' }, body: `event ${n} ${protocol} ünïcödé` });
         seen.add(n);
       }
       expect(seen.size).toBe(SINK_EVENTS);
