@@ -43,7 +43,7 @@ interface IrcClient {
 const loadIrc = lazyRequire<{ Client: new (options: Record<string, unknown>) => IrcClient }>('irc-framework', 'the IRC sink');
 
 /** Lines per second with a burst: a token bucket on the scheduler's clock. */
-class FloodControl {
+export class FloodControl {
   private tokens: number;
   private at = asyncScheduler.now();
 

@@ -4,13 +4,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { ReplaySubject } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createBatch, type Batch } from '../../../lib/core/batch.js';
 import { ConfigError } from '../../../lib/core/errors.js';
 import { event, type FlumeEvent } from '../../../lib/core/event.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { pipe } from '../../../lib/core/pipe.js';
 import { ircSink, ircSinkSpec } from '../../../lib/sinks/ircSink.js';
+import { FloodControl } from '../../../lib/sinks/ircSink/ircEndpoint.js';
 import { ircTexts } from '../../../lib/sinks/ircSink/ircLines.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
 import { buildDist, root } from '../../support/examples.js';
@@ -30,6 +31,35 @@ describe('ircSink lines and options', () => {
     expect(texts(['k=1, k=2'], ',\\s*')).toEqual(['k=1', 'k=2']);
     // 25 × 'é' = 50 bytes: pieces of at most 20 bytes, never inside a character.
     expect(texts(['é'.repeat(25)])).toEqual(['é'.repeat(10), 'é'.repeat(10), 'é'.repeat(5)]);
+  });
+
+  it('flood control: burstLines at once, then one line per 1/linesPerSecond', async () => {
+    vi.useFakeTimers();
+    try {
+      const flood = new FloodControl(10, 3);
+      let sent = 0;
+      const take = () => flood.take().then(() => sent++);
+      const all = Promise.all(Array.from({ length: 6 }, take));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sent).toBe(3);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(sent).toBe(3);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sent).toBe(4);
+      await vi.advanceTimersByTimeAsync(200);
+      expect(sent).toBe(6);
+      await all;
+      // Idle time refills the bucket, up to the burst.
+      await vi.advanceTimersByTimeAsync(10_000);
+      const again = Promise.all(Array.from({ length: 4 }, take));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sent).toBe(9);
+      await vi.advanceTimersByTimeAsync(100);
+      await again;
+      expect(sent).toBe(10);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('validates at call time and maps Flume keys (name is the real name; a chan with # is warned of)', () => {
@@ -88,6 +118,23 @@ describe.skipIf(ngircd.skip)(`ircSink against ngircd${ngircd.note}`, () => {
       await reader.close();
     }
     expect(metricsOf(sink)!.snapshot()).toMatchObject({ EventDrainSuccessCount: 5, EventWriteFail: 1, ConnectionCreatedCount: 1, ConnectionClosedCount: 1 });
+  }, 60_000);
+
+  it('sends a batch larger than its burst paced, and the server keeps it connected', async () => {
+    const { port } = server();
+    const reader = await ircReader(port, '#flume', 'freader');
+    const sink = ircSink({ hostname: '127.0.0.1', port, nick: 'rxflood', chan: 'flume', burstLines: 5, linesPerSecond: 10 });
+    const bodies = Array.from({ length: 20 }, (_, i) => `f${i}`);
+    try {
+      await deliver(sink, bodies.map((b) => event(b)));
+      await waitFor(() => reader.messages.length >= 20, 'the 20 lines', 20_000);
+      expect(reader.messages).toEqual(bodies);
+    } finally {
+      sink.complete();
+      await sink.closed;
+      await reader.close();
+    }
+    expect(metricsOf(sink)!.snapshot()).toMatchObject({ EventDrainSuccessCount: 20, ConnectionCreatedCount: 1 });
   }, 60_000);
 
   it('reconnects after the server restarts mid-stream: the reader counts every message once', async () => {
