@@ -172,6 +172,7 @@ interface TestClient {
 /**
  * Joins `channel` on the server as `nick` — an IRC operator, so it takes a gated channel (NgircdOptions.gated)
  * with its key and then opens it (MODE -k) — and resolves once the channel is open; `messages` fill from then on.
+ * A gated channel is opened once per server start: a second reader needs a channel of its own.
  */
 export async function ircReader(port: number, channel: string, nick = 'reader', timeoutMs = 20_000): Promise<IrcReader> {
   // @ts-expect-error irc-framework ships no types
