@@ -74,6 +74,8 @@ export interface ActiveMqOptions {
   stompPort?: number;
   /** OpenWire (`tcp://`), what Java JMS clients such as Flume's source use. */
   openwirePort?: number;
+  /** Adds AMQP over TLS (`amqps://`, on a free port) with this PKCS12 key store as the broker's identity. */
+  tls?: { keyStore: string; keyStorePassword: string };
   /**
    * Broker state (KahaDB, its log file). Given: kept on `close()`, so a broker started again on it
    * finds its messages. Absent: a temp folder removed by `close()`.
@@ -94,6 +96,8 @@ export interface ActiveMq extends JavaService {
   readonly stompPort: number;
   /** `tcp://127.0.0.1:<port>`, for OpenWire clients (Flume's JMS source with activemq-client). */
   readonly openwireUrl: string;
+  /** `amqps://127.0.0.1:<port>` with the `tls` option. */
+  readonly amqpsUrl: string | undefined;
   readonly dataDir: string;
 }
 
@@ -102,8 +106,9 @@ export interface ActiveMq extends JavaService {
  * stored as a JMS Text/Bytes/Map message, so JMS clients such as Flume's see what was sent, not raw
  * AMQP bytes), STOMP, OpenWire; persistent in `dataDir`; no JMX (no extra port).
  */
-export function brokerUri(ports: { amqp: number; stomp: number; openwire: number }, dataDir: string): string {
+export function brokerUri(ports: { amqp: number; stomp: number; openwire: number; amqps?: number | undefined }, dataDir: string): string {
   const connectors = [`amqp://127.0.0.1:${ports.amqp}?transport.transformer=jms`, `stomp://127.0.0.1:${ports.stomp}`, `tcp://127.0.0.1:${ports.openwire}`];
+  if (ports.amqps !== undefined) connectors.push(`amqp+ssl://127.0.0.1:${ports.amqps}?transport.transformer=jms`);
   return `broker:(${connectors.join(',')})?brokerName=rxflume&persistent=true&useJmx=false&dataDirectory=${join(dataDir, 'broker')}`;
 }
 
@@ -115,6 +120,9 @@ export async function startActiveMq(options: ActiveMqOptions = {}): Promise<Acti
   const amqp = options.amqpPort || (await freePort());
   const stomp = options.stompPort || (await freePort());
   const openwire = options.openwirePort || (await freePort());
+  const amqps = options.tls ? await freePort() : undefined;
+  // The TLS connector takes the JVM's default key store.
+  const tlsArgs = options.tls ? [`-Djavax.net.ssl.keyStore=${options.tls.keyStore}`, `-Djavax.net.ssl.keyStorePassword=${options.tls.keyStorePassword}`, '-Djavax.net.ssl.keyStoreType=PKCS12'] : [];
   const data = await serviceDataDir(options.dataDir, 'activemq');
   try {
     const heap = options.heapMb ?? 256;
@@ -123,8 +131,8 @@ export async function startActiveMq(options: ActiveMqOptions = {}): Promise<Acti
       what,
       classpath: [join(findUp(import.meta.url, 'activemq/log4j2.properties'), '..'), join(jars.libsDir, '*')],
       mainClass: MAIN_CLASS,
-      args: ['start', brokerUri({ amqp, stomp, openwire }, data.path)],
-      jvmArgs: [`-Xmx${heap}m`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dactivemq.data=${data.path}`],
+      args: ['start', brokerUri({ amqp, stomp, openwire, amqps }, data.path)],
+      jvmArgs: [`-Xmx${heap}m`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dactivemq.data=${data.path}`, ...tlsArgs],
       cwd: data.path,
       logFile: join(data.path, 'broker.log'),
       // BrokerService logs it once every connector listens.
@@ -138,6 +146,7 @@ export async function startActiveMq(options: ActiveMqOptions = {}): Promise<Acti
       amqpPort: amqp,
       stompPort: stomp,
       openwireUrl: `tcp://127.0.0.1:${openwire}`,
+      amqpsUrl: amqps === undefined ? undefined : `amqps://127.0.0.1:${amqps}`,
       dataDir: data.path,
     });
   } catch (error) {

@@ -35,6 +35,12 @@ export const jmsSourceOptions = z
       .optional()
       .describe("File holding the user's password (read as UTF-8 and trimmed when the source is built, as Flume)."),
     password: z.string().optional().describe('The password itself, for programs (a Flume file uses passwordFile).'),
+    sslCaFile: z
+      .string()
+      .min(1)
+      .meta(pathOption('readFile'))
+      .optional()
+      .describe("With amqps://: PEM CA certificate(s) to trust instead of Node's default CAs (the broker's certificate is always checked)."),
     batchSize: z.number().int().min(1).default(100).describe('Messages per batch at most: the first waited for up to pollTimeoutMs, the rest those already received.'),
     converterType: z.enum(['DEFAULT']).default('DEFAULT').describe("The message converter (Flume converter.type): DEFAULT, Flume's DefaultJMSMessageConverter."),
     converterCharset: z.enum(JMS_CHARSETS).default('UTF-8').describe("Charset a text message's body is written in (Flume converter.charset)."),
@@ -67,6 +73,7 @@ export const jmsSourceOptions = z
       if (o.clientId === undefined) issue('clientId', 'a client ID for a durable subscription (createDurableSubscription)', o.clientId);
       if (o.durableSubscriptionName === undefined) issue('durableSubscriptionName', 'a name for the durable subscription (createDurableSubscription)', o.durableSubscriptionName);
     }
+    if (o.sslCaFile !== undefined && !/^amqps:/i.test(o.providerUrl)) issue('sslCaFile', 'an amqps:// providerUrl with sslCaFile', o.providerUrl);
     if (o.passwordFile !== undefined && o.password !== undefined) issue('password', 'one of password and passwordFile', '***');
     if ((o.passwordFile !== undefined || o.password !== undefined) && o.userName === undefined) issue('userName', 'a user name with a password', o.userName);
     if (o.userName !== undefined && o.passwordFile === undefined && o.password === undefined) issue('passwordFile', 'a password file with userName (Flume fails at connect without one)', o.passwordFile);
@@ -119,7 +126,8 @@ export const jmsSourceSpec = defineComponent({
  * `createDurableSubscription` reads a topic through a durable subscription named
  * `durableSubscriptionName` of client `clientId`, which keeps what is published while the source is
  * stopped. `userName` with `passwordFile` logs in (SASL PLAIN; send it over amqps:// outside a trusted
- * network).
+ * network). With `amqps://` the connection is TLS, the broker's certificate checked against Node's CAs or
+ * those of `sslCaFile`.
  *
  * The broker must have its AMQP transport enabled (ActiveMQ: an `amqp://` transportConnector, with
  * `?transport.transformer=jms` so that messages sent over AMQP are stored as JMS text and bytes
@@ -141,7 +149,8 @@ export const jmsSourceSpec = defineComponent({
  * Errors: a broker that cannot be reached, refuses the login or the client ID, or goes away is
  * retried after `min(n × backoffSleepIncrementMs, maxBackoffSleepMs)`, counted in
  * `GenericProcessingFail`; a selector the broker refuses ends the source with `FLUME_SOURCE_FAILED`.
- * A missing `passwordFile` is a `FLUME_CONFIG` error when the source is built.
+ * A missing `passwordFile` or `sslCaFile` is a `FLUME_CONFIG` error when the source is built; a broker
+ * certificate that does not verify is retried like a refused connection, and logged.
  *
  * @example
  * pipe(
@@ -152,7 +161,8 @@ export const jmsSourceSpec = defineComponent({
  */
 export const jmsSource = component(jmsSourceSpec, function jmsSource(options: JmsSourceOptions): Observable<Batch> & HasMetrics {
   const opts = parseOptions(jmsSourceSpec, options);
-  const password = opts.passwordFile !== undefined ? readPassword(opts.name, opts.passwordFile) : opts.password;
+  const password = opts.passwordFile !== undefined ? readFileOption(opts.name, 'passwordFile', opts.passwordFile, 'the password').trim() : opts.password;
+  const ca = opts.sslCaFile !== undefined ? readFileOption(opts.name, 'sslCaFile', opts.sslCaFile, 'PEM CA certificates') : undefined;
   const url = new URL(opts.providerUrl);
   const tls = url.protocol.toLowerCase() === 'amqps:';
   const counters = new ComponentCounters('SOURCE', opts.name);
@@ -183,6 +193,7 @@ export const jmsSource = component(jmsSourceSpec, function jmsSource(options: Jm
         host: url.hostname,
         port: Number(url.port || (tls ? 5671 : 5672)),
         tls,
+        ca,
         // rhea offers SASL only with a user name; ActiveMQ insists on SASL (ANONYMOUS without a password).
         username: opts.userName ?? 'anonymous',
         password,
@@ -233,10 +244,16 @@ export const jmsSource = component(jmsSourceSpec, function jmsSource(options: Jm
     const poll = (): PollResult | Promise<PollResult> => {
       if (fatal) throw fatal;
       if (receiver.open) return next();
-      return receiver.connect().then(() => {
-        log('info', `connected to ${where}`);
-        return next();
-      });
+      return receiver.connect().then(
+        () => {
+          log('info', `connected to ${where}`);
+          return next();
+        },
+        (error: Error) => {
+          log('warn', `cannot connect to ${where}${isRetriable(error) ? '; retrying after the back-off' : ''}: ${error.message}`);
+          throw error;
+        },
+      );
     };
 
     const inner = pollSource(poll, pollOptionsOf(opts), counters).subscribe({
@@ -253,10 +270,11 @@ export const jmsSource = component(jmsSourceSpec, function jmsSource(options: Jm
   return withMetrics(source, counters);
 });
 
-function readPassword(name: string, file: string): string {
+/** A file an option names, read when the source is built (UTF-8); unreadable: a ConfigError naming the option. */
+function readFileOption(name: string, option: string, file: string, holding: string): string {
   try {
-    return readFileSync(expandHome(file), 'utf8').trim();
+    return readFileSync(expandHome(file), 'utf8');
   } catch (error) {
-    throw new ConfigError([{ path: `${name}.passwordFile`, expected: 'a readable file holding the password', received: `${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }], { component: name });
+    throw new ConfigError([{ path: `${name}.${option}`, expected: `a readable file holding ${holding}`, received: `${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }], { component: name });
   }
 }

@@ -10,6 +10,7 @@
  * source's back-off decides when — starts a new link. Settling a message of a lost link does nothing:
  * the broker sends it again (a duplicate if its batch was committed meanwhile).
  */
+import { isIP } from 'node:net';
 import type * as Rhea from 'rhea';
 import { lazyRequire } from '../../core/lazyRequire.js';
 import { FlumeError } from '../../core/errors.js';
@@ -26,6 +27,8 @@ export interface AmqpReceiverOptions {
   host: string;
   port: number;
   tls: boolean;
+  /** PEM CA certificates to trust (with tls) instead of Node's defaults. */
+  ca?: string | undefined;
   /** SASL PLAIN with `password`, ANONYMOUS without. */
   username: string;
   password?: string | undefined;
@@ -84,7 +87,9 @@ export class AmqpReceiver {
       host: o.host,
       port: o.port,
       transport: o.tls ? 'tls' : 'tcp',
-      ...(o.tls ? { servername: o.host } : {}),
+      // SNI names a host, never an address (RFC 6066): '' keeps rhea from sending the address; the
+      // certificate is still checked against it.
+      ...(o.tls ? { servername: isIP(o.host) ? '' : o.host, ...(o.ca !== undefined ? { ca: o.ca } : {}) } : {}),
       username: o.username,
       ...(o.password !== undefined ? { password: o.password } : {}),
       container_id: o.containerId,
