@@ -10,7 +10,7 @@ import { listenTcp, maxConnectionsOption, onListeningOption } from '../net/liste
 import { DEFAULT_MAX_FRAME_BYTES, type TProtocol } from '../thrift/codec.js';
 import { writeEnumResult } from '../thrift/flumeProtocol.js';
 import { RESULT_CODE, readLogArgs } from '../thrift/scribeProtocol.js';
-import { offerCall, serveThrift } from '../thrift/thriftServer.js';
+import { offerCall, serveThrift, ByteBudget, maxBufferedBytesOption } from '../thrift/thriftServer.js';
 
 /** Flume gives the default for a value ≤ 0. */
 const positiveOr = (fallback: number) => (v: string) => (Number(v) > 0 ? Number(v) : fallback);
@@ -32,8 +32,12 @@ export const scribeSourceOptions = z.strictObject({
     .min(1)
     .default(20_000)
     .describe('Entries in one Log call: a call with more is answered with a Thrift error, counted in EventReadFail, and its connection closed.'),
+  ...maxBufferedBytesOption,
   ...maxConnectionsOption(),
   ...onListeningOption,
+}).check((ctx) => {
+  const v = ctx.value;
+  if (v.maxBufferedBytes < v.maxReadBufferBytes) ctx.issues.push({ code: 'custom', path: ['maxBufferedBytes'], message: `at least maxReadBufferBytes (${v.maxReadBufferBytes}), or the largest frame could never be held`, input: v.maxBufferedBytes });
 });
 
 export type ScribeSourceOptions = z.input<typeof scribeSourceOptions>;
@@ -66,8 +70,9 @@ export const scribeSourceSpec = defineComponent({
  *
  * Bad input never stops the server: bytes that are not framed binary Thrift, or a frame past
  * `maxReadBufferBytes`, close that connection; an unknown method gets a Thrift `TApplicationException`;
- * more than `maxEventsPerBatch` entries get one and the connection closed. Each counts in
- * `EventReadFail`. `workerThreads` is accepted and ignored.
+ * more than `maxEventsPerBatch` entries get one and the connection closed; past `maxBufferedBytes`
+ * held across connections, those holding the most are closed. Each counts in `EventReadFail`.
+ * `workerThreads` is accepted and ignored.
  *
  * Counters: Flume's source counters: `EventReceivedCount`, `EventAcceptedCount`,
  * `AppendBatchReceivedCount`/`AppendBatchAcceptedCount` (per Log call), `ChannelWriteFail`,
@@ -109,6 +114,7 @@ export const scribeSource = component(scribeSourceSpec, function scribeSource(op
         },
       },
       metrics,
+      budget: new ByteBudget(opts.maxBufferedBytes),
       closed: () => closed,
     };
     const server = createServer((socket: Socket) => serveThrift(socket, service));

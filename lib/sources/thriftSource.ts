@@ -9,7 +9,7 @@ import { bindOption, nameOption, portOption } from '../core/options.js';
 import { listenTcp, maxConnectionsOption, onListeningOption } from '../net/listen.js';
 import { DEFAULT_MAX_FRAME_BYTES, type TProtocol } from '../thrift/codec.js';
 import { STATUS, readAppendArgs, writeEnumResult } from '../thrift/flumeProtocol.js';
-import { offerCall, serveThrift, type ThriftMethod } from '../thrift/thriftServer.js';
+import { offerCall, serveThrift, ByteBudget, maxBufferedBytesOption, type ThriftMethod } from '../thrift/thriftServer.js';
 import { thriftFlumeKeys, thriftProtocolOption, unsupportedSecurityIssues, unsupportedSecurityOptions } from '../thrift/thriftOptions.js';
 import { serverSecureContext, serverTlsIssues, serverTlsOptions } from '../tls/serverTls.js';
 
@@ -37,12 +37,15 @@ export const thriftSourceOptions = z
       .min(1)
       .default(20_000)
       .describe('Events in one appendBatch call: a call with more is answered with a Thrift error, counted in EventReadFail, and its connection closed.'),
+    ...maxBufferedBytesOption,
     ...maxConnectionsOption(),
     ...onListeningOption,
   })
   .check((ctx) => {
     for (const issue of serverTlsIssues(ctx.value)) ctx.issues.push({ code: 'custom', ...issue });
     ctx.issues.push(...unsupportedSecurityIssues(ctx.value, PRINCIPALS));
+    const v = ctx.value;
+    if (v.maxBufferedBytes < v.maxFrameBytes) ctx.issues.push({ code: 'custom', path: ['maxBufferedBytes'], message: `at least maxFrameBytes (${v.maxFrameBytes}), or the largest frame could never be held`, input: v.maxBufferedBytes });
   });
 
 export type ThriftSourceOptions = z.input<typeof thriftSourceOptions>;
@@ -81,8 +84,10 @@ export const thriftSourceSpec = defineComponent({
  * binary client at a compact source, an unframed one, a frame past `maxFrameBytes`) close that
  * connection; a call to an unknown method is answered with a Thrift `TApplicationException`; more
  * than `maxEventsPerBatch` events in a call (or headers that would decode past 4 × `maxFrameBytes`
- * of memory) get an exception and the connection closed. All count in `EventReadFail`. Memory is
- * bounded by one frame per connection and `maxConnections`.
+ * of memory) get an exception and the connection closed. All count in `EventReadFail`. What the
+ * connections hold together — bytes received and not yet answered, partial frames included — is
+ * bounded by `maxBufferedBytes`: past it, the connections holding the most are closed (counted the
+ * same), so many clients sending large frames slowly cannot exhaust memory.
  *
  * Options: `ssl` with PEM `sslKeyFile`/`sslCertFile` or Flume's `keystore` as a PKCS#12 file (a JKS
  * one is refused with the keytool command converting it); `excludeProtocols`. Flume's Kerberos keys
@@ -128,6 +133,7 @@ export const thriftSource = component(thriftSourceSpec, function thriftSource(op
       maxEventsPerBatch: opts.maxEventsPerBatch,
       methods: { append: method(false), appendBatch: method(true) },
       metrics,
+      budget: new ByteBudget(opts.maxBufferedBytes),
       closed: () => closed,
     };
     let server: Server;

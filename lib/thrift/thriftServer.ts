@@ -10,6 +10,7 @@
  * same way and its connection closed. Each is counted in `EventReadFail`.
  */
 import type { Duplex } from 'node:stream';
+import { z } from 'zod';
 import type * as ThriftTypes from 'thrift';
 import { createBatch, type Batch } from '../core/batch.js';
 import { isRetriable } from '../core/errors.js';
@@ -32,8 +33,50 @@ export interface ThriftService {
   maxEventsPerBatch: number;
   methods: Readonly<Record<string, ThriftMethod>>;
   metrics: ComponentCounters;
+  /** What the server's connections may hold together (one per subscription). */
+  budget: ByteBudget;
   /** True once the source was unsubscribed: nothing more is read or answered. */
   closed(): boolean;
+}
+
+interface Holder {
+  held: number;
+  evict(): void;
+}
+
+/**
+ * The bytes a server's connections hold — received and not yet answered, partial frames included —
+ * against `limit`: past it, the connections holding the most are closed (EventReadFail) until the
+ * total fits, so many clients sending large frames slowly cannot exhaust memory.
+ */
+export class ByteBudget {
+  total = 0;
+  private readonly holders = new Set<Holder>();
+
+  constructor(readonly limit: number) {}
+
+  add(holder: Holder): void {
+    this.holders.add(holder);
+  }
+
+  /** `holder` got `n` more bytes (negative: gave them back). */
+  charge(holder: Holder, n: number): void {
+    holder.held += n;
+    this.total += n;
+    while (this.total > this.limit) {
+      let worst: Holder | undefined;
+      for (const h of this.holders) if (!worst || h.held > worst.held) worst = h;
+      if (!worst || worst.held === 0) return;
+      worst.evict();
+    }
+  }
+
+  /** `holder` is gone: all it held is free. */
+  release(holder: Holder): void {
+    if (!this.holders.delete(holder)) return;
+    this.total -= holder.held;
+    holder.held = 0;
+  }
 }
 
 /**
@@ -61,6 +104,16 @@ export function offerCall(emit: (batch: Batch) => void, metrics: ComponentCounte
   });
 }
 
+/** The option both Thrift-speaking sources declare for their ByteBudget. */
+export const maxBufferedBytesOption = {
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(96 * 1024 * 1024)
+    .describe('Bytes all connections may hold together, received and not yet answered (partial frames included): past it the connections holding the most are closed (EventReadFail). At least the largest frame (96 MiB).'),
+};
+
 /** A decoded call may cost this many times its frame in estimated heap, at least 64 MiB. */
 const COST_PER_FRAME_BYTE = 4;
 
@@ -74,18 +127,35 @@ export function serveThrift(io: Duplex, service: ThriftService): void {
   const queue: ThriftTypes.TTransport[] = [];
   let busy = false;
   let dead = false;
+  const { budget } = service;
 
   const kill = (): void => {
     if (dead) return;
     dead = true;
     queue.length = 0;
+    budget.release(holder);
     io.destroy();
   };
   const badInput = (): void => {
     metrics.inc('EventReadFail');
     kill();
   };
+  const holder: Holder = { held: 0, evict: badInput };
+  budget.add(holder);
   const reply = (frame: Buffer): boolean => io.write(frame);
+  /** A handled frame's bytes (its length field and payload) leave the budget. */
+  const done = (frame: ThriftTypes.TTransport): void => {
+    if (!dead) budget.charge(holder, -(4 + (frame as unknown as { inBuf: Buffer }).inBuf.length));
+  };
+  /** Not read until the answers written so far were taken (a client that does not read them). */
+  const waitDrain = (): void => {
+    busy = true;
+    io.pause();
+    io.once('drain', () => {
+      busy = false;
+      next();
+    });
+  };
 
   const next = (): void => {
     while (!busy && !dead && queue.length > 0) handle(queue.shift()!);
@@ -103,7 +173,8 @@ export function serveThrift(io: Duplex, service: ThriftService): void {
     const method = Object.hasOwn(service.methods, name) ? service.methods[name] : undefined;
     if (call.type !== M.CALL || method === undefined) {
       metrics.inc('EventReadFail');
-      reply(encodeException(service.protocol, name, seqid, APP_ERROR.UNKNOWN_METHOD, `no method ${JSON.stringify(name)} here`, service.strictWrite));
+      done(frame);
+      if (!reply(encodeException(service.protocol, name, seqid, APP_ERROR.UNKNOWN_METHOD, `no method ${JSON.stringify(name)} here`, service.strictWrite))) waitDrain();
       return;
     }
     let result: Promise<(out: TProtocol) => void>;
@@ -113,17 +184,19 @@ export function serveThrift(io: Duplex, service: ThriftService): void {
       if (!(error instanceof CallTooLarge)) return badInput();
       metrics.inc('EventReadFail');
       io.end(encodeException(service.protocol, name, seqid, APP_ERROR.PROTOCOL_ERROR, error.message, service.strictWrite));
+      budget.release(holder);
       dead = true;
       return;
     }
     busy = true;
     io.pause();
-    const answer = (frame: Buffer): void => {
+    const answer = (out: Buffer): void => {
       busy = false;
+      done(frame);
       if (dead || service.closed()) return;
       // Read on only once the answer left: a client that does not read its answers is not read either.
-      if (reply(frame)) next();
-      else io.once('drain', next);
+      if (reply(out)) next();
+      else waitDrain();
     };
     result.then(
       (write) => answer(encodeMessage(service.protocol, name, M.REPLY, seqid, (out) => write(out), service.strictWrite)),
@@ -139,6 +212,8 @@ export function serveThrift(io: Duplex, service: ThriftService): void {
 
   io.on('data', (chunk: Buffer) => {
     if (dead) return;
+    budget.charge(holder, chunk.length);
+    if (dead) return; // closed to make room
     try {
       receive(chunk);
     } catch {

@@ -116,6 +116,41 @@ describe('thriftSource', () => {
     expect(r.counter('EventReadFail') - before).toBe(2);
   });
 
+  it('closes the connections holding the most when all together hold more than maxBufferedBytes, and goes on', async () => {
+    const l = listening();
+    const sink = recordingSink();
+    const source = thriftSource({ name: 'thrift-budget', bind: '127.0.0.1', port: 0, maxFrameBytes: 32 * 1024, maxBufferedBytes: 64 * 1024, onListening: l.onListening });
+    const sub = source.pipe(memoryChannel({ capacity: 100 })).subscribe(sink);
+    try {
+      const port = await l.port;
+      // Each announces a 30 KiB frame and sends 20 KiB of it: the fourth takes the total past 64 KiB.
+      const partial = Buffer.concat([Buffer.from([0, 0, 0x78, 0]), Buffer.alloc(20 * 1024)]);
+      const slow = [];
+      for (let i = 0; i < 4; i++) {
+        const c = await rawConnection(port, 'compact');
+        c.send(partial);
+        slow.push(c);
+        await waitFor(() => metricsOf(source)!.get('OpenConnectionCount') === i + 1 || metricsOf(source)!.get('EventReadFail') > 0, 'the bytes to arrive');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await Promise.race(slow.map((c) => c.closed));
+      expect(metricsOf(source)!.get('EventReadFail')).toBe(1);
+      const good = await rawConnection(port, 'compact');
+      good.send(encodeAppend('compact', 1, [ev('small')]));
+      expect(await good.until(1)).toEqual([{ name: 'appendBatch', value: 0 }]);
+      // Answered calls give their bytes back: 80 KiB more through one connection, one call at a time.
+      for (let i = 2; i <= 11; i++) {
+        good.send(encodeAppend('compact', i, [ev('x'.repeat(8 * 1024))]));
+        expect((await good.until(i)).length).toBe(i);
+      }
+      expect(good.answers.every((a) => a.value === 0)).toBe(true);
+      for (const c of [...slow, good]) c.socket.destroy();
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(() => thriftSource({ bind: '127.0.0.1', port: 1, maxFrameBytes: 2048, maxBufferedBytes: 1024 })).toThrow(/thriftSource\.maxBufferedBytes: expected at least maxFrameBytes \(2048\)/);
+  });
+
   it('refuses Kerberos and cipher-suite keys, and an unknown protocol, naming each', () => {
     const error = thrown(() => thriftSource({ bind: '127.0.0.1', port: 1, kerberos: true, agentPrincipal: 'flume/_HOST@R', includeCipherSuites: 'TLS_AES_128_GCM_SHA256' }));
     expect(error).toBeInstanceOf(ConfigError);
