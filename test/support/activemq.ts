@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import rhea, { type Connection, type Message } from 'rhea';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startActiveMq, type ActiveMq } from '../../scripts/activemq.js';
+import { requireService, serviceSkip, type ServiceOutcome } from './serviceGlobalSetup.js';
 
 export interface ActiveMqBroker {
   amqpUrl: string;
@@ -27,12 +28,8 @@ export interface ActiveMqBroker {
   version: string;
 }
 
-export interface ActiveMqTestEnv {
+export interface ActiveMqTestEnv extends ServiceOutcome {
   broker: ActiveMqBroker | null;
-  /** Why ActiveMQ tests are skipped (Java or Maven missing, no such test in the run). */
-  skipReason?: string;
-  /** Why the broker could not start although it should have: the tests fail with it. */
-  failure?: string;
 }
 
 declare module 'vitest' {
@@ -50,17 +47,13 @@ export interface ActiveMqEnv extends ActiveMqTestEnv {
 
 export function activemqEnv(): ActiveMqEnv {
   const env: ActiveMqTestEnv = inject('activemq') ?? { broker: null, skipReason: 'the ActiveMQ global setup (test/support/activemqGlobalSetup.ts) did not run' };
-  // With RXFLUME_REQUIRE_ACTIVEMQ=1 (CI) nothing is skipped: a broker missing for any reason fails the tests.
-  const skip = env.broker === null && env.failure === undefined && process.env['RXFLUME_REQUIRE_ACTIVEMQ'] !== '1';
-  return { ...env, skip, note: skip ? ` [skipped: ${env.skipReason}]` : '' };
+  return { ...env, ...serviceSkip(env.broker !== null, env, 'RXFLUME_REQUIRE_ACTIVEMQ') };
 }
 
 /** The run's broker; throws the global setup's failure, so a broker that should run but did not fails the test (call it in each test). */
 export function requireActiveMq(): ActiveMqBroker {
   const env = activemqEnv();
-  if (env.failure !== undefined) throw new Error(env.failure);
-  if (env.broker === null) throw new Error(`no ActiveMQ broker: ${env.skipReason}`);
-  return env.broker;
+  return requireService(env.broker, env, 'ActiveMQ broker');
 }
 
 /**

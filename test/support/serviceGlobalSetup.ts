@@ -57,3 +57,27 @@ export async function serviceGlobalSetup<Env>(project: TestProject, setup: Servi
     return undefined;
   }
 }
+
+/** What a global setup tells the tests of its service besides the service itself. */
+export interface ServiceOutcome {
+  /** Why its tests are skipped (tools missing, no such test file in the run). */
+  skipReason?: string;
+  /** Why the service could not start although it should have: its tests fail with it. */
+  failure?: string;
+}
+
+/**
+ * How a test file treats a provided service (`present`: it runs): skip it, saying why, only when it is
+ * absent without a failure and `requireEnv` is not "1" (CI sets it: there a missing service fails).
+ */
+export function serviceSkip(present: boolean, outcome: ServiceOutcome, requireEnv: string): { skip: boolean; note: string } {
+  const skip = !present && outcome.failure === undefined && process.env[requireEnv] !== '1';
+  return { skip, note: skip ? ` [skipped: ${outcome.skipReason}]` : '' };
+}
+
+/** The service, or an error with the setup's failure or skip reason: called in each test, so a missing service fails it. */
+export function requireService<V>(value: V | null, outcome: ServiceOutcome, what: string): V {
+  if (outcome.failure !== undefined) throw new Error(outcome.failure);
+  if (value === null) throw new Error(`no ${what}: ${outcome.skipReason}`);
+  return value;
+}
