@@ -62,6 +62,11 @@ export interface ChaosReport {
   lost: number;
   lostSample: string[];
   duplicated: number;
+  /**
+   * Of `lostSample`, those found in the Kafka topic (`id@partition:offset`): lost on the consumer's side
+   * when found, before or in Kafka when not.
+   */
+  lostInKafka?: string[];
   /** Lines at the end that no generator wrote. */
   foreign: number;
   faults: FaultResult[];
@@ -105,6 +110,34 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) return false;
     await sleep(intervalMs);
   }
+}
+
+/** Reads the whole topic once (a fresh group, bounded to 60 s) and says where each of `ids` (`e1:42`) is. */
+async function findInTopic(kafka: Kafka, ids: readonly string[]): Promise<string[]> {
+  const wanted = new Set(ids);
+  const found: string[] = [];
+  const admin = kafka.admin();
+  await admin.connect();
+  const total = (await admin.fetchTopicOffsets(TOPIC)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  await admin.disconnect();
+  const consumer = kafka.consumer({ groupId: `chaos-audit-${Date.now()}` });
+  await consumer.connect();
+  let seen = 0;
+  try {
+    await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        seen++;
+        const [writer, seq] = (message.value?.toString('utf8') ?? '').split(' ', 2);
+        const id = `${writer}:${Number(seq)}`;
+        if (wanted.has(id)) found.push(`${id}@${partition}:${message.offset}`);
+      },
+    });
+    await waitUntil(() => seen >= total, 60_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return [...found, `(${seen} of ${total} records read)`];
 }
 
 export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
@@ -295,12 +328,14 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     await sleep(1000);
     ledger.scan();
     const lost = ledger.lost((w) => final.get(w)!);
+    const lostInKafka = lost.count > 0 ? await findInTopic(kafka, lost.sample) : [];
     const seconds = (Date.now() - started) / 1000;
     const report: ChaosReport = {
       written: gen.totalWritten(),
       delivered: ledger.delivered(),
       lost: lost.count,
       lostSample: lost.sample,
+      lostInKafka,
       duplicated: ledger.duplicated(),
       foreign: ledger.foreign,
       faults,
@@ -325,7 +360,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
 /** The report as text: totals, one line per fault, peak RSS per agent. */
 export function formatReport(report: ChaosReport): string {
   const lines = [
-    `written ${report.written}, delivered ${report.delivered}, lost ${report.lost}${report.lost ? ` (e.g. ${report.lostSample.join(', ')})` : ''}, duplicated ${report.duplicated}, foreign ${report.foreign}`,
+    `written ${report.written}, delivered ${report.delivered}, lost ${report.lost}${report.lost ? ` (e.g. ${report.lostSample.join(', ')}; in Kafka: ${report.lostInKafka?.join(', ')})` : ''}, duplicated ${report.duplicated}, foreign ${report.foreign}`,
     `${report.seconds.toFixed(0)} s, ${report.eventsPerSec} events/s delivered on average`,
     'fault            target           recovery  duplicates  how',
     ...report.faults.map(
