@@ -98,21 +98,24 @@ class IrcConnection implements RpcConnection {
    * connection is lost or no PONG comes in time.
    */
   async send(texts: readonly string[], timeoutMs: number): Promise<string[]> {
-    for (const text of texts) {
-      await this.flood.take();
-      await this.write(`PRIVMSG ${this.channel} :${text}`);
-    }
     const token = `rxflume-${++this.seq}`;
     const refusals: string[] = [];
+    // Pending from the first line: a refusal of an early line can come while later ones are still paced out.
     const answered = new Promise<void>((resolve, reject) => (this.pending = { token, refusals, resolve, reject }));
-    const timer = asyncScheduler.schedule(() => this.pending?.reject(new Error(`no PONG within ${timeoutMs} ms`)), timeoutMs);
+    answered.catch(() => undefined); // a write failing first is what the caller sees
+    let timer: { unsubscribe(): void } | undefined;
     try {
+      for (const text of texts) {
+        await this.flood.take();
+        await this.write(`PRIVMSG ${this.channel} :${text}`);
+      }
       await this.flood.take();
       await this.write(`PING ${token}`);
+      timer = asyncScheduler.schedule(() => this.pending?.reject(new Error(`no PONG within ${timeoutMs} ms`)), timeoutMs);
       await answered;
       return refusals;
     } finally {
-      timer.unsubscribe();
+      timer?.unsubscribe();
       this.pending = undefined;
     }
   }

@@ -97,6 +97,13 @@ describe.skipIf(ngircd.skip)(`ircSink against ngircd${ngircd.note}`, () => {
       // A moderated channel (+m): the server refuses the PRIVMSG (404) before the PONG, so the batch is nacked.
       await reader.send('MODE #flume +m', / MODE #flume \+m/);
       await expect(deliver(sink, [event('muted')])).rejects.toThrow(/ircSink: the server refused lines of 1 events: 404 rxsink #flume :Cannot send to channel/);
+      // Paced out one by one: refusals of the first lines arrive while later ones are still waiting, and count too.
+      const slow = ircSink({ name: 'slow', hostname: '127.0.0.1', port, nick: 'rxslow', chan: 'flume', burstLines: 1, linesPerSecond: 4 });
+      await expect(deliver(slow, ['m1', 'm2', 'm3', 'm4'].map((b) => event(b)))).rejects.toThrow(
+        /^slow: the server refused lines of 4 events: 404 rxslow #flume :Cannot send to channel(; 404 rxslow #flume :Cannot send to channel){3}$/,
+      );
+      slow.complete();
+      await slow.closed;
       await reader.send('MODE #flume -m', / MODE #flume -m/);
       await deliver(sink, [event('heard')]);
       await waitFor(() => reader.messages.includes('heard'), 'heard', 20_000);
