@@ -188,7 +188,18 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: BROKERS.length }], waitForLeaders: false });
+      // Right after start the metadata may name no controller yet (kafkajs: "Broker -1 not found"): try again.
+      let createError: unknown;
+      const created = await waitUntil(async () => {
+        try {
+          await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: BROKERS.length }], waitForLeaders: false });
+          return true;
+        } catch (error) {
+          createError = error;
+          return (error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS';
+        }
+      }, 60_000, 1000);
+      if (!created) throw new Error(`topic ${TOPIC} not created within 60 s: ${createError instanceof Error ? createError.message : String(createError)}`);
       // kafkajs' waitForLeaders asks one broker, which may not know the topic yet: wait for every replica in sync instead.
       const ready = await waitUntil(async () => {
         try {
