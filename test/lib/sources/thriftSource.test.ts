@@ -116,6 +116,32 @@ describe('thriftSource', () => {
     expect(r.counter('EventReadFail') - before).toBe(2);
   });
 
+  it('survives 300 corrupted calls (bytes of a valid one flipped, cut or repeated): each is answered or closes its connection, and the source goes on', async () => {
+    const r = running.binary;
+    const valid = encodeAppend('binary', 1, [ev('body', { a: '1', b: '2' }), ev('two')]);
+    let seed = 17;
+    const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+    const outcomes = { answered: 0, closed: 0, neither: 0 };
+    for (let i = 0; i < 300; i++) {
+      const bytes = Buffer.from(valid);
+      for (let k = 1 + random(4); k > 0; k--) bytes[4 + random(bytes.length - 4)] = random(256); // past the length: reach the decoder
+      const c = await rawConnection(r.port, 'binary');
+      c.send(i % 10 === 0 ? bytes.subarray(0, 4 + random(bytes.length - 4)) : bytes);
+      if (i % 10 === 0) c.socket.end(); // a cut frame: the client gives up
+      const answers = await c.until(1); // returns at an answer, a close, or after 20 s
+      const closed = await Promise.race([c.closed.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))]);
+      outcomes[answers.length > 0 ? 'answered' : closed ? 'closed' : 'neither']++;
+      c.socket.destroy();
+    }
+    expect(outcomes.neither).toBe(0);
+    expect(outcomes.answered).toBeGreaterThan(0);
+    expect(outcomes.closed).toBeGreaterThan(0);
+    const good = await rawConnection(r.port, 'binary');
+    good.send(encodeAppend('binary', 2, [ev('after the fuzz')]));
+    expect(await good.until(1)).toEqual([{ name: 'appendBatch', value: 0 }]);
+    good.socket.destroy();
+  });
+
   it('closes the connections holding the most when all together hold more than maxBufferedBytes, and goes on', async () => {
     const l = listening();
     const sink = recordingSink();
