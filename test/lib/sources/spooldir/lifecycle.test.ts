@@ -35,10 +35,18 @@ describe('spooldirSource: unsubscribed while completing a file', () => {
         while (!(seen = existsSync(`${path}.COMPLETED`)) && Date.now() < spinUntil);
       }
       subscription.unsubscribe();
-      await sleep(20); // the rename's callback, and anything it still does
-      const tracker = new Tracker(join(dir, '.flumespool'));
-      const state = tracker.open();
-      tracker.close();
+      // The rename's callback, and anything it still does, run after the unsubscribe: read the tracker
+      // until it no longer names the file, for at most 5 s (a loaded machine delays the fs callbacks).
+      const readTracker = () => {
+        const tracker = new Tracker(join(dir, '.flumespool'));
+        try {
+          return tracker.open();
+        } finally {
+          tracker.close();
+        }
+      };
+      let state = readTracker();
+      for (const settle = Date.now() + 5_000; state?.file === `r${round}.log` && Date.now() < settle; state = readTracker()) await sleep(10);
       if (seen) raced++;
       // The file is completed: the tracker must not name it any more.
       expect(state?.file).not.toBe(`r${round}.log`);
