@@ -56,6 +56,9 @@ export {
   netcatUdpSource,
   httpSource,
   avroSource,
+  thriftSource,
+  scribeSource,
+  jmsSource,
   syslogTcpSource,
   syslogUdpSource,
   multiportSyslogTcpSource,
@@ -70,6 +73,9 @@ export type { NetcatSourceOptions } from './sources/netcatSource.js';
 export type { NetcatUdpSourceOptions } from './sources/netcatUdpSource.js';
 export type { HttpSourceOptions } from './sources/http/httpSource.js';
 export type { AvroSourceOptions } from './sources/avroSource.js';
+export type { ThriftSourceOptions } from './sources/thriftSource.js';
+export type { ScribeSourceOptions } from './sources/scribeSource.js';
+export type { JmsSourceOptions } from './sources/jmsSource.js';
 export type { SyslogTcpSourceOptions } from './sources/syslog/syslogTcpSource.js';
 export type { SyslogUdpSourceOptions } from './sources/syslog/syslogUdpSource.js';
 export type { MultiportSyslogTcpSourceOptions } from './sources/syslog/multiportSyslogTcpSource.js';
@@ -103,12 +109,14 @@ export { loggerSink, loggerLine, type LoggerSinkOptions, type LoggerOutput } fro
 export { observerSink, type ObserverSinkOptions, type EventObserver } from './sinks/observerSink.js';
 export { consumerSink, type ConsumerSinkOptions, type ConsumerHandler, type HandlerResult } from './sinks/consumerSink.js';
 export { batchIterator, type BatchIterator, type BatchIteratorOptions } from './sinks/batchIterator.js';
-export { kafkaSink, fileRollSink, hdfsSink, httpSink, avroSink } from './entries/lazy.js';
+export { kafkaSink, fileRollSink, hdfsSink, httpSink, avroSink, thriftSink, ircSink } from './entries/lazy.js';
 export type { KafkaSinkOptions } from './sinks/kafkaSink.js';
 export type { FileRollSinkOptions } from './sinks/fileRollSink.js';
 export type { HdfsSinkOptions } from './sinks/hdfs/hdfsSink.js';
 export type { HttpSinkOptions } from './sinks/httpSink.js';
 export type { AvroSinkOptions } from './sinks/avroSink.js';
+export type { ThriftSinkOptions } from './sinks/thriftSink.js';
+export type { IrcSinkOptions } from './sinks/ircSink.js';
 export { createSerializer, flumeSerializerName, serializerFactory, defineHttpHandler, isHttpHandlerDefinition } from './entries/lazy.js';
 export { defineSerializer, isSerializerDefinition, type EventSerializer, type SerializerDefinition, type SerializerSpec } from './serializers/defineSerializer.js';
 export type { SerializerName, SerializerOptions } from './serializers/eventSerializer.js';

@@ -44,6 +44,17 @@ const avro = entry<typeof import('./avro.js')>('./avro.js');
 export const avroSource = lazy(avro, 'avroSource');
 export const avroSink = lazy(avro, 'avroSink');
 
+const thrift = entry<typeof import('./thrift.js')>('./thrift.js');
+export const thriftSource = lazy(thrift, 'thriftSource');
+export const scribeSource = lazy(thrift, 'scribeSource');
+export const thriftSink = lazy(thrift, 'thriftSink');
+
+const jms = entry<typeof import('./jms.js')>('./jms.js');
+export const jmsSource = lazy(jms, 'jmsSource');
+
+const irc = entry<typeof import('./irc.js')>('./irc.js');
+export const ircSink = lazy(irc, 'ircSink');
+
 const http = entry<typeof import('./http.js')>('./http.js');
 export const httpSource = lazy(http, 'httpSource');
 export const httpSink = lazy(http, 'httpSink');

@@ -14,15 +14,15 @@
  * block would read as the end of the file. lzo and lzop (GPL hadoop-lzo), lz4 and zstandard are not
  * supported: `resolveCodec` names them.
  */
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ConfigError } from '../core/errors.js';
+import { lazyRequire } from '../core/lazyRequire.js';
 import { bzip2Compress } from './bzip2.js';
 
 // snappyjs (pure JS, already kafkajs-snappy's) has no types: only its raw-block compressor is used.
-const require = createRequire(import.meta.url);
-const snappy = require('snappyjs') as { compress(input: Uint8Array): Uint8Array };
+// Loaded on first use, as every heavy package: the agent's registry imports the HDFS sink.
+const snappy = lazyRequire<{ compress(input: Uint8Array): Uint8Array }>('snappyjs', "the HDFS sink's snappy codec");
 
 export type CodecName = 'gzip' | 'default' | 'deflate' | 'bzip2' | 'snappy';
 
@@ -52,7 +52,7 @@ export function snappyFramed(data: Uint8Array): Buffer {
   const parts: Buffer[] = [];
   for (let at = 0; at < data.length; at += SNAPPY_CHUNK) {
     const chunk = data.subarray(at, Math.min(at + SNAPPY_CHUNK, data.length));
-    const compressed = snappy.compress(chunk);
+    const compressed = snappy().compress(chunk);
     const head = Buffer.allocUnsafe(8);
     head.writeInt32BE(chunk.length, 0);
     head.writeInt32BE(compressed.length, 4);

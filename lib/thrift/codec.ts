@@ -4,15 +4,14 @@
  * the messages. What Flume's Thrift source and sink and its Scribe source speak (libthrift 0.14's
  * TFastFramedTransport is the same wire format). Imports only lib/core and this folder.
  */
-import { createRequire } from 'node:module';
 import type * as ThriftTypes from 'thrift';
+import { lazyRequire } from '../core/lazyRequire.js';
 
 export type TProtocol = ThriftTypes.TProtocol;
 type ThriftModule = typeof ThriftTypes;
 
 // Loaded on first use: importing this module (as the agent's registry does) does not load thrift.
-let loaded: ThriftModule | undefined;
-export const thrift = (): ThriftModule => (loaded ??= createRequire(import.meta.url)('thrift') as ThriftModule);
+export const thrift = lazyRequire<ThriftModule>('thrift', "Flume's Thrift and Scribe components");
 
 /** Flume's protocols: `compact` (the default, first byte 0x82) or `binary`. */
 export type ThriftProtocolName = 'compact' | 'binary';

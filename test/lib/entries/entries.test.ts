@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildDist, root } from '../../support/examples.js';
 
-const SUBPATHS = ['kafka', 'hdfs', 'avro', 'http', 'syslog', 'netcat', 'exec', 'files', 'client'];
+const SUBPATHS = ['kafka', 'hdfs', 'avro', 'thrift', 'jms', 'irc', 'http', 'syslog', 'netcat', 'exec', 'files', 'client'];
 
 /** Runs `body` (an ES module's text, after the hook is set) in a fresh Node; its stdout's last line, parsed. */
 async function child<T>(body: string): Promise<T> {
@@ -38,7 +38,7 @@ describe("import 'rxflume'", () => {
     expect(files).toContain('lib/core/pipe.js');
     expect(files).toContain('operators/channels/memoryChannel.js');
     // lib/avro's RPC and lib/tls are not listed: createRpcClient, in the main entry, loads them.
-    const behind = files.filter((f) => /^lib\/(kafka|hdfs|http|net|fs)\/|^lib\/entries\/(?!lazy)|sources\/(kafka|http|avro|syslog|netcat|exec|tail|taildir|spooldir)|sinks\/(kafka|hdfs|http|avro|fileRoll)|channels\/(kafka|file|spillable)/i.test(f));
+    const behind = files.filter((f) => /^lib\/(kafka|hdfs|http|net|fs|thrift)\/|^lib\/entries\/(?!lazy)|sources\/(kafka|http|avro|thrift|scribe|jms|syslog|netcat|exec|tail|taildir|spooldir)|sinks\/(kafka|hdfs|http|avro|thrift|irc|fileRoll)|channels\/(kafka|file|spillable)/i.test(f));
     expect(behind, files.join('\n')).toEqual([]);
     expect(packages).toEqual(['rxjs']);
   });

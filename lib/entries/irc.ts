@@ -1,0 +1,2 @@
+/** `rxflume/irc`: Flume's IRC sink. */
+export { ircSink, type IrcSinkOptions } from '../sinks/ircSink.js';
