@@ -438,13 +438,20 @@ beforeAll(() => buildDist(), 120_000);
 
 describe.concurrent('examples/ and examples/flume-ug/ move events', () => {
   const base = mkdtempSync(join(tmpdir(), 'rxflume-examples-'));
+  // validate checks the paths the examples name as written (spool and taildir directories, a filter's command):
+  // they exist under /tmp/rxflume-examples while this file runs, as on a machine set up for the examples.
+  const ownsExamplesRoot = !existsSync(examplesRoot);
   beforeAll(() => {
     // validate reads them: setup-env-vars.properties its port (the agent gets a free one), configfilters-env.properties
     // a password (unused without ssl).
     process.env['NC_PORT'] ??= '0';
     process.env['my_keystore_password'] ??= 'Secret123';
+    prepareLayout(examplesRoot);
   });
-  afterAll(() => rmSync(base, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(base, { recursive: true, force: true });
+    if (ownsExamplesRoot) rmSync(examplesRoot, { recursive: true, force: true });
+  });
 
   it('every runnable example has an entry (input and expectation), and every entry an example', ({ expect }) => {
     expect(runnable.length).toBeGreaterThanOrEqual(45);
