@@ -58,7 +58,9 @@ function conf(ports: Map<string, number>, side: string, server: number, dir: str
     lines.push(`${r}.type = netcat`, `${r}.bind = 127.0.0.1`, `${r}.port = ${ports.get(p.name)!}`, `${r}.channels = c_${p.name}`, `${r}.max-line-length = 1000`);
     lines.push(`${c}.type = SPILLABLEMEMORY`, `${c}.overflowTimeout = 0`, `${c}.keep-alive = 0`, `${c}.minimumRequiredSpace = 1048576`);
     lines.push(`${c}.checkpointDir = ${dir}/${p.name}/checkpoint`, `${c}.dataDirs = ${dir}/${p.name}/data`, ...p.keys.map((key) => `${c}.${key}`));
-    lines.push(`${k}.type = http`, `${k}.channel = c_${p.name}`, `${k}.endpoint = http://127.0.0.1:${server}/${side}/${p.name}`, `${k}.requestTimeout = 60000`);
+    // The test's server holds the first request until every probe's lines were answered: under a loaded
+    // machine that can pass a minute, and a request timing out is resent (a duplicate on either side).
+    lines.push(`${k}.type = http`, `${k}.channel = c_${p.name}`, `${k}.endpoint = http://127.0.0.1:${server}/${side}/${p.name}`, `${k}.requestTimeout = 140000`);
     lines.push(`${k}.backoff.200 = false`, `${k}.rollback.200 = false`);
   }
   return `${lines.join('\n')}\n`;
