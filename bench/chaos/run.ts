@@ -7,6 +7,8 @@
  *   RXFLUME_CHAOS_HOLD_S    seconds each fault lasts (default 20)
  *   RXFLUME_CHAOS_ROUNDS    rounds over the 7 fault kinds (default 2)
  *   RXFLUME_CHAOS_RECOVERY_S  longest wait for a fault's backlog (default 120)
+ *   RXFLUME_CHAOS_PRODUCER_RETRIES  the collectors' kafka.producer.retries (default 0; 3, the sink's
+ *                           default, lets kafkajs lose records when the leader broker dies)
  *
  * Exits 1 when a line was lost or a fault did not recover.
  */
@@ -25,6 +27,7 @@ const options = {
   holdMs: num('RXFLUME_CHAOS_HOLD_S', 20) * 1000,
   rounds: Math.round(num('RXFLUME_CHAOS_ROUNDS', 2)),
   recoveryTimeoutMs: num('RXFLUME_CHAOS_RECOVERY_S', 120) * 1000,
+  producerRetries: process.env['RXFLUME_CHAOS_PRODUCER_RETRIES'] ? Math.round(num('RXFLUME_CHAOS_PRODUCER_RETRIES', 0)) : 0,
 };
 const report = await runChaos({ ...options, log: (l) => console.log(l) });
 console.log(formatReport(report));

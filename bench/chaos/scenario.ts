@@ -40,6 +40,8 @@ export interface ChaosOptions {
    * is spent no further fault is injected (those missing make the run fail), so teardown always runs.
    */
   budgetMs?: number;
+  /** The collectors' `kafka.producer.retries` (default 0; more shows kafkajs losing records on a leader change). */
+  producerRetries?: number;
   /** Lines per file before rotation (default 2000). */
   rotateLines?: number;
   log?: (line: string) => void;
@@ -224,7 +226,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     };
     mountTmpfs(join(root, 'c2', 'channel'), '48m');
     mounts.unshift(join(root, 'c2', 'channel'));
-    for (const c of COLLECTORS) addAgent(c, (dir) => collectorConf(dir, n.host(c).address, cluster!.bootstrap, 8 * 1024 * 1024));
+    for (const c of COLLECTORS) addAgent(c, (dir) => collectorConf(dir, n.host(c).address, cluster!.bootstrap, 8 * 1024 * 1024, options.producerRetries ?? 0));
     const outDir = join(root, 'out');
     addAgent('sink', (dir) => consumerConf(dir, outDir, cluster!.bootstrap));
     // taildir refuses a file group whose folder does not exist.
@@ -290,11 +292,10 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         case 'fill-disk': {
           const target = 'c2';
           const c = agent(target);
-          const refused = async () => ((await c.counter('CHANNEL.c1', 'EventPutAttemptCount')) ?? 0) - ((await c.counter('CHANNEL.c1', 'EventPutSuccessCount')) ?? 0);
-          const before = await refused();
+          const from = c.log().length;
           const filler = fillDisk(join(root, 'c2', 'channel'));
-          // The fault is real only once the channel refuses puts.
-          const seen = await waitUntil(async () => (await refused()) > before, 60_000);
+          // The fault is real only once the channel refuses puts for want of space (it logs the first refusal).
+          const seen = await waitUntil(() => /minimumRequiredSpace|ENOSPC/.test(c.log().slice(from)), 60_000);
           return {
             target,
             detail: seen ? 'channel disk filled (tmpfs): puts refused' : 'channel disk filled, but no put was refused within 60 s',

@@ -59,8 +59,14 @@ a1.sinkgroups.g1.processor.selector.maxTimeOut = 8000
 `;
 }
 
-/** Collector: avro source → file channel → Kafka sink (acks=all) on the cluster. */
-export function collectorConf(dir: string, address: string, bootstrap: string, minimumRequiredSpace: number): string {
+/**
+ * Collector: avro source → file channel → Kafka sink (acks=all) on the cluster. `producerRetries` 0: a
+ * failed send is nacked and the channel redelivers the whole batch. With kafkajs retrying inside a send,
+ * a leader change loses records: its retry sends only to brokers that had not answered yet, so the
+ * records of a partition whose new leader already answered for another partition are never sent, and
+ * the send resolves (kafkajs 2.2.4 producer/sendMessages.js; docs/deploying.md).
+ */
+export function collectorConf(dir: string, address: string, bootstrap: string, minimumRequiredSpace: number, producerRetries = 0): string {
   return `a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
@@ -76,7 +82,7 @@ a1.sinks.k1.kafka.topic = ${TOPIC}
 a1.sinks.k1.kafka.producer.acks = all
 a1.sinks.k1.kafka.flumeBatchSize = 1000
 a1.sinks.k1.kafka.producer.request.timeout.ms = 10000
-a1.sinks.k1.kafka.producer.retries = 5
+a1.sinks.k1.kafka.producer.retries = ${producerRetries}
 `;
 }
 
