@@ -4,7 +4,9 @@
  * opens a new one), and the partition of an event. Not a component: components never import each
  * other, so their common mechanism lives here; it imports only kafkajs (through ./client.ts, when first used).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Producer } from 'kafkajs';
+import { backoffDelay, exponential } from '../core/backoff.js';
 import { kafkajs } from './client.js';
 import { KAFKAJS_COMPRESSION, type KafkaCompression } from './compression.js';
 
@@ -36,8 +38,8 @@ export interface ProducerConfig {
   compression?: KafkaCompression | undefined;
   /** Time for the broker to confirm a request (the acks wait included). */
   timeoutMs: number;
-  /** The producer's own retry policy; the client's (kafkaClient) otherwise. */
-  retry?: { retries: number; initialRetryTime: number; maxRetryTime?: number } | undefined;
+  /** Resends of a failed produce request before the send fails (the delay doubling from initialRetryTime up to maxRetryTime, 30 s by default). */
+  retry: { retries: number; initialRetryTime: number; maxRetryTime?: number };
   /** kafkajs creates a missing topic on first use unless this is false. */
   allowAutoTopicCreation?: boolean | undefined;
 }
@@ -46,23 +48,50 @@ export interface ProducerConfig {
 export function kafkajsProducer(kafka: Kafka, cfg: ProducerConfig): () => ProducerClient {
   const { CompressionTypes, Partitioners } = kafkajs();
   const compression = CompressionTypes[KAFKAJS_COMPRESSION[cfg.compression ?? 'none']];
+  const delays = exponential(cfg.retry.initialRetryTime, cfg.retry.maxRetryTime ?? 30_000);
   return () => {
     // Not idempotent: kafkajs then serialises every request per broker; duplicates on retry are the
     // at-least-once price anyway. DefaultPartitioner is Java's murmur2, so keys land as with Flume.
+    // kafkajs itself never retries a produce (retries 0): its retry (2.2.4, producer/sendMessages.js) resends
+    // only to the brokers that had not answered, so the records of a partition whose leader died and moved to a
+    // broker that had answered are never sent, and the send resolves — acked records missing from the topic
+    // (found by the tiered chaos test killing a partition leader). A failed request is sent again whole here:
+    // the partitions that had succeeded get duplicates, none gets a gap.
     const producer: Producer = kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: false,
-      ...(cfg.retry ? { retry: cfg.retry } : {}),
+      retry: { ...cfg.retry, retries: 0 },
       ...(cfg.allowAutoTopicCreation !== undefined ? { allowAutoTopicCreation: cfg.allowAutoTopicCreation } : {}),
     });
+    let disconnected = false;
+    const sendWhole = async (r: TopicRecords): Promise<void> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await producer.sendBatch({ acks: cfg.acks, compression, timeout: cfg.timeoutMs, topicMessages: [r] });
+          return;
+        } catch (error) {
+          if (attempt >= cfg.retry.retries || disconnected || !retriable(error)) throw error;
+          await sleep(backoffDelay(delays, attempt + 1));
+        }
+      }
+    };
     return {
       connect: () => producer.connect(),
       send: async (requests) => {
-        await Promise.all(requests.map((r) => producer.sendBatch({ acks: cfg.acks, compression, timeout: cfg.timeoutMs, topicMessages: [r] })));
+        await Promise.all(requests.map(sendWhole));
       },
-      disconnect: () => producer.disconnect(),
+      disconnect: () => {
+        disconnected = true;
+        return producer.disconnect();
+      },
     };
   };
+}
+
+/** Whether kafkajs says trying again may succeed: with its own retries at 0, a retriable failure comes wrapped as 'retries exceeded'. */
+function retriable(error: unknown): boolean {
+  const e = error as { name?: string; retriable?: boolean };
+  return e.name === 'KafkaJSNumberOfRetriesExceeded' || e.retriable === true;
 }
 
 export interface Connection {

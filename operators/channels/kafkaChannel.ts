@@ -9,7 +9,7 @@ import { decodeFlumeEvent, encodeFlumeEvent } from '../../lib/avro/flumeEventAvr
 import { loggerOption } from '../../lib/core/log.js';
 import type { HasMetrics } from '../../lib/core/metrics.js';
 import { maxInFlightOption, nameOption } from '../../lib/core/options.js';
-import { isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
+import { clientRetry, isConnectionFailure, isEarliest, kafkaClient, kafkaOption, splitList } from '../../lib/kafka/client.js';
 import { startEngine, type Engine, type InRecord } from '../../lib/kafka/consumer.js';
 import { kafkajsConsumer } from '../../lib/kafka/kafkajsConsumer.js';
 import { checkCompression, COMPRESSION_KEY, compressionFromFlume, compressionOption } from '../../lib/kafka/compression.js';
@@ -220,7 +220,9 @@ class KafkaStore implements ChannelStore<KafkaTake> {
     // One client for both sides; its retry delay is clientRetryBackoffMs (the back-off options are the take redelivery's).
     const clientConfig = { ...opts, maxWaitTimeMs: opts.pollTimeoutMs, retryBackoffMs: opts.clientRetryBackoffMs };
     this.kafka = kafkaClient(clientConfig, brokers);
-    this.producer = new ProducerConnection(kafkajsProducer(this.kafka, { acks: -1, compression: opts.compression, timeoutMs: opts.keepAliveMs, allowAutoTopicCreation: false }));
+    this.producer = new ProducerConnection(
+      kafkajsProducer(this.kafka, { acks: -1, compression: opts.compression, timeoutMs: opts.keepAliveMs, retry: clientRetry(clientConfig), allowAutoTopicCreation: false }),
+    );
     const toEvent = (_topic: string, _partition: number, record: InRecord): FlumeEvent => {
       const event = opts.parseAsFlumeEvent ? decodeFlumeEvent(record.value ?? EMPTY) : { headers: {}, body: record.value ?? EMPTY };
       // Flume's take sets the `key` header to the record key (either format): a keyed put without

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { partitionOf, ProducerConnection, type ProducerClient, type TopicRecords } from '../../../lib/kafka/producer.js';
+import type { Kafka } from 'kafkajs';
+import { kafkajsProducer, partitionOf, ProducerConnection, type ProducerClient, type TopicRecords } from '../../../lib/kafka/producer.js';
 
 /** A client whose connect resolves or rejects as told, recording what was asked of it. */
 function fakeClients(connects: Array<'ok' | Error>) {
@@ -100,5 +101,64 @@ describe('partitionOf', () => {
   it('throws the caller’s error for a value that is not a partition number', () => {
     expect(() => partitionOf({ p: '-1' }, 'p', undefined, invalid)).toThrow('bad -1');
     expect(() => partitionOf({ p: 'x' }, 'p', 0, invalid)).toThrow('bad x');
+  });
+});
+
+/**
+ * A kafkajs client whose producer's sendBatch answers from `outcomes` in turn (an Error rejects), recording
+ * the options it was made with and every request. kafkajs's own produce retry is the subject: it must be off.
+ */
+function fakeKafka(outcomes: Array<'ok' | Error>) {
+  const made: Record<string, unknown>[] = [];
+  const calls: unknown[] = [];
+  const kafka = {
+    producer: (options: Record<string, unknown>) => {
+      made.push(options);
+      return {
+        connect: async () => undefined,
+        disconnect: async () => undefined,
+        sendBatch: async (request: unknown) => {
+          calls.push(request);
+          const outcome = outcomes.shift() ?? 'ok';
+          if (outcome !== 'ok') throw outcome;
+          return [];
+        },
+      };
+    },
+  } as unknown as Kafka;
+  return { kafka, made, calls };
+}
+
+/** An error as kafkajs rejects a produce with when its retries (0 here) are spent on a retriable failure. */
+const retriesExceeded = (message: string): Error => Object.assign(new Error(message), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false });
+
+describe('kafkajsProducer: a failed produce request is sent again whole', () => {
+  const request: TopicRecords = { topic: 't', messages: [0, 1, 2].map((i) => ({ key: String(i), value: Buffer.from(`m${i}`) })) };
+
+  it("turns kafkajs's own produce retry off (it resends only to brokers that had not answered, losing a partition whose leader moved to one that had)", () => {
+    const { kafka, made } = fakeKafka([]);
+    kafkajsProducer(kafka, { acks: -1, timeoutMs: 1000, retry: { retries: 5, initialRetryTime: 1 } })();
+    expect(made).toHaveLength(1);
+    expect(made[0]!['retry']).toMatchObject({ retries: 0, initialRetryTime: 1 });
+  });
+
+  it('resends every record of the request after a retriable failure, up to `retries` times, then fails', async () => {
+    const { kafka, calls } = fakeKafka([retriesExceeded('leader gone'), retriesExceeded('leader gone'), 'ok']);
+    const client = kafkajsProducer(kafka, { acks: -1, timeoutMs: 1000, retry: { retries: 2, initialRetryTime: 1 } })();
+    await client.send([request]);
+    expect(calls).toHaveLength(3);
+    for (const call of calls) expect(call).toMatchObject({ acks: -1, topicMessages: [request] });
+
+    const failing = fakeKafka([retriesExceeded('a'), retriesExceeded('b'), retriesExceeded('c')]);
+    const out = kafkajsProducer(failing.kafka, { acks: -1, timeoutMs: 1000, retry: { retries: 2, initialRetryTime: 1 } })();
+    await expect(out.send([request])).rejects.toThrow('c');
+    expect(failing.calls).toHaveLength(3);
+  });
+
+  it('does not resend after a failure kafkajs calls non-retriable', async () => {
+    const { kafka, calls } = fakeKafka([Object.assign(new Error('record too large'), { name: 'KafkaJSNonRetriableError', retriable: false })]);
+    const client = kafkajsProducer(kafka, { acks: -1, timeoutMs: 1000, retry: { retries: 5, initialRetryTime: 1 } })();
+    await expect(client.send([request])).rejects.toThrow('record too large');
+    expect(calls).toHaveLength(1);
   });
 });
