@@ -199,6 +199,8 @@ describe.skipIf(kafka.skip)(`examples/flume-ug/kafka run against a broker${kafka
       const result = await agentSlot(() => runAgent(copy, agent, ctx, entry, file));
       expect(result.code, result.output).toBe(0);
       expect(result.output).toContain('"msg":"agent stopped"');
+      // kafkajs's negative timer on Node 24+ (tulios/kafkajs#1751) is not reported by the CLI.
+      expect(result.output).not.toContain('TimeoutNegativeWarning');
       await entry.check(result);
     }, 120_000);
   }

@@ -441,6 +441,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// kafkajs 2.2.4 schedules a timer at minus the current time on Node 24+ (tulios/kafkajs#1751), which Node
+// reports on stderr at every Kafka connection: harmless (the timer fires at once) and nothing a user can change.
+// Every other warning is printed as Node prints it.
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'TimeoutNegativeWarning' && warning.stack?.includes('/kafkajs/')) return;
+  process.stderr.write(`(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+});
+
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
