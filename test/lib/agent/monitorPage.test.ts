@@ -103,7 +103,9 @@ describe.skipIf(chromium.skip)(`the topology page in Chromium${chromium.note}`, 
   }, 60_000);
 
   it('shows rates moving, c2 filling under its failing sinks and the group failing, live', async () => {
-    expect(await page.$eval('.node[data-id="CHANNEL.c2"]', (n) => n.getAttribute('data-fill'))).toBe('0.0');
+    // Empty before anything is posted (waited for: the fill comes with the first reading of the channel's
+    // counters, which a loaded machine can deliver a payload after the first).
+    await page.waitForFunction(() => document.querySelector('.node[data-id="CHANNEL.c2"]')?.getAttribute('data-fill') === '0.0', { timeout: 20_000 });
     await post(300);
     // c1 drains to k1: its out rate shows for a second, in the table and on the node.
     await page.waitForFunction(() => Number(document.querySelector('#components tr[data-id="SINK.k1"] td:nth-child(4)')?.textContent) > 0, { polling: 'mutation', timeout: 20_000 });
