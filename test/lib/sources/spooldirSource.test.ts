@@ -80,9 +80,12 @@ describe('spooldirSource', () => {
     expect(files()).toEqual(['.flumespool', 'app.log']); // not completed while a batch is unsettled
     held[0]!.ack();
     await waitFor(() => existsSync(join(dir, 'app.log.COMPLETED')), 'the rename');
+    // Logged once the rename's callback ran, which can be a while after the new name shows on a loaded machine.
+    const completed = `info ${join(dir, 'app.log')}: 250 events sent; renamed to app.log.COMPLETED`;
+    await waitFor(() => r.logs.includes(completed), 'the completion to be logged');
     expect(r.acked).toEqual(lines(250));
     expect(files()).toEqual(['.flumespool', 'app.log.COMPLETED']);
-    expect(r.logs).toContain(`info ${join(dir, 'app.log')}: 250 events sent; renamed to app.log.COMPLETED`);
+    expect(r.logs).toContain(completed);
     expect(r.counter('EventAcceptedCount')).toBe(250);
     expect(r.state.error).toBeUndefined();
   });
