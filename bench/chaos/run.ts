@@ -27,7 +27,7 @@ const options = {
   holdMs: num('RXFLUME_CHAOS_HOLD_S', 20) * 1000,
   rounds: Math.round(num('RXFLUME_CHAOS_ROUNDS', 2)),
   recoveryTimeoutMs: num('RXFLUME_CHAOS_RECOVERY_S', 120) * 1000,
-  producerRetries: process.env['RXFLUME_CHAOS_PRODUCER_RETRIES'] ? Math.round(num('RXFLUME_CHAOS_PRODUCER_RETRIES', 0)) : 0,
+  ...(process.env['RXFLUME_CHAOS_PRODUCER_RETRIES'] ? { producerRetries: Math.round(num('RXFLUME_CHAOS_PRODUCER_RETRIES', 0)) } : {}),
 };
 const report = await runChaos({ ...options, log: (l) => console.log(l) });
 console.log(formatReport(report));

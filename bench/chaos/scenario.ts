@@ -40,7 +40,7 @@ export interface ChaosOptions {
    * is spent no further fault is injected (those missing make the run fail), so teardown always runs.
    */
   budgetMs?: number;
-  /** The collectors' `kafka.producer.retries` (default 0; more shows kafkajs losing records on a leader change). */
+  /** The collectors' `kafka.producer.retries` (the sink's default unless given). */
   producerRetries?: number;
   /** Lines per file before rotation (default 2000). */
   rotateLines?: number;
@@ -226,7 +226,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     };
     mountTmpfs(join(root, 'c2', 'channel'), '48m');
     mounts.unshift(join(root, 'c2', 'channel'));
-    for (const c of COLLECTORS) addAgent(c, (dir) => collectorConf(dir, n.host(c).address, cluster!.bootstrap, 8 * 1024 * 1024, options.producerRetries ?? 0));
+    for (const c of COLLECTORS) addAgent(c, (dir) => collectorConf(dir, n.host(c).address, cluster!.bootstrap, 8 * 1024 * 1024, options.producerRetries));
     const outDir = join(root, 'out');
     addAgent('sink', (dir) => consumerConf(dir, outDir, cluster!.bootstrap));
     // taildir refuses a file group whose folder does not exist.

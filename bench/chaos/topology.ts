@@ -60,13 +60,12 @@ a1.sinkgroups.g1.processor.selector.maxTimeOut = 8000
 }
 
 /**
- * Collector: avro source → file channel → Kafka sink (acks=all) on the cluster. `producerRetries` 0: a
- * failed send is nacked and the channel redelivers the whole batch. With kafkajs retrying inside a send,
- * a leader change loses records: its retry sends only to brokers that had not answered yet, so the
- * records of a partition whose new leader already answered for another partition are never sent, and
- * the send resolves (kafkajs 2.2.4 producer/sendMessages.js; docs/deploying.md).
+ * Collector: avro source → file channel → Kafka sink (acks=all) on the cluster, with the sink's default
+ * produce retries unless `producerRetries` is given. The kill-leader fault is what found kafkajs's own produce
+ * retry losing acked records (it resent only to brokers that had not answered); rxflume now resends whole
+ * requests itself (lib/kafka/producer.ts), and this run with retries on is the proof.
  */
-export function collectorConf(dir: string, address: string, bootstrap: string, minimumRequiredSpace: number, producerRetries = 0): string {
+export function collectorConf(dir: string, address: string, bootstrap: string, minimumRequiredSpace: number, producerRetries?: number): string {
   return `a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
@@ -82,8 +81,7 @@ a1.sinks.k1.kafka.topic = ${TOPIC}
 a1.sinks.k1.kafka.producer.acks = all
 a1.sinks.k1.kafka.flumeBatchSize = 1000
 a1.sinks.k1.kafka.producer.request.timeout.ms = 10000
-a1.sinks.k1.kafka.producer.retries = ${producerRetries}
-`;
+${producerRetries === undefined ? '' : `a1.sinks.k1.kafka.producer.retries = ${producerRetries}\n`}`;
 }
 
 /** Consumer: Kafka source (one group) → file channel → file_roll (one file per life of the process). */
