@@ -1,6 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
+
+// Loaded when first needed (a path check), not with the module: importing 'node:fs' as ES module builds its
+// whole namespace, fs/promises and its streams included, which `import 'rxflume'` would pay for (issue #15).
+const fs = () => process.getBuiltinModule('node:fs');
+const os = () => process.getBuiltinModule('node:os');
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { isSecretKey, REDACTED } from './secrets.js';
@@ -346,7 +350,7 @@ function pathKindOf(schema: z.ZodType): PathKind | undefined {
 
 /** `~` and `~/…` as the user's home, as the components resolve them. */
 export function expandHome(p: string): string {
-  return path.resolve(p === '~' ? os.homedir() : p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+  return path.resolve(p === '~' ? os().homedir() : p.startsWith('~/') ? path.join(os().homedir(), p.slice(2)) : p);
 }
 
 function checkPath(p: string, kind: PathKind): string | undefined {
@@ -359,18 +363,19 @@ function checkPath(p: string, kind: PathKind): string | undefined {
     while (statOrUndefined(parent) === undefined && path.dirname(parent) !== parent) parent = path.dirname(parent);
     const ps = statOrUndefined(parent);
     if (!ps?.isDirectory()) return `cannot be created: ${parent} is not a directory`;
-    return access(parent, fs.constants.W_OK | fs.constants.X_OK) ? undefined : `cannot be created: ${parent} is not writable`;
+    return access(parent, fs().constants.W_OK | fs().constants.X_OK) ? undefined : `cannot be created: ${parent} is not writable`;
   }
   if (wantsDir && !stat.isDirectory()) return 'is not a directory';
   if (!wantsDir && stat.isDirectory()) return 'is a directory, expected a file';
-  const mode = kind === 'readFile' || kind === 'readDirectory' ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.W_OK;
-  if (!access(p, wantsDir ? mode | fs.constants.X_OK : mode)) return mode & fs.constants.W_OK ? 'is not writable' : 'is not readable';
+  const { R_OK, W_OK, X_OK } = fs().constants;
+  const mode = kind === 'readFile' || kind === 'readDirectory' ? R_OK : R_OK | W_OK;
+  if (!access(p, wantsDir ? mode | X_OK : mode)) return mode & W_OK ? 'is not writable' : 'is not readable';
   return undefined;
 }
 
-function statOrUndefined(p: string): fs.Stats | undefined {
+function statOrUndefined(p: string): Stats | undefined {
   try {
-    return fs.statSync(p);
+    return fs().statSync(p);
   } catch {
     return undefined;
   }
@@ -378,7 +383,7 @@ function statOrUndefined(p: string): fs.Stats | undefined {
 
 function access(p: string, mode: number): boolean {
   try {
-    fs.accessSync(p, mode);
+    fs().accessSync(p, mode);
     return true;
   } catch {
     return false;

@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { FlumeError } from './errors.js';
 
-const require = createRequire(import.meta.url);
+// Made on the first load, so that importing this module does not load node:module (issue #15's import time).
+let require: NodeJS.Require | undefined;
 
 /**
  * A CommonJS package loaded on first call rather than when the module naming it is imported: the
@@ -17,6 +17,7 @@ export function lazyRequire<T>(pkg: string, neededBy: string): () => T {
   return () => {
     if (loaded === undefined) {
       try {
+        require ??= process.getBuiltinModule('node:module').createRequire(import.meta.url);
         loaded = require(pkg) as T;
       } catch (error) {
         throw new FlumeError('FLUME_CONFIG', `${neededBy} need the package '${pkg}', which cannot be loaded: ${(error as Error).message}`, {

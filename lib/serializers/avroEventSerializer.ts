@@ -10,8 +10,6 @@
  * - codecs (Flume `serializer.compressionCodec`): `null`, `deflate` (raw deflate, as Avro specifies) and
  *   `snappy` (raw snappy followed by the CRC-32 of the uncompressed block, big-endian).
  */
-import { randomBytes } from 'node:crypto';
-import zlib from 'node:zlib';
 import type * as Avsc from 'avsc';
 import { z } from 'zod';
 import { avsc } from '../avro/avsc.js';
@@ -46,6 +44,7 @@ const avroTypes = () =>
 const MAGIC = Buffer.from('Obj\x01', 'latin1');
 
 function compress(codec: AvroCodecName, data: Buffer): Buffer {
+  const zlib = process.getBuiltinModule('node:zlib');
   if (codec === 'deflate') return zlib.deflateRawSync(data);
   if (codec === 'snappy') {
     const compressed = snappy().compress(data);
@@ -66,7 +65,7 @@ export interface AvroEventSerializerOptions {
 
 /** One Avro container file's serializer: its header and sync marker, then blocks per batch. */
 export function avroEventFile(options: AvroEventSerializerOptions): EventSerializer {
-  const sync = Buffer.from(options.sync ?? randomBytes(16));
+  const sync = Buffer.from(options.sync ?? process.getBuiltinModule('node:crypto').randomBytes(16));
   const { event: eventType, meta: metaType, long: longType } = avroTypes();
   const header = Buffer.concat([
     MAGIC,

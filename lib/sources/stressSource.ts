@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { asyncScheduler, Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
@@ -67,7 +66,7 @@ export const stressSource = component(stressSourceSpec, function stressSource(
 ): Observable<Batch> & HasMetrics {
   const opts = parseOptions(stressSourceSpec, options);
   const metrics = new ComponentCounters('SOURCE', opts.name);
-  const body = randomBytes(opts.size);
+  const body = process.getBuiltinModule('node:crypto').randomBytes(opts.size);
   const { maxTotalEvents, maxSuccessfulEvents, batchSize, maxEventsPerSecond } = opts;
 
   const source = new Observable<Batch>((subscriber) => {

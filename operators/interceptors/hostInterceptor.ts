@@ -1,5 +1,4 @@
-import dns from 'node:dns';
-import os from 'node:os';
+import type { LookupAddress } from 'node:dns';
 import { Observable, type Subscriber } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../../lib/core/batch.js';
@@ -9,6 +8,10 @@ import { componentLogger, loggerOption } from '../../lib/core/log.js';
 import { ComponentCounters, withMetrics } from '../../lib/core/metrics.js';
 import { interceptor, type Interceptor } from './interceptor.js';
 import { nameOption } from '../../lib/core/options.js';
+
+// node:dns and node:os load on first use, not with `import 'rxflume'` (issue #15).
+const dns = () => process.getBuiltinModule('node:dns');
+const os = () => process.getBuiltinModule('node:os');
 
 export const hostInterceptorOptions = z.strictObject({
   ...nameOption('hostInterceptor'),
@@ -75,7 +78,7 @@ export const hostInterceptor = component(hostInterceptorSpec, function hostInter
   const log = componentLogger(name, logger);
   // `undefined` until found; `{ host: undefined }` when the host name did not resolve (no header).
   let found: { host: string | undefined } | undefined =
-    resolve === 'interfaces' ? { host: useIP ? interfaceIPv4() : os.hostname() } : undefined;
+    resolve === 'interfaces' ? { host: useIP ? interfaceIPv4() : os().hostname() } : undefined;
   let finding: Promise<void> | undefined;
   const find = (): Promise<void> =>
     (finding ??= javaLocalHost(useIP).then(
@@ -140,13 +143,13 @@ export const hostInterceptor = component(hostInterceptorSpec, function hostInter
  * the host name does not resolve (Java's `UnknownHostException`).
  */
 async function javaLocalHost(useIP: boolean): Promise<string> {
-  const name = os.hostname();
+  const name = os().hostname();
   let address: string;
   if (name === 'localhost') address = '127.0.0.1';
   else {
-    let all: dns.LookupAddress[];
+    let all: LookupAddress[];
     try {
-      all = await dns.promises.lookup(name, { all: true });
+      all = await dns().promises.lookup(name, { all: true });
     } catch (error) {
       throw new Error(`${name}: ${toError(error).message}`, { cause: error });
     }
@@ -161,8 +164,8 @@ async function javaLocalHost(useIP: boolean): Promise<string> {
 /** Java's `getCanonicalHostName()`: the reverse look-up, confirmed by a forward one; else the address. */
 async function canonicalName(address: string): Promise<string> {
   try {
-    const { hostname } = await dns.promises.lookupService(address, 0);
-    const back = await dns.promises.lookup(hostname, { all: true });
+    const { hostname } = await dns().promises.lookupService(address, 0);
+    const back = await dns().promises.lookup(hostname, { all: true });
     if (back.some((a) => sameAddress(a.address, address))) return hostname;
   } catch {
     // Java gives the address when the reverse look-up fails.
@@ -199,7 +202,7 @@ function javaAddressText(address: string): string {
 }
 
 function interfaceIPv4(): string {
-  for (const addresses of Object.values(os.networkInterfaces())) {
+  for (const addresses of Object.values(os().networkInterfaces())) {
     for (const a of addresses ?? []) {
       // Node 18.0–18.3 reported the family as the number 4.
       if ((a.family === 'IPv4' || (a.family as unknown) === 4) && !a.internal) return a.address;

@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { component, defineComponent, parseOptions } from '../../lib/core/config.js';
 import { interceptor, type Interceptor } from './interceptor.js';
 import { nameOption } from '../../lib/core/options.js';
+
+// node:crypto loads on first use, not with `import 'rxflume'` (issue #15).
+const randomUUID = (): string => process.getBuiltinModule('node:crypto').randomUUID();
 
 export const uuidInterceptorOptions = z.strictObject({
   ...nameOption('uuidInterceptor'),

@@ -73,6 +73,14 @@ describe('lazy loading of heavy dependencies', () => {
     expect(loaded()).toEqual([]);
   });
 
+  it("import 'rxflume' loads none of Node's costlier built-in modules (crypto, zlib, dns, fs/promises): they load on first use", async () => {
+    // Issue #15's import time: each costs milliseconds, and an ES import of node:fs builds fs/promises and its streams.
+    const script = "await import('rxflume'); console.log(JSON.stringify(process.moduleLoadList));";
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
+    const builtins = (JSON.parse(stdout) as string[]).filter((m) => /^NativeModule (crypto|zlib|dns|internal\/fs\/promises)$/.test(m));
+    expect(builtins).toEqual([]);
+  });
+
   it('an agent on netcat → memory → null never loads kafkajs or prom-client; pino, which it logs through, it does', async () => {
     const port = await freePort();
     const got = await agentLoads([...netcat(port), 'a1.sinks = k1', 'a1.sinks.k1.type = null', 'a1.sinks.k1.channel = c1'], port, true);
