@@ -14,7 +14,6 @@ import { staticInterceptor } from '../../operators/interceptors/staticIntercepto
 import type * as Pino from 'pino';
 import type { Logger } from 'pino';
 import { lazyRequire } from '../core/lazyRequire.js';
-import { components } from './components.js';
 import { changed, defaultPollSeconds, readConfigTexts, uriProblems, type ConfigSources } from './configSources.js';
 import type { Diagnostic } from './diagnostic.js';
 import type { ConfigText } from './flumeConfig.js';
@@ -135,7 +134,9 @@ async function demo(args: string[]): Promise<number> {
   return 0;
 }
 
-function listComponents(): number {
+async function listComponents(): Promise<number> {
+  // Every component's module: only this command needs all of them (the agent loads what its configuration names).
+  const { components } = await import('./components.js');
   for (const c of components) {
     const types = c.spec.flumeTypes.length ? c.spec.flumeTypes.join(', ') : '(library only)';
     console.log(`${c.spec.kind.padEnd(13)} ${c.spec.name.padEnd(28)} ${types}`);

@@ -37,6 +37,7 @@ import { hdfsSink } from '../sinks/hdfs/hdfsSink.js';
 import { failoverSink } from '../sinks/failoverSink.js';
 import { loadBalanceSink } from '../sinks/loadBalanceSink.js';
 import { competingSinks } from './competingSinks.js';
+import { Registry } from './registry.js';
 import { fanOut } from '../../operators/routing/fanOut.js';
 import { replicating } from '../../operators/routing/replicating.js';
 import { multiplexing } from '../../operators/routing/multiplexing.js';
@@ -112,3 +113,9 @@ export const components: readonly Component<(...args: never[]) => unknown>[] = [
   failoverSink,
   loadBalanceSink,
 ] as never;
+
+/**
+ * A registry of every component, loaded: for `rxflume components`, the docs and the tests. The agent builds
+ * a configuration from the generated catalog instead (catalog.ts), loading only what it names.
+ */
+export const registry = new Registry(components as never);

@@ -1,16 +1,15 @@
 import { ConfigError, describeError, FlumeError } from '../core/errors.js';
 import { isSecretKey, secretsIn } from '../core/secrets.js';
-import { components } from './components.js';
 import { buildTopology, type Topology } from './build.js';
+import { catalog } from './catalog.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostic.js';
 import { readAgentConfig, type ConfigText } from './flumeConfig.js';
 import type { Planned } from './plan.js';
 import { parseProperties } from './properties.js';
-import { pluginsOf, withPlugins } from './plugins.js';
-import { Registry } from './registry.js';
+import { pluginsOf, typeProperties, withPlugins } from './plugins.js';
+import { loadFromCatalog } from './registry.js';
 import type { SubstitutionOptions } from './substitute.js';
 
-export const registry = new Registry(components as never);
 
 export interface LoadedConfig {
   topology: Topology;
@@ -25,6 +24,8 @@ export interface LoadedConfig {
 export async function loadAgentConfigTexts(texts: readonly ConfigText[], agent: string, substitution: SubstitutionOptions = {}): Promise<LoadedConfig> {
   const first = texts[0]?.file ?? '(no configuration)';
   const read = await readAgentConfig(texts, agent, first, substitution);
+  // Only the components this configuration names are loaded (and their modules' dependencies).
+  const registry = await loadFromCatalog(catalog, typeProperties(read.config).map(({ kind, at }) => [kind, at.value] as const));
   const plugins = await withPlugins(registry, read.config);
   const built = buildTopology(read.config, plugins.registry);
   const order = new Map(texts.map((t, i) => [t.file, i]));

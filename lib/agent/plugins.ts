@@ -29,7 +29,7 @@ import { isHttpHandlerDefinition } from '../sources/http/handlers.js';
 import type { Diagnostic } from './diagnostic.js';
 import type { AgentConfig, Located } from './flumeConfig.js';
 import { coerce } from './mapOptions.js';
-import { Registry, type AnyComponent } from './registry.js';
+import type { AnyComponent, Registry } from './registry.js';
 
 const KINDS: readonly ComponentKind[] = ['source', 'channel', 'sink', 'interceptor', 'selector', 'sinkProcessor'];
 
@@ -37,7 +37,7 @@ const KINDS: readonly ComponentKind[] = ['source', 'channel', 'sink', 'intercept
 const PATH_OR_SCOPE = /^(\.{1,2}\/|\/|@[\w.-]+\/)/;
 
 /** Where each `type` property of the configuration sits, with the kind of component it names. */
-function typeProperties(config: AgentConfig): { kind: ComponentKind; at: Located }[] {
+export function typeProperties(config: AgentConfig): { kind: ComponentKind; at: Located }[] {
   const out: { kind: ComponentKind; at: Located }[] = [];
   const add = (kind: ComponentKind, at: Located | undefined) => at && out.push({ kind, at });
   for (const c of config.components.sources.values()) {
@@ -152,8 +152,7 @@ export async function withPlugins(registry: Registry, config: AgentConfig): Prom
     const slots = slotsOf(c.spec);
     return slots.length ? withSlots(c, slots, definitions, failed) : c;
   };
-  const modules = new Map([...found].map(([k, c]) => [k, wrap(c)]));
-  return { registry: new Registry(registry.components.map(wrap), modules, failed), diagnostics };
+  return { registry: registry.mapped(wrap, found, failed), diagnostics };
 }
 
 /**

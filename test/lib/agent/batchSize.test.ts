@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTopology } from '../../../lib/agent/build.js';
 import { formatDiagnostic } from '../../../lib/agent/diagnostic.js';
 import { readAgentConfig } from '../../../lib/agent/flumeConfig.js';
-import { registry } from '../../../lib/agent/loadConfig.js';
+import { registry } from '../../../lib/agent/components.js';
 import { runCli, scratch } from '../../support/cli.js';
 import { buildDist } from '../../support/examples.js';
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { buildTopology, coerce } from '../../../lib/agent/build.js';
 import { formatDiagnostic } from '../../../lib/agent/diagnostic.js';
 import { readAgentConfig } from '../../../lib/agent/flumeConfig.js';
-import { registry } from '../../../lib/agent/loadConfig.js';
+import { registry } from '../../../lib/agent/components.js';
 
 async function load(text: string, agent = 'a1') {
   const read = await readAgentConfig(text, agent, 'agent.properties');

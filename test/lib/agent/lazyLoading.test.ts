@@ -88,6 +88,23 @@ describe('lazy loading of heavy dependencies', () => {
     expect(got).toEqual(['pino']);
   }, 90_000);
 
+  it("the agent loads only the components its configuration names (the catalog's imports), not every registered one", async () => {
+    // Every ES module the process loads, through a module hook in the child.
+    const hook = dir.write(
+      'report-modules.mjs',
+      "import { registerHooks } from 'node:module'; import { writeFileSync } from 'node:fs';\n" +
+        'const seen = []; registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });\n' +
+        "process.on('exit', () => writeFileSync(process.env.MODULES_OUT, JSON.stringify(seen)));\n",
+    );
+    const out = `${dir.dir}/modules.json`;
+    const conf = dir.write('netcat-null.properties', [...netcat(await freePort()), 'a1.sinks = k1', 'a1.sinks.k1.type = null', 'a1.sinks.k1.channel = c1', ''].join('\n'));
+    await promisify(execFile)(process.execPath, ['--import', hook, `${root}/dist/lib/agent/cli.js`, 'validate', '-n', 'a1', '-f', conf], { cwd: root, env: { ...process.env, MODULES_OUT: out } });
+    const ours = (JSON.parse(readFileSync(out, 'utf8')) as string[]).filter((u) => u.includes('/dist/')).map((u) => u.slice(u.indexOf('/dist/') + 6));
+    expect(ours).toEqual(expect.arrayContaining(['lib/sources/netcatSource.js', 'operators/channels/memoryChannel.js', 'lib/sinks/nullSink.js']));
+    const others = ours.filter((f) => /^lib\/(sinks\/hdfs|sources\/taildir|sources\/spooldir|sources\/avroSource|kafka|thrift|hdfs)\/|^lib\/(sources|sinks)\/(kafka|http\/httpSource|httpSink|syslog|jms|thrift|scribe|irc|fileRoll|avro)|channels\/(file|spillable|kafka)/i.test(f));
+    expect(others).toEqual([]);
+  }, 90_000);
+
   it('an agent with a Kafka sink loads kafkajs and its snappy codec, and with --monitor-port prom-client', async () => {
     const port = await freePort();
     // Built, not used: the sink would connect on its first batch, and none comes.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../../lib/agent/diagnostic.js';
 import type { Located } from '../../../lib/agent/flumeConfig.js';
-import { registry } from '../../../lib/agent/loadConfig.js';
+import { registry } from '../../../lib/agent/components.js';
 import { planComponent, type PlanRequest } from '../../../lib/agent/plan.js';
 
 /** Properties at consecutive lines from 1, as `key = value` pairs. */

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeTopology, formatDiagnostic, loadAgentConfigTexts, registry as builtIns } from '../../../lib/agent/loadConfig.js';
+import { registry as builtIns } from '../../../lib/agent/components.js';
+import { describeTopology, formatDiagnostic, loadAgentConfigTexts } from '../../../lib/agent/loadConfig.js';
 import { pluginsOf, withPlugins } from '../../../lib/agent/plugins.js';
 import { buildTopology } from '../../../lib/agent/build.js';
 import { readAgentConfig } from '../../../lib/agent/flumeConfig.js';

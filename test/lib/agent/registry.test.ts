@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registry } from '../../../lib/agent/loadConfig.js';
+import { registry } from '../../../lib/agent/components.js';
 
 describe('Registry', () => {
   it('finds every kind by Flume type or class name, whatever the case — selectors and sink processors too', () => {
