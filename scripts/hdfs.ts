@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fetchedLine, fetchJars, serviceCacheDir, type Jars, type MavenSet } from './maven.js';
-import { checkTools, dataDir as serviceDataDir, runMain, serviceDown, serviceUp, sleep, startJava, tail, type JavaProcess, type StopOptions, type UpState } from './service.js';
+import { checkTools, dataDir as serviceDataDir, runMain, serviceDown, serviceUp, sleep, startJava, tail, type JavaProcess, type JavaService, type StopOptions, type UpState } from './service.js';
 
 export type { StopOptions };
 
@@ -76,7 +76,8 @@ export interface HdfsOptions {
   log?: (line: string) => void;
 }
 
-export interface Hdfs {
+/** A running MiniDFSCluster: `stop()` keeps the data, so `start()` brings the same namespace back on the same ports. */
+export interface Hdfs extends JavaService {
   /** `hdfs://127.0.0.1:<rpc port>`. */
   readonly uri: string;
   /** `http://127.0.0.1:<http port>`: the WebHDFS base (`/webhdfs/v1/…` below it). */
@@ -91,15 +92,6 @@ export interface Hdfs {
   readonly confDir: string;
   /** The jars: `${libsDir}/*` is the classpath. */
   readonly libsDir: string;
-  readonly logFile: string;
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  /** Stops the JVM; the data stays, so `start()` brings the same namespace back on the same ports. */
-  stop(options?: StopOptions): Promise<void>;
-  /** Starts it again (after `stop()`) on the same ports and data, and waits until it is active. */
-  start(): Promise<void>;
-  /** Stops it if running, then removes its data folder if `startHdfs` created it. */
-  close(): Promise<void>;
 }
 
 const xmlEscape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
