@@ -20,7 +20,7 @@ export function lazyRequire<T>(pkg: string, neededBy: string): () => T {
         require ??= process.getBuiltinModule('node:module').createRequire(import.meta.url);
         loaded = require(pkg) as T;
       } catch (error) {
-        throw new FlumeError('FLUME_CONFIG', `${neededBy} need the package '${pkg}', which cannot be loaded: ${(error as Error).message}`, {
+        throw new FlumeError('FLUME_CONFIG', `${neededBy} need the package '${pkg}', which cannot be loaded (install it: npm install ${pkg}): ${(error as Error).message}`, {
           retriable: false,
           cause: error,
         });

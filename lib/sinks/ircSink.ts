@@ -65,6 +65,8 @@ export const ircSinkSpec = defineComponent({
  * lines — one per event, or with `splitlines` one per piece of the body split by the Java regex
  * `splitchars`. The client (irc-framework) connects on the first batch, registers (`PASS` when
  * `password` is set, `NICK`, `USER user 0 * :realName`) and joins the channel before anything is sent.
+ * irc-framework is an optional peer dependency (`npm install irc-framework` beside rxflume): without it
+ * building the sink fails with `FLUME_CONFIG` naming the package, and no other install carries its weight.
  *
  * What IRC can confirm: nothing per message — PRIVMSG has no reply when it succeeds. So after a
  * batch's lines the sink sends a `PING` and **acks the batch once the server's `PONG` arrives**: the

@@ -154,6 +154,9 @@ export class IrcEndpoint extends RpcEndpoint<IrcConnection> {
       { counters, failure: (message, cause) => new ComponentError('FLUME_SINK_FAILED', `${opts.name}: ${message}`, { component: opts.name, retriable: true, cause }) },
     );
     this.flood = new FloodControl(opts.linesPerSecond, opts.burstLines);
+    // irc-framework is an optional peer dependency (its core-js would give every install of rxflume a script
+    // warning): a sink built without it fails now, naming the package, not at its first batch.
+    loadIrc();
   }
 
   send(batch: Batch): Promise<void> {

@@ -14,6 +14,6 @@ describe('lazyRequire', () => {
     const missing = lazyRequire('rxflume-no-such-package', 'Frobnicating sinks');
     expect(missing).toThrow(FlumeError);
     expect(missing).toThrow(expect.objectContaining({ code: 'FLUME_CONFIG', retriable: false }));
-    expect(missing).toThrow(/^Frobnicating sinks need the package 'rxflume-no-such-package', which cannot be loaded: Cannot find module/);
+    expect(missing).toThrow(/^Frobnicating sinks need the package 'rxflume-no-such-package', which cannot be loaded \(install it: npm install rxflume-no-such-package\): Cannot find module/);
   });
 });
