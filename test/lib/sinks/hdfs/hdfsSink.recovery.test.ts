@@ -213,7 +213,14 @@ ${channel}${sink}`,
     expect(beforeRestart.some((f) => f.pathSuffix.endsWith('.tmp'))).toBe(true);
 
     const second = await agent(`a1.channels = c1\na1.sinks = k1\n${channel}${sink}`, 'second');
-    await until(async () => Number((await second.metrics())['CHANNEL.c1']?.['ChannelSize']) === 0, 120_000, 'the channel to drain');
+    // Drained once the reopened channel handed every event to the sink (its size reads 0 before it has opened too),
+    // and the first run's abandoned file is repaired and closed: only the file being written is in use.
+    await until(async () => {
+      const m = await second.metrics();
+      const taken = Number(m['CHANNEL.c1']?.['EventTakeSuccessCount']);
+      return Number(m['CHANNEL.c1']?.['ChannelSize']) === 0 && taken > 0 && Number(m['SINK.k1']?.['EventDrainSuccessCount']) === taken;
+    }, 120_000, 'the channel to drain');
+    await until(async () => (await listFiles(client, dir)).filter((f) => f.pathSuffix.endsWith('.tmp')).length <= 1, 60_000, 'the abandoned file to be closed');
     second.child.kill('SIGTERM');
     await new Promise((r) => second.child.once('exit', r));
 
