@@ -415,7 +415,19 @@ function copyOf(text: string, ctx: Ctx, entry: Entry): string {
 /** At most three agents at once: each is a Node process, and the machine is shared. */
 const agentSlot = limiter(3);
 
+/**
+ * Runs the example once more, on new ports, when its agent could not listen on one: a port found free can be
+ * taken before the agent binds it (another test's outgoing connection gets it from the same ephemeral range),
+ * which test files running side by side make likely. The agent's refusal is right; the port was the test's pick.
+ */
 async function runExample(file: string, base: string): Promise<Result> {
+  const first = await runExampleOnce(file, base);
+  if (first.code === 0 || !/cannot listen on .*EADDRINUSE/.test(first.output)) return first;
+  rmSync(join(base, file.replace(/\W+/g, '-')), { recursive: true, force: true });
+  return runExampleOnce(file, base);
+}
+
+async function runExampleOnce(file: string, base: string): Promise<Result> {
   const entry = table[file]!;
   const text = readFileSync(join(examplesDir, file), 'utf8');
   const agent = agentOf(text);
