@@ -3,8 +3,9 @@ import { component, defineComponent, parseOptions } from '../../lib/core/config.
 import { interceptor, type Interceptor } from './interceptor.js';
 import { nameOption } from '../../lib/core/options.js';
 
-// node:crypto loads on first use, not with `import 'rxflume'` (issue #15).
-const randomUUID = (): string => process.getBuiltinModule('node:crypto').randomUUID();
+// node:crypto loads on first use, not with `import 'rxflume'` (issue #15); looked up once, not per event.
+let crypto: typeof import('node:crypto') | undefined;
+const randomUUID = (): string => (crypto ??= process.getBuiltinModule('node:crypto')).randomUUID();
 
 export const uuidInterceptorOptions = z.strictObject({
   ...nameOption('uuidInterceptor'),
