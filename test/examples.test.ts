@@ -3,8 +3,8 @@
  * events: the test feeds it the way the example takes input (netcat, avro, HTTP, syslog clients; files in
  * spool/tail paths; exec commands' files; its seq source, made finite) and asserts what arrives (logger
  * lines on stdout, file_roll files, an in-test Avro or HTTP receiver) and where (each sink's
- * EventDrainSuccessCount in the metrics the agent logs on stop). The copy runs on free ports and under a
- * directory of its own; an address that does not exist here is rewritten to a receiver the test runs.
+ * EventDrainSuccessCount in the metrics the agent logs on stop). The copy's sources listen on port 0 (the test
+ * sends to the ports the agent logs) and it runs under a directory of its own; an address that does not exist here is rewritten to a receiver the test runs.
  * HDFS examples are in test/examples.hdfs.test.ts, Kafka ones in test/examples.kafka.test.ts.
  */
 import { execFile } from 'node:child_process';
@@ -17,8 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../scripts/service.js';
-import { agentOf, buildDist, cli, limiter, root } from './support/examples.js';
+import { agentOf, buildDist, cli, ephemeralPorts, limiter, root } from './support/examples.js';
 import { avroBatch, drained, markers, netcatOk, newCtx, runAgent, startReceiver, thriftBatch, type Ctx, type Entry, type Logged, type Result } from './support/exampleRun.js';
 import { scribeClient } from './lib/thrift/scribeClient.js';
 import { waitFor } from './support/net.js';
@@ -47,6 +46,8 @@ const loggedSeq = (r: Result, count = SEQ): Logged[] => {
   expect(events.map((e) => e.body), r.output).toEqual(Array.from({ length: count }, (_, i) => String(i)));
   return events;
 };
+/** How many ports the example's sources listen on (`….port = N`, `….ports = N M …`; `${VAR}` is one). */
+const sourcePorts = (text: string): number => [...text.matchAll(/^\S+\.sources\.[^.\s]+\.ports?\s*=\s*(.+)$/gm)].reduce((n, m) => n + m[1]!.trim().split(/\s+/).length, 0);
 /** A null sink's events cannot be seen: the copy logs them instead (same channel), so headers/bodies can be checked. */
 const nullToLogger = (text: string): string => text.replace(/^(\S+\.sinks\.[^.\s]+\.type)\s*=\s*null$/gm, '$1 = logger');
 
@@ -243,9 +244,9 @@ const table: Record<string, Entry> = {
     check: (r) => expect(files(join(r.dir, 'var/log/flume-text'))).toBe(seqBodies.join('')),
   },
   'flume-ug/setup-env-vars.properties': {
-    extraPorts: 1,
+    // NC_PORT = 0: the agent picks the port and logs it, as for the other copies.
     flags: ['-DpropertiesImplementation=org.apache.flume.node.EnvVarResolverProperties'],
-    env: (c) => ({ ...process.env, NC_PORT: String(c.ports[0]) }),
+    env: () => ({ ...process.env, NC_PORT: '0' }),
     ...netcatToLogger('env'),
   },
   'flume-ug/setup-simple-netcat.properties': netcatToLogger('simple'),
@@ -396,13 +397,9 @@ function prepareLayout(base: string): void {
   writeFileSync(join(base, 'usr/bin/generateUniqId.sh'), '#!/bin/sh\necho 1234\n', { mode: 0o755 });
 }
 
-const SOURCE_PORTS = /^(\S+\.sources\.[^.\s]+\.ports?)\s*=\s*([\d ]+)$/gm;
-
-/** The copy: free ports, paths under `dir`, module types absolute, seq sources finite, then the entry's rewrite. */
+/** The copy: sources on port 0 (the agent logs the ports it got), paths under `dir`, module types absolute, seq sources finite, then the entry's rewrite. */
 function copyOf(text: string, ctx: Ctx, entry: Entry): string {
-  let next = 0;
-  const copy = text
-    .replace(SOURCE_PORTS, (_m, key: string, ports: string) => `${key} = ${ports.trim().split(/\s+/).map(() => ctx.ports[next++]).join(' ')}`)
+  const copy = ephemeralPorts(text)
     .replaceAll(`${examplesRoot}/`, `${ctx.dir}/`)
     .replace(/^(\S+\.type)\s*=\s*\.\//gm, `$1 = ${examplesDir}/`)
     .replace(/^(\S+\.sources\.([^.\s]+))\.type\s*=\s*seq$/gm, (line, source: string) =>
@@ -415,26 +412,13 @@ function copyOf(text: string, ctx: Ctx, entry: Entry): string {
 /** At most three agents at once: each is a Node process, and the machine is shared. */
 const agentSlot = limiter(3);
 
-/**
- * Runs the example once more, on new ports, when its agent could not listen on one: a port found free can be
- * taken before the agent binds it (another test's outgoing connection gets it from the same ephemeral range),
- * which test files running side by side make likely. The agent's refusal is right; the port was the test's pick.
- */
 async function runExample(file: string, base: string): Promise<Result> {
-  const first = await runExampleOnce(file, base);
-  if (first.code === 0 || !/cannot listen on .*EADDRINUSE/.test(first.output)) return first;
-  rmSync(join(base, file.replace(/\W+/g, '-')), { recursive: true, force: true });
-  return runExampleOnce(file, base);
-}
-
-async function runExampleOnce(file: string, base: string): Promise<Result> {
   const entry = table[file]!;
   const text = readFileSync(join(examplesDir, file), 'utf8');
   const agent = agentOf(text);
   const dir = join(base, file.replace(/\W+/g, '-'));
   prepareLayout(dir);
-  const portCount = [...text.matchAll(SOURCE_PORTS)].reduce((n, m) => n + m[2]!.trim().split(/\s+/).length, 0) + (entry.extraPorts ?? 0);
-  const ctx = newCtx(dir, await Promise.all(Array.from({ length: portCount }, () => freePort())));
+  const ctx = newCtx(dir, []);
   const closeReceiver = await startReceiver(entry.receiver, ctx);
   try {
     const copy = join(dir, 'example.properties');
@@ -472,13 +456,16 @@ describe.concurrent('examples/ and examples/flume-ug/ move events', () => {
 
   for (const file of runnable) {
     it(`${file} validates, runs and delivers its events`, async ({ expect }) => {
-      const agent = agentOf(readFileSync(join(examplesDir, file), 'utf8'));
+      const text = readFileSync(join(examplesDir, file), 'utf8');
+      const agent = agentOf(text);
       const { stdout } = await run(process.execPath, [cli, 'validate', '-n', agent, '-f', join(examplesDir, file), ...(table[file]?.flags ?? [])], { cwd: root });
       expect(stdout).toMatch(new RegExp(`^agent ${agent}\\n`));
       expect(table[file], 'no entry in the table').toBeDefined();
       const result = await runExample(file, base);
       expect(result.code, result.output).toBe(0);
       expect(result.output).toContain('"msg":"agent stopped"');
+      // Every listening source logged its port (the copy's are 0): the feed went to where the agent listened.
+      expect(result.ports.length, result.output).toBe(sourcePorts(text));
       await table[file]!.check(result);
     }, 90_000);
   }

@@ -34,7 +34,7 @@ export function loggerEvents(stdout: string): Logged[] {
 export interface Ctx {
   /** This example's directory: the copy's /tmp/rxflume-examples/ points here. */
   dir: string;
-  /** The free ports the copy's sources listen on, in the order of the file. */
+  /** The ports the copy's sources listen on, as the agent logged them once started (see listenedPorts). */
   ports: number[];
   /** Where an in-test receiver listens (avro or http), 0 without one. */
   receiverPort: number;
@@ -63,8 +63,6 @@ export interface Entry {
   rewrite?(text: string, ctx: Ctx): string;
   env?(ctx: Ctx): NodeJS.ProcessEnv;
   flags?: string[];
-  /** Extra free ports (ctx.ports after the file's own). */
-  extraPorts?: number;
   /** Input while it runs. */
   feed?(ctx: Ctx): Promise<void>;
   /** Everything arrived (polled while it runs); without it, the agent must stop by itself (a finite source). */
@@ -95,6 +93,13 @@ async function rpcBatch(client: () => Sink, events: FlumeEvent[]): Promise<void>
     await sleep(200);
   }
 }
+
+/**
+ * The ports in the agent's `source <name> listening on <address>:<port>` log lines, in the order logged. A copy
+ * whose sources listen on port 0 learns its ports here: a port the test picked as free could be taken by another
+ * process's outgoing connection before the agent bound it.
+ */
+export const listenedPorts = (output: string): number[] => [...output.matchAll(/"msg":"source \S+ listening on \S+:(\d+)"/g)].map((m) => Number(m[1]));
 
 /** A context for an example's run in `dir`, its sources on `ports`. */
 export function newCtx(dir: string, ports: number[]): Ctx {
@@ -140,6 +145,8 @@ export async function runAgent(copy: string, agent: string, ctx: Ctx, entry: Ent
   try {
     await waitFor(() => ended || agentRun.output().includes('"msg":"agent started"'), `${label} to start`, 30_000);
     expect(agentRun.output()).toContain('"msg":"agent started"');
+    // `agent started` comes once every source listens.
+    ctx.ports = listenedPorts(agentRun.output());
     await entry.feed?.(ctx);
     const done = entry.done;
     await waitFor(() => ended || (done !== undefined && done(ctx)), done ? `${label}'s events to arrive` : `${label} to finish its source`, 30_000);
