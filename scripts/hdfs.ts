@@ -73,6 +73,12 @@ export interface HdfsOptions {
   readyTimeoutMs?: number;
   /** Run in its own session, surviving this process (for `hdfs:up`); no watchdog. */
   detached?: boolean;
+  /**
+   * Network namespace (`ip netns`) the JVM runs in. MiniDFSCluster binds every server to 127.0.0.1 and
+   * the NameNode hands out 127.0.0.1 as the DataNode's address, so `uri` and `webhdfs` name the
+   * namespace's loopback: other namespaces reach it only through address translation (bench/chaos/netns.ts).
+   */
+  netns?: string;
   log?: (line: string) => void;
 }
 
@@ -201,10 +207,11 @@ export async function startHdfs(options: HdfsOptions = {}): Promise<Hdfs> {
       // MiniDFSClusterManager logs it after waitActive(), then writes the configuration.
       readyLog: /Started MiniDFSCluster -- namenode on port/,
       readyTimeoutMs: options.readyTimeoutMs ?? 180_000,
+      ...(options.netns ? { launcher: ['ip', 'netns', 'exec', options.netns] } : {}),
       ...(options.detached ? { detached: true } : {}),
     });
     const launch = async (format: boolean): Promise<JavaProcess> => {
-      options.log?.(`starting ${what} (MiniDFSCluster), data in ${data.path}`);
+      options.log?.(`starting ${what} (MiniDFSCluster)${options.netns ? ` in netns ${options.netns}` : ''}, data in ${data.path}`);
       writeFileSync(writtenConf, '');
       const java = await startJava(command(format));
       const deadline = Date.now() + 30_000;

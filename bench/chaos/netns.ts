@@ -9,6 +9,10 @@
  *   rate limit whose queue delays packets and an nftables random drop, said in `how`);
  * - `linkDown(name)` / `linkUp(name)`: its whole interface.
  *
+ * For a server that binds only 127.0.0.1 and names 127.0.0.1 as its own address to clients (Hadoop's
+ * MiniDFSCluster does both): `serveLoopback(name)` delivers what arrives at that host's address to its
+ * loopback, and `loopbackTo(client, server)` sends the client's TCP to 127.0.0.1 to the server's address.
+ *
  * Needs root, `ip` (iproute2), `tc` and `nft` (nftables). Every name starts with the prefix; `teardown`
  * removes what was created, and `createNetwork` first removes leftovers of a run that died.
  */
@@ -46,6 +50,10 @@ export interface Network {
   clearDegradation(name: string): void;
   linkDown(name: string): void;
   linkUp(name: string): void;
+  /** Connections to `name`'s address reach its loopback (route_localnet and a DNAT to 127.0.0.1). */
+  serveLoopback(name: string): void;
+  /** `client`'s TCP to 127.0.0.1 goes to `server`'s address instead (nothing of its own listens there). */
+  loopbackTo(client: string, server: string): void;
   teardown(): void;
 }
 
@@ -155,6 +163,21 @@ export function createNetwork(options: NetworkOptions = {}): Network {
     },
     linkDown: (name) => run('ip', ['link', 'set', `${prefix}-${name}`, 'down']),
     linkUp: (name) => run('ip', ['link', 'set', `${prefix}-${name}`, 'up']),
+    serveLoopback(name) {
+      // Without route_localnet the kernel drops packets routed from eth0 to 127.0.0.1 as martians.
+      nsRun(name, 'sysctl', ['-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
+      nsRun(name, 'nft', ['-f', '-'], `table ip chaosnat {\n chain pre { type nat hook prerouting priority -100; iifname "eth0" ip daddr ${host(name).address} dnat to 127.0.0.1; }\n}\n`);
+    },
+    loopbackTo(client, server) {
+      // The source stays 127.0.0.1 after the output DNAT: route_localnet lets it leave by eth0, the masquerade gives it the client's address.
+      nsRun(client, 'sysctl', ['-qw', 'net.ipv4.conf.eth0.route_localnet=1']);
+      nsRun(
+        client,
+        'nft',
+        ['-f', '-'],
+        `table ip chaosnat {\n chain out { type nat hook output priority -100; ip daddr 127.0.0.1 meta l4proto tcp dnat to ${host(server).address}; }\n chain post { type nat hook postrouting priority 100; oifname "eth0" ip saddr 127.0.0.0/8 masquerade; }\n}\n`,
+      );
+    },
     teardown() {
       for (const h of hosts.values()) {
         attempt('ip', ['link', 'del', `${prefix}-${h.name}`]);

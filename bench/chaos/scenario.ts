@@ -3,7 +3,9 @@
  * cluster (RF 3, min.insync.replicas 2) → 1 consumer agent, each agent and broker in its own network
  * namespace. While generators write numbered lines, faults are injected one after the other; after
  * each, the run waits until every line written before its end has been delivered (its recovery time).
- * At the end, every line must have arrived at least once; duplicates are counted.
+ * At the end, every line must have arrived at least once; duplicates are counted. The consumer also
+ * writes every line to HDFS (a MiniDFSCluster in a namespace of its own, written over Hadoop's native
+ * protocols by default); those files are read back at the end and counted by a ledger of their own.
  *
  * Used by `npm run chaos` (bench/chaos/run.ts, the long form) and test/chaos/tiered.chaos.test.ts (short).
  */
@@ -12,12 +14,13 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { startHdfs, type Hdfs } from '../../scripts/hdfs.js';
 import { startCluster, type Cluster } from '../../scripts/kafka.js';
 import { sleep } from '../../scripts/service.js';
 import { chaosAgent, type ChaosAgent } from './agent.js';
 import { createLedger, startGenerator, type Generator, type Ledger } from './ledger.js';
 import { createNetwork, type Network } from './netns.js';
-import { collectorConf, consumerConf, edgeConf, KAFKA_PORT, TOPIC } from './topology.js';
+import { collectorConf, consumerConf, edgeConf, HDFS_DIR, KAFKA_PORT, TOPIC } from './topology.js';
 
 export type FaultKind = 'kill-collector' | 'kill-edge' | 'cut-link' | 'degrade-link' | 'kill-leader' | 'fill-disk' | 'stop-consumer';
 
@@ -29,6 +32,10 @@ export interface ChaosOptions {
   rate?: number;
   /** How long each fault lasts before it is repaired (default 5 s). */
   holdMs?: number;
+  /** How long the consumer stays stopped in stop-consumer (default `holdMs`). */
+  consumerStopMs?: number;
+  /** The consumer's HDFS sink transport, or false for no HDFS (default native). */
+  hdfs?: 'native' | 'webhdfs' | false;
   /** Rounds over every fault kind (default 1). */
   rounds?: number;
   /** Longest wait for the backlog of one fault to be delivered (default 90 s); past it the fault counts as not recovered. */
@@ -71,6 +78,8 @@ export interface ChaosReport {
   lostInKafka?: string[];
   /** Lines at the end that no generator wrote. */
   foreign: number;
+  /** The same count over the files the HDFS sink wrote, read back after the consumer stopped. */
+  hdfs?: HdfsCount;
   faults: FaultResult[];
   /** Peak RSS (MB) of each agent over all its restarts. */
   peakRssMB: Record<string, number>;
@@ -79,6 +88,18 @@ export interface ChaosReport {
   eventsPerSec: number;
   /** Where the agents' and brokers' logs were kept, when a line was lost or a fault did not recover. */
   logsDir?: string;
+}
+
+export interface HdfsCount {
+  transport: 'native' | 'webhdfs';
+  files: number;
+  /** Files still in use (`.tmp`) after the consumer's graceful stop; their lines count all the same. */
+  inUse: number;
+  delivered: number;
+  lost: number;
+  lostSample: string[];
+  duplicated: number;
+  foreign: number;
 }
 
 const EDGES = ['e1', 'e2', 'e3'] as const;
@@ -112,6 +133,34 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) return false;
     await sleep(intervalMs);
   }
+}
+
+/**
+ * Copies every file of the HDFS sink's folder into `into` over WebHDFS, from this host. The NameNode
+ * names its DataNode 127.0.0.1 (MiniDFSCluster), so an OPEN's redirect is followed by hand to the
+ * namespace's address.
+ */
+async function copyFromHdfs(hdfs: Hdfs, address: string, into: string): Promise<{ files: number; inUse: number }> {
+  const base = `http://${address}:${hdfs.httpPort}/webhdfs/v1${HDFS_DIR}`;
+  const get = async (url: string) => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+    if (!response.ok) throw new Error(`WebHDFS ${url}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`);
+    return response;
+  };
+  const listing = await fetch(`${base}?op=LISTSTATUS&user.name=${hdfs.superuser}`, { signal: AbortSignal.timeout(60_000) });
+  // No folder: the sink never wrote; every line then counts as lost.
+  if (listing.status === 404) return { files: 0, inUse: 0 };
+  if (!listing.ok) throw new Error(`WebHDFS LISTSTATUS ${HDFS_DIR}: HTTP ${listing.status}`);
+  const statuses = ((await listing.json()) as { FileStatuses: { FileStatus: { pathSuffix: string; type: string }[] } }).FileStatuses.FileStatus;
+  const names = statuses.filter((f) => f.type === 'FILE').map((f) => f.pathSuffix);
+  mkdirSync(into, { recursive: true });
+  for (const name of names) {
+    const where = (await (await get(`${base}/${encodeURIComponent(name)}?op=OPEN&noredirect=true&user.name=${hdfs.superuser}`)).json()) as { Location: string };
+    const location = new URL(where.Location);
+    location.hostname = address;
+    writeFileSync(join(into, name), Buffer.from(await (await get(location.href)).arrayBuffer()));
+  }
+  return { files: names.length, inUse: names.filter((n) => n.endsWith('.tmp')).length };
 }
 
 /** Reads the whole topic once (a fresh group, bounded to 60 s) and says where each of `ids` (`e1:42`) is. */
@@ -149,6 +198,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 90_000;
   const log = options.log ?? (() => undefined);
   const started = Date.now();
+  const budgetLeft = () => (options.budgetMs === undefined ? Infinity : options.budgetMs - (Date.now() - started));
   // Bound in count: enough lines for every fault at most at its timeouts, and no more.
   const maxLines = Math.ceil((rate * (rounds * FAULT_KINDS.length * (holdMs + recoveryTimeoutMs) + 600_000)) / 1000);
 
@@ -156,6 +206,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const mounts: string[] = [];
   let net: Network | undefined;
   let cluster: Cluster | undefined;
+  let hdfs: Hdfs | undefined;
   let generator: Generator | undefined;
   const agents = new Map<string, ChaosAgent>();
   // On a failure, what each agent and broker logged is copied out of the run's tmpfs before it goes.
@@ -165,6 +216,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     cluster?.brokers.forEach((b, i) => {
       if (existsSync(b.logFile)) copyFileSync(b.logFile, join(dir, `k${i + 1}.log`));
     });
+    if (hdfs && existsSync(hdfs.logFile)) copyFileSync(hdfs.logFile, join(dir, 'hdfs.log'));
     return dir;
   };
   try {
@@ -177,15 +229,26 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     COLLECTORS.forEach((c, i) => n.add(c, 21 + i));
     EDGES.forEach((e, i) => n.add(e, 31 + i));
     n.add('sink', 41);
+    const hdfsTransport = options.hdfs ?? 'native';
+    if (hdfsTransport) {
+      n.add('hdfs', 51);
+      // MiniDFSCluster serves on 127.0.0.1 only and hands out 127.0.0.1 for its DataNode: its namespace's
+      // address leads to its loopback, and the consumer's loopback leads to that address.
+      n.serveLoopback('hdfs');
+      n.loopbackTo('sink', 'hdfs');
+    }
 
     log(`starting a Kafka cluster of ${BROKERS.length} in namespaces ${BROKERS.map((b) => n.host(b).netns).join(', ')}`);
-    cluster = await startCluster({
-      nodes: BROKERS.map((b) => ({ host: n.host(b).address, port: KAFKA_PORT, controllerPort: KAFKA_PORT + 1, netns: n.host(b).netns })),
-      dataDir: join(root, 'kafka'),
-      autoCreateTopics: false,
-      heapMb: 384,
-      log,
-    });
+    [cluster, hdfs] = await Promise.all([
+      startCluster({
+        nodes: BROKERS.map((b) => ({ host: n.host(b).address, port: KAFKA_PORT, controllerPort: KAFKA_PORT + 1, netns: n.host(b).netns })),
+        dataDir: join(root, 'kafka'),
+        autoCreateTopics: false,
+        heapMb: 384,
+        log,
+      }),
+      hdfsTransport ? startHdfs({ dataDir: join(root, 'hdfs'), netns: n.host('hdfs').netns, heapMb: 384, log }) : undefined,
+    ]);
     const kafka = new Kafka({ clientId: 'rxflume-chaos', brokers: cluster.bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
     const admin = kafka.admin();
     await admin.connect();
@@ -228,7 +291,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     mounts.unshift(join(root, 'c2', 'channel'));
     for (const c of COLLECTORS) addAgent(c, (dir) => collectorConf(dir, n.host(c).address, cluster!.bootstrap, 8 * 1024 * 1024, options.producerRetries));
     const outDir = join(root, 'out');
-    addAgent('sink', (dir) => consumerConf(dir, outDir, cluster!.bootstrap));
+    const hdfsTarget = hdfs && hdfsTransport ? { nameNode: `${n.host('hdfs').address}:${hdfs.port}`, http: `${n.host('hdfs').address}:${hdfs.httpPort}`, transport: hdfsTransport } : undefined;
+    addAgent('sink', (dir) => consumerConf(dir, outDir, cluster!.bootstrap, hdfsTarget));
     // taildir refuses a file group whose folder does not exist.
     for (const e of EDGES) mkdirSync(join(root, 'logs', e), { recursive: true });
     for (const e of EDGES) addAgent(e, (dir) => edgeConf(dir, join(root, 'logs', e), COLLECTORS.map((c) => n.host(c).address)));
@@ -319,28 +383,41 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         ledger.scan();
         const duplicatesBefore = ledger.duplicated();
         const { target, detail, repair } = await inject(fault, round);
-        log(`fault ${fault} on ${target}: ${detail}`);
-        await sleep(holdMs);
+        const hold = fault === 'stop-consumer' ? (options.consumerStopMs ?? holdMs) : holdMs;
+        log(`fault ${fault} on ${target}: ${detail}, for ${hold / 1000} s`);
+        await sleep(hold);
         const repairStart = Date.now();
         const due = marks();
         await repair();
-        const left = options.budgetMs === undefined ? Infinity : options.budgetMs - (Date.now() - started);
-        const recovered = await waitUntil(() => caughtUp(due), Math.max(0, Math.min(recoveryTimeoutMs, left)));
+        const recovered = await waitUntil(() => caughtUp(due), Math.max(0, Math.min(recoveryTimeoutMs, budgetLeft())));
         const recoveryMs = recovered ? Date.now() - repairStart : null;
-        faults.push({ fault, target, detail, holdMs, recoveryMs, duplicates: ledger.duplicated() - duplicatesBefore });
+        faults.push({ fault, target, detail, holdMs: hold, recoveryMs, duplicates: ledger.duplicated() - duplicatesBefore });
         if (!recovered) log(`  channel sizes: ${await channelSizes()}`);
         log(`  repaired; ${recovered ? `backlog delivered ${(recoveryMs! / 1000).toFixed(1)} s after the repair began` : `NOT caught up within ${recoveryTimeoutMs} ms`}`);
       }
     }
     gen.stop();
     const final = marks();
-    const left = options.budgetMs === undefined ? Infinity : options.budgetMs - (Date.now() - started);
-    await waitUntil(() => caughtUp(final), Math.max(5000, Math.min(options.drainTimeoutMs ?? 120_000, left)));
+    await waitUntil(() => caughtUp(final), Math.max(5000, Math.min(options.drainTimeoutMs ?? 120_000, budgetLeft())));
     // Late duplicates of a last redelivery land here too.
     await sleep(1000);
     ledger.scan();
     const lost = ledger.lost((w) => final.get(w)!);
     const lostInKafka = lost.count > 0 ? await findInTopic(kafka, lost.sample) : [];
+    let hdfsCount: HdfsCount | undefined;
+    if (hdfs && hdfsTransport) {
+      // Every line is in c2 once file_roll has it (the source puts into both channels at once): wait until the
+      // HDFS sink has taken them all, stop the consumer (its files are closed), and read HDFS back.
+      const sink = agent('sink');
+      const drained = await waitUntil(async () => (await sink.counter('CHANNEL.c2', 'ChannelSize')) === 0, Math.max(5000, Math.min(options.drainTimeoutMs ?? 120_000, budgetLeft())));
+      if (!drained) log(`the consumer's HDFS channel c2 still holds ${await sink.counter('CHANNEL.c2', 'ChannelSize')} events`);
+      await sink.stop();
+      const copied = await copyFromHdfs(hdfs, n.host('hdfs').address, join(root, 'out-hdfs'));
+      const hdfsLedger = createLedger(join(root, 'out-hdfs'), EDGES, maxLines);
+      hdfsLedger.scan();
+      const hdfsLost = hdfsLedger.lost((w) => final.get(w)!);
+      hdfsCount = { transport: hdfsTransport, ...copied, delivered: hdfsLedger.delivered(), lost: hdfsLost.count, lostSample: hdfsLost.sample, duplicated: hdfsLedger.duplicated(), foreign: hdfsLedger.foreign };
+    }
     const seconds = (Date.now() - started) / 1000;
     const report: ChaosReport = {
       written: gen.totalWritten(),
@@ -350,19 +427,20 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       lostInKafka,
       duplicated: ledger.duplicated(),
       foreign: ledger.foreign,
+      ...(hdfsCount ? { hdfs: hdfsCount } : {}),
       faults,
       peakRssMB: Object.fromEntries([...agents].map(([name, a]) => [name, a.peakRssMB])),
       seconds,
       eventsPerSec: Math.round(ledger.delivered() / seconds),
     };
-    if (report.lost > 0 || faults.some((f) => f.recoveryMs === null)) report.logsDir = keepLogs();
+    if (report.lost > 0 || (hdfsCount?.lost ?? 0) > 0 || faults.some((f) => f.recoveryMs === null)) report.logsDir = keepLogs();
     return report;
   } catch (error) {
     throw new Error(`${error instanceof Error ? error.message : String(error)} (agent and broker logs kept in ${keepLogs()})`, { cause: error });
   } finally {
     generator?.stop();
     await Promise.all([...agents.values()].map((a) => a.stop(30_000)));
-    await cluster?.close();
+    await Promise.all([cluster?.close(), hdfs?.close()]);
     net?.teardown();
     for (const m of mounts) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     rmSync(root, { recursive: true, force: true });
@@ -373,6 +451,11 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
 export function formatReport(report: ChaosReport): string {
   const lines = [
     `written ${report.written}, delivered ${report.delivered}, lost ${report.lost}${report.lost ? ` (e.g. ${report.lostSample.join(', ')}; in Kafka: ${report.lostInKafka?.join(', ')})` : ''}, duplicated ${report.duplicated}, foreign ${report.foreign}`,
+    ...(report.hdfs
+      ? [
+          `HDFS (${report.hdfs.transport}, ${report.hdfs.files} files, ${report.hdfs.inUse} in use): delivered ${report.hdfs.delivered}, lost ${report.hdfs.lost}${report.hdfs.lost ? ` (e.g. ${report.hdfs.lostSample.join(', ')})` : ''}, duplicated ${report.hdfs.duplicated}, foreign ${report.hdfs.foreign}`,
+        ]
+      : []),
     `${report.seconds.toFixed(0)} s, ${report.eventsPerSec} events/s delivered on average`,
     'fault            target           recovery  duplicates  how',
     ...report.faults.map(

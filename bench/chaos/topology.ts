@@ -1,7 +1,8 @@
 /**
  * The Flume properties of the tiered chaos topology (docs/deploying.md shows them): edges tail files into
  * a file channel and balance over two collectors by Avro; collectors put into a file channel and write to
- * Kafka with acks=all; the consumer reads Kafka into a file channel and rolls files.
+ * Kafka with acks=all; the consumer reads Kafka into a file channel and rolls files, and into a second one
+ * that an HDFS sink writes out.
  */
 
 export interface Paths {
@@ -15,14 +16,17 @@ export const KAFKA_PORT = 9092;
 export const TOPIC = 'chaos';
 
 /** A file channel sized for an outage: capacity in events, small segments so emptied ones are freed soon. */
-const fileChannel = (dir: string, minimumRequiredSpace: number) => `a1.channels.c1.type = file
-a1.channels.c1.checkpointDir = ${dir}/channel/checkpoint
-a1.channels.c1.dataDirs = ${dir}/channel/data
-a1.channels.c1.capacity = 500000
-a1.channels.c1.transactionCapacity = 1000
-a1.channels.c1.maxFileSize = 8388608
-a1.channels.c1.minimumRequiredSpace = ${minimumRequiredSpace}
-a1.channels.c1.checkpointInterval = 5000`;
+const fileChannel = (dir: string, minimumRequiredSpace: number, name = 'c1') => {
+  const folder = `${dir}/${name === 'c1' ? 'channel' : `channel-${name}`}`;
+  return `a1.channels.${name}.type = file
+a1.channels.${name}.checkpointDir = ${folder}/checkpoint
+a1.channels.${name}.dataDirs = ${folder}/data
+a1.channels.${name}.capacity = 500000
+a1.channels.${name}.transactionCapacity = 1000
+a1.channels.${name}.maxFileSize = 8388608
+a1.channels.${name}.minimumRequiredSpace = ${minimumRequiredSpace}
+a1.channels.${name}.checkpointInterval = 5000`;
+};
 
 /** Edge: taildir over the generator's file and its rotated copies → file channel → load_balance over 2 avro sinks. */
 export function edgeConf(dir: string, logDir: string, collectors: readonly string[]): string {
@@ -84,13 +88,28 @@ a1.sinks.k1.kafka.producer.request.timeout.ms = 10000
 ${producerRetries === undefined ? '' : `a1.sinks.k1.kafka.producer.retries = ${producerRetries}\n`}`;
 }
 
-/** Consumer: Kafka source (one group) → file channel → file_roll (one file per life of the process). */
-export function consumerConf(dir: string, outDir: string, bootstrap: string): string {
+/** Where the consumer's HDFS sink writes: the NameNode's RPC address and how (`transport`). */
+export interface HdfsTarget {
+  nameNode: string;
+  transport: 'native' | 'webhdfs';
+  /** The NameNode's HTTP address, for `transport: webhdfs`. */
+  http: string;
+}
+
+/** The HDFS folder the consumer writes, and the prefix of its files. */
+export const HDFS_DIR = '/chaos';
+
+/**
+ * Consumer: Kafka source (one group) → file channel → file_roll (one file per life of the process),
+ * and with `hdfs`, by the replicating selector, also → a second file channel → HDFS sink (DataStream of
+ * TEXT lines, a file per 30 s).
+ */
+export function consumerConf(dir: string, outDir: string, bootstrap: string, hdfs?: HdfsTarget): string {
   return `a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
+a1.channels = c1${hdfs ? ' c2' : ''}
+a1.sinks = k1${hdfs ? ' k2' : ''}
 a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
-a1.sources.r1.channels = c1
+a1.sources.r1.channels = c1${hdfs ? ' c2' : ''}
 a1.sources.r1.kafka.bootstrap.servers = ${bootstrap}
 a1.sources.r1.kafka.topics = ${TOPIC}
 a1.sources.r1.kafka.consumer.group.id = chaos
@@ -105,5 +124,20 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.sink.directory = ${outDir}
 a1.sinks.k1.sink.rollInterval = 0
 a1.sinks.k1.sink.batchSize = 1000
-`;
+${
+  hdfs
+    ? `${fileChannel(dir, 16 * 1024 * 1024, 'c2')}
+a1.sinks.k2.type = hdfs
+a1.sinks.k2.channel = c2
+a1.sinks.k2.hdfs.path = hdfs://${hdfs.nameNode}${HDFS_DIR}
+a1.sinks.k2.transport = ${hdfs.transport}
+${hdfs.transport === 'webhdfs' ? `a1.sinks.k2.webHdfsUrl = http://${hdfs.http}\n` : ''}a1.sinks.k2.hdfs.filePrefix = chaos
+a1.sinks.k2.hdfs.fileType = DataStream
+a1.sinks.k2.hdfs.rollInterval = 30
+a1.sinks.k2.hdfs.rollSize = 0
+a1.sinks.k2.hdfs.rollCount = 0
+a1.sinks.k2.hdfs.batchSize = 1000
+`
+    : ''
+}`;
 }
