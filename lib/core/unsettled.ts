@@ -13,7 +13,8 @@ export interface UnsettledStage {
   readonly oldestMs: number;
 }
 
-// Settled batches are forgotten in sweeps, run when a boundary's map doubled since the last one: O(1) per batch.
+// Settled batches are forgotten from the map's head at each insert, and the rest (settled out of order)
+// in sweeps, run when a boundary's map doubled since the last one: O(1) per batch.
 const MIN_SWEEP = 64;
 
 /**
@@ -44,6 +45,13 @@ export class UnsettledTracker {
       // A hand-made batch without `settled` cannot be checked.
       if (typeof batch.settled !== 'boolean' || batch.settled) return;
       held.set(batch, this.now());
+      // The oldest entries first, as they settle (in order, usually): a settled batch kept here keeps
+      // its events alive, and 64 kept batches of 1,000 events outlived young-generation GCs, which
+      // then copied and promoted them (avroSource bench: a fifth of the server's time in scavenges).
+      for (const old of held.keys()) {
+        if (!old.settled) break;
+        held.delete(old);
+      }
       if (held.size >= this.sweepAt[index]!) {
         this.sweep(held);
         this.sweepAt[index] = Math.max(MIN_SWEEP, 2 * held.size);
