@@ -12,18 +12,16 @@
  */
 import { inject } from 'vitest';
 import { fsShell, hadoopTool, mustRun, type Hdfs } from '../../scripts/hdfs.js';
+import { requireService, serviceSkip, type ServiceOutcome, type ServiceSkip } from './serviceGlobalSetup.js';
 
 export interface HdfsCluster extends Pick<Hdfs, 'uri' | 'webhdfs' | 'port' | 'httpPort' | 'superuser' | 'version' | 'confDir' | 'libsDir' | 'dataDir'> {
   /** The folder of the compiled HadoopRead class. */
   readerClasses: string;
 }
 
-export interface HdfsTestEnv {
+/** skipReason: why HDFS tests are skipped (Java or Maven missing, no HDFS test in the run); failure: why HDFS could not start although it should have (HDFS tests fail with it). */
+export interface HdfsTestEnv extends ServiceOutcome {
   cluster: HdfsCluster | null;
-  /** Why HDFS tests are skipped (Java or Maven missing, no HDFS test in the run). */
-  skipReason?: string;
-  /** Why HDFS could not start although it should have: HDFS tests fail with it. */
-  failure?: string;
 }
 
 declare module 'vitest' {
@@ -32,26 +30,18 @@ declare module 'vitest' {
   }
 }
 
-export interface HdfsEnv extends HdfsTestEnv {
-  /** True when HDFS tests must be skipped (`describe.skipIf(env.skip)`). */
-  skip: boolean;
-  /** Appended to a describe title: " [skipped: …]" when skipped, else "". */
-  note: string;
-}
+export interface HdfsEnv extends HdfsTestEnv, ServiceSkip {}
 
 export function hdfsEnv(): HdfsEnv {
   const env: HdfsTestEnv = inject('hdfs') ?? { cluster: null, skipReason: 'the HDFS global setup (test/support/hdfsGlobalSetup.ts) did not run' };
   // With RXFLUME_REQUIRE_HDFS=1 (CI) nothing is skipped: a cluster that is missing for any reason fails the tests.
-  const skip = env.cluster === null && env.failure === undefined && process.env['RXFLUME_REQUIRE_HDFS'] !== '1';
-  return { ...env, skip, note: skip ? ` [skipped: ${env.skipReason}]` : '' };
+  return { ...env, ...serviceSkip(env.cluster !== null, env, 'RXFLUME_REQUIRE_HDFS') };
 }
 
 /** The run's cluster; throws the global setup's failure, so an HDFS that should run but did not fails the test (call it in each test). */
 export function requireHdfs(): HdfsCluster {
   const env = hdfsEnv();
-  if (env.failure !== undefined) throw new Error(env.failure);
-  if (env.cluster === null) throw new Error(`no HDFS: ${env.skipReason}`);
-  return env.cluster;
+  return requireService(env.cluster, env, 'HDFS');
 }
 
 let counter = 0;

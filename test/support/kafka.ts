@@ -17,16 +17,14 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { startBroker, type Broker, type KafkaMajor } from '../../scripts/kafka.js';
+import { requireService, serviceSkip, type ServiceOutcome, type ServiceSkip } from './serviceGlobalSetup.js';
 
-export interface KafkaTestEnv {
+/** skipReason: why Kafka tests are skipped (Java or Maven missing, no Kafka test in the run); failure: why the broker could not start although it should have (Kafka tests fail with it). */
+export interface KafkaTestEnv extends ServiceOutcome {
   /** `127.0.0.1:<port>` of the run's broker; null when there is none. */
   bootstrap: string | null;
   major?: KafkaMajor;
   version?: string;
-  /** Why Kafka tests are skipped (Java or Maven missing, no Kafka test in the run). */
-  skipReason?: string;
-  /** Why the broker could not start although it should have: Kafka tests fail with it. */
-  failure?: string;
 }
 
 declare module 'vitest' {
@@ -35,28 +33,20 @@ declare module 'vitest' {
   }
 }
 
-export interface KafkaEnv extends KafkaTestEnv {
-  /** True when Kafka tests must be skipped (`describe.skipIf(env.skip)`). */
-  skip: boolean;
-  /** Appended to a describe title: " [skipped: …]" when skipped, else "". */
-  note: string;
-}
+export interface KafkaEnv extends KafkaTestEnv, ServiceSkip {}
 
 export function kafkaEnv(): KafkaEnv {
   const env: KafkaTestEnv = inject('kafka') ?? {
     bootstrap: null,
     skipReason: 'the Kafka global setup (test/support/kafkaGlobalSetup.ts) did not run',
   };
-  const skip = env.bootstrap === null && env.failure === undefined;
-  return { ...env, skip, note: skip ? ` [skipped: ${env.skipReason}]` : '' };
+  return { ...env, ...serviceSkip(env.bootstrap !== null, env, 'RXFLUME_REQUIRE_KAFKA') };
 }
 
 /** The broker's address; throws the global setup's failure, so a broker that should run but did not fails the test (call it in each test). */
 export function requireKafka(): string {
   const env = kafkaEnv();
-  if (env.failure !== undefined) throw new Error(env.failure);
-  if (env.bootstrap === null) throw new Error(`no Kafka broker: ${env.skipReason}`);
-  return env.bootstrap;
+  return requireService(env.bootstrap, env, 'Kafka broker');
 }
 
 /**

@@ -66,11 +66,19 @@ export interface ServiceOutcome {
   failure?: string;
 }
 
+/** What a test file's `<service>Env()` adds to the provided env. */
+export interface ServiceSkip {
+  /** True when the service's tests must be skipped (`describe.skipIf(env.skip)`). */
+  skip: boolean;
+  /** Appended to a describe title: " [skipped: …]" when skipped, else "". */
+  note: string;
+}
+
 /**
  * How a test file treats a provided service (`present`: it runs): skip it, saying why, only when it is
  * absent without a failure and `requireEnv` is not "1" (CI sets it: there a missing service fails).
  */
-export function serviceSkip(present: boolean, outcome: ServiceOutcome, requireEnv: string): { skip: boolean; note: string } {
+export function serviceSkip(present: boolean, outcome: ServiceOutcome, requireEnv: string): ServiceSkip {
   const skip = !present && outcome.failure === undefined && process.env[requireEnv] !== '1';
   return { skip, note: skip ? ` [skipped: ${outcome.skipReason}]` : '' };
 }
