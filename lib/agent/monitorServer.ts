@@ -1,4 +1,4 @@
-import { createServer, type ServerResponse, type Server } from 'node:http';
+import type { ServerResponse, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type * as PromClient from 'prom-client';
 import { lazyRequire } from '../core/lazyRequire.js';
@@ -79,10 +79,13 @@ const PAGE_HEADERS = {
  */
 export async function startMonitorServer(target: MonitorTarget, port: number, host = '127.0.0.1', options: MonitorOptions = {}): Promise<MonitorServer> {
   const { intervalMs = 1000, maxClients = 32 } = options;
-  const { Gauge, Registry } = promClient();
-  const registry = new Registry();
-  const gauges = new Map<string, PromClient.Gauge>();
-  const refresh = () => {
+  // prom-client (and the https, zlib and crypto its push gateway requires) loads on the first scrape, not at
+  // start: most agents are never scraped, and it cost ~20 ms of start-to-first-event (issue #14).
+  let prometheus: { registry: PromClient.Registry; gauges: Map<string, PromClient.Gauge> } | undefined;
+  const refresh = (): PromClient.Registry => {
+    const { Gauge, Registry } = promClient();
+    prometheus ??= { registry: new Registry(), gauges: new Map() };
+    const { registry, gauges } = prometheus;
     for (const g of gauges.values()) g.reset();
     for (const c of target.counters()) {
       for (const [key, value] of Object.entries(c.snapshot())) {
@@ -95,6 +98,7 @@ export async function startMonitorServer(target: MonitorTarget, port: number, ho
         g.set({ type: c.type, component: c.name }, Number.isFinite(value) ? value : 0);
       }
     }
+    return registry;
   };
 
   const feed = new LiveFeed(target);
@@ -107,7 +111,9 @@ export async function startMonitorServer(target: MonitorTarget, port: number, ho
   }, intervalMs);
   ticker.unref();
 
-  const server: Server = createServer((req, res) => {
+  // Looked up, not imported: an ES import of node:http syncs all its exports, and its lazy WebSocket getters
+  // load undici (~30 ms of the agent's start, issue #14's start target).
+  const server: Server = process.getBuiltinModule('node:http').createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'TRACE' || req.method === 'OPTIONS') {
       res.writeHead(403).end();
@@ -120,11 +126,13 @@ export async function startMonitorServer(target: MonitorTarget, port: number, ho
     if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(flumeMetricsJson(target.counters())));
     } else if (path === '/metrics/prometheus') {
-      refresh();
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-        (error: unknown) => res.writeHead(500).end(String(error)),
-      );
+      const failed = (error: unknown) => void res.writeHead(500).end(String(error));
+      try {
+        const registry = refresh();
+        registry.metrics().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text), failed);
+      } catch (error) {
+        failed(error);
+      }
     } else if (path === '/health') {
       const state = target.state();
       res.writeHead(state === 'running' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: state }));

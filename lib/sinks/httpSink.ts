@@ -1,5 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { asyncScheduler } from 'rxjs';
 import { z } from 'zod';
 import type { Batch } from '../core/batch.js';
@@ -89,7 +88,8 @@ export const httpSink = component(httpSinkSpec, function httpSink(options: HttpS
   const opts = parseOptions(httpSinkSpec, options);
   const metrics = new ComponentCounters('SINK', opts.name);
   const url = new URL(opts.endpoint);
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // Looked up, not imported (an ES import of node:http(s) loads undici through its lazy exports: start time).
+  const send = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http').request;
   const backoffs = new Backoff(backoffOf(opts));
   let pending = 0;
   let finished = false;

@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Observable } from 'rxjs';
 import { z } from 'zod';
 import { createBatch, type Batch } from '../../core/batch.js';
@@ -362,10 +361,11 @@ export const httpSource = component(httpSourceSpec, function httpSource(options:
     };
     let server: Server;
     if (tls) {
-      server = createTlsServer({ ...tls, ...limits }, handle);
+      // Looked up, not imported (an ES import of node:http(s) loads undici through its lazy exports: start time).
+      server = process.getBuiltinModule('node:https').createServer({ ...tls, ...limits }, handle);
       server.on('tlsClientError', () => metrics.inc('GenericProcessingFail'));
     } else {
-      server = createServer(limits, handle);
+      server = process.getBuiltinModule('node:http').createServer(limits, handle);
     }
     server.timeout = opts.idleTimeoutMs;
     server.on('clientError', (_error, socket) => {
