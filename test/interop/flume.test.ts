@@ -17,7 +17,7 @@ import { metricsOf } from '../../lib/core/metrics.js';
 import { avroSink } from '../../lib/sinks/avroSink.js';
 import { avroSource } from '../../lib/sources/avroSource.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
-import { startFlumeAgent, flumeEnv, freePort, rolledLines, type FlumeAgent } from '../support/flume.js';
+import { FlumeConf, startFlumeAgent, flumeEnv, freePort, rolledLines, type FlumeAgent } from '../support/flume.js';
 import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
 
 const env = flumeEnv();
@@ -57,140 +57,48 @@ describe.skipIf(env.skip)(`Apache Flume 1.11.0 interop${env.note}`, () => {
       subscriptions.push(source.pipe(memoryChannel({ capacity: 100, transactionCapacity: 100, keepAliveMs: 20 })).subscribe(full.sink));
       ours['full'] = await l.port;
     }
-    let tlsConf = '';
     try {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'pipe' });
       execFileSync('openssl', ['pkcs12', '-export', '-in', join(certDir, 'cert.pem'), '-inkey', join(certDir, 'key.pem'), '-out', join(certDir, 'ks.p12'), '-passout', 'pass:secret', '-name', 'flume'], { stdio: 'pipe' });
     } catch (error) {
       tlsWhy = `openssl could not make a certificate and PKCS12 keystore: ${(error as Error).message}`;
     }
+    flumePorts.none = await freePort();
+    flumePorts.deflate = await freePort();
+    const conf = new FlumeConf()
+      // Flume → rxflume, plain and deflate
+      .seq('s1', 'c1', SEQ_EVENTS, { batchSize: 100, header: ['origin', 'flume-plain'], timestamp: true })
+      .seq('s2', 'c2', SEQ_EVENTS, { batchSize: 100, header: ['origin', 'flume-deflate'] })
+      .rpcSink('k1', 'avro', 'c1', ours['none']!, { 'batch-size': 100 })
+      .rpcSink('k2', 'avro', 'c2', ours['deflate']!, { 'compression-type': 'deflate' })
+      // rxflume → Flume, plain and deflate
+      .rpcSource('r3', 'avro', 'c3', flumePorts.none)
+      .rpcSource('r4', 'avro', 'c4', flumePorts.deflate, { 'compression-type': 'deflate' })
+      .fileRoll('k3', 'c3', 'out-none', 'header_and_text')
+      .fileRoll('k4', 'c4', 'out-deflate', 'header_and_text')
+      // Flume → rxflume whose channel is full at first
+      .seq('s5', 'c5', FULL_EVENTS, { batchSize: 100 })
+      .rpcSink('k5', 'avro', 'c5', ours['full']!, { 'batch-size': 100 })
+      .memory('c5', 1000, 100)
+      .memory('c1')
+      .memory('c2')
+      .memory('c3')
+      .memory('c4');
     if (!tlsWhy) {
       const l = listening();
       const source = avroSource({ name: 'avro-tls', bind: '127.0.0.1', port: 0, ssl: true, sslKeyFile: join(certDir, 'key.pem'), sslCertFile: join(certDir, 'cert.pem'), compressionType: 'deflate', onListening: l.onListening });
       subscriptions.push(source.pipe(memoryChannel({ capacity: 10_000, transactionCapacity: 1000 })).subscribe(tls.sink));
       const ourTlsPort = await l.port;
       tls.flumePort = await freePort();
-      tlsConf = `
-a1.sources = s1 s2 r3 r4 s5 s7 r6
-a1.channels = c1 c2 c3 c4 c5 c6 c7
-a1.sinks = k1 k2 k3 k4 k5 k6 k7
-a1.sources.s7.type = seq
-a1.sources.s7.totalEvents = ${TLS_EVENTS}
-a1.sources.s7.batchSize = 100
-a1.sources.s7.channels = c7
-a1.sinks.k7.type = avro
-a1.sinks.k7.hostname = 127.0.0.1
-a1.sinks.k7.port = ${ourTlsPort}
-a1.sinks.k7.ssl = true
-a1.sinks.k7.trust-all-certs = true
-a1.sinks.k7.compression-type = deflate
-a1.sinks.k7.channel = c7
-a1.sources.r6.type = avro
-a1.sources.r6.bind = 127.0.0.1
-a1.sources.r6.port = ${tls.flumePort}
-a1.sources.r6.ssl = true
-a1.sources.r6.keystore = ${join(certDir, 'ks.p12')}
-a1.sources.r6.keystore-password = secret
-a1.sources.r6.keystore-type = PKCS12
-a1.sources.r6.compression-type = deflate
-a1.sources.r6.channels = c6
-a1.sinks.k6.type = file_roll
-a1.sinks.k6.sink.directory = {{dir}}/out-tls
-a1.sinks.k6.sink.rollInterval = 0
-a1.sinks.k6.channel = c6
-a1.channels.c6.type = memory
-a1.channels.c6.capacity = 10000
-a1.channels.c6.transactionCapacity = 1000
-a1.channels.c7.type = memory
-a1.channels.c7.capacity = 10000
-a1.channels.c7.transactionCapacity = 1000
-`;
+      conf
+        .seq('s7', 'c7', TLS_EVENTS, { batchSize: 100 })
+        .rpcSink('k7', 'avro', 'c7', ourTlsPort, { ssl: true, 'trust-all-certs': true, 'compression-type': 'deflate' })
+        .rpcSource('r6', 'avro', 'c6', tls.flumePort, { ssl: true, keystore: join(certDir, 'ks.p12'), 'keystore-password': 'secret', 'keystore-type': 'PKCS12', 'compression-type': 'deflate' })
+        .fileRoll('k6', 'c6', 'out-tls')
+        .memory('c6')
+        .memory('c7');
     }
-    flumePorts.none = await freePort();
-    flumePorts.deflate = await freePort();
-    const conf = `
-a1.sources = s1 s2 r3 r4 s5
-a1.channels = c1 c2 c3 c4 c5
-a1.sinks = k1 k2 k3 k4 k5
-
-# Flume → rxflume, plain and deflate
-a1.sources.s1.type = seq
-a1.sources.s1.totalEvents = ${SEQ_EVENTS}
-a1.sources.s1.batchSize = 100
-a1.sources.s1.interceptors = st ts
-a1.sources.s1.interceptors.st.type = static
-a1.sources.s1.interceptors.st.key = origin
-a1.sources.s1.interceptors.st.value = flume-plain
-a1.sources.s1.interceptors.ts.type = timestamp
-a1.sources.s1.channels = c1
-a1.sources.s2.type = seq
-a1.sources.s2.totalEvents = ${SEQ_EVENTS}
-a1.sources.s2.batchSize = 100
-a1.sources.s2.interceptors = st
-a1.sources.s2.interceptors.st.type = static
-a1.sources.s2.interceptors.st.key = origin
-a1.sources.s2.interceptors.st.value = flume-deflate
-a1.sources.s2.channels = c2
-a1.sinks.k1.type = avro
-a1.sinks.k1.hostname = 127.0.0.1
-a1.sinks.k1.port = ${ours['none']}
-a1.sinks.k1.batch-size = 100
-a1.sinks.k1.channel = c1
-a1.sinks.k2.type = avro
-a1.sinks.k2.hostname = 127.0.0.1
-a1.sinks.k2.port = ${ours['deflate']}
-a1.sinks.k2.compression-type = deflate
-a1.sinks.k2.channel = c2
-
-# rxflume → Flume, plain and deflate
-a1.sources.r3.type = avro
-a1.sources.r3.bind = 127.0.0.1
-a1.sources.r3.port = ${flumePorts.none}
-a1.sources.r3.channels = c3
-a1.sources.r4.type = avro
-a1.sources.r4.bind = 127.0.0.1
-a1.sources.r4.port = ${flumePorts.deflate}
-a1.sources.r4.compression-type = deflate
-a1.sources.r4.channels = c4
-a1.sinks.k3.type = file_roll
-a1.sinks.k3.sink.directory = {{dir}}/out-none
-a1.sinks.k3.sink.rollInterval = 0
-a1.sinks.k3.sink.serializer = header_and_text
-a1.sinks.k3.channel = c3
-a1.sinks.k4.type = file_roll
-a1.sinks.k4.sink.directory = {{dir}}/out-deflate
-a1.sinks.k4.sink.rollInterval = 0
-a1.sinks.k4.sink.serializer = header_and_text
-a1.sinks.k4.channel = c4
-
-# Flume → rxflume whose channel is full at first
-a1.sources.s5.type = seq
-a1.sources.s5.totalEvents = ${FULL_EVENTS}
-a1.sources.s5.batchSize = 100
-a1.sources.s5.channels = c5
-a1.sinks.k5.type = avro
-a1.sinks.k5.hostname = 127.0.0.1
-a1.sinks.k5.port = ${ours['full']}
-a1.sinks.k5.batch-size = 100
-a1.sinks.k5.channel = c5
-a1.channels.c5.type = memory
-a1.channels.c5.capacity = 1000
-a1.channels.c5.transactionCapacity = 100
-
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.channels.c2.type = memory
-a1.channels.c2.capacity = 10000
-a1.channels.c2.transactionCapacity = 1000
-a1.channels.c3.type = memory
-a1.channels.c3.capacity = 10000
-a1.channels.c3.transactionCapacity = 1000
-a1.channels.c4.type = memory
-a1.channels.c4.capacity = 10000
-a1.channels.c4.transactionCapacity = 1000
-${tlsConf}`;
-    agent = await startFlumeAgent({ conf, mkdirs: ['out-none', 'out-deflate', 'out-tls'] });
+    agent = await startFlumeAgent({ conf: String(conf), mkdirs: ['out-none', 'out-deflate', 'out-tls'] });
     await agent.waitForLog(/Avro source r3 started/);
     await agent.waitForLog(/Avro source r4 started/);
     if (!tlsWhy) await agent.waitForLog(/Avro source r6 started/);

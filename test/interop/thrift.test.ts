@@ -17,7 +17,7 @@ import { metricsOf } from '../../lib/core/metrics.js';
 import { thriftSink } from '../../lib/sinks/thriftSink.js';
 import { thriftSource } from '../../lib/sources/thriftSource.js';
 import { memoryChannel } from '../../operators/channels/memoryChannel.js';
-import { flumeEnv, freePort, rolledLines, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
+import { FlumeConf, flumeEnv, freePort, rolledLines, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
 import { keytoolIn, keytoolProblem, skipOrFail } from '../support/keytool.js';
 import { listening, recordingSink, waitFor, type RecordingSink } from '../support/net.js';
 
@@ -28,10 +28,6 @@ const FULL_EVENTS = 300;
 const TLS_EVENTS = 200;
 const PROTOCOLS = ['compact', 'binary'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
-
-/** A Flume memory channel's lines. */
-const memory = (name: string, capacity = 10_000, transactionCapacity = 1000): string =>
-  `a1.channels.${name}.type = memory\na1.channels.${name}.capacity = ${capacity}\na1.channels.${name}.transactionCapacity = ${transactionCapacity}\n`;
 
 /** Sends the events through `sink` in channel-sized batches, each acked only once Flume answered OK. */
 async function sendAll(sink: ReturnType<typeof thriftSink>, events: FlumeEvent[]): Promise<void> {
@@ -75,106 +71,39 @@ describe.skipIf(env.skip)(`Thrift source and sink vs Apache Flume 1.11.0${env.no
     } catch (error) {
       tls.why = `openssl/keytool could not make the certificate and stores: ${(error as Error).message}`;
     }
-    let tlsConf = '';
-    if (!tls.why) {
-      await serve('tls', tls.sink, { ssl: true, sslKeyFile: join(certDir, 'key.pem'), sslCertFile: join(certDir, 'cert.pem') });
-      flumePorts.tls = await freePort();
-      tlsConf = `
-a1.sources.s7.type = seq
-a1.sources.s7.totalEvents = ${TLS_EVENTS}
-a1.sources.s7.channels = c7
-a1.sinks.k7.type = thrift
-a1.sinks.k7.hostname = 127.0.0.1
-a1.sinks.k7.port = ${ours['tls']}
-a1.sinks.k7.ssl = true
-a1.sinks.k7.truststore = ${join(certDir, 'trust.jks')}
-a1.sinks.k7.truststore-password = changeit
-a1.sinks.k7.truststore-type = JKS
-a1.sinks.k7.channel = c7
-${memory('c7')}a1.sources.r6.type = thrift
-a1.sources.r6.bind = 127.0.0.1
-a1.sources.r6.port = ${flumePorts.tls}
-a1.sources.r6.ssl = true
-a1.sources.r6.keystore = ${join(certDir, 'ks.p12')}
-a1.sources.r6.keystore-password = secret
-a1.sources.r6.keystore-type = PKCS12
-a1.sources.r6.channels = c6
-a1.sinks.k6.type = file_roll
-a1.sinks.k6.sink.directory = {{dir}}/out-tls
-a1.sinks.k6.sink.rollInterval = 0
-a1.sinks.k6.channel = c6
-${memory('c6')}`;
-    }
+    if (!tls.why) await serve('tls', tls.sink, { ssl: true, sslKeyFile: join(certDir, 'key.pem'), sslCertFile: join(certDir, 'cert.pem') });
     flumePorts.compact = await freePort();
     flumePorts.binary = await freePort();
-    const conf = `
-a1.sources = s1 s2 r3 r4 s5${tls.why ? '' : ' r6 s7'}
-a1.channels = c1 c2 c3 c4 c5${tls.why ? '' : ' c6 c7'}
-a1.sinks = k1 k2 k3 k4 k5${tls.why ? '' : ' k6 k7'}
-
-# Flume → rxflume, compact (Flume's default protocol) and binary
-a1.sources.s1.type = seq
-a1.sources.s1.totalEvents = ${SEQ_EVENTS}
-a1.sources.s1.batchSize = 100
-a1.sources.s1.interceptors = st ts
-a1.sources.s1.interceptors.st.type = static
-a1.sources.s1.interceptors.st.key = origin
-a1.sources.s1.interceptors.st.value = flume-compact
-a1.sources.s1.interceptors.ts.type = timestamp
-a1.sources.s1.channels = c1
-a1.sources.s2.type = seq
-a1.sources.s2.totalEvents = ${SEQ_EVENTS}
-a1.sources.s2.batchSize = 100
-a1.sources.s2.interceptors = st
-a1.sources.s2.interceptors.st.type = static
-a1.sources.s2.interceptors.st.key = origin
-a1.sources.s2.interceptors.st.value = flume-binary
-a1.sources.s2.channels = c2
-a1.sinks.k1.type = thrift
-a1.sinks.k1.hostname = 127.0.0.1
-a1.sinks.k1.port = ${ours['compact']}
-a1.sinks.k1.batch-size = 100
-a1.sinks.k1.channel = c1
-a1.sinks.k2.type = thrift
-a1.sinks.k2.hostname = 127.0.0.1
-a1.sinks.k2.port = ${ours['binary']}
-a1.sinks.k2.protocol = binary
-a1.sinks.k2.channel = c2
-
-# rxflume → Flume, compact and binary
-a1.sources.r3.type = thrift
-a1.sources.r3.bind = 127.0.0.1
-a1.sources.r3.port = ${flumePorts.compact}
-a1.sources.r3.channels = c3
-a1.sources.r4.type = thrift
-a1.sources.r4.bind = 127.0.0.1
-a1.sources.r4.port = ${flumePorts.binary}
-a1.sources.r4.protocol = binary
-a1.sources.r4.channels = c4
-a1.sinks.k3.type = file_roll
-a1.sinks.k3.sink.directory = {{dir}}/out-compact
-a1.sinks.k3.sink.rollInterval = 0
-a1.sinks.k3.sink.serializer = header_and_text
-a1.sinks.k3.channel = c3
-a1.sinks.k4.type = file_roll
-a1.sinks.k4.sink.directory = {{dir}}/out-binary
-a1.sinks.k4.sink.rollInterval = 0
-a1.sinks.k4.sink.serializer = header_and_text
-a1.sinks.k4.channel = c4
-
-# Flume → rxflume whose channel is full at first
-a1.sources.s5.type = seq
-a1.sources.s5.totalEvents = ${FULL_EVENTS}
-a1.sources.s5.batchSize = 100
-a1.sources.s5.channels = c5
-a1.sinks.k5.type = thrift
-a1.sinks.k5.hostname = 127.0.0.1
-a1.sinks.k5.port = ${ours['full']}
-a1.sinks.k5.batch-size = 100
-a1.sinks.k5.channel = c5
-
-${['c1', 'c2', 'c3', 'c4'].map((c) => memory(c)).join('')}${memory('c5', 1000, 100)}${tlsConf}`;
-    agent = await startFlumeAgent({ conf, mkdirs: ['out-compact', 'out-binary', 'out-tls'] });
+    const conf = new FlumeConf()
+      // Flume → rxflume, compact (Flume's default protocol) and binary
+      .seq('s1', 'c1', SEQ_EVENTS, { batchSize: 100, header: ['origin', 'flume-compact'], timestamp: true })
+      .seq('s2', 'c2', SEQ_EVENTS, { batchSize: 100, header: ['origin', 'flume-binary'] })
+      .rpcSink('k1', 'thrift', 'c1', ours['compact']!, { 'batch-size': 100 })
+      .rpcSink('k2', 'thrift', 'c2', ours['binary']!, { protocol: 'binary' })
+      // rxflume → Flume, compact and binary
+      .rpcSource('r3', 'thrift', 'c3', flumePorts.compact)
+      .rpcSource('r4', 'thrift', 'c4', flumePorts.binary, { protocol: 'binary' })
+      .fileRoll('k3', 'c3', 'out-compact', 'header_and_text')
+      .fileRoll('k4', 'c4', 'out-binary', 'header_and_text')
+      // Flume → rxflume whose channel is full at first
+      .seq('s5', 'c5', FULL_EVENTS, { batchSize: 100 })
+      .rpcSink('k5', 'thrift', 'c5', ours['full']!, { 'batch-size': 100 })
+      .memory('c1')
+      .memory('c2')
+      .memory('c3')
+      .memory('c4')
+      .memory('c5', 1000, 100);
+    if (!tls.why) {
+      flumePorts.tls = await freePort();
+      conf
+        .seq('s7', 'c7', TLS_EVENTS)
+        .rpcSink('k7', 'thrift', 'c7', ours['tls']!, { ssl: true, truststore: join(certDir, 'trust.jks'), 'truststore-password': 'changeit', 'truststore-type': 'JKS' })
+        .memory('c7')
+        .rpcSource('r6', 'thrift', 'c6', flumePorts.tls, { ssl: true, keystore: join(certDir, 'ks.p12'), 'keystore-password': 'secret', 'keystore-type': 'PKCS12' })
+        .fileRoll('k6', 'c6', 'out-tls')
+        .memory('c6');
+    }
+    agent = await startFlumeAgent({ conf: String(conf), mkdirs: ['out-compact', 'out-binary', 'out-tls'] });
     const thriftSources = tls.why ? 2 : 3;
     let log = '';
     await waitFor(() => (void agent!.log().then((l) => (log = l)), (log.match(/Started Thrift source/g) ?? []).length >= thriftSources), "Flume's Thrift sources to start", 120_000);

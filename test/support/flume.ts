@@ -29,6 +29,65 @@ export function flumeEnv(): FlumeEnv {
   }
 }
 
+type Keys = Record<string, string | number | boolean | undefined>;
+
+/**
+ * A Flume properties file for agent `a1`, built component by component: each adds its keys (undefined ones
+ * left out), and `a1.sources`, `a1.channels` and `a1.sinks` are written from what was added, so the lists
+ * and the definitions cannot disagree. `{{dir}}` is the agent's directory (startFlumeAgent fills it in).
+ */
+export class FlumeConf {
+  readonly #names = { sources: [] as string[], channels: [] as string[], sinks: [] as string[] };
+  readonly #lines: string[] = [];
+
+  add(kind: 'sources' | 'channels' | 'sinks', name: string, keys: Keys): this {
+    this.#names[kind].push(name);
+    for (const [key, value] of Object.entries(keys)) if (value !== undefined) this.#lines.push(`a1.${kind}.${name}.${key} = ${value}`);
+    return this;
+  }
+
+  memory(name: string, capacity = 10_000, transactionCapacity = 1000): this {
+    return this.add('channels', name, { type: 'memory', capacity, transactionCapacity });
+  }
+
+  /** A seq source of `totalEvents` into `channel`; `header` adds a static interceptor (`st`), `timestamp` a timestamp one (`ts`) after it. */
+  seq(name: string, channel: string, totalEvents: number, options: { batchSize?: number; header?: [key: string, value: string]; timestamp?: boolean } = {}): this {
+    const { batchSize, header, timestamp } = options;
+    const interceptors = [header && 'st', timestamp && 'ts'].filter(Boolean).join(' ');
+    return this.add('sources', name, {
+      type: 'seq',
+      totalEvents,
+      batchSize,
+      interceptors: interceptors || undefined,
+      'interceptors.st.type': header && 'static',
+      'interceptors.st.key': header?.[0],
+      'interceptors.st.value': header?.[1],
+      'interceptors.ts.type': timestamp ? 'timestamp' : undefined,
+      channels: channel,
+    });
+  }
+
+  /** An RPC sink (avro, thrift) from `channel` to 127.0.0.1:`port`. */
+  rpcSink(name: string, type: 'avro' | 'thrift', channel: string, port: number, keys: Keys = {}): this {
+    return this.add('sinks', name, { type, hostname: '127.0.0.1', port, ...keys, channel });
+  }
+
+  /** An RPC source (avro, thrift) on 127.0.0.1:`port` into `channel`. */
+  rpcSource(name: string, type: 'avro' | 'thrift', channel: string, port: number, keys: Keys = {}): this {
+    return this.add('sources', name, { type, bind: '127.0.0.1', port, ...keys, channels: channel });
+  }
+
+  /** A file_roll sink from `channel` into `{{dir}}/<out>`, never rolled. */
+  fileRoll(name: string, channel: string, out: string, serializer?: string): this {
+    return this.add('sinks', name, { type: 'file_roll', 'sink.directory': `{{dir}}/${out}`, 'sink.rollInterval': 0, 'sink.serializer': serializer, channel });
+  }
+
+  toString(): string {
+    const lists = (['sources', 'channels', 'sinks'] as const).map((kind) => `a1.${kind} = ${this.#names[kind].join(' ')}`);
+    return `${[...lists, ...this.#lines].join('\n')}\n`;
+  }
+}
+
 /** `n` free ports, distinct (freePort never hands one out twice). */
 export async function freePorts(n: number): Promise<number[]> {
   const ports: number[] = [];
