@@ -128,6 +128,23 @@ describe('Reader', () => {
     expect(spanning.buffer).not.toBe(b.buffer);
   });
 
+  it('reads short strings of every length exactly, ASCII or not, and stringLike tells strings differing only at either end', () => {
+    for (let n = 0; n <= 18; n++) {
+      const ascii = 'abcdefghijklmnopqr'.slice(0, n);
+      // A non-ASCII character at the end, then at the start: the string falls back to UTF-8 decoding.
+      for (const s of [ascii, `${ascii.slice(1)}é`, `é${ascii.slice(2)}`]) {
+        const text = Buffer.from(s, 'utf8');
+        expect(new Reader([Buffer.concat([zigzag(text.length), text]), Buffer.from([0x02])]).string()).toBe(s);
+        expect(new Reader(Buffer.concat([zigzag(text.length), text, Buffer.from([0x02])])).stringLike(`${s}x`.slice(0, s.length))).toBe(s);
+      }
+      if (n === 0) continue;
+      const bytes = Buffer.concat([zigzag(n), Buffer.from(ascii), Buffer.from([0x02])]);
+      expect(new Reader(bytes).stringLike(ascii)).toBe(ascii);
+      expect(new Reader(bytes).stringLike(`${ascii.slice(0, -1)}!`)).toBe(ascii);
+      expect(new Reader(bytes).stringLike(`!${ascii.slice(1)}`)).toBe(ascii);
+    }
+  });
+
   it('stringLike returns the likely string only for the same ASCII bytes: a UTF-8 "é" is not the Latin-1 pair "Ã©"', () => {
     const e = Buffer.concat([zigzag(2), Buffer.from('é', 'utf8')]);
     expect(new Reader(e).stringLike('\u00c3\u00a9')).toBe('é');
