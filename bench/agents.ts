@@ -37,6 +37,15 @@ export interface StartOptions {
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'agent', 'cli.js');
 
+/**
+ * The Node flags of the `rxflume` command's shebang (lib/agent/cli.ts): agents started here as `node cli.js`
+ * run with them, so that what is measured is what the command runs.
+ */
+export function cliNodeFlags(): string[] {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+  return /^#!.*\bnode((?:\s+--\S+)*)\s*$/.exec(first)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 /** rxflume agents alive, killed if the bench dies. */
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -71,7 +80,7 @@ export async function startAgent(kind: AgentKind, conf: string, options: StartOp
   try {
     // Reload on, checked hourly: the agent stays up after a bounded source ended, as Flume's does.
     const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
-    const args = [...profile, CLI, 'agent', '-n', 'a1', '-f', confFile, '-i', '3600', ...Object.entries(metrics).map(([k, v]) => `-D${k}=${v}`), '--log-level', 'warn', '--quiet'];
+    const args = [...cliNodeFlags(), ...profile, CLI, 'agent', '-n', 'a1', '-f', confFile, '-i', '3600', ...Object.entries(metrics).map(([k, v]) => `-D${k}=${v}`), '--log-level', 'warn', '--quiet'];
     child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratch } from './support/cli.js';
@@ -39,6 +39,18 @@ describe('the packed tarball in a fresh app', () => {
     const manifest = JSON.parse(readFileSync(join(app, 'node_modules/rxflume/package.json'), 'utf8')) as { scripts?: Record<string, string> };
     for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) expect(manifest.scripts?.[script], script).toBeUndefined();
   });
+
+  it('installs the rxflume command, which runs Node with 8 MB semi-spaces (its shebang)', async () => {
+    // The flag is the command's memory default (lib/agent/cli.ts): lost from the shebang, agents run with
+    // Node's larger young generation and nothing else would notice.
+    const out = join(app, 'exec-argv.json');
+    const preload = join(app, 'report-exec-argv.cjs');
+    writeFileSync(preload, "process.on('exit', () => require('node:fs').writeFileSync(process.env.EXEC_ARGV_OUT, JSON.stringify(process.execArgv)));\n");
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--require ${preload}`, EXEC_ARGV_OUT: out };
+    const { stdout } = await run(join(app, 'node_modules/.bin/rxflume'), ['demo', '--events', '10', '--batch', '5'], { cwd: app, env });
+    expect(stdout).toContain('EventDrainSuccessCount');
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(['--max-semi-space-size=8']);
+  }, 60_000);
 
   it('type-checks a strict app using the main entry and a subpath', async () => {
     writeFileSync(
