@@ -435,27 +435,35 @@ function delegate(script: string, args: string[], env: Record<string, string> = 
   return readJsonLine(run.stdout);
 }
 
+/** Connections the avro-source row measures: one, as a single upstream agent sends, and several. */
+const AVRO_SOURCE_CONNS = [1, 4];
+
 function avroSourceRow(): Row {
-  const row = { id: 'avro-source', title: 'avro source → memory → null (1 connection)', batch: null, events: 0, target: '≥ 1.5× Flume; ≥ 0.8 of the plain-server baseline' };
+  const row = { id: 'avro-source', title: 'avro source → memory → null', batch: null, events: 0, target: '≥ 1.5× Flume; ≥ 0.8 of the plain-server baseline' };
   return {
     ...row,
     async run() {
       const cpuProfDir = profileDir(row.id);
       const out = delegate('network.js', [], {
         BATCHES: '100,1000',
-        AVRO_CONNS: '1',
+        AVRO_CONNS: AVRO_SOURCE_CONNS.join(','),
         ROUNDS: String(ROUNDS),
         SECONDS: QUICK ? '2' : '5',
         CASES: 'avro/baseline,avro/rxflume,avro/flume',
         ...(cpuProfDir ? { CPU_PROF_DIR: cpuProfDir } : {}),
       });
-      const results = (out.results as Array<BenchResult & { proto: string; server: AgentKind | 'baseline'; batch: number; eventsPerSec: number; peakRssMB: number; mismatch: boolean }>).filter((r) => r.proto === 'avro');
+      const results = (out.results as Array<BenchResult & { proto: string; server: AgentKind | 'baseline'; batch: number; conns: number; eventsPerSec: number; peakRssMB: number; mismatch: boolean }>).filter((r) => r.proto === 'avro');
       if (results.some((r) => r.mismatch)) throw new Error('avro-source: bench/network.ts reported a count mismatch');
-      return [100, 1000].map((batch) => {
-        const med: RowResult['median'] = {};
-        for (const r of results.filter((x) => x.batch === batch)) med[r.server] = { eventsPerSec: r.eventsPerSec, peakRssMB: r.peakRssMB };
-        return { row: row.id, title: row.title, events: row.events, target: row.target, batch, median: med, rounds: [], ...ratios(med) };
-      });
+      // One result per connection count and batch; the id names the count past one, so plots and labels stay apart.
+      return AVRO_SOURCE_CONNS.flatMap((conns) =>
+        [100, 1000].map((batch) => {
+          const med: RowResult['median'] = {};
+          for (const r of results.filter((x) => x.batch === batch && x.conns === conns)) med[r.server] = { eventsPerSec: r.eventsPerSec, peakRssMB: r.peakRssMB };
+          const id = conns === 1 ? row.id : `${row.id}-${conns}conn`;
+          const title = `${row.title} (${conns} connection${conns === 1 ? '' : 's'})`;
+          return { row: id, title, events: row.events, target: row.target, batch, median: med, rounds: [], ...ratios(med) };
+        }),
+      );
     },
   };
 }

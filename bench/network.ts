@@ -24,12 +24,16 @@
  *                            WARMUP=0.5 not counted, ROUNDS=3 runs per case (median reported),
  *                            AVRO_CONNS=1 connections (e.g. 1,4), HTTP_INFLIGHT=4, FLUME=0 to skip Flume,
  *                            CASES=avro/rxflume,… only these, CPU_PROF_DIR=dir: a .cpuprofile per
- *                            rxflume/baseline server process, for Chrome DevTools or speedscope)
+ *                            rxflume/baseline server process, for Chrome DevTools or speedscope,
+ *                            BEFORE_DIST=dir: also case `before`, the rxflume server built from another
+ *                            checkout's dist/ (e.g. the commit before a change), interleaved with the
+ *                            others so that before and after share the machine's moments)
  */
 import { spawn } from 'node:child_process';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import avro from 'avsc';
 import { Reader, readEnumResponse, readHandshakeResponse, writeCallHeader, writeHandshakeRequest, NONE } from '../lib/avro/rpc.js';
 import { FrameDecoder, encodeFrame } from '../lib/avro/frames.js';
@@ -57,10 +61,14 @@ const FLUME = process.env['FLUME'] !== '0';
 const CASES = process.env['CASES']?.split(',');
 /** A folder: the rxflume and baseline server processes write a V8 CPU profile there (node --cpu-prof). */
 const CPU_PROF_DIR = process.env['CPU_PROF_DIR'];
+/** Another build's dist/ folder: its avroSource/httpSource pipeline is measured too, as server `before`. */
+const BEFORE_DIST = process.env['BEFORE_DIST'];
 const BODY_BYTES = 200;
 
 type Proto = 'avro' | 'http';
-type ServerKind = 'rxflume' | 'baseline' | 'flume';
+type ServerKind = 'rxflume' | 'before' | 'baseline' | 'flume';
+/** Servers run by this script in a child process. */
+type NodeServer = Exclude<ServerKind, 'flume'>;
 
 interface Spec {
   proto: Proto;
@@ -241,15 +249,31 @@ async function runClient(proto: Proto, port: number, batch: number, conns: numbe
 // ---- servers -----------------------------------------------------------------------------------
 
 /** Starts a server; returns its port and a function counting [accepted, drained] events. */
-async function startServer(proto: Proto, kind: 'rxflume' | 'baseline', batch: number): Promise<{ port: number; counts(): [number, number] }> {
+async function startServer(proto: Proto, kind: NodeServer, batch: number): Promise<{ port: number; counts(): [number, number] }> {
   let port = 0;
   let counts: () => [number, number] = () => [0, 0];
+  // The same pipeline from another build (its own modules: its metrics are its own too).
+  const lib =
+    kind === 'before'
+      ? await (async () => {
+          const at = (path: string) => import(pathToFileURL(join(resolve(BEFORE_DIST!), path)).href);
+          return {
+            avroSource: (await at('lib/sources/avroSource.js')).avroSource as typeof avroSource,
+            httpSource: (await at('lib/sources/http/httpSource.js')).httpSource as typeof httpSource,
+            nullSink: (await at('lib/sinks/nullSink.js')).nullSink as typeof nullSink,
+            pipe: (await at('lib/core/pipe.js')).pipe as typeof pipe,
+            memoryChannel: (await at('operators/channels/memoryChannel.js')).memoryChannel as typeof memoryChannel,
+            metricsOf: (await at('lib/core/metrics.js')).metricsOf as typeof metricsOf,
+          };
+        })()
+      : { avroSource, httpSource, nullSink, pipe, memoryChannel, metricsOf };
   const listening = new Promise<void>((ok) => {
     const onListening = (a: AddressInfo) => {
       port = a.port;
       ok();
     };
-    if (kind === 'rxflume') {
+    if (kind === 'rxflume' || kind === 'before') {
+      const { avroSource, httpSource, nullSink, pipe, memoryChannel, metricsOf } = lib;
       const source = proto === 'avro' ? avroSource({ bind: '127.0.0.1', port: 0, onListening }) : httpSource({ bind: '127.0.0.1', port: 0, onListening });
       const sink = nullSink({ batchSize: batch });
       const pipeline = pipe(source, memoryChannel({ capacity: Math.max(1000, batch * 20), transactionCapacity: batch }), sink);
@@ -411,7 +435,7 @@ function sampleCpu(cpuSeconds: () => number): { stop(): void; pctBetween(from: n
 }
 
 /** The server child: listens, tells the parent its port, and on request reports its counts once they reach the client's. */
-async function serverMain(proto: Proto, kind: 'rxflume' | 'baseline', batch: number): Promise<void> {
+async function serverMain(proto: Proto, kind: NodeServer, batch: number): Promise<void> {
   const { port, counts } = await startServer(proto, kind, batch);
   const samples = sampleCpu(() => {
     const cpu = process.cpuUsage();
@@ -457,7 +481,7 @@ async function client(spec: Spec, port: number | Promise<number>, env: Record<st
   return JSON.parse(out.trim().split('\n').at(-1)!) as ClientReport;
 }
 
-async function nodeServerCase(spec: Spec & { server: 'rxflume' | 'baseline' }): Promise<[ClientReport, ServerReport]> {
+async function nodeServerCase(spec: Spec & { server: NodeServer }): Promise<[ClientReport, ServerReport]> {
   const name = `${spec.proto}-${spec.server}-batch${spec.batch}-${spec.conns}conn`;
   const profile = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), '--server', spec.proto, spec.server, String(spec.batch)], {
@@ -622,7 +646,7 @@ async function flumeCase(spec: Spec): Promise<[ClientReport, ServerReport]> {
 // ---- main --------------------------------------------------------------------------------------
 
 async function runCase(spec: Spec): Promise<Result> {
-  const [sent, server] = spec.server === 'flume' ? await flumeCase(spec) : await nodeServerCase(spec as Spec & { server: 'rxflume' | 'baseline' });
+  const [sent, server] = spec.server === 'flume' ? await flumeCase(spec) : await nodeServerCase(spec as Spec & { server: NodeServer });
   const mismatch = server.accepted !== sent.events || (server.drainedExact !== false && server.drained !== sent.events) || sent.failed > 0;
   const name = `${spec.proto}/${spec.server}`;
   if (mismatch) {
@@ -661,7 +685,7 @@ async function main(): Promise<void> {
   }
   if (mode === '--server') {
     const [proto, kind, batch] = args;
-    await serverMain(proto as Proto, kind as 'rxflume' | 'baseline', Number(batch));
+    await serverMain(proto as Proto, kind as NodeServer, Number(batch));
     return;
   }
 
@@ -670,9 +694,11 @@ async function main(): Promise<void> {
   for (const batch of BATCHES) {
     for (const conns of AVRO_CONNS) {
       specs.push({ proto: 'avro', server: 'baseline', batch, conns }, { proto: 'avro', server: 'rxflume', batch, conns });
+      if (BEFORE_DIST) specs.push({ proto: 'avro', server: 'before', batch, conns });
       if (!skipFlume) specs.push({ proto: 'avro', server: 'flume', batch, conns });
     }
     specs.push({ proto: 'http', server: 'baseline', batch, conns: HTTP_INFLIGHT }, { proto: 'http', server: 'rxflume', batch, conns: HTTP_INFLIGHT });
+    if (BEFORE_DIST) specs.push({ proto: 'http', server: 'before', batch, conns: HTTP_INFLIGHT });
   }
   if (CASES) specs.splice(0, specs.length, ...specs.filter((s) => CASES.includes(`${s.proto}/${s.server}`)));
   const key = (s: Spec) => `${s.proto}/${s.server}/${s.batch}/${s.conns}`;
@@ -716,6 +742,7 @@ async function main(): Promise<void> {
       `http = keep-alive http.Agent, pre-serialized JSON body, ${HTTP_INFLIGHT} POSTs in flight`,
   );
   console.log('baselines: avro = plain net server framing the calls, walking the events and answering OK; http = http.createServer + JSON.parse + 200');
+  if (BEFORE_DIST) console.log(`before: the same rxflume pipeline built from ${resolve(BEFORE_DIST)}`);
   console.log(`flume: ${skipFlume ? `skipped (${skipFlume})` : `Apache Flume ${FLUME_VERSION} agent avro → memory → null (one JVM, -Xmx512m, for all its cases after a 2 s warm-up; its RSS is the JVM's peak so far)`}`);
   console.log(`median of ${ROUNDS} runs per case, ${SECONDS} s each (first ${WARMUP} s not counted), server and client each in their own process; ${round((Date.now() - startedAt) / 1000, 0)} s total`);
   console.log(line(header));
