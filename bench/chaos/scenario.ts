@@ -22,10 +22,11 @@ import { createLedger, startGenerator, type Generator, type Ledger } from './led
 import { createNetwork, type Network } from './netns.js';
 import { collectorConf, consumerConf, edgeConf, HDFS_DIR, KAFKA_PORT, TOPIC } from './topology.js';
 
-export type FaultKind = 'kill-collector' | 'kill-edge' | 'cut-link' | 'degrade-link' | 'kill-leader' | 'fill-disk' | 'stop-consumer';
+export type FaultKind = 'kill-collector' | 'kill-edge' | 'cut-link' | 'degrade-link' | 'kill-leader' | 'fill-disk' | 'stop-consumer' | 'kill-hdfs';
 
 // kill-leader last: after it the consumer's Kafka source may stall (see docs/deploying.md), which would hide the others' figures.
-export const FAULT_KINDS: readonly FaultKind[] = ['kill-collector', 'kill-edge', 'cut-link', 'degrade-link', 'fill-disk', 'stop-consumer', 'kill-leader'];
+// kill-hdfs runs only with HDFS (ChaosOptions.hdfs not false).
+export const FAULT_KINDS: readonly FaultKind[] = ['kill-collector', 'kill-edge', 'cut-link', 'degrade-link', 'fill-disk', 'stop-consumer', 'kill-hdfs', 'kill-leader'];
 
 export interface ChaosOptions {
   /** Lines per second per edge (default 200). */
@@ -371,10 +372,21 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
           await agent(target).stop();
           return { target, detail: 'SIGTERM (graceful), restarted', repair: () => agent(target).start() };
         }
+        case 'kill-hdfs': {
+          // One JVM holds the NameNode and the DataNode: both die, the sink's open files lose their pipelines.
+          await hdfs!.stop({ signal: 'SIGKILL' });
+          return { target: 'hdfs', detail: 'SIGKILL of the NameNode and DataNode, restarted on the same data', repair: () => hdfs!.start() };
+        }
       }
     };
+    // Every line put into the HDFS channel before `putMark` has been written and taken (a FIFO channel).
+    const hdfsCaughtUp = async (putMark: number | undefined) => {
+      const drained = await agent('sink').counter('SINK.k2', 'EventDrainSuccessCount');
+      return putMark !== undefined && drained !== undefined && drained >= putMark;
+    };
+    const kinds = hdfsTarget ? FAULT_KINDS : FAULT_KINDS.filter((k) => k !== 'kill-hdfs');
     for (let round = 0; round < rounds; round++) {
-      for (const fault of FAULT_KINDS) {
+      for (const fault of kinds) {
         if (options.budgetMs !== undefined && Date.now() - started > options.budgetMs - holdMs) {
           log(`budget of ${options.budgetMs} ms spent: ${fault} (round ${round + 1}) and later faults not run`);
           break;
@@ -388,8 +400,13 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         await sleep(hold);
         const repairStart = Date.now();
         const due = marks();
+        // For an HDFS fault the backlog is also what the HDFS sink had not written yet.
+        const putMark = fault === 'kill-hdfs' ? await agent('sink').counter('CHANNEL.c2', 'EventPutSuccessCount') : undefined;
         await repair();
-        const recovered = await waitUntil(() => caughtUp(due), Math.max(0, Math.min(recoveryTimeoutMs, budgetLeft())));
+        const recovered = await waitUntil(
+          async () => caughtUp(due) && (fault !== 'kill-hdfs' || (await hdfsCaughtUp(putMark))),
+          Math.max(0, Math.min(recoveryTimeoutMs, budgetLeft())),
+        );
         const recoveryMs = recovered ? Date.now() - repairStart : null;
         faults.push({ fault, target, detail, holdMs: hold, recoveryMs, duplicates: ledger.duplicated() - duplicatesBefore });
         if (!recovered) log(`  channel sizes: ${await channelSizes()}`);
