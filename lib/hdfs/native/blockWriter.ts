@@ -163,17 +163,24 @@ export class BlockWriter {
     if (this.failure) throw this.failure;
     if (data.length === 0) return;
     const bpc = this.o.bytesPerChecksum;
-    const bytes = this.partial.length > 0 ? Buffer.concat([this.partial, data]) : data;
-    let offset = this.bytesInBlock - this.partial.length;
+    const partial = this.partial;
+    const total = partial.length + data.length;
     const perPacket = this.chunksPerPacket * bpc;
-    for (let at = 0; at < bytes.length; at += perPacket) {
-      const piece = bytes.subarray(at, Math.min(bytes.length, at + perPacket));
-      this.sendPacket(this.seqno++, offset, piece, false, sync && at + perPacket >= bytes.length);
+    let offset = this.bytesInBlock - partial.length;
+    // Packets are views of `data`: only the first, which sends the unfinished chunk again, is a copy (at
+    // most one packet), not the whole write — a copy of every batch was a third of the sink's garbage.
+    for (let at = 0; at < total; ) {
+      const end = Math.min(total, at + perPacket);
+      const piece = at < partial.length ? Buffer.concat([partial, data.subarray(0, end - partial.length)]) : data.subarray(at - partial.length, end - partial.length);
+      this.sendPacket(this.seqno++, offset, piece, false, sync && end >= total);
       offset += piece.length;
+      at = end;
     }
     this.bytesInBlock += data.length;
-    const tail = bytes.length % bpc;
-    this.partial = tail === 0 ? Buffer.alloc(0) : Buffer.from(bytes.subarray(bytes.length - tail));
+    // The unfinished chunk, copied: a view would keep the whole write's buffer alive until the next one.
+    const tail = total % bpc;
+    this.partial =
+      tail === 0 ? Buffer.alloc(0) : tail <= data.length ? Buffer.from(data.subarray(data.length - tail)) : Buffer.concat([partial.subarray(partial.length - (tail - data.length)), data]);
   }
 
   /** Resolves when every packet sent so far is acked by the whole pipeline (hflush, or hsync for a packet sent with `sync`). */

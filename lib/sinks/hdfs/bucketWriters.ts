@@ -3,8 +3,9 @@
  * one open file, rolled by count, size, interval and idleness, least recently used buckets closed past
  * `maxOpenFiles`; and how batches become HDFS writes.
  *
- * **Rounds.** Batches are written in rounds: every batch that arrived while the previous round was
- * writing goes into the next one (a single batch when the channel lets the sink hold one at a time).
+ * **Rounds.** Batches are written in rounds: the batches that arrived while the previous round was
+ * writing go into the next one, up to `maxRoundBytes` of bodies (a single batch when the channel lets
+ * the sink hold one at a time, or when one batch is larger).
  * A round routes every event, appends it to its bucket's file (rolling first when the file is full),
  * then sends each touched file's new bytes as **one request**: CREATE (the file's header and its first
  * bytes) or APPEND, files in parallel. Each request's 2xx means the DataNode closed the file with the
@@ -45,6 +46,8 @@ export interface BucketWritersOptions extends FileRepairOptions {
   maxOpenFiles: number;
   replication: number | undefined;
   maxConcurrentWrites: number;
+  /** Event body bytes a round takes at most (whole batches, at least one): bounds what one round's writes hold. */
+  maxRoundBytes: number;
   writer: FileWriterOptions;
 }
 
@@ -149,8 +152,7 @@ export class BucketWriters {
   private async loop(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const round = this.pending;
-        this.pending = [];
+        const round = this.nextRound();
         try {
           await this.round(round);
         } catch (error) {
@@ -164,6 +166,22 @@ export class BucketWriters {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /**
+   * The batches of the next round, oldest first: as many as fit in maxRoundBytes of bodies, at least one.
+   * The rest wait for the round after (they are in the channel's memory already); unbounded, a round took
+   * all the channel handed over, and its encoded copy and the bytes in the socket grew with it.
+   */
+  private nextRound(): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    for (; n < this.pending.length; n++) {
+      const batchBytes = this.pending[n]!.batch.events.reduce((sum, e) => sum + e.body.length, 0);
+      if (n > 0 && bytes + batchBytes > this.o.maxRoundBytes) break;
+      bytes += batchBytes;
+    }
+    return this.pending.splice(0, n);
   }
 
   // ---- a round ----------------------------------------------------------------------------------

@@ -92,6 +92,14 @@ export const hdfsSinkOptions = z
       .default(true)
       .describe('When first writing to a bucket, close in-use files an earlier run left there (cut to their last complete batch); Flume leaves them.'),
     maxConcurrentWrites: z.number().int().min(1).default(16).describe('Files written at once within a batch (one request each).'),
+    maxWriteBytes: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'Event body bytes written together at most: batches that wait while a write runs go in the next one up to this (whole batches, at least one). By default 1 MiB natively (a write costs one pipeline round trip), 16 MiB over WebHDFS (each request pays a fixed latency).',
+      ),
     ...loggerOption,
   })
   .superRefine((o, ctx) => {
@@ -321,6 +329,7 @@ export const hdfsSink = component(hdfsSinkSpec, function hdfsSink(options: HdfsS
     callTimeoutMs: opts.callTimeoutMs,
     replication: opts.replication,
     maxConcurrentWrites: opts.maxConcurrentWrites,
+    maxRoundBytes: opts.maxWriteBytes ?? (location.transport === 'native' ? 1 << 20 : 16 << 20),
     recoverInUseFiles: opts.recoverInUseFiles,
     writer: {
       fileType: opts.fileType,

@@ -15,6 +15,8 @@ interface Packet {
   last: boolean;
   sync: boolean;
   dataLength: number;
+  offset: bigint;
+  data: Buffer;
 }
 
 /** A DataNode that accepts the pipeline, records the packets' headers and acks only when told. */
@@ -42,7 +44,9 @@ async function scriptedDataNode(): Promise<{ port: number; packets: Packet[]; ac
         if (buf.length < total) return;
         // PacketHeaderProto as the writer lays it out: tag 0x09 offset, 0x11 seqno, 0x18 last, 0x25 length, 0x28 syncBlock.
         const seqno = buf.readBigInt64LE(6 + 10);
-        packets.push({ seqno, last: buf[6 + 19] === 1, sync: headerLength > 25 && buf[6 + 25] === 0x28 && buf[6 + 26] === 1, dataLength: buf.readInt32LE(6 + 21) });
+        const dataLength = buf.readInt32LE(6 + 21);
+        const data = Buffer.from(buf.subarray(total - dataLength, total));
+        packets.push({ seqno, last: buf[6 + 19] === 1, sync: headerLength > 25 && buf[6 + 25] === 0x28 && buf[6 + 26] === 1, dataLength, offset: buf.readBigInt64LE(6 + 1), data });
         buf = buf.subarray(total);
       }
     });
@@ -101,5 +105,22 @@ describe('BlockWriter acks', () => {
     expect(await settled(second)).toBe(false);
     dn.ack(sent.at(-1)!.seqno);
     expect(await settled(second)).toBe(true);
+  });
+
+  it('writes ending inside a checksum chunk: the next write sends that chunk again from its start, and the block holds every byte once', async () => {
+    dn = await scriptedDataNode();
+    writer = await BlockWriter.open(located(dn.port), options);
+    const writes = [Buffer.alloc(300, 1), Buffer.alloc(100, 2), Buffer.alloc(200_000, 3), Buffer.alloc(5, 4), Buffer.alloc(70_000, 5)];
+    for (const w of writes) writer.write(w);
+    const expected = Buffer.concat(writes);
+    await expect.poll(() => dn!.packets.reduce((n, p) => Math.max(n, Number(p.offset) + p.dataLength), 0)).toBe(expected.length);
+    const block = Buffer.alloc(expected.length);
+    for (const p of dn.packets) {
+      // Every packet starts at a chunk boundary, and what it sends again equals what was sent before.
+      expect(Number(p.offset) % options.bytesPerChecksum).toBe(0);
+      p.data.copy(block, Number(p.offset));
+    }
+    expect(block.equals(expected)).toBe(true);
+    expect(writer.bytesInBlock).toBe(expected.length);
   });
 });

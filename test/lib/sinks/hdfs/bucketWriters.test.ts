@@ -1,0 +1,78 @@
+/**
+ * BucketWriters' rounds on their own, against a client that records its writes and holds each until
+ * released: the batches waiting while a write runs go in the next round, up to maxRoundBytes of bodies
+ * (whole batches, at least one). The real-HDFS behaviour is in the hdfsSink tests.
+ */
+import { describe, expect, it } from 'vitest';
+import { createBatch } from '../../../../lib/core/batch.js';
+import { ComponentCounters } from '../../../../lib/core/metrics.js';
+import type { HdfsClient } from '../../../../lib/hdfs/hdfsClient.js';
+import { parseEscapes } from '../../../../lib/sinks/hdfs/bucketPath.js';
+import { BucketWriters } from '../../../../lib/sinks/hdfs/bucketWriters.js';
+import { serializerFactory } from '../../../../lib/serializers/eventSerializer.js';
+import { resolveZone } from '../../../../lib/sinks/hdfs/javaTime.js';
+
+/** create/append recorded as their sizes; each resolves when `release` is called. */
+function heldClient(): { client: HdfsClient; writes: number[]; release(): void } {
+  const writes: number[] = [];
+  const waiting: Array<() => void> = [];
+  const write = async (_path: string, data: Uint8Array): Promise<void> => {
+    writes.push(data.length);
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const client = { create: write, append: write, listStatus: async () => [], stat: async () => undefined, close: async () => undefined } as unknown as HdfsClient;
+  return { client, writes, release: () => waiting.splice(0).forEach((r) => r()) };
+}
+
+function writers(client: HdfsClient, maxRoundBytes: number): BucketWriters {
+  return new BucketWriters({
+    name: 'k1',
+    client,
+    pathTokens: parseEscapes('/logs'),
+    prefixTokens: parseEscapes('FlumeData'),
+    escape: { zone: resolveZone('UTC'), round: undefined, useLocalTimeStamp: true, now: Date.now },
+    resolveHost: async () => ({ localhost: 'h', ip: '127.0.0.1', fqdn: 'h' }),
+    extension: '',
+    inUsePrefix: '',
+    inUseSuffix: '.tmp',
+    rollIntervalMs: 0,
+    rollSize: 0,
+    rollCount: 0,
+    idleTimeoutMs: 0,
+    maxOpenFiles: 10,
+    closeTries: 1,
+    retryIntervalMs: 1,
+    callTimeoutMs: 1000,
+    replication: undefined,
+    maxConcurrentWrites: 4,
+    maxRoundBytes,
+    recoverInUseFiles: false,
+    writer: { fileType: 'DataStream', writeFormat: 'Writable', newSerializer: serializerFactory('TEXT'), serializerName: 'TEXT', now: Date.now },
+    tail: { fileType: 'DataStream', serializer: 'TEXT', appendNewline: true },
+    counters: new ComponentCounters('SINK', 'k1'),
+    log: () => undefined,
+  });
+}
+
+/** A batch of `n` events of 99 bytes (100 with the newline). */
+const batch = (n: number) => createBatch(Array.from({ length: n }, () => ({ headers: {}, body: Buffer.alloc(99, 0x61) })));
+
+describe('BucketWriters rounds', () => {
+  it('batches waiting while a write runs go in the next rounds, at most maxRoundBytes of bodies each (whole batches, at least one)', async () => {
+    const { client, writes, release } = heldClient();
+    const w = writers(client, 2000);
+    const done = [w.write(batch(10))];
+    await expect.poll(() => writes.length).toBe(1);
+    // While the first round is held: 5 batches of 990 body bytes, and one of 3000 alone over the bound.
+    for (let i = 0; i < 5; i++) done.push(w.write(batch(10)));
+    done.push(w.write(batch(30)));
+    for (let round = 1; round <= 4; round++) {
+      release();
+      await expect.poll(() => writes.length).toBe(round + 1);
+    }
+    release();
+    await Promise.all(done);
+    expect(writes).toEqual([1000, 2000, 2000, 1000, 3000]);
+    await w.close();
+  });
+});
