@@ -15,7 +15,6 @@ import { agentOf, buildDist, cli, ephemeralPorts, limiter, root } from './suppor
 import { markers, netcatOk, newCtx, runAgent, type Entry } from './support/exampleRun.js';
 import { consumeRecords, kafkaEnv, requireKafka, testKafka, uniqueTopic, withAdmin } from './support/kafka.js';
 import { sleep } from './support/net.js';
-import { freePort } from '../scripts/service.js';
 import { kafkajs } from '../lib/kafka/client.js';
 
 const run = promisify(execFile);
@@ -188,13 +187,13 @@ describe.skipIf(kafka.skip)(`examples/flume-ug/kafka run against a broker${kafka
       const names = (topics[file] ?? []).map((t) => prefix + t);
       await withAdmin(bootstrap, (admin) => admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true }));
       const entry = entries[file]!(bootstrap, names);
-      const ctx = newCtx(mkdtempSync(join(base, 'run-')), /^\S+\.sources\.\S+\.port\s*=/m.test(text) ? [await freePort()] : []);
+      // Sources listen on port 0; runAgent reads the ports the agent logs into ctx.ports (no port picked free
+      // beforehand, which another process's outgoing connection could take first).
+      const ctx = newCtx(mkdtempSync(join(base, 'run-')), []);
       const copy = join(ctx.dir, file);
       writeFileSync(
         copy,
-        prefixed(text, prefix)
-          .replace(/^(\S+\.sources\.\S+\.port)\s*=.*$/m, `$1 = ${ctx.ports[0]}`)
-          .replace(/^(\S+\.kafka\.bootstrap\.servers)\s*=.*$/gm, `$1 = ${bootstrap}`),
+        ephemeralPorts(prefixed(text, prefix)).replace(/^(\S+\.kafka\.bootstrap\.servers)\s*=.*$/gm, `$1 = ${bootstrap}`),
       );
       const result = await agentSlot(() => runAgent(copy, agent, ctx, entry, file));
       expect(result.code, result.output).toBe(0);
