@@ -7,7 +7,7 @@
  *   RXFLUME_CHAOS_HOLD_S    seconds each fault lasts (default 20)
  *   RXFLUME_CHAOS_CONSUMER_STOP_S  seconds the consumer stays stopped (default 60, issue #16's minute)
  *   RXFLUME_CHAOS_HDFS      the consumer's HDFS sink transport: native (default), webhdfs, or none
- *   RXFLUME_CHAOS_ROUNDS    rounds over the 7 fault kinds (default 2)
+ *   RXFLUME_CHAOS_ROUNDS    rounds over the 8 fault kinds (7 without HDFS; default 2)
  *   RXFLUME_CHAOS_RECOVERY_S  longest wait for a fault's backlog (default 120)
  *   RXFLUME_CHAOS_PRODUCER_RETRIES  the collectors' kafka.producer.retries (default 0; 3, the sink's
  *                           default, lets kafkajs lose records when the leader broker dies)

@@ -221,7 +221,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     return dir;
   };
   try {
-    // Everything on tmpfs: fsyncs of six agents and three brokers on one disk would measure the disk.
+    // Everything on tmpfs: fsyncs of six agents, three brokers and HDFS on one disk would measure the disk.
     mountTmpfs(root, '4g');
     mounts.unshift(root);
     net = createNetwork();
