@@ -31,6 +31,8 @@ export interface FileRepairOptions {
   retryIntervalMs: number;
   callTimeoutMs: number;
   recoverInUseFiles: boolean;
+  /** How long an earlier run's in-use file must have been unchanged before it is recovered (a write of its writer may still be landing). */
+  quietMs: number;
   tail: TailFormat;
   counters: ComponentCounters;
   log: ComponentLogger;
@@ -218,19 +220,32 @@ export class FileRepair {
 
   // ---- recovery of files a crash left in use ------------------------------------------------------
 
-  /** The first time this process writes to a bucket: its in-use files older than this start are cut to their last complete unit and renamed. */
-  recoverBucket(bucket: { key: string; dir: string; prefix: string }): void {
+  /**
+   * The first time this process writes to a bucket: the in-use files an earlier run left there are cut
+   * to their last complete unit and renamed. Which files: those numbered before this run started —
+   * rxflume numbers a bucket's files from the clock at the bucket's creation, as Flume does, so this
+   * run's own are numbered after its start (and after `bucket.counter`, the bucket's number when made,
+   * should the clock have gone back) — or, for numbers an earlier run pushed past this start by rolling
+   * more files than milliseconds passed, modified before it. And only once a file has not changed for
+   * `quietMs`: the last write of a writer killed just before this start can still land after it (the
+   * DataNode finishing a WebHDFS APPEND; measured in CI), which the old rule — modified before the start —
+   * took for another writer's live file and left in use for the whole run. A live writer over WebHDFS
+   * holds no lease between its batches, so the numbering and the quiet time decide, not the lease.
+   */
+  recoverBucket(bucket: { key: string; dir: string; prefix: string; counter: number }): void {
     if (!this.o.recoverInUseFiles || (this.o.inUsePrefix === '' && this.o.inUseSuffix === '') || this.recovered.has(bucket.key)) return;
     const lastSlash = bucket.prefix.lastIndexOf('/');
     // Flume puts inUsePrefix before a prefix's subdirectories too; such in-use files are not looked for.
     if (lastSlash >= 0 && this.o.inUsePrefix !== '') return;
     if (this.recovered.size >= 10_000) this.recovered.clear();
     this.recovered.add(bucket.key);
+    const ownFrom = Math.min(this.startedAt, bucket.counter);
     const dir = normalize(lastSlash >= 0 ? `${bucket.dir}/${bucket.prefix.slice(0, lastSlash)}` : bucket.dir);
     const base = bucket.prefix.slice(lastSlash + 1);
     const pattern = new RegExp(`^${escapeForRegExp(`${this.o.inUsePrefix}${base}.`)}(\\d+)${escapeForRegExp(`${this.o.extension}${this.o.inUseSuffix}`)}$`);
-    // The files to recover are chosen once: closing one (lease recovery) gives it a new modification time.
+    // The files to recover are chosen once, and judged quiet once: closing one (lease recovery) gives it a new modification time.
     let pending: FileNames[] | undefined;
+    let quiet: string | undefined;
     this.runInBackground(`${dir}/${this.o.inUsePrefix}${base}.*${this.o.extension}${this.o.inUseSuffix}`, 'repair', async () => {
       if (pending === undefined) {
         let entries;
@@ -243,12 +258,13 @@ export class FileRepair {
         pending = [];
         for (const entry of entries) {
           const match = pattern.exec(entry.pathSuffix);
-          // Files this run wrote are newer than its start; older ones were left by a crash.
-          if (entry.type === 'FILE' && match && entry.modificationTime < this.startedAt) pending.push(this.namesIn(dir, base, Number(match[1])));
+          if (entry.type !== 'FILE' || !match) continue;
+          if (Number(match[1]) < ownFrom || entry.modificationTime < this.startedAt) pending.push(this.namesIn(dir, base, Number(match[1])));
         }
       }
       for (let file = pending[0]; file !== undefined; pending.shift(), file = pending[0]) {
-        if ((await this.o.client.stat(file.tmp)) === undefined) continue;
+        if (quiet !== file.tmp && !(await this.quiet(file.tmp))) continue;
+        quiet = file.tmp;
         await this.ensureClosed(file.tmp);
         const length = (await this.o.client.stat(file.tmp))?.length ?? 0;
         const valid = await validLength(this.o.client, file.tmp, length, this.o.tail);
@@ -262,6 +278,28 @@ export class FileRepair {
         this.o.log('info', `recovered ${file.tmp} (left in use by an earlier run) as ${renamed}${valid < length ? `, cut from ${length} to ${valid} bytes at its last complete unit` : ''}`);
       }
     });
+  }
+
+  /**
+   * Waits until the file has not changed for quietMs: by its modification time against the clock, or —
+   * when HDFS's clock and ours disagree — by seeing its length and modification time unchanged over
+   * quietMs. False when it is gone. When the sink stops first, throws (retriable): the file stays in use
+   * for the next start.
+   */
+  private async quiet(path: string): Promise<boolean> {
+    let seen: { length: number; modificationTime: number; at: number } | undefined;
+    for (;;) {
+      const status = await this.o.client.stat(path);
+      if (status === undefined) return false;
+      const now = Date.now();
+      if (now - status.modificationTime >= this.o.quietMs) return true;
+      if (seen && seen.length === status.length && seen.modificationTime === status.modificationTime && now - seen.at >= this.o.quietMs) return true;
+      if (!seen || seen.length !== status.length || seen.modificationTime !== status.modificationTime) seen = { length: status.length, modificationTime: status.modificationTime, at: now };
+      if (this.stopped) {
+        throw new ComponentError('FLUME_HDFS_LEASE', `${this.o.name}: ${path} changed less than ${this.o.quietMs} ms ago; its writer may be alive`, { component: this.o.name, retriable: true });
+      }
+      await this.sleep(Math.max(10, Math.min(this.o.quietMs - (now - status.modificationTime), this.o.quietMs - (now - seen.at))));
+    }
   }
 
   /** The in-use and final paths of the bucket file numbered `counter`. */

@@ -160,6 +160,7 @@ function harness(over: Partial<FileRepairOptions> = {}, hdfs = new FakeHdfs()): 
     retryIntervalMs: 5,
     callTimeoutMs: 1000,
     recoverInUseFiles: true,
+    quietMs: 1000,
     tail: { fileType: 'DataStream', serializer: 'TEXT', appendNewline: true },
     counters,
     log,
@@ -676,16 +677,18 @@ describe('FileRepair.abandon: an abandoned file is cut back to what was acked an
 // ---- recovery of files a crash left in use --------------------------------------------------------
 
 describe('FileRepair.recoverBucket: in-use files an earlier run left', () => {
-  const bucket = { key: '/logs/b/events', dir: '/logs/b', prefix: 'events' };
+  // Made now: files numbered after it are this run's.
+  const bucket = { key: '/logs/b/events', dir: '/logs/b', prefix: 'events', counter: Date.now() };
 
-  it('recovers the in-use files of the bucket older than the start: cut to the last complete line, deleted when none, renamed', async () => {
+  it('recovers the in-use files of the bucket numbered before the start: cut to the last complete line, deleted when none, renamed', async () => {
     const h = harness();
     const old = OLD();
+    const ours = Date.now() + 1; // numbered (and written) by this run
     h.hdfs.put('/logs/b/events.100.log.tmp', 'a\nb\npart', old); // cut to 4
     h.hdfs.put('/logs/b/events.101.log.tmp', 'c\nd\n', old); // clean: renamed as it is
     h.hdfs.put('/logs/b/events.102.log.tmp', 'nothing whole', old); // no newline: deleted
     h.hdfs.put('/logs/b/events.103.log.tmp', '', old); // empty: deleted
-    h.hdfs.put('/logs/b/events.104.log.tmp', 'new\n', Date.now() + 1000); // written by this run
+    h.hdfs.put(`/logs/b/events.${ours}.log.tmp`, 'new\n', Date.now()); // numbered after the start and written since: this run's
     h.hdfs.put('/logs/b/other.105.log.tmp', 'x', old); // another prefix
     h.hdfs.put('/logs/b/xevents.106.log.tmp', 'x', old); // another prefix ending like it
     h.hdfs.put('/logs/b/events.107.log', 'x', old); // closed
@@ -698,9 +701,9 @@ describe('FileRepair.recoverBucket: in-use files an earlier run left', () => {
     expect(h.hdfs.paths()).toEqual([
       '/logs/b/events.100.log',
       '/logs/b/events.101.log',
-      '/logs/b/events.104.log.tmp',
       '/logs/b/events.107.log',
       '/logs/b/events.108.txt.tmp',
+      `/logs/b/events.${ours}.log.tmp`,
       '/logs/b/events.abc.log.tmp',
       '/logs/b/other.105.log.tmp',
       '/logs/b/sub/events.109.log.tmp',
@@ -752,6 +755,51 @@ describe('FileRepair.recoverBucket: in-use files an earlier run left', () => {
     expect(h.hdfs.count('append', '/logs/b/events.100.log.tmp')).toBe(1);
     expect(h.hdfs.count('append', '/logs/b/events.101.log.tmp')).toBe(2);
     expect(h.messages('info')).toContain('repair of /logs/b/events.*.log.tmp succeeded after 2 attempts');
+  });
+
+  it("a file numbered before the start but modified after it (a killed writer's last request landing late) is recovered once unchanged for quietMs", async () => {
+    const h = harness({ quietMs: 300 });
+    // Modified after this run started: the rule before took it for a live writer's and left it in use.
+    h.hdfs.put('/logs/b/events.100.log.tmp', 'a\nhalf', Date.now() + 1);
+    // Still being written for a while: recovered only after its last write.
+    h.hdfs.put('/logs/b/events.101.log.tmp', '', Date.now() + 1);
+    const appended: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (i === 0) h.repair.recoverBucket(bucket);
+      const f = h.hdfs.files.get('/logs/b/events.101.log.tmp');
+      if (!f) break;
+      f.data = Buffer.concat([f.data, Buffer.from(`w${i}\n`)]);
+      f.mtime = Date.now();
+      appended.push(`w${i}\n`);
+    }
+    await h.repair.settled();
+    expect(h.hdfs.paths()).toEqual(['/logs/b/events.100.log', '/logs/b/events.101.log']);
+    expect(h.hdfs.text('/logs/b/events.100.log')).toBe('a\n');
+    // Every write went into the file before it was closed.
+    expect(appended).toHaveLength(6);
+    expect(h.hdfs.text('/logs/b/events.101.log')).toBe(appended.join(''));
+  });
+
+  it("HDFS's clock ahead of ours: a file is recovered once seen unchanged for quietMs", async () => {
+    const h = harness({ quietMs: 200 });
+    h.hdfs.put('/logs/b/events.100.log.tmp', 'a\n', Date.now() + 3_600_000);
+    h.repair.recoverBucket(bucket);
+    await h.repair.settled();
+    expect(h.hdfs.paths()).toEqual(['/logs/b/events.100.log']);
+    expect(h.hdfs.count('stat', '/logs/b/events.100.log.tmp')).toBeGreaterThan(1);
+  });
+
+  it('a file still changing when the sink stops stays in use, for the next start', async () => {
+    const h = harness({ quietMs: 60_000 });
+    h.hdfs.put('/logs/b/events.100.log.tmp', 'a\n', Date.now());
+    h.repair.recoverBucket(bucket);
+    await expect.poll(() => h.hdfs.count('stat', '/logs/b/events.100.log.tmp')).toBe(1);
+    h.repair.stop();
+    await h.repair.settled();
+    expect(h.hdfs.paths()).toEqual(['/logs/b/events.100.log.tmp']);
+    expect(h.hdfs.calls.filter((c) => /^(append|truncate|delete|rename) /.test(c))).toEqual([]);
+    expect(h.messages('warn')).toContainEqual(expect.stringMatching(/events\.100\.log\.tmp changed less than 60000 ms ago; its writer may be alive.*stays in use/));
   });
 
   it('a bucket is recovered once per process', async () => {
@@ -816,13 +864,13 @@ describe('FileRepair.recoverBucket: in-use files an earlier run left', () => {
   it('a prefix with a subdirectory is looked for in it; not with an inUsePrefix', async () => {
     const h = harness();
     h.hdfs.put('/logs/b/sub/events.100.log.tmp', 'a\n', OLD());
-    h.repair.recoverBucket({ key: 'k-sub', dir: '/logs/b', prefix: 'sub/events' });
+    h.repair.recoverBucket({ key: 'k-sub', dir: '/logs/b', prefix: 'sub/events', counter: Date.now() });
     await h.repair.settled();
     expect(h.hdfs.paths()).toEqual(['/logs/b/sub/events.100.log']);
 
     const p = harness({ inUsePrefix: '_' });
     p.hdfs.put('/logs/b/sub/_events.100.log.tmp', 'a\n', OLD());
-    p.repair.recoverBucket({ key: 'k-sub', dir: '/logs/b', prefix: 'sub/events' });
+    p.repair.recoverBucket({ key: 'k-sub', dir: '/logs/b', prefix: 'sub/events', counter: Date.now() });
     await p.repair.settled();
     expect(p.hdfs.calls).toEqual([]);
   });
