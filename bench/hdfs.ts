@@ -3,8 +3,8 @@
  * MiniDFSCluster) started once for the run. Each case — hdfs.fileType SequenceFile and DataStream,
  * hdfs.batchSize 100 and 1000 — runs the SAME Flume properties file on Flume (java, its HDFS sink over
  * Hadoop's DFS client, hdfs.path hdfs://…), on rxflume over its native transport (`native`: the file
- * plus `transport = native`: Hadoop RPC and DataNode pipelines, lib/hdfs/native) and on rxflume over
- * WebHDFS (`rxflume`: the file plus `webHdfsUrl`), one after the other (Flume ignores both keys):
+ * as it is — the default for an hdfs:// path: Hadoop RPC and DataNode pipelines, lib/hdfs/native) and on
+ * rxflume over WebHDFS (`rxflume`: the file plus `webHdfsUrl`, which Flume would ignore), one after the other:
  *
  *   StressSource (N events of SIZE bytes, batches of B) → memory channel (transactionCapacity B)
  *     → hdfs sink (batchSize B; no roll by time or count, 128 MB files)
@@ -108,7 +108,7 @@ interface Result {
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
-/** The properties file the agents run, byte for byte but for one rxflume key (webHdfsUrl or transport). */
+/** The properties file the agents run, byte for byte but for rxflume over WebHDFS's webHdfsUrl. */
 function properties(hdfs: Hdfs, fileType: string, batch: number, kind: AgentKind): string {
   return [
     'a1.sources = r1',
@@ -133,9 +133,8 @@ function properties(hdfs: Hdfs, fileType: string, batch: number, kind: AgentKind
     'a1.sinks.k1.hdfs.rollCount = 0',
     `a1.sinks.k1.hdfs.rollSize = ${ROLL_SIZE}`,
     'a1.sinks.k1.hdfs.minBlockReplicas = 1',
-    // rxflume only (Flume ignores them): over WebHDFS, where it is; or the native transport.
+    // rxflume over WebHDFS only (Flume would ignore it): where WebHDFS is. Native is an hdfs:// path's default.
     ...(kind === 'rxflume' ? [`a1.sinks.k1.webHdfsUrl = ${hdfs.webhdfs}`] : []),
-    ...(kind === 'native' ? ['a1.sinks.k1.transport = native'] : []),
     ...EXTRA.map((kv) => kv.replace('=', ' = ')),
     '',
   ].join('\n');

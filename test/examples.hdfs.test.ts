@@ -2,10 +2,10 @@
  * The HDFS examples (examples/netcat-hdfs.properties and the Flume User Guide's HDFS examples under
  * examples/flume-ug/): each validates as written, then runs against the run's HDFS
  * (test/support/hdfsGlobalSetup.ts, started because this file's name says "hdfs") with its hdfs.path moved
- * under a directory of its own and webHdfsUrl/user set to the cluster. Input goes in the way the example
+ * under a directory of its own, on the cluster (hdfs:// paths natively, bare ones over its WebHDFS). Input goes in the way the example
  * takes it (a netcat line, an Avro appendBatch, its seq source made finite), and the test reads the files
  * back from HDFS: where the example's escapes put them, named as it says, closed (renamed) on stop, with
- * the events in them (text over WebHDFS, SequenceFiles with Hadoop's own SequenceFile.Reader).
+ * the events in them (text read back over WebHDFS, SequenceFiles with Hadoop's own SequenceFile.Reader).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,8 +63,9 @@ function decodeAvroContainer(bytes: Buffer): Promise<{ codec: string; records: F
 }
 
 /**
- * The example made to run against `hdfs`: every hdfs.path moved under `dir` (its scheme and NameNode kept,
- * so hdfs://namenode/… stays that form), webHdfsUrl and user set to the cluster's, listening ports made
+ * The example made to run against `hdfs`: every hdfs.path moved under `dir` (an hdfs://namenode/… path
+ * on the cluster's NameNode RPC address, so it runs over the native transport, the sink's default for
+ * it; a bare path with webHdfsUrl set to the cluster's WebHDFS), user set to the cluster's, listening ports made
  * `ports` (free ones, where the test connects), seq sources finite, file channels in `local` (not ~/.flume).
  */
 function onCluster(text: string, hdfs: HdfsCluster, dir: string, local: string, ports: readonly number[] = []): string {
@@ -73,7 +74,10 @@ function onCluster(text: string, hdfs: HdfsCluster, dir: string, local: string, 
     .replace(/^\S+\.webHdfsUrl\s*=.*\n/gm, '')
     .replace(/^(\S+\.sinks\.[^.\s]+)\.hdfs\.path\s*=\s*(.*)$/gm, (_m, sink: string, path: string) => {
       const [, authority = '', rest = path] = /^([a-zA-Z][\w+.-]*:\/\/[^/]*)?(.*)$/.exec(path.trim())!;
-      return [`${sink}.hdfs.path = ${authority}${dir}${rest}`, `${sink}.webHdfsUrl = ${hdfs.webhdfs}`, `${sink}.user = ${hdfs.superuser}`].join('\n');
+      // hdfs://namenode/… is the cluster's NameNode RPC address, written natively as the sink does by
+      // default; a bare /… path (Hadoop's default file system) goes over the cluster's WebHDFS.
+      const where = /^hdfs:/i.test(authority) ? [`${sink}.hdfs.path = ${hdfs.uri}${dir}${rest}`] : [`${sink}.hdfs.path = ${authority}${dir}${rest}`, `${sink}.webHdfsUrl = ${hdfs.webhdfs}`];
+      return [...where, `${sink}.user = ${hdfs.superuser}`].join('\n');
     })
     .replace(/^(\S+\.sources\.[^.\s]+\.port)\s*=\s*\d+$/gm, (_m, key: string) => `${key} = ${ports[next++] ?? 0}`)
     .replace(/^(\S+\.sources\.[^.\s]+)\.type\s*=\s*seq$/gm, (line, source: string) => `${line}\n${source}.totalEvents = ${SEQ_EVENTS}`)
@@ -203,8 +207,8 @@ describe.skipIf(env.skip)(`HDFS examples write their events into HDFS${env.note}
     });
   }
 
-  /** Waits (while the agent runs) until the sink has written a file under `dir`. */
-  const written = (dir: string) => until(async () => (await listFiles(client!, dir)).some((f) => f.length > 0), 30_000, `a file under ${dir}`);
+  /** Waits (while the agent runs) until the sink has created a file under `dir` (natively written, an open file lists 0 bytes until its block completes). */
+  const written = (dir: string) => until(async () => (await listFiles(client!, dir)).length > 0, 30_000, `a file under ${dir}`);
 
   it('netcat-hdfs.properties: a line sent to the netcat source is a text file in the day\'s folder', async () => {
     const line = `hello HDFS ${Date.now()}`;

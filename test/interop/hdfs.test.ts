@@ -1,6 +1,6 @@
 /**
  * Interop (issue #12): the same properties file run by Apache Flume 1.11.0's HDFS sink (Hadoop's client,
- * hdfs:// RPC) and by `rxflume agent` (over WebHDFS, and again over its native transport) against the same HDFS, with the same input; Hadoop's own
+ * hdfs:// RPC) and by `rxflume agent` (over its native transport, the default for an hdfs:// path, and again over WebHDFS) against the same HDFS, with the same input; Hadoop's own
  * readers (SequenceFile.Reader, `fs -cat`, its codecs) decode every file each wrote, and the decoded
  * records, the file names' pattern and the file counts must be equal.
  *
@@ -16,9 +16,9 @@
  *   since they depend on how events were batched (a SequenceFile sync marker and a gzip member per batch:
  *   Flume's batches are hdfs.batchSize events, rxflume's the channel's takes; see
  *   docs/differences-from-flume.md), and HEADER_AND_TEXT's header order (below).
- * - The confs differ only in hdfs.path's base directory (/…/flume, /…/rxflume, /…/native) and in one key
- *   Flume ignores: `webHdfsUrl` (rxflume over WebHDFS needs it because the test NameNode's HTTP port is
- *   not 9870, the default it derives from an hdfs:// path), or `transport = native`.
+ * - The confs differ only in hdfs.path's base directory (/…/flume, /…/rxflume, /…/native); rxflume over
+ *   WebHDFS has one key more, which Flume would ignore: `webHdfsUrl` (it selects WebHDFS, and the test
+ *   NameNode's HTTP port is not 9870). The native side runs Flume's file as it is.
  * - Flume is stopped with SIGTERM once its monitoring JSON shows every event drained (it closes and
  *   renames its files on stop); rxflume's agent ends by itself once its seq sources are done.
  * Needs HDFS (RXFLUME_REQUIRE_HDFS) and Flume (RXFLUME_REQUIRE_FLUME); skipped without java/mvn otherwise.
@@ -139,11 +139,11 @@ const CASES: SinkCase[] = [
 ];
 
 /**
- * The agent conf; only `base` (the directory every hdfs.path starts with) and how rxflume reaches HDFS
- * differ between the agents: `webHdfsUrl` (WebHDFS) or `transport = native` (Hadoop RPC and DataNode
- * pipelines, as Flume writes); Flume ignores both keys.
+ * The agent conf; only `base` (the directory every hdfs.path starts with) differs between the agents,
+ * and rxflume over WebHDFS gets `webHdfsUrl` (Flume and the native side, the default for an hdfs://
+ * path — Hadoop RPC and DataNode pipelines, as Flume writes — run without it).
  */
-function agentConf(hdfs: HdfsCluster, base: string, transport: 'webhdfs' | 'native' = 'webhdfs'): string {
+function agentConf(hdfs: HdfsCluster, base: string, overWebHdfs = false): string {
   const lines: string[] = [
     `a1.sources = ${CASES.map((c) => `s${c.sink.slice(1)}`).join(' ')}`,
     `a1.channels = ${CASES.map((c) => `c${c.sink.slice(1)}`).join(' ')}`,
@@ -161,8 +161,8 @@ function agentConf(hdfs: HdfsCluster, base: string, transport: 'webhdfs' | 'nati
       type: 'hdfs',
       channel: `c${n}`,
       'hdfs.path': `${hdfs.uri}${base}/${c.dir}`,
-      // rxflume only (Flume ignores them): the NameNode's HTTP port, which an hdfs:// URI does not carry, or the native transport.
-      ...(transport === 'native' ? { transport: 'native' } : { webHdfsUrl: hdfs.webhdfs }),
+      // rxflume over WebHDFS only: the NameNode's HTTP port, which an hdfs:// URI does not carry.
+      ...(overWebHdfs ? { webHdfsUrl: hdfs.webhdfs } : {}),
       'hdfs.rollCount': String(ROLL_COUNT),
       'hdfs.rollSize': '0',
       'hdfs.rollInterval': '0',
@@ -316,7 +316,7 @@ describe.skipIf(skip)(`Flume 1.11.0's HDFS sink and rxflume's write the same fil
       }
     })();
     const run = async (side: 'rxflume' | 'native'): Promise<CliResult> => {
-      const conf = work.write(`${side}.properties`, agentConf(hdfs, `${root}/${side}`, side === 'native' ? 'native' : 'webhdfs'));
+      const conf = work.write(`${side}.properties`, agentConf(hdfs, `${root}/${side}`, side === 'rxflume'));
       const cli = startCli(['agent', '-n', 'a1', '-f', conf, '--no-reload-conf', '--quiet']);
       const timer = setTimeout(() => cli.child.kill('SIGTERM'), 120_000);
       try {

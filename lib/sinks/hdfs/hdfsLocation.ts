@@ -2,10 +2,10 @@
  * Where an `hdfs.path` points: how the sink talks to HDFS, the address, and the path template inside
  * HDFS. Flume opens any Hadoop file system URI:
  *
- * - `hdfs://namenode[:rpcPort]/dir` → WebHDFS at `webHdfsUrl`, else `http://namenode:9870` (the NameNode's
- *   default HTTP port; the RPC port says nothing about it); with `transport: 'native'`, Hadoop's own
- *   protocols instead (RPC to the NameNode on `rpcPort`, 8020 by default, and DataTransferProtocol to
- *   the DataNodes), as Flume writes — opt-in (see hdfsSink.ts);
+ * - `hdfs://namenode[:rpcPort]/dir` → Hadoop's own protocols (RPC to the NameNode on `rpcPort`, 8020 by
+ *   default, and DataTransferProtocol to the DataNodes), as Flume writes — unless `webHdfsUrl` is given,
+ *   the gateway is HttpFS, or `transport: 'webhdfs'`: then WebHDFS at `webHdfsUrl`, else
+ *   `http://namenode:9870` (the NameNode's default HTTP port; the RPC port says nothing about it);
  * - `webhdfs://host:port/dir`, `swebhdfs://…`, `http(s)://host:port/dir` → WebHDFS at that address;
  * - `/dir` (Hadoop's default file system) → WebHDFS at `webHdfsUrl`, else `http://localhost:9870`;
  * - `dir` (relative) → `/user/<user>/dir`, Hadoop's working directory.
@@ -16,8 +16,8 @@ import { DEFAULT_RPC_PORT } from '../../hdfs/native/nativeHdfsClient.js';
 
 export const DEFAULT_WEBHDFS_PORT = 9870;
 
-/** webhdfs (default) or native (an hdfs:// path only, no webHdfsUrl). */
-export type HdfsTransport = 'webhdfs' | 'native';
+/** auto (native for an hdfs:// path without webHdfsUrl or HttpFS, else webhdfs), webhdfs, or native (an hdfs:// path only, no webHdfsUrl). */
+export type HdfsTransport = 'auto' | 'webhdfs' | 'native';
 
 export type HdfsLocation =
   | {
@@ -37,10 +37,16 @@ export type HdfsLocation =
     };
 
 /** Throws a RangeError naming what is wrong with the path. */
-export function hdfsLocation(path: string, options: { webHdfsUrl?: string | undefined; user: string; transport?: HdfsTransport | undefined }): HdfsLocation {
+export function hdfsLocation(
+  path: string,
+  options: { webHdfsUrl?: string | undefined; user: string; transport?: HdfsTransport | undefined; gateway?: 'namenode' | 'httpfs' | undefined },
+): HdfsLocation {
   const uri = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/]*)(.*)$/.exec(path.trim());
-  const transport = options.transport ?? 'webhdfs';
   let url: string | undefined = options.webHdfsUrl;
+  // auto: an hdfs:// path is what Flume writes over Hadoop's protocols; asking for a WebHDFS address or an
+  // HttpFS gateway says the NameNode's RPC port is not the way in.
+  const requested = options.transport ?? 'auto';
+  const transport = requested !== 'auto' ? requested : uri?.[1]?.toLowerCase() === 'hdfs' && url === undefined && options.gateway !== 'httpfs' ? 'native' : 'webhdfs';
   let template: string;
   if (transport === 'native' && (uri?.[1]?.toLowerCase() !== 'hdfs' || url !== undefined)) {
     throw new RangeError('transport native needs an hdfs://namenode[:port]/… path and no webHdfsUrl');

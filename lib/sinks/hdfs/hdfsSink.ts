@@ -29,10 +29,10 @@ export const hdfsSinkOptions = z
         'Directory of the files, with escapes (%{header}, %Y%m%d…, %[localhost]): hdfs://namenode[:rpcPort]/dir, webhdfs://host:port/dir, http(s)://host:port/dir or /dir (Flume hdfs.path).',
       ),
     transport: z
-      .enum(['webhdfs', 'native'])
-      .default('webhdfs')
+      .enum(['auto', 'webhdfs', 'native'])
+      .default('auto')
       .describe(
-        "webhdfs: every path over WebHDFS; native (an hdfs:// path without webHdfsUrl): Hadoop's own protocols (NameNode RPC, DataNode pipelines; files kept open, each batch hsynced), as Flume writes.",
+        "auto: native for an hdfs:// path unless webHdfsUrl is set or gateway is httpfs, else webhdfs. native (an hdfs:// path without webHdfsUrl): Hadoop's own protocols (NameNode RPC, port 8020 by default; DataNode pipelines; files kept open, each batch hsynced), as Flume writes. webhdfs: every path over WebHDFS (an hdfs:// path's NameNode on port 9870, unless webHdfsUrl says where).",
       ),
     webHdfsUrl: z
       .string()
@@ -91,6 +91,13 @@ export const hdfsSinkOptions = z
       .boolean()
       .default(true)
       .describe('When first writing to a bucket, close in-use files an earlier run left there (cut to their last complete batch); Flume leaves them.'),
+    recoverQuietS: z
+      .number()
+      .min(0)
+      .default(10)
+      .describe(
+        "recoverInUseFiles: an in-use file numbered before this run's start (or modified before it) is recovered once it has not changed for this many seconds, so that a killed writer's last request can land first.",
+      ),
     maxConcurrentWrites: z.number().int().min(1).default(16).describe('Files written at once within a batch (one request each).'),
     maxWriteBytes: z
       .number()
@@ -133,7 +140,7 @@ export const hdfsSinkOptions = z
       }
     }
     try {
-      hdfsLocation(o.path, { webHdfsUrl: o.webHdfsUrl, user: o.user ?? 'user', transport: o.transport });
+      hdfsLocation(o.path, { webHdfsUrl: o.webHdfsUrl, user: o.user ?? 'user', transport: o.transport, gateway: o.gateway });
     } catch (error) {
       issue('path', `an HDFS path: ${(error as Error).message}`);
     }
@@ -229,20 +236,21 @@ export const hdfsSinkSpec = defineComponent({
  * built; one that throws refuses the batch as non-retriable (FLUME_BAD_EVENT). SequenceFile ignores
  * `serializer`, as Flume's HDFSSequenceFile does.
  *
- * Writes go over WebHDFS (`webHdfsUrl`, or the NameNode of an `hdfs://` path on port 9870). With
- * `transport: 'native'` an `hdfs://namenode[:port]` path (port 8020 by default) is
- * written as Flume writes it, over Hadoop's own protocols (lib/hdfs/native: NameNode RPC,
- * DataTransferProtocol to the DataNodes): each file's output stream stays open and each batch's bytes
- * are hsynced — on the disks of every DataNode of the pipeline — before it is acked (Flume only
- * hflushes); rolling completes the file, then renames it; a file whose pipeline broke is recovered
- * (lease recovery), cut back to what was acked and closed in the background. A SIGKILL of the whole
- * cluster mid-stream loses nothing acked. It is opt-in while Flume's interop suite runs over WebHDFS
- * only. Either way as `user` or as `proxyUser`; Kerberos is not supported. A batch is one write
+ * An `hdfs://namenode[:port]/…` path (port 8020 by default) is written as Flume writes it, over
+ * Hadoop's own protocols (lib/hdfs/native: NameNode RPC, DataTransferProtocol to the DataNodes): each
+ * file's output stream stays open and each batch's bytes are hsynced — on the disks of every DataNode
+ * of the pipeline — before it is acked (Flume only hflushes); rolling completes the file, then renames
+ * it; a file whose pipeline broke is recovered (lease recovery), cut back to what was acked and closed
+ * in the background. A SIGKILL of the whole cluster mid-stream loses nothing acked. Writes go over
+ * WebHDFS instead for a `webhdfs://`, `http(s)://` or bare `/…` path, when `webHdfsUrl` is set (the
+ * NameNode's HTTP server or HttpFS) or `gateway` is `httpfs`, or with `transport: 'webhdfs'` (then an
+ * hdfs:// path's NameNode on port 9870). Either way as `user` or as `proxyUser`; Kerberos is not
+ * supported. A batch is one write
  * per file it touches — an hsync, or a WebHDFS CREATE or APPEND whose answer comes once the DataNode
  * closed the file with the bytes in it — and batches that arrive while one is written go together in
  * the next writes (the channel's `maxInFlight` lets several wait). The first time it writes to a bucket
- * it closes the in-use files an earlier run left there (`recoverInUseFiles`), cut to their last
- * complete batch.
+ * it closes the in-use files an earlier run left there (`recoverInUseFiles`: those numbered before
+ * this run's start, once unchanged for `recoverQuietS`), cut to their last complete batch.
  *
  * Over WebHDFS, throughput is events in flight over the request's latency: every WebHDFS write closes the file, and
  * the DataNode's own client then often waits 400 ms before the close goes through (its
@@ -283,7 +291,7 @@ export const hdfsSink = component(hdfsSinkSpec, function hdfsSink(options: HdfsS
   const counters = new ComponentCounters('SINK', opts.name);
   const log = componentLogger(opts.name, opts.logger);
   const user = opts.user ?? userInfo().username;
-  const location: HdfsLocation = hdfsLocation(opts.path, { webHdfsUrl: opts.webHdfsUrl, user, transport: opts.transport });
+  const location: HdfsLocation = hdfsLocation(opts.path, { webHdfsUrl: opts.webHdfsUrl, user, transport: opts.transport, gateway: opts.gateway });
   const codec = opts.codec === undefined ? undefined : resolveCodec(opts.codec);
   const zone: Zone = opts.timeZone === undefined ? localZone() : resolveZone(opts.timeZone);
   const pathTokens: Token[] = parseEscapes(location.pathTemplate);
@@ -331,6 +339,7 @@ export const hdfsSink = component(hdfsSinkSpec, function hdfsSink(options: HdfsS
     maxConcurrentWrites: opts.maxConcurrentWrites,
     maxRoundBytes: opts.maxWriteBytes ?? (location.transport === 'native' ? 1 << 20 : 16 << 20),
     recoverInUseFiles: opts.recoverInUseFiles,
+    quietMs: opts.recoverQuietS * 1000,
     writer: {
       fileType: opts.fileType,
       codec,

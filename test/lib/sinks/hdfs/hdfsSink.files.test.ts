@@ -11,7 +11,7 @@ import { resolveHostNames } from '../../../../lib/sinks/hdfs/bucketPath.js';
 import { hdfsSink } from '../../../../lib/sinks/hdfs/hdfsSink.js';
 import { hadoopReadSequenceFiles, hdfsEnv, requireHdfs, shown, uniquePath, type HdfsCluster } from '../../../support/hdfs.js';
 import { countingProxy } from './countingProxy.js';
-import { clientOf, counters, deliver, ev, finish, listFiles, pathOn, TRANSPORT_OPTIONS, send, until } from './sinkSupport.js';
+import { clientOf, counters, deliver, ev, finish, listFiles, pathOn, send, until } from './sinkSupport.js';
 
 const env = hdfsEnv();
 
@@ -40,7 +40,6 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
     const dir = `${root}/escapes`;
     const host = await resolveHostNames();
     const sink = hdfsSink({
-      ...TRANSPORT_OPTIONS,
       path: pathOn(hdfs, `${dir}/%{region}/%Y-%m-%d/%H%M`),
       filePrefix: '%{app}-%[localhost]',
       round: true,
@@ -74,7 +73,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('rollCount: a file holds rollCount events, rolled before the next event is written; the counter goes on', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/count`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 3, rollSize: 0, rollIntervalS: 0 });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 3, rollSize: 0, rollIntervalS: 0 });
     await deliver(sink, [events(0, 10), events(10, 1)]);
     // The fourth file holds 2 events: it stays open for more (the three full ones close in the background: over native, complete() then rename).
     await until(async () => names(await listFiles(client, dir)).filter((n) => n.endsWith('.tmp')).length === 1, 30_000, 'one file left in use');
@@ -89,7 +88,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('rollSize: a file is rolled once its event bodies reach rollSize bytes', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/size`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 25, rollIntervalS: 0 });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 25, rollIntervalS: 0 });
     // Bodies "event N" are 7 bytes: 4 reach 28 ≥ 25.
     await deliver(sink, [events(0, 9)]);
     await finish(sink);
@@ -100,7 +99,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('rollInterval: the file is closed (renamed) rollIntervalS after it opened; the next batch opens a new one', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/interval`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 1.5 });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 1.5 });
     await deliver(sink, [events(0, 2)]);
     const opened = Date.now();
     expect(names(await listFiles(client, dir))).toEqual([expect.stringMatching(/^FlumeData\.\d+\.tmp$/)]);
@@ -115,7 +114,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('idleTimeout: a file written to keeps open; one left idle idleTimeoutS is closed', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/idle`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 0, idleTimeoutS: 2 });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 0, idleTimeoutS: 2 });
     const started = Date.now();
     for (let i = 0; i < 5; i++) {
       await deliver(sink, [events(i, 1)]);
@@ -133,7 +132,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('maxOpenFiles: past it, the least recently used bucket is closed', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/lru`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, `${dir}/%{b}`), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 0, maxOpenFiles: 2 });
+    const sink = hdfsSink({ path: pathOn(hdfs, `${dir}/%{b}`), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 0, maxOpenFiles: 2 });
     await deliver(sink, [events(0, 1, { b: 'a' }), events(1, 1, { b: 'b' }), events(2, 1, { b: 'a' })]);
     // c opens a third file: b, used least recently, is closed; a stays open.
     await deliver(sink, [events(3, 1, { b: 'c' })]);
@@ -153,7 +152,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
     ];
     for (const c of cases) {
       const dir = `${root}/inuse-${c.sub}`;
-      const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollIntervalS: 0, ...c.options });
+      const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollIntervalS: 0, ...c.options });
       await deliver(sink, [events(0, 3)]);
       expect(names(await listFiles(client, dir)), c.sub).toEqual([expect.stringMatching(c.open)]);
       await finish(sink);
@@ -164,7 +163,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('names are never reused: a taken in-use name moves the counter on, a taken final name gets -1; the other files are untouched', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/taken`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 1, rollSize: 0, rollIntervalS: 0 });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 1, rollSize: 0, rollIntervalS: 0 });
     await deliver(sink, [events(0, 1)]);
     const first = Number(/\.(\d+)\.tmp$/.exec(names(await listFiles(client, dir))[0]!)![1]);
     // The next file would be first+1: someone else holds that in-use name and the final name of first+2.
@@ -204,7 +203,7 @@ describe.skipIf(env.skip)(`hdfsSink files${env.note}`, () => {
   it('a batch with an event that cannot be placed is refused alone, naming it; batches beside it are written', async () => {
     const hdfs = requireHdfs();
     const dir = `${root}/refused`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, `${dir}/%Y`), user: hdfs.superuser, timeZone: 'UTC', rollIntervalS: 0, rollCount: 0 });
+    const sink = hdfsSink({ path: pathOn(hdfs, `${dir}/%Y`), user: hdfs.superuser, timeZone: 'UTC', rollIntervalS: 0, rollCount: 0 });
     const bad = [ev(1), { headers: { seq: '2' }, body: Buffer.from('event 2') }, ev(3)];
     const [good, refused, notNumber] = await Promise.all([send(sink, events(0, 1)), send(sink, bad), send(sink, [ev(4, { timestamp: '12:00' })])]);
     expect(good).toBe('ack');

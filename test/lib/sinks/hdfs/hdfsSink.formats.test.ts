@@ -13,7 +13,7 @@ import type { WebHdfsClient } from '../../../../lib/hdfs/webHdfsClient.js';
 import { headerAndTextBytes, javaMapString } from '../../../../lib/serializers/headerAndTextSerializer.js';
 import { hdfsSink, type HdfsSinkOptions } from '../../../../lib/sinks/hdfs/hdfsSink.js';
 import { fsCat, fsText, hadoopDecompress, hadoopReadSequenceFiles, hdfsEnv, requireHdfs, shown, uniquePath } from '../../../support/hdfs.js';
-import { clientOf, deliver, finish, listFiles, pathOn, TRANSPORT_OPTIONS } from './sinkSupport.js';
+import { clientOf, deliver, finish, listFiles, pathOn } from './sinkSupport.js';
 
 const env = hdfsEnv();
 
@@ -46,7 +46,7 @@ describe.skipIf(env.skip)(`hdfsSink files read back by Hadoop${env.note}`, () =>
   /** Writes the batches with one sink into its own directory (one file: no roll), closes it, and returns the file. */
   async function write(dir: string, options: Omit<HdfsSinkOptions, 'path'>): Promise<string> {
     const hdfs = requireHdfs();
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 0, ...options });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollCount: 0, rollSize: 0, rollIntervalS: 0, ...options });
     await deliver(sink, BATCHES);
     await finish(sink);
     const files = await listFiles(client, dir);
@@ -80,7 +80,7 @@ describe.skipIf(env.skip)(`hdfsSink files read back by Hadoop${env.note}`, () =>
     const hdfs = requireHdfs();
     const before = Date.now();
     const dir = `${root}/seq-clock`;
-    const sink = hdfsSink({ ...TRANSPORT_OPTIONS, path: pathOn(hdfs, dir), user: hdfs.superuser, rollIntervalS: 0 });
+    const sink = hdfsSink({ path: pathOn(hdfs, dir), user: hdfs.superuser, rollIntervalS: 0 });
     await deliver(sink, [[{ headers: {}, body: Buffer.from('no timestamp') }]]);
     await finish(sink);
     const [file] = await hadoopReadSequenceFiles(hdfs, [(await listFiles(client, dir))[0]!.path]);

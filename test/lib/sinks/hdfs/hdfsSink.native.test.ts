@@ -3,7 +3,8 @@
  * and options select it, and the sink through the cluster's JVM killed (SIGKILL: NameNode and the
  * DataNode holding the open pipelines) mid-stream on a cluster of this file's own. Events are numbered;
  * after the restart a count of each number shows none lost, and the duplicates are reported. (The
- * other sink tests run over the native transport too with RXFLUME_HDFS_TRANSPORT=native.)
+ * other sink tests run over the native transport by default, the transport of an hdfs:// path, and
+ * over WebHDFS with RXFLUME_HDFS_TRANSPORT=webhdfs.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,14 +31,18 @@ describe('hdfsLocation: which transport a path selects', () => {
     expect(hdfsLocation('hdfs://[::1]:8021/x', { user: 'u', transport: 'native' })).toMatchObject({ transport: 'native', host: '::1', port: 8021, url: 'hdfs://[::1]:8021' });
   });
 
-  it('by default every path goes over WebHDFS; native needs an hdfs:// path and no webHdfsUrl', () => {
-    expect(hdfsLocation('hdfs://nn:8020/x', { user: 'u' })).toEqual({ transport: 'webhdfs', url: 'http://nn:9870', pathTemplate: '/x' });
+  it('by default (auto) an hdfs:// path goes native; webHdfsUrl, gateway httpfs, transport webhdfs or any other path go over WebHDFS', () => {
+    expect(hdfsLocation('hdfs://nn:9000/x', { user: 'u' })).toEqual({ transport: 'native', url: 'hdfs://nn:9000', host: 'nn', port: 9000, pathTemplate: '/x' });
+    expect(hdfsLocation('HDFS://nn/x', { user: 'u', transport: 'auto', gateway: 'namenode' })).toMatchObject({ transport: 'native', port: 8020 });
+    expect(hdfsLocation('hdfs://nn:8020/x', { user: 'u', transport: 'webhdfs' })).toEqual({ transport: 'webhdfs', url: 'http://nn:9870', pathTemplate: '/x' });
     expect(hdfsLocation('hdfs://nn:8020/x', { user: 'u', webHdfsUrl: 'http://nn:50070' })).toEqual({ transport: 'webhdfs', url: 'http://nn:50070', pathTemplate: '/x' });
+    expect(hdfsLocation('hdfs://nn:8020/x', { user: 'u', gateway: 'httpfs' })).toMatchObject({ transport: 'webhdfs' });
     expect(() => hdfsLocation('hdfs://nn:8020/x', { user: 'u', webHdfsUrl: 'http://nn:50070', transport: 'native' })).toThrow(/transport native needs/);
     expect(hdfsLocation('webhdfs://nn:9870/x', { user: 'u' })).toMatchObject({ transport: 'webhdfs', url: 'http://nn:9870' });
+    expect(hdfsLocation('http://nn:9870/x', { user: 'u' })).toMatchObject({ transport: 'webhdfs', url: 'http://nn:9870' });
     expect(hdfsLocation('/x', { user: 'u' })).toMatchObject({ transport: 'webhdfs', url: 'http://localhost:9870' });
     expect(() => hdfsLocation('http://nn:9870/x', { user: 'u', transport: 'native' })).toThrow(/transport native needs an hdfs:/);
-    expect(() => hdfsLocation('hdfs://nn:http/x', { user: 'u', transport: 'native' })).toThrow(/no valid NameNode RPC port/);
+    expect(() => hdfsLocation('hdfs://nn:http/x', { user: 'u' })).toThrow(/no valid NameNode RPC port/);
     expect(() => hdfsSink({ path: 'webhdfs://nn:9870/x', transport: 'native' })).toThrow(/hdfsSink.path/);
   });
 });

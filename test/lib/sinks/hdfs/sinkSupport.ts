@@ -63,21 +63,18 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 }
 
 /**
- * Which transport the sink tests write with: WebHDFS by default, Hadoop's RPC and DataTransferProtocol
- * with `RXFLUME_HDFS_TRANSPORT=native` (the same tests, run again over lib/hdfs/native).
+ * Which transport the sink tests write with: Hadoop's RPC and DataTransferProtocol by default (the
+ * sink's own choice for an hdfs:// path), WebHDFS with `RXFLUME_HDFS_TRANSPORT=webhdfs` (the same tests,
+ * run again over an http:// path).
  */
-export const TRANSPORT: 'webhdfs' | 'native' = process.env['RXFLUME_HDFS_TRANSPORT'] === 'native' ? 'native' : 'webhdfs';
+export const TRANSPORT: 'webhdfs' | 'native' = process.env['RXFLUME_HDFS_TRANSPORT'] === 'webhdfs' ? 'webhdfs' : 'native';
 
-/** The sink's path for `dir` of the cluster: http://host:port/dir (WebHDFS), or hdfs://host:rpcPort/dir under TRANSPORT native. */
+/** The sink's path for `dir` of the cluster: hdfs://host:rpcPort/dir (native, no transport option: the default picks it), or http://host:port/dir under TRANSPORT webhdfs. */
 export const pathOn = (hdfs: HdfsCluster, dir: string): string => `${TRANSPORT === 'native' ? hdfs.uri : hdfs.webhdfs}${dir}`;
-
-/** The sink option that goes with pathOn: `transport: 'native'` under RXFLUME_HDFS_TRANSPORT=native. */
-export const TRANSPORT_OPTIONS: Partial<HdfsSinkOptions> = TRANSPORT === 'native' ? { transport: 'native' } : {};
 
 /** A sink on `dir` as the superuser that never rolls by itself and retries after 1 s, quiet; `over` changes any of it. */
 export const sinkOptions = (hdfs: HdfsCluster, dir: string, over: Partial<HdfsSinkOptions> = {}): HdfsSinkOptions => ({
   path: pathOn(hdfs, dir),
-  ...TRANSPORT_OPTIONS,
   user: hdfs.superuser,
   rollCount: 0,
   rollSize: 0,
