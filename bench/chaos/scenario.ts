@@ -450,7 +450,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       seconds,
       eventsPerSec: Math.round(ledger.delivered() / seconds),
     };
-    if (report.lost > 0 || (hdfsCount?.lost ?? 0) > 0 || faults.some((f) => f.recoveryMs === null)) report.logsDir = keepLogs();
+    // Also when HDFS shows what file_roll does not (a file left in use, duplicates of its own): the sink's log says why.
+    const hdfsOdd = hdfsCount !== undefined && (hdfsCount.inUse > 0 || hdfsCount.duplicated > report.duplicated);
+    if (report.lost > 0 || (hdfsCount?.lost ?? 0) > 0 || hdfsOdd || faults.some((f) => f.recoveryMs === null)) report.logsDir = keepLogs();
     return report;
   } catch (error) {
     throw new Error(`${error instanceof Error ? error.message : String(error)} (agent and broker logs kept in ${keepLogs()})`, { cause: error });
