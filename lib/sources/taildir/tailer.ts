@@ -159,11 +159,16 @@ export class Tailer {
       }
     }
     const byInode = new Map(positions.map((p) => [p.inode, p]));
+    // Watched before the first listing: a file arriving after it and before a later watch would wait for
+    // the periodic scan (scanIntervalMs) — seen as a 1 s delay of a file moved in just after the start.
+    this.watchDirectories();
     await this.scan(byInode);
     await this.adoptRotated(byInode);
-    if (this.closed) return; // unsubscribed meanwhile: set nothing up
+    if (this.closed) {
+      this.watchers.close(); // unsubscribed meanwhile: nothing stays set up
+      return;
+    }
     this.started = true;
-    this.watchDirectories();
     this.subscriptions.push(interval(this.opts.scanIntervalMs, asyncScheduler).subscribe(() => this.hint()));
     this.positions.start();
   }
