@@ -19,7 +19,7 @@ export interface BenchRow {
   title: string;
   batch: number | null;
   target: string;
-  median: Partial<Record<'flume' | 'rxflume' | 'baseline' | 'native', { eventsPerSec: number; peakRssMB: number; startSeconds?: number }>>;
+  median: Partial<Record<'flume' | 'rxflume' | 'baseline' | 'webhdfs', { eventsPerSec: number; peakRssMB: number; startSeconds?: number }>>;
   ratio?: number;
   rssRatio?: number;
 }
@@ -47,7 +47,7 @@ function data(report: BenchReport) {
   );
 }
 
-const COLORS = { domain: ['flume', 'rxflume', 'native', 'baseline'], range: ['#d62728', '#1f77b4', '#17becf', '#999999'] };
+const COLORS = { domain: ['flume', 'rxflume', 'webhdfs', 'baseline'], range: ['#d62728', '#1f77b4', '#17becf', '#999999'] };
 
 function bars(field: 'eventsPerSec' | 'peakRssMB' | 'startSeconds', title: string, values: object[]): TopLevelSpec['hconcat' & keyof TopLevelSpec] {
   return {
@@ -117,10 +117,10 @@ export function markdown(report: BenchReport, file: string): string {
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of report.results) {
-    const { flume, rxflume, baseline, native } = r.median;
+    const { flume, rxflume, baseline, webhdfs } = r.median;
     const rate = (m: typeof flume) => (isStart(r) ? (m?.startSeconds === undefined ? '' : `${m.startSeconds} s to first event`) : n(m?.eventsPerSec));
     lines.push(
-      `| ${r.title}${baseline ? ` (plain-server baseline ${n(baseline.eventsPerSec)}/s)` : ''}${native ? ` (rxflume's opt-in native HDFS transport: ${n(native.eventsPerSec)}/s, ${native.peakRssMB} MB)` : ''} | ${r.batch ?? ''} | ${rate(flume)} | ${rate(rxflume)} | ${r.ratio ?? ''}${r.ratio === undefined ? '' : '×'} | ${flume?.peakRssMB ?? ''} | ${rxflume?.peakRssMB ?? ''} | ${r.rssRatio ?? ''} | ${r.target} |`,
+      `| ${r.title}${baseline ? ` (plain-server baseline ${n(baseline.eventsPerSec)}/s)` : ''}${webhdfs ? ` (rxflume over WebHDFS instead: ${n(webhdfs.eventsPerSec)}/s, ${webhdfs.peakRssMB} MB)` : ''} | ${r.batch ?? ''} | ${rate(flume)} | ${rate(rxflume)} | ${r.ratio ?? ''}${r.ratio === undefined ? '' : '×'} | ${flume?.peakRssMB ?? ''} | ${rxflume?.peakRssMB ?? ''} | ${r.rssRatio ?? ''} | ${r.target} |`,
     );
   }
   for (const m of report.notMeasured) lines.push(`| ${m.title} | | not measured: ${m.note} | | | | | | |`);
