@@ -1,13 +1,36 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { markdown, newestResults, plots, type BenchReport } from '../../bench/report.js';
+import { markdown, missedTargets, newestResults, plots, type BenchReport, type BenchRow } from '../../bench/report.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const file = newestResults();
 const report = JSON.parse(readFileSync(file, 'utf8')) as BenchReport;
 
 describe('bench report', () => {
+  it('every target the newest run missed says what stands in the way (issue #14: "or the row says what stands in the way, measured")', () => {
+    const missing = report.results.filter((r) => missedTargets(r).length > 0 && !report.obstacles?.[r.row]).map((r) => `${r.row}/${r.batch}: ${missedTargets(r).join('; ')}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('reads each kind of target', () => {
+    const row = (target: string, ratio: number, rssRatio: number, rx = 100, base = 100, start?: number): BenchRow => ({
+      row: start === undefined ? 'r' : 'start',
+      title: 't',
+      batch: 1,
+      target,
+      ratio,
+      rssRatio,
+      median: { rxflume: { eventsPerSec: rx, peakRssMB: 1, startSeconds: start }, baseline: { eventsPerSec: base, peakRssMB: 1 } },
+    });
+    expect(missedTargets(row('≥ 3× Flume; RSS ≤ ⅓ of Flume', 3.1, 0.33))).toEqual([]);
+    expect(missedTargets(row('≥ 3× Flume; RSS ≤ ⅓ of Flume', 2.9, 0.34))).toEqual(['≥ 3× Flume', "RSS ≤ ⅓ of Flume's"]);
+    expect(missedTargets(row('≥ 1.5× Flume at ≤ ½ its RSS', 14, 0.91))).toEqual(["RSS ≤ ½ of Flume's"]);
+    expect(missedTargets(row('≥ 1.5× Flume; ≥ 0.8 of the plain-server baseline', 1.6, 0.3, 79, 100))).toEqual(['≥ 0.8 of the plain-server baseline']);
+    expect(missedTargets(row('≤ 0.3 s', 6, 0.7, 0, 0, 0.31))).toEqual(['≤ 0.3 s']);
+    expect(missedTargets(row('≤ 0.3 s', 6, 0.7, 0, 0, 0.28))).toEqual([]);
+  });
+
   it('docs/benchmarks.md is what bench/report.ts renders from the newest results (run `npm run bench:report` when this fails)', () => {
     expect(readFileSync(join(ROOT, 'docs', 'benchmarks.md'), 'utf8')).toBe(markdown(report, file));
   });

@@ -47,6 +47,7 @@ function writers(client: HdfsClient, maxRoundBytes: number): BucketWriters {
     maxConcurrentWrites: 4,
     maxRoundBytes,
     recoverInUseFiles: false,
+    quietMs: 10_000,
     writer: { fileType: 'DataStream', writeFormat: 'Writable', newSerializer: serializerFactory('TEXT'), serializerName: 'TEXT', now: Date.now },
     tail: { fileType: 'DataStream', serializer: 'TEXT', appendNewline: true },
     counters: new ComponentCounters('SINK', 'k1'),
