@@ -4,7 +4,7 @@
  * `maxOpenFiles`; and how batches become HDFS writes.
  *
  * **Rounds.** Batches are written in rounds: the batches that arrived while the previous round was
- * writing go into the next one, up to `maxRoundBytes` of bodies (a single batch when the channel lets
+ * writing go into the next one, up to `maxWriteBytes` of bodies (a single batch when the channel lets
  * the sink hold one at a time, or when one batch is larger).
  * A round routes every event, appends it to its bucket's file (rolling first when the file is full),
  * then sends each touched file's new bytes as **one request**: CREATE (the file's header and its first
@@ -47,7 +47,7 @@ export interface BucketWritersOptions extends FileRepairOptions {
   replication: number | undefined;
   maxConcurrentWrites: number;
   /** Event body bytes a round takes at most (whole batches, at least one): bounds what one round's writes hold. */
-  maxRoundBytes: number;
+  maxWriteBytes: number;
   writer: FileWriterOptions;
 }
 
@@ -88,6 +88,8 @@ interface Mark {
 
 interface Pending {
   batch: Batch;
+  /** The batch's body bytes, summed once when it arrives (a batch left for a later round is not summed again). */
+  bytes: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -135,7 +137,7 @@ export class BucketWriters {
   /** Writes the batch in the next round; resolves once its bytes are in HDFS, rejects when they are not. */
   write(batch: Batch): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ batch, resolve, reject });
+      this.pending.push({ batch, bytes: batch.events.reduce((sum, e) => sum + e.body.length, 0), resolve, reject });
       this.running ??= this.loop();
     });
   }
@@ -169,7 +171,7 @@ export class BucketWriters {
   }
 
   /**
-   * The batches of the next round, oldest first: as many as fit in maxRoundBytes of bodies, at least one.
+   * The batches of the next round, oldest first: as many as fit in maxWriteBytes of bodies, at least one.
    * The rest wait for the round after (they are in the channel's memory already); unbounded, a round took
    * all the channel handed over, and its encoded copy and the bytes in the socket grew with it.
    */
@@ -177,8 +179,8 @@ export class BucketWriters {
     let bytes = 0;
     let n = 0;
     for (; n < this.pending.length; n++) {
-      const batchBytes = this.pending[n]!.batch.events.reduce((sum, e) => sum + e.body.length, 0);
-      if (n > 0 && bytes + batchBytes > this.o.maxRoundBytes) break;
+      const batchBytes = this.pending[n]!.bytes;
+      if (n > 0 && bytes + batchBytes > this.o.maxWriteBytes) break;
       bytes += batchBytes;
     }
     return this.pending.splice(0, n);

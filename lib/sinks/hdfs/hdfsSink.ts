@@ -337,7 +337,7 @@ export const hdfsSink = component(hdfsSinkSpec, function hdfsSink(options: HdfsS
     callTimeoutMs: opts.callTimeoutMs,
     replication: opts.replication,
     maxConcurrentWrites: opts.maxConcurrentWrites,
-    maxRoundBytes: opts.maxWriteBytes ?? (location.transport === 'native' ? 1 << 20 : 16 << 20),
+    maxWriteBytes: opts.maxWriteBytes ?? (location.transport === 'native' ? 1 << 20 : 16 << 20),
     recoverInUseFiles: opts.recoverInUseFiles,
     quietMs: opts.recoverQuietS * 1000,
     writer: {

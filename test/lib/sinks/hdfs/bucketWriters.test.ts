@@ -1,6 +1,6 @@
 /**
  * BucketWriters' rounds on their own, against a client that records its writes and holds each until
- * released: the batches waiting while a write runs go in the next round, up to maxRoundBytes of bodies
+ * released: the batches waiting while a write runs go in the next round, up to maxWriteBytes of bodies
  * (whole batches, at least one). The real-HDFS behaviour is in the hdfsSink tests.
  */
 import { describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ function heldClient(): { client: HdfsClient; writes: number[]; release(): void }
   return { client, writes, release: () => waiting.splice(0).forEach((r) => r()) };
 }
 
-function writers(client: HdfsClient, maxRoundBytes: number): BucketWriters {
+function writers(client: HdfsClient, maxWriteBytes: number): BucketWriters {
   return new BucketWriters({
     name: 'k1',
     client,
@@ -45,7 +45,7 @@ function writers(client: HdfsClient, maxRoundBytes: number): BucketWriters {
     callTimeoutMs: 1000,
     replication: undefined,
     maxConcurrentWrites: 4,
-    maxRoundBytes,
+    maxWriteBytes,
     recoverInUseFiles: false,
     quietMs: 10_000,
     writer: { fileType: 'DataStream', writeFormat: 'Writable', newSerializer: serializerFactory('TEXT'), serializerName: 'TEXT', now: Date.now },
@@ -59,7 +59,7 @@ function writers(client: HdfsClient, maxRoundBytes: number): BucketWriters {
 const batch = (n: number) => createBatch(Array.from({ length: n }, () => ({ headers: {}, body: Buffer.alloc(99, 0x61) })));
 
 describe('BucketWriters rounds', () => {
-  it('batches waiting while a write runs go in the next rounds, at most maxRoundBytes of bodies each (whole batches, at least one)', async () => {
+  it('batches waiting while a write runs go in the next rounds, at most maxWriteBytes of bodies each (whole batches, at least one)', async () => {
     const { client, writes, release } = heldClient();
     const w = writers(client, 2000);
     const done = [w.write(batch(10))];
