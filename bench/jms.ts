@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import rhea, { type Connection, type Message } from 'rhea';
-import { ACTIVEMQ_VERSION, FLUME_JMS_JARS, startActiveMq } from '../scripts/activemq.js';
+import { ACTIVEMQ_VERSION, FLUME_JMS_JARS, jmsSourceLines, startActiveMq } from '../scripts/activemq.js';
 import { FLUME_VERSION, flumeExtraJars, startFlumeAgent } from '../scripts/flume.js';
 import { freePort } from '../scripts/service.js';
 import { measureDrain, startAgent, type Drain, type RunningAgent } from './agents.js';
@@ -133,14 +133,7 @@ const conf = (providerUrl: string, queue: string): string => `
 a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
-a1.sources.r1.type = jms
-a1.sources.r1.channels = c1
-a1.sources.r1.initialContextFactory = org.apache.activemq.jndi.ActiveMQInitialContextFactory
-a1.sources.r1.connectionFactory = ConnectionFactory
-a1.sources.r1.providerURL = ${providerUrl}
-a1.sources.r1.destinationName = ${queue}
-a1.sources.r1.destinationType = QUEUE
-a1.sources.r1.batchSize = ${BATCH}
+${jmsSourceLines(providerUrl, queue, BATCH).join('\n')}
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 10000
 a1.channels.c1.transactionCapacity = ${Math.max(BATCH, 100)}

@@ -59,6 +59,24 @@ export const FLUME_JMS_JARS: MavenSet = {
 };
 
 /** Where jars (and `activemq:up` state) live: `$RXFLUME_ACTIVEMQ_CACHE`, else `$XDG_CACHE_HOME/rxflume/activemq`, else `~/.cache/rxflume/activemq`. */
+/**
+ * The lines of a JMS source `a1.sources.r1` on ActiveMQ (queue `queue`, channel c1) as both Flume's JMS
+ * source and rxflume's read them: Flume through ActiveMQ's JNDI context, rxflume through `providerURL`
+ * (AMQP; the JNDI keys it ignores).
+ */
+export function jmsSourceLines(providerUrl: string, queue: string, batchSize: number): string[] {
+  return [
+    'a1.sources.r1.type = jms',
+    'a1.sources.r1.channels = c1',
+    'a1.sources.r1.initialContextFactory = org.apache.activemq.jndi.ActiveMQInitialContextFactory',
+    'a1.sources.r1.connectionFactory = ConnectionFactory',
+    `a1.sources.r1.providerURL = ${providerUrl}`,
+    `a1.sources.r1.destinationName = ${queue}`,
+    'a1.sources.r1.destinationType = QUEUE',
+    `a1.sources.r1.batchSize = ${batchSize}`,
+  ];
+}
+
 export function activemqCacheDir(): string {
   return serviceCacheDir('activemq');
 }

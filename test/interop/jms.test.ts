@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAgentConfigTexts } from '../../lib/agent/loadConfig.js';
 import { runAgent, type RunningAgent } from '../../lib/agent/runAgent.js';
-import { FLUME_JMS_JARS } from '../../scripts/activemq.js';
+import { FLUME_JMS_JARS, jmsSourceLines } from '../../scripts/activemq.js';
 import { activemqEnv, requireActiveMq, sendAmqp, sendStomp, uniqueName, type OutMessage } from '../support/activemq.js';
 import { scratch } from '../support/cli.js';
 import { flumeEnv, startFlumeAgent, type FlumeAgent } from '../support/flume.js';
@@ -41,14 +41,7 @@ function conf(providerUrl: string, queue: string, out: string): string {
 a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
-a1.sources.r1.type = jms
-a1.sources.r1.channels = c1
-a1.sources.r1.initialContextFactory = org.apache.activemq.jndi.ActiveMQInitialContextFactory
-a1.sources.r1.connectionFactory = ConnectionFactory
-a1.sources.r1.providerURL = ${providerUrl}
-a1.sources.r1.destinationName = ${queue}
-a1.sources.r1.destinationType = queue
-a1.sources.r1.batchSize = 10
+${jmsSourceLines(providerUrl, queue, 10).join('\n')}
 a1.channels.c1.type = memory
 a1.sinks.k1.type = file_roll
 a1.sinks.k1.channel = c1
