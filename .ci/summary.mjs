@@ -2,6 +2,8 @@
 // A test file that failed to load counts as failed; a missing report counts as one failure.
 // A skipped or todo test counts as failed unless .ci/allowed-skips lists it with its reason (issue #19:
 // CI installs every tool the tests need, so a skip there is a test that silently did not run).
+// RXFLUME_CHECKS="name=exitcode …" adds whole-tree checks that are not vitest tests (the tests' type-check),
+// each counted as one passed or failed test.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +69,16 @@ for (const file of process.argv.slice(2)) {
   passed += report.numPassedTests;
   failed += fileFailed;
   if (!report.success) ok = false;
+}
+for (const check of (process.env.RXFLUME_CHECKS ?? '').split(/\s+/).filter(Boolean)) {
+  const [name, code] = check.split('=');
+  const good = code === '0';
+  console.log(`check ${name}: ${good ? 'passed' : `failed (exit ${code})`}`);
+  if (good) passed += 1;
+  else {
+    failed += 1;
+    ok = false;
+  }
 }
 for (const e of allow.entries.filter((e) => !e.used)) console.log(`allowed skip not seen (remove it from .ci/allowed-skips?): ${e.testFile} | ${e.name}`);
 if (allowedSkips > 0) console.log(`${allowedSkips} skipped as allowed in .ci/allowed-skips`);

@@ -31,9 +31,16 @@ function report(name: string, tests: Record<string, Status>): string {
 }
 
 function summary(allowList: string, ...reports: string[]): { status: number | null; lines: string[] } {
+  return summaryWith({}, allowList, ...reports);
+}
+
+function summaryWith(env: Record<string, string>, allowList: string, ...reports: string[]): { status: number | null; lines: string[] } {
   const allow = path.join(dir, 'allowed-skips');
   writeFileSync(allow, allowList);
-  const r = spawnSync(process.execPath, [path.join(root, '.ci/summary.mjs'), ...reports], { encoding: 'utf8', env: { ...process.env, RXFLUME_ALLOWED_SKIPS: allow } });
+  const r = spawnSync(process.execPath, [path.join(root, '.ci/summary.mjs'), ...reports], {
+    encoding: 'utf8',
+    env: { ...process.env, RXFLUME_CHECKS: '', ...env, RXFLUME_ALLOWED_SKIPS: allow },
+  });
   return { status: r.status, lines: r.stdout.trim().split('\n') };
 }
 
@@ -66,5 +73,16 @@ describe('.ci/summary.mjs', () => {
     const r = summary('', report('one', { a: 'passed' }), path.join(dir, 'absent.json'));
     expect(r.status).toBe(1);
     expect(r.lines.at(-1)).toBe('1 passed, 1 failed');
+  });
+
+  it("counts each whole-tree check (RXFLUME_CHECKS, .ci/run's typecheck) as one test, failing on a non-zero exit", () => {
+    const clean = report('checked', { a: 'passed' });
+    const good = summaryWith({ RXFLUME_CHECKS: 'typecheck=0' }, '', clean);
+    expect(good.status).toBe(0);
+    expect(good.lines.at(-1)).toBe('2 passed, 0 failed');
+    const bad = summaryWith({ RXFLUME_CHECKS: 'typecheck=2 lint=0' }, '', clean);
+    expect(bad.status).toBe(1);
+    expect(bad.lines).toContain('check typecheck: failed (exit 2)');
+    expect(bad.lines.at(-1)).toBe('2 passed, 1 failed');
   });
 });
