@@ -36,6 +36,17 @@ describe('stressSource', () => {
     expect(events.every((e) => Object.keys(e.headers).length === 0)).toBe(true);
   });
 
+  it("sends the same batchSize event objects in every batch, as Flume's StressSource does (no allocation per event)", async () => {
+    const batches = await run(stressSource({ size: 8, maxTotalEvents: 7, batchSize: 3 }));
+    expect(sizes(batches)).toEqual([3, 3, 1]);
+    const [first, second, last] = batches.map((b) => b.events);
+    expect(new Set(first).size).toBe(3);
+    second!.forEach((e, i) => expect(e).toBe(first![i]));
+    expect(last![0]).toBe(first![0]);
+    // Each batch its own array: a channel may hold one while the next is made.
+    expect(second).not.toBe(first);
+  });
+
   it('defaults to 500-byte bodies in batches of one', async () => {
     const batches = await run(stressSource({ maxTotalEvents: 3 }));
     expect(sizes(batches)).toEqual([1, 1, 1]);
