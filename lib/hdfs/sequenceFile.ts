@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { HadoopCodec } from './codecs.js';
-import { bytesWritable, longWritable, text, vlong, WRITABLE_CLASSES } from './writables.js';
+import { BytesWritable, encode, javaLong, LongWritable, RawBytes, Text, text, VLong, type ByteEncoder, type WritableEncoder } from './writables.js';
 
 export type SequenceFileCompression = 'NONE' | 'RECORD' | 'BLOCK';
 export type SequenceFileValue = 'BytesWritable' | 'Text';
@@ -49,15 +49,14 @@ export interface SequenceFileWriterState {
   lastSyncPosition: number;
 }
 
-/** A NONE-compressed record not yet encoded: its key, its value, and Text's VInt length (BytesWritable: an int32). */
-interface PlainRecord {
+/** A record not yet encoded: references to its key and value (for RECORD, the compressed value), encoded once at flush or block end. */
+interface PendingRecord {
   key: bigint;
   value: Uint8Array;
-  textLength: Buffer | undefined;
+  valueSize: number;
 }
 
-const LONG_MIN = -(1n << 63n);
-const LONG_MAX = (1n << 63n) - 1n;
+const VALUE_WRITABLES: Record<SequenceFileValue, WritableEncoder<Uint8Array>> = { BytesWritable, Text };
 
 export class SequenceFileWriter {
   /** The file's first bytes. */
@@ -65,23 +64,26 @@ export class SequenceFileWriter {
   readonly sync: Buffer;
   readonly compression: SequenceFileCompression;
   readonly codec: HadoopCodec | undefined;
-  private readonly valueClass: SequenceFileValue;
+  private readonly valueWritable: WritableEncoder<Uint8Array>;
+  /** How a record's stored value is written: the value class, or (RECORD) its compressed bytes as they are. */
+  private readonly storedValue: ByteEncoder<Uint8Array>;
   private readonly syncInterval: number;
   private readonly blockSize: number;
   private position: number;
   // Hadoop starts it at 0, so the first sync after the header writes an escape.
   private lastSyncPosition = 0;
-  /** What the next flush returns: bytes, and uncompressed records kept as references until then (one copy, at flush). */
-  private out: Array<Buffer | PlainRecord> = [];
+  /** What the next flush returns: bytes, and records kept as references until then (one copy of each body, at flush). */
+  private out: Array<Buffer | PendingRecord> = [];
   private outBytes = 0;
-  private block: { count: number; keyLengths: Buffer[]; keys: Buffer[]; valueLengths: Buffer[]; values: Buffer[]; bytes: number } = SequenceFileWriter.emptyBlock();
+  private block: { records: PendingRecord[]; bytes: number } = { records: [], bytes: 0 };
 
   constructor(options: SequenceFileOptions) {
     this.compression = options.compression ?? 'NONE';
     this.codec = options.codec;
     if (this.compression !== 'NONE' && !this.codec) throw new TypeError(`SequenceFile ${this.compression} compression needs a codec`);
     if (this.compression === 'NONE' && this.codec) throw new TypeError('SequenceFile NONE compression takes no codec');
-    this.valueClass = options.valueClass;
+    this.valueWritable = VALUE_WRITABLES[options.valueClass];
+    this.storedValue = this.compression === 'RECORD' ? RawBytes : this.valueWritable;
     this.syncInterval = options.syncIntervalBytes ?? DEFAULT_SYNC_INTERVAL;
     this.blockSize = options.blockSizeBytes ?? DEFAULT_BLOCK_SIZE;
     this.sync = Buffer.from(options.syncMarker ?? randomBytes(SYNC_SIZE));
@@ -91,8 +93,8 @@ export class SequenceFileWriter {
     count.writeInt32BE(metadata.length, 0);
     this.header = Buffer.concat([
       Buffer.from('SEQ\x06', 'latin1'),
-      text(WRITABLE_CLASSES.LongWritable),
-      text(WRITABLE_CLASSES[this.valueClass]),
+      text(LongWritable.className),
+      text(this.valueWritable.className),
       Buffer.from([this.compression === 'NONE' ? 0 : 1, this.compression === 'BLOCK' ? 1 : 0]),
       ...(this.codec ? [text(this.codec.className)] : []),
       count,
@@ -104,38 +106,24 @@ export class SequenceFileWriter {
 
   /** Appends a record: the key as a LongWritable (Flume: the event's timestamp), the value as the value class. */
   append(key: bigint | number, value: Uint8Array): void {
-    if (this.compression === 'NONE') {
-      // Encoded at flush, straight into the flush's buffer: a buffer per record, then their concatenation, were
-      // two copies of every body and three Buffer objects a record (a third of the native sink's peak RSS).
-      const long = BigInt(key);
-      if (long < LONG_MIN || long > LONG_MAX) throw new RangeError(`${key} does not fit a Java long`);
-      if (this.position >= this.lastSyncPosition + this.syncInterval) this.writeSync();
-      const textLength = this.valueClass === 'Text' ? vlong(value.length) : undefined;
-      const length = 16 + (textLength?.length ?? 4) + value.length;
-      this.out.push({ key: long, value, textLength });
-      this.outBytes += length;
-      this.position += length;
-      return;
-    }
-    const keyBytes = longWritable(key);
-    const valueBytes = this.valueClass === 'Text' ? text(value) : bytesWritable(value);
+    // Records stay references until flush (or the block's end) encodes them straight into one buffer:
+    // a buffer per record, then their concatenation, were two copies of every body and three Buffers a record.
+    const long = javaLong(key);
     if (this.compression === 'BLOCK') {
       const b = this.block;
-      b.keyLengths.push(vlong(keyBytes.length));
-      b.keys.push(keyBytes);
-      b.valueLengths.push(vlong(valueBytes.length));
-      b.values.push(valueBytes);
-      b.count++;
-      b.bytes += keyBytes.length + valueBytes.length;
+      const valueSize = this.valueWritable.size(value);
+      b.records.push({ key: long, value, valueSize });
+      b.bytes += LongWritable.size(long) + valueSize;
       if (b.bytes >= this.blockSize) this.writeBlock();
       return;
     }
     if (this.position >= this.lastSyncPosition + this.syncInterval) this.writeSync();
-    const stored = this.compression === 'RECORD' ? this.codec!.compressSync(valueBytes) : valueBytes;
-    const lengths = Buffer.allocUnsafe(8);
-    lengths.writeInt32BE(keyBytes.length + stored.length, 0);
-    lengths.writeInt32BE(keyBytes.length, 4);
-    this.emit(lengths, keyBytes, stored);
+    const stored = this.compression === 'RECORD' ? this.codec!.compressSync(encode(this.valueWritable, value)) : value;
+    const valueSize = this.storedValue.size(stored);
+    const length = 8 + LongWritable.size(long) + valueSize;
+    this.out.push({ key: long, value: stored, valueSize });
+    this.outBytes += length;
+    this.position += length;
   }
 
   /**
@@ -152,16 +140,12 @@ export class SequenceFileWriter {
         at += part.copy(chunk, at);
         continue;
       }
-      // Record length (key + value), key length, the LongWritable key, the value (BytesWritable or Text).
-      const valueLength = (part.textLength?.length ?? 4) + part.value.length;
-      chunk.writeInt32BE(8 + valueLength, at);
-      chunk.writeInt32BE(8, at + 4);
-      chunk.writeBigInt64BE(part.key, at + 8);
-      at += 16;
-      if (part.textLength) at += part.textLength.copy(chunk, at);
-      else at = chunk.writeInt32BE(part.value.length, at);
-      chunk.set(part.value, at);
-      at += part.value.length;
+      // Record length (key + value), key length, the key, the value.
+      const keySize = LongWritable.size(part.key);
+      at = chunk.writeInt32BE(keySize + part.valueSize, at);
+      at = chunk.writeInt32BE(keySize, at);
+      at = LongWritable.write(chunk, at, part.key);
+      at = this.storedValue.write(chunk, at, part.value);
     }
     this.out = [];
     this.outBytes = 0;
@@ -179,11 +163,7 @@ export class SequenceFileWriter {
     this.lastSyncPosition = state.lastSyncPosition;
     this.out = [];
     this.outBytes = 0;
-    this.block = SequenceFileWriter.emptyBlock();
-  }
-
-  private static emptyBlock() {
-    return { count: 0, keyLengths: [] as Buffer[], keys: [] as Buffer[], valueLengths: [] as Buffer[], values: [] as Buffer[], bytes: 0 };
+    this.block = { records: [], bytes: 0 };
   }
 
   private emit(...parts: Buffer[]): void {
@@ -203,18 +183,29 @@ export class SequenceFileWriter {
   }
 
   private writeBlock(): void {
-    const b = this.block;
-    if (b.count === 0) return;
-    this.block = SequenceFileWriter.emptyBlock();
-    const section = (parts: Buffer[]) => {
-      const compressed = this.codec!.compressSync(Buffer.concat(parts));
-      return [vlong(compressed.length), compressed];
+    const { records } = this.block;
+    if (records.length === 0) return;
+    this.block = { records: [], bytes: 0 };
+    const section = <T>(encoder: ByteEncoder<T>, field: (r: PendingRecord) => T) => {
+      let size = 0;
+      for (const r of records) size += encoder.size(field(r));
+      const raw = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (const r of records) at = encoder.write(raw, at, field(r));
+      const compressed = this.codec!.compressSync(raw);
+      return [encode(VLong, compressed.length), compressed];
     };
     // Every block starts with an escape: the reader reads one unconditionally before a block.
     const escape = Buffer.allocUnsafe(4);
     escape.writeInt32BE(SYNC_ESCAPE, 0);
     this.emit(escape, this.sync);
     this.lastSyncPosition = this.position;
-    this.emit(vlong(b.count), ...section(b.keyLengths), ...section(b.keys), ...section(b.valueLengths), ...section(b.values));
+    this.emit(
+      encode(VLong, records.length),
+      ...section(VLong, (r) => LongWritable.size(r.key)),
+      ...section(LongWritable, (r) => r.key),
+      ...section(VLong, (r) => r.valueSize),
+      ...section(this.valueWritable, (r) => r.value),
+    );
   }
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CODECS, type HadoopCodec } from '../../../lib/hdfs/codecs.js';
 import { DEFAULT_SYNC_INTERVAL, SequenceFileWriter, type SequenceFileCompression, type SequenceFileValue } from '../../../lib/hdfs/sequenceFile.js';
-import { bytesWritable, longWritable, text } from '../../../lib/hdfs/writables.js';
+import { BytesWritable, encode, LongWritable, Text, text } from '../../../lib/hdfs/writables.js';
 import { decodeSequenceFile } from '../../support/hdfsSequenceFile.js';
 
 const record = fc.record({ key: fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }), value: fc.uint8Array({ maxLength: 300 }) });
@@ -18,7 +18,7 @@ function write(options: ConstructorParameters<typeof SequenceFileWriter>[0], inp
   return { writer, file: Buffer.concat([writer.header, ...flushes]), flushes };
 }
 
-const serialized = (valueClass: SequenceFileValue, value: Uint8Array) => (valueClass === 'Text' ? text(value) : bytesWritable(value));
+const serialized = (valueClass: SequenceFileValue, value: Uint8Array) => encode(valueClass === 'Text' ? Text : BytesWritable, value);
 
 describe('SequenceFileWriter framing (checked with our own decoder)', () => {
   it('writes the v6 header as Hadoop lays it out, with the codec only when compressed and metadata sorted', () => {
@@ -63,7 +63,7 @@ describe('SequenceFileWriter framing (checked with our own decoder)', () => {
             const { file, flushes, writer } = write({ valueClass, compression, ...(codec ? { codec } : {}), syncIntervalBytes: syncInterval, blockSizeBytes: 500 }, input);
             const decoded = decodeSequenceFile(file);
             const all = input.flat();
-            expect(decoded.records.map((r) => r.key.toString('hex'))).toEqual(all.map((r) => longWritable(r.key).toString('hex')));
+            expect(decoded.records.map((r) => r.key.toString('hex'))).toEqual(all.map((r) => encode(LongWritable, r.key).toString('hex')));
             expect(decoded.records.map((r) => r.value.toString('hex'))).toEqual(all.map((r) => serialized(valueClass, r.value).toString('hex')));
             // Each flush ends where a reader may resume: after an escape (NONE/RECORD) or a block (BLOCK).
             let end = writer.header.length;
