@@ -14,8 +14,6 @@
  * block would read as the end of the file. lzo and lzop (GPL hadoop-lzo), lz4 and zstandard are not
  * supported: `resolveCodec` names them.
  */
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import { ConfigError } from '../core/errors.js';
 import { lazyRequire } from '../core/lazyRequire.js';
 import { bzip2Compress } from './bzip2.js';
@@ -38,8 +36,10 @@ export interface HadoopCodec {
   compress(data: Uint8Array): Promise<Buffer>;
 }
 
-const gzipAsync = promisify(zlib.gzip);
-const deflateAsync = promisify(zlib.deflate);
+// node:zlib is looked up on first use, not imported: a sink without a codec (DataStream) never loads it.
+const zlib = () => process.getBuiltinModule('node:zlib');
+const viaZlib = (method: 'gzip' | 'deflate') => (data: Uint8Array) =>
+  new Promise<Buffer>((resolve, reject) => zlib()[method](data, (error, out) => (error ? reject(error) : resolve(out))));
 
 /** Uncompressed bytes per snappy chunk: well under Hadoop's 256 KiB decompression buffer (io.compression.codec.snappy.buffersize). */
 export const SNAPPY_CHUNK = 64 * 1024;
@@ -71,9 +71,9 @@ const codec = (name: CodecName, className: string, extension: string, compressSy
 });
 
 export const CODECS: Readonly<Record<CodecName, HadoopCodec>> = {
-  gzip: codec('gzip', 'GzipCodec', '.gz', (d) => zlib.gzipSync(d), (d) => gzipAsync(d)),
-  default: codec('default', 'DefaultCodec', '.deflate', (d) => zlib.deflateSync(d), (d) => deflateAsync(d)),
-  deflate: codec('deflate', 'DeflateCodec', '.deflate', (d) => zlib.deflateSync(d), (d) => deflateAsync(d)),
+  gzip: codec('gzip', 'GzipCodec', '.gz', (d) => zlib().gzipSync(d), viaZlib('gzip')),
+  default: codec('default', 'DefaultCodec', '.deflate', (d) => zlib().deflateSync(d), viaZlib('deflate')),
+  deflate: codec('deflate', 'DeflateCodec', '.deflate', (d) => zlib().deflateSync(d), viaZlib('deflate')),
   bzip2: codec('bzip2', 'BZip2Codec', '.bz2', bzip2Compress),
   snappy: codec('snappy', 'SnappyCodec', '.snappy', snappyFramed),
 };

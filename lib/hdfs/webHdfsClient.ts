@@ -14,8 +14,7 @@
  *   past which its sockets are destroyed and it fails with FLUME_HDFS_TIMEOUT — a write may then have
  *   been applied in part (HDFS commits what the DataNode received), which a caller checks with `stat`.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ConnectionOptions } from 'node:tls';
 import { WebHdfsError, errorFromResponse } from './webHdfsError.js';
 
@@ -73,7 +72,7 @@ type Params = Record<string, string | number | boolean | undefined>;
 
 interface Answer {
   status: number;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   body: Buffer;
 }
 
@@ -93,8 +92,8 @@ function baseUrl(url: string): URL {
 
 export class WebHdfsClient {
   private readonly base: URL;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  /** Made on first use, per scheme: an ES import of node:http syncs its lazy exports (undici, +8 MB RSS), and the native transport needs neither. */
+  private readonly agents: { 'http:'?: Agent; 'https:'?: Agent } = {};
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
 
@@ -102,9 +101,14 @@ export class WebHdfsClient {
     this.base = baseUrl(options.url);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
-    const maxSockets = options.maxSockets ?? 16;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...options.tls });
+  }
+
+  private agent(protocol: 'http:' | 'https:'): Agent {
+    const maxSockets = this.options.maxSockets ?? 16;
+    return (this.agents[protocol] ??=
+      protocol === 'https:'
+        ? new (process.getBuiltinModule('node:https').Agent)({ keepAlive: true, maxSockets, ...this.options.tls })
+        : new (process.getBuiltinModule('node:http').Agent)({ keepAlive: true, maxSockets }));
   }
 
   /** The address requests go to, e.g. `http://127.0.0.1:9870`. */
@@ -190,8 +194,8 @@ export class WebHdfsClient {
 
   /** Closes idle keep-alive sockets; requests still running finish. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agents['http:']?.destroy();
+    this.agents['https:']?.destroy();
   }
 
   // ---- the mechanism ---------------------------------------------------------------------------
@@ -280,14 +284,14 @@ export class WebHdfsClient {
           return;
         }
         const secure = url.protocol === 'https:';
-        const headers: http.OutgoingHttpHeaders = {};
+        const headers: OutgoingHttpHeaders = {};
         if (body !== undefined) {
           headers['content-type'] = 'application/octet-stream';
           headers['content-length'] = body.length;
         } else if (method === 'PUT' || method === 'POST') {
           headers['content-length'] = 0;
         }
-        const req = (secure ? https : http).request(url, { method, headers, agent: secure ? this.httpsAgent : this.httpAgent });
+        const req = process.getBuiltinModule(secure ? 'node:https' : 'node:http').request(url, { method, headers, agent: this.agent(secure ? 'https:' : 'http:') });
         let settled = false;
         const fail = (error: WebHdfsError) => {
           if (settled) return;

@@ -16,7 +16,6 @@
  * without it the event cannot be placed, which fails its batch (`EscapeError`). With useLocalTimeStamp
  * the clock is read once per escaped string.
  */
-import { lookup, lookupService } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { formatJava, localTime, roundDown, type JavaPattern, type RoundUnit, type Zone } from './javaTime.js';
 
@@ -175,6 +174,8 @@ export async function resolveHostNames(): Promise<HostNames> {
   let ip = '127.0.0.1';
   let fqdn = localhost;
   try {
+    // Looked up here, not imported: only a path with %[IP] or %[FQDN] needs the resolver.
+    const { lookup, lookupService } = process.getBuiltinModule('node:dns/promises');
     ip = (await lookup(localhost)).address;
     fqdn = (await lookupService(ip, 0)).hostname || localhost;
   } catch {
