@@ -25,6 +25,9 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
   // until it joined again): a commit then must fail, not pass for done, or the engine would let acked
   // offsets pile up that the re-join then reads again.
   let joined = false;
+  // The runner as its latest batch saw it: once it stopped, commitOffsets returns without committing,
+  // which can be well before STOP is emitted (kafkajs's stop waits for the batch being handled).
+  let runnerRunning: (() => boolean) | undefined;
   // A stop while start is under way waits for it: kafkajs's disconnect during run()'s first join
   // does nothing (the runner is not running yet), and the join then goes on, fetching for ever.
   let starting: Promise<void> | undefined;
@@ -54,6 +57,7 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
     consumer = c;
     c.on(c.events.GROUP_JOIN, (e) => {
       joined = true;
+      runnerRunning = undefined;
       h.assigned(e.payload.memberAssignment);
     });
     c.on(c.events.REBALANCING, () => (joined = false));
@@ -61,6 +65,10 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
     c.on(c.events.FETCH, (e) => h.fetched(e.payload.duration));
     c.on(c.events.CRASH, (e) => {
       joined = false;
+      // kafkajs disconnects, emits CRASH, then sets its restart timer: a stop that came in between shared
+      // that disconnect and returned, and the restart would join the group again with nothing left to
+      // stop it. Its stop() clears the timer, which is set by the time a microtask runs.
+      if (e.payload.restart && (stopping || consumer !== c)) void Promise.resolve().then(() => c.stop().catch(() => undefined));
       h.crashed(e.payload.error, e.payload.restart);
     });
     await c.connect();
@@ -71,14 +79,18 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        runnerRunning = isRunning;
         if (!isRunning() || isStale()) return;
         if (batch.messages.length > 0) h.records(batch.topic, batch.partition, batch.messages);
         // Only the in-memory fetch position moves; the committed offset is ours to move.
         resolveOffset(batch.lastOffset());
         await heartbeat();
         while (paused.has(batch.topic) && !stopping && isRunning() && !isStale()) {
+          // kafkajs sends a heartbeat only once an interval has passed since the last: looking every third
+          // of one keeps the gap under 4/3 of an interval (a whole one after a call that found it not yet
+          // due made nearly two), and notices a runner stopped from elsewhere as soon.
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, opts.heartbeatIntervalMs);
+            const timer = setTimeout(resolve, Math.ceil(opts.heartbeatIntervalMs / 3));
             wake = () => {
               clearTimeout(timer);
               resolve();
@@ -102,7 +114,7 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       }
     },
     async commit(offsets) {
-      if (!consumer || !joined) throw new Error('the consumer is not in its group (restarting): offsets not committed');
+      if (!consumer || !joined || runnerRunning?.() === false) throw new Error('the consumer is not in its group (restarting): offsets not committed');
       await consumer.commitOffsets(offsets.map((o) => ({ ...o })));
     },
     pause(topics) {

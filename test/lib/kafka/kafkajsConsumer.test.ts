@@ -41,6 +41,7 @@ function fakeKafka(connected?: Promise<void>) {
     pause: (t: unknown) => void calls.push(['pause', t]),
     resume: (t: unknown) => void calls.push(['resume', t]),
     disconnect: async () => void calls.push(['disconnect']),
+    stop: async () => void calls.push(['stop']),
   };
   const kafka = {
     consumer: (c: unknown) => {
@@ -223,5 +224,78 @@ describe('kafkajsConsumer', () => {
     await starting;
     await stopping;
     expect(k.calls).toEqual([['connect'], ['disconnect']]);
+  });
+
+  it("held, kafkajs's heartbeat goes out within 1.5 intervals of the last one, however close to due the hold began", async () => {
+    // kafkajs sends a heartbeat only once `interval` has passed since the last one (consumerGroup.heartbeat):
+    // a hold that slept a whole interval after a call that found it not yet due let ~2 intervals pass
+    // between heartbeats — past a 6 s session with the 3 s default interval.
+    const interval = 600;
+    const k = fakeKafka();
+    const c = kafkajsConsumer(k.kafka, { ...CONFIG, heartbeatIntervalMs: interval }, ['t']);
+    await c.start(recording().handlers);
+    const sent = [Date.now()];
+    const heartbeat = async () => {
+      if (Date.now() >= sent.at(-1)! + interval) sent.push(Date.now());
+    };
+    await new Promise((later) => setTimeout(later, interval * 0.9));
+    c.pause(['t']);
+    const held = k.eachBatch()({
+      batch: { topic: 't', partition: 0, messages: [message('0')], lastOffset: () => '0' },
+      resolveOffset: () => undefined,
+      heartbeat,
+      isRunning: () => true,
+      isStale: () => false,
+    });
+    await new Promise((later) => setTimeout(later, interval * 2.5));
+    c.resume(['t']);
+    await held;
+    const gaps = sent.slice(1).map((at, i) => at - sent[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...gaps)).toBeLessThan(interval * 1.5);
+  });
+
+  it("a commit fails, not passes for done, once kafkajs's runner stopped (its commitOffsets then returns without committing)", async () => {
+    const k = fakeKafka();
+    const c = kafkajsConsumer(k.kafka, CONFIG, ['t']);
+    await c.start(recording().handlers);
+    k.emit(EVENTS.GROUP_JOIN, { memberAssignment: { t: [0] } });
+    let running = true;
+    await k.eachBatch()({
+      batch: { topic: 't', partition: 0, messages: [message('0')], lastOffset: () => '0' },
+      resolveOffset: () => undefined,
+      heartbeat: async () => undefined,
+      isRunning: () => running,
+      isStale: () => false,
+    });
+    await c.commit([{ topic: 't', partition: 0, offset: '1' }]);
+    // A stop from elsewhere (kafkajs's crash handling disconnects): the runner is down well before STOP
+    // is emitted, as long as a held batch takes to notice.
+    running = false;
+    await expect(c.commit([{ topic: 't', partition: 0, offset: '2' }])).rejects.toThrow(/not in its group/);
+    // A re-join's runner runs again.
+    k.emit(EVENTS.GROUP_JOIN, { memberAssignment: { t: [0] } });
+    await c.commit([{ topic: 't', partition: 0, offset: '3' }]);
+    expect(k.calls.filter(([call]) => call === 'commitOffsets').map(([, o]) => (o as Array<{ offset: string }>)[0]!.offset)).toEqual(['1', '3']);
+  });
+
+  it('a crash that kafkajs would restart after a stop is not restarted: stopped means out of the group for good', async () => {
+    // kafkajs's crash handler disconnects, then emits CRASH and sets its restart timer; a stop landing in
+    // between shares that disconnect and returns, and the restart would join the group again, fetching
+    // for ever with nothing left to stop it. kafkajs's stop() clears the timer.
+    const k = fakeKafka();
+    const { seen, handlers } = recording();
+    const c = kafkajsConsumer(k.kafka, CONFIG, ['t']);
+    await c.start(handlers);
+    await c.stop();
+    k.emit(EVENTS.CRASH, { error: new Error('broker gone'), restart: true });
+    await expect.poll(() => k.calls.at(-1)).toEqual(['stop']);
+    // Without a stop, kafkajs's restart is left to it.
+    const k2 = fakeKafka();
+    await kafkajsConsumer(k2.kafka, CONFIG, ['t']).start(handlers);
+    k2.emit(EVENTS.CRASH, { error: new Error('broker gone'), restart: true });
+    await new Promise((later) => setTimeout(later, 10));
+    expect(k2.calls.map(([call]) => call)).toEqual(['connect', 'subscribe', 'run']);
+    expect(seen.filter((e) => e[0] === 'crashed')).toHaveLength(2);
   });
 });
