@@ -172,9 +172,11 @@ export function startEngine(cfg: EngineConfig, out: { next(batch: Batch): void; 
   const flushCommits = (): Promise<void> => {
     if (committing) return committing;
     if (toCommit.size === 0) return Promise.resolve();
-    const commitEpoch = epoch;
     committing = (async () => {
       while (toCommit.size > 0) {
+        // Per round: a commit in flight across a rejoin lands after it, and the rounds after it carry the
+        // new epoch's acks, which must count down the new epoch's unconfirmed (or emission stalls for good).
+        const commitEpoch = epoch;
         const offsets = [...toCommit.values()];
         const covered = unconfirmed;
         toCommit.clear();

@@ -32,6 +32,7 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
   // does nothing (the runner is not running yet), and the join then goes on, fetching for ever.
   let starting: Promise<void> | undefined;
   let stopping = false;
+  let stopped = false;
   // The engine's pause holds kafkajs inside eachBatch (heart-beating) rather than pausing its partitions:
   // with every partition paused, kafkajs's fetch loop sleeps maxWaitTimeInMs (500 ms) before it looks
   // again, so a pause of a few milliseconds (a batch waiting for an offset commit) cost half a second —
@@ -80,6 +81,9 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         runnerRunning = isRunning;
+        // A stop during kafkajs's own restart (after a crash) finds the new runner still joining: its stop()
+        // does nothing then and kafkajs forgets it, so it fetches for ever. A non-retriable error ends it.
+        if (stopped || consumer !== c) throw Object.assign(new Error('this Kafka consumer was stopped'), { retriable: false });
         if (!isRunning() || isStale()) return;
         if (batch.messages.length > 0) h.records(batch.topic, batch.partition, batch.messages);
         // Only the in-memory fetch position moves; the committed offset is ours to move.
@@ -104,7 +108,7 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
   };
   return {
     async start(h) {
-      stopping = false;
+      stopping = stopped = false;
       const run = startOnce(h);
       starting = run;
       try {
@@ -129,6 +133,7 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       woken();
       await starting?.catch(() => undefined);
       await consumer?.disconnect();
+      stopped = true;
     },
   };
 }

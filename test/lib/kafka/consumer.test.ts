@@ -235,4 +235,37 @@ describe('startEngine', () => {
     await expect.poll(() => state.commits.flat().at(-1)?.offset).toBe('5');
     await e.stop();
   });
+
+  for (const outcome of ['succeeds', 'fails'] as const) {
+    it(`a commit in flight across a rebalance (${outcome} after it): the new epoch's acks are committed and emission goes on`, async () => {
+      // A commit out when the group rebalances (the hold's heartbeat finds the rebalance while the engine
+      // waits on that very commit) is retried by kafkajs and may land after the re-join.
+      const { state, client } = fakeClient();
+      let release!: (ok: boolean) => void;
+      let first = true;
+      client.commit = async (offsets) => {
+        if (first) {
+          first = false;
+          if (!(await new Promise<boolean>((r) => (release = r)))) throw new Error('REBALANCE_IN_PROGRESS');
+        }
+        state.commits.push([...offsets]);
+      };
+      const { engine: e, batches } = engine(client, { maxInFlight: 1, batchSize: 1 });
+      const h = await started(state);
+      h.assigned({ t: [0] });
+      h.records('t', 0, [record(0)]);
+      batches[0]!.ack();
+      h.assigned({ t: [0] }); // partition 0 again, from its committed offset
+      h.records('t', 0, [record(0), record(1), record(2), record(3)]);
+      batches[1]!.ack();
+      batches[2]!.ack();
+      expect(batches).toHaveLength(3); // maxInFlight + 1 acks wait on commits
+      release(outcome === 'succeeds');
+      await expect.poll(() => batches.length).toBe(4);
+      expect(state.commits.flat().at(-1)).toEqual({ topic: 't', partition: 0, offset: '2' });
+      batches[3]!.ack();
+      await expect.poll(() => state.commits.flat().at(-1)?.offset).toBe('3');
+      await e.stop();
+    });
+  }
 });

@@ -298,4 +298,24 @@ describe('kafkajsConsumer', () => {
     expect(k2.calls.map(([call]) => call)).toEqual(['connect', 'subscribe', 'run']);
     expect(seen.filter((e) => e[0] === 'crashed')).toHaveLength(2);
   });
+
+  it("a batch reaching a stopped consumer (kafkajs's restart joined after the stop) ends its runner instead of fetching for ever", async () => {
+    // A stop during kafkajs's own restart finds its new runner still joining: runner.stop() does nothing
+    // then, kafkajs drops the runner, and the join goes on to fetch with nothing left to stop it. Its
+    // first batch is where that shows: a non-retriable error there crashes the runner for good.
+    const k = fakeKafka();
+    const { seen, handlers } = recording();
+    const c = kafkajsConsumer(k.kafka, CONFIG, ['t']);
+    await c.start(handlers);
+    await c.stop();
+    const zombie = k.eachBatch()({
+      batch: { topic: 't', partition: 0, messages: [message('0')], lastOffset: () => '0' },
+      resolveOffset: () => undefined,
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+    });
+    await expect(zombie).rejects.toMatchObject({ retriable: false });
+    expect(seen).toEqual([]);
+  });
 });
