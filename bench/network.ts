@@ -27,7 +27,9 @@
  *                            rxflume/baseline server process, for Chrome DevTools or speedscope,
  *                            BEFORE_DIST=dir: also case `before`, the rxflume server built from another
  *                            checkout's dist/ (e.g. the commit before a change), interleaved with the
- *                            others so that before and after share the machine's moments)
+ *                            others so that before and after share the machine's moments),
+ *                            SERVER_NODE_FLAGS='…': the rxflume servers' node flags (default: the
+ *                            `rxflume` command's, bench/agents.ts cliNodeFlags; '' for none)
  */
 import { spawn } from 'node:child_process';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
@@ -47,6 +49,7 @@ import { httpSource } from '../lib/sources/http/httpSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
 import { FLUME_VERSION, flumeJarsCached, startFlumeAgent } from '../scripts/flume.js';
 import { checkTools, freePort } from '../scripts/service.js';
+import { cliNodeFlags } from './agents.js';
 import { printJsonLine } from './jsonLine.js';
 import { procStats } from './procStats.js';
 
@@ -64,6 +67,8 @@ const CPU_PROF_DIR = process.env['CPU_PROF_DIR'];
 /** Another build's dist/ folder: its avroSource/httpSource pipeline is measured too, as server `before`. */
 const BEFORE_DIST = process.env['BEFORE_DIST'];
 const BODY_BYTES = 200;
+/** Node flags of the rxflume servers: the `rxflume` command's (cliNodeFlags), or SERVER_NODE_FLAGS='…' ('' for none). */
+const SERVER_NODE_FLAGS = process.env['SERVER_NODE_FLAGS'] !== undefined ? process.env['SERVER_NODE_FLAGS'].split(' ').filter(Boolean) : cliNodeFlags();
 
 type Proto = 'avro' | 'http';
 type ServerKind = 'rxflume' | 'before' | 'baseline' | 'flume';
@@ -484,7 +489,9 @@ async function client(spec: Spec, port: number | Promise<number>, env: Record<st
 async function nodeServerCase(spec: Spec & { server: NodeServer }): Promise<[ClientReport, ServerReport]> {
   const name = `${spec.proto}-${spec.server}-batch${spec.batch}-${spec.conns}conn`;
   const profile = CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), '--server', spec.proto, spec.server, String(spec.batch)], {
+  // rxflume's servers run with the V8 flags its `rxflume` command runs with (as every agent row of bench:flume does).
+  const flags = spec.server === 'baseline' ? [] : SERVER_NODE_FLAGS;
+  const child = spawn(process.execPath, [...flags, ...profile, fileURLToPath(import.meta.url), '--server', spec.proto, spec.server, String(spec.batch)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
