@@ -346,11 +346,14 @@ export class BucketWriters {
   /** Sends what the round appended to `file` as one CREATE or APPEND. */
   private async writeUnit(file: OpenFile, mark: Mark): Promise<void> {
     const bytes = await file.writer.take();
-    if (bytes.length === 0) return;
+    const length = bytes.length;
+    if (length === 0) return;
+    // Handed over, a unit's memory is freed as soon as it is written (native), not at a later scavenge; never read after the write.
+    const handOver = file.writer.freshUnits;
     if (!mark.created) {
       for (let taken = 0; ; taken++) {
         try {
-          await this.o.client.create(file.tmp, bytes, { replication: this.o.replication });
+          await this.o.client.create(file.tmp, bytes, { replication: this.o.replication, handOver });
           break;
         } catch (error) {
           // Someone else's file has this name: never touch it, move the counter on.
@@ -366,9 +369,9 @@ export class BucketWriters {
       file.created = true;
       this.o.counters.inc('ConnectionCreatedCount');
     } else {
-      await this.o.client.append(file.tmp, bytes);
+      await this.o.client.append(file.tmp, bytes, { handOver });
     }
-    file.length += bytes.length;
+    file.length += length;
   }
 
   /** After a failed round: `file` back to `mark`, kept when HDFS shows its request changed nothing, else abandoned to a repair. */

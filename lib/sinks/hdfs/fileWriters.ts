@@ -30,6 +30,8 @@ export interface FileWriterOptions {
   newSerializer: () => EventSerializer;
   /** Its name, for the error when it fails. */
   serializerName: string;
+  /** Its `serialize` returns a new buffer each call and keeps no reference to it (the built-ins do). */
+  serializerOutputIsFresh: boolean;
   now: () => number;
 }
 
@@ -40,6 +42,8 @@ export interface FileWriter {
   append(event: FlumeEvent): void;
   /** The next unit's bytes (the file's header first when nothing was taken yet); empty when nothing was appended. */
   take(): Promise<Buffer>;
+  /** `take()` returns a new buffer that nothing else refers to: the caller may hand it over to the client (HdfsClient WriteOptions). */
+  readonly freshUnits: boolean;
   snapshot(): unknown;
   restore(state: unknown): void;
 }
@@ -64,6 +68,8 @@ function sequenceFileWriter(options: FileWriterOptions): FileWriter {
   });
   let started = false;
   return {
+    // SequenceFileWriter.flush() copies the unit into a buffer of its own.
+    freshUnits: true,
     check(event) {
       sequenceKey(event, options.now);
     },
@@ -91,6 +97,8 @@ function streamWriter(options: FileWriterOptions): FileWriter {
   let pending: FlumeEvent[] = [];
   let started = false;
   return {
+    // A codec's stream is always a new buffer; a serializer's output only if the serializer says so.
+    freshUnits: codec !== undefined || options.serializerOutputIsFresh,
     check(event) {
       serializer.check?.(event);
     },

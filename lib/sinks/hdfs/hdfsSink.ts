@@ -346,6 +346,7 @@ export const hdfsSink = component(hdfsSinkSpec, function hdfsSink(options: HdfsS
       writeFormat: opts.writeFormat,
       newSerializer,
       serializerName,
+      serializerOutputIsFresh: builtIn,
       now: Date.now,
     },
     // A custom serializer's files have no end marker the repair knows: they are kept as they are.

@@ -60,6 +60,27 @@ describe.skipIf(env.skip)(`NativeHdfsClient against HDFS${env.note}`, () => {
     expect((await client.open(path)).equals(all)).toBe(true);
   });
 
+  it('a buffer handed over is freed once its write settled, after every byte is in HDFS; a slice of a larger one, or one kept, is not touched', async () => {
+    const hdfs = requireHdfs();
+    const path = `${dir}/handed-over`;
+    // Across a block boundary: part of it goes through one pipeline, the rest through the next.
+    const first = bytes(1_500_000, 5);
+    const expected = [Buffer.from(first)];
+    await client.create(path, first, { blockSize: 1024 * 1024, handOver: true });
+    expect(first.buffer.byteLength).toBe(0);
+    const larger = bytes(200_000, 6);
+    const slice = larger.subarray(100, 150_100);
+    expected.push(Buffer.from(slice));
+    await client.append(path, slice, { handOver: true });
+    expect(larger.buffer.byteLength).toBe(200_000);
+    const kept = bytes(100_000, 7);
+    expected.push(Buffer.from(kept));
+    await client.append(path, kept);
+    expect(kept.buffer.byteLength).toBe(100_000);
+    await client.closeFile(path);
+    expect((await fsCat(hdfs, path)).equals(Buffer.concat(expected))).toBe(true);
+  });
+
   it('appending to a closed file reopens it on a new block', async () => {
     const hdfs = requireHdfs();
     const path = `${dir}/reopen`;

@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { createBatch } from '../../../../lib/core/batch.js';
 import { ComponentCounters } from '../../../../lib/core/metrics.js';
-import type { HdfsClient } from '../../../../lib/hdfs/hdfsClient.js';
+import { CODECS } from '../../../../lib/hdfs/codecs.js';
+import type { HdfsClient, WriteOptions } from '../../../../lib/hdfs/hdfsClient.js';
 import { parseEscapes } from '../../../../lib/sinks/hdfs/bucketPath.js';
 import { BucketWriters } from '../../../../lib/sinks/hdfs/bucketWriters.js';
+import type { FileWriterOptions } from '../../../../lib/sinks/hdfs/fileWriters.js';
 import { serializerFactory } from '../../../../lib/serializers/eventSerializer.js';
 import { resolveZone } from '../../../../lib/sinks/hdfs/javaTime.js';
 
@@ -24,7 +26,7 @@ function heldClient(): { client: HdfsClient; writes: number[]; release(): void }
   return { client, writes, release: () => waiting.splice(0).forEach((r) => r()) };
 }
 
-function writers(client: HdfsClient, maxWriteBytes: number): BucketWriters {
+function writers(client: HdfsClient, maxWriteBytes: number, writer: Partial<FileWriterOptions> = {}): BucketWriters {
   return new BucketWriters({
     name: 'k1',
     client,
@@ -48,7 +50,7 @@ function writers(client: HdfsClient, maxWriteBytes: number): BucketWriters {
     maxWriteBytes,
     recoverInUseFiles: false,
     quietMs: 10_000,
-    writer: { fileType: 'DataStream', writeFormat: 'Writable', newSerializer: serializerFactory('TEXT'), serializerName: 'TEXT', now: Date.now },
+    writer: { fileType: 'DataStream', writeFormat: 'Writable', newSerializer: serializerFactory('TEXT'), serializerName: 'TEXT', serializerOutputIsFresh: true, now: Date.now, ...writer },
     tail: { fileType: 'DataStream', serializer: 'TEXT', appendNewline: true },
     counters: new ComponentCounters('SINK', 'k1'),
     log: () => undefined,
@@ -75,5 +77,23 @@ describe('BucketWriters rounds', () => {
     await Promise.all(done);
     expect(writes).toEqual([1000, 2000, 2000, 1000, 3000]);
     await w.close();
+  });
+
+  it("hands its units over to the client (to be freed once written) only when they are its own: a built-in serializer's or a codec's", async () => {
+    const handedOver = async (writer: Partial<FileWriterOptions>) => {
+      const seen: Array<boolean | undefined> = [];
+      const write = async (_path: string, _data: Uint8Array, options?: WriteOptions) => void seen.push(options?.handOver);
+      const client = { create: write, append: write, listStatus: async () => [], stat: async () => undefined, close: async () => undefined } as unknown as HdfsClient;
+      const w = writers(client, 1 << 20, writer);
+      await w.write(batch(3));
+      await w.write(batch(3));
+      await w.close();
+      return seen;
+    };
+    expect(await handedOver({})).toEqual([true, true]);
+    // A custom serializer may keep what it returns: its bytes are left to the GC, unless a codec made new ones.
+    expect(await handedOver({ serializerOutputIsFresh: false })).toEqual([false, false]);
+    expect(await handedOver({ serializerOutputIsFresh: false, fileType: 'CompressedStream', codec: CODECS.gzip })).toEqual([true, true]);
+    expect(await handedOver({ fileType: 'SequenceFile' })).toEqual([true, true]);
   });
 });
