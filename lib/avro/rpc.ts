@@ -228,8 +228,8 @@ export class Reader {
     return this.fixed(n);
   }
 
-  /** Skips a bytes or string value without making a view of it. */
-  skipBytes(): void {
+  /** Skips a bytes or string value without making a view of it; returns its length. */
+  skipBytes(): number {
     const n = this.long();
     if (n < 0) throw new Error(`negative length ${n}`);
     if (n > this.left) throw new Error(`truncated ${this.what}`);
@@ -239,6 +239,7 @@ export class Reader {
       left -= k;
       this.step();
     }
+    return n;
   }
 
   string(): string {

@@ -9,6 +9,12 @@ import { TransactionError, toError } from './errors.js';
  */
 export interface Batch {
   readonly events: readonly FlumeEvent[];
+  /**
+   * Present while a source has checked its events but not made them yet (`createDeferredBatch`); reading
+   * `events` makes them. A stage that only stores events (the memory channel) may keep this instead and
+   * make them when they leave it, so that the source can answer its client first.
+   */
+  readonly deferred?: DeferredEvents | undefined;
   readonly settled: boolean;
   ack(): void;
   nack(error?: unknown): void;
@@ -19,13 +25,39 @@ export interface Settlement {
   onNack?: (error: Error) => void;
 }
 
+/** Events counted and checked, made on first need; `make` returns the same array every time. */
+export interface DeferredEvents {
+  readonly count: number;
+  make(): FlumeEvent[];
+}
+
+/** `make` run once, its array returned to every later call. */
+export function deferEvents(count: number, make: () => FlumeEvent[]): DeferredEvents {
+  let made: FlumeEvent[] | undefined;
+  return { count, make: () => (made ??= make()) };
+}
+
 class Transaction implements Batch {
   private state: 'open' | 'acked' | 'nacked' = 'open';
+  private made: readonly FlumeEvent[] | undefined;
+  private pending: DeferredEvents | undefined;
 
-  constructor(
-    readonly events: readonly FlumeEvent[],
-    private readonly settlement: Settlement,
-  ) {}
+  constructor(events: readonly FlumeEvent[] | DeferredEvents, private readonly settlement: Settlement) {
+    if (Array.isArray(events)) this.made = events;
+    else this.pending = events as DeferredEvents;
+  }
+
+  get events(): readonly FlumeEvent[] {
+    if (this.made === undefined) {
+      this.made = this.pending!.make();
+      this.pending = undefined;
+    }
+    return this.made;
+  }
+
+  get deferred(): DeferredEvents | undefined {
+    return this.pending;
+  }
 
   get settled(): boolean {
     return this.state !== 'open';
@@ -44,7 +76,7 @@ class Transaction implements Batch {
   private settle(next: 'acked' | 'nacked'): void {
     if (this.state !== 'open') {
       throw new TransactionError(
-        `batch of ${this.events.length} events already ${this.state}; cannot ${next === 'acked' ? 'ack' : 'nack'} it again`,
+        `batch of ${this.made?.length ?? this.pending!.count} events already ${this.state}; cannot ${next === 'acked' ? 'ack' : 'nack'} it again`,
       );
     }
     this.state = next;
@@ -54,6 +86,14 @@ class Transaction implements Batch {
 /** Opens a transaction over `events`; the callbacks run synchronously on settle. */
 export function createBatch(events: readonly FlumeEvent[], settlement: Settlement = {}): Batch {
   return new Transaction(events, settlement);
+}
+
+/**
+ * Opens a transaction over events not made yet: `deferred.make()` runs when a stage reads `events`, or
+ * when a store that kept `deferred` hands them on. It must not fail: the source checked the bytes.
+ */
+export function createDeferredBatch(deferred: DeferredEvents, settlement: Settlement = {}): Batch {
+  return new Transaction(deferred, settlement);
 }
 
 /** A batch carrying other events (rewritten, filtered) that settles its parent when settled. */

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'FLUME_CHANNEL_IO'
   | 'FLUME_TRANSACTION'
   | 'FLUME_BATCH_TOO_LARGE'
+  | 'FLUME_DEFERRED_EVENTS'
   | 'FLUME_SOURCE_OVERFLOW'
   | 'FLUME_SOURCE_FAILED'
   | 'FLUME_INTERCEPTOR_FAILED'
@@ -60,6 +61,11 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   },
   FLUME_BATCH_TOO_LARGE: {
     meaning: "A put holds more events than the channel's transactionCapacity; lower the source's batch size or raise the capacity.",
+    retriable: false,
+  },
+  FLUME_DEFERRED_EVENTS: {
+    meaning:
+      "A source's deferred events (checked, answered, made only when the memory channel hands them on) could not be made: a bug in that source; the channel ends with this error.",
     retriable: false,
   },
   FLUME_SOURCE_OVERFLOW: {

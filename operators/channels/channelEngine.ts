@@ -9,7 +9,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { Backoff, backoffOf, backoffOptions, type BackoffPolicy } from '../../lib/core/backoff.js';
-import { createBatch, type Batch } from '../../lib/core/batch.js';
+import { createBatch, type Batch, type DeferredEvents } from '../../lib/core/batch.js';
 import { ChannelFullError, ComponentError, isRetriable, toError, type FlumeError } from '../../lib/core/errors.js';
 import { bodyBytes, type FlumeEvent } from '../../lib/core/event.js';
 import { componentLogger, RateLimitedLog, type ComponentLogger } from '../../lib/core/log.js';
@@ -18,8 +18,10 @@ import { maxInFlightOption } from '../../lib/core/options.js';
 
 /** A put offered to a store. */
 export interface StorePut {
-  /** The batch's events (a copy of its array, the store's to keep). */
+  /** The batch's events (a copy of its array, the store's to keep); for a deferred put, reading it makes them. */
   readonly events: FlumeEvent[];
+  /** Events not made yet, offered only to a store that `keepsDeferred`: it may keep this and make them at take. */
+  readonly deferred?: DeferredEvents | undefined;
   /** Their weight against byteCapacity: the store's `weigh` (memory: 100-byte slots), else body bytes; 0 unless the channel counts bytes. */
   readonly bytes: number;
   /** Scheduler time it arrived. */
@@ -49,6 +51,12 @@ export interface ChannelStore<T extends StoreTake = StoreTake> {
   size(): number;
   /** What events weigh against byteCapacity (`StorePut.bytes`, `neverFits`); absent: their body bytes. */
   weigh?(events: readonly FlumeEvent[]): number;
+  /**
+   * Puts may come deferred (`StorePut.deferred`, the source's decoding not done yet) when the channel does
+   * not count bytes: the store keeps them so and makes the events when they are taken, after the source
+   * had its ack. Absent: every put's events are made before it is offered.
+   */
+  readonly keepsDeferred?: boolean;
   /** Why a put of this size can never be stored, or undefined (absent: any size may be). */
   neverFits?(count: number, bytes: number): string | undefined;
   /** How full it is, for the keep-alive refusal. */
@@ -141,6 +149,9 @@ interface Put extends StorePut {
 
 const noop = (): void => undefined;
 
+/** Events in a put, without making deferred ones. */
+export const countOf = (put: StorePut): number => (put.deferred === undefined ? put.events.length : put.deferred.count);
+
 /** The channel operator over the stores `createStore` makes (one per subscription), with its counters. */
 export function channelEngine<T extends StoreTake>(opts: EngineOptions, createStore: (hooks: StoreHooks) => ChannelStore<T>): OperatorFunction<Batch, Batch> & HasMetrics {
   const metrics = new ComponentCounters('CHANNEL', opts.name);
@@ -178,7 +189,7 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
 
       const store = createStore({
         metrics,
-        settled: (put, error, stored = put.events.length) => {
+        settled: (put, error, stored = countOf(put)) => {
           settling--;
           const { batch } = put as Put;
           if (error) return refuse(batch, error);
@@ -190,6 +201,7 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
         fail: (error) => fail(error),
       });
       const publishSize = (): void => metrics.set('ChannelSize', store.size());
+      const keepsDeferred = !countBytes && store.keepsDeferred === true;
 
       const clearTimers = (put: Put): void => {
         put.keepAlive?.unsubscribe();
@@ -223,11 +235,12 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
       };
 
       const put = (batch: Batch): void => {
-        const events = batch.events as FlumeEvent[];
-        const n = events.length;
+        const deferred = keepsDeferred ? batch.deferred : undefined;
+        const events = deferred === undefined ? (batch.events as FlumeEvent[]) : undefined;
+        const n = deferred === undefined ? events!.length : deferred.count;
         metrics.inc('EventPutAttemptCount', n);
         if (n === 0) return batch.ack();
-        const bytes = countBytes ? (store.weigh?.(events) ?? bodyBytes(events)) : 0;
+        const bytes = countBytes ? (store.weigh?.(events!) ?? bodyBytes(events!)) : 0;
         const never = n > maxPut ? `transactionCapacity ${maxPut}` : store.neverFits?.(n, bytes);
         if (never !== undefined) {
           // It can never fit: a source that retries it would stall without a word.
@@ -235,12 +248,27 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
             batch,
             new ComponentError(
               'FLUME_BATCH_TOO_LARGE',
-              `${opts.name}: a put of ${n} events (${bodyBytes(events)} bytes) exceeds ${never}; lower the source batch size or raise the channel capacity`,
+              `${opts.name}: a put of ${n} events (${bodyBytes(batch.events)} bytes) exceeds ${never}; lower the source batch size or raise the channel capacity`,
               { component: opts.name, retriable: false },
             ),
           );
         }
-        const entry: Put = { batch, events: events.slice(), bytes, since: asyncScheduler.now(), keepAlive: undefined, reoffer: undefined };
+        const since = asyncScheduler.now();
+        const entry: Put =
+          deferred === undefined
+            ? { batch, events: events!.slice(), bytes, since, keepAlive: undefined, reoffer: undefined }
+            : {
+                batch,
+                // A fresh array, made once: the store's to keep as it is.
+                get events() {
+                  return deferred.make();
+                },
+                deferred,
+                bytes,
+                since,
+                keepAlive: undefined,
+                reoffer: undefined,
+              };
         if (opened && pending.length === 0 && offer(entry)) {
           drain();
           return;
@@ -268,7 +296,7 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
         clearTimers(put);
         refuse(
           put.batch,
-          new ChannelFullError(`${opts.name}: no space for ${put.events.length} events within ${opts.keepAliveMs} ms: ${store.describeFull?.(put) ?? 'full'}`, {
+          new ChannelFullError(`${opts.name}: no space for ${countOf(put)} events within ${opts.keepAliveMs} ms: ${store.describeFull?.(put) ?? 'full'}`, {
             component: opts.name,
           }),
         );

@@ -2,7 +2,8 @@
  * Events in memory, bounded in events (`capacity`, counting those taken and not yet committed, as
  * Flume releases space only at take commit) and optionally in body bytes: the memory channel's store
  * and the spillable channel's memory part. Events are kept as the chunks they arrived in: a put costs
- * one push, a take of a whole chunk no copy.
+ * one push, a take of a whole chunk no copy. A deferred put (a source that checked its events but did
+ * not make them yet) is kept so and made when it is taken: the source answers its client first.
  *
  * Bytes are counted as Flume counts them: in slots of `slotBytes` (Flume's memory channel: 100; its
  * spillable channel: `avgEventSize`). The store has floor(byteCapacity / slotBytes) slots, and fewer
@@ -11,8 +12,10 @@
  */
 import { z } from 'zod';
 import { byteCapacityFromFlume, type FlumeMapped } from '../../lib/core/config.js';
+import type { DeferredEvents } from '../../lib/core/batch.js';
+import { ComponentError } from '../../lib/core/errors.js';
 import type { FlumeEvent } from '../../lib/core/event.js';
-import type { ChannelStore, StoreHooks, StorePut, StoreTake } from './channelEngine.js';
+import { countOf, type ChannelStore, type StoreHooks, type StorePut, type StoreTake } from './channelEngine.js';
 
 /** Flume's MemoryChannel.byteCapacitySlotSize. */
 export const MEMORY_SLOT_BYTES = 100;
@@ -79,7 +82,8 @@ export interface MemoryStoreOptions {
 export type MemoryTake = StoreTake & { readonly events: FlumeEvent[]; readonly bytes: number };
 
 export class MemoryStore implements ChannelStore<MemoryTake> {
-  private readonly chunks: FlumeEvent[][] = [];
+  readonly keepsDeferred = true;
+  private readonly chunks: Array<FlumeEvent[] | DeferredEvents> = [];
   private headChunk = 0;
   private headOffset = 0;
   private queued = 0;
@@ -130,20 +134,20 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
     return this.queued + this.taken + count <= this.opts.capacity && this.queuedBytes + this.takenBytes + bytes <= this.byteCapacity;
   }
 
-  private push(events: FlumeEvent[], bytes: number): void {
+  private push(events: FlumeEvent[] | DeferredEvents, bytes: number): void {
     this.chunks.push(events);
-    this.queued += events.length;
+    this.queued += Array.isArray(events) ? events.length : events.count;
     this.queuedBytes += bytes;
   }
 
   offer(put: StorePut): boolean {
-    const events = put.events;
-    const n = events.length;
+    const n = countOf(put);
     if (this.fits(n, put.bytes)) {
-      this.push(events, put.bytes);
+      this.push(put.deferred ?? put.events, put.bytes);
       this.hooks.settled(put);
       return true;
     }
+    const events = put.events;
     if (this.opts.whenFull === 'dropNewest') {
       let keep = Math.min(Math.max(0, this.opts.capacity - this.queued - this.taken), n);
       if (this.countBytes) {
@@ -185,7 +189,14 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
 
   take(max: number): MemoryTake | undefined {
     if (this.queued === 0) return undefined;
-    const events = this.takeFromHead(max);
+    let events: FlumeEvent[];
+    try {
+      events = this.takeFromHead(max);
+    } catch (error) {
+      // Only a source's bug gets here (it checked the bytes it deferred); the events were acked, so say it loudly.
+      this.hooks.fail(new ComponentError('FLUME_DEFERRED_EVENTS', `deferred events could not be made: ${(error as Error).message}`, { cause: error }));
+      return undefined;
+    }
     const bytes = this.weigh(events);
     this.queued -= events.length;
     this.queuedBytes -= bytes;
@@ -213,9 +224,18 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
     this.takenBytes -= take.bytes;
   }
 
+  /** Chunk `i`, made now if it was deferred. */
+  private chunk(i: number): FlumeEvent[] {
+    const c = this.chunks[i]!;
+    if (Array.isArray(c)) return c;
+    const made = c.make();
+    if (made.length !== c.count) throw new Error(`${made.length} events made where ${c.count} were counted`);
+    return (this.chunks[i] = made);
+  }
+
   private takeFromHead(max: number): FlumeEvent[] {
     const chunks = this.chunks;
-    const first = chunks[this.headChunk]!;
+    const first = this.chunk(this.headChunk);
     let out: FlumeEvent[];
     // Whole-chunk fast path only when merging could not make the take any fuller.
     if (this.headOffset === 0 && (first.length === max || (first.length < max && this.headChunk === chunks.length - 1))) {
@@ -224,7 +244,7 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
     } else {
       out = [];
       while (out.length < max && this.headChunk < chunks.length) {
-        const chunk = chunks[this.headChunk]!;
+        const chunk = this.chunk(this.headChunk);
         const k = Math.min(max - out.length, chunk.length - this.headOffset);
         for (let i = 0; i < k; i++) out.push(chunk[this.headOffset + i]!);
         this.headOffset += k;
@@ -243,7 +263,7 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
 
   private returnToHead(events: FlumeEvent[]): void {
     if (this.headOffset > 0) {
-      this.chunks[this.headChunk] = this.chunks[this.headChunk]!.slice(this.headOffset);
+      this.chunks[this.headChunk] = this.chunk(this.headChunk).slice(this.headOffset);
       this.headOffset = 0;
     }
     if (this.headChunk > 0) this.chunks[--this.headChunk] = events;
@@ -260,7 +280,7 @@ export class MemoryStore implements ChannelStore<MemoryTake> {
       (this.countBytes ? ` / byteCapacity ${this.opts.byteCapacity} (${describeByteCapacity(this.opts.byteCapacity, this.slotBytes)})` : '') +
       `, holding ${this.held()} events` +
       (this.countBytes ? ` in ${slots(this.queuedBytes + this.takenBytes)}` : '') +
-      ` (put of ${put.events.length}${this.countBytes ? ` in ${slots(put.bytes)}` : ''}); sinks are not keeping up or the channel is too small`
+      ` (put of ${countOf(put)}${this.countBytes ? ` in ${slots(put.bytes)}` : ''}); sinks are not keeping up or the channel is too small`
     );
   }
 

@@ -1,4 +1,4 @@
-import { createBatch, type Batch } from '../../lib/core/batch.js';
+import { createBatch, createDeferredBatch, deferEvents, type Batch } from '../../lib/core/batch.js';
 import { event, type FlumeEvent } from '../../lib/core/event.js';
 
 export interface Recorded {
@@ -12,6 +12,19 @@ export function batchOf(bodies: readonly (string | number)[]): Recorded {
   const rec: Recorded = { batch: undefined as unknown as Batch, acked: 0, nacked: [] };
   rec.batch = createBatch(
     bodies.map((b) => event(String(b))),
+    { onAck: () => rec.acked++, onNack: (e) => rec.nacked.push(e) },
+  );
+  return rec;
+}
+
+/** A batch like batchOf's whose events are deferred (createDeferredBatch): `makes` counts their making. */
+export function deferredBatchOf(bodies: readonly (string | number)[], make: () => FlumeEvent[] = () => bodies.map((b) => event(String(b)))): Recorded & { makes: number } {
+  const rec = { batch: undefined as unknown as Batch, acked: 0, nacked: [] as Error[], makes: 0 };
+  rec.batch = createDeferredBatch(
+    deferEvents(bodies.length, () => {
+      rec.makes++;
+      return make();
+    }),
     { onAck: () => rec.acked++, onNack: (e) => rec.nacked.push(e) },
   );
   return rec;

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { asyncScheduler } from 'rxjs';
-import { createBatch, type Batch } from '../../core/batch.js';
+import { createBatch, createDeferredBatch, deferEvents, type Batch, type DeferredEvents, type Settlement } from '../../core/batch.js';
 import { isRetriable } from '../../core/errors.js';
 import type { FlumeEvent } from '../../core/event.js';
 import type { ComponentCounters } from '../../core/metrics.js';
@@ -34,7 +34,8 @@ import {
 import { zlibStream } from '../../avro/zlibStream.js';
 import type { Budget, Slots } from './budget.js';
 import type { ClientProtocol, ClientProtocols } from './clientProtocols.js';
-import { NoRoom, TooManyEvents, readCall, scanCall } from './events.js';
+import { NoRoom, TooManyEvents, pinsTooMuch, readCall, scanCall, type DecodedCall } from './events.js';
+import type { LoopLoad } from './loopLoad.js';
 import { allowed, type Rule } from './ipFilter.js';
 
 /** Estimated heap bytes of a decoded frame waiting in a connection's queue, beyond its message and views. */
@@ -67,6 +68,8 @@ export interface ConnectionContext {
   secureContext: SecureContext | undefined;
   rules: readonly Rule[];
   sockets: Set<Socket>;
+  /** Whether the loop is saturated: calls are then made at once, else checked, answered and made after. */
+  load: LoopLoad;
   closed(): boolean;
   emit(batch: Batch): void;
 }
@@ -221,7 +224,10 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       leading = [handshake];
     }
     let single: boolean;
-    let decoded: { events: FlumeEvent[]; cost: number };
+    /** The call's events: made, or counted and checked with their making deferred (see LoopLoad). */
+    let events: FlumeEvent[] | DeferredEvents;
+    let count: number;
+    let cost: number;
     try {
       const name = readCallHeader(reader, MAX_NAME_BYTES);
       if (name === '') {
@@ -232,12 +238,21 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       if (!client!.messages.has(name)) throw new Error(`message ${name} of ${client!.name} does not match Flume's AvroSourceProtocol`);
       single = name === 'append';
       const start = reader.pos;
-      try {
-        decoded = readCall(reader, single, opts.maxEventsPerBatch, budget.limit - budget.total, backingBytes(frame.views));
-      } catch (error) {
-        if (!(error instanceof NoRoom)) throw error;
-        reader.pos = start;
-        const { cost } = scanCall(reader, single, opts.maxEventsPerBatch);
+      const pinned = backingBytes(frame.views);
+      let scanned: ReturnType<typeof scanCall> | undefined;
+      let made: DecodedCall | undefined;
+      if (!ctx.load.saturated()) scanned = scanCall(reader, single, opts.maxEventsPerBatch);
+      else {
+        try {
+          made = readCall(reader, single, opts.maxEventsPerBatch, budget.limit - budget.total, pinned);
+        } catch (error) {
+          if (!(error instanceof NoRoom)) throw error;
+          reader.pos = start;
+          scanned = scanCall(reader, single, opts.maxEventsPerBatch);
+        }
+      }
+      if (scanned !== undefined && scanned.cost > budget.limit - budget.total) {
+        const { cost } = scanned;
         if (frameCost(frame) + cost > budget.limit) {
           reject(`a call whose ${frame.size} bytes decode to ~${cost} more, past maxBufferedBytes (${budget.limit})`, frame.serial);
           return true;
@@ -251,8 +266,29 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
           reject(`a call needing ~${cost} bytes more while this connection holds ${counted} (maxBufferedBytes ${budget.limit})`, frame.serial);
           return true;
         }
+      }
+      if (made !== undefined) {
+        events = made.events;
+        count = made.events.length;
+        cost = made.cost;
+      } else if (!pinsTooMuch(scanned!.bodyBytes, pinned)) {
+        // Checked whole: making them cannot fail later. Their views keep no more than the call's own bytes alive meanwhile.
+        const { views } = frame;
+        const isSingle = single;
+        events = deferEvents(scanned!.events, () => {
+          const again = new Reader(views);
+          again.pos = start;
+          return readCall(again, isSingle, Infinity, Infinity, pinned).events;
+        });
+        count = scanned!.events;
+        cost = scanned!.cost;
+      } else {
+        // Small bodies in large chunks: made and copied out now, so the chunks are freed.
         reader.pos = start;
-        decoded = readCall(reader, single, opts.maxEventsPerBatch, Infinity, backingBytes(frame.views));
+        made = readCall(reader, single, opts.maxEventsPerBatch, Infinity, pinned);
+        events = made.events;
+        count = made.events.length;
+        cost = made.cost;
       }
     } catch (error) {
       // More events than allowed is a limit, not a full channel: FAILED would have Flume's sink
@@ -267,10 +303,9 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       return true;
     }
 
-    const { events, cost } = decoded;
     metrics.inc(single ? 'AppendReceivedCount' : 'AppendBatchReceivedCount');
-    metrics.inc('EventReceivedCount', events.length);
-    if (events.length === 0) {
+    metrics.inc('EventReceivedCount', count);
+    if (count === 0) {
       // Flume puts nothing and answers OK for an empty batch.
       metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
       send(frame.serial, [...leading, STATUS_OK]);
@@ -293,19 +328,18 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       pump();
       slots.wake();
     };
-    ctx.emit(
-      createBatch(events, {
-        onAck: () => {
-          metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
-          metrics.inc('EventAcceptedCount', events.length);
-          settle(STATUS_OK);
-        },
-        onNack: (error) => {
-          metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
-          settle(STATUS_FAILED);
-        },
-      }),
-    );
+    const settlement: Settlement = {
+      onAck: () => {
+        metrics.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
+        metrics.inc('EventAcceptedCount', count);
+        settle(STATUS_OK);
+      },
+      onNack: (error) => {
+        metrics.inc(isRetriable(error) ? 'ChannelWriteFail' : 'GenericProcessingFail');
+        settle(STATUS_FAILED);
+      },
+    };
+    ctx.emit(Array.isArray(events) ? createBatch(events, settlement) : createDeferredBatch(events, settlement));
     return true;
   };
 

@@ -60,7 +60,7 @@ export function readCall(r: Reader, single: boolean, maxEvents: number, allowanc
       for (let i = 0; i < n; i++) events.push(d.event(r));
     }
   }
-  if (d.bodyBytes * 2 + COMPACT_SLACK < pinned) compact(events, d.bodyBytes);
+  if (pinsTooMuch(d.bodyBytes, pinned)) compact(events, d.bodyBytes);
   return { events, cost: d.cost };
 }
 
@@ -68,7 +68,7 @@ export function readCall(r: Reader, single: boolean, maxEvents: number, allowanc
  * The estimated cost `readCall` would charge and the event count, walking the message without making
  * anything. Throws TooManyEvents past `maxEvents`, or an Error on bytes that are not the protocol.
  */
-export function scanCall(r: Reader, single: boolean, maxEvents: number): { events: number; cost: number } {
+export function scanCall(r: Reader, single: boolean, maxEvents: number): { events: number; cost: number; bodyBytes: number } {
   const d = new CallDecoder(maxEvents, Infinity);
   if (single) {
     d.admit(1);
@@ -79,7 +79,7 @@ export function scanCall(r: Reader, single: boolean, maxEvents: number): { event
       for (let i = 0; i < n; i++) d.skipEvent(r);
     }
   }
-  return { events: d.events, cost: d.cost };
+  return { events: d.events, cost: d.cost, bodyBytes: d.bodyBytes };
 }
 
 class CallDecoder {
@@ -126,13 +126,18 @@ class CallDecoder {
       this.charge(n * HEADER_COST);
       for (let i = 0; i < 2 * n; i++) r.skipBytes();
     }
-    r.skipBytes();
+    this.bodyBytes += r.skipBytes();
   }
 
   private charge(n: number): void {
     this.cost += n;
     if (this.cost > this.allowance) throw new NoRoom();
   }
+}
+
+/** Whether bodies of `bodyBytes` in all, as views, would keep too much more memory (`pinned`) alive. */
+export function pinsTooMuch(bodyBytes: number, pinned: number): boolean {
+  return bodyBytes * 2 + COMPACT_SLACK < pinned;
 }
 
 /** Bodies moved into one buffer of their own size (the message they viewed can then be freed). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createBatch, deriveBatch } from '../../../lib/core/batch.js';
+import { createBatch, createDeferredBatch, deferEvents, deriveBatch } from '../../../lib/core/batch.js';
 import { TransactionError } from '../../../lib/core/errors.js';
 import { event, text, toBuffer } from '../../../lib/core/event.js';
 
@@ -31,6 +31,22 @@ describe('Batch', () => {
     expect(() => b.ack()).toThrow(TransactionError);
     expect(() => b.nack(new Error('late'))).toThrow(/already acked/);
     expect(acks).toBe(1);
+  });
+
+  it('a deferred batch makes its events once, on the first read of events or of deferred.make(), and never to settle', () => {
+    let makes = 0;
+    const deferred = deferEvents(2, () => (makes++, [event('a'), event('b')]));
+    const b = createDeferredBatch(deferred);
+    expect(b.deferred).toBe(deferred);
+    b.ack();
+    expect(() => b.ack()).toThrow(/batch of 2 events already acked/);
+    expect(makes).toBe(0);
+    const kept = b.deferred!.make();
+    expect(b.events).toBe(kept);
+    expect(b.deferred).toBeUndefined();
+    expect(b.events.map((e) => e.body.toString())).toEqual(['a', 'b']);
+    expect(makes).toBe(1);
+    expect(createBatch([event('x')]).deferred).toBeUndefined();
   });
 
   it('nack passes the error, or a default one, to the owner', () => {

@@ -86,6 +86,39 @@ describe('avroSource', () => {
     await waitFor(() => counters.get('OpenConnectionCount') === 0, 'connection closed');
   });
 
+  it('answers a call before making its events while the loop has idle time, and makes them at once while it is saturated', async () => {
+    const l = listening();
+    const source = avroSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
+    const seen: Array<{ deferred: boolean; events: FlumeEvent[] }> = [];
+    subscriptions.push(
+      source.subscribe((batch) => {
+        seen.push({ deferred: batch.deferred !== undefined, events: [...batch.events] });
+        batch.ack();
+      }),
+    );
+    const events: FlumeEvent[] = Array.from({ length: 300 }, (_, i) => ({
+      headers: { n: String(i), 'ü-key': 'välüe ✓', ...(i % 3 === 0 ? {} : { host: `h${i % 7}` }) },
+      body: Buffer.from(`event ${i} `.repeat(1 + (i % 5))),
+    }));
+    Object.defineProperty(events[150]!.headers, '__proto__', { value: 'x', enumerable: true, writable: true, configurable: true });
+    const out = avroSink({ hostname: '127.0.0.1', port: await l.port, batchSize: 100 });
+    // The source reads the loop's utilization at most every 100 ms, over the time since it last did.
+    await sleep(150);
+    await sendAll(out, events.slice(0, 100), 100);
+    const until = performance.now() + 150;
+    while (performance.now() < until); // the loop saturated: nothing else runs meanwhile
+    await sendAll(out, events.slice(100, 200), 100);
+    await sleep(150);
+    await sendAll(out, events.slice(200), 100);
+    out.complete();
+    await out.closed;
+    expect(seen.map((s) => s.deferred)).toEqual([true, false, true]);
+    const received = seen.flatMap((s) => s.events);
+    expect(received.map((e) => e.body.toString())).toEqual(events.map((e) => e.body.toString()));
+    expect(received.map((e) => ({ ...e.headers }))).toEqual(events.map((e) => ({ ...e.headers })));
+    expect(Object.keys(received[150]!.headers)).toEqual(Object.keys(events[150]!.headers));
+  });
+
   it('round-trips with deflate', async () => {
     const { sink, port, counters } = start({ compressionType: 'deflate' });
     const events = Array.from({ length: 500 }, (_, i) => ({ headers: { i: String(i) }, body: Buffer.from('x'.repeat(i)) }));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { map, Subject, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import type { Batch } from '../../../lib/core/batch.js';
+import { createDeferredBatch, type Batch } from '../../../lib/core/batch.js';
 import { ChannelFullError, FlumeError } from '../../../lib/core/errors.js';
 import { metricsOf } from '../../../lib/core/metrics.js';
 import { pipe } from '../../../lib/core/pipe.js';
@@ -10,7 +10,7 @@ import { pollSource } from '../../../lib/core/pollSource.js';
 import { createSink } from '../../../lib/core/sink.js';
 import { event } from '../../../lib/core/event.js';
 import { memoryChannel } from '../../../operators/channels/memoryChannel.js';
-import { batchOf, bodies, range, type Recorded } from '../../support/batches.js';
+import { batchOf, bodies, deferredBatchOf, range, type Recorded } from '../../support/batches.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -30,7 +30,13 @@ function harness(channel: ReturnType<typeof memoryChannel>) {
     input.next(rec.batch);
     return rec;
   };
-  return { input, takes, put, sub, state: () => ({ completed, failed }) };
+  /** A put whose events are made only when needed (an Avro source's answered-first calls). */
+  const putDeferred = (...values: (string | number)[]) => {
+    const rec = deferredBatchOf(values);
+    input.next(rec.batch);
+    return rec;
+  };
+  return { input, takes, put, putDeferred, sub, state: () => ({ completed, failed }) };
 }
 
 describe('memoryChannel — marbles', () => {
@@ -253,17 +259,102 @@ describe('memoryChannel — put and take', () => {
   });
 });
 
+describe('memoryChannel — deferred puts (events made when taken)', () => {
+  it('acks a deferred put before its events are made, and makes them once, as they are taken', () => {
+    const h = harness(memoryChannel({ capacity: 10, transactionCapacity: 10 }));
+    const first = h.put(0); // taken at once: the sink holds it
+    let madeAtAck = -1;
+    const rec = deferredBatchOf([1, 2], () => [event('1'), event('2')]);
+    const batch = createDeferredBatch(rec.batch.deferred!, { onAck: () => (madeAtAck = rec.makes) });
+    h.input.next(batch);
+    expect(madeAtAck).toBe(0);
+    expect(rec.makes).toBe(0);
+    expect(first.acked).toBe(1);
+    h.takes[0]!.ack();
+    expect(h.takes.map(bodies)).toEqual([['0'], ['1', '2']]);
+    expect(rec.makes).toBe(1);
+    expect(batch.events).toBe(h.takes[1]!.events);
+    expect(rec.makes).toBe(1);
+  });
+
+  it('counts unmade events against capacity and in ChannelSize', () => {
+    const channel = memoryChannel({ capacity: 5, transactionCapacity: 3, keepAliveMs: 0 });
+    const h = harness(channel);
+    h.put(1, 2);
+    const waiting = h.putDeferred(3, 4, 5);
+    expect(waiting.acked).toBe(1);
+    expect(waiting.makes).toBe(0);
+    expect(metricsOf(channel)!.get('ChannelSize')).toBe(3);
+    expect(h.put(6).nacked[0]).toBeInstanceOf(ChannelFullError);
+    h.takes[0]!.ack();
+    expect(h.takes.map(bodies).at(-1)).toEqual(['3', '4', '5']);
+  });
+
+  it('merges and splits deferred puts across takes, in order, through a nacked take', async () => {
+    const h = harness(memoryChannel({ capacity: 20, transactionCapacity: 3, backoffSleepIncrementMs: 0 }));
+    h.put(0);
+    const a = h.putDeferred(1, 2);
+    const b = h.putDeferred(3, 4);
+    const c = h.putDeferred(5);
+    expect([a.makes, b.makes, c.makes]).toEqual([0, 0, 0]);
+    h.takes[0]!.ack();
+    expect(bodies(h.takes[1]!)).toEqual(['1', '2', '3']);
+    expect([a.makes, b.makes, c.makes]).toEqual([1, 1, 0]);
+    h.takes[1]!.nack(new Error('sink failed'));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(bodies(h.takes[2]!)).toEqual(['1', '2', '3']);
+    h.takes[2]!.ack();
+    expect(bodies(h.takes[3]!)).toEqual(['4', '5']);
+    expect([a.makes, b.makes, c.makes]).toEqual([1, 1, 1]);
+  });
+
+  it('makes the events before storing them when body bytes are counted (weighing needs the bodies)', () => {
+    const h = harness(memoryChannel({ capacity: 10, transactionCapacity: 10, byteCapacity: 1000 }));
+    h.put(0);
+    const rec = h.putDeferred(1, 2);
+    expect(rec.acked).toBe(1);
+    expect(rec.makes).toBe(1);
+  });
+
+  it('makes them at put for whenFull drops, which must look at them', () => {
+    const channel = memoryChannel({ capacity: 3, transactionCapacity: 3, whenFull: 'dropNewest' });
+    const h = harness(channel);
+    h.put(1, 2);
+    const rec = h.putDeferred(3, 4, 5);
+    expect(rec.acked).toBe(1);
+    expect(rec.makes).toBe(1);
+    expect(metricsOf(channel)!.get('EventDroppedCount')).toBe(2);
+    h.takes[0]!.ack();
+    expect(h.takes.map(bodies).at(-1)).toEqual(['3']);
+  });
+
+  it('ends with FLUME_DEFERRED_EVENTS when events cannot be made, or not as many as counted', () => {
+    for (const make of [
+      () => {
+        throw new Error('bad bytes');
+      },
+      () => [event('only one')],
+    ]) {
+      const h = harness(memoryChannel({ capacity: 10, transactionCapacity: 10 }));
+      h.put(0);
+      h.input.next(deferredBatchOf([1, 2], make).batch);
+      h.takes[0]!.ack();
+      expect(h.state().failed).toMatchObject({ code: 'FLUME_DEFERRED_EVENTS' });
+    }
+  });
+});
+
 describe('memoryChannel — invariants', () => {
   it('every put is settled once and every stored event is delivered in order across nacks', () => {
     return fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ size: fc.integer({ min: 1, max: 5 }), sinkNacks: fc.boolean() }), { maxLength: 40 }),
+        fc.array(fc.record({ size: fc.integer({ min: 1, max: 5 }), sinkNacks: fc.boolean(), deferred: fc.boolean() }), { maxLength: 40 }),
         fc.integer({ min: 1, max: 5 }),
         (puts, txCap) => {
           const h = harness(memoryChannel({ capacity: 1000, transactionCapacity: Math.max(5, txCap), backoffSleepIncrementMs: 0, keepAliveMs: 0 }));
           const recs: Recorded[] = [];
           let next = 0;
-          for (const p of puts) recs.push(h.put(...range(next, p.size))), (next += p.size);
+          for (const p of puts) recs.push((p.deferred ? h.putDeferred : h.put)(...range(next, p.size))), (next += p.size);
           h.input.complete();
           // Settle takes in emission order: nack a take the first time it is seen if asked to.
           const delivered: string[] = [];
