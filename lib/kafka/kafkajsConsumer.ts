@@ -80,10 +80,10 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        runnerRunning = isRunning;
         // A stop during kafkajs's own restart (after a crash) finds the new runner still joining: its stop()
         // does nothing then and kafkajs forgets it, so it fetches for ever. A non-retriable error ends it.
         if (stopped || consumer !== c) throw Object.assign(new Error('this Kafka consumer was stopped'), { retriable: false });
+        runnerRunning = isRunning;
         if (!isRunning() || isStale()) return;
         if (batch.messages.length > 0) h.records(batch.topic, batch.partition, batch.messages);
         // Only the in-memory fetch position moves; the committed offset is ours to move.
@@ -132,8 +132,11 @@ export function kafkajsConsumer(kafka: Kafka, opts: ConsumerConfig, topics: Arra
       stopping = true;
       woken();
       await starting?.catch(() => undefined);
-      await consumer?.disconnect();
-      stopped = true;
+      try {
+        await consumer?.disconnect();
+      } finally {
+        stopped = true;
+      }
     },
   };
 }
