@@ -149,6 +149,29 @@ interface Put extends StorePut {
 
 const noop = (): void => undefined;
 
+/**
+ * A put whose events are not made yet; reading `events` makes them (a fresh array, the store's to keep).
+ * A class: an object literal with a getter, made per put, cost a one-connection Avro server half its
+ * events/s (measured: V8 kept 5-12 MB alive per scavenge, grew the young generation to its maximum and
+ * ran old-space GCs several times a second).
+ */
+class DeferredPut implements Put {
+  readonly bytes = 0;
+  keepAlive: Subscription | undefined = undefined;
+  reoffer: Subscription | undefined = undefined;
+  reofferDue?: boolean;
+
+  constructor(
+    readonly batch: Batch,
+    readonly deferred: DeferredEvents,
+    readonly since: number,
+  ) {}
+
+  get events(): FlumeEvent[] {
+    return this.deferred.make();
+  }
+}
+
 /** Events in a put, without making deferred ones. */
 export const countOf = (put: StorePut): number => (put.deferred === undefined ? put.events.length : put.deferred.count);
 
@@ -257,18 +280,7 @@ export function channelEngine<T extends StoreTake>(opts: EngineOptions, createSt
         const entry: Put =
           deferred === undefined
             ? { batch, events: events!.slice(), bytes, since, keepAlive: undefined, reoffer: undefined }
-            : {
-                batch,
-                // A fresh array, made once: the store's to keep as it is.
-                get events() {
-                  return deferred.make();
-                },
-                deferred,
-                bytes,
-                since,
-                keepAlive: undefined,
-                reoffer: undefined,
-              };
+            : new DeferredPut(batch, deferred, since);
         if (opened && pending.length === 0 && offer(entry)) {
           drain();
           return;

@@ -74,6 +74,15 @@ export interface ConnectionContext {
   emit(batch: Batch): void;
 }
 
+/** A checked call's events, made when asked; outside serveConnection, so that what it keeps is only what making them needs. */
+function deferCall(views: readonly Buffer[], start: number, single: boolean, pinned: number, count: number): DeferredEvents {
+  return deferEvents(count, () => {
+    const r = new Reader(views);
+    r.pos = start;
+    return readCall(r, single, Infinity, Infinity, pinned).events;
+  });
+}
+
 /** Serves one accepted socket until it closes. */
 export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
   const { options: opts, metrics, budget, slots, protocols, secureContext, rules } = ctx;
@@ -273,13 +282,7 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
         cost = made.cost;
       } else if (!pinsTooMuch(scanned!.bodyBytes, pinned)) {
         // Checked whole: making them cannot fail later. Their views keep no more than the call's own bytes alive meanwhile.
-        const { views } = frame;
-        const isSingle = single;
-        events = deferEvents(scanned!.events, () => {
-          const again = new Reader(views);
-          again.pos = start;
-          return readCall(again, isSingle, Infinity, Infinity, pinned).events;
-        });
+        events = deferCall(frame.views, start, single, pinned, scanned!.events);
         count = scanned!.events;
         cost = scanned!.cost;
       } else {
