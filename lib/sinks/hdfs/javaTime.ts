@@ -85,9 +85,19 @@ function ianaZone(id: string): Zone {
   };
 }
 
-/** The process's own zone (Flume: the JVM's default, from TZ or the system). */
+/**
+ * The process's own zone (Flume: the JVM's default, from TZ or the system), resolved when first used:
+ * Intl's first call loads ICU's data (+12 MB RSS measured), which a path without time escapes never needs.
+ */
 export function localZone(): Zone {
-  return ianaZone(Intl.DateTimeFormat().resolvedOptions().timeZone);
+  let zone: Zone | undefined;
+  const resolved = () => (zone ??= ianaZone(Intl.DateTimeFormat().resolvedOptions().timeZone));
+  return {
+    get id() {
+      return resolved().id;
+    },
+    offsetAt: (ms) => resolved().offsetAt(ms),
+  };
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
  * Issue #12's memory: an HDFS sink loads only the Node built-ins its transport and format use. An ES
  * import of node:http syncs its lazy exports and loads undici (+8 MB RSS measured in an idle agent);
- * zlib and the DNS resolver serve only codecs and the %[IP]/%[FQDN] escapes.
+ * zlib and the DNS resolver serve only codecs and the %[IP]/%[FQDN] escapes; Intl (ICU's data, +12 MB)
+ * only time escapes.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { localZone } from '../../../../lib/sinks/hdfs/javaTime.js';
 import { buildDist, root } from '../../../support/examples.js';
 
 const COSTLY = /^NativeModule (http|https|tls|zlib|dns\/promises|internal\/deps\/undici\/undici)$/;
@@ -30,5 +32,21 @@ describe('hdfsSink: lazy built-ins', () => {
     expect(await builtinsAfter(request)).toEqual(['http']);
     const gzip = `const { CODECS } = await import(${dist('hdfs/codecs.js')}); await CODECS.gzip.compress(Buffer.from('x'));`;
     expect(await builtinsAfter(gzip)).toEqual(['zlib']);
+  });
+
+  it("the sink's default zone asks Intl for the process's zone only when a time escape first needs it", () => {
+    const original = Intl.DateTimeFormat;
+    let calls = 0;
+    const count = { construct: (t: typeof original, a: unknown[]) => (calls++, Reflect.construct(t, a)), apply: (t: typeof original, self: unknown, a: unknown[]) => (calls++, Reflect.apply(t, self, a)) };
+    Intl.DateTimeFormat = new Proxy(original, count);
+    try {
+      const zone = localZone();
+      expect(calls).toBe(0);
+      const instant = Date.UTC(2024, 0, 1);
+      expect(zone.offsetAt(instant)).toBe(new Date(instant).getTimezoneOffset() * -60_000 + 0);
+      expect(calls).toBeGreaterThan(0);
+    } finally {
+      Intl.DateTimeFormat = original;
+    }
   });
 });
