@@ -89,6 +89,8 @@ export class BlockWriter {
   private heartbeat: NodeJS.Timeout | undefined;
   private lastSent = Date.now();
   private readonly chunksPerPacket: number;
+  /** One chunk, for the checksum of a chunk sent in two pieces. */
+  private scratch: Buffer | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -167,13 +169,14 @@ export class BlockWriter {
     const total = partial.length + data.length;
     const perPacket = this.chunksPerPacket * bpc;
     let offset = this.bytesInBlock - partial.length;
-    // Packets are views of `data`: only the first, which sends the unfinished chunk again, is a copy (at
-    // most one packet), not the whole write — a copy of every batch was a third of the sink's garbage.
+    // Packets are views of `data`, the first one preceded by the unfinished chunk sent again: no copy of
+    // the write (a copy of every batch was a third of the sink's garbage), nor of its first packet.
     for (let at = 0; at < total; ) {
       const end = Math.min(total, at + perPacket);
-      const piece = at < partial.length ? Buffer.concat([partial, data.subarray(0, end - partial.length)]) : data.subarray(at - partial.length, end - partial.length);
-      this.sendPacket(this.seqno++, offset, piece, false, sync && end >= total);
-      offset += piece.length;
+      const resent = at < partial.length ? partial : undefined;
+      const piece = data.subarray(Math.max(0, at - partial.length), end - partial.length);
+      this.sendPacket(this.seqno++, offset, piece, false, sync && end >= total, resent);
+      offset += end - at;
       at = end;
     }
     this.bytesInBlock += data.length;
@@ -214,15 +217,28 @@ export class BlockWriter {
     clearTimeout(this.ackTimer);
   }
 
-  private sendPacket(seqno: number, offset: number, data: Buffer, last: boolean, sync = false): void {
+  /** Sends `resent` (the block's unfinished chunk, shorter than a chunk) then `data` as one packet. */
+  private sendPacket(seqno: number, offset: number, data: Buffer, last: boolean, sync = false, resent?: Buffer): void {
     const bpc = this.o.bytesPerChecksum;
-    const chunks = Math.ceil(data.length / bpc);
-    const sums = Buffer.allocUnsafe(chunks * 4);
-    for (let c = 0; c < chunks; c++) sums.writeUInt32BE(crc32c(data, c * bpc, Math.min(data.length, (c + 1) * bpc)), c * 4);
+    const before = resent?.length ?? 0;
+    const length = before + data.length;
+    const sums = Buffer.allocUnsafe(Math.ceil(length / bpc) * 4);
+    let c = 0;
+    let at = 0;
+    if (resent && before > 0) {
+      // The chunk that straddles both: checksummed in a scratch chunk, sent as the two pieces.
+      at = Math.min(bpc - before, data.length);
+      this.scratch ??= Buffer.allocUnsafe(bpc);
+      resent.copy(this.scratch, 0);
+      data.copy(this.scratch, before, 0, at);
+      sums.writeUInt32BE(crc32c(this.scratch, 0, before + at), 0);
+      c = 1;
+    }
+    for (; at < data.length; c++, at += bpc) sums.writeUInt32BE(crc32c(data, at, Math.min(data.length, at + bpc)), c * 4);
     // PacketHeaderProto: sfixed64 offsetInBlock = 1, sfixed64 seqno = 2, bool lastPacketInBlock = 3, sfixed32 dataLen = 4, bool syncBlock = 5.
     const headerLength = sync ? 27 : 25;
     const head = Buffer.allocUnsafe(4 + 2 + headerLength);
-    head.writeUInt32BE(4 + sums.length + data.length, 0);
+    head.writeUInt32BE(4 + sums.length + length, 0);
     head.writeUInt16BE(headerLength, 4);
     head[6] = 0x09;
     head.writeBigInt64LE(BigInt(offset), 7);
@@ -231,7 +247,7 @@ export class BlockWriter {
     head[24] = 0x18;
     head[25] = last ? 1 : 0;
     head[26] = 0x25;
-    head.writeInt32LE(data.length, 27);
+    head.writeInt32LE(length, 27);
     if (sync) {
       head[31] = 0x28;
       head[32] = 1;
@@ -239,6 +255,7 @@ export class BlockWriter {
     this.socket.cork();
     this.socket.write(head);
     if (sums.length > 0) this.socket.write(sums);
+    if (before > 0) this.socket.write(resent!);
     if (data.length > 0) this.socket.write(data);
     this.socket.uncork();
     this.lastSent = Date.now();
