@@ -128,6 +128,7 @@ export class BucketWriters {
   /** Closes, repairs and recovers files in the background. */
   private readonly repair: FileRepair;
   private host: Promise<HostNames> | undefined;
+  private lastRoute: Route | undefined;
 
   constructor(private readonly o: BucketWritersOptions) {
     this.checker = createFileWriter(o.writer);
@@ -270,7 +271,9 @@ export class BucketWriters {
   /** Every event's bucket, or throws (refusing the batch) naming the first that cannot be placed. */
   private routeAll(events: readonly FlumeEvent[], ctx: EscapeContext): Route[] {
     const routes: Route[] = new Array(events.length);
-    let last: { dir: string; prefix: string; key: string } | undefined;
+    // The last route checked, kept across batches: consecutive batches to one bucket share its Route, so
+    // a round looks the bucket up once, and a batch makes no Route, name or path check of its own.
+    let last = this.lastRoute;
     // A function, not a closure made per event: that was one more allocation per event.
     const refuse = (i: number, message: string): never => {
       throw new ComponentError('FLUME_BAD_EVENT', `${this.o.name}: event ${i + 1} of ${events.length} cannot be written, so the batch is refused: ${message}`, {
@@ -302,6 +305,7 @@ export class BucketWriters {
       }
       routes[i] = last;
     }
+    this.lastRoute = last;
     return routes;
   }
 
