@@ -250,7 +250,9 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
       const pinned = backingBytes(frame.views);
       let scanned: ReturnType<typeof scanCall> | undefined;
       let made: DecodedCall | undefined;
-      if (!ctx.load.saturated()) scanned = scanCall(reader, single, opts.maxEventsPerBatch);
+      // Deferred only for a lone connection on a loop with idle time: another connection's calls already fill the
+      // time the making would overlap (measured: 4 connections 15-23% slower deferred), and so does a busy loop.
+      if (ctx.sockets.size === 1 && !ctx.load.saturated()) scanned = scanCall(reader, single, opts.maxEventsPerBatch);
       else {
         try {
           made = readCall(reader, single, opts.maxEventsPerBatch, budget.limit - budget.total, pinned);

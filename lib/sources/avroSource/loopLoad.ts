@@ -1,8 +1,8 @@
 /**
  * Whether the event loop has had idle time lately: the Avro source then checks a call, answers it, and
  * makes its events afterwards (the memory channel makes them as it hands them on), so the making
- * overlaps the client's turn instead of delaying the answer. A loop that is busy anyway (many
- * connections at once) makes them at once: checking apart from making costs ~45 ns per event more.
+ * overlaps the client's turn instead of delaying the answer. A loop that is busy anyway (the agent's
+ * other sources and sinks at work) makes them at once: checking apart from making costs ~45 ns per event more.
  */
 /** How often the utilization is read again. */
 const WINDOW_MS = 100;

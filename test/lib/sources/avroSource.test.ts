@@ -86,7 +86,7 @@ describe('avroSource', () => {
     await waitFor(() => counters.get('OpenConnectionCount') === 0, 'connection closed');
   });
 
-  it('answers a call before making its events while the loop has idle time, and makes them at once while it is saturated', async () => {
+  it("answers a lone connection's call before making its events while the loop has idle time; makes them at once while it is saturated or another connection is open", async () => {
     const l = listening();
     const source = avroSource({ bind: '127.0.0.1', port: 0, onListening: l.onListening });
     const seen: Array<{ deferred: boolean; events: FlumeEvent[] }> = [];
@@ -109,10 +109,15 @@ describe('avroSource', () => {
     while (performance.now() < until); // the loop saturated: nothing else runs meanwhile
     await sendAll(out, events.slice(100, 200), 100);
     await sleep(150);
-    await sendAll(out, events.slice(200), 100);
+    await sendAll(out, events.slice(200, 250), 100);
+    // A second connection open: its calls would fill the time, so the making is not deferred.
+    const other = await raw(await l.port);
+    await waitFor(() => metricsOf(source)!.get('OpenConnectionCount') === 2, 'the second connection');
+    await sendAll(out, events.slice(250), 100);
+    other.socket.destroy();
     out.complete();
     await out.closed;
-    expect(seen.map((s) => s.deferred)).toEqual([true, false, true]);
+    expect(seen.map((s) => s.deferred)).toEqual([true, false, true, false]);
     const received = seen.flatMap((s) => s.events);
     expect(received.map((e) => e.body.toString())).toEqual(events.map((e) => e.body.toString()));
     expect(received.map((e) => ({ ...e.headers }))).toEqual(events.map((e) => ({ ...e.headers })));
