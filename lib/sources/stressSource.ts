@@ -47,7 +47,9 @@ export const stressSourceSpec = defineComponent({
 /**
  * Flume's StressSource, a load generator: batches of `batchSize` events with empty headers whose
  * body is one buffer of `size` random bytes, shared by every event as in Flume (Flume fills it with
- * 0x7F; random bytes here keep compressing sinks honest). A polled source (`pollSource`): it generates
+ * 0x7F; random bytes here keep compressing sinks honest). As in Flume, every batch carries the same
+ * `batchSize` event objects (each batch its own array): an interceptor that sets a header sets it on the
+ * copies still waiting in a channel too. A polled source (`pollSource`): it generates
  * only as batches are acked, optionally paced to `maxEventsPerSecond`.
  *
  * Limits: `maxTotalEvents` counts every generated event, acked or nacked (the last batch is cut to
