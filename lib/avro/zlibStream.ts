@@ -39,9 +39,21 @@ export function zlibStream(socket: Socket, level: number, onCorrupt?: () => void
     if (!inflate.write(c)) socket.pause();
   });
   inflate.on('drain', () => socket.resume());
-  // The peer's zlib stream never gets a final block (sync flushes only): its end is just EOF.
-  socket.on('end', () => stream.push(null));
-  socket.on('close', () => stream.destroy());
+  // The peer's zlib stream never gets a final block (sync flushes only): its end is just EOF. What it sent
+  // last may still be in inflate (zlib works off the thread pool): flushed out first, so that a last message
+  // (an error answer before the peer closed) is read, not dropped.
+  let flushed: Promise<void> | undefined;
+  socket.on('end', () => {
+    flushed = inflate.destroyed ? Promise.resolve() : new Promise<void>((resolve) => {
+      inflate.once('close', resolve); // destroyed meanwhile (a corrupt stream): no flush callback comes
+      inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve());
+    });
+    void flushed.then(() => stream.push(null));
+  });
+  socket.on('close', () => {
+    if (flushed) void flushed.then(() => stream.destroy());
+    else stream.destroy();
+  });
   inflate.on('data', (c: Buffer) => {
     if (!stream.push(c)) inflate.pause();
   });
