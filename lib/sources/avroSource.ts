@@ -165,10 +165,10 @@ export const avroSourceSpec = defineComponent({
  * call's connection is the only one open and the event loop has idle time (under 85% busy over the last
  * 100 ms), the call is checked whole first — every length, the event count, the memory limits — and its
  * events are made only when the memory channel hands them on, after the answer went out: the client's
- * next call overlaps the making instead of waiting for it (one connection, batch 1000: ~130 µs less per
- * call). With other connections open, or a busy loop, they are made at once, since their calls fill that
- * time anyway and checking apart costs ~45 ns per event more; so do interceptors, selectors and the
- * other channels, which read the events before they store them. Unsubscribing closes the server and every
+ * next call overlaps the making (~175 ns per event) instead of waiting for it. With other connections
+ * open, or a busy loop, they are made at once, since their calls fill that time anyway and checking
+ * apart costs ~45 ns per event more; so do interceptors, selectors and the other channels, which read
+ * the events before they store them (there the check is work done twice). Unsubscribing closes the server and every
  * connection; a port that cannot be bound fails the source with `FLUME_SOURCE_FAILED`. TLS files are
  * read when the source is built: a missing or unreadable one, a JKS store or a wrong password throws
  * `ConfigError` naming the option.

@@ -278,19 +278,17 @@ export function serveConnection(socket: Socket, ctx: ConnectionContext): void {
           return true;
         }
       }
-      if (made !== undefined) {
-        events = made.events;
-        count = made.events.length;
-        cost = made.cost;
-      } else if (!pinsTooMuch(scanned!.bodyBytes, pinned)) {
+      if (made === undefined && !pinsTooMuch(scanned!.bodyBytes, pinned)) {
         // Checked whole: making them cannot fail later. Their views keep no more than the call's own bytes alive meanwhile.
         events = deferCall(frame.views, start, single, pinned, scanned!.events);
         count = scanned!.events;
         cost = scanned!.cost;
       } else {
-        // Small bodies in large chunks: made and copied out now, so the chunks are freed.
-        reader.pos = start;
-        made = readCall(reader, single, opts.maxEventsPerBatch, Infinity, pinned);
+        if (made === undefined) {
+          // Small bodies in large chunks: made and copied out now, so the chunks are freed.
+          reader.pos = start;
+          made = readCall(reader, single, opts.maxEventsPerBatch, Infinity, pinned);
+        }
         events = made.events;
         count = made.events.length;
         cost = made.cost;
