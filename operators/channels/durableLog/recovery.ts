@@ -224,6 +224,9 @@ async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boole
     // Sequence numbers only grow within a segment: a "frame" found while resynchronising whose
     // numbers go backwards is an event body that happens to look like one.
     let lastSeq = -1;
+    // The last frame read whole: where it started, and where it ended.
+    let lastStart = -1;
+    let lastEnd = -1;
     while (pos < seg.size) {
       const header = await frameAt(win, pos);
       if (header && (header.type !== FRAME_PUT || header.firstSeq > lastSeq)) {
@@ -233,7 +236,7 @@ async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boole
           if (entries.damaged.length > 0) {
             // A record torn by a failed write, with the next records written after it: its header is
             // whole but its length runs over them. Those are sound; it is not.
-            const inner = await nextFrame(win, pos + 1, header.firstSeq + header.count - 1, pos + header.length);
+            const inner = await nextFrame(win, pos + 1, header.firstSeq + header.count - 1, pos + header.length, true);
             if (inner >= 0) {
               report.corruptRecords++;
               log('warn', `skipped ${inner - pos} damaged bytes at ${seg.path}@${pos} (a torn record, up to the next sound record at @${inner})`);
@@ -258,7 +261,17 @@ async function scanSegment(seg: SegmentFile, coveredBytes: number, newest: boole
         }
         report.replayedFrames++;
         report.replayedBytes += header.length;
+        lastStart = pos;
         pos += header.length;
+        lastEnd = pos;
+        continue;
+      }
+      const inside = pos === lastEnd ? await overlappingFrame(win, lastStart + 1, pos, lastSeq) : -1;
+      if (inside >= 0) {
+        report.corruptRecords++;
+        log('warn', `the record at ${seg.path}@${lastStart} was torn, and the record written after it at @${inside} supplied its missing bytes; both read`);
+        pos = inside;
+        lastEnd = -1;
         continue;
       }
       const next = await nextFrame(win, pos + 1, lastSeq);
@@ -300,8 +313,13 @@ async function frameAt(win: Window, pos: number): Promise<FrameHeader | undefine
   return typeof header === 'object' ? header : undefined;
 }
 
-/** Offset of the next sound frame at or after `from` (and before `limit`), or -1. */
-async function nextFrame(win: Window, from: number, lastSeq: number, limit = win.size): Promise<number> {
+/**
+ * Offset of the next sound frame at or after `from` (and before `limit`), or -1. With `readable`, a put
+ * frame counts only if one of its events reads sound: a frame found inside a torn one must not be torn
+ * itself, or whether it counts would hang on how much of the file follows it, and a second recovery
+ * (after the first cut a torn tail) would decide differently.
+ */
+async function nextFrame(win: Window, from: number, lastSeq: number, limit = win.size, readable = false): Promise<number> {
   let pos = from;
   while (pos + FRAME_MAGIC_BYTES.length <= limit) {
     const at = await win.at(pos, Math.min(win.size - pos, WINDOW));
@@ -315,10 +333,38 @@ async function nextFrame(win: Window, from: number, lastSeq: number, limit = win
     const candidate = win.base + hit;
     if (candidate >= limit) return -1;
     const header = await frameAt(win, candidate);
-    if (header && (header.type !== FRAME_PUT || header.firstSeq > lastSeq)) return candidate;
+    if (header && (header.type !== FRAME_PUT || (header.firstSeq > lastSeq && (!readable || (await hasSoundEntry(win, candidate, header)))))) return candidate;
     pos = candidate + 1;
   }
   return -1;
+}
+
+/**
+ * A sound frame that starts inside the frame read before `end` and runs past `end`. A write cut short
+ * leaves a frame without its last bytes; when the next record written after it starts with the very
+ * bytes it lacked (a body ending in 'R', the first byte of a frame's magic), the torn frame checks out
+ * whole and hides the start of the next one. Its bytes are the ones meant, so it is kept (a duplicate at
+ * worst); the one under it is acked data and must not be cut off as a torn tail. A frame lying wholly
+ * inside an event body does not run past its end, so a body cannot smuggle one in this way.
+ */
+async function overlappingFrame(win: Window, from: number, end: number, lastSeq: number): Promise<number> {
+  let at = from;
+  for (;;) {
+    const candidate = await nextFrame(win, at, lastSeq, end, true);
+    if (candidate < 0) return -1;
+    const header = await frameAt(win, candidate);
+    if (header && candidate + header.length > end) return candidate;
+    at = candidate + 1;
+  }
+}
+
+async function hasSoundEntry(win: Window, pos: number, header: FrameHeader): Promise<boolean> {
+  const at = await win.at(pos, header.length);
+  for (let i = 0; i < header.count; i++) {
+    const bounds = entryBounds(win.view, at, header, i);
+    if (bounds && checkEntry(win.view, bounds[0], bounds[1]) >= 0) return true;
+  }
+  return false;
 }
 
 /** Pieces of the sound entries of a put frame, and where its damaged entries are (file offsets). */

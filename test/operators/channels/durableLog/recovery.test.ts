@@ -14,6 +14,7 @@ import {
   encodePut,
   encodeTake,
   entryBounds,
+  FRAME_MAGIC_BYTES,
   FRAME_PUT,
   readFrameHeader,
   readTakeRanges,
@@ -298,6 +299,72 @@ describe('fileChannel recovery', () => {
     const report = lines.find((l) => /damaged bytes at/.test(l.message));
     expect(report?.message).toContain(`${target.file}@${target.pos}`);
     console.log(`damaged record header: ${received.length} of 100 delivered; ${report!.message}`);
+  });
+
+  // Found by the fuzz property (seed -1732531359): the record under the torn one was cut off as a torn tail.
+  it.each([1, 2, 3, 4])(
+    'a torn record whose %i missing byte(s) are the first ones of the record written after it: both are read, nothing acked is cut off',
+    async (missing) => {
+      const root = await tempDir('rxflume-fc-overlap-');
+      const data = path.join(root, 'data');
+      const checkpointDir = path.join(root, 'checkpoint');
+      await fs.mkdir(data, { recursive: true });
+      await fs.mkdir(checkpointDir, { recursive: true });
+      // Its body ends in the bytes a frame starts with (the magic 'RXF1'), which the next record supplies.
+      const torn = encodePut([{ headers: {}, body: Buffer.concat([Buffer.from('torn '), FRAME_MAGIC_BYTES.subarray(0, missing)]) }], 0);
+      const next = encodePut([{ headers: {}, body: Buffer.from('acked 1') }, { headers: {}, body: Buffer.from('acked 2') }], 1);
+      const last = encodePut([{ headers: {}, body: Buffer.from('acked 3') }], 3);
+      expect(next.subarray(0, missing).equals(torn.subarray(torn.length - missing))).toBe(true);
+      const file = path.join(data, 'log-1');
+      await fs.writeFile(file, Buffer.concat([segmentHeader(1), torn.subarray(0, torn.length - missing), next, last]));
+      const lines: string[] = [];
+      const r = await recover([data], checkpointDir, (_level, message) => lines.push(message));
+      const bytes = await fs.readFile(file);
+      const bodies = r.pieces.flatMap((p) => {
+        const buf = bytes.subarray(p.off, p.off + p.len);
+        const header = readFrameHeader(buf, 0, buf.length) as FrameHeader;
+        return range(p.from, p.to - p.from).map((i) => {
+          const [start, end] = entryBounds(buf, 0, header, i)!;
+          return decodeEntry(buf, start, end).body.toString('latin1');
+        });
+      });
+      expect(bodies).toEqual([`torn ${FRAME_MAGIC_BYTES.subarray(0, missing).toString('latin1')}`, 'acked 1', 'acked 2', 'acked 3']);
+      expect(r.report.tornBytes).toBe(0);
+      expect(r.report.corruptRecords).toBe(1);
+      expect(bytes.length).toBe(SEGMENT_HEADER_BYTES + torn.length - missing + next.length + last.length);
+      expect(lines.join('\n')).toContain(`${file}@${SEGMENT_HEADER_BYTES} was torn`);
+    },
+  );
+
+  // Found by the fuzz property (seed 1139076008): the first recovery took the second torn record for a sound
+  // one (its length reached exactly to the end of the file), cut the tail, and the second recovery then read
+  // the first torn record's sound event, which the first had dropped.
+  it('two torn records in a row, then a take and a torn tail: a second recovery reads exactly what the first did', async () => {
+    const root = await tempDir('rxflume-fc-torn-twice-');
+    const data = path.join(root, 'data');
+    const checkpointDir = path.join(root, 'checkpoint');
+    await fs.mkdir(data, { recursive: true });
+    await fs.mkdir(checkpointDir, { recursive: true });
+    await fs.writeFile(path.join(data, 'log-1'), Buffer.concat([segmentHeader(1), encodePut([{ headers: {}, body: Buffer.from('a') }], 0)]));
+    const first = encodePut([{ headers: {}, body: Buffer.from('b') }, { headers: {}, body: Buffer.from('c') }], 1);
+    const second = encodePut([{ headers: {}, body: Buffer.alloc(30) }, { headers: {}, body: Buffer.alloc(21) }], 3);
+    const take = encodeTake([0, 1]);
+    const tail = encodePut([{ headers: {}, body: Buffer.alloc(0) }], 5);
+    // The second torn record keeps its header and offsets only; its length runs exactly to the end of the file.
+    const secondKept = 28 + 4 * 2;
+    const garbage = second.length - secondKept - take.length - 9 - FRAME_MAGIC_BYTES.length;
+    expect(garbage).toBeGreaterThan(0);
+    const rest = Buffer.concat([take, tail.subarray(0, 9), FRAME_MAGIC_BYTES, Buffer.alloc(garbage)]);
+    expect(secondKept + rest.length).toBe(second.length);
+    await fs.writeFile(path.join(data, 'log-2'), Buffer.concat([segmentHeader(2), first.subarray(0, first.length - 7), second.subarray(0, secondKept), rest]));
+    const live = (r: Awaited<ReturnType<typeof recover>>) => r.pieces.map((p) => [p.firstSeq + p.from, p.to - p.from]);
+    const once = await recover([data], checkpointDir, () => undefined);
+    expect(once.report.tornBytes).toBeGreaterThan(0);
+    const twice = await recover([data], checkpointDir, () => undefined);
+    expect(twice.report.tornBytes).toBe(0);
+    expect(live(twice)).toEqual(live(once));
+    // The first torn record's whole event (sequence 1) is kept both times: a duplicate at worst, never acked data lost.
+    expect(live(once)).toEqual([[1, 1]]);
   });
 
   it('an unusable checkpoint is reported and the segments are replayed instead', async () => {
