@@ -39,9 +39,12 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'agent', 
 
 /**
  * The Node flags of the `rxflume` command's shebang (lib/agent/cli.ts): agents started here as `node cli.js`
- * run with them, so that what is measured is what the command runs.
+ * run with them, so that what is measured is what the command runs. RXFLUME_BENCH_NODE_FLAGS='…' replaces them.
  */
 export function cliNodeFlags(): string[] {
+  // For trying other flags side by side (e.g. '--max-semi-space-size=4'); '' for none.
+  const override = process.env['RXFLUME_BENCH_NODE_FLAGS'];
+  if (override !== undefined) return override.split(' ').filter(Boolean);
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
   return /^#!.*\bnode((?:\s+--\S+)*)\s*$/.exec(first)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
 }
