@@ -45,8 +45,20 @@ export function cliNodeFlags(): string[] {
   // For trying other flags side by side (e.g. '--max-semi-space-size=4'); '' for none.
   const override = process.env['RXFLUME_BENCH_NODE_FLAGS'];
   if (override !== undefined) return override.split(' ').filter(Boolean);
+  return shebang().flags;
+}
+
+/** The environment the shebang sets (`env -S NAME=value … node`: MALLOC_ARENA_MAX), over the process's own. */
+export function cliEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, ...shebang().env };
+}
+
+function shebang(): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
-  return /^#!.*\bnode((?:\s+--\S+)*)\s*$/.exec(first)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+  const words = /^#!\S*env -S (.*)$/.exec(first)?.[1]?.trim().split(/\s+/) ?? [];
+  const node = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, Math.max(node, 0)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { env, flags: node < 0 ? [] : words.slice(node + 1) };
 }
 
 /** rxflume agents alive, killed if the bench dies. */
@@ -84,7 +96,7 @@ export async function startAgent(kind: AgentKind, conf: string, options: StartOp
     // Reload on, checked hourly: the agent stays up after a bounded source ended, as Flume's does.
     const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
     const args = [...cliNodeFlags(), ...profile, CLI, 'agent', '-n', 'a1', '-f', confFile, '-i', '3600', ...Object.entries(metrics).map(([k, v]) => `-D${k}=${v}`), '--log-level', 'warn', '--quiet'];
-    child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
+    child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: cliEnv() });
   } finally {
     closeSync(fd);
   }

@@ -49,7 +49,7 @@ import { httpSource } from '../lib/sources/http/httpSource.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
 import { FLUME_VERSION, flumeJarsCached, startFlumeAgent } from '../scripts/flume.js';
 import { checkTools, freePort } from '../scripts/service.js';
-import { cliNodeFlags } from './agents.js';
+import { cliEnv, cliNodeFlags } from './agents.js';
 import { printJsonLine } from './jsonLine.js';
 import { procStats } from './procStats.js';
 
@@ -493,6 +493,8 @@ async function nodeServerCase(spec: Spec & { server: NodeServer }): Promise<[Cli
   const flags = spec.server === 'baseline' ? [] : SERVER_NODE_FLAGS;
   const child = spawn(process.execPath, [...flags, ...profile, fileURLToPath(import.meta.url), '--server', spec.proto, spec.server, String(spec.batch)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // ... and its environment (MALLOC_ARENA_MAX).
+    ...(spec.server === 'baseline' ? {} : { env: cliEnv() }),
   });
   try {
     const messages: unknown[] = [];

@@ -28,7 +28,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '../scripts/service.js';
 import { procStats } from './procStats.js';
-import { cliNodeFlags } from './agents.js';
+import { cliEnv, cliNodeFlags } from './agents.js';
 import { printJsonLine } from './jsonLine.js';
 
 const IMPORT_ROUNDS = Number(process.env['IMPORT_ROUNDS'] ?? 5);
@@ -135,6 +135,7 @@ async function agentCase(): Promise<AgentResult> {
   );
   const agent = spawn(process.execPath, [...cliNodeFlags(), join(dist, 'lib/agent/cli.js'), 'agent', '-n', 'a1', '-f', conf, '--no-reload-conf', '--quiet'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: cliEnv(),
   });
   const deadline = setTimeout(() => agent.kill('SIGKILL'), AGENT_TIMEOUT_MS);
   try {

@@ -40,16 +40,17 @@ describe('the packed tarball in a fresh app', () => {
     for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) expect(manifest.scripts?.[script], script).toBeUndefined();
   });
 
-  it('installs the rxflume command, which runs Node with 8 MB semi-spaces (its shebang)', async () => {
-    // The flag is the command's memory default (lib/agent/cli.ts): lost from the shebang, agents run with
-    // Node's larger young generation and nothing else would notice.
+  it('installs the rxflume command, which runs Node with 4 MB semi-spaces and 2 malloc arenas (its shebang)', async () => {
+    // The flag and the variable are the command's memory defaults (lib/agent/cli.ts): lost from the shebang,
+    // agents run with Node's larger young generation and a malloc arena per thread, and nothing else would notice.
+    // The shebang sets the variable over the environment's (8 here).
     const out = join(app, 'exec-argv.json');
     const preload = join(app, 'report-exec-argv.cjs');
-    writeFileSync(preload, "process.on('exit', () => require('node:fs').writeFileSync(process.env.EXEC_ARGV_OUT, JSON.stringify(process.execArgv)));\n");
-    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--require ${preload}`, EXEC_ARGV_OUT: out };
+    writeFileSync(preload, "process.on('exit', () => require('node:fs').writeFileSync(process.env.EXEC_ARGV_OUT, JSON.stringify([process.execArgv, process.env.MALLOC_ARENA_MAX])));\n");
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--require ${preload}`, EXEC_ARGV_OUT: out, MALLOC_ARENA_MAX: '8' };
     const { stdout } = await run(join(app, 'node_modules/.bin/rxflume'), ['demo', '--events', '10', '--batch', '5'], { cwd: app, env });
     expect(stdout).toContain('EventDrainSuccessCount');
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(['--max-semi-space-size=8']);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual([['--max-semi-space-size=4'], '2']);
   }, 60_000);
 
   it('type-checks a strict app using the main entry and a subpath', async () => {
