@@ -481,7 +481,7 @@ function hdfsRow(): Row {
     ...row,
     async run() {
       const cpuProfDir = profileDir(row.id);
-      const out = delegate('hdfs.js', ['--batches', '1000', '--types', 'DataStream', ...(QUICK ? ['--quick'] : []), ...(cpuProfDir ? ['--cpu-prof-dir', cpuProfDir] : [])]);
+      const out = delegate('hdfs.js', ['--batches', '1000', '--types', 'DataStream', '--rounds', String(ROUNDS), ...(QUICK ? ['--quick'] : []), ...(cpuProfDir ? ['--cpu-prof-dir', cpuProfDir] : [])]);
       const results = out.results as Array<BenchResult & { agent: AgentKind; eventsPerSec: number; peakRssMB: number; startSeconds: number }>;
       const med: RowResult['median'] = {};
       // bench/hdfs.ts's 'native' agent runs Flume's file as written (an hdfs:// path: the sink's default, native

@@ -19,11 +19,13 @@
  *
  *   npm run build && npm run bench:hdfs [-- --events N] [--quick] [--size BYTES] [--max-seconds S]
  *       [--batches 100,1000] [--types SequenceFile,DataStream] [--agents flume,rxflume]
- *       [--flume-heap MB] [--set key=value]… [--hdfs-conf key=value]… [--cpu-prof-dir DIR]
+ *       [--flume-heap MB] [--set key=value]… [--hdfs-conf key=value]… [--cpu-prof-dir DIR] [--rounds N]
  *   --set adds a line to the shared properties file (e.g. --set a1.channels.c1.maxInFlight=4; Flume
  *   ignores keys it does not know); --hdfs-conf configures the cluster (e.g.
  *   --hdfs-conf dfs.client.block.write.locateFollowingBlock.initial.delay.ms=10); --cpu-prof-dir has
- *   every rxflume agent write a V8 CPU profile there as it stops (bench:flume --cpu-prof passes it).
+ *   every rxflume agent write a V8 CPU profile there as it stops (bench:flume --cpu-prof passes it);
+ *   --rounds runs each case's agents N times, one after the other in turn, and reports each figure's median
+ *   (bench:flume passes its own --rounds).
  *
  * What to expect: every WebHDFS APPEND closes the file, and the DataNode's own DFS client then often
  * waits 400 ms (that delay.ms default, while the NameNode has not yet seen the DataNode's block
@@ -62,6 +64,7 @@ const { values: flags } = parseArgs({
     set: { type: 'string', multiple: true, default: [] },
     'hdfs-conf': { type: 'string', multiple: true, default: [] },
     'cpu-prof-dir': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -76,6 +79,8 @@ const FILE_TYPES = flags.types.split(',');
 const AGENTS = flags.agents.split(',') as AgentKind[];
 const FLUME_HEAP_MB = Number(flags['flume-heap']);
 const EXTRA = flags.set;
+const ROUNDS = Number(flags.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds: a whole number of at least 1, received ${flags.rounds}`);
 /** More Hadoop configuration of the cluster (its NameNode, DataNode and the DataNode's own DFS client). */
 const HDFS_CONF = Object.fromEntries(flags['hdfs-conf'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const POLL_MS = 50;
@@ -107,6 +112,28 @@ interface Result {
 }
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** A case's rounds as one result: each figure's own median (a partial round makes it partial). */
+function medianResult(runs: Result[]): Result {
+  if (runs.length === 1) return runs[0]!;
+  const m = (key: 'seconds' | 'eventsPerSec' | 'mbPerSec' | 'peakRssMB' | 'cpuSeconds' | 'startSeconds') => round(median(runs.map((r) => r[key])), key === 'eventsPerSec' ? 0 : 2);
+  return {
+    ...runs[0]!,
+    drained: Math.min(...runs.map((r) => r.drained)),
+    partial: runs.some((r) => r.partial),
+    seconds: m('seconds'),
+    eventsPerSec: m('eventsPerSec'),
+    mbPerSec: m('mbPerSec'),
+    peakRssMB: m('peakRssMB'),
+    cpuSeconds: m('cpuSeconds'),
+    startSeconds: m('startSeconds'),
+  };
+}
 
 /** The properties file the agents run, byte for byte but for rxflume over WebHDFS's webHdfsUrl. */
 function properties(hdfs: Hdfs, fileType: string, batch: number, kind: AgentKind): string {
@@ -251,13 +278,19 @@ async function main(): Promise<void> {
     if (flags['hdfs-conf'].length > 0) console.log(`cluster configuration: ${flags['hdfs-conf'].join(', ')}`);
     console.log(`load average before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
     const results: Result[] = [];
+    const rounds: Array<Result & { round: number }> = [];
     for (const fileType of FILE_TYPES) {
       for (const batch of BATCHES) {
-        for (const kind of AGENTS) {
-          const r = await runCase(hdfs, kind, fileType, batch);
-          console.error(`${fileType}/${batch} ${kind}: ${r.eventsPerSec} events/s, ${r.peakRssMB} MB peak RSS${r.partial ? ` (partial: ${r.drained} of ${r.events} in ${r.seconds} s)` : ''}`);
-          results.push(r);
+        const runs = new Map<AgentKind, Result[]>(AGENTS.map((kind) => [kind, []]));
+        for (let n = 1; n <= ROUNDS; n++) {
+          for (const kind of AGENTS) {
+            const r = await runCase(hdfs, kind, fileType, batch);
+            console.error(`${fileType}/${batch} ${ROUNDS > 1 ? `round ${n} ` : ''}${kind}: ${r.eventsPerSec} events/s, ${r.peakRssMB} MB peak RSS${r.partial ? ` (partial: ${r.drained} of ${r.events} in ${r.seconds} s)` : ''}`);
+            runs.get(kind)!.push(r);
+            rounds.push({ ...r, round: n });
+          }
         }
+        for (const kind of AGENTS) results.push(medianResult(runs.get(kind)!));
       }
     }
     const load1 = loadavg();
@@ -321,7 +354,9 @@ async function main(): Promise<void> {
         loadBefore: load0.map((l) => round(l, 2)),
         loadAfter: load1.map((l) => round(l, 2)),
         target: { speedRatio: 1.5, rssRatio: 0.5 },
+        rounds: ROUNDS,
         ratios,
+        ...(ROUNDS > 1 ? { perRound: rounds } : {}),
       },
     );
   } finally {
