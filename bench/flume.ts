@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { FLUME_VERSION, flumeJarsCached } from '../scripts/flume.js';
 import { startBroker, type Broker } from '../scripts/kafka.js';
 import { findUp, freePort } from '../scripts/service.js';
+import { median } from './median.js';
 import { measureDrain, startAgent, type AgentKind, type Drain, type RunningAgent } from './agents.js';
 import { printJsonLine, readJsonLine, type BenchLine, type BenchResult } from './jsonLine.js';
 
@@ -98,10 +99,6 @@ interface Row {
   run(): Promise<RowResult | RowResult[]>;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
 function summarise(row: Omit<Row, 'run'>, rounds: Round[], metric: 'eventsPerSec' | 'firstEventSeconds' = 'eventsPerSec'): RowResult {

@@ -49,6 +49,7 @@ import { HADOOP_VERSION, startHdfs, type Hdfs } from '../scripts/hdfs.js';
 import { checkTools, sleep, tail } from '../scripts/service.js';
 import { counter, startAgent } from './agents.js';
 import { printJsonLine } from './jsonLine.js';
+import { median } from './median.js';
 import { procStats } from './procStats.js';
 
 const { values: flags } = parseArgs({
@@ -112,11 +113,6 @@ interface Result {
 }
 
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** A case's rounds as one result: each figure's own median (a partial round makes it partial). */
 function medianResult(runs: Result[]): Result {

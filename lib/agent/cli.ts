@@ -10,6 +10,7 @@
 //   is then a comment.)
 // And before the command's modules load:
 // - Node's on-disk compile cache (its temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off): compiling rxjs, zod
-//   and ours again at every start was a large part of start-to-first-event (issue #14). Looked up, not imported: an ES import of a built-in costs more.
+//   and ours again at every start was a large part of start-to-first-event (issue #14). Looked up, not
+//   imported: an ES import of a built-in costs more.
 process.getBuiltinModule('node:module').enableCompileCache?.();
 await import('./command.js');
