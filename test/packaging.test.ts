@@ -40,9 +40,9 @@ describe('the packed tarball in a fresh app', () => {
     for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) expect(manifest.scripts?.[script], script).toBeUndefined();
   });
 
-  it('installs the rxflume command, which runs Node with 8 MB semi-spaces and 2 malloc arenas (its shebang)', async () => {
+  it('installs the rxflume command, which runs Node with its memory flags and 2 malloc arenas (its shebang)', async () => {
     // The flag and the variable are the command's memory defaults (lib/agent/cli.ts): lost from the shebang,
-    // agents run with Node's larger young generation and a malloc arena per thread, and nothing else would notice.
+    // agents run with Node's larger young generation, an old generation let grow 4× and a malloc arena per thread, and nothing else would notice.
     // The shebang sets the variable over the environment's (8 here).
     const out = join(app, 'exec-argv.json');
     const preload = join(app, 'report-exec-argv.cjs');
@@ -50,7 +50,7 @@ describe('the packed tarball in a fresh app', () => {
     const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`, NODE_OPTIONS: `--require ${preload}`, EXEC_ARGV_OUT: out, MALLOC_ARENA_MAX: '8' };
     const { stdout } = await run(join(app, 'node_modules/.bin/rxflume'), ['demo', '--events', '10', '--batch', '5'], { cwd: app, env });
     expect(stdout).toContain('EventDrainSuccessCount');
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual([['--max-semi-space-size=8'], '2']);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual([['--max-semi-space-size=2', '--heap-growing-percent=30'], '2']);
   }, 60_000);
 
   it('type-checks a strict app using the main entry and a subpath', async () => {

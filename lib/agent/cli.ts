@@ -1,9 +1,11 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=8
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --heap-growing-percent=30
 // The `rxflume` command's entry. Its shebang sets what must be set before Node starts (issue #12's memory):
-// - V8's young generation in 8 MB semi-spaces (Node 24 grows them to 16 MB and more): taildir → memory → null
-//   over 1M lines peaked at 97 MB RSS instead of 115 MB, at the same CPU. Not 4: StressSource → memory → HDFS
-//   DataStream at batch 1000 peaked 6 MB lower there, but SequenceFile at batch 100 (Flume's default batch)
-//   24 MB higher (132 vs 108 MB: records that outlive a smaller young generation fill the old one).
+// - V8's young generation in 2 MB semi-spaces (Node 24 grows them to 16 MB and more), with the old
+//   generation let grow by 30% of what survived its last full GC (V8's own conservative factor; by default it
+//   may grow up to 4× on a machine with this much memory). Each alone fails: smaller semi-spaces promote more
+//   medium-lived batches, and an old generation left to grow keeps them (StressSource → memory → HDFS
+//   SequenceFile at batch 100, Flume's default: 108 MB at 8 MB semi-spaces, 132 at 4). Together all four
+//   bench:hdfs cases peaked at 91–92 MB (8 MB alone: 97–109) at the same events/s and ~15% more CPU.
 // - glibc's malloc in 2 arenas, not one per thread that allocates (V8's workers, libuv's pool): that agent peaked
 //   at 92.7–92.8 MB instead of 95.8–97.0 (1 arena: 90.3–91.2), the same events/s within noise. musl ignores it.
 //   (`node <flags> …/cli.js` runs the command with other flags and the environment's MALLOC_ARENA_MAX: this line
