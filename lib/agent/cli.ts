@@ -5,7 +5,9 @@
 //   may grow up to 4× on a machine with this much memory). Each alone fails: smaller semi-spaces promote more
 //   medium-lived batches, and an old generation left to grow keeps them (StressSource → memory → HDFS
 //   SequenceFile at batch 100, Flume's default: 108 MB at 8 MB semi-spaces, 132 at 4). Together all four
-//   bench:hdfs cases peaked at 91–92 MB (8 MB alone: 97–109) at the same events/s and ~15% more CPU.
+//   bench:hdfs cases peaked at 91–94 MB (8 MB alone: 97–109), 11–15× Flume's events/s, ~15% more CPU. The cost
+//   is in large heaps: a memoryChannel holding 1M fresh events (~700 MB) moved them 15% slower, with 25% more
+//   CPU (more full GCs), than at 8 MB alone; such agents run better as `node …/cli.js` (Node's defaults).
 // - glibc's malloc in 2 arenas, not one per thread that allocates (V8's workers, libuv's pool): that agent peaked
 //   at 92.7–92.8 MB instead of 95.8–97.0 (1 arena: 90.3–91.2), the same events/s within noise. musl ignores it.
 //   (`node <flags> …/cli.js` runs the command with other flags and the environment's MALLOC_ARENA_MAX: this line

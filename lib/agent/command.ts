@@ -71,11 +71,11 @@ Examples:
   rxflume demo --events 1000 --batch 100
 
 Memory: the rxflume command runs Node with --max-semi-space-size=2 --heap-growing-percent=30
-(V8's young generation in 2 MB semi-spaces, its old generation let grow by 30% between full GCs:
-about 15 MB less RSS under load than 8 MB semi-spaces alone, for about 15% more CPU) and
-MALLOC_ARENA_MAX=2 (glibc's malloc in 2 arenas: 3-4 MB less). Other V8 flags: run the entry with
-node yourself, e.g. node --max-semi-space-size=16 $(command -v rxflume) agent … (Node's own young
-generation: more RSS, less CPU for agents that hold many batches in flight).
+(V8's young generation in 2 MB semi-spaces, its old generation let grow by 30% between full GCs)
+and MALLOC_ARENA_MAX=2 (glibc's malloc in 2 arenas): an HDFS agent peaked at 91-94 MB instead of
+97-109 MB at 8 MB semi-spaces, for about 15% more CPU. An agent that holds a large backlog in
+memory pays more (a memoryChannel of 1M events: 25% more CPU); run the entry with node yourself
+to choose other flags, e.g. node $(command -v rxflume) agent … for Node's defaults.
 
 Output: the logger sink's events go to stdout, the agent's log and the status line to stderr.
 Colours only on a terminal; NO_COLOR=1 turns them off, FORCE_COLOR=1 (or 0) forces them on (off).
