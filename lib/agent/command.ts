@@ -73,9 +73,10 @@ Examples:
 Memory: the rxflume command runs Node with --max-semi-space-size=2 --heap-growing-percent=30
 (V8's young generation in 2 MB semi-spaces, its old generation let grow by 30% between full GCs)
 and MALLOC_ARENA_MAX=2 (glibc's malloc in 2 arenas): an HDFS agent peaked at 91-94 MB instead of
-97-109 MB at 8 MB semi-spaces, for about 15% more CPU. An agent that holds a large backlog in
-memory pays more (a memoryChannel of 1M events: 25% more CPU); run the entry with node yourself
-to choose other flags, e.g. node $(command -v rxflume) agent … for Node's defaults.
+97-109 MB at 8 MB semi-spaces. The price is CPU on the fastest paths (taildir -> file -> null
+moved 33% fewer events/s). Run the entry with node yourself to choose: node $(command -v rxflume)
+agent … for Node's defaults, node --max-semi-space-size=4 --heap-growing-percent=30 … for the
+speed of 8 MB semi-spaces at about 9 MB less.
 
 Output: the logger sink's events go to stdout, the agent's log and the status line to stderr.
 Colours only on a terminal; NO_COLOR=1 turns them off, FORCE_COLOR=1 (or 0) forces them on (off).
