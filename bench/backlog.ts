@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Observable } from 'rxjs';
+import { Observable, Subscription } from 'rxjs';
 import { createBatch, type Batch } from '../lib/core/batch.js';
 import type { FlumeEvent } from '../lib/core/event.js';
 import { memoryChannel } from '../operators/channels/memoryChannel.js';
@@ -60,26 +60,35 @@ async function backlogCase(backlog: number, total: number): Promise<Measured> {
   const cpu = process.cpuUsage();
   const held: Batch[] = [];
   let taken = 0;
+  const subscription = new Subscription();
   await new Promise<void>((resolve, reject) => {
-    // The sink holds what it is handed until the channel is full, then acks everything it gets.
+    // The sink holds what it is handed until the source has made `backlog` events (the channel is full), then
+    // acks everything. The channel hands over only a few batches while none is acked, so a timer watches too.
+    const release = () => {
+      for (const b of held.splice(0)) b.ack();
+    };
     const filled = setInterval(() => {
       if (made < backlog) return;
       clearInterval(filled);
-      for (const b of held.splice(0)) b.ack();
+      release();
     }, 5);
-    source.pipe(memoryChannel({ capacity: backlog, transactionCapacity: BATCH })).subscribe({
-      next: (batch) => {
-        taken += batch.events.length;
-        if (made < backlog) held.push(batch);
-        else {
-          for (const b of held.splice(0)) b.ack();
-          setImmediate(() => batch.ack());
-        }
-        if (taken >= total) resolve();
-      },
-      error: reject,
-    });
+    subscription.add(() => clearInterval(filled));
+    subscription.add(
+      source.pipe(memoryChannel({ capacity: backlog, transactionCapacity: BATCH })).subscribe({
+        next: (batch) => {
+          taken += batch.events.length;
+          if (made < backlog) held.push(batch);
+          else {
+            release();
+            setImmediate(() => batch.ack());
+          }
+          if (taken >= total) resolve();
+        },
+        error: reject,
+      }),
+    );
   });
+  subscription.unsubscribe();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   return {
@@ -104,6 +113,11 @@ async function main(): Promise<void> {
   });
   const backlog = Number(values.backlog);
   const total = Number(values.total);
+  const rounds = Number(values.rounds);
+  // A total below the backlog would never fill the channel, and the sink would wait for ever.
+  if (!Number.isInteger(backlog) || backlog < BATCH) throw new RangeError(`--backlog ${values.backlog}: expected an integer ≥ ${BATCH}`);
+  if (!Number.isInteger(total) || total < backlog) throw new RangeError(`--total ${values.total}: expected an integer ≥ the backlog (${backlog})`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds ${values.rounds}: expected an integer ≥ 1`);
   if (values.case) {
     process.stdout.write(`${JSON.stringify(await backlogCase(backlog, total))}\n`);
     process.exit(0);
@@ -114,7 +128,7 @@ async function main(): Promise<void> {
     { name: "Node's defaults", flags: [] },
   ];
   const runs = new Map<string, Measured[]>(sets.map((s) => [s.name, []]));
-  for (let r = 1; r <= Number(values.rounds); r++) {
+  for (let r = 1; r <= rounds; r++) {
     for (const set of sets) {
       const args = [...set.flags, fileURLToPath(import.meta.url), '--case', '--backlog', String(backlog), '--total', String(total)];
       const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
@@ -129,9 +143,9 @@ async function main(): Promise<void> {
     const of = (k: keyof Measured) => median(all.map((m) => m[k]));
     return { case: `memoryChannel backlog of ${backlog}`, batch: BATCH, server: set.name, flags: set.flags.join(' '), eventsPerSec: of('eventsPerSec'), cpuSeconds: of('cpuSeconds'), peakRssMB: of('peakRssMB') };
   });
-  console.log(`\n${'flags'.padEnd(18)} ${'events/s'.padStart(10)} ${'CPU s'.padStart(7)} ${'peak RSS MB'.padStart(12)}  (medians of ${values.rounds} rounds, ${total} events)`);
+  console.log(`\n${'flags'.padEnd(18)} ${'events/s'.padStart(10)} ${'CPU s'.padStart(7)} ${'peak RSS MB'.padStart(12)}  (medians of ${rounds} rounds, ${total} events)`);
   for (const r of results) console.log(`${r.server.padEnd(18)} ${String(r.eventsPerSec).padStart(10)} ${String(r.cpuSeconds).padStart(7)} ${String(r.peakRssMB).padStart(12)}  ${r.flags}`);
-  printJsonLine('backlog', results, { node: process.version, backlog, total, bodyBytes: BODY, rounds: Number(values.rounds) });
+  printJsonLine('backlog', results, { node: process.version, backlog, total, bodyBytes: BODY, rounds });
 }
 
 await main();

@@ -41,8 +41,9 @@ describe('the packed tarball in a fresh app', () => {
   });
 
   it('installs the rxflume command, which runs Node with its memory flags and 2 malloc arenas (its shebang)', async () => {
-    // The flag and the variable are the command's memory defaults (lib/agent/cli.ts): lost from the shebang,
-    // agents run with Node's larger young generation, an old generation let grow 4× and a malloc arena per thread, and nothing else would notice.
+    // The flags and the variable are the command's memory defaults (lib/agent/cli.ts): lost from the shebang,
+    // agents run with Node's larger young generation, an old generation let grow up to 4× and a malloc arena
+    // per thread, and nothing else would notice.
     // The shebang sets the variable over the environment's (8 here).
     const out = join(app, 'exec-argv.json');
     const preload = join(app, 'report-exec-argv.cjs');
